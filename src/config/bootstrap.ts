@@ -1,0 +1,228 @@
+/**
+ * The validated, normalised bootstrap: plain data with Envoy's defaults filled in and durations in
+ * milliseconds. It is produced once on the primary thread by `config/load` and crosses to workers
+ * with structured clone, so it holds no functions, class instances or RegExp objects (regexes are
+ * kept as source strings and compiled once per worker).
+ *
+ * Every object that came from the user's file keeps `at`: the field path (`static_resources.clusters[0]`)
+ * used in later error messages (e.g. an unknown cluster named by a route).
+ */
+
+export interface Bootstrap {
+  admin: AdminConfig | null;
+  listeners: ListenerConfig[];
+  clusters: ClusterConfig[];
+  /** The file the bootstrap came from ('' for --config-yaml / short form). */
+  sourcePath: string;
+}
+
+export interface SocketAddress {
+  address: string;
+  port: number;
+}
+
+export interface AdminConfig {
+  address: SocketAddress;
+  accessLogPath: string | null;
+}
+
+export interface ListenerConfig {
+  at: string;
+  name: string;
+  address: SocketAddress;
+  filterChains: FilterChainConfig[];
+  /** `per_connection_buffer_limit_bytes`, default 1 MiB. */
+  perConnectionBufferLimitBytes: number;
+  /** `connection_balance_config.exact_balance` → 'exact'; default 'kernel' (SO_REUSEPORT hashing). */
+  connectionBalance: 'kernel' | 'exact';
+  /** Legate extension: which downstream HTTP/1.1 codec serves this listener. */
+  http1Codec: 'legate' | 'uws';
+}
+
+export interface FilterChainConfig {
+  at: string;
+  filters: ExtensionConfig[];
+}
+
+/** A `{ name, typed_config }` pair after the registry resolved it to a factory and parsed its config. */
+export interface ExtensionConfig<C = unknown> {
+  at: string;
+  /** Canonical Envoy name of the factory (aliases already resolved). */
+  name: string;
+  config: C;
+}
+
+// ---------------------------------------------------------------- HTTP connection manager
+
+export type AppendAction =
+  'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
+
+export interface HeaderValueOption {
+  key: string; // lower-cased
+  value: string;
+  appendAction: AppendAction;
+}
+
+export interface HeaderMutations {
+  requestHeadersToAdd: HeaderValueOption[];
+  requestHeadersToRemove: string[]; // lower-cased
+  responseHeadersToAdd: HeaderValueOption[];
+  responseHeadersToRemove: string[];
+}
+
+export interface HttpConnectionManagerConfig {
+  statPrefix: string;
+  codecType: 'AUTO' | 'HTTP1';
+  routeConfig: RouteConfiguration;
+  httpFilters: ExtensionConfig[];
+  useRemoteAddress: boolean;
+  xffNumTrustedHops: number;
+  generateRequestId: boolean; // default true
+  serverName: string; // default 'legate'
+  serverHeaderTransformation: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  streamIdleTimeoutMs: number; // 300000; 0 = disabled
+  requestTimeoutMs: number; // 0 = disabled
+  requestHeadersTimeoutMs: number; // 0 = disabled
+  maxRequestHeadersKb: number; // 60
+  maxRequestHeadersCount: number; // 100
+  idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
+  headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
+  normalizePath: boolean;
+  mergeSlashes: boolean;
+  /** http_protocol_options.accept_http_10: Envoy answers 426 to HTTP/1.0 unless set. */
+  acceptHttp10: boolean;
+  /** Downstream drain: delay before closing after the last response (ms). */
+  drainTimeoutMs: number;
+}
+export interface RouteConfiguration extends HeaderMutations {
+  at: string;
+  name: string;
+  virtualHosts: VirtualHostConfig[];
+}
+
+export interface VirtualHostConfig extends HeaderMutations {
+  at: string;
+  name: string;
+  domains: string[]; // lower-cased
+  routes: RouteConfig[];
+}
+
+export interface StringMatcher {
+  kind: 'exact' | 'prefix' | 'suffix' | 'contains' | 'safe_regex';
+  value: string; // for safe_regex: the regex source
+  ignoreCase: boolean;
+}
+
+export interface HeaderMatcher {
+  name: string; // lower-cased
+  /** null means present_match (or a bare `name:` with no matcher: present). */
+  stringMatch: StringMatcher | null;
+  presentMatch: boolean;
+  invertMatch: boolean;
+  treatMissingHeaderAsEmpty: boolean;
+}
+
+export interface QueryParameterMatcher {
+  name: string;
+  stringMatch: StringMatcher | null;
+  presentMatch: boolean;
+}
+
+export interface RouteMatch {
+  kind: 'prefix' | 'path' | 'safe_regex' | 'path_separated_prefix';
+  value: string;
+  caseSensitive: boolean; // default true
+  headers: HeaderMatcher[];
+  queryParameters: QueryParameterMatcher[];
+}
+
+export interface RetryPolicy {
+  retryOn: string[]; // '5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-4xx', 'refused-stream', 'retriable-status-codes'
+  numRetries: number; // default 1
+  perTryTimeoutMs: number; // 0 = route timeout
+  retriableStatusCodes: number[];
+  backOffBaseMs: number; // 25
+  backOffMaxMs: number; // 10 × base
+}
+
+export interface WeightedClusterEntry extends HeaderMutations {
+  name: string;
+  weight: number;
+}
+
+export interface RouteActionConfig {
+  kind: 'route';
+  /** Exactly one of cluster / weightedClusters / clusterHeader is set. */
+  cluster: string | null;
+  weightedClusters: WeightedClusterEntry[] | null;
+  clusterHeader: string | null;
+  prefixRewrite: string | null;
+  regexRewrite: { pattern: string; substitution: string } | null;
+  hostRewriteLiteral: string | null;
+  autoHostRewrite: boolean;
+  timeoutMs: number; // default 15000; 0 = disabled
+  idleTimeoutMs: number; // 0 = use HCM stream_idle_timeout
+  retryPolicy: RetryPolicy | null;
+}
+
+export interface RedirectActionConfig {
+  kind: 'redirect';
+  httpsRedirect: boolean;
+  schemeRedirect: string | null;
+  hostRedirect: string | null;
+  portRedirect: number; // 0 = unchanged
+  pathRedirect: string | null;
+  prefixRewrite: string | null;
+  responseCode: number; // 301 default (MOVED_PERMANENTLY)
+  stripQuery: boolean;
+}
+
+export interface DirectResponseActionConfig {
+  kind: 'direct_response';
+  status: number;
+  body: string | null;
+}
+
+export type RouteAction = RouteActionConfig | RedirectActionConfig | DirectResponseActionConfig;
+
+export interface RouteConfig extends HeaderMutations {
+  at: string;
+  name: string;
+  match: RouteMatch;
+  action: RouteAction;
+}
+
+// ---------------------------------------------------------------- router filter
+
+export interface RouterFilterConfig {
+  suppressEnvoyHeaders: boolean;
+}
+
+// ---------------------------------------------------------------- clusters
+
+export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
+
+export interface EndpointConfig {
+  address: SocketAddress;
+  /** load_balancing_weight, default 1. */
+  weight: number;
+  /** endpoints[].priority, default 0. */
+  priority: number;
+}
+
+export interface ClusterConfig {
+  at: string;
+  name: string;
+  type: ClusterDiscoveryType;
+  connectTimeoutMs: number; // 5000
+  /** Canonical LB policy name as registered, e.g. 'ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'. */
+  lbPolicy: string;
+  /** Policy-specific settings (least_request_lb_config, ring_hash_lb_config, …), parsed by the LB factory. */
+  lbConfig: unknown;
+  endpoints: EndpointConfig[];
+  perConnectionBufferLimitBytes: number; // 1 MiB
+  idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
+  maxRequestsPerConnection: number; // 0 = unlimited
+  dnsRefreshRateMs: number; // 5000
+  dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+}

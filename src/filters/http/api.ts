@@ -1,0 +1,106 @@
+/**
+ * HTTP filters, in the shape of Envoy's `envoy/http/filter.h`. A filter sees a request's headers,
+ * body and trailers on the way in (decode*) and the response's on the way out (encode*), and answers
+ * each call synchronously with a status. Async work returns StopIteration and later calls
+ * `callbacks.continueDecoding()`. Filters run in config order when decoding and in reverse when
+ * encoding; the router is last and terminal.
+ */
+import type { RequestHead, ResponseHead } from '../../http/codec';
+import type { HeaderMap } from '../../http/header-map';
+import type { ExtensionFactory } from '../../registry/registry';
+
+export const enum FilterHeadersStatus {
+  Continue = 0,
+  StopIteration = 1,
+}
+export const enum FilterDataStatus {
+  Continue = 0,
+  StopIterationAndBuffer = 1,
+  StopIterationNoBuffer = 2,
+}
+export const enum FilterTrailersStatus {
+  Continue = 0,
+  StopIteration = 1,
+}
+
+/** What a filter may ask of the stream it runs on. */
+export interface StreamFilterCallbacks {
+  /** Resume the decode chain after StopIteration. */
+  continueDecoding(): void;
+  /**
+   * Answer locally (Envoy's sendLocalReply): stops the decode chain, runs encoders over the reply.
+   * `details` is the response-code detail for logs (e.g. 'route_not_found').
+   */
+  sendLocalReply(status: number, body: string, details: string, extraHeaders?: HeaderMap): void;
+  /** Response flags for access logs (NR, UH, UF, UT, …). */
+  setResponseFlag(flag: string): void;
+  readonly streamId: number;
+  readonly remoteAddress: string;
+  /** Write response from an upstream (used by the router). */
+  encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void;
+  encodeData(data: Buffer, endStream: boolean): void;
+  encodeTrailers(trailers: HeaderMap): void;
+  /** Flow control: stop/resume reading the downstream request body. */
+  readDisableDownstream(disable: boolean): void;
+}
+
+export interface StreamDecoderFilter {
+  decodeHeaders(head: RequestHead, endStream: boolean): FilterHeadersStatus;
+  decodeData(data: Buffer, endStream: boolean): FilterDataStatus;
+  decodeTrailers(trailers: HeaderMap): FilterTrailersStatus;
+}
+
+export interface StreamEncoderFilter {
+  encodeHeaders(head: ResponseHead, endStream: boolean): FilterHeadersStatus;
+  encodeData(data: Buffer, endStream: boolean): FilterDataStatus;
+  encodeTrailers(trailers: HeaderMap): FilterTrailersStatus;
+}
+
+export interface StreamFilter extends StreamDecoderFilter, StreamEncoderFilter {
+  /** Called once, before any decode call. */
+  setCallbacks(callbacks: StreamFilterCallbacks): void;
+  /** The stream ended (completed or reset): release timers and upstream requests. */
+  onDestroy(): void;
+  /** The downstream flushed its write buffer / filled it: flow control toward the upstream. */
+  onDownstreamWatermark?(above: boolean): void;
+}
+
+/** A pass-through base: a filter overrides only what it needs. */
+export class PassThroughFilter implements StreamFilter {
+  protected callbacks!: StreamFilterCallbacks;
+  setCallbacks(callbacks: StreamFilterCallbacks): void {
+    this.callbacks = callbacks;
+  }
+  decodeHeaders(_head: RequestHead, _endStream: boolean): FilterHeadersStatus {
+    return FilterHeadersStatus.Continue;
+  }
+  decodeData(_data: Buffer, _endStream: boolean): FilterDataStatus {
+    return FilterDataStatus.Continue;
+  }
+  decodeTrailers(_trailers: HeaderMap): FilterTrailersStatus {
+    return FilterTrailersStatus.Continue;
+  }
+  encodeHeaders(_head: ResponseHead, _endStream: boolean): FilterHeadersStatus {
+    return FilterHeadersStatus.Continue;
+  }
+  encodeData(_data: Buffer, _endStream: boolean): FilterDataStatus {
+    return FilterDataStatus.Continue;
+  }
+  encodeTrailers(_trailers: HeaderMap): FilterTrailersStatus {
+    return FilterTrailersStatus.Continue;
+  }
+  onDestroy(): void {}
+}
+
+/** Worker-side services a filter factory may use (cluster manager, stats, time). */
+export interface FilterFactoryContext {
+  readonly workerIndex: number;
+  /** Opaque to filters that don't need it; the router casts it. */
+  readonly services: unknown;
+}
+
+export interface HttpFilterFactory<C = unknown> extends ExtensionFactory<C> {
+  readonly category: 'http_filter';
+  /** Once per worker per HCM: returns a function that makes one filter per stream. */
+  createFilterFactory(config: C, ctx: FilterFactoryContext): () => StreamFilter;
+}

@@ -1,0 +1,142 @@
+/**
+ * The contracts between HTTP/1.1 codecs and the code that uses them, in the shape of Envoy's
+ * `envoy/http/codec.h`: a server connection turns bytes into request events and response calls into
+ * bytes; a client connection does the reverse. Two downstream codecs implement `ServerConnection`
+ * (Legate's own on `net` sockets with llhttp, and uWS.js), so the connection manager never knows
+ * which one it is talking to.
+ *
+ * All callbacks are synchronous and allocation-light: a codec calls methods on long-lived objects
+ * it was handed, never promises or per-chunk closures. Buffers passed to callbacks are views into
+ * the chunk just read; a receiver that keeps one past the call must copy it (or own it, when the
+ * codec says so).
+ */
+import type { HeaderMap } from './header-map';
+
+export interface RequestHead {
+  method: string;
+  /** The request-target exactly as received (origin-form, or absolute-form for proxies). */
+  path: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  versionMinor: number;
+  /** Header fields, lower-cased names; includes Host, Content-Length, Transfer-Encoding as sent. */
+  headers: HeaderMap;
+  /** The client wants the connection kept open after this exchange (per version and Connection). */
+  keepAlive: boolean;
+  /** Content-Length, or -1 if absent (chunked or no body). */
+  contentLength: number;
+  chunked: boolean;
+  /** Upgrade / CONNECT requested (hook for later issues; the HCM may refuse it). */
+  upgrade: boolean;
+}
+
+export interface ResponseHead {
+  status: number;
+  /** Reason phrase; '' means the standard one for `status`. */
+  reason: string;
+  headers: HeaderMap;
+}
+
+export type StreamResetReason =
+  | 'local_reset'
+  | 'remote_reset' // the peer closed the connection or sent a RST mid-stream
+  | 'connection_failure'
+  | 'connection_termination'
+  | 'overflow'
+  | 'protocol_error';
+
+/** Receives a request from a downstream codec. Implemented by the connection manager's stream. */
+export interface RequestDecoder {
+  decodeHeaders(head: RequestHead, endStream: boolean): void;
+  /** `data` is a view into the read buffer; valid only during the call unless copied. */
+  decodeData(data: Buffer, endStream: boolean): void;
+  decodeTrailers(trailers: HeaderMap): void;
+  /** The downstream went away or the codec gave up on this stream. */
+  onResetStream(reason: StreamResetReason): void;
+  /** Response bytes queued earlier were flushed; more may be encoded (see `ResponseEncoder.encodeData`). */
+  onAboveWriteBufferHighWatermark(): void;
+  onBelowWriteBufferLowWatermark(): void;
+}
+
+/** Sends a response on a downstream codec. Handed to the connection manager by `newStream`. */
+export interface ResponseEncoder {
+  /**
+   * Writes the status line and headers. The codec owns framing: it removes any Content-Length /
+   * Transfer-Encoding / Connection fields it must control and writes its own. `contentLength` is the
+   * body length if known (-1 = unknown → chunked for HTTP/1.1, close-delimited for 1.0).
+   * The head may be held back and sent together with the first body chunk (one write, one packet).
+   */
+  encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void;
+  /** Writes body bytes. The codec may keep `data` (it is not reused by the caller after this call). */
+  encodeData(data: Buffer, endStream: boolean): void;
+  encodeTrailers(trailers: HeaderMap): void;
+  /** Send `100 Continue` now (the proxy decides, not the codec). */
+  encode100Continue(): void;
+  /** Abort the response: the connection is closed (no further requests on it). */
+  resetStream(reason: StreamResetReason): void;
+  /** Stop/resume reading the request body from the downstream (flow control). */
+  readDisable(disable: boolean): void;
+  /** The downstream connection's remote address, for x-forwarded-for and logs. */
+  readonly remoteAddress: string;
+  /** Bytes currently buffered for write on this connection (for flow control decisions). */
+  readonly bufferedBytes: number;
+}
+
+/** What the codec asks of its owner (the connection manager), once per connection. */
+export interface ServerConnectionCallbacks {
+  /** A new request started (message begin). Returns the decoder that will receive it. */
+  newStream(encoder: ResponseEncoder): RequestDecoder;
+  /** The connection closed (after any stream resets were delivered). */
+  onConnectionClose(): void;
+}
+
+/** A downstream HTTP/1.1 server connection. */
+export interface ServerConnection {
+  /** Stop reading new requests and close once the in-flight response is done (drain). */
+  shutdownNotice(): void;
+  /** Close now. */
+  close(): void;
+  readonly activeStreams: number;
+}
+
+// ---------------------------------------------------------------- upstream side
+
+/** Receives an upstream response. Implemented by the router's upstream request. */
+export interface ResponseDecoder {
+  /** 1xx informational responses (other than 101) are delivered here, not through decodeHeaders. */
+  decode1xxHeaders(head: ResponseHead): void;
+  decodeHeaders(head: ResponseHead, endStream: boolean): void;
+  /** `data` is a view into the read buffer; copy it (or write it downstream) during the call. */
+  decodeData(data: Buffer, endStream: boolean): void;
+  decodeTrailers(trailers: HeaderMap): void;
+  onResetStream(reason: StreamResetReason): void;
+}
+
+/** Sends a request on an upstream connection. */
+export interface RequestEncoder {
+  /** Writes request line + headers (+ `body` if given, in the same write). The codec adds framing. */
+  encodeHeaders(head: RequestHead, contentLength: number, endStream: boolean): void;
+  encodeData(data: Buffer, endStream: boolean): void;
+  encodeTrailers(trailers: HeaderMap): void;
+  resetStream(reason: StreamResetReason): void;
+  /** Stop/resume reading the response (flow control toward a slow downstream). */
+  readDisable(disable: boolean): void;
+}
+
+/** What an upstream client connection tells its owner (the connection pool). */
+export interface ClientConnectionCallbacks {
+  /**
+   * The current stream finished: response complete and request fully written. `reusable` is false
+   * when either side asked for close, the response was close-delimited, or the exchange broke.
+   */
+  onStreamComplete(reusable: boolean): void;
+  /** The socket closed (peer FIN/RST, error, or close()). An active stream already got onResetStream. */
+  onClose(): void;
+}
+
+/** An upstream HTTP/1.1 connection: one request at a time (no upstream pipelining). */
+export interface ClientConnection {
+  newStream(decoder: ResponseDecoder): RequestEncoder;
+  close(): void;
+  /** True between newStream and onStreamComplete. */
+  readonly busy: boolean;
+}

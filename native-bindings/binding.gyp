@@ -1,0 +1,16 @@
+{
+  # Legate's optional N-API addon. Plain C against node_api.h (ABI-stable, so
+  # one build serves every Node >= 20). Built by native-bindings/build.js from
+  # npm's install script; Legate runs on its pure-JS path when it is absent.
+  "targets": [
+    {
+      "target_name": "legate_native",
+      "sources": ["src/legate_native.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra"],
+      "xcode_settings": {
+        "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
+      }
+    }
+  ]
+}

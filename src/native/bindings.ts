@@ -1,0 +1,104 @@
+/**
+ * Loads Legate's optional N-API addon (native-bindings/, built by `npm install`) and reports
+ * whether it is active. Loading never throws: a missing or broken addon only means Legate runs
+ * on its pure-JS path, where each listener is served from one thread (see ./index.ts).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** The addon's exports; see native-bindings/src/legate_native.c for each one's contract. */
+export interface NativeBindings {
+  /**
+   * A non-blocking, close-on-exec TCP listening socket fd with SO_REUSEADDR + SO_REUSEPORT.
+   * `host` is an IPv4 or IPv6 literal; IPv6 sockets are v6-only unless `ipv4Compat`.
+   * Throws a Node-style system error (`code`, `errno`, `syscall`) on failure.
+   */
+  listenReusePort(host: string, port: number, backlog: number, ipv4Compat?: boolean): number;
+  /** The port `fd` is bound to. */
+  localPort(fd: number): number;
+  /** A close-on-exec copy of `fd`. */
+  dup(fd: number): number;
+  /** Closes an fd that no libuv handle owns (one never given to `listen({ fd })` or `net.Socket`). */
+  close(fd: number): void;
+}
+
+/** Shown by `legate --version` and `/server_info`. */
+export interface NativeStatus {
+  active: boolean;
+  reason: string;
+}
+
+export interface NativeProbe {
+  bindings: NativeBindings | null;
+  status: NativeStatus;
+}
+
+/**
+ * Where native-bindings/build.js leaves the addon: under the nearest ancestor of this compiled
+ * file that holds native-bindings/binding.gyp, so any outDir (dist/, .build/<name>/) finds it.
+ */
+export const DEFAULT_ADDON_PATH = path.join(
+  findPackageRoot(__dirname),
+  'native-bindings',
+  'build',
+  'Release',
+  'legate_native.node',
+);
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'native-bindings', 'binding.gyp'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(start, '..', '..', '..');
+  }
+}
+
+const REQUIRED_FUNCTIONS: readonly (keyof NativeBindings)[] = [
+  'listenReusePort',
+  'localPort',
+  'dup',
+  'close',
+];
+
+/**
+ * Tries to load the addon at `addonPath`, honouring `LEGATE_NATIVE=0` in `env`. Uncached and
+ * side-effect free apart from the dlopen, so tests can probe arbitrary paths.
+ */
+export function probeNative(addonPath: string, env: NodeJS.ProcessEnv): NativeProbe {
+  if (env.LEGATE_NATIVE === '0') return inactive('disabled by LEGATE_NATIVE=0');
+  if (!existsSync(addonPath)) {
+    return inactive(`not built (${addonPath} is missing; run npm install with a C toolchain)`);
+  }
+  const addon = { exports: {} as Record<string, unknown> };
+  try {
+    process.dlopen(addon, addonPath);
+  } catch (err) {
+    return inactive(`failed to load ${addonPath}: ${(err as Error).message}`);
+  }
+  const missing = REQUIRED_FUNCTIONS.filter((name) => typeof addon.exports[name] !== 'function');
+  if (missing.length > 0) return inactive(`${addonPath} lacks ${missing.join(', ')} (stale build?)`);
+  return {
+    bindings: addon.exports as unknown as NativeBindings,
+    status: { active: true, reason: `loaded ${addonPath}` },
+  };
+}
+
+function inactive(reason: string): NativeProbe {
+  return { bindings: null, status: { active: false, reason } };
+}
+
+let probed: NativeProbe | undefined;
+
+function probeOnce(): NativeProbe {
+  probed ??= probeNative(DEFAULT_ADDON_PATH, process.env);
+  return probed;
+}
+
+/** The addon, loaded once per thread; null when disabled, missing or unloadable. Never throws. */
+export function loadNative(): NativeBindings | null {
+  return probeOnce().bindings;
+}
+
+/** Whether the addon is active and why (or why not). */
+export function nativeStatus(): NativeStatus {
+  return { ...probeOnce().status };
+}

@@ -75,8 +75,12 @@ export interface ResponseEncoder {
   resetStream(reason: StreamResetReason): void;
   /** Stop/resume reading the request body from the downstream (flow control). */
   readDisable(disable: boolean): void;
-  /** The downstream connection's remote address, for x-forwarded-for and logs. */
+  /** The downstream connection's remote address (IP, no port), for x-forwarded-for and logs. */
   readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The local (listener-side) address of the downstream connection. */
+  readonly localAddress: string;
+  readonly localPort: number;
   /** Bytes currently buffered for write on this connection (for flow control decisions). */
   readonly bufferedBytes: number;
 }

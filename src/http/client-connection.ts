@@ -1,0 +1,346 @@
+/**
+ * Legate's upstream HTTP/1.1 codec: one request at a time on a `net.Socket`, response parsed with the
+ * same llhttp wrapper as the server side.
+ *
+ * The request head is one latin1 string; when the first body chunk is encoded in the same tick the
+ * socket stays corked, so head and body leave in one `writev`. Response body chunks are delivered
+ * as views of the chunk just read: the receiver writes them downstream (or copies them) during the
+ * call and must not keep the view.
+ *
+ * The connection itself is the `RequestEncoder` of its current stream (no object per request);
+ * encoder calls made while no stream is active are ignored.
+ */
+import type * as net from 'node:net';
+import type {
+  ClientConnection,
+  ClientConnectionCallbacks,
+  RequestEncoder,
+  RequestHead,
+  ResponseDecoder,
+  ResponseHead,
+  StreamResetReason,
+} from './codec';
+import { HeaderMap } from './header-map';
+import { HeadersCompleteResult, HttpParser, ParserError, ParserType, type ParserHandler } from './llhttp';
+import {
+  FRAMING_HEADERS,
+  LAST_CHUNK,
+  chunkHeader,
+  headerLines,
+  isValidRequestTarget,
+  lastChunkWithTrailers,
+  listHasToken,
+} from './h1-serialize';
+
+/** Envoy's limit for HTTP/1 response heads (`max_response_headers_kb` default for HTTP/1 is 80). */
+const MAX_RESPONSE_HEAD_BYTES = 80 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** Methods whose requests carry a body by definition, so an empty one is sent as `content-length: 0`. */
+const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
+
+function uncorkAtEndOfTick(connection: Http1ClientConnection): void {
+  connection.flushCork();
+}
+
+class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserHandler {
+  private readonly socket: net.Socket;
+  private readonly callbacks: ClientConnectionCallbacks;
+  private readonly parser: HttpParser;
+  private decoder: ResponseDecoder | null = null;
+  busy = false;
+  private closed = false;
+  private corked = false;
+  private readDisableCount = 0;
+  // Per-stream state, reset by newStream().
+  private requestChunked = false;
+  private requestComplete = false;
+  private headRequest = false;
+  private reusable = true;
+  private responseStarted = false;
+  /** The decoder got the response's end (endStream); the stream completes after llhttp's message-complete. */
+  private responseComplete = false;
+  // Per-response parse state, reset in onMessageBegin.
+  private headers = new HeaderMap();
+  private trailers: HeaderMap | null = null;
+  private informational = false;
+  private contentLength = -1;
+  private chunked = false;
+  private bodyBytes = 0;
+
+  constructor(socket: net.Socket, callbacks: ClientConnectionCallbacks) {
+    this.socket = socket;
+    this.callbacks = callbacks;
+    this.parser = new HttpParser(ParserType.RESPONSE, this, MAX_RESPONSE_HEAD_BYTES);
+    this.onData = this.onData.bind(this);
+    this.onEnd = this.onEnd.bind(this);
+    this.onClose = this.onClose.bind(this);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    // Errors are followed by 'close', where an active stream is reset.
+    socket.on('error', ignoreError);
+  }
+
+  newStream(decoder: ResponseDecoder): RequestEncoder {
+    if (this.busy || this.closed) throw new Error('HTTP/1 client connection is busy or closed');
+    this.busy = true;
+    this.decoder = decoder;
+    this.requestChunked = false;
+    this.requestComplete = false;
+    this.headRequest = false;
+    this.reusable = true;
+    this.responseStarted = false;
+    this.responseComplete = false;
+    return this;
+  }
+
+  close(): void {
+    if (!this.closed) this.socket.destroy();
+  }
+
+  // ---- RequestEncoder
+
+  encodeHeaders(head: RequestHead, contentLength: number, endStream: boolean): void {
+    if (!this.busy || this.responseComplete) return;
+    if (!isValidRequestTarget(head.path)) {
+      this.failStream('local_reset');
+      return;
+    }
+    this.headRequest = head.method === 'HEAD';
+    let framing = '';
+    if (contentLength >= 0) framing = `content-length: ${endStream ? 0 : contentLength}\r\n`;
+    else if (!endStream) {
+      this.requestChunked = true;
+      framing = 'transfer-encoding: chunked\r\n';
+    } else if (BODY_METHODS.has(head.method)) framing = 'content-length: 0\r\n';
+    const connection = head.headers.get('connection');
+    if (connection !== undefined && listHasToken(connection, 'close')) {
+      this.reusable = false;
+      framing += 'connection: close\r\n';
+    }
+    const text =
+      `${head.method} ${head.path} HTTP/1.1\r\n` +
+      headerLines(head.headers, FRAMING_HEADERS) +
+      framing +
+      '\r\n';
+    if (endStream) {
+      this.socket.write(text, 'latin1');
+      this.endRequest();
+    } else {
+      this.corkUntilEndOfTick();
+      this.socket.write(text, 'latin1');
+    }
+  }
+
+  encodeData(data: Buffer, endStream: boolean): void {
+    if (!this.busy || this.requestComplete) return;
+    const socket = this.socket;
+    if (this.requestChunked) {
+      socket.cork();
+      if (data.length > 0) {
+        socket.write(chunkHeader(data.length), 'latin1');
+        socket.write(data);
+        socket.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
+      } else if (endStream) {
+        socket.write(LAST_CHUNK, 'latin1');
+      }
+      socket.uncork();
+    } else if (data.length > 0) {
+      socket.write(data);
+    }
+    if (endStream) this.endRequest();
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (!this.busy || this.requestComplete) return;
+    if (this.requestChunked) this.socket.write(lastChunkWithTrailers(trailers), 'latin1');
+    this.endRequest();
+  }
+
+  resetStream(_reason: StreamResetReason): void {
+    if (!this.busy) return;
+    // The owner gave up: the exchange is broken and the connection cannot be reused.
+    this.busy = false;
+    this.decoder = null;
+    this.socket.destroy();
+  }
+
+  readDisable(disable: boolean): void {
+    this.readDisableCount += disable ? 1 : -1;
+    if (this.readDisableCount < 0) this.readDisableCount = 0;
+    if (this.readDisableCount > 0) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  // ---- ParserHandler
+
+  onMessageBegin(): number {
+    // Bytes from the server with no request outstanding (or after its response) break framing.
+    if (!this.busy || this.responseComplete) return ParserError.USER;
+    this.headers = new HeaderMap();
+    this.trailers = null;
+    this.contentLength = -1;
+    this.chunked = false;
+    this.bodyBytes = 0;
+    return 0;
+  }
+
+  onHeader(name: string, value: string): number {
+    if (name === 'content-length') this.contentLength = Number(value);
+    else if (name === 'transfer-encoding') this.chunked = true;
+    this.headers.add(name, value);
+    return 0;
+  }
+
+  onHeadersComplete(parser: HttpParser): number {
+    const status = parser.statusCode;
+    const head: ResponseHead = { status, reason: parser.statusText, headers: this.headers };
+    this.informational = status < 200 && status !== 101;
+    if (this.informational) {
+      this.decoder!.decode1xxHeaders(head);
+      return this.busy ? HeadersCompleteResult.CONTINUE : ParserError.USER;
+    }
+    if (this.chunked && this.contentLength >= 0) return ParserError.USER;
+    this.responseStarted = true;
+    if (!parser.keepAlive) this.reusable = false;
+    let result: number = HeadersCompleteResult.CONTINUE;
+    let endStream: boolean;
+    if (status === 101) {
+      // No tunnel support yet: the exchange ends here and the connection is done for.
+      this.reusable = false;
+      result = HeadersCompleteResult.SKIP_BODY_UPGRADE;
+      endStream = true;
+    } else if (this.headRequest || status === 204 || status === 304) {
+      result = HeadersCompleteResult.SKIP_BODY;
+      endStream = true;
+    } else if (this.chunked) {
+      endStream = false;
+    } else if (this.contentLength >= 0) {
+      endStream = this.contentLength === 0;
+    } else {
+      // Close-delimited body: it ends when the server closes.
+      this.reusable = false;
+      endStream = false;
+    }
+    if (endStream) this.responseComplete = true;
+    this.decoder!.decodeHeaders(head, endStream);
+    return this.busy ? result : ParserError.USER;
+  }
+
+  onBody(data: Buffer): number {
+    this.bodyBytes += data.length;
+    const endStream = this.bodyBytes === this.contentLength && !this.chunked;
+    if (endStream) this.responseComplete = true;
+    this.decoder!.decodeData(data, endStream);
+    return this.busy ? 0 : ParserError.USER;
+  }
+
+  onTrailer(name: string, value: string): number {
+    if (this.trailers === null) this.trailers = new HeaderMap();
+    this.trailers.add(name, value);
+    return 0;
+  }
+
+  /**
+   * Delivers the end of a chunked body, then pauses: the stream is completed outside llhttp (in
+   * `onData`), so an owner that reuses the connection at once never races this parse.
+   */
+  onMessageComplete(): number {
+    if (this.informational) return 0;
+    if (!this.busy) return ParserError.USER;
+    if (!this.responseComplete) {
+      this.responseComplete = true;
+      if (this.trailers !== null) this.decoder!.decodeTrailers(this.trailers);
+      else this.decoder!.decodeData(EMPTY, true);
+      if (!this.busy) return ParserError.USER;
+    }
+    return ParserError.PAUSED;
+  }
+
+  // ---- internals
+
+  flushCork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  private corkUntilEndOfTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(uncorkAtEndOfTick, this);
+  }
+
+  private endRequest(): void {
+    this.flushCork();
+    this.requestComplete = true;
+  }
+
+  /** The response is done (the request too, unless the server answered early): hand the connection back. */
+  private completeStream(): void {
+    if (!this.requestComplete) {
+      // The server answered before the whole request was sent: the rest cannot go on this connection.
+      this.reusable = false;
+    }
+    const reusable = this.reusable && !this.closed;
+    this.busy = false;
+    this.decoder = null;
+    this.callbacks.onStreamComplete(reusable);
+    if (!reusable) this.close();
+  }
+
+  /** Ends the stream with a reset delivered to its decoder, and closes the connection. */
+  private failStream(reason: StreamResetReason): void {
+    const decoder = this.decoder;
+    this.busy = false;
+    this.decoder = null;
+    this.socket.destroy();
+    if (decoder !== null) decoder.onResetStream(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    const parser = this.parser;
+    const ret = parser.execute(chunk);
+    if (ret === ParserError.OK) return;
+    if (ret === ParserError.PAUSED && this.busy) {
+      // Bytes after a complete response are not a response to anything we sent.
+      if (parser.stopOffset !== chunk.length) this.reusable = false;
+      parser.resume();
+      parser.execute(EMPTY);
+      this.completeStream();
+      return;
+    }
+    if (this.busy) this.failStream('protocol_error');
+    else this.socket.destroy();
+  }
+
+  /** The server closed its side: this completes a close-delimited body, anything else is cut short. */
+  private onEnd(): void {
+    if (this.busy && this.responseStarted && !this.responseComplete) {
+      if (this.parser.finish() === ParserError.PAUSED) this.completeStream();
+      else this.failStream('remote_reset');
+    }
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.parser.destroy();
+    if (this.busy) this.failStream('remote_reset');
+    this.callbacks.onClose();
+  }
+}
+
+function ignoreError(): void {}
+
+/** Wraps a connected `socket` to an upstream in an HTTP/1.1 client codec. */
+export function createClientConnection(
+  socket: net.Socket,
+  callbacks: ClientConnectionCallbacks,
+): ClientConnection {
+  return new Http1ClientConnection(socket, callbacks);
+}

@@ -1,0 +1,639 @@
+/**
+ * Legate's downstream HTTP/1.0 + 1.1 codec over any `net.Socket`, parsing with llhttp wasm.
+ *
+ * One request at a time: when a request is complete but its response is not, the parser pauses and
+ * the socket stops reading; the unparsed rest of the chunk (pipelined requests) is kept and parsed
+ * once the response is done, so responses go out in order.
+ *
+ * Requests are checked before the owner sees them (`newStream` is called at headers-complete, only
+ * for requests that pass): anything that could be smuggled or mis-framed gets a local reply with
+ * `connection: close` and the connection ends.
+ *
+ * Socket operations per request are kept minimal: each `data` event is parsed inside one
+ * cork/uncork, so synchronous answers (and pipelined ones) leave in one `writev`; a head whose body
+ * follows later stays corked until the end of the tick so the first body chunk joins it.
+ */
+import type * as net from 'node:net';
+import type {
+  RequestDecoder,
+  RequestHead,
+  ResponseEncoder,
+  ResponseHead,
+  ServerConnection,
+  ServerConnectionCallbacks,
+  StreamResetReason,
+} from './codec';
+import { HeaderMap } from './header-map';
+import {
+  HeadersCompleteResult,
+  HttpParser,
+  ParserError,
+  ParserType,
+  whenParserIdle,
+  type ParserHandler,
+} from './llhttp';
+import { latin1Slice } from './latin1';
+import { localReplyBody, serializeLocalReply, statusLine } from './local-reply';
+import {
+  FRAMING_HEADERS,
+  FRAMING_HEADERS_FOR_UPGRADE,
+  LAST_CHUNK,
+  chunkHeader,
+  headerLines,
+  isValidHeaderValue,
+  lastChunkWithTrailers,
+} from './h1-serialize';
+
+export interface ServerCodecOptions {
+  /** Request line + headers may not exceed this (431). Envoy's `max_request_headers_kb`. */
+  maxRequestHeadersKb: number;
+  /** More header fields than this → 431. Envoy's `max_headers_count`. */
+  maxRequestHeadersCount: number;
+  headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
+  /** False → HTTP/1.0 requests get 426 (Envoy's default). */
+  acceptHttp10: boolean;
+  /** Larger request bodies → 413 (before the owner sees the request when Content-Length says so). 0 = unlimited. */
+  maxRequestBodyBytes: number;
+}
+
+export const DEFAULT_SERVER_CODEC_OPTIONS: Readonly<ServerCodecOptions> = {
+  maxRequestHeadersKb: 60,
+  maxRequestHeadersCount: 100,
+  headersWithUnderscoresAction: 'ALLOW',
+  acceptHttp10: false,
+  maxRequestBodyBytes: 0,
+};
+
+/** How long a connection we closed waits for the peer's FIN before it is destroyed (Envoy's delayed_close_timeout). */
+const DELAYED_CLOSE_MS = 1000;
+const EMPTY = Buffer.alloc(0);
+const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/** How the response body is framed on the wire. */
+const enum BodyFraming {
+  NONE = 0,
+  CONTENT_LENGTH = 1,
+  CHUNKED = 2,
+  CLOSE_DELIMITED = 3,
+}
+
+/**
+ * Checks a request's (comma-joined) Transfer-Encoding: exactly `chunked` is accepted; empty or
+ * repeated items → 400; any other coding → 501 (nginx's and Envoy's answers).
+ */
+export function transferEncodingStatus(value: string): number {
+  const items = value.split(',');
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!.trim().toLowerCase();
+    if (item === '') return 400;
+    for (let j = 0; j < i; j++) if (items[j]!.trim().toLowerCase() === item) return 400;
+  }
+  return items.length === 1 && items[0]!.trim().toLowerCase() === 'chunked' ? 0 : 501;
+}
+
+/**
+ * Bodies up to this size are joined to the held head (or chunk framing) in one string: one plain
+ * `write` is cheaper than a `writev` of several pieces; larger bodies are written by reference.
+ */
+const JOIN_BODY_MAX_BYTES = 1024;
+
+function flushHeldHeadAtEndOfTick(connection: Http1ServerConnection): void {
+  connection.flushHeldHead();
+}
+
+/** One request/response exchange; its methods are the `ResponseEncoder` handed to the owner. */
+class ServerStream implements ResponseEncoder {
+  readonly connection: Http1ServerConnection;
+  decoder: RequestDecoder | null = null;
+  readonly headRequest: boolean;
+  readonly versionMinor: number;
+  readonly requestKeepAlive: boolean;
+  requestComplete = false;
+  responseStarted = false;
+  responseComplete = false;
+  /** Set once the stream ended or was reset: later calls from a stale owner do nothing. */
+  detached = false;
+  closeAfterResponse = false;
+  framing = BodyFraming.NONE;
+  status = 0;
+  aboveWriteWatermark = false;
+  /** A head waiting for the first body chunk, to leave in the same write (at the end of the tick at the latest). */
+  heldHead = '';
+
+  constructor(connection: Http1ServerConnection, head: RequestHead) {
+    this.connection = connection;
+    this.headRequest = head.method === 'HEAD';
+    this.versionMinor = head.versionMinor;
+    this.requestKeepAlive = head.keepAlive;
+  }
+
+  get remoteAddress(): string {
+    return this.connection.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.connection.remotePort;
+  }
+
+  get localAddress(): string {
+    return this.connection.localAddress;
+  }
+
+  get localPort(): number {
+    return this.connection.localPort;
+  }
+
+  get bufferedBytes(): number {
+    return this.connection.socket.writableLength;
+  }
+
+  encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
+    if (this.detached || this.responseStarted) return;
+    this.responseStarted = true;
+    this.status = head.status;
+    const connection = this.connection;
+    const upgrade = head.status === 101;
+    const noBody = this.headRequest || head.status === 204 || head.status === 304 || upgrade;
+    this.closeAfterResponse = !this.requestKeepAlive || connection.draining || upgrade;
+    let framingLines = '';
+    if (noBody) {
+      if (this.headRequest) framingLines = headContentLength(head, contentLength);
+    } else if (contentLength >= 0 || endStream) {
+      this.framing = BodyFraming.CONTENT_LENGTH;
+      framingLines = `content-length: ${endStream ? 0 : contentLength}\r\n`;
+    } else if (this.versionMinor === 1) {
+      this.framing = BodyFraming.CHUNKED;
+      framingLines = 'transfer-encoding: chunked\r\n';
+    } else {
+      this.framing = BodyFraming.CLOSE_DELIMITED;
+      this.closeAfterResponse = true;
+    }
+    if (this.closeAfterResponse && !upgrade) framingLines += 'connection: close\r\n';
+    else if (this.versionMinor === 0) framingLines += 'connection: keep-alive\r\n';
+    const reason = isValidHeaderValue(head.reason) ? head.reason : '';
+    const text =
+      statusLine(head.status, reason) +
+      headerLines(head.headers, upgrade ? FRAMING_HEADERS_FOR_UPGRADE : FRAMING_HEADERS) +
+      framingLines +
+      '\r\n';
+    if (endStream || noBody) {
+      this.write(text);
+      if (endStream) this.endResponse();
+    } else {
+      this.heldHead = text;
+      connection.flushHeadAtEndOfTick(this);
+    }
+  }
+
+  encodeData(data: Buffer, endStream: boolean): void {
+    if (this.detached || !this.responseStarted || this.responseComplete) return;
+    const head = this.heldHead;
+    this.heldHead = '';
+    if (this.framing === BodyFraming.CHUNKED) {
+      if (data.length > 0)
+        this.writeFramed(head + chunkHeader(data.length), data, endStream ? '\r\n' + LAST_CHUNK : '\r\n');
+      else if (endStream) this.write(head + LAST_CHUNK);
+      else if (head !== '') this.write(head);
+    } else if (data.length > 0 && this.framing !== BodyFraming.NONE) {
+      this.writeFramed(head, data, '');
+    } else if (head !== '') {
+      this.write(head);
+    }
+    if (endStream) this.endResponse();
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.detached || !this.responseStarted || this.responseComplete) return;
+    const text =
+      this.heldHead + (this.framing === BodyFraming.CHUNKED ? lastChunkWithTrailers(trailers) : '');
+    this.heldHead = '';
+    if (text !== '') this.write(text);
+    this.endResponse();
+  }
+
+  /** Writes a head that no body chunk came to join. */
+  flushHeldHead(): void {
+    const head = this.heldHead;
+    this.heldHead = '';
+    if (head !== '' && !this.detached) this.write(head);
+  }
+
+  encode100Continue(): void {
+    if (this.detached || this.responseStarted) return;
+    this.write(CONTINUE_100);
+  }
+
+  resetStream(_reason: StreamResetReason): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.connection.streamReset(this);
+  }
+
+  readDisable(disable: boolean): void {
+    if (!this.detached) this.connection.readDisable(disable);
+  }
+
+  /** `prefix` + `data` + `suffix` in one write for small bodies, one corked writev otherwise. */
+  private writeFramed(prefix: string, data: Buffer, suffix: string): void {
+    if (data.length <= JOIN_BODY_MAX_BYTES) {
+      this.write(prefix + latin1Slice(data, 0, data.length) + suffix);
+      return;
+    }
+    const socket = this.connection.socket;
+    socket.cork();
+    if (prefix !== '') this.write(prefix);
+    this.write(data);
+    if (suffix !== '') this.write(suffix);
+    socket.uncork();
+  }
+
+  private write(chunk: string | Buffer): void {
+    const connection = this.connection;
+    const flushed =
+      typeof chunk === 'string' ? connection.socket.write(chunk, 'latin1') : connection.socket.write(chunk);
+    if (!flushed && !this.aboveWriteWatermark) {
+      this.aboveWriteWatermark = true;
+      connection.watchDrain();
+      this.decoder!.onAboveWriteBufferHighWatermark();
+    }
+  }
+
+  private endResponse(): void {
+    this.responseComplete = true;
+    this.connection.responseComplete(this);
+  }
+}
+
+/** A HEAD response keeps the length the GET would have had: from the argument, else from the headers. */
+function headContentLength(head: ResponseHead, contentLength: number): string {
+  if (contentLength >= 0) return `content-length: ${contentLength}\r\n`;
+  const given = head.headers.get('content-length');
+  return given !== undefined && /^\d+$/.test(given) ? `content-length: ${given}\r\n` : '';
+}
+
+class Http1ServerConnection implements ServerConnection, ParserHandler {
+  readonly socket: net.Socket;
+  // Addresses are read once: each socket getter is a call into the native handle.
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  private readonly callbacks: ServerConnectionCallbacks;
+  private readonly options: ServerCodecOptions;
+  private readonly parser: HttpParser;
+  private stream: ServerStream | null = null;
+  /** Unparsed bytes kept while the parser waits for the current response (pipelining). */
+  private pending: Buffer = EMPTY;
+  private waitingForResponse = false;
+  private readDisableCount = 0;
+  private readingPaused = false;
+  /** The stream whose head waits for its first body chunk until the end of the tick. */
+  private heldHeadStream: ServerStream | null = null;
+  /** shutdownNotice(): finish the in-flight exchange, then close. */
+  draining = false;
+  /** We sent FIN (or are about to): further input is read and discarded. */
+  private ending = false;
+  private closed = false;
+  /** The owner called close(): an exchange in flight is reset as a connection termination. */
+  private closedLocally = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+  /** Status of the last response, to refuse a tunnel after 101 and to resume after a refused upgrade. */
+  private lastResponseStatus = 0;
+  // Per-request parse state (reset in onMessageBegin).
+  private headers = new HeaderMap();
+  private trailers: HeaderMap | null = null;
+  private rejectStatus = 0;
+  private headerCount = 0;
+  private contentLength = -1;
+  private transferEncoding: string | null = null;
+  private bodyBytes = 0;
+
+  constructor(socket: net.Socket, callbacks: ServerConnectionCallbacks, options: ServerCodecOptions) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+    this.callbacks = callbacks;
+    this.options = options;
+    this.parser = new HttpParser(ParserType.REQUEST, this, options.maxRequestHeadersKb * 1024);
+    this.onData = this.onData.bind(this);
+    this.onEnd = this.onEnd.bind(this);
+    this.onClose = this.onClose.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+    this.continueParsing = this.continueParsing.bind(this);
+    this.destroySocket = this.destroySocket.bind(this);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    // Errors (ECONNRESET, EPIPE) are followed by 'close', where the stream is reset.
+    socket.on('error', ignoreError);
+  }
+
+  get activeStreams(): number {
+    return this.stream === null ? 0 : 1;
+  }
+
+  shutdownNotice(): void {
+    this.draining = true;
+    if (this.stream === null) this.endConnection();
+  }
+
+  close(): void {
+    this.closedLocally = true;
+    this.destroySocket();
+  }
+
+  // ---- socket events
+
+  private onData(chunk: Buffer): void {
+    if (this.ending) return;
+    if (this.waitingForResponse) {
+      // Only if a read was already under way when reading paused: keep it behind the rest.
+      this.pending = Buffer.concat([this.pending, chunk]);
+      return;
+    }
+    const socket = this.socket;
+    socket.cork();
+    this.parse(chunk);
+    socket.uncork();
+  }
+
+  /** The peer half-closed: an exchange still in flight cannot be answered reliably, so it is reset. */
+  private onEnd(): void {
+    if (this.stream !== null) this.resetActiveStream('remote_reset');
+    this.destroySocket();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    if (this.stream !== null)
+      this.resetActiveStream(this.closedLocally ? 'connection_termination' : 'remote_reset');
+    this.parser.destroy();
+    this.callbacks.onConnectionClose();
+  }
+
+  private onDrain(): void {
+    const stream = this.stream;
+    if (stream !== null && stream.aboveWriteWatermark) {
+      stream.aboveWriteWatermark = false;
+      stream.decoder!.onBelowWriteBufferLowWatermark();
+    }
+  }
+
+  // ---- parsing
+
+  private parse(data: Buffer): void {
+    const parser = this.parser;
+    while (true) {
+      const ret = parser.execute(data);
+      if (ret === ParserError.OK) return;
+      if (this.ending || this.closed) return;
+      const rest = data.subarray(parser.stopOffset);
+      if (ret === ParserError.PAUSED_UPGRADE && this.stream === null && this.lastResponseStatus !== 101) {
+        // The upgrade was refused with an ordinary response: what follows is HTTP again.
+        parser.resumeAfterUpgrade();
+        data = rest;
+        continue;
+      }
+      if (ret === ParserError.PAUSED || ret === ParserError.PAUSED_UPGRADE) {
+        this.pending = rest;
+        this.waitingForResponse = true;
+        this.updateReading();
+        return;
+      }
+      this.rejectMalformed(ret);
+      return;
+    }
+  }
+
+  /** The response that held the parser is done: parse what was kept, then read again. */
+  private continueParsing(): void {
+    if (!this.waitingForResponse || this.closed || this.ending) return;
+    this.waitingForResponse = false;
+    const data = this.pending;
+    this.pending = EMPTY;
+    this.parser.resume();
+    this.parse(data);
+    this.updateReading();
+  }
+
+  onMessageBegin(): number {
+    if (this.ending) return ParserError.USER;
+    if (this.draining) return ParserError.PAUSED;
+    this.headers = new HeaderMap();
+    this.trailers = null;
+    this.rejectStatus = 0;
+    this.headerCount = 0;
+    this.contentLength = -1;
+    this.transferEncoding = null;
+    this.bodyBytes = 0;
+    return 0;
+  }
+
+  onHeader(name: string, value: string): number {
+    if (++this.headerCount > this.options.maxRequestHeadersCount) return this.reject(431);
+    if (this.options.headersWithUnderscoresAction !== 'ALLOW' && name.includes('_')) {
+      if (this.options.headersWithUnderscoresAction === 'REJECT_REQUEST') return this.reject(400);
+      return 0;
+    }
+    if (name === 'content-length') {
+      // llhttp has checked the digits and rejected a second Content-Length.
+      this.contentLength = Number(value);
+    } else if (name === 'transfer-encoding') {
+      this.transferEncoding = this.transferEncoding === null ? value : this.transferEncoding + ',' + value;
+    }
+    this.headers.add(name, value);
+    return 0;
+  }
+
+  onHeadersComplete(parser: HttpParser): number {
+    const versionMinor = parser.versionMinor;
+    if (parser.versionMajor !== 1 || versionMinor > 1) return this.reject(505);
+    if (versionMinor === 0 && !this.options.acceptHttp10) return this.reject(426);
+    const chunked = this.transferEncoding !== null;
+    if (chunked) {
+      if (versionMinor === 0 || this.contentLength >= 0) return this.reject(400);
+      const status = transferEncodingStatus(this.transferEncoding!);
+      if (status !== 0) return this.reject(status);
+    }
+    const maxBody = this.options.maxRequestBodyBytes;
+    if (maxBody > 0 && this.contentLength > maxBody) return this.reject(413);
+
+    const head: RequestHead = {
+      method: parser.method,
+      path: parser.url,
+      versionMinor,
+      headers: this.headers,
+      keepAlive: parser.keepAlive && !this.draining,
+      contentLength: this.contentLength,
+      chunked,
+      upgrade: parser.upgrade,
+    };
+    const stream = new ServerStream(this, head);
+    this.stream = stream;
+    const decoder = this.callbacks.newStream(stream);
+    stream.decoder = decoder;
+    const endStream = !chunked && this.contentLength <= 0;
+    stream.requestComplete = endStream;
+    decoder.decodeHeaders(head, endStream);
+    return this.ending || this.closed ? ParserError.USER : HeadersCompleteResult.CONTINUE;
+  }
+
+  onBody(data: Buffer): number {
+    const stream = this.stream;
+    if (stream === null) return ParserError.USER;
+    this.bodyBytes += data.length;
+    const maxBody = this.options.maxRequestBodyBytes;
+    if (maxBody > 0 && this.bodyBytes > maxBody) return this.reject(413);
+    const endStream = this.bodyBytes === this.contentLength;
+    stream.requestComplete = endStream;
+    stream.decoder!.decodeData(data, endStream);
+    return this.ending || this.closed ? ParserError.USER : 0;
+  }
+
+  onTrailer(name: string, value: string): number {
+    if (this.trailers === null) this.trailers = new HeaderMap();
+    this.trailers.add(name, value);
+    return 0;
+  }
+
+  onMessageComplete(): number {
+    let stream = this.stream;
+    if (stream !== null && !stream.requestComplete) {
+      stream.requestComplete = true;
+      if (this.trailers !== null) stream.decoder!.decodeTrailers(this.trailers);
+      else stream.decoder!.decodeData(EMPTY, true);
+      if (this.ending || this.closed) return ParserError.USER;
+      stream = this.stream;
+    }
+    // Wait for the response (or stop for good when draining) before parsing the next request.
+    return stream !== null || this.draining ? ParserError.PAUSED : 0;
+  }
+
+  // ---- called by ServerStream
+
+  flushHeadAtEndOfTick(stream: ServerStream): void {
+    if (this.heldHeadStream === null) process.nextTick(flushHeldHeadAtEndOfTick, this);
+    this.heldHeadStream = stream;
+  }
+
+  flushHeldHead(): void {
+    const stream = this.heldHeadStream;
+    this.heldHeadStream = null;
+    if (stream !== null) stream.flushHeldHead();
+  }
+
+  watchDrain(): void {
+    this.socket.once('drain', this.onDrain);
+  }
+
+  readDisable(disable: boolean): void {
+    this.readDisableCount += disable ? 1 : -1;
+    if (this.readDisableCount < 0) this.readDisableCount = 0;
+    this.updateReading();
+  }
+
+  responseComplete(stream: ServerStream): void {
+    this.lastResponseStatus = stream.status;
+    // A response that ends before its request leaves unread body bytes: the connection cannot be reused.
+    if (stream.closeAfterResponse || !stream.requestComplete) {
+      this.finishStream(stream);
+      this.endConnection();
+      return;
+    }
+    this.finishStream(stream);
+    if (this.draining) this.endConnection();
+    // The response may complete inside the upstream parser's callback: parse the next request
+    // only once no parser of this thread is running.
+    else if (this.waitingForResponse) whenParserIdle(this.continueParsing);
+  }
+
+  streamReset(stream: ServerStream): void {
+    this.finishStream(stream);
+    this.destroySocket();
+  }
+
+  // ---- internals
+
+  private finishStream(stream: ServerStream): void {
+    stream.detached = true;
+    if (this.stream === stream) this.stream = null;
+  }
+
+  private resetActiveStream(reason: StreamResetReason): void {
+    const stream = this.stream!;
+    this.finishStream(stream);
+    if (stream.responseComplete) return;
+    stream.decoder!.onResetStream(reason);
+  }
+
+  /** Records why the request is refused; the parser stops and `rejectMalformed` answers. */
+  private reject(status: number): number {
+    this.rejectStatus = status;
+    return ParserError.USER;
+  }
+
+  /** Answers a request that failed parsing or validation, then closes. */
+  private rejectMalformed(errorCode: number): void {
+    const status = this.rejectStatus !== 0 ? this.rejectStatus : this.statusForParseError(errorCode);
+    const stream = this.stream;
+    let mayReply = true;
+    if (stream !== null) {
+      // The owner saw the headers (the error is in the body): it loses the stream.
+      mayReply = !stream.responseStarted;
+      this.resetActiveStream(status === 413 ? 'overflow' : 'protocol_error');
+    }
+    if (mayReply) this.socket.write(serializeLocalReply(status, localReplyBody(status), true), 'latin1');
+    this.endConnection();
+  }
+
+  private statusForParseError(errorCode: number): number {
+    if (errorCode === ParserError.HEAD_TOO_LARGE) return 431;
+    if (errorCode === ParserError.INVALID_VERSION) {
+      const major = this.parser.versionMajor;
+      const minor = this.parser.versionMinor;
+      if (major !== 1 || minor > 1) return 505;
+    }
+    return 400;
+  }
+
+  private updateReading(): void {
+    const pause = !this.ending && (this.waitingForResponse || this.readDisableCount > 0);
+    if (pause === this.readingPaused) return;
+    this.readingPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /**
+   * Sends FIN after what is queued, keeps reading (and discarding) so a client still sending does
+   * not get an RST that would destroy our reply, and destroys the socket after a grace period.
+   */
+  private endConnection(): void {
+    if (this.ending || this.closed) return;
+    this.ending = true;
+    this.updateReading();
+    this.socket.end();
+    this.closeTimer = setTimeout(this.destroySocket, DELAYED_CLOSE_MS);
+    this.closeTimer.unref();
+  }
+
+  private destroySocket(): void {
+    if (!this.closed) this.socket.destroy();
+  }
+}
+
+function ignoreError(): void {}
+
+/** Wraps `socket` (accepted, or made with `new net.Socket({ fd })`) in an HTTP/1 server codec. */
+export function createServerConnection(
+  socket: net.Socket,
+  callbacks: ServerConnectionCallbacks,
+  options: ServerCodecOptions,
+): ServerConnection {
+  return new Http1ServerConnection(socket, callbacks, options);
+}

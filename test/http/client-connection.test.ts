@@ -1,0 +1,364 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type {
+  ClientConnection,
+  ResponseDecoder,
+  ResponseHead,
+  RequestHead,
+  StreamResetReason,
+} from '../../src/http/codec';
+import { createClientConnection } from '../../src/http/client-connection';
+import { HeaderMap } from '../../src/http/header-map';
+import { waitFor } from './helpers';
+
+/** A `ResponseDecoder` that records everything. */
+class RecordedResponse implements ResponseDecoder {
+  informational: ResponseHead[] = [];
+  head: ResponseHead | null = null;
+  headEndStream = false;
+  body: Buffer[] = [];
+  trailers: HeaderMap | null = null;
+  ended = false;
+  reset: StreamResetReason | null = null;
+  onContinue: (() => void) | null = null;
+
+  get bodyText(): string {
+    return Buffer.concat(this.body).toString('latin1');
+  }
+  decode1xxHeaders(head: ResponseHead): void {
+    this.informational.push(head);
+    this.onContinue?.();
+  }
+  decodeHeaders(head: ResponseHead, endStream: boolean): void {
+    this.head = head;
+    this.headEndStream = endStream;
+    if (endStream) this.ended = true;
+  }
+  decodeData(data: Buffer, endStream: boolean): void {
+    if (data.length > 0) this.body.push(Buffer.from(data));
+    if (endStream) this.ended = true;
+  }
+  decodeTrailers(trailers: HeaderMap): void {
+    this.trailers = trailers;
+    this.ended = true;
+  }
+  onResetStream(reason: StreamResetReason): void {
+    this.reset = reason;
+  }
+}
+
+interface Upstream {
+  port: number;
+  close(): Promise<void>;
+}
+
+async function listen(server: net.Server): Promise<Upstream> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** node:http upstream answering per path. */
+function httpUpstream(handler: http.RequestListener, options: http.ServerOptions = {}): Promise<Upstream> {
+  return listen(http.createServer(options, handler));
+}
+
+/** Raw TCP upstream that answers every request (after its head) with `reply`. */
+function rawUpstream(reply: (socket: net.Socket) => void): Promise<Upstream> {
+  return listen(
+    net.createServer((socket) => {
+      let seen = '';
+      socket.on('error', () => {});
+      socket.on('data', (d) => {
+        seen += d.toString('latin1');
+        if (seen.includes('\r\n\r\n')) {
+          seen = '';
+          reply(socket);
+        }
+      });
+    }),
+  );
+}
+
+interface Client {
+  connection: ClientConnection;
+  completions: boolean[];
+  closes: number;
+}
+
+async function connect(port: number): Promise<Client> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const client: Client = { connection: null as unknown as ClientConnection, completions: [], closes: 0 };
+  client.connection = createClientConnection(socket, {
+    onStreamComplete: (reusable) => client.completions.push(reusable),
+    onClose: () => client.closes++,
+  });
+  return client;
+}
+
+function requestHead(method: string, path: string, headers: [string, string][] = []): RequestHead {
+  const map = new HeaderMap();
+  map.add('host', 'upstream');
+  for (const [name, value] of headers) map.add(name, value);
+  return {
+    method,
+    path,
+    versionMinor: 1,
+    headers: map,
+    keepAlive: true,
+    contentLength: -1,
+    chunked: false,
+    upgrade: false,
+  };
+}
+
+async function get(client: Client, method = 'GET', path = '/'): Promise<RecordedResponse> {
+  const response = new RecordedResponse();
+  const encoder = client.connection.newStream(response);
+  encoder.encodeHeaders(requestHead(method, path), -1, true);
+  await waitFor(() => response.ended || response.reset !== null, `the response to ${method} ${path}`);
+  return response;
+}
+
+test('content-length responses, reused for a second request on the same connection', async () => {
+  const upstream = await httpUpstream((req, res) => {
+    res.setHeader('content-length', '5');
+    res.end(req.url === '/one' ? 'first' : 'again');
+  });
+  try {
+    const client = await connect(upstream.port);
+    const one = await get(client, 'GET', '/one');
+    assert.equal(one.head!.status, 200);
+    assert.equal(one.head!.reason, 'OK');
+    assert.equal(one.head!.headers.get('content-length'), '5');
+    assert.equal(one.bodyText, 'first');
+    await waitFor(() => client.completions.length === 1, 'stream completion');
+    assert.deepEqual(client.completions, [true]);
+    assert.equal(client.connection.busy, false);
+    const two = await get(client, 'GET', '/two');
+    assert.equal(two.bodyText, 'again');
+    await waitFor(() => client.completions.length === 2, 'second completion');
+    assert.deepEqual(client.completions, [true, true]);
+    assert.equal(client.closes, 0);
+    client.connection.close();
+    await waitFor(() => client.closes === 1, 'close');
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('chunked response with trailers; chunked request body written with its head', async () => {
+  const upstream = await httpUpstream((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      res.writeHead(200, { trailer: 'x-sum' });
+      res.write(`te=${req.headers['transfer-encoding']} `);
+      res.write(`body=${body}`);
+      res.addTrailers({ 'x-sum': '42' });
+      res.end();
+    });
+  });
+  try {
+    const client = await connect(upstream.port);
+    const response = new RecordedResponse();
+    const encoder = client.connection.newStream(response);
+    encoder.encodeHeaders(requestHead('POST', '/echo'), -1, false);
+    encoder.encodeData(Buffer.from('hello '), false);
+    setTimeout(() => encoder.encodeData(Buffer.from('world'), true), 10);
+    await waitFor(() => response.ended, 'the response');
+    assert.equal(response.bodyText, 'te=chunked body=hello world');
+    assert.equal(response.trailers?.get('x-sum'), '42');
+    await waitFor(() => client.completions.length === 1, 'completion');
+    assert.deepEqual(client.completions, [true]);
+    client.connection.close();
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('HEAD response: no body despite Content-Length; 204: no body; connection reusable', async () => {
+  const upstream = await httpUpstream((req, res) => {
+    if (req.url === '/204') {
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
+    res.setHeader('content-length', '11');
+    res.end(req.method === 'HEAD' ? undefined : 'hello world');
+  });
+  try {
+    const client = await connect(upstream.port);
+    const head = await get(client, 'HEAD', '/');
+    assert.equal(head.headEndStream, true);
+    assert.equal(head.head!.headers.get('content-length'), '11');
+    assert.equal(head.body.length, 0);
+    await waitFor(() => client.completions.length === 1, 'HEAD completion');
+    const noContent = await get(client, 'GET', '/204');
+    assert.equal(noContent.head!.status, 204);
+    assert.equal(noContent.headEndStream, true);
+    await waitFor(() => client.completions.length === 2, '204 completion');
+    const full = await get(client, 'GET', '/');
+    assert.equal(full.bodyText, 'hello world');
+    await waitFor(() => client.completions.length === 3, 'GET completion');
+    assert.deepEqual(client.completions, [true, true, true]);
+    client.connection.close();
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('close-delimited response ends at the server close and is not reusable', async () => {
+  const upstream = await rawUpstream((socket) =>
+    socket.end('HTTP/1.1 200 OK\r\nx-a: 1\r\n\r\nuntil the end'),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = await get(client);
+    assert.equal(response.reset, null);
+    assert.equal(response.bodyText, 'until the end');
+    await waitFor(() => client.closes === 1, 'close');
+    assert.deepEqual(client.completions, [false]);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('Connection: close from the server, or from the request, makes the connection not reusable', async () => {
+  const upstream = await httpUpstream((req, res) => {
+    if (req.url === '/close') res.setHeader('connection', 'close');
+    res.end('x');
+  });
+  try {
+    const fromServer = await connect(upstream.port);
+    await get(fromServer, 'GET', '/close');
+    await waitFor(() => fromServer.closes === 1, 'close after connection: close');
+    assert.deepEqual(fromServer.completions, [false]);
+
+    const fromRequest = await connect(upstream.port);
+    const response = new RecordedResponse();
+    fromRequest.connection
+      .newStream(response)
+      .encodeHeaders(requestHead('GET', '/', [['connection', 'close']]), -1, true);
+    await waitFor(() => fromRequest.closes === 1, 'close after a request with connection: close');
+    assert.deepEqual(fromRequest.completions, [false]);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('100 Continue is delivered through decode1xxHeaders, then the final response', async () => {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => res.end(`got ${body}`));
+  });
+  server.on('checkContinue', (req, res) => {
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+  const upstream = await listen(server);
+  try {
+    const client = await connect(upstream.port);
+    const response = new RecordedResponse();
+    const encoder = client.connection.newStream(response);
+    response.onContinue = () => encoder.encodeData(Buffer.from('payload'), true);
+    encoder.encodeHeaders(requestHead('POST', '/', [['expect', '100-continue']]), 7, false);
+    await waitFor(() => response.ended, 'the final response');
+    assert.equal(response.informational.length, 1);
+    assert.equal(response.informational[0]!.status, 100);
+    assert.equal(response.head!.status, 200);
+    assert.equal(response.bodyText, 'got payload');
+    client.connection.close();
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('an upstream reset mid-body → onResetStream(remote_reset), then onClose', async () => {
+  const upstream = await rawUpstream((socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+    setTimeout(() => socket.destroy(), 20);
+  });
+  try {
+    const client = await connect(upstream.port);
+    const response = await get(client);
+    assert.equal(response.reset, 'remote_reset');
+    assert.equal(response.bodyText, 'partial');
+    await waitFor(() => client.closes === 1, 'close');
+    assert.deepEqual(client.completions, []);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('an upstream response with both Content-Length and Transfer-Encoding → protocol_error', async () => {
+  const upstream = await rawUpstream((socket) =>
+    socket.write(
+      'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    ),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = await get(client);
+    assert.equal(response.reset, 'protocol_error');
+    assert.equal(response.head, null, 'the decoder never saw the headers');
+    await waitFor(() => client.closes === 1, 'close');
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('a connection closed by the server while idle reports onClose only', async () => {
+  let serverSocket: net.Socket | null = null;
+  const upstream = await listen(net.createServer((socket) => (serverSocket = socket)));
+  try {
+    const client = await connect(upstream.port);
+    await waitFor(() => serverSocket !== null, 'the server side');
+    serverSocket!.end();
+    await waitFor(() => client.closes === 1, 'close');
+    assert.deepEqual(client.completions, []);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('the request head and the first body chunk leave in one write', async () => {
+  const reads: string[] = [];
+  const upstream = await listen(
+    net.createServer((socket) => {
+      socket.on('data', (d) => {
+        reads.push(d.toString('latin1'));
+        if (reads.join('').endsWith('body')) socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+      });
+    }),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = new RecordedResponse();
+    const encoder = client.connection.newStream(response);
+    encoder.encodeHeaders(requestHead('PUT', '/x'), 4, false);
+    encoder.encodeData(Buffer.from('body'), true);
+    await waitFor(() => response.ended, 'the response');
+    assert.equal(reads.length, 1);
+    assert.equal(reads[0], 'PUT /x HTTP/1.1\r\nhost: upstream\r\ncontent-length: 4\r\n\r\nbody');
+  } finally {
+    await upstream.close();
+  }
+});

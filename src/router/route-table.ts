@@ -1,0 +1,222 @@
+/**
+ * The route table of one HTTP connection manager: compiled once per worker from the validated
+ * RouteConfiguration, then consulted per request without re-checking anything.
+ *
+ * `route(authority, path, headers)` picks the virtual host (see virtual-hosts.ts for the domain
+ * precedence and port rules), then returns its first route whose match accepts the request — the
+ * route index (route-index.ts) only skips routes that cannot match, so order is Envoy's. The result
+ * is a long-lived MatchedRoute shared by all requests that hit it: it carries the action plus
+ * everything precompiled to carry it out (rewrites, redirect Location, header mutations of every
+ * level, weighted cluster pick). Nothing is allocated per request except strings that change.
+ */
+import type {
+  HeaderMutations,
+  RouteAction,
+  RouteConfig,
+  RouteConfiguration,
+  VirtualHostConfig,
+} from '../config/bootstrap';
+import type { RequestHead } from '../http/codec';
+import type { HeaderMap } from '../http/header-map';
+import type { HeaderFormatContext } from './header-format';
+import { HeaderMutationApplier } from './header-mutations';
+import { CompiledRouteMatch, pathPartEnd } from './route-match';
+import { RouteIndex } from './route-index';
+import { PathRewrite, pickWeightedIndex, redirectLocation } from './rewrite';
+import { VirtualHostSelector } from './virtual-hosts';
+
+export interface RouteTableOptions {
+  /** RouteConfiguration `ignore_port_in_host_matching` (default false: the port takes part). */
+  ignorePortInHostMatching?: boolean;
+}
+
+export function compileRouteTable(config: RouteConfiguration, options: RouteTableOptions = {}): RouteTable {
+  return new RouteTable(config, options.ignorePortInHostMatching ?? false);
+}
+
+export class RouteTable {
+  private readonly hosts: VirtualHostSelector<VirtualHost>;
+
+  constructor(config: RouteConfiguration, ignorePort: boolean) {
+    this.hosts = new VirtualHostSelector<VirtualHost>(ignorePort);
+    for (const vh of config.virtualHosts) {
+      const compiled = new VirtualHost(vh, config);
+      for (const domain of vh.domains) this.hosts.add(domain, compiled);
+    }
+  }
+
+  /** `path` is the request-target (origin-form, possibly with query). Null → 404 route_not_found. */
+  route(authority: string, path: string, headers: HeaderMap): MatchedRoute | null {
+    const vh = this.hosts.select(authority);
+    return vh === null ? null : vh.route(path, headers);
+  }
+
+  /** The virtual host an authority selects (null: none, Envoy answers 404). */
+  virtualHost(authority: string): VirtualHost | null {
+    return this.hosts.select(authority);
+  }
+}
+
+export class VirtualHost {
+  readonly name: string;
+  readonly routes: MatchedRoute[];
+  private readonly index: RouteIndex;
+
+  constructor(config: VirtualHostConfig, routeConfig: RouteConfiguration) {
+    this.name = config.name;
+    this.routes = config.routes.map((r) => new MatchedRoute(r, config, routeConfig));
+    this.index = new RouteIndex(this.routes.map((r) => r.match));
+  }
+
+  route(path: string, headers: HeaderMap): MatchedRoute | null {
+    const pathEnd = pathPartEnd(path);
+    const queryStart = queryStartOf(path, pathEnd);
+    const candidates = this.index.candidates(path, pathEnd);
+    const routes = this.routes;
+    for (let i = 0; i < candidates.length; i++) {
+      const route = routes[candidates[i]!]!;
+      if (route.match.matches(path, pathEnd, queryStart, headers)) return route;
+    }
+    return null;
+  }
+}
+
+/** Index just after the first '?' (where Envoy starts parsing query parameters), or -1. */
+function queryStartOf(path: string, pathEnd: number): number {
+  if (pathEnd === path.length) return -1;
+  const q = path.charCodeAt(pathEnd) === 63 /* ? */ ? pathEnd : path.indexOf('?', pathEnd);
+  return q === -1 ? -1 : q + 1;
+}
+
+interface WeightedTargets {
+  names: string[];
+  weights: number[];
+  total: number;
+  /** Weighted-cluster-level mutations merged with the route's, by cluster name (first entry wins). */
+  mutations: Map<string, HeaderMutationApplier>;
+}
+
+/** 2^32: scales the injected [0, 1) random source to Envoy's integer random value. */
+const RANDOM_RANGE = 4294967296;
+
+/** A compiled route: what the connection manager hands to the router filter. */
+export class MatchedRoute {
+  readonly name: string;
+  readonly virtualHostName: string;
+  readonly action: RouteAction;
+  readonly match: CompiledRouteMatch;
+  /** prefix_rewrite / regex_rewrite of a route action, or prefix_rewrite of a redirect; null if none. */
+  readonly pathRewrite: PathRewrite | null;
+  /** Route → virtual host → route configuration mutations (no weighted cluster level). */
+  readonly mutations: HeaderMutationApplier;
+  private readonly weighted: WeightedTargets | null;
+
+  constructor(config: RouteConfig, vh: VirtualHostConfig, routeConfig: RouteConfiguration) {
+    this.name = config.name;
+    this.virtualHostName = vh.name;
+    this.action = config.action;
+    this.match = new CompiledRouteMatch(config.match);
+    this.pathRewrite = compilePathRewrite(config.action, this.match.rewriteLength);
+    const levels: HeaderMutations[] = [config, vh, routeConfig];
+    this.mutations = new HeaderMutationApplier(levels);
+    this.weighted = compileWeightedTargets(config.action, levels);
+  }
+
+  /**
+   * The upstream cluster for this request: the configured cluster, the first value of
+   * `cluster_header` (null if absent or empty → 503 cluster_not_found), or a weighted pick using
+   * `random` (uniform in [0, 1)). Null for redirect and direct_response routes.
+   */
+  pickCluster(headers: HeaderMap, random: () => number): string | null {
+    const action = this.action;
+    if (action.kind !== 'route') return null;
+    const w = this.weighted;
+    if (w !== null)
+      return w.names[pickWeightedIndex(w.weights, w.total, Math.floor(random() * RANDOM_RANGE))]!;
+    if (action.clusterHeader !== null) return headers.get(action.clusterHeader) || null;
+    return action.cluster;
+  }
+
+  /**
+   * Finalises the request for `clusterName` (from pickCluster) in Envoy's order: header mutations
+   * (weighted cluster level first), host_rewrite_literal, then the path rewrite. With
+   * `insertOriginalPath` (router without suppress_envoy_headers) a rewritten path's original goes
+   * to `x-envoy-original-path`.
+   */
+  rewriteRequest(
+    head: RequestHead,
+    ctx: HeaderFormatContext,
+    clusterName: string | null,
+    insertOriginalPath: boolean,
+  ): void {
+    this.mutationsFor(clusterName).applyRequest(head.headers, ctx);
+    const action = this.action;
+    if (action.kind === 'route' && action.hostRewriteLiteral)
+      head.headers.set('host', action.hostRewriteLiteral);
+    if (this.pathRewrite === null) return;
+    if (insertOriginalPath) head.headers.set('x-envoy-original-path', head.path);
+    head.path = this.pathRewrite.apply(head.path);
+  }
+
+  /**
+   * `auto_host_rewrite`: Host becomes the chosen endpoint's hostname. Pass '' for endpoints without
+   * one (STATIC clusters' IPs): Envoy leaves Host alone then.
+   */
+  rewriteHost(head: RequestHead, upstreamHostname: string): void {
+    const action = this.action;
+    if (action.kind === 'route' && action.autoHostRewrite && upstreamHostname !== '')
+      head.headers.set('host', upstreamHostname);
+  }
+
+  /**
+   * The Location of a redirect route. The request's scheme is its `x-forwarded-proto` (set by the
+   * HCM; 'http' if absent); `authority` is its Host.
+   */
+  redirectLocation(head: RequestHead, authority: string): string {
+    const action = this.action;
+    if (action.kind !== 'redirect') throw new Error(`route '${this.name}' is not a redirect`);
+    const target = this.pathRewrite === null ? head.path : this.pathRewrite.apply(head.path);
+    return redirectLocation(action, requestScheme(head.headers), authority, target);
+  }
+
+  /** Response header mutations (upstream responses, direct responses and redirects alike). */
+  applyResponseHeaders(headers: HeaderMap, ctx: HeaderFormatContext, clusterName: string | null): void {
+    this.mutationsFor(clusterName).applyResponse(headers, ctx);
+  }
+
+  private mutationsFor(clusterName: string | null): HeaderMutationApplier {
+    if (this.weighted === null || clusterName === null) return this.mutations;
+    return this.weighted.mutations.get(clusterName) ?? this.mutations;
+  }
+}
+
+function compilePathRewrite(action: RouteAction, matchedLength: number): PathRewrite | null {
+  if (action.kind === 'direct_response') return null;
+  if (action.prefixRewrite) return PathRewrite.prefix(matchedLength, action.prefixRewrite);
+  if (action.kind === 'route' && action.regexRewrite !== null) {
+    return PathRewrite.regex(action.regexRewrite.pattern, action.regexRewrite.substitution);
+  }
+  return null;
+}
+
+function compileWeightedTargets(action: RouteAction, routeLevels: HeaderMutations[]): WeightedTargets | null {
+  if (action.kind !== 'route' || action.weightedClusters === null) return null;
+  const entries = action.weightedClusters;
+  const mutations = new Map<string, HeaderMutationApplier>();
+  for (const e of entries)
+    if (!mutations.has(e.name)) mutations.set(e.name, new HeaderMutationApplier([e, ...routeLevels]));
+  return {
+    names: entries.map((e) => e.name),
+    weights: entries.map((e) => e.weight),
+    total: entries.reduce((sum, e) => sum + e.weight, 0),
+    mutations,
+  };
+}
+
+/** The request's scheme as forwarded (first x-forwarded-proto element), default 'http'. */
+function requestScheme(headers: HeaderMap): string {
+  const xfp = headers.get('x-forwarded-proto');
+  if (xfp === undefined) return 'http';
+  const comma = xfp.indexOf(',');
+  return (comma === -1 ? xfp : xfp.slice(0, comma)).trim() || 'http';
+}

@@ -5,7 +5,7 @@
  * So the schema of a config object is simply the code that reads it, and an extension (filter, LB
  * policy) validates its own `typed_config` with the same located errors as the core.
  *
- * Implementation: `ObjectReaderImpl` below (owned by config/, see load.ts).
+ * Implementation: `ObjectReaderImpl` in object-reader.ts (used by load.ts).
  */
 
 export interface ConfigIssue {

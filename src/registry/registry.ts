@@ -31,6 +31,12 @@ export interface ExtensionFactory<C = unknown> {
 /** What a factory may use while parsing (e.g. the HCM resolves its http_filters through the registry). */
 export interface ParseContext {
   readonly registry: Registry;
+  /**
+   * Records that `reader.field` names the cluster `cluster` (a route's `cluster`, a tcp_proxy's
+   * `cluster`): the loader reports it there, with a suggestion, if no such cluster exists.
+   * Optional so that unit tests of a factory can pass `{ registry }` alone.
+   */
+  readonly referenceCluster?: (reader: ObjectReader, field: string, cluster: string) => void;
 }
 
 const TYPE_PREFIX = 'type.googleapis.com/';

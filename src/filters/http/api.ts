@@ -8,6 +8,8 @@
 import type { RequestHead, ResponseHead } from '../../http/codec';
 import type { HeaderMap } from '../../http/header-map';
 import type { ExtensionFactory } from '../../registry/registry';
+import type { MatchedRoute } from '../../router/route-table';
+import type { HeaderFormatContext } from '../../router/header-format';
 
 export const enum FilterHeadersStatus {
   Continue = 0,
@@ -23,8 +25,8 @@ export const enum FilterTrailersStatus {
   StopIteration = 1,
 }
 
-/** What a filter may ask of the stream it runs on. */
-export interface StreamFilterCallbacks {
+/** What a filter may ask of the stream it runs on (also the context of %…% header formatters). */
+export interface StreamFilterCallbacks extends HeaderFormatContext {
   /** Resume the decode chain after StopIteration. */
   continueDecoding(): void;
   /**
@@ -35,7 +37,16 @@ export interface StreamFilterCallbacks {
   /** Response flags for access logs (NR, UH, UF, UT, …). */
   setResponseFlag(flag: string): void;
   readonly streamId: number;
-  readonly remoteAddress: string;
+  /** The request's authority (Host, or the absolute-form target's authority). */
+  readonly authority: string;
+  /** The route chosen for this request by the connection manager, or null (no route). */
+  route(): MatchedRoute | null;
+  /** Send `100 Continue` downstream (the router does when the upstream sends it). */
+  encode100Continue(): void;
+  /** Abort the stream after response headers went out (closes the downstream connection). */
+  resetStream(): void;
+  /** Activity: pushes back the stream idle timeout. */
+  touch(): void;
   /** Write response from an upstream (used by the router). */
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void;
   encodeData(data: Buffer, endStream: boolean): void;

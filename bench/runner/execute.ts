@@ -1,0 +1,315 @@
+/**
+ * Runs one scenario: starts its origin and every system once (idle ones cost nothing), measures
+ * the baseline's closed-loop maximum first when the scenario asks for rates relative to it, then
+ * alternates systems within each repetition (A B C, A B C, …) so drift hits all of them alike, and
+ * stops everything it started, whatever happens. A system that fails to start or dies is recorded
+ * with its reason and the scenario goes on with the others.
+ */
+import { spawn } from 'node:child_process';
+import { basename, join } from 'node:path';
+import type { LatencySummary } from '../../src/bench/histogram';
+import { parseBenchArgs } from '../../src/bench/options';
+import { runBench } from '../../src/bench/run';
+import type { ErrorCounts } from '../../src/bench/run-stats';
+import { startOrigin, type RunningOrigin } from './origins';
+import {
+  freePort,
+  logTail,
+  startProcess,
+  stopProcess,
+  treeCpuSeconds,
+  waitForPort,
+  type Managed,
+} from './processes';
+import type { Scenario } from './scenario';
+import { SYSTEMS, type ProxyMode } from './systems';
+
+export interface RunRecord {
+  scenario: string;
+  /** '' for a single load shape; e.g. '50%' for a constant-rate fraction; 'calibration'. */
+  variant: string;
+  system: string;
+  rep: number;
+  ok: boolean;
+  error?: string;
+  throughput: number;
+  unit: 'req/s' | 'Gbit/s';
+  /** Constant rate requested (req/s), 0 for closed loop. */
+  rate: number;
+  latency?: LatencySummary;
+  errors?: ErrorCounts;
+  percentiles?: Array<[number, number]>;
+  generatorBehind?: boolean;
+  /** CPU of the system's whole process tree, % of one core (null for `direct`). */
+  systemCpuPercent: number | null;
+  systemCpuUsPerRequest: number | null;
+  generatorCpuPercent?: number;
+}
+
+export interface ScenarioOutcome {
+  scenario: Scenario;
+  records: RunRecord[];
+  /** System → why it has no (or incomplete) results. */
+  failures: Record<string, string>;
+}
+
+export interface ExecuteOptions {
+  benchDir: string;
+  repoRoot: string;
+  runDir: string;
+  reps: number;
+  /** Overrides the scenario's duration when set. */
+  durationMs: number | null;
+  missingPrograms: ReadonlySet<string>;
+  log: (line: string) => void;
+}
+
+interface LiveSystem {
+  name: string;
+  port: number;
+  process: Managed | null;
+}
+
+export function modeOf(sc: Scenario): ProxyMode {
+  return sc.kind === 'tcp-bulk' ? 'tcp' : 'http';
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function startSystems(
+  sc: Scenario,
+  origin: RunningOrigin,
+  opts: ExecuteOptions,
+  failures: Record<string, string>,
+): Promise<LiveSystem[]> {
+  const live: LiveSystem[] = [];
+  for (const name of sc.systems) {
+    const def = SYSTEMS.get(name)!;
+    const missing = def.requires(modeOf(sc)).filter((p) => opts.missingPrograms.has(p));
+    if (missing.length > 0) {
+      failures[name] = `missing program: ${missing.join(', ')}`;
+      continue;
+    }
+    const port = await freePort();
+    const launch = def.launch({
+      benchDir: opts.benchDir,
+      repoRoot: opts.repoRoot,
+      runDir: opts.runDir,
+      mode: modeOf(sc),
+      port,
+      upstreamPorts: origin.ports,
+      lb: sc.lb,
+    });
+    if (launch === null) {
+      live.push({ name, port: origin.ports[0]!, process: null });
+      continue;
+    }
+    const logPath = join(opts.runDir, `${sc.name}-${name}.log`);
+    const m = startProcess(name, launch.command, launch.args, logPath, opts.repoRoot);
+    try {
+      await waitForPort(m, port);
+      live.push({ name, port, process: m });
+    } catch (err) {
+      failures[name] = `failed to start (log: run/${basename(logPath)}): ${errorText(err)}`;
+      opts.log(`  ${name}: FAILED to start: ${errorText(err).split('\n')[0]}`);
+      await stopProcess(m);
+    }
+  }
+  return live;
+}
+
+async function measureHttp(
+  sc: Scenario,
+  sys: LiveSystem,
+  variant: string,
+  rate: number,
+  rep: number,
+  durationMs: number,
+): Promise<RunRecord> {
+  const base: RunRecord = {
+    scenario: sc.name,
+    variant,
+    system: sys.name,
+    rep,
+    ok: false,
+    throughput: 0,
+    unit: 'req/s',
+    rate,
+    systemCpuPercent: null,
+    systemCpuUsPerRequest: null,
+  };
+  const l = sc.load;
+  const argv = [
+    `http://127.0.0.1:${sys.port}${l.path}`,
+    '-c',
+    String(l.connections),
+    '-t',
+    String(l.threads),
+  ];
+  argv.push('-d', `${durationMs}ms`, '--label', sys.name, '--no-progress');
+  if (l.http1Close) argv.push('--http1-close');
+  if (rate > 0) argv.push('-R', String(Math.round(rate)));
+  const cpuBefore = sys.process === null ? 0 : treeCpuSeconds(sys.process.pid);
+  const wallBefore = performance.now();
+  try {
+    const { result } = await runBench(parseBenchArgs(argv));
+    const wall = (performance.now() - wallBefore) / 1000;
+    const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
+    const failed = result.requests === 0;
+    return {
+      ...base,
+      ok: !failed,
+      error: failed ? `no successful responses (errors: ${JSON.stringify(result.errors)})` : undefined,
+      throughput: result.rps,
+      latency: result.latency,
+      errors: result.errors,
+      percentiles: result.percentiles,
+      generatorBehind: result.schedule?.generatorBehind,
+      systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
+      systemCpuUsPerRequest: cpu === null || result.requests === 0 ? null : (cpu * 1e6) / result.requests,
+      generatorCpuPercent: result.generatorCpu.percentOfCore,
+    };
+  } catch (err) {
+    return { ...base, error: errorText(err) };
+  }
+}
+
+/** `iperf3 -c` through the system; throughput in Gbit/s from its JSON report. */
+async function measureTcp(
+  sc: Scenario,
+  sys: LiveSystem,
+  rep: number,
+  durationMs: number,
+): Promise<RunRecord> {
+  const base: RunRecord = {
+    scenario: sc.name,
+    variant: sc.reverse ? 'download' : 'upload',
+    system: sys.name,
+    rep,
+    ok: false,
+    throughput: 0,
+    unit: 'Gbit/s',
+    rate: 0,
+    systemCpuPercent: null,
+    systemCpuUsPerRequest: null,
+  };
+  const seconds = Math.max(1, Math.round(durationMs / 1000));
+  const args = [
+    '-c',
+    '127.0.0.1',
+    '-p',
+    String(sys.port),
+    '-t',
+    String(seconds),
+    '-J',
+    ...(sc.reverse ? ['-R'] : []),
+  ];
+  const cpuBefore = sys.process === null ? 0 : treeCpuSeconds(sys.process.pid);
+  const wallBefore = performance.now();
+  const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    const child = spawn('iperf3', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout }));
+    child.on('error', () => resolve({ code: -1, stdout }));
+  });
+  const wall = (performance.now() - wallBefore) / 1000;
+  try {
+    const report = JSON.parse(out.stdout) as {
+      error?: string;
+      end?: { sum_received?: { bits_per_second: number } };
+    };
+    if (report.error !== undefined || report.end?.sum_received === undefined) {
+      return { ...base, error: `iperf3: ${report.error ?? 'no result'}` };
+    }
+    const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
+    return {
+      ...base,
+      ok: true,
+      throughput: report.end.sum_received.bits_per_second / 1e9,
+      systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
+    };
+  } catch {
+    return { ...base, error: `iperf3 exited with ${out.code} and no JSON report` };
+  }
+}
+
+function describe(r: RunRecord): string {
+  if (!r.ok) return `FAILED: ${(r.error ?? '').split('\n')[0]}`;
+  const tp =
+    r.unit === 'Gbit/s'
+      ? `${r.throughput.toFixed(1)} Gbit/s`
+      : `${Math.round(r.throughput).toLocaleString('en-US')} req/s`;
+  const lat = r.latency ? `  p50 ${r.latency.p50.toFixed(3)} ms  p99 ${r.latency.p99.toFixed(3)} ms` : '';
+  const cpu = r.systemCpuPercent === null ? '' : `  cpu ${r.systemCpuPercent.toFixed(0)}%`;
+  return tp + lat + cpu + (r.generatorBehind ? '  (generator behind schedule)' : '');
+}
+
+export async function runScenario(sc: Scenario, opts: ExecuteOptions): Promise<ScenarioOutcome> {
+  const failures: Record<string, string> = {};
+  const records: RunRecord[] = [];
+  const durationMs = opts.durationMs ?? sc.load.durationMs;
+  opts.log(`\n== ${sc.name}: ${sc.title}`);
+  let origin: RunningOrigin;
+  try {
+    origin = await startOrigin(sc.origin, opts.benchDir, opts.runDir);
+  } catch (err) {
+    for (const s of sc.systems) failures[s] = `origin failed to start: ${errorText(err)}`;
+    opts.log(`  origin FAILED: ${errorText(err)}`);
+    return { scenario: sc, records, failures };
+  }
+  let live: LiveSystem[] = [];
+  try {
+    live = await startSystems(sc, origin, opts, failures);
+    const variants = await planVariants(sc, live, durationMs, records, failures, opts);
+    for (const v of variants) {
+      for (let rep = 1; rep <= opts.reps; rep++) {
+        for (const sys of live) {
+          if (failures[sys.name] !== undefined) continue;
+          const r =
+            sc.kind === 'tcp-bulk'
+              ? await measureTcp(sc, sys, rep, durationMs)
+              : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs);
+          records.push(r);
+          opts.log(
+            `  ${v.name ? v.name + ' ' : ''}rep ${rep}/${opts.reps} ${sys.name.padEnd(10)} ${describe(r)}`,
+          );
+          if (sys.process?.exited != null) {
+            failures[sys.name] = `${sys.name} ${sys.process.exited} during the run\n${logTail(sys.process)}`;
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all(live.map((s) => (s.process === null ? undefined : stopProcess(s.process))));
+    await Promise.all(origin.processes.map(stopProcess));
+  }
+  return { scenario: sc, records, failures };
+}
+
+/** The load variants: one, or one per rate fraction of the baseline's measured maximum. */
+async function planVariants(
+  sc: Scenario,
+  live: LiveSystem[],
+  durationMs: number,
+  records: RunRecord[],
+  failures: Record<string, string>,
+  opts: ExecuteOptions,
+): Promise<Array<{ name: string; rate: number }>> {
+  if (sc.rateFractions.length === 0) return [{ name: '', rate: sc.load.rate }];
+  const baseline = live.find((s) => s.name === sc.baseline);
+  if (baseline === undefined || failures[sc.baseline] !== undefined) {
+    for (const s of sc.systems) failures[s] ??= `no rate calibration: baseline ${sc.baseline} is not running`;
+    return [];
+  }
+  const calibration = await measureHttp(sc, baseline, 'calibration', 0, 1, durationMs);
+  records.push(calibration);
+  opts.log(`  calibration ${sc.baseline} closed loop: ${describe(calibration)}`);
+  if (!calibration.ok) {
+    for (const s of sc.systems) failures[s] ??= `rate calibration failed: ${calibration.error}`;
+    return [];
+  }
+  return sc.rateFractions.map((f) => ({ name: `${Math.round(f * 100)}%`, rate: f * calibration.throughput }));
+}

@@ -1,0 +1,76 @@
+/**
+ * Origins a scenario can stand behind the proxies: nginx serving static bodies (13 B at `/`,
+ * `/1k`, `/64k`, as in the bench anchors), node:http origins with per-origin injected delay (one
+ * slow endpoint among several), or an iperf3 server for L4 bulk throughput.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, startProcess, stopProcess, waitForPort, type Managed } from './processes';
+import { writeConfig } from './templates';
+
+export type OriginSpec = { type: 'nginx-static' } | { type: 'node'; delaysMs: number[] } | { type: 'iperf3' };
+
+export interface RunningOrigin {
+  ports: number[];
+  processes: Managed[];
+}
+
+export function originPrograms(spec: OriginSpec): string[] {
+  return spec.type === 'nginx-static' ? ['nginx'] : spec.type === 'iperf3' ? ['iperf3'] : [];
+}
+
+export async function startOrigin(
+  spec: OriginSpec,
+  benchDir: string,
+  runDir: string,
+): Promise<RunningOrigin> {
+  const started: Managed[] = [];
+  try {
+    if (spec.type === 'nginx-static') {
+      const www = join(runDir, 'www');
+      mkdirSync(www, { recursive: true });
+      writeFileSync(join(www, '1k'), Buffer.alloc(1024, 'a'));
+      writeFileSync(join(www, '64k'), Buffer.alloc(65536, 'b'));
+      const port = await freePort();
+      const conf = writeConfig(benchDir, 'nginx-origin.conf', runDir, 'nginx-origin.conf', { PORT: port });
+      const m = startProcess(
+        'origin nginx',
+        'nginx',
+        ['-c', conf, '-e', join(runDir, 'nginx-origin.err')],
+        join(runDir, 'origin-nginx.log'),
+      );
+      started.push(m);
+      await waitForPort(m, port);
+      return { ports: [port], processes: started };
+    }
+    if (spec.type === 'iperf3') {
+      const port = await freePort();
+      const m = startProcess(
+        'origin iperf3',
+        'iperf3',
+        ['-s', '-p', String(port)],
+        join(runDir, 'origin-iperf3.log'),
+      );
+      started.push(m);
+      await waitForPort(m, port);
+      return { ports: [port], processes: started };
+    }
+    const ports: number[] = [];
+    for (const [i, delay] of spec.delaysMs.entries()) {
+      const port = await freePort();
+      const m = startProcess(
+        `origin node-${i}`,
+        process.execPath,
+        [join(__dirname, '..', 'node-origin.js'), '--port', String(port), '--delay-ms', String(delay)],
+        join(runDir, `origin-node-${i}.log`),
+      );
+      started.push(m);
+      await waitForPort(m, port);
+      ports.push(port);
+    }
+    return { ports, processes: started };
+  } catch (err) {
+    await Promise.all(started.map(stopProcess));
+    throw err;
+  }
+}

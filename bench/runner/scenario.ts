@@ -1,0 +1,118 @@
+/**
+ * Scenario files (`bench/scenarios/*.json`): what origin, which systems with which baseline, and
+ * the load shape. Validated when loaded so a typo fails before anything starts.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDuration } from '../../src/bench/options';
+import type { OriginSpec } from './origins';
+import { SYSTEMS, type LbPolicy } from './systems';
+
+export interface HttpLoad {
+  path: string;
+  connections: number;
+  threads: number;
+  durationMs: number;
+  http1Close: boolean;
+  /** Fixed constant rate (req/s); 0 = closed loop unless `rateFractions` is set. */
+  rate: number;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  kind: 'http' | 'tcp-bulk';
+  origin: OriginSpec;
+  systems: string[];
+  baseline: string;
+  lb: LbPolicy;
+  load: HttpLoad;
+  /** Constant-rate variants at these fractions of `baseline`'s closed-loop maximum (measured first). */
+  rateFractions: number[];
+  /** tcp-bulk: origin sends (download, `iperf3 -R`) instead of the client. */
+  reverse: boolean;
+  reps: number;
+  /** Part of the short default set (`npm run bench`). */
+  inDefaultSet: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function fail(file: string, message: string): never {
+  throw new Error(`${file}: ${message}`);
+}
+
+export function parseScenario(raw: Json, file: string): Scenario {
+  const str = (v: unknown, field: string): string =>
+    typeof v === 'string' ? v : fail(file, `'${field}' must be a string`);
+  const num = (v: unknown, field: string, fallback: number): number =>
+    v === undefined
+      ? fallback
+      : typeof v === 'number' && v >= 0
+        ? v
+        : fail(file, `'${field}' must be a number >= 0`);
+  const systems = Array.isArray(raw.systems)
+    ? raw.systems.map((s, i) => str(s, `systems[${i}]`))
+    : fail(file, "'systems' must be a list");
+  for (const s of systems)
+    if (!SYSTEMS.has(s)) fail(file, `unknown system '${s}' (known: ${[...SYSTEMS.keys()].join(', ')})`);
+  const baseline = str(raw.baseline, 'baseline');
+  if (!systems.includes(baseline)) fail(file, `baseline '${baseline}' is not among the systems`);
+  const kind =
+    raw.kind === 'tcp-bulk'
+      ? 'tcp-bulk'
+      : raw.kind === 'http'
+        ? 'http'
+        : fail(file, "'kind' must be http or tcp-bulk");
+  const load = (raw.load ?? {}) as Json;
+  const origin = (raw.origin ?? {}) as Json;
+  const originSpec: OriginSpec =
+    origin.type === 'nginx-static' || origin.type === 'iperf3'
+      ? { type: origin.type }
+      : origin.type === 'node' && Array.isArray(origin.delaysMs)
+        ? { type: 'node', delaysMs: origin.delaysMs.map((d, i) => num(d, `origin.delaysMs[${i}]`, 0)) }
+        : fail(file, "'origin' must be {type: nginx-static|iperf3} or {type: node, delaysMs: [...]}");
+  const lb =
+    raw.lb === undefined || raw.lb === 'round_robin'
+      ? 'round_robin'
+      : raw.lb === 'least_request'
+        ? 'least_request'
+        : fail(file, "'lb' must be round_robin or least_request");
+  return {
+    name: str(raw.name, 'name'),
+    title: str(raw.title, 'title'),
+    kind,
+    origin: originSpec,
+    systems,
+    baseline,
+    lb,
+    load: {
+      path: load.path === undefined ? '/' : str(load.path, 'load.path'),
+      connections: num(load.connections, 'load.connections', 50),
+      threads: num(load.threads, 'load.threads', 1),
+      durationMs: parseDuration(
+        load.duration === undefined ? '10s' : str(load.duration, 'load.duration'),
+        `${file}: load.duration`,
+      ),
+      http1Close: load.http1Close === true,
+      rate: num(load.rate, 'load.rate', 0),
+    },
+    rateFractions: Array.isArray(raw.rateFractions)
+      ? raw.rateFractions.map((f, i) => num(f, `rateFractions[${i}]`, 0))
+      : [],
+    reverse: raw.reverse === true,
+    reps: num(raw.reps, 'reps', 3),
+    inDefaultSet: raw.default !== false,
+  };
+}
+
+/** Every scenario in `<benchDir>/scenarios`, sorted by file name. */
+export function loadScenarios(benchDir: string): Scenario[] {
+  const dir = join(benchDir, 'scenarios');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) =>
+      parseScenario(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Json, join('bench/scenarios', f)),
+    );
+}

@@ -1,0 +1,166 @@
+/**
+ * Turns run records into the suite's report: per scenario, variant and system the median over the
+ * repetitions (throughput, latency percentiles, CPU), the spread, and the ratio to the scenario's
+ * baseline; then as Markdown tables and as the HTML latency report (one chart per scenario variant,
+ * each system's median run as a curve).
+ */
+import type { HtmlReport, PlotSeries } from '../../src/bench/report-html';
+import type { RunRecord, ScenarioOutcome } from './execute';
+
+export interface Cell {
+  scenario: string;
+  variant: string;
+  system: string;
+  runs: number;
+  failedRuns: number;
+  unit: RunRecord['unit'];
+  throughput: number;
+  min: number;
+  max: number;
+  p50: number | null;
+  p99: number | null;
+  p999: number | null;
+  errors: number;
+  systemCpuPercent: number | null;
+  systemCpuUsPerRequest: number | null;
+  /** Median throughput ÷ the baseline's (constant-rate variants: baseline p99 ÷ this p99 would mislead, so both are given). */
+  ratioToBaseline: number | null;
+  p99RatioToBaseline: number | null;
+  generatorBehind: boolean;
+  /** The record whose throughput is the median (its latency curve is plotted). */
+  medianRun: RunRecord | null;
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function medianOrNull(values: Array<number | null | undefined>): number | null {
+  const v = values.filter((x): x is number => typeof x === 'number');
+  return v.length === 0 ? null : median(v);
+}
+
+export function summarizeOutcome(outcome: ScenarioOutcome): Cell[] {
+  const sc = outcome.scenario;
+  const cells: Cell[] = [];
+  const variants = [...new Set(outcome.records.map((r) => r.variant))];
+  for (const variant of variants) {
+    const group: Cell[] = [];
+    for (const system of sc.systems) {
+      const all = outcome.records.filter((r) => r.variant === variant && r.system === system);
+      if (all.length === 0) continue;
+      const ok = all.filter((r) => r.ok);
+      const byThroughput = [...ok].sort((a, b) => a.throughput - b.throughput);
+      const tp = ok.map((r) => r.throughput);
+      group.push({
+        scenario: sc.name,
+        variant,
+        system,
+        runs: all.length,
+        failedRuns: all.length - ok.length,
+        unit: all[0]!.unit,
+        throughput: ok.length === 0 ? 0 : median(tp),
+        min: ok.length === 0 ? 0 : Math.min(...tp),
+        max: ok.length === 0 ? 0 : Math.max(...tp),
+        p50: medianOrNull(ok.map((r) => r.latency?.p50)),
+        p99: medianOrNull(ok.map((r) => r.latency?.p99)),
+        p999: medianOrNull(ok.map((r) => r.latency?.['p99.9'])),
+        errors: ok.reduce(
+          (n, r) => n + (r.errors ? Object.values(r.errors).reduce((a, b) => a + b, 0) : 0),
+          0,
+        ),
+        systemCpuPercent: medianOrNull(ok.map((r) => r.systemCpuPercent)),
+        systemCpuUsPerRequest: medianOrNull(ok.map((r) => r.systemCpuUsPerRequest)),
+        ratioToBaseline: null,
+        p99RatioToBaseline: null,
+        generatorBehind: ok.some((r) => r.generatorBehind === true),
+        medianRun: byThroughput[Math.floor((byThroughput.length - 1) / 2)] ?? null,
+      });
+    }
+    const base = group.find((c) => c.system === sc.baseline);
+    for (const c of group) {
+      if (base !== undefined && base.throughput > 0 && c.runs > c.failedRuns)
+        c.ratioToBaseline = c.throughput / base.throughput;
+      if (base?.p99 && c.p99 !== null) c.p99RatioToBaseline = c.p99 / base.p99;
+    }
+    cells.push(...group);
+  }
+  return cells;
+}
+
+const fmt = (v: number | null, digits = 0): string =>
+  v === null || Number.isNaN(v)
+    ? '–'
+    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ms = (v: number | null): string =>
+  v === null ? '–' : v < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(2)} ms`;
+
+export function markdownForOutcome(outcome: ScenarioOutcome, cells: Cell[]): string {
+  const sc = outcome.scenario;
+  const lines = [`### ${sc.name}: ${sc.title}`, ''];
+  const unit = cells[0]?.unit ?? (sc.kind === 'tcp-bulk' ? 'Gbit/s' : 'req/s');
+  const digits = unit === 'Gbit/s' ? 1 : 0;
+  lines.push(
+    `| variant | system | ${unit} (median) | min–max | p50 | p99 | p99.9 | errors | system CPU | µs CPU/req | ÷${sc.baseline} | p99 ÷${sc.baseline} |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const c of cells) {
+    const failed = c.failedRuns > 0 ? ` (${c.failedRuns}/${c.runs} runs failed)` : '';
+    lines.push(
+      `| ${c.variant || '–'} | ${c.system}${c.generatorBehind ? ' ⚠ generator behind' : ''} | ${fmt(c.throughput, digits)}${failed} | ` +
+        `${fmt(c.min, digits)}–${fmt(c.max, digits)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.p999)} | ${c.errors} | ` +
+        `${c.systemCpuPercent === null ? '–' : fmt(c.systemCpuPercent) + ' %'} | ${fmt(c.systemCpuUsPerRequest, 1)} | ` +
+        `${fmt(c.ratioToBaseline, 2)} | ${fmt(c.p99RatioToBaseline, 2)} |`,
+    );
+  }
+  const failures = Object.entries(outcome.failures);
+  if (failures.length > 0) {
+    lines.push('', '**Failed systems:**', '');
+    for (const [system, why] of failures) lines.push(`- **${system}**: ${why.split('\n')[0]}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function htmlReportFor(
+  title: string,
+  notes: string[],
+  outcomes: ScenarioOutcome[],
+  cells: Cell[],
+): HtmlReport {
+  const charts: HtmlReport['charts'] = [];
+  for (const o of outcomes) {
+    if (o.scenario.kind !== 'http') continue;
+    const variants = [...new Set(cells.filter((c) => c.scenario === o.scenario.name).map((c) => c.variant))];
+    for (const variant of variants) {
+      const series: PlotSeries[] = cells
+        .filter(
+          (c) =>
+            c.scenario === o.scenario.name && c.variant === variant && c.medianRun?.percentiles !== undefined,
+        )
+        .map((c) => ({
+          label: c.system,
+          percentiles: c.medianRun!.percentiles!,
+          facts: {
+            'req/s (median)': fmt(c.throughput),
+            p50: ms(c.p50),
+            p99: ms(c.p99),
+            'p99.9': ms(c.p999),
+            errors: String(c.errors),
+            'system CPU': c.systemCpuPercent === null ? '–' : `${fmt(c.systemCpuPercent)} %`,
+            [`÷${o.scenario.baseline}`]: fmt(c.ratioToBaseline, 2),
+          },
+        }));
+      if (series.length > 0)
+        charts.push({ title: `${o.scenario.title}${variant ? ` — ${variant}` : ''}`, series });
+    }
+    const failed = Object.entries(o.failures);
+    if (failed.length > 0)
+      notes.push(
+        `${o.scenario.name}: failed systems: ${failed.map(([s, w]) => `${s} (${w.split('\n')[0]})`).join('; ')}`,
+      );
+  }
+  return { title, notes, charts };
+}

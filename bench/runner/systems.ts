@@ -1,0 +1,141 @@
+/**
+ * The systems under test, each with an equivalent config: nginx (1 or 2 workers), HAProxy (1 or 2
+ * threads), Legate (from Envoy YAML, `--concurrency 2` as the project runs it), and `direct` (no
+ * proxy: the load goes straight to the origin, the ceiling every proxy is compared against).
+ */
+import { join } from 'node:path';
+import { writeConfig } from './templates';
+import { NGINX_STREAM_MODULE } from './tools';
+
+export type ProxyMode = 'http' | 'tcp';
+export type LbPolicy = 'round_robin' | 'least_request';
+
+export interface SystemContext {
+  benchDir: string;
+  repoRoot: string;
+  runDir: string;
+  mode: ProxyMode;
+  /** The port the system listens on. */
+  port: number;
+  upstreamPorts: number[];
+  lb: LbPolicy;
+}
+
+export interface SystemLaunch {
+  command: string;
+  args: string[];
+  /** The config file written for this run (kept in the results directory). */
+  configPath: string;
+}
+
+export interface SystemDef {
+  name: string;
+  description: string;
+  /** External programs (or modules, see tools.ts) it needs in this mode; installed if missing. */
+  requires(mode: ProxyMode): string[];
+  /** null for `direct`, which starts nothing. */
+  launch(ctx: SystemContext): SystemLaunch | null;
+}
+
+function upstreamVars(ctx: SystemContext, name: string): Record<string, string> {
+  const least = ctx.lb === 'least_request';
+  return {
+    NAME: name,
+    NGINX_SERVERS: ctx.upstreamPorts.map((p) => `        server 127.0.0.1:${p};`).join('\n'),
+    NGINX_LB: least ? 'least_conn;' : '',
+    HAPROXY_SERVERS: ctx.upstreamPorts.map((p, i) => `    server o${i} 127.0.0.1:${p}`).join('\n'),
+    HAPROXY_LB: least ? 'balance leastconn' : 'balance roundrobin',
+    LEGATE_ENDPOINTS: ctx.upstreamPorts
+      .map(
+        (p) =>
+          `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`,
+      )
+      .join('\n'),
+    LEGATE_LB: least ? 'LEAST_REQUEST' : 'ROUND_ROBIN',
+  };
+}
+
+function nginx(workers: number): SystemDef {
+  const name = `nginx-${workers}w`;
+  return {
+    name,
+    description: `nginx, worker_processes ${workers}, upstream keepalive 64`,
+    requires: (mode) => (mode === 'tcp' ? ['nginx', 'nginx-stream-module'] : ['nginx']),
+    launch(ctx) {
+      const configPath = writeConfig(
+        ctx.benchDir,
+        `nginx-${ctx.mode}.conf`,
+        ctx.runDir,
+        `${name}-${ctx.mode}.conf`,
+        {
+          ...upstreamVars(ctx, name),
+          PORT: ctx.port,
+          WORKERS: workers,
+          NGINX_STREAM_MODULE,
+        },
+      );
+      return {
+        command: 'nginx',
+        args: ['-c', configPath, '-e', join(ctx.runDir, `${name}.err`)],
+        configPath,
+      };
+    },
+  };
+}
+
+function haproxy(threads: number): SystemDef {
+  const name = `haproxy-${threads}t`;
+  return {
+    name,
+    description: `HAProxy, nbthread ${threads}, http-reuse always`,
+    requires: () => ['haproxy'],
+    launch(ctx) {
+      const configPath = writeConfig(
+        ctx.benchDir,
+        `haproxy-${ctx.mode}.cfg`,
+        ctx.runDir,
+        `${name}-${ctx.mode}.cfg`,
+        {
+          ...upstreamVars(ctx, name),
+          PORT: ctx.port,
+          THREADS: threads,
+        },
+      );
+      return { command: 'haproxy', args: ['-db', '-f', configPath], configPath };
+    },
+  };
+}
+
+const legate: SystemDef = {
+  name: 'legate',
+  description: 'Legate from Envoy YAML, --concurrency 2',
+  requires: () => [],
+  launch(ctx) {
+    const configPath = writeConfig(
+      ctx.benchDir,
+      `legate-${ctx.mode}.yaml.tmpl`,
+      ctx.runDir,
+      `legate-${ctx.mode}.yaml`,
+      {
+        ...upstreamVars(ctx, 'legate'),
+        PORT: ctx.port,
+      },
+    );
+    return {
+      command: process.execPath,
+      args: [join(ctx.repoRoot, 'bin', 'legate.js'), '-c', configPath, '--concurrency', '2'],
+      configPath,
+    };
+  },
+};
+
+const direct: SystemDef = {
+  name: 'direct',
+  description: 'no proxy: load goes straight to the origin',
+  requires: () => [],
+  launch: () => null,
+};
+
+export const SYSTEMS: ReadonlyMap<string, SystemDef> = new Map(
+  [direct, nginx(1), nginx(2), haproxy(1), haproxy(2), legate].map((s) => [s.name, s]),
+);

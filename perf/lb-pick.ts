@@ -1,0 +1,79 @@
+/**
+ * Load-balancer pick microbenchmarks: `node .build/<dir>/perf/lb-pick.js`.
+ *
+ * chooseHost for every policy of the builtin registry over 3 and 100 hosts with equal weights, and over 100
+ * hosts with weights 1..5 (the weighted code paths: EDF for ROUND_ROBIN and LEAST_REQUEST, binary
+ * search for RANDOM). The shared host table carries some load so LEAST_REQUEST compares real
+ * numbers; randomness is Math.random, as in production.
+ *
+ * Prints mitata's table, then ops/s per case.
+ */
+import { bench, do_not_optimize, group, run } from 'mitata';
+import type { ClusterConfig } from '../src/config/bootstrap';
+import { monotonicMs } from '../src/common/timer-wheel';
+import { createBuiltinRegistry } from '../src/registry/builtins';
+import { Host } from '../src/upstream/host';
+import { HostTable } from '../src/upstream/host-table';
+import { isLbPolicyFactory, NO_LB_CONTEXT, type LbEnv } from '../src/upstream/lb/api';
+
+function hostSet(count: number, weight: (i: number) => number): { hosts: Host[]; env: LbEnv } {
+  const config: ClusterConfig = {
+    at: 'perf',
+    name: 'perf',
+    type: 'STATIC',
+    connectTimeoutMs: 5000,
+    lbPolicy: 'ROUND_ROBIN',
+    lbConfig: {},
+    endpoints: Array.from({ length: count }, (_, i) => ({
+      address: { address: `10.0.${i >> 8}.${i & 255}`, port: 80 },
+      weight: weight(i),
+      priority: 0,
+    })),
+    perConnectionBufferLimitBytes: 1 << 20,
+    idleTimeoutMs: 0,
+    maxRequestsPerConnection: 0,
+    dnsRefreshRateMs: 5000,
+    dnsLookupFamily: 'AUTO',
+  };
+  const table = HostTable.allocate([config]);
+  const hosts = config.endpoints.map((e, i) => new Host(i, e.address.address, 80, e.weight, 0));
+  for (const h of hosts) for (let n = h.slot % 7; n > 0; n--) table.requestStarted(h.slot);
+  return { hosts, env: { hostTable: table, random: Math.random, nowMs: monotonicMs } };
+}
+
+const SETS: [string, number, (i: number) => number][] = [
+  ['3 hosts', 3, () => 1],
+  ['100 hosts', 100, () => 1],
+  ['100 weighted hosts', 100, (i) => 1 + (i % 5)],
+];
+
+async function main(): Promise<void> {
+  const registry = createBuiltinRegistry();
+  const policies = registry
+    .enumNames('lb_policy')
+    .map((name) => registry.byEnumName('lb_policy', name)!)
+    .filter(isLbPolicyFactory);
+  for (const [label, count, weight] of SETS) {
+    group(label, () => {
+      for (const factory of policies) {
+        const { hosts, env } = hostSet(count, weight);
+        const lb = factory.create(hosts, factory.parseConfig(null, { registry }), env);
+        bench(`${factory.enumName} ${label}`, () => do_not_optimize(lb.chooseHost(NO_LB_CONTEXT)));
+      }
+    });
+  }
+  const { benchmarks } = await run();
+  console.log('\nops/s');
+  for (const trial of benchmarks) {
+    for (const r of trial.runs) {
+      if (r.stats !== undefined)
+        console.log(
+          `  ${r.name.padEnd(40)} ${Math.round(1e9 / r.stats.avg)
+            .toLocaleString('en-US')
+            .padStart(14)}`,
+        );
+    }
+  }
+}
+
+void main();

@@ -1,0 +1,319 @@
+/**
+ * The admin API on the primary thread (Envoy's admin endpoints and formats). It reads the shared
+ * stats table directly, so no request here ever messages a worker. Mutating endpoints are POST
+ * only; a GET on them answers 400, as Envoy does.
+ */
+import * as http from 'node:http';
+import type { AdminConfig, Bootstrap } from '../config/bootstrap';
+import type { StatsStore } from '../stats/store';
+import { LOG_LEVELS, setLogLevel, type LogLevel } from '../common/log';
+import { nativeStatus } from '../native';
+import { VERSION } from '../common/version';
+import { renderStatsText, renderStatsJson, renderPrometheus } from './stats-format';
+
+/** What the admin needs from the process it administers (implemented by the Primary). */
+export interface ServerState {
+  readonly state: 'LIVE' | 'DRAINING';
+  readonly uptimeSeconds: number;
+  readonly concurrency: number;
+  readonly stats: StatsStore;
+  readonly bootstrap: Bootstrap;
+  readonly ports: ReadonlyMap<string, number>;
+  readonly options: { commandLine: Record<string, unknown>; rawConfig: unknown; drainTimeS: number };
+  healthCheckFailed: boolean;
+  drainAndExit(): Promise<never>;
+  drainListeners(): void;
+  setLogLevel(level: LogLevel): void;
+  crashWorker(index: number): boolean;
+}
+
+type Handler = (url: URL, res: http.ServerResponse) => void;
+
+interface Endpoint {
+  help: string;
+  mutates: boolean;
+  handle: Handler;
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+  private readonly endpoints: Map<string, Endpoint>;
+  port = 0;
+
+  constructor(
+    private readonly s: ServerState,
+    private readonly config: AdminConfig,
+  ) {
+    this.endpoints = this.buildEndpoints();
+    this.server = http.createServer((req, res) => this.dispatch(req, res));
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.address.port, this.config.address.address, () => {
+        this.server.off('error', reject);
+        const a = this.server.address();
+        this.port = typeof a === 'object' && a !== null ? a.port : this.config.address.port;
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const ep = this.endpoints.get(url.pathname);
+    if (ep === undefined) {
+      send(res, 404, 'text/plain', `invalid path. admin commands are:\n${this.helpText()}`);
+      return;
+    }
+    if (ep.mutates && req.method !== 'POST') {
+      send(res, 400, 'text/plain', 'This endpoint requires POST.\n');
+      return;
+    }
+    ep.handle(url, res);
+  }
+
+  private helpText(): string {
+    const lines: string[] = [];
+    for (const [p, e] of this.endpoints) lines.push(`  ${p}: ${e.help}`);
+    return lines.join('\n') + '\n';
+  }
+
+  private buildEndpoints(): Map<string, Endpoint> {
+    const s = this.s;
+    const get = (help: string, handle: Handler): Endpoint => ({ help, mutates: false, handle });
+    const post = (help: string, handle: Handler): Endpoint => ({ help, mutates: true, handle });
+    const help = get('print out list of admin commands', (_u, res) =>
+      send(res, 200, 'text/plain', this.helpText()),
+    );
+    return new Map<string, Endpoint>([
+      ['/', help],
+      ['/help', help],
+      [
+        '/ready',
+        get('print server state, return 200 if LIVE, otherwise return 503', (_u, res) =>
+          send(res, s.state === 'LIVE' ? 200 : 503, 'text/plain', `${s.state}\n`),
+        ),
+      ],
+      [
+        '/server_info',
+        get('print server version/status information', (_u, res) => sendJson(res, this.serverInfo())),
+      ],
+      ['/config_dump', get('dump current Envoy configs', (_u, res) => sendJson(res, this.configDump()))],
+      [
+        '/stats',
+        get('print server stats', (u, res) => {
+          const filter = statFilter(u);
+          const usedOnly = u.searchParams.has('usedonly');
+          const format = u.searchParams.get('format');
+          if (filter instanceof Error) return send(res, 400, 'text/plain', `${filter.message}\n`);
+          if (format === 'json') return sendJson(res, renderStatsJson(s.stats, filter, usedOnly));
+          if (format === 'prometheus')
+            return send(res, 200, PROM_TYPE, renderPrometheus(s.stats, filter, usedOnly));
+          send(res, 200, 'text/plain', renderStatsText(s.stats, filter, usedOnly));
+        }),
+      ],
+      [
+        '/stats/prometheus',
+        get('print server stats in prometheus format', (u, res) => {
+          const filter = statFilter(u);
+          if (filter instanceof Error) return send(res, 400, 'text/plain', `${filter.message}\n`);
+          send(res, 200, PROM_TYPE, renderPrometheus(s.stats, filter, u.searchParams.has('usedonly')));
+        }),
+      ],
+      ['/listeners', get('print listener info', (u, res) => this.listeners(u, res))],
+      ['/clusters', get('upstream cluster status', (u, res) => this.clusters(u, res))],
+      ['/memory', get('print current allocation/heap usage', (_u, res) => sendJson(res, memory()))],
+      ['/runtime', get('print runtime values', (_u, res) => sendJson(res, { entries: {}, layers: [] }))],
+      [
+        '/quitquitquit',
+        post('exit the server', (_u, res) => {
+          send(res, 200, 'text/plain', 'OK\n');
+          res.on('finish', () => void s.drainAndExit());
+        }),
+      ],
+      [
+        '/healthcheck/fail',
+        post('cause the server to fail health checks', (_u, res) => {
+          s.healthCheckFailed = true;
+          send(res, 200, 'text/plain', 'OK\n');
+        }),
+      ],
+      [
+        '/healthcheck/ok',
+        post('cause the server to pass health checks', (_u, res) => {
+          s.healthCheckFailed = false;
+          send(res, 200, 'text/plain', 'OK\n');
+        }),
+      ],
+      [
+        '/drain_listeners',
+        post('drain listeners', (_u, res) => {
+          s.drainListeners();
+          send(res, 200, 'text/plain', 'OK\n');
+        }),
+      ],
+      [
+        '/reset_counters',
+        post('reset all counters to zero', (_u, res) => {
+          s.stats.resetCounters();
+          send(res, 200, 'text/plain', 'OK\n');
+        }),
+      ],
+      ['/logging', post('query/change logging levels', (u, res) => this.logging(u, res))],
+      ...(process.env.LEGATE_TEST_HOOKS === '1' ? this.testHooks() : []),
+    ]);
+  }
+
+  /** Only with LEGATE_TEST_HOOKS=1: lets the end-to-end tests crash a worker on purpose. */
+  private testHooks(): [string, Endpoint][] {
+    const handle: Handler = (u, res) => {
+      const ok = this.s.crashWorker(Number(u.searchParams.get('index') ?? '0'));
+      send(res, ok ? 200 : 404, 'text/plain', ok ? 'OK\n' : 'no such worker\n');
+    };
+    return [['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle }]];
+  }
+
+  private serverInfo(): unknown {
+    const s = this.s;
+    const uptime = `${s.uptimeSeconds}s`;
+    return {
+      version: `legate/${VERSION}`,
+      state: s.state,
+      hot_restart_version: 'disabled',
+      command_line_options: {
+        concurrency: s.concurrency,
+        drain_time: `${s.options.drainTimeS}s`,
+        restart_epoch: 0,
+        ...s.options.commandLine,
+      },
+      node: { id: '', cluster: '' },
+      uptime_current_epoch: uptime,
+      uptime_all_epochs: uptime,
+      legate: { native: nativeStatus() },
+    };
+  }
+
+  private configDump(): unknown {
+    const s = this.s;
+    return {
+      configs: [
+        { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: s.options.rawConfig },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+          static_listeners: s.bootstrap.listeners.map((l) => ({ listener: l })),
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+          static_clusters: s.bootstrap.clusters.map((c) => ({ cluster: c })),
+        },
+      ],
+    };
+  }
+
+  private listeners(u: URL, res: http.ServerResponse): void {
+    const s = this.s;
+    const entries = s.bootstrap.listeners.map((l) => ({
+      name: l.name,
+      local_address: {
+        socket_address: { address: l.address.address, port_value: s.ports.get(l.name) ?? l.address.port },
+      },
+    }));
+    if (u.searchParams.get('format') === 'json') return sendJson(res, { listener_statuses: entries });
+    const text = entries
+      .map(
+        (e) =>
+          `${e.name}::${e.local_address.socket_address.address}:${e.local_address.socket_address.port_value}\n`,
+      )
+      .join('');
+    send(res, 200, 'text/plain', text);
+  }
+
+  private clusters(u: URL, res: http.ServerResponse): void {
+    const clusters = this.s.bootstrap.clusters;
+    if (u.searchParams.get('format') === 'json') {
+      return sendJson(res, {
+        cluster_statuses: clusters.map((c) => ({
+          name: c.name,
+          host_statuses: c.endpoints.map((e) => ({
+            address: { socket_address: { address: e.address.address, port_value: e.address.port } },
+            health_status: { eds_health_status: 'HEALTHY' },
+            weight: e.weight,
+            priority: e.priority,
+          })),
+        })),
+      });
+    }
+    const lines: string[] = [];
+    for (const c of clusters) {
+      lines.push(`${c.name}::default_priority::max_connections::1024`);
+      for (const e of c.endpoints) {
+        const h = `${c.name}::${e.address.address}:${e.address.port}`;
+        lines.push(
+          `${h}::health_flags::healthy`,
+          `${h}::weight::${e.weight}`,
+          `${h}::priority::${e.priority}`,
+        );
+      }
+    }
+    send(res, 200, 'text/plain', lines.join('\n') + '\n');
+  }
+
+  private logging(u: URL, res: http.ServerResponse): void {
+    const level = u.searchParams.get('level');
+    if (level !== null) {
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+        return send(
+          res,
+          400,
+          'text/plain',
+          `unknown level '${level}'; use one of ${LOG_LEVELS.join(', ')}\n`,
+        );
+      }
+      setLogLevel(level as LogLevel);
+      this.s.setLogLevel(level as LogLevel);
+    }
+    send(res, 200, 'text/plain', `active loggers:\n  legate: ${level ?? 'unchanged'}\n`);
+  }
+}
+
+const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+function statFilter(u: URL): RegExp | null | Error {
+  const f = u.searchParams.get('filter');
+  if (f === null || f === '') return null;
+  try {
+    return new RegExp(f);
+  } catch (err) {
+    return new Error(`Invalid regex: ${(err as Error).message}`);
+  }
+}
+
+function memory(): unknown {
+  const m = process.memoryUsage();
+  return {
+    allocated: String(m.heapUsed),
+    heap_size: String(m.heapTotal),
+    pageheap_unmapped: '0',
+    pageheap_free: '0',
+    total_thread_cache: '0',
+    total_physical_bytes: String(m.rss),
+  };
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0' });
+  res.end(body);
+}
+
+function sendJson(res: http.ServerResponse, value: unknown): void {
+  send(res, 200, 'application/json', JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,170 @@
+/**
+ * A self-contained HTML latency report: one inline-SVG chart per comparison, latency against
+ * percentile on a log scale (`-log10(1 - p)`, so 90 %, 99 %, 99.9 % … are evenly spaced and the tail
+ * gets the room it deserves), several runs per chart. The report's data is embedded as JSON, so a
+ * later run can be added to an existing file (`legate bench --html same.html`) and the page is
+ * re-rendered with every run on one chart. No scripts, no external assets.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+export interface PlotSeries {
+  label: string;
+  /** `[percentile, ms]`, percentiles ascending, from `percentileCurve`. */
+  percentiles: Array<[number, number]>;
+  /** Extra facts shown in the table under the chart (e.g. req/s, errors). */
+  facts?: Record<string, string>;
+}
+
+export interface ReportChart {
+  title: string;
+  series: PlotSeries[];
+}
+
+export interface HtmlReport {
+  title: string;
+  /** Free text shown under the title (machine, date, method). */
+  notes: string[];
+  charts: ReportChart[];
+}
+
+const DATA_ID = 'legate-bench-data';
+const W = 900;
+const H = 420;
+const M = { left: 70, right: 20, top: 20, bottom: 50 };
+/** Plotted x range: 0 (p0) … 5 (p99.999), then the maximum at 5.5. */
+const X_MAX = 5.5;
+const X_TICKS: Array<[number, string]> = [
+  [0, '0%'],
+  [1, '90%'],
+  [2, '99%'],
+  [3, '99.9%'],
+  [4, '99.99%'],
+  [5, '99.999%'],
+  [5.5, 'max'],
+];
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+];
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Position of a percentile on the log axis. */
+export function percentileX(p: number): number {
+  if (p >= 100) return X_MAX;
+  return Math.min(5, -Math.log10(1 - p / 100));
+}
+
+/** A round upper bound for the y axis (1, 2 or 5 × 10^k). */
+function niceCeil(v: number): number {
+  if (v <= 0) return 1;
+  const pow = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 5, 10]) if (m * pow >= v) return m * pow;
+  return 10 * pow;
+}
+
+function renderChart(chart: ReportChart): string {
+  const yMax = niceCeil(Math.max(0, ...chart.series.flatMap((s) => s.percentiles.map(([, ms]) => ms))));
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  const sx = (x: number): number => M.left + (x / X_MAX) * pw;
+  const sy = (ms: number): number => M.top + ph - (ms / yMax) * ph;
+  const parts: string[] = [];
+  for (const [x, label] of X_TICKS) {
+    parts.push(
+      `<line x1="${sx(x)}" y1="${M.top}" x2="${sx(x)}" y2="${M.top + ph}" stroke="#ddd"/>`,
+      `<text x="${sx(x)}" y="${M.top + ph + 18}" text-anchor="middle">${label}</text>`,
+    );
+  }
+  for (let i = 0; i <= 5; i++) {
+    const v = (yMax * i) / 5;
+    parts.push(
+      `<line x1="${M.left}" y1="${sy(v)}" x2="${M.left + pw}" y2="${sy(v)}" stroke="#eee"/>`,
+      `<text x="${M.left - 6}" y="${sy(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">percentile (log scale)</text>`,
+    `<text x="16" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${M.top + ph / 2})">latency (ms)</text>`,
+  );
+  chart.series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const points = s.percentiles
+      .map(([p, ms]) => `${sx(percentileX(p)).toFixed(1)},${sy(ms).toFixed(1)}`)
+      .join(' ');
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
+    const ly = M.top + 14 + i * 16;
+    parts.push(
+      `<rect x="${M.left + 10}" y="${ly - 9}" width="12" height="4" fill="${color}"/>`,
+      `<text x="${M.left + 28}" y="${ly - 3}">${escapeHtml(s.label)}</text>`,
+    );
+  });
+  const factKeys = [...new Set(chart.series.flatMap((s) => Object.keys(s.facts ?? {})))];
+  const table =
+    factKeys.length === 0
+      ? ''
+      : `<table><tr><th>run</th>${factKeys.map((k) => `<th>${escapeHtml(k)}</th>`).join('')}</tr>` +
+        chart.series
+          .map(
+            (s) =>
+              `<tr><td>${escapeHtml(s.label)}</td>${factKeys.map((k) => `<td>${escapeHtml(s.facts?.[k] ?? '')}</td>`).join('')}</tr>`,
+          )
+          .join('') +
+        '</table>';
+  return (
+    `<section><h2>${escapeHtml(chart.title)}</h2>` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">` +
+    `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>${parts.join('')}</svg>` +
+    `${table}</section>`
+  );
+}
+
+export function renderHtmlReport(report: HtmlReport): string {
+  const data = JSON.stringify(report).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.title)}</title>
+<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 24px}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
+section{margin-bottom:32px}</style></head><body>
+<h1>${escapeHtml(report.title)}</h1>
+${report.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('\n')}
+${report.charts.map(renderChart).join('\n')}
+<script type="application/json" id="${DATA_ID}">${data}</script>
+</body></html>
+`;
+}
+
+/** The report embedded in a file this module wrote, or null (missing file, or not ours). */
+export function readHtmlReport(path: string): HtmlReport | null {
+  if (!existsSync(path)) return null;
+  const m = new RegExp(`<script type="application/json" id="${DATA_ID}">([\\s\\S]*?)</script>`).exec(
+    readFileSync(path, 'utf8'),
+  );
+  if (!m) return null;
+  try {
+    return JSON.parse(m[1]!) as HtmlReport;
+  } catch {
+    return null;
+  }
+}
+
+/** Adds `series` to the first chart of the report at `path` (creating it), and rewrites the file. */
+export function addSeriesToHtmlFile(
+  path: string,
+  series: PlotSeries,
+  title = 'legate bench: latency by percentile',
+): void {
+  const report = readHtmlReport(path) ?? { title, notes: [], charts: [] };
+  if (report.charts.length === 0) report.charts.push({ title: 'latency by percentile', series: [] });
+  report.charts[0]!.series.push(series);
+  writeFileSync(path, renderHtmlReport(report));
+}

@@ -1,0 +1,287 @@
+/**
+ * Envoy's `Cluster` (static config): discovery type, endpoints, timeouts, and the load balancing
+ * policy, which is resolved through the registry (`lb_policy` enum or `load_balancing_policy`)
+ * and whose settings the policy's factory reads from the cluster mapping itself.
+ */
+import { isIP } from 'node:net';
+import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig } from './bootstrap';
+import type { ExtensionFactory, ParseContext } from '../registry/registry';
+import { parseAddress } from './address';
+import type { ObjectReader } from './config-reader';
+import type { ObjectReaderImpl } from './object-reader';
+import { didYouMean, unknownValueMessage } from './suggest';
+import { rejectUnsupported } from './unsupported';
+
+const DISCOVERY_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'] as const;
+const DNS_LOOKUP_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
+/** Envoy's LbPolicy enum by proto number (4 is unused), for configs that give the number. */
+const ENVOY_LB_POLICIES = [
+  'ROUND_ROBIN',
+  'LEAST_REQUEST',
+  'RING_HASH',
+  'RANDOM',
+  '',
+  'MAGLEV',
+  'CLUSTER_PROVIDED',
+  'LOAD_BALANCING_POLICY_CONFIG',
+];
+/** Policy-specific cluster fields: an LB factory reads its own; the rest do not apply. */
+const LB_CONFIG_FIELDS = [
+  'round_robin_lb_config',
+  'least_request_lb_config',
+  'ring_hash_lb_config',
+  'maglev_lb_config',
+  'original_dst_lb_config',
+];
+const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+const UNSUPPORTED_CLUSTER_FIELDS = [
+  'transport_socket',
+  'transport_socket_matches',
+  'health_checks',
+  'outlier_detection',
+  'circuit_breakers',
+  'cluster_type',
+  'eds_cluster_config',
+  'http2_protocol_options',
+  'http_protocol_options',
+  'upstream_http_protocol_options',
+  'protocol_selection',
+  'common_lb_config',
+  'lb_subset_config',
+  'upstream_bind_config',
+  'upstream_connection_options',
+  'respect_dns_ttl',
+  'dns_resolvers',
+  'dns_resolution_config',
+  'typed_dns_resolver_config',
+  'use_tcp_for_dns_lookups',
+  'dns_failure_refresh_rate',
+  'dns_jitter',
+  'cleanup_interval',
+  'alt_stat_name',
+  'metadata',
+  'close_connections_on_host_health_failure',
+  'ignore_health_on_host_removal',
+  'preconnect_policy',
+  'track_cluster_stats',
+  'track_timeout_budgets',
+  'wait_for_warm_on_init',
+  'filters',
+  'upstream_config',
+  'connection_pool_per_downstream_connection',
+  'lrs_server',
+] as const;
+const UNSUPPORTED_COMMON_OPTIONS = [
+  'max_headers_count',
+  'max_connection_duration',
+  'max_stream_duration',
+  'headers_with_underscores_action',
+  'max_response_headers_kb',
+] as const;
+
+interface UpstreamHttpOptions {
+  idleTimeoutMs: number;
+  maxRequestsPerConnection: number;
+}
+
+export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterConfig {
+  rejectUnsupported(r, UNSUPPORTED_CLUSTER_FIELDS);
+  const name = r.requiredString('name');
+  const type = r.enumValue('type', DISCOVERY_TYPES, 'STATIC');
+  if (type === 'EDS' || type === 'ORIGINAL_DST') r.error('type', `${type} is not supported by Legate yet`);
+  const connectTimeoutMs = r.durationMs('connect_timeout', 5000);
+  if (connectTimeoutMs <= 0) r.error('connect_timeout', 'must be greater than 0s');
+  const dnsRefreshRateMs = r.durationMs('dns_refresh_rate', 5000);
+  if (dnsRefreshRateMs < 1) r.error('dns_refresh_rate', 'must be at least 0.001s');
+  const http = parseUpstreamHttpOptions(r);
+  return {
+    at: r.path,
+    name,
+    type: type as ClusterDiscoveryType,
+    connectTimeoutMs,
+    ...parseLbPolicy(r, ctx),
+    endpoints: parseEndpoints(r, type),
+    perConnectionBufferLimitBytes: r.wrappedUint('per_connection_buffer_limit_bytes', 1024 * 1024),
+    idleTimeoutMs: http.idleTimeoutMs,
+    maxRequestsPerConnection: http.maxRequestsPerConnection,
+    dnsRefreshRateMs,
+    dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
+  };
+}
+
+// ---------------------------------------------------------------- load balancing policy
+
+function parseLbPolicy(r: ObjectReaderImpl, ctx: ParseContext): Pick<ClusterConfig, 'lbPolicy' | 'lbConfig'> {
+  const enumName = readLbPolicyName(r);
+  let factory: ExtensionFactory | undefined;
+  if (r.has('load_balancing_policy')) {
+    if (enumName !== 'ROUND_ROBIN' && enumName !== 'LOAD_BALANCING_POLICY_CONFIG') {
+      r.error('lb_policy', 'lb_policy and load_balancing_policy cannot both be set');
+    }
+    factory = pickLoadBalancingPolicy(r.requiredObject('load_balancing_policy'), ctx);
+  } else {
+    factory = ctx.registry.byEnumName('lb_policy', enumName);
+    if (!factory) reportUnknownLbPolicy(r, enumName, ctx);
+  }
+  const lbConfig = factory ? factory.parseConfig(r, ctx) : null;
+  const policyName = factory?.enumName ?? factory?.name ?? enumName;
+  for (const field of LB_CONFIG_FIELDS) {
+    if (!r.isRead(field) && r.has(field)) r.error(field, `does not apply to lb_policy ${policyName}`);
+  }
+  return { lbPolicy: policyName, lbConfig };
+}
+
+function readLbPolicyName(r: ObjectReader): string {
+  const raw = r.raw('lb_policy');
+  if (typeof raw === 'number') return ENVOY_LB_POLICIES[raw] ?? String(raw);
+  return r.string('lb_policy', 'ROUND_ROBIN');
+}
+
+function reportUnknownLbPolicy(r: ObjectReader, name: string, ctx: ParseContext): void {
+  const registered = ctx.registry.enumNames('lb_policy');
+  if (ENVOY_LB_POLICIES.includes(name))
+    r.error('lb_policy', `${name} is not supported by Legate yet (Legate has ${registered.join(', ')})`);
+  else r.error('lb_policy', unknownValueMessage('value', name, registered), didYouMean(name, registered));
+}
+
+/** Envoy semantics: the first policy in the list that this build supports wins. */
+function pickLoadBalancingPolicy(r: ObjectReaderImpl, ctx: ParseContext): ExtensionFactory | undefined {
+  const policies = r.objectArray('policies');
+  const names: string[] = [];
+  for (const policy of policies) {
+    const ext = policy.requiredObject('typed_extension_config');
+    const name = ext.requiredString('name');
+    names.push(name);
+    const typeUrl = (ext.raw('typed_config') as Record<string, unknown> | undefined)?.['@type'];
+    const factory =
+      (typeof typeUrl === 'string' ? ctx.registry.byTypeUrl('lb_policy', typeUrl) : undefined) ??
+      ctx.registry.byNameOrAlias('lb_policy', name)?.factory;
+    if (!factory) continue;
+    const typed = ext.object('typed_config');
+    typed?.string('@type');
+    for (const field of typed?.presentFields() ?? []) {
+      if (field !== '@type')
+        typed!.unsupported(
+          field,
+          'settings inside load_balancing_policy; use lb_policy with its *_lb_config',
+        );
+    }
+    return factory;
+  }
+  r.error(
+    'policies',
+    `none of the policies is supported by Legate (${names.join(', ')})`,
+    `Legate has: ${ctx.registry.names('lb_policy').join(', ')}`,
+  );
+  return undefined;
+}
+
+// ---------------------------------------------------------------- endpoints
+
+function parseEndpoints(r: ObjectReader, type: string): EndpointConfig[] {
+  const assignment = r.object('load_assignment');
+  if (!assignment) return [];
+  rejectUnsupported(assignment, ['policy', 'named_endpoints']);
+  assignment.string('cluster_name');
+  const endpoints: EndpointConfig[] = [];
+  for (const locality of assignment.objectArray('endpoints')) {
+    rejectUnsupported(locality, [
+      'locality',
+      'load_balancing_weight',
+      'metadata',
+      'proximity',
+      'load_balancer_endpoints',
+      'leds_cluster_locality_config',
+    ]);
+    const priority = locality.uint('priority', 0, { max: 128 });
+    for (const lbEndpoint of locality.objectArray('lb_endpoints')) {
+      rejectUnsupported(lbEndpoint, ['endpoint_name', 'health_status', 'metadata']);
+      const endpoint = lbEndpoint.requiredObject('endpoint');
+      rejectUnsupported(endpoint, ['hostname', 'health_check_config', 'additional_addresses']);
+      const address = parseAddress(endpoint, 'address', {
+        requireIp: type === 'STATIC',
+        allowPortZero: false,
+        ipHint: 'STATIC clusters need IP addresses; use type: STRICT_DNS (or LOGICAL_DNS) for host names',
+      });
+      if (
+        type !== 'STATIC' &&
+        isIP(address.address) === 0 &&
+        address.address !== '' &&
+        !/^[a-z0-9.-]+$/i.test(address.address)
+      ) {
+        endpoint.error('address', `'${address.address}' is not a valid host name`);
+      }
+      endpoints.push({
+        address,
+        weight: lbEndpoint.wrappedUint('load_balancing_weight', 1, { min: 1 }),
+        priority,
+      });
+    }
+  }
+  if (type === 'LOGICAL_DNS' && endpoints.length !== 1) {
+    assignment.error(
+      'endpoints',
+      `LOGICAL_DNS clusters need exactly one endpoint, found ${endpoints.length}`,
+    );
+  }
+  return endpoints;
+}
+
+// ---------------------------------------------------------------- upstream HTTP options
+
+/**
+ * Idle timeout and requests per connection, from the cluster's `common_http_protocol_options`, the
+ * deprecated cluster `max_requests_per_connection`, or the modern
+ * `typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']`.
+ */
+function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
+  const options: UpstreamHttpOptions = { idleTimeoutMs: 3_600_000, maxRequestsPerConnection: 0 };
+  if (
+    r.deprecated(
+      'max_requests_per_connection',
+      'use common_http_protocol_options.max_requests_per_connection',
+    )
+  ) {
+    options.maxRequestsPerConnection = r.wrappedUint('max_requests_per_connection', 0);
+  }
+  readCommonOptions(r.object('common_http_protocol_options'), options);
+  const typed = r.object('typed_extension_protocol_options');
+  for (const key of typed?.presentFields() ?? []) {
+    if (key !== HTTP_PROTOCOL_OPTIONS_KEY) {
+      typed!.unsupported(key);
+      continue;
+    }
+    const http = typed!.requiredObject(key);
+    if (http.requiredString('@type').replace(/^type\.googleapis\.com\//, '') !== HTTP_PROTOCOL_OPTIONS_KEY) {
+      http.error('@type', `must be type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`);
+    }
+    rejectUnsupported(http, [
+      'use_downstream_protocol_config',
+      'auto_config',
+      'upstream_http_protocol_options',
+      'http_filters',
+      'header_validation_config',
+    ]);
+    http.oneOf(['explicit_http_config', 'use_downstream_protocol_config', 'auto_config'], false);
+    const explicit = http.object('explicit_http_config');
+    if (explicit) {
+      rejectUnsupported(explicit, ['http2_protocol_options', 'http3_protocol_options']);
+      explicit.oneOf(['http_protocol_options', 'http2_protocol_options', 'http3_protocol_options'], true);
+      const http1 = explicit.object('http_protocol_options');
+      for (const field of http1?.presentFields() ?? []) http1!.unsupported(field);
+    }
+    readCommonOptions(http.object('common_http_protocol_options'), options);
+  }
+  return options;
+}
+
+function readCommonOptions(common: ObjectReader | null, into: UpstreamHttpOptions): void {
+  if (!common) return;
+  rejectUnsupported(common, UNSUPPORTED_COMMON_OPTIONS);
+  into.idleTimeoutMs = common.durationMs('idle_timeout', into.idleTimeoutMs);
+  into.maxRequestsPerConnection = common.wrappedUint(
+    'max_requests_per_connection',
+    into.maxRequestsPerConnection,
+  );
+}

@@ -1,0 +1,386 @@
+/**
+ * `ObjectReaderImpl`: the `ObjectReader` contract (config-reader.ts) over a `yaml` mapping node.
+ * Each read marks the field as known and returns the value or, after recording a located issue,
+ * the default, so parsing always continues and one run reports every mistake.
+ *
+ * Every reader made during a load is finished by `ReaderSession.finishAll()`, so a field nobody read
+ * is always reported as unknown even if the code that read its mapping forgot to call `done()`.
+ */
+import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
+import type { ConfigIssue, ObjectReader } from './config-reader';
+import type { IssueList } from './config-error';
+import { durationFromParts, parseDurationString, type DurationResult } from './duration';
+import { didYouMean, unknownValueMessage } from './suggest';
+import { describeNode, fieldKey, type Location, type YamlSources } from './yaml-source';
+
+/** What all readers of one load share: the parsed sources, the issue list, and each other. */
+export class ReaderSession {
+  private readonly readers: ObjectReaderImpl[] = [];
+
+  constructor(
+    readonly sources: YamlSources,
+    readonly issues: IssueList,
+  ) {}
+
+  /** A reader over a whole document. */
+  root(map: YAMLMap): ObjectReaderImpl {
+    return new ObjectReaderImpl(this, '', map, this.sources.locate(map));
+  }
+
+  track(reader: ObjectReaderImpl): void {
+    this.readers.push(reader);
+  }
+
+  /** Reports unknown fields of every reader (readers already done are skipped). */
+  finishAll(): void {
+    for (const reader of this.readers) reader.done();
+  }
+}
+
+const FRACTION_DENOMINATORS = ['HUNDRED', 'TEN_THOUSAND', 'MILLION'] as const;
+const DENOMINATOR_VALUES = [100, 10_000, 1_000_000];
+const YAML11_BOOLEANS = /^(yes|no|on|off|y|n|true|false|True|False|TRUE|FALSE)$/;
+
+function snakeCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function keyText(pair: Pair): string {
+  return String(isScalar(pair.key) ? pair.key.value : pair.key);
+}
+
+export class ObjectReaderImpl implements ObjectReader {
+  /** Pairs some code looked at. */
+  private readonly consumed = new Set<Pair>();
+  /** Field names the code asked for: the vocabulary for did-you-mean on unknown fields. */
+  private readonly asked = new Set<string>();
+  private finished = false;
+
+  /**
+   * `map` is null for a reader over a mapping that is absent (a required object or a filter's
+   * missing typed_config): every read then yields defaults and `where` locates "missing" errors.
+   */
+  constructor(
+    private readonly session: ReaderSession,
+    readonly path: string,
+    private readonly map: YAMLMap | null,
+    private readonly where: Location,
+  ) {
+    session.track(this);
+    this.reportSpellingDuplicates();
+  }
+
+  has(field: string): boolean {
+    return this.value(field) !== null;
+  }
+
+  string(field: string, dflt = ''): string {
+    const node = this.value(field);
+    if (node === null) return dflt;
+    if (isScalar(node) && ['string', 'number', 'boolean'].includes(typeof node.value))
+      return String(node.value);
+    this.typeError(field, 'a string', node);
+    return dflt;
+  }
+
+  requiredString(field: string): string {
+    if (!this.has(field)) {
+      this.missing(field);
+      return '';
+    }
+    const s = this.string(field);
+    if (s === '') this.error(field, 'must not be empty');
+    return s;
+  }
+
+  bool(field: string, dflt: boolean): boolean {
+    const node = this.value(field);
+    if (node === null) return dflt;
+    if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+    if (isScalar(node) && typeof node.value === 'string' && YAML11_BOOLEANS.test(node.value)) {
+      this.error(
+        field,
+        `expected true or false, found string '${node.value}'`,
+        'write true or false (YAML 1.2)',
+      );
+    } else {
+      this.typeError(field, 'true or false', node);
+    }
+    return dflt;
+  }
+
+  uint(field: string, dflt: number, opts?: { min?: number; max?: number }): number {
+    const node = this.value(field);
+    return node === null ? dflt : this.toUint(field, node, dflt, opts);
+  }
+
+  wrappedUint(field: string, dflt: number, opts?: { min?: number; max?: number }): number {
+    const node = this.value(field);
+    if (node === null) return dflt;
+    if (isMap(node)) return this.nested(field, node).uint('value', dflt, opts);
+    return this.toUint(field, node, dflt, opts);
+  }
+
+  durationMs(field: string, dfltMs: number): number {
+    const node = this.value(field);
+    if (node === null) return dfltMs;
+    let result: DurationResult;
+    if (isScalar(node) && typeof node.value === 'string') {
+      result = parseDurationString(node.value);
+    } else if (isMap(node)) {
+      const parts = this.nested(field, node);
+      result = durationFromParts(parts.uint('seconds', 0), parts.uint('nanos', 0, { max: 999_999_999 }));
+    } else if (isScalar(node) && typeof node.value === 'number') {
+      result = {
+        ok: false,
+        message: `expected a duration string, found number ${node.value}`,
+        hint: `did you mean '${node.value}s'? (Envoy durations are strings of seconds with an 's' suffix)`,
+      };
+    } else {
+      this.typeError(field, "a duration like '15s'", node);
+      return dfltMs;
+    }
+    if (result.ok) return result.ms;
+    this.error(field, result.message, result.hint);
+    return dfltMs;
+  }
+
+  enumValue<T extends string>(field: string, values: readonly T[], dflt: T): T {
+    const node = this.value(field);
+    if (node === null) return dflt;
+    if (isScalar(node)) {
+      const v = node.value;
+      if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+      // Proto enums may be given by number; `values` lists the enum in proto order.
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < values.length) return values[v]!;
+      if (typeof v === 'string' || typeof v === 'number') {
+        this.error(field, unknownValueMessage('value', String(v), values), didYouMean(String(v), values));
+        return dflt;
+      }
+    }
+    this.typeError(field, `one of ${values.join(', ')}`, node);
+    return dflt;
+  }
+
+  fractionalPercent(field: string, dflt: number): number {
+    const r = this.object(field);
+    if (!r) return dflt;
+    const numerator = r.uint('numerator', 0);
+    const denominator = r.enumValue('denominator', FRACTION_DENOMINATORS, 'HUNDRED');
+    return Math.min(1, numerator / DENOMINATOR_VALUES[FRACTION_DENOMINATORS.indexOf(denominator)]!);
+  }
+
+  object(field: string): ObjectReaderImpl | null {
+    const node = this.value(field);
+    if (node === null) return null;
+    if (isMap(node)) return this.nested(field, node);
+    this.typeError(field, 'a mapping', node);
+    return null;
+  }
+
+  requiredObject(field: string): ObjectReaderImpl {
+    if (!this.has(field)) this.missing(field);
+    return (
+      this.object(field) ??
+      new ObjectReaderImpl(this.session, this.childPath(field), null, this.fieldLocation(field))
+    );
+  }
+
+  /** A reader over an absent mapping at `field`, located here (for a filter without typed_config). */
+  absent(field: string): ObjectReaderImpl {
+    return new ObjectReaderImpl(this.session, this.childPath(field), null, this.where);
+  }
+
+  objectArray(field: string): ObjectReaderImpl[] {
+    const out: ObjectReaderImpl[] = [];
+    this.forEachItem(field, (item, path, where) => {
+      if (isMap(item)) out.push(new ObjectReaderImpl(this.session, path, item, where));
+      else this.issueAt(path, where, 'error', `expected a mapping, found ${describeNode(item)}`);
+    });
+    return out;
+  }
+
+  stringArray(field: string): string[] {
+    const out: string[] = [];
+    this.forEachItem(field, (item, path, where) => {
+      if (isScalar(item) && ['string', 'number', 'boolean'].includes(typeof item.value))
+        out.push(String(item.value));
+      else this.issueAt(path, where, 'error', `expected a string, found ${describeNode(item)}`);
+    });
+    return out;
+  }
+
+  raw(field: string): unknown {
+    const node = this.value(field);
+    return node === null ? undefined : this.session.sources.toJS(node);
+  }
+
+  unsupported(field: string, why?: string): void {
+    if (this.has(field)) this.error(field, `not supported by Legate yet${why ? `: ${why}` : ''}`);
+  }
+
+  deprecated(field: string, advice: string): boolean {
+    if (!this.has(field)) return false;
+    this.warn(field, `deprecated; ${advice}`);
+    return true;
+  }
+
+  oneOf(fields: readonly string[], required: boolean): string | null {
+    const present = fields.filter((f) => this.has(f));
+    if (present.length > 1) {
+      this.error(
+        present[1]!,
+        `only one of ${fields.join(', ')} may be set, found '${present[0]}' and '${present[1]}'`,
+      );
+    } else if (present.length === 0 && required) {
+      this.error('', `one of ${fields.join(', ')} is required`);
+    }
+    return present[0] ?? null;
+  }
+
+  error(field: string, message: string, hint?: string): void {
+    this.issueAt(this.childPath(field), this.fieldLocation(field), 'error', message, hint);
+  }
+
+  warn(field: string, message: string): void {
+    this.issueAt(this.childPath(field), this.fieldLocation(field), 'warning', message);
+  }
+
+  done(): void {
+    if (this.finished || !this.map) return;
+    this.finished = true;
+    for (const pair of this.map.items) {
+      if (this.consumed.has(pair)) continue;
+      const key = keyText(pair);
+      this.issueAt(
+        this.childPath(key),
+        this.session.sources.locate(pair.key as Node),
+        'error',
+        `unknown field '${key}'`,
+        didYouMean(snakeCase(key), this.asked),
+      );
+    }
+  }
+
+  /** Whether `field` is present and was read by someone (e.g. by an LB factory). */
+  isRead(field: string): boolean {
+    const pair = this.findPair(field);
+    return pair !== undefined && this.consumed.has(pair);
+  }
+
+  /** Names of the fields present in this mapping, as written. */
+  presentFields(): string[] {
+    return this.map ? this.map.items.map(keyText) : [];
+  }
+
+  /** Location of `field`'s key, or of this mapping when the field is absent or ''. */
+  fieldLocation(field: string): Location {
+    const pair = field === '' ? undefined : this.findPair(field);
+    return pair ? this.session.sources.locate(pair.key as Node) : this.where;
+  }
+
+  childPath(field: string): string {
+    if (field === '') return this.path;
+    return this.path === '' ? field : `${this.path}.${field}`;
+  }
+
+  private nested(field: string, map: YAMLMap): ObjectReaderImpl {
+    return new ObjectReaderImpl(this.session, this.childPath(field), map, this.session.sources.locate(map));
+  }
+
+  private findPair(field: string): Pair | undefined {
+    if (!this.map) return undefined;
+    const key = fieldKey(field);
+    return this.map.items.find((p) => fieldKey(keyText(p)) === key);
+  }
+
+  /** The value node at `field` (aliases followed), or null when absent or YAML null. Marks it read. */
+  private value(field: string): Node | null {
+    this.asked.add(field);
+    const pair = this.findPair(field);
+    if (!pair) return null;
+    this.consumed.add(pair);
+    const node = this.session.sources.resolve(pair.value);
+    return node === null || (isScalar(node) && node.value === null) ? null : node;
+  }
+
+  private forEachItem(
+    field: string,
+    visit: (item: Node | null, path: string, where: Location) => void,
+  ): void {
+    const node = this.value(field);
+    if (node === null) return;
+    if (!isSeq(node)) {
+      this.typeError(field, 'a list', node);
+      return;
+    }
+    const sources = this.session.sources;
+    node.items.forEach((raw, i) => {
+      const item = sources.resolve(raw);
+      visit(item, `${this.childPath(field)}[${i}]`, item ? sources.locate(item) : sources.locate(node));
+    });
+  }
+
+  private toUint(field: string, node: Node, dflt: number, opts?: { min?: number; max?: number }): number {
+    let n: number;
+    if (isScalar(node) && typeof node.value === 'number') n = node.value;
+    else if (isScalar(node) && typeof node.value === 'string' && /^-?\d+$/.test(node.value))
+      n = Number(node.value);
+    else {
+      this.typeError(field, 'a non-negative integer', node);
+      return dflt;
+    }
+    const min = opts?.min ?? 0;
+    const max = opts?.max ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(n)) this.error(field, `expected an integer, found ${n}`);
+    else if (n < min || n > max) this.error(field, `${n} is out of range (${rangeText(min, max)})`);
+    else return n;
+    return dflt;
+  }
+
+  private typeError(field: string, expected: string, found: Node): void {
+    this.error(field, `expected ${expected}, found ${describeNode(found)}`);
+  }
+
+  private missing(field: string): void {
+    this.issueAt(this.childPath(field), this.where, 'error', `missing required field '${field}'`);
+  }
+
+  private issueAt(
+    path: string,
+    where: Location,
+    severity: ConfigIssue['severity'],
+    message: string,
+    hint?: string,
+  ): void {
+    const issue: ConfigIssue = { location: where.location, path, message, severity };
+    if (hint !== undefined) issue.hint = hint;
+    this.session.issues.add(issue, where.order);
+  }
+
+  /** `lb_policy` and `lbPolicy` in one mapping name the same field: reject the pair. */
+  private reportSpellingDuplicates(): void {
+    if (!this.map) return;
+    const seen = new Map<string, string>();
+    for (const pair of this.map.items) {
+      const key = keyText(pair);
+      const first = seen.get(fieldKey(key));
+      if (first === undefined) {
+        seen.set(fieldKey(key), key);
+        continue;
+      }
+      this.consumed.add(pair);
+      this.issueAt(
+        this.childPath(key),
+        this.session.sources.locate(pair.key as Node),
+        'error',
+        `'${key}' repeats field '${first}'`,
+      );
+    }
+  }
+}
+
+function rangeText(min: number, max: number): string {
+  if (max === Number.MAX_SAFE_INTEGER) return `must be at least ${min}`;
+  return `must be between ${min} and ${max}`;
+}

@@ -1,0 +1,366 @@
+/**
+ * The router, the terminal HTTP filter (Envoy's Router::Filter): it acts on the route the
+ * connection manager matched — direct response, redirect, or forward to a cluster — and for
+ * forwarding owns timeouts, retries and the relay of the upstream response.
+ *
+ * Local replies use Envoy's bodies and response flags so logs and clients see what they would
+ * see from Envoy: 404 (NR), 503 "no healthy upstream" (UH), 503 "upstream connect error or
+ * disconnect/reset before headers. reset reason: …" (UF/UC/UR), 504 "upstream request timeout" (UT).
+ */
+import type { RequestHead, ResponseHead, StreamResetReason } from '../../../http/codec';
+import { HeaderMap } from '../../../http/header-map';
+import type { RouteActionConfig, RouterFilterConfig } from '../../../config/bootstrap';
+import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, PassThroughFilter } from '../api';
+import type { TimeoutTarget } from '../../../common/timer-wheel';
+import type { WorkerServices } from '../../../worker/services';
+import type { Cluster } from '../../../upstream/cluster';
+import type { PoolFailureReason } from '../../../upstream/conn-pool';
+import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
+import type { ClusterStats } from '../../../stats/cluster-stats';
+import type { MatchedRoute } from '../../../router/route-table';
+import { UpstreamRequest } from './upstream-request';
+import { RetryState } from './retry-state';
+
+/** Per-worker state shared by every router instance of one HCM. */
+export interface RouterShared {
+  readonly config: RouterFilterConfig;
+  readonly services: WorkerServices;
+  clusterStats(cluster: Cluster): ClusterStats;
+}
+
+const RESET_BEFORE_HEADERS = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+
+/** Response headers that describe one hop and never pass through a proxy. */
+const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
+  /** Request body kept for the upstream: before it is ready, and while a retry may still need it. */
+  bufferedBody: Buffer[] = [];
+  private bufferedBytes = 0;
+  /** Keep body copies for retries (false once the body outgrew the buffer limit). */
+  private retainBody = false;
+  downstreamEnded = false;
+  private head: RequestHead | null = null;
+  private matched: MatchedRoute | null = null;
+  private action: RouteActionConfig | null = null;
+  private cluster: Cluster | null = null;
+  private clusterName: string | null = null;
+  private stats: ClusterStats | null = null;
+  private upstream: UpstreamRequest | null = null;
+  private retry: RetryState | null = null;
+  private contentLength = 0;
+  private responseStarted = false;
+  private finished = false;
+  private isHead = false;
+  timerDeadline = 0;
+  timerBucket = -1;
+
+  constructor(private readonly shared: RouterShared) {
+    super();
+  }
+
+  now(): number {
+    return this.shared.services.now();
+  }
+
+  // ------------------------------------------------------------ decode path
+
+  override decodeHeaders(head: RequestHead, endStream: boolean): FilterHeadersStatus {
+    const cb = this.callbacks;
+    const matched = cb.route();
+    if (matched === null) {
+      cb.setResponseFlag('NR');
+      cb.sendLocalReply(404, '', 'route_not_found');
+      return FilterHeadersStatus.StopIteration;
+    }
+    this.matched = matched;
+    this.head = head;
+    this.downstreamEnded = endStream;
+    const action = matched.action;
+    if (action.kind === 'direct_response') {
+      const headers = new HeaderMap();
+      matched.applyResponseHeaders(headers, cb, null);
+      cb.sendLocalReply(action.status, action.body ?? '', 'direct_response', headers);
+      return FilterHeadersStatus.StopIteration;
+    }
+    if (action.kind === 'redirect') {
+      const headers = new HeaderMap();
+      headers.set('location', matched.redirectLocation(head, cb.authority));
+      matched.applyResponseHeaders(headers, cb, null);
+      cb.sendLocalReply(action.responseCode, '', 'redirect', headers);
+      return FilterHeadersStatus.StopIteration;
+    }
+    this.action = action;
+    const clusterName = matched.pickCluster(head.headers, this.shared.services.random);
+    const cluster = clusterName === null ? undefined : this.shared.services.clusterManager.get(clusterName);
+    if (cluster === undefined) {
+      cb.setResponseFlag('NC');
+      cb.sendLocalReply(503, '', 'cluster_not_found');
+      return FilterHeadersStatus.StopIteration;
+    }
+    this.cluster = cluster;
+    this.clusterName = clusterName;
+    this.stats = this.shared.clusterStats(cluster);
+    this.isHead = head.method === 'HEAD';
+
+    matched.rewriteRequest(head, cb, clusterName, !this.shared.config.suppressEnvoyHeaders);
+    if (action.timeoutMs > 0) {
+      if (!this.shared.config.suppressEnvoyHeaders) {
+        head.headers.set('x-envoy-expected-rq-timeout-ms', String(action.timeoutMs));
+      }
+      this.shared.services.timers.arm(this, action.timeoutMs);
+    }
+    // -1 with no body means "none" to the client codec (no framing header on a GET).
+    this.contentLength = head.contentLength;
+    if (action.retryPolicy !== null) {
+      this.retry = new RetryState(action.retryPolicy, this.shared.services.random);
+      this.retainBody = true;
+    }
+    this.startAttempt();
+    return FilterHeadersStatus.StopIteration;
+  }
+
+  override decodeData(data: Buffer, endStream: boolean): FilterDataStatus {
+    if (this.finished) return FilterDataStatus.StopIterationNoBuffer;
+    this.callbacks.touch();
+    if (endStream) this.downstreamEnded = true;
+    const up = this.upstream;
+    const ready = up !== null && up.encoder !== null;
+    if (!ready || this.retainBody) this.keepBody(data);
+    if (ready) up.sendData(data, endStream);
+    return FilterDataStatus.StopIterationNoBuffer;
+  }
+
+  override decodeTrailers(_trailers: HeaderMap): FilterTrailersStatus {
+    // HTTP/1.1 upstreams get the body's end; request trailers are dropped (as Envoy's H1 codec does).
+    this.downstreamEnded = true;
+    this.upstream?.sendData(Buffer.alloc(0), true);
+    return FilterTrailersStatus.StopIteration;
+  }
+
+  onDownstreamWatermark(above: boolean): void {
+    // The client reads slower than the upstream sends: stop reading the upstream (and resume).
+    this.upstream?.readDisable(above);
+  }
+
+  override onDestroy(): void {
+    this.shared.services.timers.disarm(this);
+    this.retry?.cancelTimer(this.shared.services.timers);
+    if (this.upstream !== null && !this.finished) {
+      this.stats!.rqTxReset.inc();
+      this.upstream.reset();
+    }
+    this.releaseUpstream();
+    this.finished = true;
+  }
+
+  // ------------------------------------------------------------ attempts
+
+  private startAttempt(): void {
+    const cluster = this.cluster!;
+    const host = cluster.chooseHost(NO_LB_CONTEXT);
+    if (host === null) {
+      this.stats!.cxNoneHealthy.inc();
+      this.finish();
+      this.callbacks.setResponseFlag('UH');
+      this.callbacks.sendLocalReply(503, 'no healthy upstream', 'no_healthy_upstream');
+      return;
+    }
+    // auto_host_rewrite uses the endpoint's DNS name; STATIC endpoints have none (Envoy keeps Host).
+    this.matched!.rewriteHost(this.head!, '');
+    const up = new UpstreamRequest(this, this.head!, this.contentLength);
+    this.upstream = up;
+    this.stats!.rqTotal.inc();
+    this.stats!.rqActive.inc();
+    const perTry = this.action!.retryPolicy?.perTryTimeoutMs ?? 0;
+    if (perTry > 0) this.shared.services.timers.arm(up, perTry);
+    up.start(cluster.pool(host).newStream(up, up));
+  }
+
+  /** Called by RetryState's timer after the back-off. */
+  retryNow(): void {
+    if (this.finished) return;
+    this.stats!.rqRetry.inc();
+    this.startAttempt();
+  }
+
+  private tryRetry(reason: 'status' | 'reset' | 'connect-failure' | 'timeout', status: number): boolean {
+    if (this.retry === null || this.responseStarted || this.finished) return false;
+    if (!this.retainBody && this.bufferedBody.length === 0 && !this.downstreamEnded) return false;
+    if (!this.retry.shouldRetry(reason, status)) return false;
+    this.releaseUpstream();
+    this.retry.schedule(this.shared.services.timers, this);
+    return true;
+  }
+
+  // ------------------------------------------------------------ upstream events
+
+  onUpstreamPoolFailure(up: UpstreamRequest, reason: PoolFailureReason, detail: string): void {
+    if (up !== this.upstream) return;
+    if (reason === 'overflow') {
+      this.failBeforeHeaders('UO', 'overflow', 'upstream_overflow', true);
+      return;
+    }
+    if (reason === 'timeout') this.stats!.cxConnectTimeout.inc();
+    else this.stats!.cxConnectFail.inc();
+    if (this.tryRetry('connect-failure', 0)) return;
+    void detail;
+    this.failBeforeHeaders(
+      'UF',
+      reason === 'timeout' ? 'connection timeout' : 'connection failure',
+      'upstream_reset_before_response_started{connection_failure}',
+      false,
+    );
+  }
+
+  onUpstreamReset(up: UpstreamRequest, reason: StreamResetReason): void {
+    if (up !== this.upstream) return;
+    this.stats!.rqRxReset.inc();
+    if (!this.responseStarted) {
+      // A pooled keep-alive socket the upstream closed just as we reused it: nothing reached the
+      // application, so one more try on a fresh connection is safe (nginx and undici do the same).
+      const stale = up.reused && !up.responseStarted && this.bodyReplayable() && !up.staleRetried;
+      if (stale) {
+        this.releaseUpstream();
+        this.startAttemptAfterStale();
+        return;
+      }
+      if (this.tryRetry('reset', 0)) return;
+      const flag = reason === 'connection_termination' ? 'UC' : 'UR';
+      const text = reason === 'protocol_error' ? 'protocol error' : reason.replace('_', ' ');
+      this.failBeforeHeaders(flag, text, `upstream_reset_before_response_started{${reason}}`, false);
+      return;
+    }
+    this.callbacks.setResponseFlag('UR');
+    this.finish();
+    this.callbacks.resetStream();
+  }
+
+  onUpstream100Continue(): void {
+    if (!this.responseStarted) this.callbacks.encode100Continue();
+  }
+
+  onUpstreamHeaders(up: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
+    if (up !== this.upstream) return;
+    if (!endStream || head.status >= 500 || head.status === 409) {
+      if (this.tryRetry('status', head.status)) return;
+    }
+    if (this.retry !== null && this.retry.attempts > 0) this.stats!.rqRetrySuccess.inc();
+    this.responseStarted = true;
+    this.retainBody = false;
+    const headers = head.headers;
+    for (let i = 0; i < RESPONSE_HOP_BY_HOP.length; i++) headers.remove(RESPONSE_HOP_BY_HOP[i]!);
+    if (!this.shared.config.suppressEnvoyHeaders) {
+      headers.set('x-envoy-upstream-service-time', String(this.now() - up.startMs));
+    }
+    this.matched!.applyResponseHeaders(headers, this.callbacks, this.clusterName);
+    this.stats!.recordStatus(head.status);
+    const cl =
+      this.isHead || head.status === 204 || head.status === 304
+        ? this.responseLength(headers)
+        : endStream
+          ? 0
+          : this.responseLength(headers);
+    if (endStream) this.finish();
+    this.callbacks.encodeHeaders(head, cl, endStream);
+  }
+
+  onUpstreamData(up: UpstreamRequest, data: Buffer, endStream: boolean): void {
+    if (up !== this.upstream) return;
+    this.callbacks.touch();
+    if (endStream) this.finish();
+    this.callbacks.encodeData(data, endStream);
+  }
+
+  onUpstreamTrailers(trailers: HeaderMap): void {
+    this.finish();
+    this.callbacks.encodeTrailers(trailers);
+  }
+
+  onPerTryTimeout(up: UpstreamRequest): void {
+    if (up !== this.upstream) return;
+    this.stats!.rqPerTryTimeout.inc();
+    up.reset();
+    if (this.tryRetry('timeout', 0)) return;
+    this.timeoutResponse();
+  }
+
+  /** The route's global timeout (covers every retry). */
+  onTimeout(): void {
+    if (this.finished) return;
+    this.stats!.rqTimeout.inc();
+    this.upstream?.reset();
+    this.timeoutResponse();
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private timeoutResponse(): void {
+    this.callbacks.setResponseFlag('UT');
+    this.finish();
+    if (this.responseStarted) this.callbacks.resetStream();
+    else this.callbacks.sendLocalReply(504, 'upstream request timeout', 'upstream_response_timeout');
+  }
+
+  private failBeforeHeaders(flag: string, reason: string, details: string, overloaded: boolean): void {
+    this.callbacks.setResponseFlag(flag);
+    this.finish();
+    let headers: HeaderMap | undefined;
+    if (overloaded) {
+      headers = new HeaderMap();
+      headers.set('x-envoy-overloaded', 'true');
+    }
+    this.callbacks.sendLocalReply(503, RESET_BEFORE_HEADERS + reason, details, headers);
+  }
+
+  private startAttemptAfterStale(): void {
+    this.startAttempt();
+    if (this.upstream !== null) this.upstream.staleRetried = true;
+  }
+
+  /** The whole request can be sent again: it has no body, or all of it is still retained. */
+  private bodyReplayable(): boolean {
+    const noBody = this.contentLength <= 0 && !this.head!.chunked;
+    return noBody || (this.downstreamEnded && this.retainBody);
+  }
+
+  private keepBody(data: Buffer): void {
+    // Views from the codec are only valid during the call: keep a copy.
+    this.bufferedBody.push(Buffer.from(data));
+    this.bufferedBytes += data.length;
+    if (this.retainBody && this.bufferedBytes > this.cluster!.config.perConnectionBufferLimitBytes) {
+      // Too big to replay: give up on retries rather than buffering without bound (Envoy does too).
+      this.retainBody = false;
+    }
+  }
+
+  private responseLength(headers: HeaderMap): number {
+    const v = headers.get('content-length');
+    if (v === undefined) return -1;
+    const n = Number(v);
+    return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+  }
+
+  /** The exchange is over from the router's point of view: stop timers, update gauges once. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.shared.services.timers.disarm(this);
+    this.releaseUpstream();
+  }
+
+  private releaseUpstream(): void {
+    const up = this.upstream;
+    if (up === null) return;
+    this.shared.services.timers.disarm(up);
+    this.stats!.rqActive.dec();
+    this.stats!.rqCompleted.inc();
+    if (!this.finished) up.reset();
+    this.upstream = null;
+    if (!this.retainBody) {
+      // Buffered body already went to this attempt and cannot be replayed: drop it.
+      this.bufferedBody = [];
+      this.bufferedBytes = 0;
+    }
+  }
+}

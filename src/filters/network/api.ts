@@ -1,0 +1,47 @@
+/**
+ * Network (L4) filters, in the shape of Envoy's `envoy/network/filter.h`, reduced to what Legate
+ * runs today: each listener's filter chain ends in one terminal filter that takes ownership of the
+ * accepted socket (the HTTP connection manager hands it to an HTTP codec; tcp_proxy will relay it).
+ * Non-terminal filters see each new connection first and may reject it.
+ */
+import type * as net from 'node:net';
+import type { ExtensionFactory } from '../../registry/registry';
+import type { ServerConnectionCallbacks } from '../../http/codec';
+import type { ListenerConfig } from '../../config/bootstrap';
+import type { StatsLayout } from '../../stats/store';
+
+export const enum FilterStatus {
+  Continue = 0,
+  StopIteration = 1,
+}
+
+/** Per-listener context a network filter factory gets on its worker. */
+export interface NetworkFilterContext {
+  readonly workerIndex: number;
+  readonly listener: ListenerConfig;
+  /** Worker services (cluster manager, stats, timers); the filters that need it cast it. */
+  readonly services: unknown;
+}
+
+export interface NetworkFilter {
+  /** A connection was accepted. StopIteration means the filter closed or took the socket. */
+  onNewConnection(socket: net.Socket): FilterStatus;
+}
+
+/**
+ * A terminal filter that can also serve requests arriving from a codec that owns its own sockets
+ * (uWS): the listener then calls `httpCallbacks()` instead of handing over sockets.
+ */
+export interface TerminalNetworkFilter extends NetworkFilter {
+  httpCallbacks?(): ServerConnectionCallbacks;
+  /** Stop taking new work and finish in-flight requests; `done` runs when nothing is left. */
+  drain(done: () => void): void;
+}
+
+export interface NetworkFilterFactory<C = unknown> extends ExtensionFactory<C> {
+  readonly category: 'network_filter';
+  /** On the primary, before workers start: declare the stats this filter's workers will bind. */
+  declareStats?(config: C, layout: StatsLayout): void;
+  /** Once per worker per listener filter chain. */
+  createFilter(config: C, ctx: NetworkFilterContext): NetworkFilter | TerminalNetworkFilter;
+}

@@ -1,0 +1,310 @@
+/**
+ * One request/response exchange inside the HTTP connection manager (Envoy's ActiveStream): it
+ * receives the request from the downstream codec, runs the HTTP filter chain over it (decoders in
+ * order, encoders in reverse), and writes what the chain produces back through the codec.
+ */
+import type {
+  RequestDecoder,
+  RequestHead,
+  ResponseEncoder,
+  ResponseHead,
+  StreamResetReason,
+} from '../../../http/codec';
+import { HeaderMap } from '../../../http/header-map';
+import {
+  FilterDataStatus,
+  FilterHeadersStatus,
+  FilterTrailersStatus,
+  type StreamFilter,
+  type StreamFilterCallbacks,
+} from '../../http/api';
+import type { TimeoutTarget } from '../../../common/timer-wheel';
+import type { MatchedRoute } from '../../../router/route-table';
+import type { HttpConnectionManager } from './connection-manager';
+import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
+import { normalizeRequestPath } from '../../../router/path';
+
+let nextStreamId = 1;
+const EMPTY_HEADERS = new HeaderMap();
+
+export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, TimeoutTarget {
+  readonly streamId = nextStreamId++;
+  readonly startMs: number;
+  /** Wall-clock start, for %START_TIME% and access logs. */
+  readonly startTimeMs = Date.now();
+  private filters: StreamFilter[] = [];
+  /** Index of the decoder filter that stopped iteration, or -1. */
+  private stoppedAt = -1;
+  private buffered: Buffer[] | null = null;
+  private bufferedEnd = false;
+  private requestHead: RequestHead | null = null;
+  private matched: MatchedRoute | null = null;
+  private authorityValue = '';
+  private responseStarted = false;
+  private responseComplete = false;
+  private destroyed = false;
+  private flags = '';
+  private status = 0;
+  timerDeadline = 0;
+  timerBucket = -1;
+
+  constructor(
+    private readonly hcm: HttpConnectionManager,
+    private readonly encoder: ResponseEncoder,
+  ) {
+    this.startMs = hcm.services.now();
+    hcm.stats.rqTotal.inc();
+    hcm.stats.rqHttp1.inc();
+    hcm.stats.rqActive.inc();
+    const idle = hcm.config.streamIdleTimeoutMs;
+    if (idle > 0) hcm.services.timers.arm(this, idle);
+  }
+
+  get remoteAddress(): string {
+    return this.encoder.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.encoder.remotePort;
+  }
+
+  get localAddress(): string {
+    return this.encoder.localAddress;
+  }
+
+  get localPort(): number {
+    return this.encoder.localPort;
+  }
+
+  get protocol(): string {
+    return this.requestHead?.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+  }
+
+  get requestHeaders(): HeaderMap {
+    return this.requestHead?.headers ?? EMPTY_HEADERS;
+  }
+
+  get authority(): string {
+    return this.authorityValue;
+  }
+
+  route(): MatchedRoute | null {
+    return this.matched;
+  }
+
+  get request(): RequestHead | null {
+    return this.requestHead;
+  }
+
+  // ------------------------------------------------------------ RequestDecoder (from the codec)
+
+  decodeHeaders(head: RequestHead, endStream: boolean): void {
+    this.requestHead = head;
+    const config = this.hcm.config;
+    if (!stripHopByHop(head)) {
+      this.sendLocalReply(400, 'Bad Request', 'connection_header_rejected');
+      return;
+    }
+    const authority = resolveAuthority(head);
+    if (authority === null) {
+      this.sendLocalReply(400, 'Bad Request', 'missing_host_header');
+      return;
+    }
+    this.authorityValue = authority;
+    if (config.normalizePath || config.mergeSlashes) {
+      const normalized = normalizeRequestPath(head.path, config.normalizePath, config.mergeSlashes);
+      if (normalized === null) {
+        this.sendLocalReply(400, 'Bad Request', 'path_normalization_failed');
+        return;
+      }
+      head.path = normalized;
+    }
+    mutateForwardingHeaders(head, config, this.encoder.remoteAddress);
+    this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
+
+    this.filters = this.hcm.createFilters();
+    for (let i = 0; i < this.filters.length; i++) this.filters[i]!.setCallbacks(this);
+    this.runDecodeHeaders(0, head, endStream);
+  }
+
+  decodeData(data: Buffer, endStream: boolean): void {
+    if (this.destroyed || this.responseComplete) return;
+    this.runDecodeData(0, data, endStream);
+  }
+
+  decodeTrailers(trailers: HeaderMap): void {
+    if (this.destroyed || this.responseComplete) return;
+    for (let i = 0; i < this.filters.length; i++) {
+      if (this.filters[i]!.decodeTrailers(trailers) === FilterTrailersStatus.StopIteration) return;
+    }
+  }
+
+  onResetStream(reason: StreamResetReason): void {
+    if (this.destroyed) return;
+    if (!this.responseComplete) {
+      this.hcm.stats.rqRxReset.inc();
+      this.setResponseFlag('DC');
+    }
+    void reason;
+    this.destroy();
+  }
+
+  onAboveWriteBufferHighWatermark(): void {
+    for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDownstreamWatermark?.(true);
+  }
+
+  onBelowWriteBufferLowWatermark(): void {
+    for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDownstreamWatermark?.(false);
+  }
+
+  // ------------------------------------------------------------ StreamFilterCallbacks (from filters)
+
+  continueDecoding(): void {
+    const from = this.stoppedAt + 1;
+    if (from === 0 || this.requestHead === null) return;
+    this.stoppedAt = -1;
+    const buffered = this.buffered;
+    const end = this.bufferedEnd;
+    this.buffered = null;
+    if (!this.runDecodeHeaders(from, this.requestHead, buffered === null && end)) return;
+    if (buffered !== null) {
+      for (let i = 0; i < buffered.length; i++)
+        this.runDecodeData(from, buffered[i]!, end && i === buffered.length - 1);
+    }
+  }
+
+  sendLocalReply(status: number, body: string, details: string, extraHeaders?: HeaderMap): void {
+    if (this.destroyed) return;
+    this.hcm.recordLocalReplyDetails(details);
+    if (this.responseStarted) {
+      // Headers already went out: the only honest signal left is to reset the stream.
+      this.encoder.resetStream('local_reset');
+      this.destroy();
+      return;
+    }
+    const headers = extraHeaders ?? new HeaderMap();
+    const bodyBuf = body === '' ? null : Buffer.from(body);
+    if (bodyBuf !== null) headers.set('content-type', 'text/plain');
+    this.encodeHeaders(
+      { status, reason: '', headers },
+      bodyBuf === null ? 0 : bodyBuf.length,
+      bodyBuf === null,
+    );
+    if (bodyBuf !== null) this.encodeData(bodyBuf, true);
+  }
+
+  setResponseFlag(flag: string): void {
+    if (this.flags.indexOf(flag) === -1) this.flags = this.flags === '' ? flag : `${this.flags},${flag}`;
+  }
+
+  get responseFlags(): string {
+    return this.flags === '' ? '-' : this.flags;
+  }
+
+  encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
+    if (this.destroyed || this.responseStarted) return;
+    this.responseStarted = true;
+    this.status = head.status;
+    for (let i = this.filters.length - 2; i >= 0; i--) {
+      // The router (last) produced the response; the others see it in reverse order.
+      if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) break;
+    }
+    this.hcm.finalizeResponseHeaders(head);
+    this.encoder.encodeHeaders(head, contentLength, endStream);
+    if (endStream) this.onResponseComplete();
+  }
+
+  encodeData(data: Buffer, endStream: boolean): void {
+    if (this.destroyed) return;
+    for (let i = this.filters.length - 2; i >= 0; i--) {
+      if (this.filters[i]!.encodeData(data, endStream) !== FilterDataStatus.Continue) break;
+    }
+    this.encoder.encodeData(data, endStream);
+    if (endStream) this.onResponseComplete();
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.destroyed) return;
+    this.encoder.encodeTrailers(trailers);
+    this.onResponseComplete();
+  }
+
+  encode100Continue(): void {
+    this.encoder.encode100Continue();
+  }
+
+  readDisableDownstream(disable: boolean): void {
+    this.encoder.readDisable(disable);
+  }
+
+  /** Reset by a filter (e.g. upstream died mid-response): the downstream connection is closed. */
+  resetStream(): void {
+    if (this.destroyed) return;
+    this.hcm.stats.rqTxReset.inc();
+    this.encoder.resetStream('local_reset');
+    this.destroy();
+  }
+
+  // ------------------------------------------------------------ timers
+
+  /** stream_idle_timeout: nothing happened on this stream for too long. */
+  onTimeout(): void {
+    if (this.destroyed) return;
+    this.hcm.stats.rqIdleTimeout.inc();
+    if (this.responseStarted) this.resetStream();
+    else this.sendLocalReply(408, 'stream timeout', 'stream_idle_timeout');
+  }
+
+  /** Activity on the stream (called by filters on data) pushes the idle deadline back. */
+  touch(): void {
+    const idle = this.hcm.config.streamIdleTimeoutMs;
+    if (idle > 0 && !this.destroyed) this.hcm.services.timers.arm(this, idle);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** Runs decodeHeaders from filter `from`; false when a filter stopped the chain. */
+  private runDecodeHeaders(from: number, head: RequestHead, endStream: boolean): boolean {
+    for (let i = from; i < this.filters.length; i++) {
+      if (this.destroyed || this.responseComplete) return false;
+      if (this.filters[i]!.decodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) {
+        this.stoppedAt = i;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Runs decodeData from filter `from`. As in Envoy, a filter that stopped header iteration still
+   * receives the body; the filters after it get the body only once it calls continueDecoding(),
+   * so until then it is buffered here (the router, last, never needs that).
+   */
+  private runDecodeData(from: number, data: Buffer, endStream: boolean): void {
+    const last = this.stoppedAt === -1 ? this.filters.length - 1 : this.stoppedAt;
+    for (let i = from; i <= last; i++) {
+      if (this.destroyed || this.responseComplete) return;
+      if (this.filters[i]!.decodeData(data, endStream) !== FilterDataStatus.Continue) return;
+    }
+    if (last < this.filters.length - 1) {
+      // Views from the codec are only valid during this call: keep a copy.
+      (this.buffered ??= []).push(Buffer.from(data));
+      this.bufferedEnd = endStream;
+    }
+  }
+
+  private onResponseComplete(): void {
+    if (this.responseComplete) return;
+    this.responseComplete = true;
+    this.hcm.recordResponse(this.status);
+    this.destroy();
+  }
+
+  private destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.hcm.services.timers.disarm(this);
+    this.hcm.stats.rqActive.dec();
+    for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Parses the HttpConnectionManager typed_config (primary thread) into `HttpConnectionManagerConfig`
+ * with Envoy's defaults, except one Legate extension: `http_protocol_options.accept_http_10`
+ * defaults to true (Envoy: false, answering HTTP/1.0 with 426), because HTTP/1.0 clients such as
+ * `ab` are common in benchmarks and Legate serves them correctly.
+ */
+import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import type { ObjectReader } from '../../../config/config-reader';
+import { checkTerminalLast, resolveExtension } from '../../../config/extension';
+import { emptyRouteConfiguration, parseRouteConfiguration } from '../../../config/route/route-configuration';
+import { rejectUnsupported } from '../../../config/unsupported';
+import type { ParseContext } from '../../../registry/registry';
+
+const CODEC_TYPES = ['AUTO', 'HTTP1', 'HTTP2', 'HTTP3'] as const;
+const SERVER_HEADER_TRANSFORMATIONS = ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'] as const;
+const UNDERSCORE_ACTIONS = ['ALLOW', 'REJECT_REQUEST', 'DROP_HEADER'] as const;
+
+const UNSUPPORTED_HCM_FIELDS = [
+  'rds',
+  'scoped_routes',
+  'tracing',
+  'upgrade_configs',
+  'http2_protocol_options',
+  'http3_protocol_options',
+  'access_log',
+  'access_log_options',
+  'local_reply_config',
+  'forward_client_cert_details',
+  'set_current_client_cert_details',
+  'via',
+  'skip_xff_append',
+  'internal_address_config',
+  'add_user_agent',
+  'preserve_external_request_id',
+  'always_set_request_id_in_response',
+  'request_id_extension',
+  'proxy_100_continue',
+  'path_with_escaped_slashes_action',
+  'path_normalization_options',
+  'strip_matching_host_port',
+  'strip_any_host_port',
+  'strip_trailing_host_dot',
+  'stream_error_on_invalid_http_message',
+  'delayed_close_timeout',
+  'early_header_mutation_extensions',
+  'original_ip_detection_extensions',
+  'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
+  'stream_flush_timeout',
+  'typed_header_validation_config',
+  'scheme_header_transformation',
+  'append_x_forwarded_port',
+  'append_local_overload',
+] as const;
+const UNSUPPORTED_COMMON_OPTIONS = [
+  'max_connection_duration',
+  'max_stream_duration',
+  'max_requests_per_connection',
+  'max_response_headers_kb',
+] as const;
+const UNSUPPORTED_HTTP1_OPTIONS = [
+  'allow_absolute_url',
+  'default_host_for_http_10',
+  'header_key_format',
+  'enable_trailers',
+  'allow_chunked_length',
+  'send_fully_qualified_url',
+  'override_stream_error_on_invalid_http_message',
+  'allow_custom_methods',
+  'use_balsa_parser',
+] as const;
+
+export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): HttpConnectionManagerConfig {
+  rejectUnsupported(r, UNSUPPORTED_HCM_FIELDS);
+  const codecType = r.enumValue('codec_type', CODEC_TYPES, 'AUTO');
+  if (codecType === 'HTTP2' || codecType === 'HTTP3')
+    r.error('codec_type', `${codecType} is not supported by Legate yet`);
+  r.oneOf(['route_config', 'rds', 'scoped_routes'], true);
+  const routeConfig = r.object('route_config');
+  const common = r.object('common_http_protocol_options');
+  if (common) rejectUnsupported(common, UNSUPPORTED_COMMON_OPTIONS);
+  const http1 = r.object('http_protocol_options');
+  if (http1) rejectUnsupported(http1, UNSUPPORTED_HTTP1_OPTIONS);
+  return {
+    statPrefix: r.requiredString('stat_prefix'),
+    codecType: codecType === 'HTTP1' ? 'HTTP1' : 'AUTO',
+    routeConfig: routeConfig
+      ? parseRouteConfiguration(routeConfig, ctx)
+      : emptyRouteConfiguration(`${r.path}.route_config`),
+    httpFilters: parseHttpFilters(r, ctx),
+    useRemoteAddress: r.bool('use_remote_address', false),
+    xffNumTrustedHops: r.uint('xff_num_trusted_hops', 0),
+    generateRequestId: r.bool('generate_request_id', true),
+    serverName: r.string('server_name', 'legate'),
+    serverHeaderTransformation: r.enumValue(
+      'server_header_transformation',
+      SERVER_HEADER_TRANSFORMATIONS,
+      'OVERWRITE',
+    ),
+    streamIdleTimeoutMs: r.durationMs('stream_idle_timeout', 300_000),
+    requestTimeoutMs: r.durationMs('request_timeout', 0),
+    requestHeadersTimeoutMs: r.durationMs('request_headers_timeout', 0),
+    maxRequestHeadersKb: r.wrappedUint('max_request_headers_kb', 60, { min: 1, max: 8192 }),
+    maxRequestHeadersCount: common?.wrappedUint('max_headers_count', 100, { min: 1 }) ?? 100,
+    idleTimeoutMs: common?.durationMs('idle_timeout', 3_600_000) ?? 3_600_000,
+    headersWithUnderscoresAction:
+      common?.enumValue('headers_with_underscores_action', UNDERSCORE_ACTIONS, 'ALLOW') ?? 'ALLOW',
+    normalizePath: r.bool('normalize_path', false),
+    mergeSlashes: r.bool('merge_slashes', false),
+    acceptHttp10: http1?.bool('accept_http_10', true) ?? true,
+    drainTimeoutMs: r.durationMs('drain_timeout', 5000),
+  };
+}
+
+function parseHttpFilters(r: ObjectReader, ctx: ParseContext): HttpConnectionManagerConfig['httpFilters'] {
+  const entries = r
+    .objectArray('http_filters')
+    .map((reader) => ({ reader, resolved: resolveExtension(reader, 'http_filter', ctx) }));
+  checkTerminalLast(r, 'http_filters', entries, 'http_filter');
+  return entries.flatMap((e) => (e.resolved ? [e.resolved.config] : []));
+}

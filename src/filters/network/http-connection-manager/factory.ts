@@ -1,0 +1,31 @@
+/** Registry entry of the HTTP connection manager (`envoy.filters.network.http_connection_manager`). */
+import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import type { NetworkFilterFactory } from '../api';
+import { HTTP_CONN_MANAGER_COUNTERS, HTTP_CONN_MANAGER_GAUGES } from '../../../stats/names';
+import { parseHttpConnectionManager } from './config';
+import { HttpConnectionManager } from './connection-manager';
+
+export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionManagerConfig> = {
+  category: 'network_filter',
+  name: 'envoy.filters.network.http_connection_manager',
+  typeUrls: [
+    'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  ],
+  aliases: ['envoy.http_connection_manager'],
+  isTerminal: true,
+  parseConfig(reader, ctx) {
+    // The loader passes an empty reader for a missing typed_config, so required fields are reported.
+    if (!reader)
+      throw new Error(
+        'http_connection_manager: parseConfig needs a reader (stat_prefix and route_config are required)',
+      );
+    return parseHttpConnectionManager(reader, ctx);
+  },
+  declareStats(config, layout) {
+    layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_COUNTERS, 'counter');
+    layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_GAUGES, 'gauge');
+  },
+  createFilter(config, ctx) {
+    return new HttpConnectionManager(config, ctx);
+  },
+};

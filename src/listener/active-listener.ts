@@ -1,0 +1,105 @@
+/**
+ * One listener on one worker (Envoy's ActiveTcpListener): it accepts connections — on its own
+ * SO_REUSEPORT socket, on a plain socket, or through uWS — and runs the listener's network filter
+ * chain on each. Built once per worker from the validated ListenerConfig.
+ */
+import * as net from 'node:net';
+import type { ListenerConfig } from '../config/bootstrap';
+import {
+  FilterStatus,
+  type NetworkFilter,
+  type NetworkFilterFactory,
+  type TerminalNetworkFilter,
+} from '../filters/network/api';
+import { listenOnFd } from '../native';
+import type { WorkerServices } from '../worker/services';
+import type { Counter, Gauge } from '../stats/store';
+import { listenerStatPrefix } from '../stats/names';
+import { startUwsListener, type UwsListener } from '../http/uws/uws-listener';
+
+/** Where this worker's socket for a listener comes from (decided by the primary). */
+export interface ListenerSocketPlan {
+  name: string;
+  /** A SO_REUSEPORT fd opened by the primary for this worker, or null: listen on host:port ourselves. */
+  fd: number | null;
+  /** The port to use (already resolved when the listener asked for port 0 and a sibling bound it). */
+  port: number;
+}
+
+export class ActiveListener {
+  private server: net.Server | null = null;
+  private uws: UwsListener | null = null;
+  private readonly filters: NetworkFilter[];
+  private readonly terminal: TerminalNetworkFilter;
+  private readonly cxTotal: Counter;
+  private readonly cxActive: Gauge;
+  private readonly workerCxActive: Gauge;
+  boundPort = 0;
+
+  constructor(
+    readonly config: ListenerConfig,
+    services: WorkerServices,
+  ) {
+    const chain = config.filterChains[0]!;
+    const ctx = { workerIndex: services.workerIndex, listener: config, services };
+    this.filters = chain.filters.map((f) =>
+      (services.registry.get('network_filter', f.name) as NetworkFilterFactory).createFilter(f.config, ctx),
+    );
+    this.terminal = this.filters[this.filters.length - 1] as TerminalNetworkFilter;
+    const prefix = listenerStatPrefix(config.address.address, config.address.port);
+    this.cxTotal = services.stats.counter(prefix + 'downstream_cx_total');
+    this.cxActive = services.stats.gauge(prefix + 'downstream_cx_active');
+    this.workerCxActive = services.stats.gauge(
+      `${prefix}worker_${services.workerIndex}.downstream_cx_active`,
+    );
+  }
+
+  /** Starts accepting; resolves with the bound port. */
+  async start(plan: ListenerSocketPlan): Promise<number> {
+    const { address } = this.config;
+    if (this.config.http1Codec === 'uws' && this.terminal.httpCallbacks) {
+      this.uws = await startUwsListener(
+        { host: address.address, port: plan.port },
+        this.terminal.httpCallbacks(),
+      );
+      this.boundPort = this.uws.port;
+      return this.boundPort;
+    }
+    const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      if (plan.fd !== null) {
+        listenOnFd(server, plan.fd, (err) => (err ? reject(err) : resolve()));
+      } else {
+        server.once('error', reject);
+        server.listen({ host: address.address, port: plan.port, backlog: 4096 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }
+    });
+    const bound = server.address();
+    this.boundPort = typeof bound === 'object' && bound !== null ? bound.port : plan.port;
+    return this.boundPort;
+  }
+
+  /** Stops accepting, then lets the filter chain finish its in-flight work. */
+  drain(done: () => void): void {
+    this.server?.close();
+    this.uws?.close();
+    this.terminal.drain(done);
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.cxTotal.inc();
+    this.cxActive.inc();
+    this.workerCxActive.inc();
+    socket.once('close', () => {
+      this.cxActive.dec();
+      this.workerCxActive.dec();
+    });
+    for (let i = 0; i < this.filters.length; i++) {
+      if (this.filters[i]!.onNewConnection(socket) === FilterStatus.StopIteration) return;
+    }
+  }
+}

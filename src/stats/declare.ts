@@ -1,0 +1,41 @@
+/**
+ * Declares, on the primary, every stat the configured components will use, so the shared stats
+ * table can be laid out before the workers start.
+ */
+import type { Bootstrap } from '../config/bootstrap';
+import type { Registry } from '../registry/registry';
+import type { NetworkFilterFactory } from '../filters/network/api';
+import type { StatsLayout } from './store';
+import {
+  CLUSTER_COUNTERS,
+  CLUSTER_GAUGES,
+  LISTENER_COUNTERS,
+  LISTENER_GAUGES,
+  SERVER_GAUGES,
+  listenerStatPrefix,
+} from './names';
+
+export function declareBootstrapStats(
+  layout: StatsLayout,
+  bootstrap: Bootstrap,
+  registry: Registry,
+  workers: number,
+): void {
+  layout.declareAll('server.', SERVER_GAUGES, 'gauge');
+  for (const l of bootstrap.listeners) {
+    const prefix = listenerStatPrefix(l.address.address, l.address.port);
+    layout.declareAll(prefix, LISTENER_COUNTERS, 'counter');
+    layout.declareAll(prefix, LISTENER_GAUGES, 'gauge');
+    for (let w = 0; w < workers; w++) layout.declare(`${prefix}worker_${w}.downstream_cx_active`, 'gauge');
+    for (const chain of l.filterChains) {
+      for (const f of chain.filters) {
+        const factory = registry.get('network_filter', f.name) as NetworkFilterFactory;
+        factory.declareStats?.(f.config, layout);
+      }
+    }
+  }
+  for (const c of bootstrap.clusters) {
+    layout.declareAll(`cluster.${c.name}.`, CLUSTER_COUNTERS, 'counter');
+    layout.declareAll(`cluster.${c.name}.`, CLUSTER_GAUGES, 'gauge');
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Every cluster of the bootstrap, built once per worker from plain config (Envoy's
+ * ClusterManager). The router looks clusters up by name per request (`get`); the worker awaits
+ * `initialize()` before accepting traffic so DNS clusters have their first hosts.
+ */
+import type { ClusterConfig } from '../config/bootstrap';
+import { createClientConnection } from '../http/client-connection';
+import type { Registry } from '../registry/registry';
+import { Cluster } from './cluster';
+import type { ClientConnectionFactory } from './conn-pool';
+import type { DnsResolver, HostDiscovery } from './discovery/api';
+import { systemDnsResolver } from './discovery/dns-resolver';
+import { LogicalDnsDiscovery } from './discovery/logical-dns';
+import { StaticDiscovery } from './discovery/static';
+import { StrictDnsDiscovery } from './discovery/strict-dns';
+import type { HostTable } from './host-table';
+import { isLbPolicyFactory, type LbEnv, type LbPolicyFactory } from './lb/api';
+
+export interface ClusterManagerDeps {
+  readonly hostTable: HostTable;
+  /** Where LB policies are found by their `lb_policy` enum name. */
+  readonly registry: Registry;
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** Monotonic milliseconds. */
+  nowMs(): number;
+  /** Defaults to the system resolver. */
+  readonly dnsResolver?: DnsResolver;
+  /** Defaults to Legate's upstream HTTP/1.1 codec. */
+  readonly connectionFactory?: ClientConnectionFactory;
+}
+
+export class ClusterManager {
+  private readonly byName = new Map<string, Cluster>();
+
+  constructor(configs: readonly ClusterConfig[], deps: ClusterManagerDeps) {
+    const lbEnv: LbEnv = {
+      hostTable: deps.hostTable,
+      random: () => deps.random(),
+      nowMs: () => deps.nowMs(),
+    };
+    const connectionFactory = deps.connectionFactory ?? createClientConnection;
+    const resolver = deps.dnsResolver ?? systemDnsResolver;
+    for (const config of configs) {
+      const cluster = new Cluster(config, {
+        lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
+        lbEnv,
+        discovery: discoveryFor(config, deps.hostTable, resolver),
+        connectionFactory,
+      });
+      this.byName.set(config.name, cluster);
+    }
+  }
+
+  get(name: string): Cluster | undefined {
+    return this.byName.get(name);
+  }
+
+  get clusters(): IterableIterator<Cluster> {
+    return this.byName.values();
+  }
+
+  /** Resolves when every cluster knows its first host set. */
+  async initialize(): Promise<void> {
+    await Promise.all([...this.byName.values()].map((c) => c.initialized));
+  }
+
+  drain(): void {
+    for (const c of this.byName.values()) c.drain();
+  }
+
+  close(): void {
+    for (const c of this.byName.values()) c.close();
+  }
+}
+
+function lbFactoryFor(registry: Registry, lbPolicy: string): LbPolicyFactory {
+  const factory = registry.byEnumName('lb_policy', lbPolicy);
+  if (factory === undefined || !isLbPolicyFactory(factory)) {
+    // The config loader validated lb_policy against the same registry; reaching this is a bug.
+    throw new Error(`no load balancing policy registered for lb_policy ${lbPolicy}`);
+  }
+  return factory;
+}
+
+function discoveryFor(config: ClusterConfig, table: HostTable, resolver: DnsResolver): HostDiscovery {
+  const slots = table.slotsOf(config.name);
+  if (slots === undefined) throw new Error(`cluster '${config.name}' has no slots in the host table`);
+  switch (config.type) {
+    case 'STATIC':
+      return new StaticDiscovery(config, slots);
+    case 'STRICT_DNS':
+      return new StrictDnsDiscovery(config, slots, table, resolver);
+    case 'LOGICAL_DNS':
+      return new LogicalDnsDiscovery(config, slots, table, resolver);
+  }
+}

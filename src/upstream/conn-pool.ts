@@ -1,0 +1,353 @@
+/**
+ * The HTTP/1.1 keep-alive connection pool of one host in one worker (Envoy's `Http1::ConnPoolImpl`).
+ *
+ * - `newStream` hands out an idle connection synchronously when there is one, the most recently
+ *   used first (LIFO: warm sockets stay warm, cold ones reach the idle timeout and close). Otherwise
+ *   the request waits in a bounded FIFO queue and a connection is opened for it (one per waiting
+ *   request, up to `maxConnections`); the next connection that connects or frees up takes it.
+ * - A failed or timed-out connect fails every waiting request (as Envoy purges its pending list),
+ *   so the router can retry or answer 503 instead of waiting on a host that does not answer.
+ * - A connection is closed after `maxRequestsPerConnection` requests, when either side asked for
+ *   close, after `idleTimeoutMs` unused, and on `drain()` (busy ones when their request completes).
+ *   An idle connection the upstream closes is simply forgotten.
+ * - One coarse sweep timer per pool, running only while the pool has connections, enforces both
+ *   connect and idle timeouts (precision: a tenth of the shorter timeout, 10 ms to 1 s).
+ * - The shared host table counts per host: active connections (connecting or open), connect
+ *   failures, and active/total requests. The pool owns the request counters (a request is active
+ *   from attach to completion or reset), so callers must not count requests there themselves.
+ */
+import * as net from 'node:net';
+import type {
+  ClientConnection,
+  ClientConnectionCallbacks,
+  RequestEncoder,
+  ResponseDecoder,
+} from '../http/codec';
+import type { Host } from './host';
+import { HostColumn, type HostTable } from './host-table';
+
+export type PoolFailureReason = 'connection_failure' | 'timeout' | 'overflow';
+
+/** What a stream waiting for a connection (the router's upstream request) implements. */
+export interface PoolCallbacks {
+  /** A connection is ready and the stream is attached: write the request through `encoder`. */
+  onPoolReady(encoder: RequestEncoder, host: Host, reused: boolean): void;
+  /** No connection will come: connect failure or timeout, or the pending queue is full. */
+  onPoolFailure(reason: PoolFailureReason, detail: string): void;
+}
+
+/** A pending `newStream`; cancelling guarantees no pool callback fires afterwards. */
+export interface Cancellable {
+  cancel(): void;
+}
+
+/** Wraps a connected socket in an upstream HTTP/1.1 codec (`createClientConnection`). */
+export type ClientConnectionFactory = (
+  socket: net.Socket,
+  callbacks: ClientConnectionCallbacks,
+) => ClientConnection;
+
+export interface ConnPoolOptions {
+  /** Cluster connect_timeout. */
+  connectTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout; 0 = idle connections stay open. */
+  idleTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  /** Requests allowed to wait for a connection (circuit breaker max_pending_requests, 1024). */
+  maxPendingRequests: number;
+  /** Connections this pool may open (circuit breaker max_connections, 1024). */
+  maxConnections: number;
+  connectionFactory: ClientConnectionFactory;
+  /** Monotonic milliseconds. */
+  nowMs(): number;
+}
+
+const enum ConnState {
+  Connecting,
+  Idle,
+  Busy,
+  Closed,
+}
+
+const MIN_SWEEP_MS = 10;
+const MAX_SWEEP_MS = 1000;
+
+/** One upstream connection and its place in the pool. */
+class PoolConnection implements ClientConnectionCallbacks {
+  state = ConnState.Connecting;
+  codec: ClientConnection | null = null;
+  /** Requests attached so far (for max_requests_per_connection and `reused`). */
+  streamsStarted = 0;
+  /** Close when the current request completes (drain). */
+  draining = false;
+  /** Connecting: when the connect times out. Idle: when the idle timeout closes it. */
+  deadline: number;
+
+  constructor(
+    private readonly pool: Http1ConnPool,
+    readonly socket: net.Socket,
+    connectDeadline: number,
+  ) {
+    this.deadline = connectDeadline;
+    socket.once('connect', this.onConnect);
+    socket.once('error', this.onConnectError);
+  }
+
+  private readonly onConnect = (): void => {
+    this.socket.removeListener('error', this.onConnectError);
+    this.pool.onConnected(this);
+  };
+
+  private readonly onConnectError = (err: NodeJS.ErrnoException): void => {
+    this.socket.removeListener('connect', this.onConnect);
+    this.pool.onConnectFailed(this, 'connection_failure', `connect error: ${err.code ?? err.message}`);
+  };
+
+  onStreamComplete(reusable: boolean): void {
+    this.pool.onStreamComplete(this, reusable);
+  }
+
+  onClose(): void {
+    this.pool.onConnectionClosed(this);
+  }
+}
+
+/** A request waiting for a connection. */
+class PendingStream implements Cancellable {
+  constructor(
+    private readonly pool: Http1ConnPool,
+    readonly decoder: ResponseDecoder,
+    readonly callbacks: PoolCallbacks,
+  ) {}
+
+  cancel(): void {
+    this.pool.cancelPending(this);
+  }
+}
+
+export class Http1ConnPool {
+  /** Idle connections, most recently used last (popped first). */
+  private readonly idle: PoolConnection[] = [];
+  private readonly connecting: PoolConnection[] = [];
+  private readonly connections = new Set<PoolConnection>();
+  private pending: PendingStream[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweepMs: number;
+  private closed = false;
+
+  constructor(
+    readonly host: Host,
+    private readonly table: HostTable,
+    private readonly options: ConnPoolOptions,
+  ) {
+    const shortest = Math.min(options.connectTimeoutMs, options.idleTimeoutMs || Infinity);
+    this.sweepMs = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(shortest / 10)));
+  }
+
+  /**
+   * Asks for a connection for one request. Returns null when a callback already ran (an idle
+   * connection was attached, or the request failed at once); otherwise the request waits and the
+   * returned handle cancels the wait.
+   */
+  newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {
+    if (this.closed) {
+      callbacks.onPoolFailure('connection_failure', 'pool closed');
+      return null;
+    }
+    const conn = this.popIdle();
+    if (conn !== null) {
+      this.attach(conn, decoder, callbacks);
+      return null;
+    }
+    if (this.pending.length >= this.options.maxPendingRequests) {
+      callbacks.onPoolFailure('overflow', 'too many requests waiting for a connection');
+      return null;
+    }
+    const waiting = new PendingStream(this, decoder, callbacks);
+    this.pending.push(waiting);
+    this.openConnectionsForPending();
+    return waiting;
+  }
+
+  /**
+   * Closes idle connections now and busy ones when their request completes. Connections still
+   * connecting (opened for waiting requests) serve those. New requests still work, on new connections.
+   */
+  drain(): void {
+    for (const conn of this.idle.splice(0)) this.closeConnection(conn);
+    for (const conn of this.connections) if (conn.state !== ConnState.Connecting) conn.draining = true;
+  }
+
+  /** Closes every connection now (active streams are reset) and fails waiting requests. Final. */
+  close(): void {
+    this.closed = true;
+    this.failPending('connection_failure', 'pool closed');
+    for (const conn of [...this.connections]) this.closeConnection(conn);
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+  get idleCount(): number {
+    return this.idle.length;
+  }
+  get connectingCount(): number {
+    return this.connecting.length;
+  }
+  /** Connections connecting, idle or busy. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  // ------------------------------------------------------------ called by PoolConnection / PendingStream
+
+  onConnected(conn: PoolConnection): void {
+    if (conn.state !== ConnState.Connecting) return;
+    removeFrom(this.connecting, conn);
+    conn.codec = this.options.connectionFactory(conn.socket, conn);
+    this.onConnectionFree(conn);
+  }
+
+  onConnectFailed(conn: PoolConnection, reason: PoolFailureReason, detail: string): void {
+    if (conn.state !== ConnState.Connecting) return;
+    this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
+    this.forget(conn);
+    conn.socket.destroy();
+    this.failPending(reason, detail);
+  }
+
+  onStreamComplete(conn: PoolConnection, reusable: boolean): void {
+    if (conn.state !== ConnState.Busy) return;
+    this.table.requestFinished(this.host.slot);
+    conn.state = ConnState.Idle;
+    const max = this.options.maxRequestsPerConnection;
+    if (!reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
+    // The codec calls this outside its parser, so the next request may start here at once.
+    else this.onConnectionFree(conn);
+  }
+
+  onConnectionClosed(conn: PoolConnection): void {
+    if (conn.state === ConnState.Closed) return;
+    this.forget(conn);
+    this.openConnectionsForPending();
+  }
+
+  cancelPending(waiting: PendingStream): void {
+    removeFrom(this.pending, waiting);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** An open connection has no request: give it the oldest waiting one, else park it (or close it). */
+  private onConnectionFree(conn: PoolConnection): void {
+    conn.state = ConnState.Idle;
+    if (conn.draining) {
+      this.retire(conn);
+      return;
+    }
+    const next = this.pending.shift();
+    if (next !== undefined) {
+      this.attach(conn, next.decoder, next.callbacks);
+      return;
+    }
+    const idleMs = this.options.idleTimeoutMs;
+    conn.deadline = idleMs > 0 ? this.options.nowMs() + idleMs : Infinity;
+    this.idle.push(conn);
+  }
+
+  private popIdle(): PoolConnection | null {
+    for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
+      // The upstream may have closed it a moment ago, before the close event was processed.
+      if (conn.socket.writable) return conn;
+      this.closeConnection(conn);
+    }
+    return null;
+  }
+
+  private attach(conn: PoolConnection, decoder: ResponseDecoder, callbacks: PoolCallbacks): void {
+    const reused = conn.streamsStarted > 0;
+    conn.state = ConnState.Busy;
+    conn.streamsStarted++;
+    this.table.requestStarted(this.host.slot);
+    callbacks.onPoolReady(conn.codec!.newStream(decoder), this.host, reused);
+  }
+
+  /** Opens connections until every waiting request has one on its way (within maxConnections). */
+  private openConnectionsForPending(): void {
+    while (
+      !this.closed &&
+      this.connecting.length < this.pending.length &&
+      this.connections.size < this.options.maxConnections
+    ) {
+      this.connect();
+    }
+  }
+
+  private connect(): void {
+    const socket = net.connect({ host: this.host.address, port: this.host.port, noDelay: true });
+    const conn = new PoolConnection(this, socket, this.options.nowMs() + this.options.connectTimeoutMs);
+    this.connections.add(conn);
+    this.connecting.push(conn);
+    this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(this.sweep, this.sweepMs);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** Closes a connection that may serve no more requests, replacing it if requests wait. */
+  private retire(conn: PoolConnection): void {
+    this.closeConnection(conn);
+    this.openConnectionsForPending();
+  }
+
+  /** Closes a connection the pool decided to close (as opposed to one the peer closed). */
+  private closeConnection(conn: PoolConnection): void {
+    if (conn.state === ConnState.Closed) return;
+    this.forget(conn);
+    if (conn.codec !== null) conn.codec.close();
+    else conn.socket.destroy();
+  }
+
+  /** Removes a connection from every structure and counter. Idempotent through `state`. */
+  private forget(conn: PoolConnection): void {
+    const was = conn.state;
+    conn.state = ConnState.Closed;
+    if (was === ConnState.Idle) removeFrom(this.idle, conn);
+    else if (was === ConnState.Connecting) removeFrom(this.connecting, conn);
+    else if (was === ConnState.Busy) this.table.requestFinished(this.host.slot);
+    this.connections.delete(conn);
+    this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
+    if (this.connections.size === 0 && this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  private failPending(reason: PoolFailureReason, detail: string): void {
+    // Swap the list first: a retry submitted from a failure callback must not be failed here too.
+    const failed = this.pending;
+    this.pending = [];
+    for (const waiting of failed) waiting.callbacks.onPoolFailure(reason, detail);
+  }
+
+  private readonly sweep = (): void => {
+    const now = this.options.nowMs();
+    for (let i = this.connecting.length - 1; i >= 0; i--) {
+      const conn = this.connecting[i];
+      if (conn !== undefined && conn.deadline <= now) {
+        this.onConnectFailed(conn, 'timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);
+      }
+    }
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i];
+      if (conn !== undefined && conn.deadline <= now) this.closeConnection(conn);
+    }
+  };
+}
+
+function removeFrom<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i !== -1) list.splice(i, 1);
+}

@@ -1,0 +1,62 @@
+/**
+ * The load-balancing policy contract, in the shape of Envoy's `envoy/upstream/load_balancer.h` and
+ * its `envoy.load_balancing_policies.*` factories.
+ *
+ * Lifecycle:
+ * - Primary thread, once per cluster: the config loader finds the factory by the cluster's
+ *   `lb_policy` enum (`enumName`) or by `load_balancing_policy` name / `@type`, and calls
+ *   `parseConfig` with the reader of the *cluster* mapping; the factory reads only its own fields
+ *   (e.g. `least_request_lb_config`) and returns plain data, stored as `ClusterConfig.lbConfig`.
+ * - Each worker: `create(hosts, config, env)` builds a LoadBalancer over a snapshot of the host set.
+ *   The snapshot is immutable: the cluster builds a new LoadBalancer whenever hosts are added or
+ *   removed or a health flag changes (as Envoy rebuilds its per-thread LBs on host-set updates).
+ *   `create` keeps only healthy hosts of the best priority level that has any (see host-set.ts).
+ * - Per request: `chooseHost(ctx)`, synchronous, allocation-free. Returns null when no host is
+ *   usable (empty or all-unhealthy set); the router then answers 503 with response flag UH.
+ */
+import type { ExtensionFactory } from '../../registry/registry';
+import type { Host } from '../host';
+import type { HostTable } from '../host-table';
+
+/** Per-request input to a pick (Envoy's LoadBalancerContext). */
+export interface LbContext {
+  /**
+   * Hash of the request for consistent-hashing policies (RING_HASH, MAGLEV), from the route's
+   * hash_policy; null when the route has none. Policies that do not hash ignore it.
+   */
+  readonly hashKey: number | null;
+}
+
+/** The context for requests with nothing to hash: share it instead of allocating one per request. */
+export const NO_LB_CONTEXT: LbContext = Object.freeze({ hashKey: null });
+
+/** What a worker gives every LoadBalancer it creates. Time and randomness are injected for tests. */
+export interface LbEnv {
+  /** Shared per-host counters (active requests of every worker). */
+  readonly hostTable: HostTable;
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** Monotonic milliseconds, same origin in every thread. */
+  nowMs(): number;
+}
+
+export interface LoadBalancer {
+  /** Picks the host for one request, or null if none is usable. */
+  chooseHost(ctx: LbContext): Host | null;
+}
+
+export interface LbPolicyFactory<C = unknown> extends ExtensionFactory<C> {
+  readonly category: 'lb_policy';
+  /** The cluster `lb_policy` enum value, e.g. 'ROUND_ROBIN'. */
+  readonly enumName: string;
+  /**
+   * Builds a worker-local LoadBalancer. `hosts` is the cluster's full current set (all priorities,
+   * healthy or not); `config` is what parseConfig returned.
+   */
+  create(hosts: readonly Host[], config: C, env: LbEnv): LoadBalancer;
+}
+
+/** Narrows a registry entry to an LB factory (the registry stores every category untyped). */
+export function isLbPolicyFactory(f: ExtensionFactory): f is LbPolicyFactory {
+  return f.category === 'lb_policy' && typeof (f as Partial<LbPolicyFactory>).create === 'function';
+}

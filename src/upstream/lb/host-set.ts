@@ -1,0 +1,43 @@
+/**
+ * What every policy does with a host set before balancing over it, so the policies themselves only
+ * pick: keep the healthy hosts of the best (lowest-numbered) priority level that has any.
+ *
+ * This is strict priority failover: traffic moves to priority 1 only when priority 0 has no healthy
+ * host at all. Envoy spreads load across levels gradually (a level keeps `healthy% × 1.4` of the
+ * traffic, the overprovisioning factor) and enters panic mode below 50 % healthy; neither is
+ * implemented yet.
+ */
+import type { Host } from '../host';
+import type { LoadBalancer } from './api';
+
+export function usableHosts(hosts: readonly Host[]): Host[] {
+  let best = Infinity;
+  for (const h of hosts) if (h.healthy && h.priority < best) best = h.priority;
+  return hosts.filter((h) => h.healthy && h.priority === best);
+}
+
+export function allWeightsEqual(hosts: readonly Host[]): boolean {
+  for (const h of hosts) if (h.weight !== hosts[0]!.weight) return false;
+  return true;
+}
+
+/** The balancer over an empty (or all-unhealthy) set. */
+export const NO_HOST_LB: LoadBalancer = Object.freeze({ chooseHost: () => null });
+
+/** The balancer over a set of one: no policy needed. */
+export class SingleHostLb implements LoadBalancer {
+  constructor(private readonly host: Host) {}
+  chooseHost(): Host {
+    return this.host;
+  }
+}
+
+/**
+ * The LB for 0 or 1 usable hosts, or null when the policy must build its own. Every policy starts
+ * its `create` with this, so the trivial cases behave the same everywhere.
+ */
+export function trivialLb(hosts: readonly Host[]): LoadBalancer | null {
+  if (hosts.length === 0) return NO_HOST_LB;
+  if (hosts.length === 1) return new SingleHostLb(hosts[0]!);
+  return null;
+}

@@ -1,0 +1,71 @@
+/**
+ * RANDOM (`envoy.load_balancing_policies.random`): each pick draws a host independently.
+ *
+ * Unlike Envoy, which ignores weights here, unequal weights are honoured (a host is drawn with
+ * probability weight / total, by binary search over the cumulative weights), as nginx's and
+ * HAProxy's random balancers do: a weight in the config should never be silently without effect.
+ */
+import type { Host } from '../host';
+import type { LbEnv, LbPolicyFactory, LoadBalancer } from './api';
+import { allWeightsEqual, trivialLb, usableHosts } from './host-set';
+
+/** RANDOM has no settings. */
+export type RandomConfig = Record<string, never>;
+
+class UniformRandomLb implements LoadBalancer {
+  constructor(
+    private readonly hosts: readonly Host[],
+    private readonly env: LbEnv,
+  ) {}
+
+  chooseHost(): Host {
+    return this.hosts[Math.floor(this.env.random() * this.hosts.length)]!;
+  }
+}
+
+class WeightedRandomLb implements LoadBalancer {
+  /** cumulative[i] = sum of the weights of hosts 0..i. */
+  private readonly cumulative: Float64Array;
+
+  constructor(
+    private readonly hosts: readonly Host[],
+    private readonly env: LbEnv,
+  ) {
+    this.cumulative = new Float64Array(hosts.length);
+    let sum = 0;
+    for (let i = 0; i < hosts.length; i++) this.cumulative[i] = sum += hosts[i]!.weight;
+  }
+
+  chooseHost(): Host {
+    const cumulative = this.cumulative;
+    const target = this.env.random() * cumulative[cumulative.length - 1]!;
+    // First index whose cumulative weight exceeds target.
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! > target) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.hosts[lo]!;
+  }
+}
+
+export const randomFactory: LbPolicyFactory<RandomConfig> = {
+  category: 'lb_policy',
+  name: 'envoy.load_balancing_policies.random',
+  typeUrls: ['type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random'],
+  enumName: 'RANDOM',
+
+  parseConfig(): RandomConfig {
+    return {};
+  },
+
+  create(allHosts: readonly Host[], _config: RandomConfig, env: LbEnv): LoadBalancer {
+    const hosts = usableHosts(allHosts);
+    return (
+      trivialLb(hosts) ??
+      (allWeightsEqual(hosts) ? new UniformRandomLb(hosts, env) : new WeightedRandomLb(hosts, env))
+    );
+  },
+};

@@ -1,0 +1,216 @@
+/**
+ * The primary thread: owns the validated config, the admin server and supervision. It lays out
+ * the shared tables (stats, hosts), gives each worker its own SO_REUSEPORT socket per listener,
+ * restarts a worker that dies, and on SIGTERM/SIGINT drains: stops accepting, lets in-flight
+ * requests finish (up to --drain-time-s), then exits 0.
+ */
+import { Worker } from 'node:worker_threads';
+import * as path from 'node:path';
+import type { Bootstrap } from '../config/bootstrap';
+import type { Registry } from '../registry/registry';
+import { StatsLayout, StatsStore, type StatsLayoutData } from '../stats/store';
+import { declareBootstrapStats } from '../stats/declare';
+import { HostTable } from '../upstream/host-table';
+import { loadNative, nativeStatus, openSharedListenSocket } from '../native';
+import { log, type LogLevel } from '../common/log';
+import type { ListenerSocketPlan } from '../listener/active-listener';
+import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
+import { AdminServer, type ServerState } from '../admin/admin-server';
+
+export interface ServeOptions {
+  concurrency: number;
+  drainTimeS: number;
+  logLevel: LogLevel;
+  /** The argv Legate was started with, for /server_info. */
+  commandLine: Record<string, unknown>;
+  /** The config as the user wrote it (for /config_dump). */
+  rawConfig: unknown;
+}
+
+/** Crash-loop guard: at most this many restarts of one worker per minute. */
+const MAX_RESTARTS_PER_MINUTE = 10;
+
+interface WorkerSlot {
+  index: number;
+  worker: Worker | null;
+  restarts: number[];
+  drained: boolean;
+}
+
+export class Primary implements ServerState {
+  private readonly statsData: StatsLayoutData;
+  readonly stats: StatsStore;
+  private readonly hostTable: HostTable;
+  private readonly slots: WorkerSlot[] = [];
+  /** Resolved ports per listener name (after port 0 was bound). */
+  readonly ports = new Map<string, number>();
+  private admin: AdminServer | null = null;
+  private draining = false;
+  private readonly startedAt = Date.now();
+  readonly concurrency: number;
+  readonly sharedSockets: boolean;
+  healthCheckFailed = false;
+
+  constructor(
+    readonly bootstrap: Bootstrap,
+    registry: Registry,
+    readonly options: ServeOptions,
+  ) {
+    this.sharedSockets = loadNative() !== null;
+    let concurrency = Math.max(1, options.concurrency);
+    if (!this.sharedSockets && concurrency > 1) {
+      log.warn(
+        `native addon not active (${nativeStatus().reason}): serving every listener from one worker thread instead of ${concurrency}`,
+      );
+      concurrency = 1;
+    }
+    this.concurrency = concurrency;
+    const layout = new StatsLayout();
+    declareBootstrapStats(layout, bootstrap, registry, concurrency);
+    this.statsData = layout.allocate(1 + concurrency);
+    this.stats = new StatsStore(this.statsData, 0);
+    this.stats.gauge('server.concurrency').add(concurrency);
+    this.stats.gauge('server.live').inc();
+    this.hostTable = HostTable.allocate(bootstrap.clusters);
+  }
+
+  get state(): 'LIVE' | 'DRAINING' {
+    return this.draining ? 'DRAINING' : 'LIVE';
+  }
+
+  get uptimeSeconds(): number {
+    return Math.floor((Date.now() - this.startedAt) / 1000);
+  }
+
+  async start(): Promise<void> {
+    if (this.bootstrap.admin !== null) {
+      this.admin = new AdminServer(this, this.bootstrap.admin);
+      await this.admin.start();
+      log.info(`admin listening on ${this.bootstrap.admin.address.address}:${this.admin.port}`);
+    }
+    for (let i = 0; i < this.concurrency; i++)
+      this.slots.push({ index: i, worker: null, restarts: [], drained: false });
+    // Worker 0 first: it resolves any port 0 so the others bind the same port.
+    await this.startWorker(this.slots[0]!);
+    await Promise.all(this.slots.slice(1).map((s) => this.startWorker(s)));
+    for (const l of this.bootstrap.listeners) {
+      log.info(
+        `listener '${l.name}' listening on ${l.address.address}:${this.ports.get(l.name)} (${l.http1Codec} codec)`,
+      );
+    }
+    log.info(
+      `legate ready: ${this.concurrency} worker(s), native ${nativeStatus().active ? 'active' : 'inactive'}`,
+    );
+    process.on('SIGTERM', () => void this.drainAndExit());
+    process.on('SIGINT', () => void this.drainAndExit());
+  }
+
+  get adminPort(): number | null {
+    return this.admin?.port ?? null;
+  }
+
+  /** Each worker incarnation gets fresh sockets: a dead worker's fds closed with it. */
+  private planSockets(): ListenerSocketPlan[] {
+    return this.bootstrap.listeners.map((l) => {
+      const known = this.ports.get(l.name);
+      const port = known ?? l.address.port;
+      if (l.http1Codec === 'uws') return { name: l.name, fd: null, port };
+      const shared = openSharedListenSocket(l.address.address, port, 4096);
+      if (shared !== null && known === undefined) this.ports.set(l.name, shared.port);
+      return { name: l.name, fd: shared?.fd ?? null, port: shared?.port ?? port };
+    });
+  }
+
+  private startWorker(slot: WorkerSlot): Promise<void> {
+    const init: WorkerInit = {
+      workerIndex: slot.index,
+      bootstrap: this.bootstrap,
+      stats: this.statsData,
+      hostTable: this.hostTable.toShared(),
+      listeners: this.planSockets(),
+      logLevel: this.options.logLevel,
+    };
+    const worker = new Worker(path.join(__dirname, 'worker-main.js'), { workerData: init });
+    slot.worker = worker;
+    slot.drained = false;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (msg: WorkerToPrimary) => {
+        if (msg.type === 'ready') {
+          ready = true;
+          for (const [name, port] of Object.entries(msg.ports))
+            if (!this.ports.has(name)) this.ports.set(name, port);
+          resolve();
+        } else if (msg.type === 'start-failed') {
+          reject(new Error(`worker ${slot.index} failed to start: ${msg.error}`));
+        } else if (msg.type === 'drained') {
+          slot.drained = true;
+        }
+      });
+      worker.on('error', (err) => log.error(`worker ${slot.index} crashed: ${err.stack ?? err.message}`));
+      worker.on('exit', (code) => {
+        slot.worker = null;
+        if (!ready) {
+          reject(new Error(`worker ${slot.index} exited with code ${code} before it was ready`));
+          return;
+        }
+        if (!this.draining) this.restart(slot, code);
+      });
+    });
+  }
+
+  private restart(slot: WorkerSlot, code: number): void {
+    const now = Date.now();
+    slot.restarts = slot.restarts.filter((t) => now - t < 60_000);
+    if (slot.restarts.length >= MAX_RESTARTS_PER_MINUTE) {
+      log.error(
+        `worker ${slot.index} exited (code ${code}) ${MAX_RESTARTS_PER_MINUTE} times in a minute; not restarting it`,
+      );
+      return;
+    }
+    slot.restarts.push(now);
+    log.warn(`worker ${slot.index} exited (code ${code}); restarting it`);
+    this.startWorker(slot).catch((err: Error) => log.error(err.message));
+  }
+
+  /** Stops accepting everywhere and waits for in-flight requests, up to the drain time. */
+  async drainAndExit(): Promise<never> {
+    if (!this.draining) {
+      this.draining = true;
+      log.info(`draining (up to ${this.options.drainTimeS}s)`);
+      const exits = this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.worker === null) return resolve();
+            s.worker.once('exit', () => resolve());
+            s.worker.postMessage({ type: 'drain' } satisfies PrimaryToWorker);
+          }),
+      );
+      const deadline = new Promise<void>((resolve) =>
+        setTimeout(resolve, this.options.drainTimeS * 1000).unref(),
+      );
+      await Promise.race([Promise.all(exits), deadline]);
+      await this.admin?.close();
+      log.info('drained; exiting');
+    }
+    process.exit(0);
+  }
+
+  setLogLevel(level: LogLevel): void {
+    for (const s of this.slots) s.worker?.postMessage({ type: 'log-level', level } satisfies PrimaryToWorker);
+  }
+
+  /** Admin /drain_listeners: stop accepting new connections, keep serving in-flight ones. */
+  drainListeners(): void {
+    for (const s of this.slots) s.worker?.postMessage({ type: 'drain' } satisfies PrimaryToWorker);
+    this.draining = true;
+  }
+
+  /** Test hook behind LEGATE_TEST_HOOKS=1: make worker `index` crash like a bug would. */
+  crashWorker(index: number): boolean {
+    const w = this.slots[index]?.worker;
+    if (!w) return false;
+    w.postMessage({ type: 'crash' } satisfies PrimaryToWorker);
+    return true;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * What one worker thread shares with the filters it runs: built once when the worker starts, handed
+ * to filter factories as `ctx.services`. Data-plane code depends on this small surface, not on the
+ * worker's bootstrapping code.
+ */
+import type { Registry } from '../registry/registry';
+import type { StatsStore } from '../stats/store';
+import type { TimerWheel } from '../common/timer-wheel';
+import type { ClusterManager } from '../upstream/cluster-manager';
+import type { DateCache } from '../common/date-cache';
+
+export interface WorkerServices {
+  readonly workerIndex: number;
+  readonly registry: Registry;
+  readonly stats: StatsStore;
+  readonly timers: TimerWheel;
+  readonly clusterManager: ClusterManager;
+  readonly date: DateCache;
+  /** Injected randomness in [0, 1) (tests make it deterministic). */
+  readonly random: () => number;
+  /** Monotonic milliseconds. */
+  readonly now: () => number;
+}

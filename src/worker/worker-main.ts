@@ -1,0 +1,93 @@
+/**
+ * Entry point of a worker thread: builds this worker's data plane from the primary's validated
+ * config (registry, clusters, listeners, filter chains — once), starts accepting, and drains when
+ * the primary asks.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
+import { createBuiltinRegistry } from '../registry/builtins';
+import { StatsStore } from '../stats/store';
+import { TimerWheel, monotonicMs } from '../common/timer-wheel';
+import { DateCache } from '../common/date-cache';
+import { log, setLogLevel, setLogPrefix } from '../common/log';
+import { HostTable } from '../upstream/host-table';
+import { ClusterManager } from '../upstream/cluster-manager';
+import { ActiveListener } from '../listener/active-listener';
+import type { WorkerServices } from './services';
+
+function post(msg: WorkerToPrimary): void {
+  parentPort!.postMessage(msg);
+}
+
+async function main(init: WorkerInit): Promise<void> {
+  setLogLevel(init.logLevel);
+  setLogPrefix(`worker ${init.workerIndex}`);
+  const stats = new StatsStore(init.stats, 1 + init.workerIndex);
+  stats.resetOwnGauges();
+  const hostTable = HostTable.fromShared(init.hostTable);
+  const random = Math.random;
+  const now = monotonicMs;
+  const registry = createBuiltinRegistry();
+  const clusterManager = new ClusterManager(init.bootstrap.clusters, {
+    hostTable,
+    registry,
+    random,
+    nowMs: now,
+  });
+  // DNS clusters get their first hosts before this worker takes traffic.
+  await clusterManager.initialize();
+  const services: WorkerServices = {
+    workerIndex: init.workerIndex,
+    registry,
+    stats,
+    timers: new TimerWheel(now),
+    clusterManager,
+    date: new DateCache(),
+    random,
+    now,
+  };
+
+  const listeners = init.bootstrap.listeners.map((config) => new ActiveListener(config, services));
+  const ports: Record<string, number> = {};
+  for (let i = 0; i < listeners.length; i++) {
+    const plan = init.listeners.find((p) => p.name === listeners[i]!.config.name)!;
+    ports[plan.name] = await listeners[i]!.start(plan);
+  }
+  post({ type: 'ready', ports });
+
+  parentPort!.on('message', (msg: PrimaryToWorker) => {
+    if (msg.type === 'log-level') setLogLevel(msg.level);
+    else if (msg.type === 'drain') drain(listeners, services);
+    else if (msg.type === 'crash' && process.env.LEGATE_TEST_HOOKS === '1') {
+      setImmediate(() => {
+        throw new Error('crash requested by the LEGATE_TEST_HOOKS admin endpoint');
+      });
+    }
+  });
+}
+
+function drain(listeners: ActiveListener[], services: WorkerServices): void {
+  let pending = listeners.length;
+  const finished = (): void => {
+    if (--pending > 0) return;
+    services.clusterManager.close();
+    services.timers.close();
+    services.date.close();
+    post({ type: 'drained' });
+    // Nothing is left on this thread's event loop (listen sockets, pools and timers are closed),
+    // so the thread ends by itself; the primary waits for its 'exit'.
+    parentPort!.close();
+  };
+  if (pending === 0) {
+    pending = 1;
+    finished();
+    return;
+  }
+  for (const l of listeners) l.drain(finished);
+}
+
+main(workerData as WorkerInit).catch((err: unknown) => {
+  log.error(`worker failed to start: ${(err as Error).stack ?? String(err)}`);
+  post({ type: 'start-failed', error: (err as Error).message });
+  process.exit(1);
+});

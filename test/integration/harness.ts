@@ -1,0 +1,286 @@
+/**
+ * End-to-end harness: runs the real `legate` binary as a child process on 127.0.0.1, with real
+ * origin servers and real clients. Everything it starts is stopped by `stop()` / `closeAll()`.
+ */
+import { REPO_ROOT } from '../repo-root';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export { REPO_ROOT };
+const LEGATE_BIN = path.join(REPO_ROOT, 'bin', 'legate.js');
+
+export interface LegateProcess {
+  proc: ChildProcess;
+  /** Bound port per listener name. */
+  ports: Map<string, number>;
+  adminPort: number | null;
+  output(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  concurrency?: number;
+  args?: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** Writes `yaml` to a temp file and starts `legate -c file`; resolves once it logs "legate ready". */
+export function startLegate(yaml: string, opts: StartOptions = {}): Promise<LegateProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-test-'));
+  const file = path.join(dir, 'envoy.yaml');
+  fs.writeFileSync(file, yaml);
+  return startLegateArgs(['-c', file, ...(opts.args ?? [])], opts);
+}
+
+export function startLegateArgs(args: string[], opts: StartOptions = {}): Promise<LegateProcess> {
+  const proc = spawn(
+    process.execPath,
+    [LEGATE_BIN, '--concurrency', String(opts.concurrency ?? 2), '--drain-time-s', '5', ...args],
+    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const ports = new Map<string, number>();
+  let adminPort: number | null = null;
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`legate did not become ready in time:\n${out}`));
+    }, opts.timeoutMs ?? 15_000);
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      for (const m of out.matchAll(/listener '([^']+)' listening on \S+:(\d+)/g))
+        ports.set(m[1]!, Number(m[2]));
+      const a = /admin listening on \S+:(\d+)/.exec(out);
+      if (a) adminPort = Number(a[1]);
+      if (out.includes('legate ready')) {
+        clearTimeout(timer);
+        resolve({
+          proc,
+          ports,
+          adminPort,
+          output: () => out,
+          exited,
+          stop: (signal = 'SIGTERM') => {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+            return exited;
+          },
+        });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`legate exited with ${code} before it was ready:\n${out}`));
+    });
+  });
+}
+
+/** Runs `legate` to completion (validate mode, --print-config, --version …). */
+export function runLegate(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [LEGATE_BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface Origin {
+  port: number;
+  server: http.Server;
+  /** Requests the origin received, in order. */
+  requests: { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer }[];
+  /** Distinct TCP connections the origin accepted. */
+  connections: number;
+  close(): Promise<void>;
+}
+
+export type OriginHandler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void;
+
+/** A node:http origin on 127.0.0.1:port (0 = any) that records what it receives. */
+export function startOrigin(handler?: OriginHandler, port = 0): Promise<Origin> {
+  const origin: Origin = {
+    port: 0,
+    requests: [],
+    connections: 0,
+    server: http.createServer({ keepAliveTimeout: 60_000 }),
+    close: () =>
+      new Promise((resolve) => {
+        origin.server.close(() => resolve());
+        origin.server.closeAllConnections();
+      }),
+  };
+  origin.server.on('connection', () => origin.connections++);
+  origin.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      origin.requests.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      if (handler) handler(req, res, body);
+      else {
+        const text = `origin ${origin.port} ${req.method} ${req.url}\n`;
+        res.setHeader('content-type', 'text/plain');
+        // Explicit, so HEAD responses carry it too (node:http omits it for HEAD otherwise).
+        res.setHeader('content-length', Buffer.byteLength(text));
+        res.end(text);
+      }
+    });
+  });
+  return new Promise((resolve) => {
+    origin.server.listen(port, '127.0.0.1', () => {
+      origin.port = (origin.server.address() as net.AddressInfo).port;
+      resolve(origin);
+    });
+  });
+}
+
+export interface SimpleResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request with node:http (no keep-alive agent unless given). */
+export function request(
+  port: number,
+  opts: {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: Buffer | string;
+    agent?: http.Agent;
+  } = {},
+): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'GET',
+        path: opts.path ?? '/',
+        headers: opts.headers,
+        agent: opts.agent ?? false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('client timeout')));
+    req.end(opts.body);
+  });
+}
+
+/** Sends raw bytes and collects everything until the server closes (or `untilMs`). */
+export function rawExchange(port: number, data: string | Buffer, untilMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => sock.destroy(), untilMs);
+    sock.on('data', (d) => (out += d.toString('latin1')));
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      if (out) resolve(out);
+      else reject(err);
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    sock.write(data);
+  });
+}
+
+/** A YAML listener+cluster config with one HCM; `routes` and `clusters` are YAML fragments. */
+export function httpProxyYaml(p: {
+  listenerPort?: number;
+  virtualHosts: string;
+  clusters: string;
+  hcmExtra?: string;
+  admin?: boolean;
+}): string {
+  return `${p.admin === false ? '' : 'admin:\n  address:\n    socket_address: { address: 127.0.0.1, port_value: 0 }\n'}static_resources:
+  listeners:
+  - name: proxy
+    address:
+      socket_address: { address: 127.0.0.1, port_value: ${p.listenerPort ?? 0} }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress_http
+${indent(p.hcmExtra ?? '', 10)}
+          route_config:
+            name: local_route
+            virtual_hosts:
+${indent(p.virtualHosts, 12)}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+${indent(p.clusters, 2)}
+`;
+}
+
+/** A STATIC cluster YAML fragment. */
+export function staticCluster(name: string, ports: number[], extra = ''): string {
+  return `- name: ${name}
+  connect_timeout: 1s
+  type: STATIC
+  lb_policy: ROUND_ROBIN
+${indent(extra, 2)}
+  load_assignment:
+    cluster_name: ${name}
+    endpoints:
+    - lb_endpoints:
+${ports.map((p) => `      - endpoint:\n          address:\n            socket_address: { address: 127.0.0.1, port_value: ${p} }`).join('\n')}
+`;
+}
+
+function indent(text: string, n: number): string {
+  const pad = ' '.repeat(n);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+/** GET the admin endpoint. */
+export async function admin(lp: LegateProcess, p: string, method = 'GET'): Promise<SimpleResponse> {
+  if (lp.adminPort === null) throw new Error('no admin port');
+  return request(lp.adminPort, { path: p, method });
+}
+
+/** Reads a stat's value from /stats (sum over workers). */
+export async function stat(lp: LegateProcess, name: string): Promise<number> {
+  const r = await admin(lp, `/stats?filter=^${name.replace(/\./g, '\\.')}$`);
+  const m = new RegExp(`^${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(r.body.toString());
+  if (!m) throw new Error(`stat ${name} not found in:\n${r.body.toString()}`);
+  return Number(m[1]);
+}

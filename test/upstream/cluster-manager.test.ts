@@ -1,0 +1,102 @@
+/** The per-worker ClusterManager end to end: config → clusters → LB → pool → real upstreams. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createBuiltinRegistry } from '../../src/registry/builtins';
+import { ClusterManager } from '../../src/upstream/cluster-manager';
+import { HostTable } from '../../src/upstream/host-table';
+import { NO_LB_CONTEXT } from '../../src/upstream/lb/api';
+import { monotonicMs } from '../../src/common/timer-wheel';
+import { clusterConfig, countPicks, endpoint, seededRandom } from './helpers';
+import { TestRequest, startServer } from './pool-harness';
+
+test('clusters are built from config and route requests to real upstreams', async () => {
+  const servers = await Promise.all([startServer(), startServer()]);
+  const configs = [
+    clusterConfig({ name: 'web', endpoints: servers.map((s) => endpoint('127.0.0.1', s.port)) }),
+    clusterConfig({
+      name: 'local',
+      type: 'STRICT_DNS',
+      dnsLookupFamily: 'V4_ONLY',
+      lbPolicy: 'LEAST_REQUEST',
+      lbConfig: { choiceCount: 2, activeRequestBias: 1 },
+      endpoints: [endpoint('localhost', servers[0]!.port)],
+    }),
+  ];
+  const table = HostTable.allocate(configs);
+  const manager = new ClusterManager(configs, {
+    hostTable: table,
+    registry: createBuiltinRegistry(),
+    random: seededRandom(1),
+    nowMs: monotonicMs,
+  });
+  try {
+    await manager.initialize();
+    assert.equal(manager.get('nope'), undefined);
+    assert.deepEqual(
+      [...manager.clusters].map((c) => c.name),
+      ['web', 'local'],
+    );
+
+    const web = manager.get('web')!;
+    const picks = countPicks(() => web.chooseHost(NO_LB_CONTEXT), 10);
+    assert.deepEqual([...picks.values()], [5, 5], 'round robin over both endpoints');
+
+    const seen = new Set<number>();
+    for (let i = 0; i < 4; i++) {
+      const host = web.chooseHost(NO_LB_CONTEXT)!;
+      assert.equal(web.pool(host), web.pool(host), 'one pool per host');
+      const request = new TestRequest();
+      web.pool(host).newStream(request, request);
+      const outcome = await request.done;
+      assert.equal(outcome.status, 200);
+      seen.add(host.port);
+    }
+    assert.equal(seen.size, 2);
+
+    const local = manager.get('local')!;
+    assert.deepEqual(
+      local.hosts.map((h) => h.key),
+      [`127.0.0.1:${servers[0]!.port}`],
+    );
+    const host = local.chooseHost(NO_LB_CONTEXT)!;
+    const request = new TestRequest();
+    local.pool(host).newStream(request, request);
+    assert.equal((await request.done).status, 200);
+  } finally {
+    manager.close();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+test('a health change rebuilds the balancer', () => {
+  const configs = [clusterConfig({ endpoints: [endpoint('10.0.0.1', 80), endpoint('10.0.0.2', 80)] })];
+  const manager = new ClusterManager(configs, {
+    hostTable: HostTable.allocate(configs),
+    registry: createBuiltinRegistry(),
+    random: seededRandom(2),
+    nowMs: monotonicMs,
+  });
+  try {
+    const cluster = manager.get('test')!;
+    const [a, b] = cluster.hosts;
+    a!.healthy = false;
+    cluster.onHostHealthChanged();
+    assert.equal(countPicks(() => cluster.chooseHost(NO_LB_CONTEXT), 20).get(b!), 20);
+  } finally {
+    manager.close();
+  }
+});
+
+test('an lb_policy nobody registered is a startup error', () => {
+  const configs = [clusterConfig({ lbPolicy: 'MAGLEV', endpoints: [endpoint('10.0.0.1', 80)] })];
+  assert.throws(
+    () =>
+      new ClusterManager(configs, {
+        hostTable: HostTable.allocate(configs),
+        registry: createBuiltinRegistry(),
+        random: Math.random,
+        nowMs: monotonicMs,
+      }),
+    /MAGLEV/,
+  );
+});

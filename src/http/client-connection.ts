@@ -52,6 +52,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private closed = false;
   private corked = false;
   private readDisableCount = 0;
+  /** socket.write() returned false for request bytes; cleared on 'drain'. */
+  private aboveWriteWatermark = false;
   // Per-stream state, reset by newStream().
   private requestChunked = false;
   private requestComplete = false;
@@ -75,6 +77,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.onData = this.onData.bind(this);
     this.onEnd = this.onEnd.bind(this);
     this.onClose = this.onClose.bind(this);
+    this.onDrain = this.onDrain.bind(this);
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -93,6 +96,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.reusable = true;
     this.responseStarted = false;
     this.responseComplete = false;
+    this.aboveWriteWatermark = false;
     return this;
   }
 
@@ -137,20 +141,33 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   encodeData(data: Buffer, endStream: boolean): void {
     if (!this.busy || this.requestComplete) return;
     const socket = this.socket;
+    let flushed = true;
     if (this.requestChunked) {
       socket.cork();
       if (data.length > 0) {
         socket.write(chunkHeader(data.length), 'latin1');
         socket.write(data);
-        socket.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
+        flushed = socket.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
       } else if (endStream) {
-        socket.write(LAST_CHUNK, 'latin1');
+        flushed = socket.write(LAST_CHUNK, 'latin1');
       }
       socket.uncork();
     } else if (data.length > 0) {
-      socket.write(data);
+      flushed = socket.write(data);
     }
     if (endStream) this.endRequest();
+    else if (!flushed && !this.aboveWriteWatermark) {
+      // Uploads faster than the upstream reads: tell the owner to pause the downstream.
+      this.aboveWriteWatermark = true;
+      socket.once('drain', this.onDrain);
+      this.decoder?.onAboveWriteBufferHighWatermark();
+    }
+  }
+
+  private onDrain(): void {
+    if (!this.aboveWriteWatermark) return;
+    this.aboveWriteWatermark = false;
+    this.decoder?.onBelowWriteBufferLowWatermark();
   }
 
   encodeTrailers(trailers: HeaderMap): void {

@@ -87,7 +87,12 @@ export interface ResponseEncoder {
 
 /** What the codec asks of its owner (the connection manager), once per connection. */
 export interface ServerConnectionCallbacks {
-  /** A new request started (message begin). Returns the decoder that will receive it. */
+  /**
+   * The first byte of a request arrived (its head is still being read). For request_headers_timeout;
+   * codecs that cannot tell (uWS) never call it.
+   */
+  onRequestBegin?(): void;
+  /** A request's head is complete and valid. Returns the decoder that will receive it. */
   newStream(encoder: ResponseEncoder): RequestDecoder;
   /** The connection closed (after any stream resets were delivered). */
   onConnectionClose(): void;
@@ -113,6 +118,9 @@ export interface ResponseDecoder {
   decodeData(data: Buffer, endStream: boolean): void;
   decodeTrailers(trailers: HeaderMap): void;
   onResetStream(reason: StreamResetReason): void;
+  /** The request body outran the upstream socket: stop feeding it until the low watermark call. */
+  onAboveWriteBufferHighWatermark(): void;
+  onBelowWriteBufferLowWatermark(): void;
 }
 
 /** Sends a request on an upstream connection. */

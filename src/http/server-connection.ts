@@ -431,6 +431,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     this.contentLength = -1;
     this.transferEncoding = null;
     this.bodyBytes = 0;
+    this.callbacks.onRequestBegin?.();
     return 0;
   }
 

@@ -47,6 +47,14 @@ class RecordedResponse implements ResponseDecoder {
   onResetStream(reason: StreamResetReason): void {
     this.reset = reason;
   }
+  /** Write watermark events, in order: true = above, false = below. */
+  watermarks: boolean[] = [];
+  onAboveWriteBufferHighWatermark(): void {
+    this.watermarks.push(true);
+  }
+  onBelowWriteBufferLowWatermark(): void {
+    this.watermarks.push(false);
+  }
 }
 
 interface Upstream {
@@ -358,6 +366,33 @@ test('the request head and the first body chunk leave in one write', async () =>
     await waitFor(() => response.ended, 'the response');
     assert.equal(reads.length, 1);
     assert.equal(reads[0], 'PUT /x HTTP/1.1\r\nhost: upstream\r\ncontent-length: 4\r\n\r\nbody');
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('an upload faster than the upstream reads raises the write watermark, and draining lowers it', async () => {
+  let paused: net.Socket | null = null;
+  const upstream = await listen(
+    net.createServer((socket) => {
+      // Read nothing at first: the request body backs up in the kernel and then in Node.
+      socket.pause();
+      paused = socket;
+    }),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = new RecordedResponse();
+    const encoder = client.connection.newStream(response);
+    encoder.encodeHeaders(requestHead('POST', '/upload'), 64 * 1024 * 1024, false);
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < 32 && response.watermarks.length === 0; i++) encoder.encodeData(chunk, false);
+    assert.deepEqual(response.watermarks, [true], 'the owner is told to stop sending');
+    await waitFor(() => paused !== null, 'the upstream connection');
+    paused!.resume();
+    await waitFor(() => response.watermarks.length === 2, 'the low watermark after the upstream reads');
+    assert.deepEqual(response.watermarks, [true, false]);
+    client.connection.close();
   } finally {
     await upstream.close();
   }

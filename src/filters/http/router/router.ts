@@ -51,6 +51,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private contentLength = 0;
   private responseStarted = false;
   private finished = false;
+  /** We asked the downstream codec to stop reading (upload flow control). */
+  private downstreamPaused = false;
   private isHead = false;
   timerDeadline = 0;
   timerBucket = -1;
@@ -236,6 +238,13 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.callbacks.resetStream();
   }
 
+  /** The upstream reads the request body slower than the client sends it: pause the client. */
+  onUpstreamWriteWatermark(up: UpstreamRequest, above: boolean): void {
+    if (up !== this.upstream || above === this.downstreamPaused) return;
+    this.downstreamPaused = above;
+    this.callbacks.readDisableDownstream(above);
+  }
+
   onUpstream100Continue(): void {
     if (!this.responseStarted) this.callbacks.encode100Continue();
   }
@@ -352,6 +361,10 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private releaseUpstream(): void {
     const up = this.upstream;
     if (up === null) return;
+    if (this.downstreamPaused) {
+      this.downstreamPaused = false;
+      this.callbacks.readDisableDownstream(false);
+    }
     this.shared.services.timers.disarm(up);
     this.stats!.rqActive.dec();
     this.stats!.rqCompleted.inc();

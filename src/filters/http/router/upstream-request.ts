@@ -111,6 +111,14 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
     this.router.onUpstreamReset(this, reason);
   }
 
+  onAboveWriteBufferHighWatermark(): void {
+    if (!this.done) this.router.onUpstreamWriteWatermark(this, true);
+  }
+
+  onBelowWriteBufferLowWatermark(): void {
+    if (!this.done) this.router.onUpstreamWriteWatermark(this, false);
+  }
+
   // ------------------------------------------------------------ per-try timeout
 
   onTimeout(): void {

@@ -20,7 +20,7 @@ import {
 } from '../../http/api';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { MatchedRoute } from '../../../router/route-table';
-import type { HttpConnectionManager } from './connection-manager';
+import type { DownstreamConnection, HttpConnectionManager } from './connection-manager';
 import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
 
@@ -48,9 +48,14 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   timerDeadline = 0;
   timerBucket = -1;
 
+  /** request_timeout: the whole request must arrive in time (armed until the request ends). */
+  private readonly requestTimer: RequestTimer | null;
+
   constructor(
     private readonly hcm: HttpConnectionManager,
     private readonly encoder: ResponseEncoder,
+    /** The connection, for codecs that have one (null for uWS). */
+    private readonly connection: DownstreamConnection | null,
   ) {
     this.startMs = hcm.services.now();
     hcm.stats.rqTotal.inc();
@@ -58,6 +63,9 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     hcm.stats.rqActive.inc();
     const idle = hcm.config.streamIdleTimeoutMs;
     if (idle > 0) hcm.services.timers.arm(this, idle);
+    const whole = hcm.config.requestTimeoutMs;
+    this.requestTimer = whole > 0 ? new RequestTimer(this) : null;
+    if (this.requestTimer !== null) hcm.services.timers.arm(this.requestTimer, whole);
   }
 
   get remoteAddress(): string {
@@ -100,6 +108,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   decodeHeaders(head: RequestHead, endStream: boolean): void {
     this.requestHead = head;
+    if (endStream) this.requestReceived();
     const config = this.hcm.config;
     if (!stripHopByHop(head)) {
       this.sendLocalReply(400, 'Bad Request', 'connection_header_rejected');
@@ -129,11 +138,13 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   decodeData(data: Buffer, endStream: boolean): void {
     if (this.destroyed || this.responseComplete) return;
+    if (endStream) this.requestReceived();
     this.runDecodeData(0, data, endStream);
   }
 
   decodeTrailers(trailers: HeaderMap): void {
     if (this.destroyed || this.responseComplete) return;
+    this.requestReceived();
     for (let i = 0; i < this.filters.length; i++) {
       if (this.filters[i]!.decodeTrailers(trailers) === FilterTrailersStatus.StopIteration) return;
     }
@@ -255,6 +266,18 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     else this.sendLocalReply(408, 'stream timeout', 'stream_idle_timeout');
   }
 
+  /** request_timeout fired before the whole request arrived. */
+  onRequestTimeout(): void {
+    if (this.destroyed) return;
+    this.hcm.stats.rqTimeout.inc();
+    if (this.responseStarted) this.resetStream();
+    else this.sendLocalReply(408, 'request timeout', 'request_overall_timeout');
+  }
+
+  private requestReceived(): void {
+    if (this.requestTimer !== null) this.hcm.services.timers.disarm(this.requestTimer);
+  }
+
   /** Activity on the stream (called by filters on data) pushes the idle deadline back. */
   touch(): void {
     const idle = this.hcm.config.streamIdleTimeoutMs;
@@ -304,7 +327,18 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (this.destroyed) return;
     this.destroyed = true;
     this.hcm.services.timers.disarm(this);
+    this.requestReceived();
     this.hcm.stats.rqActive.dec();
+    this.connection?.streamDone();
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
+  }
+}
+
+class RequestTimer implements TimeoutTarget {
+  timerDeadline = 0;
+  timerBucket = -1;
+  constructor(private readonly stream: ActiveStream) {}
+  onTimeout(): void {
+    this.stream.onRequestTimeout();
   }
 }

@@ -20,6 +20,7 @@ import { compileRouteTable, type RouteTable } from '../../../router/route-table'
 import type { WorkerServices } from '../../../worker/services';
 import type { Counter, Gauge } from '../../../stats/store';
 import { ActiveStream } from './active-stream';
+import type { TimeoutTarget } from '../../../common/timer-wheel';
 
 /** The stats one HCM updates, bound once (`http.<stat_prefix>.*`). */
 export class HcmStats {
@@ -34,6 +35,9 @@ export class HcmStats {
   readonly rqRxReset: Counter;
   readonly rqTxReset: Counter;
   readonly rqIdleTimeout: Counter;
+  readonly rqTimeout: Counter;
+  readonly rqHeaderTimeout: Counter;
+  readonly cxIdleTimeout: Counter;
   readonly noRoute: Counter;
   readonly noCluster: Counter;
   readonly directResponse: Counter;
@@ -54,6 +58,9 @@ export class HcmStats {
     this.rqRxReset = s.counter(p + 'downstream_rq_rx_reset');
     this.rqTxReset = s.counter(p + 'downstream_rq_tx_reset');
     this.rqIdleTimeout = s.counter(p + 'downstream_rq_idle_timeout');
+    this.rqTimeout = s.counter(p + 'downstream_rq_timeout');
+    this.rqHeaderTimeout = s.counter(p + 'downstream_rq_header_timeout');
+    this.cxIdleTimeout = s.counter(p + 'downstream_cx_idle_timeout');
     this.noRoute = s.counter(p + 'no_route');
     this.noCluster = s.counter(p + 'no_cluster');
     this.directResponse = s.counter(p + 'rq_direct_response');
@@ -111,7 +118,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   /** For codecs that own their sockets (uWS): requests arrive without a per-connection object. */
   httpCallbacks(): ServerConnectionCallbacks {
     return {
-      newStream: (encoder: ResponseEncoder): RequestDecoder => new ActiveStream(this, encoder),
+      newStream: (encoder: ResponseEncoder): RequestDecoder => new ActiveStream(this, encoder, null),
       onConnectionClose: () => {},
     };
   }
@@ -172,17 +179,61 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   }
 }
 
-/** Per downstream connection: gives the codec a stream per request and reports the close. */
-class DownstreamConnection implements ServerConnectionCallbacks {
+/**
+ * Per downstream connection: gives the codec a stream per request, reports the close, and owns the
+ * connection-level timeouts: `common_http_protocol_options.idle_timeout` (no request in flight for
+ * that long → close) and `request_headers_timeout` (a request head that takes too long → close).
+ */
+export class DownstreamConnection implements ServerConnectionCallbacks {
   codec: ServerConnection | null = null;
+  private readonly idleTimer: ConnectionTimer;
+  private readonly headersTimer: ConnectionTimer;
 
-  constructor(private readonly hcm: HttpConnectionManager) {}
+  constructor(private readonly hcm: HttpConnectionManager) {
+    this.idleTimer = new ConnectionTimer(this, 'idle');
+    this.headersTimer = new ConnectionTimer(this, 'headers');
+    hcm.services.timers.arm(this.idleTimer, hcm.config.idleTimeoutMs);
+  }
+
+  onRequestBegin(): void {
+    this.hcm.services.timers.disarm(this.idleTimer);
+    this.hcm.services.timers.arm(this.headersTimer, this.hcm.config.requestHeadersTimeoutMs);
+  }
 
   newStream(encoder: ResponseEncoder): RequestDecoder {
-    return new ActiveStream(this.hcm, encoder);
+    const timers = this.hcm.services.timers;
+    timers.disarm(this.idleTimer);
+    timers.disarm(this.headersTimer);
+    return new ActiveStream(this.hcm, encoder, this);
+  }
+
+  /** The stream's exchange is over: the connection is idle until the next request begins. */
+  streamDone(): void {
+    this.hcm.services.timers.arm(this.idleTimer, this.hcm.config.idleTimeoutMs);
+  }
+
+  onTimer(kind: 'idle' | 'headers'): void {
+    if (kind === 'idle') this.hcm.stats.cxIdleTimeout.inc();
+    else this.hcm.stats.rqHeaderTimeout.inc();
+    this.codec?.close();
   }
 
   onConnectionClose(): void {
+    const timers = this.hcm.services.timers;
+    timers.disarm(this.idleTimer);
+    timers.disarm(this.headersTimer);
     this.hcm.connectionClosed(this);
+  }
+}
+
+class ConnectionTimer implements TimeoutTarget {
+  timerDeadline = 0;
+  timerBucket = -1;
+  constructor(
+    private readonly conn: DownstreamConnection,
+    private readonly kind: 'idle' | 'headers',
+  ) {}
+  onTimeout(): void {
+    this.conn.onTimer(this.kind);
   }
 }

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 'use strict';
 // Thin launcher: the proxy always runs the compiled JavaScript in dist/.
-require('../dist/src/cli/main.js').main(process.argv.slice(2));
+require('../dist/src/cli/run.js');

@@ -11,7 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export { REPO_ROOT };
-const LEGATE_BIN = path.join(REPO_ROOT, 'bin', 'legate.js');
+/**
+ * The CLI entry of the build these tests were compiled into (dist/ or a helper's own outDir), so a
+ * test always runs the proxy code it was built with.
+ */
+const LEGATE_BIN = path.join(__dirname, '..', '..', 'src', 'cli', 'run.js');
 
 export interface LegateProcess {
   proc: ChildProcess;

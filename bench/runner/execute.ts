@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import type { LatencySummary } from '../../src/bench/histogram';
 import { parseBenchArgs } from '../../src/bench/options';
 import { runBench } from '../../src/bench/run';
+import { runWrk } from './wrk';
 import type { ErrorCounts } from '../../src/bench/run-stats';
 import { startOrigin, type RunningOrigin } from './origins';
 import {
@@ -154,6 +155,21 @@ async function measureHttp(
   const cpuBefore = sys.process === null ? 0 : treeCpuSeconds(sys.process.pid);
   const wallBefore = performance.now();
   try {
+    if (l.generator === 'wrk') {
+      if (rate > 0) throw new Error('wrk cannot generate a constant rate: use the legate generator');
+      const w = await runWrk(`http://127.0.0.1:${sys.port}${l.path}`, l, durationMs);
+      const wall = (performance.now() - wallBefore) / 1000;
+      const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
+      return {
+        ...base,
+        ok: w.requests > 0,
+        throughput: w.rps,
+        latency: w.latency,
+        errors: w.errors,
+        systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
+        systemCpuUsPerRequest: cpu === null || w.requests === 0 ? null : (cpu * 1e6) / w.requests,
+      };
+    }
     const { result } = await runBench(parseBenchArgs(argv));
     const wall = (performance.now() - wallBefore) / 1000;
     const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;

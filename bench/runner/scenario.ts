@@ -16,6 +16,8 @@ export interface HttpLoad {
   http1Close: boolean;
   /** Fixed constant rate (req/s); 0 = closed loop unless `rateFractions` is set. */
   rate: number;
+  /** Who generates the load: Legate's own generator (default) or wrk (closed loop only). */
+  generator: 'legate' | 'wrk';
 }
 
 export interface Scenario {
@@ -96,6 +98,12 @@ export function parseScenario(raw: Json, file: string): Scenario {
       ),
       http1Close: load.http1Close === true,
       rate: num(load.rate, 'load.rate', 0),
+      generator:
+        load.generator === undefined || load.generator === 'legate'
+          ? 'legate'
+          : load.generator === 'wrk'
+            ? 'wrk'
+            : fail(file, "'load.generator' must be legate or wrk"),
     },
     rateFractions: Array.isArray(raw.rateFractions)
       ? raw.rateFractions.map((f, i) => num(f, `rateFractions[${i}]`, 0))

@@ -96,7 +96,7 @@ const fmt = (v: number | null, digits = 0): string =>
     ? '–'
     : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ms = (v: number | null): string =>
-  v === null ? '–' : v < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(2)} ms`;
+  v === null || Number.isNaN(v) ? '–' : v < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(2)} ms`;
 
 export function markdownForOutcome(outcome: ScenarioOutcome, cells: Cell[]): string {
   const sc = outcome.scenario;

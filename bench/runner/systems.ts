@@ -106,28 +106,30 @@ function haproxy(threads: number): SystemDef {
   };
 }
 
-const legate: SystemDef = {
-  name: 'legate',
-  description: 'Legate from Envoy YAML, --concurrency 2',
-  requires: () => [],
-  launch(ctx) {
-    const configPath = writeConfig(
-      ctx.benchDir,
-      `legate-${ctx.mode}.yaml.tmpl`,
-      ctx.runDir,
-      `legate-${ctx.mode}.yaml`,
-      {
-        ...upstreamVars(ctx, 'legate'),
-        PORT: ctx.port,
-      },
-    );
-    return {
-      command: process.execPath,
-      args: [join(ctx.repoRoot, 'bin', 'legate.js'), '-c', configPath, '--concurrency', '2'],
-      configPath,
-    };
-  },
-};
+/** Legate from the Envoy YAML template, with the given downstream HTTP/1.1 codec. */
+function legate(codec: 'legate' | 'uws'): SystemDef {
+  const name = codec === 'legate' ? 'legate' : 'legate-uws';
+  return {
+    name,
+    description: `Legate from Envoy YAML, --concurrency 2, ${codec === 'legate' ? "Legate's own" : 'the uWS'} HTTP/1.1 codec`,
+    requires: () => [],
+    launch(ctx) {
+      const configPath = writeConfig(
+        ctx.benchDir,
+        `legate-${ctx.mode}.yaml.tmpl`,
+        ctx.runDir,
+        `${name}-${ctx.mode}.yaml`,
+        {
+          ...upstreamVars(ctx, 'legate'),
+          PORT: ctx.port,
+        },
+      );
+      const args = [join(ctx.repoRoot, 'bin', 'legate.js'), '-c', configPath, '--concurrency', '2'];
+      if (codec === 'uws' && ctx.mode === 'http') args.push('--http1-codec', 'uws');
+      return { command: process.execPath, args, configPath };
+    },
+  };
+}
 
 const direct: SystemDef = {
   name: 'direct',
@@ -137,5 +139,8 @@ const direct: SystemDef = {
 };
 
 export const SYSTEMS: ReadonlyMap<string, SystemDef> = new Map(
-  [direct, nginx(1), nginx(2), haproxy(1), haproxy(2), legate].map((s) => [s.name, s]),
+  [direct, nginx(1), nginx(2), haproxy(1), haproxy(2), legate('legate'), legate('uws')].map((s) => [
+    s.name,
+    s,
+  ]),
 );

@@ -201,7 +201,7 @@ test('routes parse matchers, header mutations, retries, redirects and direct res
   });
   const regexRoute = routes[1]!;
   assert.equal(regexRoute.match.kind, 'safe_regex');
-  assert.equal(regexRoute.match.value, '/items/(?<id>[0-9]+)');
+  assert.equal(regexRoute.match.value, '/items/(?P<id>[0-9]+)', 'kept as written; compiled per worker');
   assert.equal(regexRoute.match.caseSensitive, false);
   assert.deepEqual(regexRoute.match.headers, [
     {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDurationString } from '../../src/config/duration';
-import { translateRe2 } from '../../src/config/regex';
 import { closest, editDistance } from '../../src/config/suggest';
 
 test('Envoy durations: seconds with an s suffix, up to nanoseconds', () => {
@@ -43,25 +42,3 @@ test('suggestions are case-insensitive and refuse far-off words', () => {
   assert.equal(closest('adress', ['type', 'address']), 'address');
 });
 
-test('RE2 patterns are translated to equivalent JS or refused', () => {
-  assert.deepEqual(translateRe2('/api/(?P<v>v[0-9]+)/.*'), { ok: true, source: '/api/(?<v>v[0-9]+)/.*' });
-  assert.deepEqual(translateRe2('\\Afoo\\z'), { ok: true, source: '^foo$' });
-  assert.deepEqual(translateRe2('[]a]'), { ok: true, source: '[\\]a]' });
-  assert.deepEqual(
-    translateRe2('[\\1]'),
-    { ok: true, source: '[\\1]' },
-    'escapes inside classes are not backreferences',
-  );
-  for (const refused of [
-    '(?<!a)b',
-    '(?P=n)',
-    '(?>a)',
-    '\\k<n>',
-    '\\p{L}',
-    '[[:alpha:]]',
-    '\\Qa.b\\E',
-    '(?s).',
-  ]) {
-    assert.equal(translateRe2(refused).ok, false, refused);
-  }
-});

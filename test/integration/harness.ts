@@ -251,6 +251,20 @@ ${indent(p.clusters, 2)}
 `;
 }
 
+/** The common case: every request to cluster `o` (the origins at `ports`), with optional extras. */
+export function catchAllYaml(ports: number[], opts: { routeExtra?: string; hcmExtra?: string } = {}): string {
+  return httpProxyYaml({
+    hcmExtra: opts.hcmExtra,
+    virtualHosts: `
+- name: all
+  domains: ["*"]
+  routes:
+  - match: { prefix: "/" }
+    route: { cluster: o${opts.routeExtra ? `, ${opts.routeExtra}` : ''} }`,
+    clusters: staticCluster('o', ports),
+  });
+}
+
 /** A STATIC cluster YAML fragment. */
 export function staticCluster(name: string, ports: number[], extra = ''): string {
   return `- name: ${name}

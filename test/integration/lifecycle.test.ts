@@ -16,8 +16,7 @@ import {
   startOrigin,
   request,
   runLegate,
-  httpProxyYaml,
-  staticCluster,
+  catchAllYaml,
 } from './harness';
 
 test('the seed config runs unchanged (ports 10000/9901 → 127.0.0.1:12345)', async () => {
@@ -108,18 +107,7 @@ test('short form: --listen/--upstream proxies without YAML; --print-config shows
 
 test('a worker that crashes is restarted and the proxy keeps serving', async () => {
   const origin = await startOrigin();
-  const legate = await startLegate(
-    httpProxyYaml({
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-      clusters: staticCluster('o', [origin.port]),
-    }),
-    { env: { LEGATE_TEST_HOOKS: '1' } },
-  );
+  const legate = await startLegate(catchAllYaml([origin.port]), { env: { LEGATE_TEST_HOOKS: '1' } });
   const port = legate.ports.get('proxy')!;
   try {
     const crash = await admin(legate, '/debug/crash_worker?index=0', 'POST');
@@ -141,17 +129,7 @@ test('a worker that crashes is restarted and the proxy keeps serving', async () 
 
 test('SIGTERM drains: in-flight requests finish, then exit 0', async () => {
   const origin = await startOrigin((_req, res) => setTimeout(() => res.end('finished'), 800));
-  const legate = await startLegate(
-    httpProxyYaml({
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-      clusters: staticCluster('o', [origin.port]),
-    }),
-  );
+  const legate = await startLegate(catchAllYaml([origin.port]));
   const port = legate.ports.get('proxy')!;
   try {
     const inflight = Promise.all(

@@ -7,14 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { createHash } from 'node:crypto';
-import {
-  startLegate,
-  startOrigin,
-  httpProxyYaml,
-  staticCluster,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { startLegate, startOrigin, catchAllYaml, type LegateProcess, type Origin } from './harness';
 
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
@@ -52,18 +45,7 @@ before(async () => {
     });
     req.on('end', () => res.end(`${n} ${hash.digest('hex')}`));
   });
-  legate = await startLegate(
-    httpProxyYaml({
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o, timeout: 0s }`,
-      clusters: staticCluster('o', [origin.port]),
-    }),
-    { concurrency: 1 },
-  );
+  legate = await startLegate(catchAllYaml([origin.port], { routeExtra: 'timeout: 0s' }), { concurrency: 1 });
   port = legate.ports.get('proxy')!;
 });
 

@@ -4,15 +4,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import {
-  startLegate,
-  startOrigin,
-  httpProxyYaml,
-  staticCluster,
-  stat,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { startLegate, startOrigin, catchAllYaml, stat, type LegateProcess, type Origin } from './harness';
 
 let origin: Origin;
 let legate: LegateProcess;
@@ -21,18 +13,11 @@ let port: number;
 before(async () => {
   origin = await startOrigin();
   legate = await startLegate(
-    httpProxyYaml({
+    catchAllYaml([origin.port], {
       hcmExtra: `
 common_http_protocol_options: { idle_timeout: 0.4s }
 request_headers_timeout: 0.4s
 request_timeout: 0.6s`,
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-      clusters: staticCluster('o', [origin.port]),
     }),
     { concurrency: 1 },
   );

@@ -1,8 +1,12 @@
-/** Reads an Envoy `RegexMatcher` (`{ regex, google_re2 }`) and checks it is RE2-compatible. */
+/**
+ * Reads an Envoy `RegexMatcher` (`{ regex, google_re2 }`). The pattern is checked with the same
+ * RE2 → JS translator the route table compiles it with (`router/re2.ts`), and stored as written:
+ * the data plane compiles it once per worker, anchored where Envoy's matcher is a full match.
+ */
 import type { ObjectReader } from '../config-reader';
-import { translateRe2 } from '../regex';
+import { validateRe2 } from '../../router/re2';
 
-/** The JS source of the regex at `r.field`, or '' after reporting a problem (or when absent). */
+/** The RE2 pattern at `r.field`, or '' after reporting a problem (or when absent). */
 export function readRegexMatcher(r: ObjectReader, field: string): string {
   const m = r.object(field);
   if (!m) return '';
@@ -10,12 +14,15 @@ export function readRegexMatcher(r: ObjectReader, field: string): string {
   return readRegexString(m, 'regex');
 }
 
-/** Checks the RE2 pattern string at `r.field` (required) and returns its JS source. */
+/** Checks the RE2 pattern string at `r.field` (required) and returns it. */
 export function readRegexString(r: ObjectReader, field: string): string {
   const pattern = r.requiredString(field);
   if (pattern === '') return '';
-  const result = translateRe2(pattern);
-  if (result.ok) return result.source;
-  r.error(field, result.message, result.hint);
+  const problem = validateRe2(pattern);
+  if (problem === null) return pattern;
+  r.error(
+    field,
+    `${problem} (Envoy regexes are RE2; Legate runs the subset that means the same in JavaScript)`,
+  );
   return '';
 }

@@ -83,6 +83,12 @@ export class ActiveListener {
     return this.boundPort;
   }
 
+  /** Stops accepting at once (startup failure): a uWS listen socket must never outlive its thread. */
+  close(): void {
+    this.server?.close();
+    this.uws?.close();
+  }
+
   /** Stops accepting, then lets the filter chain finish its in-flight work. */
   drain(done: () => void): void {
     this.server?.close();

@@ -5,6 +5,7 @@
  * requests finish (up to --drain-time-s), then exits 0.
  */
 import { Worker } from 'node:worker_threads';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Bootstrap } from '../config/bootstrap';
 import type { Registry } from '../registry/registry';
@@ -88,6 +89,7 @@ export class Primary implements ServerState {
       await this.admin.start();
       log.info(`admin listening on ${this.bootstrap.admin.address.address}:${this.admin.port}`);
     }
+    await this.pickUwsPorts();
     for (let i = 0; i < this.concurrency; i++)
       this.slots.push({ index: i, worker: null, restarts: [], drained: false });
     // Worker 0 first: it resolves any port 0 so the others bind the same port.
@@ -107,6 +109,17 @@ export class Primary implements ServerState {
 
   get adminPort(): number | null {
     return this.admin?.port ?? null;
+  }
+
+  /**
+   * uWS shares a port between threads (SO_REUSEPORT) only when it is given a concrete one: for a uWS
+   * listener on port 0, pick a free port here and hand that to every worker.
+   */
+  private async pickUwsPorts(): Promise<void> {
+    for (const l of this.bootstrap.listeners) {
+      if (l.http1Codec !== 'uws' || l.address.port !== 0) continue;
+      this.ports.set(l.name, await freePort(l.address.address));
+    }
   }
 
   /** Each worker incarnation gets fresh sockets: a dead worker's fds closed with it. */
@@ -213,4 +226,16 @@ export class Primary implements ServerState {
     w.postMessage({ type: 'crash' } satisfies PrimaryToWorker);
     return true;
   }
+}
+
+/** A port the kernel considers free on `host` right now (bound and released at once). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -49,9 +49,15 @@ async function main(init: WorkerInit): Promise<void> {
 
   const listeners = init.bootstrap.listeners.map((config) => new ActiveListener(config, services));
   const ports: Record<string, number> = {};
-  for (let i = 0; i < listeners.length; i++) {
-    const plan = init.listeners.find((p) => p.name === listeners[i]!.config.name)!;
-    ports[plan.name] = await listeners[i]!.start(plan);
+  try {
+    for (let i = 0; i < listeners.length; i++) {
+      const plan = init.listeners.find((p) => p.name === listeners[i]!.config.name)!;
+      ports[plan.name] = await listeners[i]!.start(plan);
+    }
+  } catch (err) {
+    // Close what did start: a thread that exits with a uWS listen socket open aborts the process.
+    for (const l of listeners) l.close();
+    throw err;
   }
   post({ type: 'ready', ports });
 

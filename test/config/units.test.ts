@@ -41,4 +41,3 @@ test('suggestions are case-insensitive and refuse far-off words', () => {
   assert.equal(closest('name', ['type', 'address']), undefined);
   assert.equal(closest('adress', ['type', 'address']), 'address');
 });
-

@@ -5,9 +5,10 @@
   "targets": [
     {
       "target_name": "legate_native",
-      "sources": ["src/legate_native.c"],
+      "sources": ["src/legate_native.c", "src/splice_relay.c"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
+      "ldflags": ["-pthread"],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }

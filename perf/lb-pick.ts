@@ -3,8 +3,10 @@
  *
  * chooseHost for every policy of the builtin registry over 3 and 100 hosts with equal weights, and over 100
  * hosts with weights 1..5 (the weighted code paths: EDF for ROUND_ROBIN and LEAST_REQUEST, binary
- * search for RANDOM). The shared host table carries some load so LEAST_REQUEST compares real
- * numbers; randomness is Math.random, as in production.
+ * search for RANDOM and PEAK_EWMA's draws). The shared host table carries some load so LEAST_REQUEST
+ * and PEAK_EWMA compare real numbers; randomness is Math.random, as in production. RING_HASH and
+ * MAGLEV pick by a random hash here (a request without a route hash_policy): one ring binary search
+ * or one table lookup.
  *
  * Prints mitata's table, then ops/s per case.
  */

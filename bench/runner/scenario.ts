@@ -77,9 +77,9 @@ export function parseScenario(raw: Json, file: string): Scenario {
   const lb =
     raw.lb === undefined || raw.lb === 'round_robin'
       ? 'round_robin'
-      : raw.lb === 'least_request'
-        ? 'least_request'
-        : fail(file, "'lb' must be round_robin or least_request");
+      : raw.lb === 'least_request' || raw.lb === 'peak_ewma'
+        ? raw.lb
+        : fail(file, "'lb' must be round_robin, least_request or peak_ewma");
   return {
     name: str(raw.name, 'name'),
     title: str(raw.title, 'title'),

@@ -8,7 +8,8 @@ import { writeConfig } from './templates';
 import { NGINX_STREAM_MODULE } from './tools';
 
 export type ProxyMode = 'http' | 'tcp';
-export type LbPolicy = 'round_robin' | 'least_request';
+/** peak_ewma exists only in Legate; nginx and HAProxy run least-connections for it. */
+export type LbPolicy = 'round_robin' | 'least_request' | 'peak_ewma';
 
 export interface SystemContext {
   benchDir: string;
@@ -38,7 +39,7 @@ export interface SystemDef {
 }
 
 function upstreamVars(ctx: SystemContext, name: string): Record<string, string> {
-  const least = ctx.lb === 'least_request';
+  const least = ctx.lb !== 'round_robin';
   return {
     NAME: name,
     NGINX_SERVERS: ctx.upstreamPorts.map((p) => `        server 127.0.0.1:${p};`).join('\n'),
@@ -51,7 +52,7 @@ function upstreamVars(ctx: SystemContext, name: string): Record<string, string> 
           `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`,
       )
       .join('\n'),
-    LEGATE_LB: least ? 'LEAST_REQUEST' : 'ROUND_ROBIN',
+    LEGATE_LB: ctx.lb.toUpperCase(),
   };
 }
 

@@ -12,13 +12,15 @@
  *     handle while a worker adopts the copy with `new net.Socket({ fd })`
  *     (Envoy's `exact_balance` handoff).
  *
- * Everything here runs at startup or once per handed-off connection, never
+ * The tcp_proxy splice relay (splice_relay.c) adds a byte-moving thread.
+ *
+ * Everything in this file runs at startup or once per handed-off connection, never
  * per byte. Errors are thrown as JS Errors shaped like Node's system errors
  * ({ code: 'EADDRINUSE', errno: -98, syscall: 'bind' }) so callers handle
  * them like any `net` error.
  *
- * The module is context-aware (NAPI_MODULE_INIT) and keeps no global state,
- * so every worker thread may load it.
+ * The module is context-aware (NAPI_MODULE_INIT), so every worker thread may
+ * load it; only splice_relay.c keeps state (per thread and one relay thread).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +37,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "splice_relay.h"
+
 /* Longest host literal accepted: an IPv6 address with a zone id, bracketed. */
 #define HOST_MAX 128
 
@@ -46,12 +50,12 @@
 #define NAPI_CALL(env, call)                                                   \
   do {                                                                         \
     if ((call) != napi_ok) {                                                   \
-      throw_napi_failure(env);                                                 \
+      legate_throw_napi_failure(env);                                                 \
       return NULL;                                                             \
     }                                                                          \
   } while (0)
 
-static void throw_napi_failure(napi_env env) {
+void legate_throw_napi_failure(napi_env env) {
   bool pending = false;
   const napi_extended_error_info *info = NULL;
   napi_is_exception_pending(env, &pending);
@@ -71,7 +75,7 @@ static void set_named(napi_env env, napi_value obj, const char *key, napi_value 
  * Throws an Error shaped like Node's system errors. `subject` (may be NULL)
  * names what the call was about, e.g. "127.0.0.1:8080" or "fd 17".
  */
-static void throw_errno(napi_env env, const char *syscall, const char *subject, int err) {
+void legate_throw_errno(napi_env env, const char *syscall, const char *subject, int err) {
   char name[32], text[128], message[HOST_MAX + 256];
   napi_value code_value, message_value, error, errno_value, syscall_value;
 
@@ -96,7 +100,7 @@ static void throw_errno(napi_env env, const char *syscall, const char *subject, 
 /* Argument readers: each throws a TypeError/RangeError and returns false.   */
 /* ------------------------------------------------------------------------ */
 
-static bool read_int32(napi_env env, napi_value value, const char *what, int32_t min,
+bool legate_read_int32(napi_env env, napi_value value, const char *what, int32_t min,
                        int32_t max, int32_t *out) {
   char message[128];
   napi_valuetype type;
@@ -121,7 +125,7 @@ static bool read_fd(napi_env env, size_t argc, napi_value *argv, int32_t *fd) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "fd is required");
     return false;
   }
-  return read_int32(env, argv[0], "fd", 0, INT32_MAX, fd);
+  return legate_read_int32(env, argv[0], "fd", 0, INT32_MAX, fd);
 }
 
 /* Copies a JS string into `buf`, stripping one pair of [brackets] (IPv6 URL form). */
@@ -211,8 +215,8 @@ static napi_value ListenReusePort(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!read_host(env, argv[0], host, sizeof host) ||
-      !read_int32(env, argv[1], "port", 0, 65535, &port) ||
-      !read_int32(env, argv[2], "backlog", 1, INT32_MAX, &backlog))
+      !legate_read_int32(env, argv[1], "port", 0, 65535, &port) ||
+      !legate_read_int32(env, argv[2], "backlog", 1, INT32_MAX, &backlog))
     return NULL;
   if (argc >= 4) napi_get_value_bool(env, argv[3], &ipv4_compat); /* non-boolean: stays false */
 
@@ -234,7 +238,7 @@ static napi_value ListenReusePort(napi_env env, napi_callback_info info) {
   fd = open_reuseport_listener(addr, backlog, ipv4_compat, &syscall);
   freeaddrinfo(addr);
   if (fd < 0) {
-    throw_errno(env, syscall, subject, -fd);
+    legate_throw_errno(env, syscall, subject, -fd);
     return NULL;
   }
   NAPI_CALL(env, napi_create_int32(env, fd, &result));
@@ -258,7 +262,7 @@ static napi_value LocalPort(napi_env env, napi_callback_info info) {
   if (!read_fd(env, argc, argv, &fd)) return NULL;
   snprintf(subject, sizeof subject, "fd %d", (int)fd);
   if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-    throw_errno(env, "getsockname", subject, errno);
+    legate_throw_errno(env, "getsockname", subject, errno);
     return NULL;
   }
   if (ss.ss_family == AF_INET) {
@@ -266,7 +270,7 @@ static napi_value LocalPort(napi_env env, napi_callback_info info) {
   } else if (ss.ss_family == AF_INET6) {
     port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
   } else {
-    throw_errno(env, "getsockname", subject, EAFNOSUPPORT);
+    legate_throw_errno(env, "getsockname", subject, EAFNOSUPPORT);
     return NULL;
   }
   NAPI_CALL(env, napi_create_int32(env, port, &result));
@@ -293,7 +297,7 @@ static napi_value Dup(napi_env env, napi_callback_info info) {
   copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
     snprintf(subject, sizeof subject, "fd %d", (int)fd);
-    throw_errno(env, "dup", subject, errno);
+    legate_throw_errno(env, "dup", subject, errno);
     return NULL;
   }
   NAPI_CALL(env, napi_create_int32(env, copy, &result));
@@ -316,20 +320,10 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   if (!read_fd(env, argc, argv, &fd)) return NULL;
   if (close(fd) != 0 && errno != EINTR) {
     snprintf(subject, sizeof subject, "fd %d", (int)fd);
-    throw_errno(env, "close", subject, errno);
+    legate_throw_errno(env, "close", subject, errno);
   }
   return NULL;
 }
-
-/* ------------------------------------------------------------------------ */
-/* Reserved: L4 splice relay                                                */
-/*                                                                          */
-/* The tcp_proxy fast path (the L4 issue) will live here: a relay that      */
-/* moves bytes between a downstream and an upstream fd with splice(2)       */
-/* through a pipe pair, on its own thread or driven by the worker's event   */
-/* loop, reporting byte counts and close/half-close events back to JS via  */
-/* napi_threadsafe_function. Not built yet; add its exports to Init below.  */
-/* ------------------------------------------------------------------------ */
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
@@ -339,5 +333,6 @@ NAPI_MODULE_INIT() {
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods));
+  NAPI_CALL(env, legate_define_splice_relay(env, exports));
   return exports;
 }

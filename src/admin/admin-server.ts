@@ -5,11 +5,14 @@
  */
 import * as http from 'node:http';
 import type { AdminConfig, Bootstrap } from '../config/bootstrap';
-import type { StatsStore } from '../stats/store';
+import type { Gauge, StatsStore } from '../stats/store';
+import { HistogramIntervals } from '../stats/histogram-intervals';
+import type { HostTable } from '../upstream/host-table';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../common/log';
 import { nativeStatus } from '../native';
 import { VERSION } from '../common/version';
-import { renderStatsText, renderStatsJson, renderPrometheus } from './stats-format';
+import { renderStatsText, renderStatsJson, renderPrometheus, type StatsQuery } from './stats-format';
+import { renderClustersJson, renderClustersText } from './clusters';
 
 /** What the admin needs from the process it administers (implemented by the Primary). */
 export interface ServerState {
@@ -17,6 +20,8 @@ export interface ServerState {
   readonly uptimeSeconds: number;
   readonly concurrency: number;
   readonly stats: StatsStore;
+  /** Per-host counters of every worker (for /clusters). */
+  readonly hostTable: HostTable;
   readonly bootstrap: Bootstrap;
   readonly ports: ReadonlyMap<string, number>;
   readonly options: { commandLine: Record<string, unknown>; rawConfig: unknown; drainTimeS: number };
@@ -38,12 +43,16 @@ interface Endpoint {
 export class AdminServer {
   private readonly server: http.Server;
   private readonly endpoints: Map<string, Endpoint>;
+  private readonly intervals: HistogramIntervals;
+  private readonly serverGauges: ServerGauges;
   port = 0;
 
   constructor(
     private readonly s: ServerState,
     private readonly config: AdminConfig,
   ) {
+    this.intervals = new HistogramIntervals(s.stats);
+    this.serverGauges = new ServerGauges(s.stats);
     this.endpoints = this.buildEndpoints();
     this.server = http.createServer((req, res) => this.dispatch(req, res));
   }
@@ -61,6 +70,7 @@ export class AdminServer {
   }
 
   close(): Promise<void> {
+    this.intervals.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -111,22 +121,22 @@ export class AdminServer {
       [
         '/stats',
         get('print server stats', (u, res) => {
-          const filter = statFilter(u);
-          const usedOnly = u.searchParams.has('usedonly');
+          const q = this.statsQuery(u);
+          if (q instanceof Error) return send(res, 400, 'text/plain', `${q.message}\n`);
           const format = u.searchParams.get('format');
-          if (filter instanceof Error) return send(res, 400, 'text/plain', `${filter.message}\n`);
-          if (format === 'json') return sendJson(res, renderStatsJson(s.stats, filter, usedOnly));
-          if (format === 'prometheus')
-            return send(res, 200, PROM_TYPE, renderPrometheus(s.stats, filter, usedOnly));
-          send(res, 200, 'text/plain', renderStatsText(s.stats, filter, usedOnly));
+          if (format === 'json') return sendJson(res, renderStatsJson(s.stats, this.intervals, q));
+          if (format === 'prometheus') return send(res, 200, PROM_TYPE, renderPrometheus(s.stats, q));
+          if (format !== null && format !== 'text')
+            return send(res, 400, 'text/plain', `unsupported format '${format}'\n`);
+          send(res, 200, 'text/plain', renderStatsText(s.stats, this.intervals, q));
         }),
       ],
       [
         '/stats/prometheus',
         get('print server stats in prometheus format', (u, res) => {
-          const filter = statFilter(u);
-          if (filter instanceof Error) return send(res, 400, 'text/plain', `${filter.message}\n`);
-          send(res, 200, PROM_TYPE, renderPrometheus(s.stats, filter, u.searchParams.has('usedonly')));
+          const q = this.statsQuery(u);
+          if (q instanceof Error) return send(res, 400, 'text/plain', `${q.message}\n`);
+          send(res, 200, PROM_TYPE, renderPrometheus(s.stats, q));
         }),
       ],
       ['/listeners', get('print listener info', (u, res) => this.listeners(u, res))],
@@ -238,33 +248,25 @@ export class AdminServer {
   }
 
   private clusters(u: URL, res: http.ServerResponse): void {
-    const clusters = this.s.bootstrap.clusters;
-    if (u.searchParams.get('format') === 'json') {
-      return sendJson(res, {
-        cluster_statuses: clusters.map((c) => ({
-          name: c.name,
-          host_statuses: c.endpoints.map((e) => ({
-            address: { socket_address: { address: e.address.address, port_value: e.address.port } },
-            health_status: { eds_health_status: 'HEALTHY' },
-            weight: e.weight,
-            priority: e.priority,
-          })),
-        })),
-      });
-    }
-    const lines: string[] = [];
-    for (const c of clusters) {
-      lines.push(`${c.name}::default_priority::max_connections::1024`);
-      for (const e of c.endpoints) {
-        const h = `${c.name}::${e.address.address}:${e.address.port}`;
-        lines.push(
-          `${h}::health_flags::healthy`,
-          `${h}::weight::${e.weight}`,
-          `${h}::priority::${e.priority}`,
-        );
+    const { bootstrap, hostTable } = this.s;
+    if (u.searchParams.get('format') === 'json')
+      return sendJson(res, renderClustersJson(bootstrap.clusters, hostTable));
+    send(res, 200, 'text/plain', renderClustersText(bootstrap.clusters, hostTable));
+  }
+
+  /** `filter` (a regex) and `usedonly`; server gauges computed on read are brought up to date first. */
+  private statsQuery(u: URL): StatsQuery | Error {
+    const f = u.searchParams.get('filter');
+    let filter: RegExp | null = null;
+    if (f !== null && f !== '') {
+      try {
+        filter = new RegExp(f);
+      } catch (err) {
+        return new Error(`Invalid regex: ${(err as Error).message}`);
       }
     }
-    send(res, 200, 'text/plain', lines.join('\n') + '\n');
+    this.serverGauges.refresh(this.s.uptimeSeconds);
+    return { filter, usedOnly: u.searchParams.has('usedonly') };
   }
 
   private logging(u: URL, res: http.ServerResponse): void {
@@ -287,13 +289,33 @@ export class AdminServer {
 
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-function statFilter(u: URL): RegExp | null | Error {
-  const f = u.searchParams.get('filter');
-  if (f === null || f === '') return null;
-  try {
-    return new RegExp(f);
-  } catch (err) {
-    return new Error(`Invalid regex: ${(err as Error).message}`);
+/**
+ * `server.*` gauges that are facts about the process rather than counts: set on the primary's row
+ * when the stats are read.
+ */
+class ServerGauges {
+  private readonly uptime: Gauge;
+  private readonly totalConnections: Gauge;
+  private readonly physicalSize: Gauge;
+  /** Slots of every `listener.<address>.downstream_cx_active` (not the per-worker ones). */
+  private readonly listenerActive: number[] = [];
+
+  constructor(private readonly stats: StatsStore) {
+    this.uptime = stats.gauge('server.uptime');
+    this.totalConnections = stats.gauge('server.total_connections');
+    this.physicalSize = stats.gauge('server.memory_physical_size');
+    stats.data.names.forEach((name, i) => {
+      if (/^listener\..*\.downstream_cx_active$/.test(name) && !/\.worker_\d+\./.test(name))
+        this.listenerActive.push(i);
+    });
+  }
+
+  refresh(uptimeSeconds: number): void {
+    this.uptime.set(uptimeSeconds);
+    let connections = 0;
+    for (const i of this.listenerActive) connections += this.stats.read(i);
+    this.totalConnections.set(connections);
+    this.physicalSize.set(process.memoryUsage.rss());
   }
 }
 

@@ -1,3 +1,13 @@
-/** Legate's version, from package.json (read once at startup). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const VERSION: string = (require('../../../package.json') as { version: string }).version;
+/** Legate's version, from the package.json found above this compiled file (read once at startup). */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+function readVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
+
+export const VERSION: string = readVersion();

@@ -93,6 +93,8 @@ export interface HttpConnectionManagerConfig {
   acceptHttp10: boolean;
   /** Downstream drain: delay before closing after the last response (ms). */
   drainTimeoutMs: number;
+  /** `access_log[]`: access loggers (registry category 'access_logger') called once per stream. */
+  accessLog: ExtensionConfig[];
 }
 export interface RouteConfiguration extends HeaderMutations {
   at: string;
@@ -163,7 +165,17 @@ export interface RouteActionConfig {
   timeoutMs: number; // default 15000; 0 = disabled
   idleTimeoutMs: number; // 0 = use HCM stream_idle_timeout
   retryPolicy: RetryPolicy | null;
+  /** `hash_policy`, in order: the request hash for RING_HASH / MAGLEV clusters. Absent or [] = none. */
+  hashPolicy?: HashPolicyConfig[];
 }
+
+/** One `hash_policy` entry: what to hash, and whether a hash from it ends the list (`terminal`). */
+export type HashPolicyConfig = { terminal: boolean } & (
+  | { kind: 'header'; name: string } // lower-cased
+  | { kind: 'cookie'; name: string }
+  | { kind: 'source_ip' } // connection_properties.source_ip: true
+  | { kind: 'query_parameter'; name: string }
+);
 
 export interface RedirectActionConfig {
   kind: 'redirect';
@@ -225,4 +237,34 @@ export interface ClusterConfig {
   maxRequestsPerConnection: number; // 0 = unlimited
   dnsRefreshRateMs: number; // 5000
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+  /**
+   * `circuit_breakers.thresholds`, one entry per routing priority: [DEFAULT, HIGH]. The config
+   * loader always fills it; absent (hand-built configs in tests) means Envoy's defaults.
+   */
+  circuitBreakers?: [CircuitBreakerThresholds, CircuitBreakerThresholds];
+}
+
+/** Envoy's RoutingPriority, in proto order (the index into `ClusterConfig.circuitBreakers`). */
+export const ROUTING_PRIORITIES = ['DEFAULT', 'HIGH'] as const;
+export type RoutingPriority = (typeof ROUTING_PRIORITIES)[number];
+
+/** One `circuit_breakers.thresholds[]` entry with Envoy's defaults filled in. */
+export interface CircuitBreakerThresholds {
+  maxConnections: number; // 1024
+  maxPendingRequests: number; // 1024
+  maxRequests: number; // 1024
+  maxRetries: number; // 3
+  /** Connection pools (one per host per worker thread); Envoy's default is unlimited (2^32 - 1). */
+  maxConnectionPools: number;
+  /** When set, replaces max_retries by a share of the active and pending requests. */
+  retryBudget: RetryBudget | null;
+  /** Publish `remaining_*` gauges. */
+  trackRemaining: boolean;
+}
+
+export interface RetryBudget {
+  /** budget_percent.value, default 20 (percent of active + pending requests). */
+  budgetPercent: number;
+  /** min_retry_concurrency, default 3. */
+  minRetryConcurrency: number;
 }

@@ -7,10 +7,12 @@ import { isIP } from 'node:net';
 import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig } from './bootstrap';
 import type { ExtensionFactory, ParseContext } from '../registry/registry';
 import { parseAddress } from './address';
+import { parseCircuitBreakers } from './circuit-breakers';
 import type { ObjectReader } from './config-reader';
 import type { ObjectReaderImpl } from './object-reader';
 import { didYouMean, unknownValueMessage } from './suggest';
 import { rejectUnsupported } from './unsupported';
+import { isLbPolicyFactory } from '../upstream/lb/api';
 
 const DISCOVERY_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'] as const;
 const DNS_LOOKUP_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
@@ -40,7 +42,6 @@ const UNSUPPORTED_CLUSTER_FIELDS = [
   'transport_socket_matches',
   'health_checks',
   'outlier_detection',
-  'circuit_breakers',
   'cluster_type',
   'eds_cluster_config',
   'http2_protocol_options',
@@ -107,6 +108,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     maxRequestsPerConnection: http.maxRequestsPerConnection,
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
+    circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
   };
 }
 
@@ -115,16 +117,19 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
 function parseLbPolicy(r: ObjectReaderImpl, ctx: ParseContext): Pick<ClusterConfig, 'lbPolicy' | 'lbConfig'> {
   const enumName = readLbPolicyName(r);
   let factory: ExtensionFactory | undefined;
+  let lbConfig: unknown = null;
   if (r.has('load_balancing_policy')) {
     if (enumName !== 'ROUND_ROBIN' && enumName !== 'LOAD_BALANCING_POLICY_CONFIG') {
       r.error('lb_policy', 'lb_policy and load_balancing_policy cannot both be set');
     }
-    factory = pickLoadBalancingPolicy(r.requiredObject('load_balancing_policy'), ctx);
+    const picked = pickLoadBalancingPolicy(r.requiredObject('load_balancing_policy'), ctx);
+    factory = picked?.factory;
+    lbConfig = picked?.config ?? null;
   } else {
     factory = ctx.registry.byEnumName('lb_policy', enumName);
     if (!factory) reportUnknownLbPolicy(r, enumName, ctx);
+    else lbConfig = factory.parseConfig(r, ctx);
   }
-  const lbConfig = factory ? factory.parseConfig(r, ctx) : null;
   const policyName = factory?.enumName ?? factory?.name ?? enumName;
   for (const field of LB_CONFIG_FIELDS) {
     if (!r.isRead(field) && r.has(field)) r.error(field, `does not apply to lb_policy ${policyName}`);
@@ -145,8 +150,14 @@ function reportUnknownLbPolicy(r: ObjectReader, name: string, ctx: ParseContext)
   else r.error('lb_policy', unknownValueMessage('value', name, registered), didYouMean(name, registered));
 }
 
-/** Envoy semantics: the first policy in the list that this build supports wins. */
-function pickLoadBalancingPolicy(r: ObjectReaderImpl, ctx: ParseContext): ExtensionFactory | undefined {
+/**
+ * Envoy semantics: the first policy in the list that this build supports wins. Its typed_config is
+ * parsed by the factory's `parseTypedConfig`; a factory without one takes no settings there.
+ */
+function pickLoadBalancingPolicy(
+  r: ObjectReaderImpl,
+  ctx: ParseContext,
+): { factory: ExtensionFactory; config: unknown } | undefined {
   const policies = r.objectArray('policies');
   const names: string[] = [];
   for (const policy of policies) {
@@ -158,8 +169,13 @@ function pickLoadBalancingPolicy(r: ObjectReaderImpl, ctx: ParseContext): Extens
       (typeof typeUrl === 'string' ? ctx.registry.byTypeUrl('lb_policy', typeUrl) : undefined) ??
       ctx.registry.byNameOrAlias('lb_policy', name)?.factory;
     if (!factory) continue;
+    // The policies after the chosen one are fallbacks this build does not need.
+    for (const fallback of policies.slice(policies.indexOf(policy) + 1))
+      fallback.raw('typed_extension_config');
     const typed = ext.object('typed_config');
     typed?.string('@type');
+    if (isLbPolicyFactory(factory) && factory.parseTypedConfig)
+      return { factory, config: factory.parseTypedConfig(typed, ctx) };
     for (const field of typed?.presentFields() ?? []) {
       if (field !== '@type')
         typed!.unsupported(
@@ -167,7 +183,7 @@ function pickLoadBalancingPolicy(r: ObjectReaderImpl, ctx: ParseContext): Extens
           'settings inside load_balancing_policy; use lb_policy with its *_lb_config',
         );
     }
-    return factory;
+    return { factory, config: factory.parseConfig(null, ctx) };
   }
   r.error(
     'policies',

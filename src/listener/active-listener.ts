@@ -24,6 +24,11 @@ export interface ListenerSocketPlan {
   fd: number | null;
   /** The port to use (already resolved when the listener asked for port 0 and a sibling bound it). */
   port: number;
+  /**
+   * exact_balance: the primary accepts and hands connections over (`adopt`); the worker does not
+   * listen. `port` is the primary's.
+   */
+  handoff: boolean;
 }
 
 export class ActiveListener {
@@ -57,6 +62,10 @@ export class ActiveListener {
   /** Starts accepting; resolves with the bound port. */
   async start(plan: ListenerSocketPlan): Promise<number> {
     const { address } = this.config;
+    if (plan.handoff) {
+      this.boundPort = plan.port;
+      return this.boundPort;
+    }
     if (this.config.http1Codec === 'uws' && this.terminal.httpCallbacks) {
       this.uws = await startUwsListener(
         { host: address.address, port: plan.port },
@@ -94,6 +103,16 @@ export class ActiveListener {
     this.server?.close();
     this.uws?.close();
     this.terminal.drain(done);
+  }
+
+  /**
+   * Serves a connection the primary accepted and handed over (exact_balance), set up as this
+   * listener's own server would set up an accepted socket.
+   */
+  adopt(socket: net.Socket): void {
+    socket.allowHalfOpen = false;
+    socket.setNoDelay(true);
+    this.onConnection(socket);
   }
 
   private onConnection(socket: net.Socket): void {

@@ -20,7 +20,19 @@ export interface NativeBindings {
   dup(fd: number): number;
   /** Closes an fd that no libuv handle owns (one never given to `listen({ fd })` or `net.Socket`). */
   close(fd: number): void;
+  /**
+   * The splice relay (Linux only; absent elsewhere, and from addons built before it existed):
+   * see native-bindings/src/splice_relay.c and ./splice-relay.ts, its only caller.
+   */
+  spliceRelayInit?(onEnd: (id: number, reason: number) => void): void;
+  spliceRelayStart?(id: number, fdA: number, fdB: number, pipeBytes: number): SpliceRelayHandle;
+  spliceRelayStop?(handle: SpliceRelayHandle): void;
+  spliceRelayBytes?(handle: SpliceRelayHandle, out: Float64Array): void;
+  spliceRelayCount?(): number;
 }
+
+/** An opaque native relay; invalid once passed to `spliceRelayStop`. */
+export type SpliceRelayHandle = { readonly __brand: 'SpliceRelayHandle' };
 
 /** Shown by `legate --version` and `/server_info`. */
 export interface NativeStatus {

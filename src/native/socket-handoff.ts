@@ -11,7 +11,7 @@ import net from 'node:net';
 import { loadNative } from './bindings';
 
 /** Node's private handle; its `fd` is the only way to reach an accepted socket's descriptor. */
-interface HandleWithFd {
+export interface HandleWithFd {
   _handle?: { fd?: number } | null;
 }
 

@@ -2,19 +2,32 @@
  * The one list of built-in extensions. Adding an extension is one line here (plus its folder);
  * nothing else in Legate switches over extension names.
  */
+import { fileAccessLoggerFactory } from '../access-log/file/factory';
+import { stderrAccessLoggerFactory, stdoutAccessLoggerFactory } from '../access-log/stream/factory';
 import { routerFactory } from '../filters/http/router/factory';
 import { httpConnectionManagerFactory } from '../filters/network/http-connection-manager/factory';
+import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
 import { leastRequestFactory } from '../upstream/lb/least-request';
+import { maglevFactory } from '../upstream/lb/maglev';
+import { peakEwmaFactory } from '../upstream/lb/peak-ewma';
 import { randomFactory } from '../upstream/lb/random';
+import { ringHashFactory } from '../upstream/lb/ring-hash';
 import { roundRobinFactory } from '../upstream/lb/round-robin';
 import { type ExtensionFactory, Registry } from './registry';
 
 const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   httpConnectionManagerFactory,
+  tcpProxyFactory,
   routerFactory,
   roundRobinFactory,
   leastRequestFactory,
   randomFactory,
+  ringHashFactory,
+  maglevFactory,
+  peakEwmaFactory,
+  fileAccessLoggerFactory,
+  stdoutAccessLoggerFactory,
+  stderrAccessLoggerFactory,
 ];
 
 /** A registry holding every built-in extension. */

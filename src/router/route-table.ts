@@ -19,6 +19,7 @@ import type {
 import type { RequestHead } from '../http/codec';
 import type { HeaderMap } from '../http/header-map';
 import type { HeaderFormatContext } from './header-format';
+import { HashPolicy } from './hash-policy';
 import { HeaderMutationApplier } from './header-mutations';
 import { CompiledRouteMatch, pathPartEnd } from './route-match';
 import { RouteIndex } from './route-index';
@@ -109,6 +110,8 @@ export class MatchedRoute {
   readonly pathRewrite: PathRewrite | null;
   /** Route → virtual host → route configuration mutations (no weighted cluster level). */
   readonly mutations: HeaderMutationApplier;
+  /** The route action's hash_policy (request hash for RING_HASH / MAGLEV), or null if none. */
+  readonly hashPolicy: HashPolicy | null;
   private readonly weighted: WeightedTargets | null;
 
   constructor(config: RouteConfig, vh: VirtualHostConfig, routeConfig: RouteConfiguration) {
@@ -120,6 +123,7 @@ export class MatchedRoute {
     const levels: HeaderMutations[] = [config, vh, routeConfig];
     this.mutations = new HeaderMutationApplier(levels);
     this.weighted = compileWeightedTargets(config.action, levels);
+    this.hashPolicy = config.action.kind === 'route' ? HashPolicy.compile(config.action.hashPolicy) : null;
   }
 
   /**

@@ -9,6 +9,8 @@ import type { StatsLayout } from './store';
 import {
   CLUSTER_COUNTERS,
   CLUSTER_GAUGES,
+  CLUSTER_HISTOGRAMS,
+  CLUSTER_STATUS_CODE_COUNTERS,
   LISTENER_COUNTERS,
   LISTENER_GAUGES,
   SERVER_GAUGES,
@@ -37,5 +39,7 @@ export function declareBootstrapStats(
   for (const c of bootstrap.clusters) {
     layout.declareAll(`cluster.${c.name}.`, CLUSTER_COUNTERS, 'counter');
     layout.declareAll(`cluster.${c.name}.`, CLUSTER_GAUGES, 'gauge');
+    layout.declareAll(`cluster.${c.name}.`, CLUSTER_STATUS_CODE_COUNTERS, 'counter', true);
+    layout.declareHistograms(`cluster.${c.name}.`, CLUSTER_HISTOGRAMS);
   }
 }

@@ -27,6 +27,7 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'rq_total',
 ] as const;
 export const HTTP_CONN_MANAGER_GAUGES = ['downstream_cx_active', 'downstream_rq_active'] as const;
+export const HTTP_CONN_MANAGER_HISTOGRAMS = ['downstream_rq_time'] as const;
 
 export const CLUSTER_COUNTERS = [
   'upstream_cx_total',
@@ -50,19 +51,62 @@ export const CLUSTER_COUNTERS = [
   'upstream_rq_4xx',
   'upstream_rq_5xx',
   'upstream_cx_none_healthy',
+  'upstream_cx_rx_bytes_total',
+  'upstream_cx_tx_bytes_total',
+  'upstream_cx_overflow',
+  'upstream_cx_pool_overflow',
+  'upstream_rq_pending_overflow',
+  'upstream_rq_retry_overflow',
 ] as const;
 export const CLUSTER_GAUGES = [
   'upstream_cx_active',
   'upstream_rq_active',
   'upstream_rq_pending_active',
+  'membership_healthy',
+  'membership_total',
 ] as const;
+export const CLUSTER_HISTOGRAMS = ['upstream_rq_time', 'upstream_cx_connect_ms'] as const;
+/**
+ * `upstream_rq_<code>` for every status 100–599, declared together (one counter group) and shown
+ * only once used, as Envoy creates them on first use.
+ */
+export const CLUSTER_STATUS_CODE_COUNTERS: readonly string[] = Array.from(
+  { length: 500 },
+  (_, i) => `upstream_rq_${100 + i}`,
+);
 
 export const LISTENER_COUNTERS = ['downstream_cx_total'] as const;
 export const LISTENER_GAUGES = ['downstream_cx_active'] as const;
 
-export const SERVER_GAUGES = ['live', 'concurrency', 'total_connections', 'uptime'] as const;
+export const SERVER_GAUGES = [
+  'live',
+  'concurrency',
+  'total_connections',
+  'uptime',
+  'memory_physical_size',
+] as const;
 
 /** Envoy's listener stat scope: `listener.<address>_<port>.` (dots in IPv4 kept, as Envoy does). */
 export function listenerStatPrefix(address: string, port: number): string {
   return `listener.${address}_${port}.`;
 }
+
+/**
+ * `cluster.<c>.circuit_breakers.<default|high>.*` gauges, one per circuit-breaker resource, in the
+ * order of `Resource` (src/upstream/circuit-breakers.ts): the `_open` gauges always, the
+ * `remaining_*` ones when the priority's thresholds set `track_remaining`.
+ */
+export const CIRCUIT_BREAKER_OPEN_GAUGES = [
+  'cx_open',
+  'cx_pool_open',
+  'rq_pending_open',
+  'rq_open',
+  'rq_retry_open',
+] as const;
+export const CIRCUIT_BREAKER_REMAINING_GAUGES = [
+  'remaining_cx',
+  'remaining_cx_pools',
+  'remaining_pending',
+  'remaining_rq',
+  'remaining_retries',
+] as const;

@@ -15,6 +15,8 @@ import { StaticDiscovery } from './discovery/static';
 import { StrictDnsDiscovery } from './discovery/strict-dns';
 import type { HostTable } from './host-table';
 import { isLbPolicyFactory, type LbEnv, type LbPolicyFactory } from './lb/api';
+import type { CircuitBreaker } from './circuit-breakers';
+import type { ClusterStats } from '../stats/cluster-stats';
 
 export interface ClusterManagerDeps {
   readonly hostTable: HostTable;
@@ -28,6 +30,10 @@ export interface ClusterManagerDeps {
   readonly dnsResolver?: DnsResolver;
   /** Defaults to Legate's upstream HTTP/1.1 codec. */
   readonly connectionFactory?: ClientConnectionFactory;
+  /** Binds a cluster's stats in this worker (absent in unit tests: no stats). */
+  readonly clusterStats?: (cluster: string) => ClusterStats;
+  /** This worker's view of a cluster's shared circuit breaker (absent in unit tests: local ones). */
+  readonly circuitBreaker?: (cluster: ClusterConfig) => CircuitBreaker;
 }
 
 export class ClusterManager {
@@ -47,6 +53,8 @@ export class ClusterManager {
         lbEnv,
         discovery: discoveryFor(config, deps.hostTable, resolver),
         connectionFactory,
+        stats: deps.clusterStats?.(config.name),
+        circuitBreaker: deps.circuitBreaker?.(config),
       });
       this.byName.set(config.name, cluster);
     }

@@ -3,24 +3,31 @@
  * current hosts, the load balancer over them, and one connection pool per host, created on first
  * use. Host-set changes from discovery (DNS) and health changes swap in a new LB in one assignment,
  * so a pick always sees a consistent set; pools of removed hosts drain (requests in flight finish).
+ * The cluster's circuit breaker (shared by every worker) bounds pools, connections and requests.
  */
 import type { ClusterConfig } from '../config/bootstrap';
+import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool, type ClientConnectionFactory } from './conn-pool';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
 import type { HostTable } from './host-table';
 import type { LbContext, LbEnv, LbPolicyFactory, LoadBalancer } from './lb/api';
 import { NO_HOST_LB } from './lb/host-set';
-
-/** Envoy's default circuit-breaker thresholds, applied per pool until circuit breakers exist. */
-const DEFAULT_MAX_PENDING_REQUESTS = 1024;
-const DEFAULT_MAX_CONNECTIONS = 1024;
+import { localCircuitBreaker, type CircuitBreaker } from './circuit-breakers';
+import type { ClusterStats } from '../stats/cluster-stats';
 
 export interface ClusterDeps {
   readonly lbFactory: LbPolicyFactory;
   readonly lbEnv: LbEnv;
   readonly discovery: HostDiscovery;
   readonly connectionFactory: ClientConnectionFactory;
+  /**
+   * The cluster's DEFAULT-priority circuit breaker in this worker (Legate routes have no priority
+   * yet). Absent in unit tests: a breaker local to this cluster, with the config's thresholds.
+   */
+  readonly circuitBreaker?: CircuitBreaker;
+  /** This worker's `cluster.<name>.*` stats (absent in unit tests). */
+  readonly stats?: ClusterStats;
 }
 
 export class Cluster {
@@ -32,6 +39,7 @@ export class Cluster {
   private readonly pools = new Map<Host, Http1ConnPool>();
   private readonly table: HostTable;
   private readonly nowMs = (): number => this.deps.lbEnv.nowMs();
+  readonly circuitBreaker: CircuitBreaker;
 
   constructor(
     readonly config: ClusterConfig,
@@ -39,6 +47,7 @@ export class Cluster {
   ) {
     this.name = config.name;
     this.table = deps.lbEnv.hostTable;
+    this.circuitBreaker = deps.circuitBreaker ?? localCircuitBreaker(config);
     this.initialized = new Promise((resolve) =>
       deps.discovery.start((hosts) => this.setHosts(hosts), resolve),
     );
@@ -53,18 +62,32 @@ export class Cluster {
     return this.lb.chooseHost(ctx);
   }
 
-  /** The connection pool of `host` (a host of this cluster) in this worker. */
-  pool(host: Host): Http1ConnPool {
+  /**
+   * Response headers arrived for a request attached to a connection of `host` at `attachedAtMs`
+   * (preciseMonotonicMs): one RTT sample for the host's shared Peak EWMA (ignored unless a
+   * PEAK_EWMA balancer tracks the host).
+   */
+  recordRtt(host: Host, attachedAtMs: number): void {
+    const now = preciseMonotonicMs();
+    this.table.recordRtt(host.slot, now - attachedAtMs, now);
+  }
+
+  /**
+   * The connection pool of `host` (a host of this cluster) in this worker; null when a new pool
+   * would exceed max_connection_pools (Envoy then answers as if no host were healthy).
+   */
+  pool(host: Host): Http1ConnPool | null {
     let pool = this.pools.get(host);
     if (pool === undefined) {
+      if (!this.circuitBreaker.tryCreatePool()) return null;
       pool = new Http1ConnPool(host, this.table, {
         connectTimeoutMs: this.config.connectTimeoutMs,
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxRequestsPerConnection: this.config.maxRequestsPerConnection,
-        maxPendingRequests: DEFAULT_MAX_PENDING_REQUESTS,
-        maxConnections: DEFAULT_MAX_CONNECTIONS,
+        circuitBreaker: this.circuitBreaker,
         connectionFactory: this.deps.connectionFactory,
         nowMs: this.nowMs,
+        stats: this.deps.stats,
       });
       this.pools.set(host, pool);
     }
@@ -74,6 +97,7 @@ export class Cluster {
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */
   onHostHealthChanged(): void {
     this.lb = this.deps.lbFactory.create(this.currentHosts, this.config.lbConfig, this.deps.lbEnv);
+    this.deps.stats?.setMembership(this.currentHosts);
   }
 
   /** Closes idle connections of every pool, and busy ones as their requests complete. */
@@ -84,7 +108,10 @@ export class Cluster {
   /** Stops discovery and closes every connection now. */
   close(): void {
     this.deps.discovery.stop();
-    for (const pool of this.pools.values()) pool.close();
+    for (const pool of this.pools.values()) {
+      pool.close();
+      this.circuitBreaker.poolRemoved();
+    }
     this.pools.clear();
   }
 
@@ -94,6 +121,7 @@ export class Cluster {
       if (kept.has(host)) continue;
       pool.drain();
       this.pools.delete(host);
+      this.circuitBreaker.poolRemoved();
     }
     this.currentHosts = hosts;
     this.onHostHealthChanged();

@@ -15,6 +15,11 @@
  * - The shared host table counts per host: active connections (connecting or open), connect
  *   failures, and active/total requests. The pool owns the request counters (a request is active
  *   from attach to completion or reset), so callers must not count requests there themselves.
+ * - The cluster's circuit breaker (global across workers) bounds waiting requests
+ *   (max_pending_requests: overflow at once), requests attached to connections (max_requests: a
+ *   request that would exceed it fails with overflow, even when a connection is free, as in Envoy)
+ *   and connections (max_connections: requests wait for a busy one instead, except that a pool with
+ *   no connection may always open one). The pool takes and gives back those units itself.
  */
 import * as net from 'node:net';
 import type {
@@ -25,6 +30,8 @@ import type {
 } from '../http/codec';
 import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
+import type { CircuitBreaker } from './circuit-breakers';
+import type { PoolStats } from '../stats/cluster-stats';
 
 export type PoolFailureReason = 'connection_failure' | 'timeout' | 'overflow';
 
@@ -54,13 +61,13 @@ export interface ConnPoolOptions {
   idleTimeoutMs: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
-  /** Requests allowed to wait for a connection (circuit breaker max_pending_requests, 1024). */
-  maxPendingRequests: number;
-  /** Connections this pool may open (circuit breaker max_connections, 1024). */
-  maxConnections: number;
+  /** The cluster's circuit breaker for the priority this pool serves. */
+  circuitBreaker: CircuitBreaker;
   connectionFactory: ClientConnectionFactory;
   /** Monotonic milliseconds. */
   nowMs(): number;
+  /** The cluster's upstream_cx_* stats in this worker (absent in the pool's unit tests). */
+  stats?: PoolStats;
 }
 
 const enum ConnState {
@@ -71,6 +78,7 @@ const enum ConnState {
 }
 
 const MIN_SWEEP_MS = 10;
+const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
 const MAX_SWEEP_MS = 1000;
 
 /** One upstream connection and its place in the pool. */
@@ -83,6 +91,9 @@ class PoolConnection implements ClientConnectionCallbacks {
   draining = false;
   /** Connecting: when the connect times out. Idle: when the idle timeout closes it. */
   deadline: number;
+  /** socket.bytesRead / bytesWritten already added to the cluster stats. */
+  rxReported = 0;
+  txReported = 0;
 
   constructor(
     private readonly pool: Http1ConnPool,
@@ -157,10 +168,12 @@ export class Http1ConnPool {
     }
     const conn = this.popIdle();
     if (conn !== null) {
-      this.attach(conn, decoder, callbacks);
+      if (this.attach(conn, decoder, callbacks)) return null;
+      this.idle.push(conn);
+      callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
       return null;
     }
-    if (this.pending.length >= this.options.maxPendingRequests) {
+    if (!this.options.circuitBreaker.tryStartPending()) {
       callbacks.onPoolFailure('overflow', 'too many requests waiting for a connection');
       return null;
     }
@@ -205,6 +218,7 @@ export class Http1ConnPool {
   onConnected(conn: PoolConnection): void {
     if (conn.state !== ConnState.Connecting) return;
     removeFrom(this.connecting, conn);
+    this.options.stats?.connected(this.options.nowMs() - (conn.deadline - this.options.connectTimeoutMs));
     conn.codec = this.options.connectionFactory(conn.socket, conn);
     this.onConnectionFree(conn);
   }
@@ -212,6 +226,7 @@ export class Http1ConnPool {
   onConnectFailed(conn: PoolConnection, reason: PoolFailureReason, detail: string): void {
     if (conn.state !== ConnState.Connecting) return;
     this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
+    this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
     conn.socket.destroy();
     this.failPending(reason, detail);
@@ -220,6 +235,7 @@ export class Http1ConnPool {
   onStreamComplete(conn: PoolConnection, reusable: boolean): void {
     if (conn.state !== ConnState.Busy) return;
     this.table.requestFinished(this.host.slot);
+    this.options.circuitBreaker.endRequest();
     conn.state = ConnState.Idle;
     const max = this.options.maxRequestsPerConnection;
     if (!reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
@@ -234,7 +250,10 @@ export class Http1ConnPool {
   }
 
   cancelPending(waiting: PendingStream): void {
-    removeFrom(this.pending, waiting);
+    const i = this.pending.indexOf(waiting);
+    if (i === -1) return;
+    this.pending.splice(i, 1);
+    this.options.circuitBreaker.endPending();
   }
 
   // ------------------------------------------------------------ internals
@@ -246,10 +265,12 @@ export class Http1ConnPool {
       this.retire(conn);
       return;
     }
-    const next = this.pending.shift();
-    if (next !== undefined) {
-      this.attach(conn, next.decoder, next.callbacks);
-      return;
+    for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+      this.options.circuitBreaker.endPending();
+      if (this.attach(conn, next.decoder, next.callbacks)) return;
+      // max_requests refused it: it fails (as in Envoy) and the connection stays free for the next.
+      next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
+      if (conn.state !== ConnState.Idle) return; // the failure callback closed the pool
     }
     const idleMs = this.options.idleTimeoutMs;
     conn.deadline = idleMs > 0 ? this.options.nowMs() + idleMs : Infinity;
@@ -265,21 +286,21 @@ export class Http1ConnPool {
     return null;
   }
 
-  private attach(conn: PoolConnection, decoder: ResponseDecoder, callbacks: PoolCallbacks): void {
+  /** Attaches the request if max_requests allows it; otherwise changes nothing and returns false. */
+  private attach(conn: PoolConnection, decoder: ResponseDecoder, callbacks: PoolCallbacks): boolean {
+    if (!this.options.circuitBreaker.tryStartRequest()) return false;
     const reused = conn.streamsStarted > 0;
     conn.state = ConnState.Busy;
     conn.streamsStarted++;
     this.table.requestStarted(this.host.slot);
     callbacks.onPoolReady(conn.codec!.newStream(decoder), this.host, reused);
+    return true;
   }
 
-  /** Opens connections until every waiting request has one on its way (within maxConnections). */
+  /** Opens connections until every waiting request has one on its way (within max_connections). */
   private openConnectionsForPending(): void {
-    while (
-      !this.closed &&
-      this.connecting.length < this.pending.length &&
-      this.connections.size < this.options.maxConnections
-    ) {
+    while (!this.closed && this.connecting.length < this.pending.length) {
+      if (!this.options.circuitBreaker.tryOpenConnection(this.connections.size === 0)) return;
       this.connect();
     }
   }
@@ -290,6 +311,7 @@ export class Http1ConnPool {
     this.connections.add(conn);
     this.connecting.push(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
+    this.options.stats?.connectionOpened();
     if (this.sweepTimer === null) {
       this.sweepTimer = setInterval(this.sweep, this.sweepMs);
       this.sweepTimer.unref();
@@ -316,9 +338,15 @@ export class Http1ConnPool {
     conn.state = ConnState.Closed;
     if (was === ConnState.Idle) removeFrom(this.idle, conn);
     else if (was === ConnState.Connecting) removeFrom(this.connecting, conn);
-    else if (was === ConnState.Busy) this.table.requestFinished(this.host.slot);
+    else if (was === ConnState.Busy) {
+      this.table.requestFinished(this.host.slot);
+      this.options.circuitBreaker.endRequest();
+    }
+    this.options.circuitBreaker.connectionClosed();
     this.connections.delete(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
+    this.reportBytes(conn);
+    this.options.stats?.connectionClosed();
     if (this.connections.size === 0 && this.sweepTimer !== null) {
       clearInterval(this.sweepTimer);
       this.sweepTimer = null;
@@ -329,11 +357,27 @@ export class Http1ConnPool {
     // Swap the list first: a retry submitted from a failure callback must not be failed here too.
     const failed = this.pending;
     this.pending = [];
-    for (const waiting of failed) waiting.callbacks.onPoolFailure(reason, detail);
+    for (const waiting of failed) {
+      this.options.circuitBreaker.endPending();
+      waiting.callbacks.onPoolFailure(reason, detail);
+    }
+  }
+
+  /** Adds what a connection read and wrote since the last report to the cluster's byte totals. */
+  private reportBytes(conn: PoolConnection): void {
+    const stats = this.options.stats;
+    if (stats === undefined) return;
+    const rx = conn.socket.bytesRead;
+    const tx = conn.socket.bytesWritten;
+    stats.bytes(rx - conn.rxReported, tx - conn.txReported);
+    conn.rxReported = rx;
+    conn.txReported = tx;
   }
 
   private readonly sweep = (): void => {
     const now = this.options.nowMs();
+    // Byte totals move on the sweep's beat too, so long-lived connections show up before they close.
+    for (const conn of this.connections) this.reportBytes(conn);
     for (let i = this.connecting.length - 1; i >= 0; i--) {
       const conn = this.connecting[i];
       if (conn !== undefined && conn.deadline <= now) {

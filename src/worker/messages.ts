@@ -5,7 +5,9 @@
 import type { Bootstrap } from '../config/bootstrap';
 import type { StatsLayoutData } from '../stats/store';
 import type { SharedHostTable } from '../upstream/host-table';
+import type { SharedCircuitBreakers } from '../upstream/circuit-breakers';
 import type { ListenerSocketPlan } from '../listener/active-listener';
+import type { SharedExactBalance } from '../listener/exact-balance';
 import type { LogLevel } from '../common/log';
 
 export interface WorkerInit {
@@ -13,13 +15,18 @@ export interface WorkerInit {
   bootstrap: Bootstrap;
   stats: StatsLayoutData;
   hostTable: SharedHostTable;
+  circuitBreakers: SharedCircuitBreakers;
   listeners: ListenerSocketPlan[];
+  /** The exact_balance table, when a listener asks for it (and the addon can hand fds over). */
+  exactBalance: SharedExactBalance | null;
   logLevel: LogLevel;
 }
 
 export type PrimaryToWorker =
   | { type: 'drain' }
   | { type: 'log-level'; level: LogLevel }
+  /** exact_balance: this worker's mailbox slot `slot` holds a connection (ExactBalance.take). */
+  | { type: 'connection'; slot: number }
   /** Test hook (LEGATE_TEST_HOOKS=1 only): die with an uncaught exception, as a bug would. */
   | { type: 'crash' };
 

@@ -7,14 +7,18 @@
 import { Worker } from 'node:worker_threads';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import type { Bootstrap } from '../config/bootstrap';
+import type { Bootstrap, ListenerConfig } from '../config/bootstrap';
 import type { Registry } from '../registry/registry';
 import { StatsLayout, StatsStore, type StatsLayoutData } from '../stats/store';
 import { declareBootstrapStats } from '../stats/declare';
 import { HostTable } from '../upstream/host-table';
+import { CircuitBreakerTable } from '../upstream/circuit-breakers';
+import { CircuitBreakerGauges, declareCircuitBreakerStats } from '../upstream/circuit-breaker-gauges';
 import { loadNative, nativeStatus, openSharedListenSocket } from '../native';
 import { log, type LogLevel } from '../common/log';
 import type { ListenerSocketPlan } from '../listener/active-listener';
+import { BalancedAcceptor } from '../listener/balanced-acceptor';
+import { ExactBalance } from '../listener/exact-balance';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { AdminServer, type ServerState } from '../admin/admin-server';
 
@@ -41,8 +45,13 @@ interface WorkerSlot {
 export class Primary implements ServerState {
   private readonly statsData: StatsLayoutData;
   readonly stats: StatsStore;
-  private readonly hostTable: HostTable;
+  readonly hostTable: HostTable;
+  private readonly circuitBreakers: CircuitBreakerTable;
+  private readonly circuitBreakerGauges: CircuitBreakerGauges;
   private readonly slots: WorkerSlot[] = [];
+  /** exact_balance listeners: the primary accepts and hands connections to workers. */
+  private readonly exactBalance: ExactBalance | null;
+  private readonly acceptors: BalancedAcceptor[] = [];
   /** Resolved ports per listener name (after port 0 was bound). */
   readonly ports = new Map<string, number>();
   private admin: AdminServer | null = null;
@@ -68,11 +77,20 @@ export class Primary implements ServerState {
     this.concurrency = concurrency;
     const layout = new StatsLayout();
     declareBootstrapStats(layout, bootstrap, registry, concurrency);
+    declareCircuitBreakerStats(layout, bootstrap.clusters);
     this.statsData = layout.allocate(1 + concurrency);
     this.stats = new StatsStore(this.statsData, 0);
     this.stats.gauge('server.concurrency').add(concurrency);
     this.stats.gauge('server.live').inc();
     this.hostTable = HostTable.allocate(bootstrap.clusters);
+    this.exactBalance = ExactBalance.allocate(this.exactBalanceListeners(), concurrency);
+    this.circuitBreakers = CircuitBreakerTable.allocate(bootstrap.clusters, concurrency);
+    this.circuitBreakerGauges = new CircuitBreakerGauges(
+      this.circuitBreakers,
+      bootstrap.clusters,
+      this.stats,
+    );
+    this.circuitBreakerGauges.start();
   }
 
   get state(): 'LIVE' | 'DRAINING' {
@@ -90,6 +108,7 @@ export class Primary implements ServerState {
       log.info(`admin listening on ${this.bootstrap.admin.address.address}:${this.admin.port}`);
     }
     await this.pickUwsPorts();
+    await this.startAcceptors();
     for (let i = 0; i < this.concurrency; i++)
       this.slots.push({ index: i, worker: null, restarts: [], drained: false });
     // Worker 0 first: it resolves any port 0 so the others bind the same port.
@@ -122,15 +141,54 @@ export class Primary implements ServerState {
     }
   }
 
+  /**
+   * The listeners the primary balances exactly: those asking for it, when the addon can hand
+   * sockets to workers and the listener's sockets are Node's (uWS accepts its own: it stays on
+   * SO_REUSEPORT, see README).
+   */
+  private exactBalanceListeners(): ListenerConfig[] {
+    return this.bootstrap.listeners.filter((l) => {
+      if (l.connectionBalance !== 'exact') return false;
+      if (l.http1Codec === 'uws') {
+        log.warn(
+          `listener '${l.name}': exact_balance is not possible with the uWS codec; the kernel balances it`,
+        );
+        return false;
+      }
+      if (!this.sharedSockets) {
+        log.warn(`listener '${l.name}': exact_balance needs the native addon (one worker serves it now)`);
+        return false;
+      }
+      return true;
+    });
+  }
+
+  /** Binds the exact_balance listeners here, before any worker runs. */
+  private async startAcceptors(): Promise<void> {
+    const balance = this.exactBalance;
+    if (balance === null) return;
+    for (const l of this.bootstrap.listeners) {
+      if (!balance.balances(l.name)) continue;
+      const acceptor = new BalancedAcceptor(l, balance, {
+        usable: (w) => !this.draining && this.slots[w]?.worker != null,
+        deliver: (w, slot) =>
+          this.slots[w]!.worker!.postMessage({ type: 'connection', slot } satisfies PrimaryToWorker),
+      });
+      this.acceptors.push(acceptor);
+      this.ports.set(l.name, await acceptor.start(this.ports.get(l.name) ?? l.address.port));
+    }
+  }
+
   /** Each worker incarnation gets fresh sockets: a dead worker's fds closed with it. */
   private planSockets(): ListenerSocketPlan[] {
     return this.bootstrap.listeners.map((l) => {
       const known = this.ports.get(l.name);
       const port = known ?? l.address.port;
-      if (l.http1Codec === 'uws') return { name: l.name, fd: null, port };
+      if (this.exactBalance?.balances(l.name)) return { name: l.name, fd: null, port, handoff: true };
+      if (l.http1Codec === 'uws') return { name: l.name, fd: null, port, handoff: false };
       const shared = openSharedListenSocket(l.address.address, port, 4096);
       if (shared !== null && known === undefined) this.ports.set(l.name, shared.port);
-      return { name: l.name, fd: shared?.fd ?? null, port: shared?.port ?? port };
+      return { name: l.name, fd: shared?.fd ?? null, port: shared?.port ?? port, handoff: false };
     });
   }
 
@@ -140,7 +198,9 @@ export class Primary implements ServerState {
       bootstrap: this.bootstrap,
       stats: this.statsData,
       hostTable: this.hostTable.toShared(),
+      circuitBreakers: this.circuitBreakers.toShared(),
       listeners: this.planSockets(),
+      exactBalance: this.exactBalance?.toShared() ?? null,
       logLevel: this.options.logLevel,
     };
     const worker = new Worker(path.join(__dirname, 'worker-main.js'), { workerData: init });
@@ -163,6 +223,9 @@ export class Primary implements ServerState {
       worker.on('error', (err) => log.error(`worker ${slot.index} crashed: ${err.stack ?? err.message}`));
       worker.on('exit', (code) => {
         slot.worker = null;
+        // What the dead thread still held (requests, connections) must not stay counted forever.
+        this.circuitBreakers.reclaimWorker(slot.index);
+        this.exactBalance?.reclaimWorker(slot.index, (fd) => loadNative()!.close(fd));
         if (!ready) {
           reject(new Error(`worker ${slot.index} exited with code ${code} before it was ready`));
           return;
@@ -190,6 +253,7 @@ export class Primary implements ServerState {
   async drainAndExit(): Promise<never> {
     if (!this.draining) {
       this.draining = true;
+      for (const acceptor of this.acceptors) acceptor.close();
       log.info(`draining (up to ${this.options.drainTimeS}s)`);
       const exits = this.slots.map(
         (s) =>
@@ -217,6 +281,7 @@ export class Primary implements ServerState {
   drainListeners(): void {
     for (const s of this.slots) s.worker?.postMessage({ type: 'drain' } satisfies PrimaryToWorker);
     this.draining = true;
+    for (const acceptor of this.acceptors) acceptor.close();
   }
 
   /** Test hook behind LEGATE_TEST_HOOKS=1: make worker `index` crash like a bug would. */

@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry';
 import type { StatsStore } from '../stats/store';
 import type { TimerWheel } from '../common/timer-wheel';
 import type { ClusterManager } from '../upstream/cluster-manager';
+import type { HostTable } from '../upstream/host-table';
 import type { DateCache } from '../common/date-cache';
 
 export interface WorkerServices {
@@ -15,6 +16,8 @@ export interface WorkerServices {
   readonly stats: StatsStore;
   readonly timers: TimerWheel;
   readonly clusterManager: ClusterManager;
+  /** Per-host counters shared by every worker (tcp_proxy counts its upstream connections there). */
+  readonly hostTable: HostTable;
   readonly date: DateCache;
   /** Injected randomness in [0, 1) (tests make it deterministic). */
   readonly random: () => number;

@@ -7,12 +7,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { createBuiltinRegistry } from '../registry/builtins';
 import { StatsStore } from '../stats/store';
+import { ClusterStats } from '../stats/cluster-stats';
+import { closeAccessLogSinks } from '../access-log/sinks';
 import { TimerWheel, monotonicMs } from '../common/timer-wheel';
 import { DateCache } from '../common/date-cache';
 import { log, setLogLevel, setLogPrefix } from '../common/log';
 import { HostTable } from '../upstream/host-table';
+import { CircuitBreakerTable } from '../upstream/circuit-breakers';
 import { ClusterManager } from '../upstream/cluster-manager';
 import { ActiveListener } from '../listener/active-listener';
+import { ExactBalance } from '../listener/exact-balance';
+import { adoptSocketFd } from '../native';
 import type { WorkerServices } from './services';
 
 function post(msg: WorkerToPrimary): void {
@@ -25,6 +30,7 @@ async function main(init: WorkerInit): Promise<void> {
   const stats = new StatsStore(init.stats, 1 + init.workerIndex);
   stats.resetOwnGauges();
   const hostTable = HostTable.fromShared(init.hostTable);
+  const circuitBreakers = CircuitBreakerTable.fromShared(init.circuitBreakers);
   const random = Math.random;
   const now = monotonicMs;
   const registry = createBuiltinRegistry();
@@ -33,6 +39,9 @@ async function main(init: WorkerInit): Promise<void> {
     registry,
     random,
     nowMs: now,
+    // Worker 0 alone reports membership gauges; every worker counts its own requests and connections.
+    clusterStats: (name) => new ClusterStats(stats, name, init.workerIndex === 0),
+    circuitBreaker: (config) => circuitBreakers.breaker(config, 0, init.workerIndex, (n) => stats.counter(n)),
   });
   // DNS clusters get their first hosts before this worker takes traffic.
   await clusterManager.initialize();
@@ -42,6 +51,7 @@ async function main(init: WorkerInit): Promise<void> {
     stats,
     timers: new TimerWheel(now),
     clusterManager,
+    hostTable,
     date: new DateCache(),
     random,
     now,
@@ -61,8 +71,10 @@ async function main(init: WorkerInit): Promise<void> {
   }
   post({ type: 'ready', ports });
 
+  const balance = init.exactBalance === null ? null : ExactBalance.fromShared(init.exactBalance);
   parentPort!.on('message', (msg: PrimaryToWorker) => {
-    if (msg.type === 'log-level') setLogLevel(msg.level);
+    if (msg.type === 'connection') adoptHandedConnection(balance!, init.workerIndex, listeners, msg.slot);
+    else if (msg.type === 'log-level') setLogLevel(msg.level);
     else if (msg.type === 'drain') drain(listeners, services);
     else if (msg.type === 'crash' && process.env.LEGATE_TEST_HOOKS === '1') {
       setImmediate(() => {
@@ -72,6 +84,21 @@ async function main(init: WorkerInit): Promise<void> {
   });
 }
 
+/** exact_balance: serves the connection the primary put in mailbox `slot` (unless it took it back). */
+function adoptHandedConnection(
+  balance: ExactBalance,
+  workerIndex: number,
+  listeners: ActiveListener[],
+  slot: number,
+): void {
+  const handed = balance.take(workerIndex, slot);
+  if (handed === null) return;
+  const listener = listeners.find((l) => l.config.name === handed.listener)!;
+  const socket = adoptSocketFd(handed.fd);
+  socket.once('close', () => balance.closed(handed.listener, workerIndex));
+  listener.adopt(socket);
+}
+
 function drain(listeners: ActiveListener[], services: WorkerServices): void {
   let pending = listeners.length;
   const finished = (): void => {
@@ -79,6 +106,8 @@ function drain(listeners: ActiveListener[], services: WorkerServices): void {
     services.clusterManager.close();
     services.timers.close();
     services.date.close();
+    // Writes what the access loggers still buffer; the thread stays alive until the writes land.
+    closeAccessLogSinks();
     post({ type: 'drained' });
     // Nothing is left on this thread's event loop (listen sockets, pools and timers are closed),
     // so the thread ends by itself; the primary waits for its 'exit'.

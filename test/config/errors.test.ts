@@ -33,7 +33,7 @@ test('an unknown enum value lists the allowed values and suggests the closest', 
   const issue = errorAt(issuesOf(text), `${CLUSTER0}.lb_policy`);
   assert.equal(
     issue.message,
-    "unknown value 'ROUND_ROBBIN' (expected one of ROUND_ROBIN, LEAST_REQUEST, RANDOM)",
+    "unknown value 'ROUND_ROBBIN' (expected one of ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV, PEAK_EWMA)",
   );
   assert.equal(issue.hint, "did you mean 'ROUND_ROBIN'?");
   const lowercase = errorAt(issuesOf(minimalConfig({ cluster: 'type: strict_dns' })), `${CLUSTER0}.type`);
@@ -50,7 +50,7 @@ test('ConfigError.format prints file:line:col, severity, path, message and hint 
       const line = locationOf(text, 'lb_policy').replace('<config-yaml>', path);
       assert.equal(
         e.format(),
-        `${line}: error: ${CLUSTER0}.lb_policy: unknown value 'ROUND_ROBBIN' (expected one of ROUND_ROBIN, LEAST_REQUEST, RANDOM); did you mean 'ROUND_ROBIN'?`,
+        `${line}: error: ${CLUSTER0}.lb_policy: unknown value 'ROUND_ROBBIN' (expected one of ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV, PEAK_EWMA); did you mean 'ROUND_ROBIN'?`,
       );
       return true;
     },
@@ -58,8 +58,11 @@ test('ConfigError.format prints file:line:col, severity, path, message and hint 
 });
 
 test('Envoy LB policies Legate lacks are reported as unsupported, not unknown', () => {
-  const issue = errorAt(issuesOf(minimalConfig({ cluster: 'lb_policy: MAGLEV' })), `${CLUSTER0}.lb_policy`);
-  assert.match(issue.message, /MAGLEV is not supported by Legate yet/);
+  const issue = errorAt(
+    issuesOf(minimalConfig({ cluster: 'lb_policy: CLUSTER_PROVIDED' })),
+    `${CLUSTER0}.lb_policy`,
+  );
+  assert.match(issue.message, /CLUSTER_PROVIDED is not supported by Legate yet/);
 });
 
 test('a wrong type says what was expected and what was found', () => {
@@ -303,7 +306,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     listener: 'listener_filters: []',
     hcm: 'http2_protocol_options: {}\ntracing: {}',
     cluster:
-      'health_checks: []\noutlier_detection: {}\ncircuit_breakers: {}\ntransport_socket: { name: tls }',
+      'health_checks: []\noutlier_detection: {}\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
   }).replace('    - filters:\n', '    - transport_socket: { name: tls }\n      filters:\n');
   const issues = issuesOf(text);
   for (const path of [
@@ -313,7 +316,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     `${HCM}.tracing`,
     `${CLUSTER0}.health_checks`,
     `${CLUSTER0}.outlier_detection`,
-    `${CLUSTER0}.circuit_breakers`,
+    `${CLUSTER0}.circuit_breakers.per_host_thresholds`,
     `${CLUSTER0}.transport_socket`,
   ]) {
     assert.equal(errorAt(issues, path).message, 'not supported by Legate yet', path);

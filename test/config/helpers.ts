@@ -119,8 +119,8 @@ export function locationOf(text: string, needle: string, from = 1): string {
 }
 
 /**
- * Built-ins plus stand-ins for extensions other helpers own: a non-terminal HTTP filter and
- * network filter, and a terminal tcp_proxy with its deprecated alias that names a cluster.
+ * Built-ins (tcp_proxy among them: terminal, with its deprecated alias, naming a cluster) plus
+ * stand-ins for a non-terminal HTTP filter and network filter.
  */
 export function registryWithTestFilters(): Registry {
   const registry = createBuiltinRegistry();
@@ -135,18 +135,6 @@ export function registryWithTestFilters(): Registry {
     name: 'test.network.noop',
     typeUrls: [],
     parseConfig: () => ({}),
-  });
-  registry.register({
-    category: 'network_filter',
-    name: 'envoy.filters.network.tcp_proxy',
-    typeUrls: ['type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy'],
-    aliases: ['envoy.tcp_proxy'],
-    isTerminal: true,
-    parseConfig(reader, ctx) {
-      const cluster = reader?.requiredString('cluster') ?? '';
-      if (reader && cluster) ctx.referenceCluster?.(reader, 'cluster', cluster);
-      return { cluster, statPrefix: reader?.requiredString('stat_prefix') ?? '' };
-    },
   });
   return registry;
 }

@@ -259,8 +259,8 @@ test('load_balancing_policy picks the first registered policy', () => {
       cluster: `load_balancing_policy:
   policies:
   - typed_extension_config:
-      name: envoy.load_balancing_policies.maglev
-      typed_config: { "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev }
+      name: envoy.load_balancing_policies.client_side_weighted_round_robin
+      typed_config: { "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.client_side_weighted_round_robin.v3.ClientSideWeightedRoundRobin }
   - typed_extension_config:
       name: envoy.load_balancing_policies.least_request
       typed_config: { "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest }`,

@@ -17,6 +17,8 @@ import {
 } from '../../src/upstream/conn-pool';
 import { Host } from '../../src/upstream/host';
 import { HostTable } from '../../src/upstream/host-table';
+import { localCircuitBreaker } from '../../src/upstream/circuit-breakers';
+import { defaultThresholds } from '../../src/config/circuit-breakers';
 import { clusterConfig, endpoint, withTimeout } from './helpers';
 
 export interface Outcome {
@@ -123,22 +125,35 @@ export function send(pool: Http1ConnPool, path = '/'): { request: TestRequest; d
   return { request, done };
 }
 
-/** A pool for `port` on 127.0.0.1, in a table of its own. */
+/**
+ * A pool for `port` on 127.0.0.1, in a table of its own, under a circuit breaker of its own with
+ * Envoy's default thresholds except `maxConnections` / `maxPendingRequests` when given.
+ */
 export function makePool(
   port: number,
-  options: Partial<ConnPoolOptions> = {},
+  options: Partial<ConnPoolOptions> & { maxConnections?: number; maxPendingRequests?: number } = {},
 ): { pool: Http1ConnPool; table: HostTable; host: Host } {
-  const table = HostTable.allocate([clusterConfig({ endpoints: [endpoint('127.0.0.1', port)] })]);
+  const { maxConnections, maxPendingRequests, ...poolOptions } = options;
+  const d = defaultThresholds();
+  const config = clusterConfig({ endpoints: [endpoint('127.0.0.1', port)] });
+  config.circuitBreakers = [
+    {
+      ...d,
+      maxConnections: maxConnections ?? d.maxConnections,
+      maxPendingRequests: maxPendingRequests ?? d.maxPendingRequests,
+    },
+    d,
+  ];
+  const table = HostTable.allocate([config]);
   const host = new Host(0, '127.0.0.1', port, 1, 0);
   const pool = new Http1ConnPool(host, table, {
     connectTimeoutMs: 5000,
     idleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: 0,
-    maxPendingRequests: 1024,
-    maxConnections: 1024,
+    circuitBreaker: localCircuitBreaker(config),
     connectionFactory: createClientConnection,
     nowMs: monotonicMs,
-    ...options,
+    ...poolOptions,
   });
   return { pool, table, host };
 }

@@ -10,6 +10,7 @@ import type { ObjectReader } from '../config-reader';
 import type { ParseContext } from '../../registry/registry';
 import { didYouMean } from '../suggest';
 import { rejectUnsupported } from '../unsupported';
+import { parseHashPolicies } from './hash-policy';
 import { parseHeaderMutations } from './header-mutations';
 import { readRegexMatcher } from './regex-field';
 
@@ -29,7 +30,6 @@ const UNSUPPORTED_ROUTE_ACTION_FIELDS = [
   'priority',
   'rate_limits',
   'include_vh_rate_limits',
-  'hash_policy',
   'cors',
   'max_grpc_timeout',
   'grpc_timeout_offset',
@@ -123,6 +123,7 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
     timeoutMs: r.durationMs('timeout', DEFAULT_ROUTE_TIMEOUT_MS),
     idleTimeoutMs: r.durationMs('idle_timeout', 0),
     retryPolicy: retry ? parseRetryPolicy(retry) : scope.defaultRetryPolicy,
+    hashPolicy: parseHashPolicies(r),
   };
 }
 

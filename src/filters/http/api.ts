@@ -36,6 +36,8 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   sendLocalReply(status: number, body: string, details: string, extraHeaders?: HeaderMap): void;
   /** Response flags for access logs (NR, UH, UF, UT, …). */
   setResponseFlag(flag: string): void;
+  /** The router picked `cluster` and upstream host `host` (`ip:port`, '' if none): for access logs. */
+  setUpstreamInfo(cluster: string, host: string): void;
   readonly streamId: number;
   /** The request's authority (Host, or the absolute-form target's authority). */
   readonly authority: string;

@@ -14,7 +14,8 @@
  * - Per request: `chooseHost(ctx)`, synchronous, allocation-free. Returns null when no host is
  *   usable (empty or all-unhealthy set); the router then answers 503 with response flag UH.
  */
-import type { ExtensionFactory } from '../../registry/registry';
+import type { ObjectReader } from '../../config/config-reader';
+import type { ExtensionFactory, ParseContext } from '../../registry/registry';
 import type { Host } from '../host';
 import type { HostTable } from '../host-table';
 
@@ -22,7 +23,9 @@ import type { HostTable } from '../host-table';
 export interface LbContext {
   /**
    * Hash of the request for consistent-hashing policies (RING_HASH, MAGLEV), from the route's
-   * hash_policy; null when the route has none. Policies that do not hash ignore it.
+   * hash_policy (an unsigned 32-bit number, see router/hash-policy.ts); null when the route has
+   * none or nothing in the request was hashable (those policies then pick at random). Policies
+   * that do not hash ignore it.
    */
   readonly hashKey: number | null;
 }
@@ -49,6 +52,12 @@ export interface LbPolicyFactory<C = unknown> extends ExtensionFactory<C> {
   readonly category: 'lb_policy';
   /** The cluster `lb_policy` enum value, e.g. 'ROUND_ROBIN'. */
   readonly enumName: string;
+  /**
+   * Parses the `typed_config` of this policy inside a cluster's `load_balancing_policy` (the reader
+   * is null when it has only `@type` or is absent). Without it, settings there are reported as
+   * unsupported and `parseConfig(null)` gives the defaults. The result has parseConfig's shape.
+   */
+  parseTypedConfig?(typed: ObjectReader | null, ctx: ParseContext): C;
   /**
    * Builds a worker-local LoadBalancer. `hosts` is the cluster's full current set (all priorities,
    * healthy or not); `config` is what parseConfig returned.

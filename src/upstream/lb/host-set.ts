@@ -21,6 +21,14 @@ export function allWeightsEqual(hosts: readonly Host[]): boolean {
   return true;
 }
 
+/**
+ * `hosts` ordered by `address:port`: consistent-hashing tables built from it are the same in every
+ * worker, whatever order discovery listed the hosts in.
+ */
+export function sortedByKey(hosts: readonly Host[]): Host[] {
+  return [...hosts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 /** The balancer over an empty (or all-unhealthy) set. */
 export const NO_HOST_LB: LoadBalancer = Object.freeze({ chooseHost: () => null });
 

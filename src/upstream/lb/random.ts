@@ -7,6 +7,7 @@
  */
 import type { Host } from '../host';
 import type { LbEnv, LbPolicyFactory, LoadBalancer } from './api';
+import { CumulativeWeights } from './cumulative-weights';
 import { allWeightsEqual, trivialLb, usableHosts } from './host-set';
 
 /** RANDOM has no settings. */
@@ -24,30 +25,17 @@ class UniformRandomLb implements LoadBalancer {
 }
 
 class WeightedRandomLb implements LoadBalancer {
-  /** cumulative[i] = sum of the weights of hosts 0..i. */
-  private readonly cumulative: Float64Array;
+  private readonly weights: CumulativeWeights;
 
   constructor(
     private readonly hosts: readonly Host[],
     private readonly env: LbEnv,
   ) {
-    this.cumulative = new Float64Array(hosts.length);
-    let sum = 0;
-    for (let i = 0; i < hosts.length; i++) this.cumulative[i] = sum += hosts[i]!.weight;
+    this.weights = new CumulativeWeights(hosts);
   }
 
   chooseHost(): Host {
-    const cumulative = this.cumulative;
-    const target = this.env.random() * cumulative[cumulative.length - 1]!;
-    // First index whose cumulative weight exceeds target.
-    let lo = 0;
-    let hi = cumulative.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! > target) hi = mid;
-      else lo = mid + 1;
-    }
-    return this.hosts[lo]!;
+    return this.hosts[this.weights.draw(this.env.random())]!;
   }
 }
 

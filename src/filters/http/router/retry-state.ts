@@ -3,11 +3,25 @@
  * decides whether an outcome is retriable under `retry_on`, counts attempts against
  * `num_retries`, and waits a jittered exponential back-off (base 25 ms, capped at 10× base by
  * default) before the next attempt.
+ *
+ * Each scheduled retry also takes a unit of the cluster's retry circuit breaker (max_retries, or the
+ * retry budget; global across workers), held until the retry's outcome is known (the next
+ * `shouldRetry`, `release`, or the end of the request), as Envoy's RetryStateImpl does; with none
+ * left the retry is refused as an overflow (`upstream_rq_retry_overflow`, response flag UO).
  */
 import type { RetryPolicy } from '../../../config/bootstrap';
 import type { TimeoutTarget, TimerWheel } from '../../../common/timer-wheel';
+import type { CircuitBreaker } from '../../../upstream/circuit-breakers';
 
 export type RetryTrigger = 'status' | 'reset' | 'connect-failure' | 'timeout';
+
+export const RetryDecision = {
+  No: 0,
+  Retry: 1,
+  /** Retriable, but the cluster's retry circuit breaker is open. */
+  Overflow: 2,
+} as const;
+export type RetryDecision = (typeof RetryDecision)[keyof typeof RetryDecision];
 
 export interface Retryable {
   retryNow(): void;
@@ -18,17 +32,36 @@ export class RetryState implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
   private target: Retryable | null = null;
+  /** This request holds a unit of the retry circuit breaker (a retry is scheduled or in flight). */
+  private holdsRetry = false;
 
   constructor(
     private readonly policy: RetryPolicy,
     private readonly random: () => number,
+    private readonly breaker: CircuitBreaker,
   ) {}
 
-  shouldRetry(trigger: RetryTrigger, status: number): boolean {
-    if (this.attempts >= this.policy.numRetries) return false;
+  /** Called with each attempt's outcome; on `Retry` the caller must `schedule` the retry. */
+  shouldRetry(trigger: RetryTrigger, status: number): RetryDecision {
+    this.release();
+    if (this.attempts >= this.policy.numRetries) return RetryDecision.No;
+    if (!this.retriable(trigger, status)) return RetryDecision.No;
+    if (!this.breaker.tryStartRetry()) return RetryDecision.Overflow;
+    this.holdsRetry = true;
+    return RetryDecision.Retry;
+  }
+
+  private retriable(trigger: RetryTrigger, status: number): boolean {
     const on = this.policy.retryOn;
     for (let i = 0; i < on.length; i++) if (matches(on[i]!, trigger, status, this.policy)) return true;
     return false;
+  }
+
+  /** The last retry's outcome is known (or the request is over): give back its breaker unit. */
+  release(): void {
+    if (!this.holdsRetry) return;
+    this.holdsRetry = false;
+    this.breaker.endRetry();
   }
 
   /** Counts the attempt and calls `target.retryNow()` after the back-off. */
@@ -40,9 +73,11 @@ export class RetryState implements TimeoutTarget {
     timers.arm(this, delay);
   }
 
+  /** The request is over: no retry will run. */
   cancelTimer(timers: TimerWheel): void {
     timers.disarm(this);
     this.target = null;
+    this.release();
   }
 
   onTimeout(): void {

@@ -19,7 +19,7 @@ import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
 import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';
 import { UpstreamRequest } from './upstream-request';
-import { RetryState } from './retry-state';
+import { RetryDecision, RetryState } from './retry-state';
 
 /** Per-worker state shared by every router instance of one HCM. */
 export interface RouterShared {
@@ -115,7 +115,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     // -1 with no body means "none" to the client codec (no framing header on a GET).
     this.contentLength = head.contentLength;
     if (action.retryPolicy !== null) {
-      this.retry = new RetryState(action.retryPolicy, this.shared.services.random);
+      this.retry = new RetryState(action.retryPolicy, this.shared.services.random, cluster.circuitBreaker);
       this.retainBody = true;
     }
     this.startAttempt();
@@ -160,8 +160,13 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
   private startAttempt(): void {
     const cluster = this.cluster!;
-    const host = cluster.chooseHost(NO_LB_CONTEXT);
-    if (host === null) {
+    const host = cluster.chooseHost(
+      this.matched!.hashPolicy?.lbContext(this.head!, this.callbacks.remoteAddress) ?? NO_LB_CONTEXT,
+    );
+    this.callbacks.setUpstreamInfo(this.clusterName!, host === null ? '' : host.key);
+    // No pool: max_connection_pools is reached, which Envoy answers like no healthy host.
+    const pool = host === null ? null : cluster.pool(host);
+    if (pool === null) {
       this.stats!.cxNoneHealthy.inc();
       this.finish();
       this.callbacks.setResponseFlag('UH');
@@ -176,7 +181,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.stats!.rqActive.inc();
     const perTry = this.action!.retryPolicy?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.shared.services.timers.arm(up, perTry);
-    up.start(cluster.pool(host).newStream(up, up));
+    up.start(pool.newStream(up, up));
   }
 
   /** Called by RetryState's timer after the back-off. */
@@ -189,7 +194,9 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private tryRetry(reason: 'status' | 'reset' | 'connect-failure' | 'timeout', status: number): boolean {
     if (this.retry === null || this.responseStarted || this.finished) return false;
     if (!this.retainBody && this.bufferedBody.length === 0 && !this.downstreamEnded) return false;
-    if (!this.retry.shouldRetry(reason, status)) return false;
+    const decision = this.retry.shouldRetry(reason, status);
+    if (decision === RetryDecision.Overflow) this.callbacks.setResponseFlag('UO');
+    if (decision !== RetryDecision.Retry) return false;
     this.releaseUpstream();
     this.retry.schedule(this.shared.services.timers, this);
     return true;
@@ -203,8 +210,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       this.failBeforeHeaders('UO', 'overflow', 'upstream_overflow', true);
       return;
     }
-    if (reason === 'timeout') this.stats!.cxConnectTimeout.inc();
-    else this.stats!.cxConnectFail.inc();
+    // upstream_cx_connect_fail / _timeout are counted per connection, by the pool.
     if (this.tryRetry('connect-failure', 0)) return;
     void detail;
     this.failBeforeHeaders(
@@ -251,19 +257,22 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
   onUpstreamHeaders(up: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
     if (up !== this.upstream) return;
+    this.cluster!.recordRtt(up.host!, up.attachedAtMs);
     if (!endStream || head.status >= 500 || head.status === 409) {
       if (this.tryRetry('status', head.status)) return;
     }
+    this.retry?.release(); // this response is the last attempt's outcome
     if (this.retry !== null && this.retry.attempts > 0) this.stats!.rqRetrySuccess.inc();
     this.responseStarted = true;
     this.retainBody = false;
     const headers = head.headers;
     for (let i = 0; i < RESPONSE_HOP_BY_HOP.length; i++) headers.remove(RESPONSE_HOP_BY_HOP[i]!);
+    const serviceMs = this.now() - up.startMs;
     if (!this.shared.config.suppressEnvoyHeaders) {
-      headers.set('x-envoy-upstream-service-time', String(this.now() - up.startMs));
+      headers.set('x-envoy-upstream-service-time', String(serviceMs));
     }
     this.matched!.applyResponseHeaders(headers, this.callbacks, this.clusterName);
-    this.stats!.recordStatus(head.status);
+    this.stats!.recordResponse(head.status, serviceMs);
     const cl =
       this.isHead || head.status === 204 || head.status === 304
         ? this.responseLength(headers)

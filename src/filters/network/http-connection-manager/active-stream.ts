@@ -23,11 +23,12 @@ import type { MatchedRoute } from '../../../router/route-table';
 import type { DownstreamConnection, HttpConnectionManager } from './connection-manager';
 import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
+import type { AccessLogStream } from '../../../access-log/api';
 
 let nextStreamId = 1;
 const EMPTY_HEADERS = new HeaderMap();
 
-export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, TimeoutTarget {
+export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, TimeoutTarget, AccessLogStream {
   readonly streamId = nextStreamId++;
   readonly startMs: number;
   /** Wall-clock start, for %START_TIME% and access logs. */
@@ -45,6 +46,13 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private destroyed = false;
   private flags = '';
   private status = 0;
+  // Access-log facts (AccessLogStream), kept as plain fields so the hot path only adds to them.
+  bytesReceived = 0;
+  bytesSent = 0;
+  durationMs = 0;
+  responseHeaders: HeaderMap | null = null;
+  upstreamCluster = '';
+  upstreamHost = '';
   timerDeadline = 0;
   timerBucket = -1;
 
@@ -137,6 +145,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   decodeData(data: Buffer, endStream: boolean): void {
+    this.bytesReceived += data.length;
     if (this.destroyed || this.responseComplete) return;
     if (endStream) this.requestReceived();
     this.runDecodeData(0, data, endStream);
@@ -212,10 +221,20 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     return this.flags === '' ? '-' : this.flags;
   }
 
+  get responseCode(): number {
+    return this.status;
+  }
+
+  setUpstreamInfo(cluster: string, host: string): void {
+    this.upstreamCluster = cluster;
+    this.upstreamHost = host;
+  }
+
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
     if (this.destroyed || this.responseStarted) return;
     this.responseStarted = true;
     this.status = head.status;
+    this.responseHeaders = head.headers;
     for (let i = this.filters.length - 2; i >= 0; i--) {
       // The router (last) produced the response; the others see it in reverse order.
       if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) break;
@@ -227,6 +246,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   encodeData(data: Buffer, endStream: boolean): void {
     if (this.destroyed) return;
+    this.bytesSent += data.length;
     for (let i = this.filters.length - 2; i >= 0; i--) {
       if (this.filters[i]!.encodeData(data, endStream) !== FilterDataStatus.Continue) break;
     }
@@ -331,6 +351,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.hcm.stats.rqActive.dec();
     this.connection?.streamDone();
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
+    const hcm = this.hcm;
+    this.durationMs = hcm.services.now() - this.startMs;
+    hcm.stats.rqTime.record(this.durationMs);
+    const loggers = hcm.accessLoggers;
+    for (let i = 0; i < loggers.length; i++) loggers[i]!.log(this);
   }
 }
 

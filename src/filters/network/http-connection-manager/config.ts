@@ -10,6 +10,7 @@ import { checkTerminalLast, resolveExtension } from '../../../config/extension';
 import { emptyRouteConfiguration, parseRouteConfiguration } from '../../../config/route/route-configuration';
 import { rejectUnsupported } from '../../../config/unsupported';
 import type { ParseContext } from '../../../registry/registry';
+import { parseAccessLogs } from '../../../access-log/access-logs';
 
 const CODEC_TYPES = ['AUTO', 'HTTP1', 'HTTP2', 'HTTP3'] as const;
 const SERVER_HEADER_TRANSFORMATIONS = ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'] as const;
@@ -22,7 +23,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'upgrade_configs',
   'http2_protocol_options',
   'http3_protocol_options',
-  'access_log',
   'access_log_options',
   'local_reply_config',
   'forward_client_cert_details',
@@ -108,6 +108,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     mergeSlashes: r.bool('merge_slashes', false),
     acceptHttp10: http1?.bool('accept_http_10', true) ?? true,
     drainTimeoutMs: r.durationMs('drain_timeout', 5000),
+    accessLog: parseAccessLogs(r, ctx),
   };
 }
 

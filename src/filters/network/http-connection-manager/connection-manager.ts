@@ -19,6 +19,9 @@ import { FilterStatus, type NetworkFilterContext, type TerminalNetworkFilter } f
 import { compileRouteTable, type RouteTable } from '../../../router/route-table';
 import type { WorkerServices } from '../../../worker/services';
 import type { Counter, Gauge } from '../../../stats/store';
+import type { Histogram } from '../../../stats/histogram';
+import type { AccessLogger } from '../../../access-log/api';
+import { createAccessLoggers } from '../../../access-log/access-logs';
 import { ActiveStream } from './active-stream';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 
@@ -43,6 +46,7 @@ export class HcmStats {
   readonly directResponse: Counter;
   readonly redirect: Counter;
   readonly rqXx: Counter[];
+  readonly rqTime: Histogram;
 
   constructor(services: WorkerServices, statPrefix: string) {
     const p = `http.${statPrefix}.`;
@@ -66,6 +70,7 @@ export class HcmStats {
     this.directResponse = s.counter(p + 'rq_direct_response');
     this.redirect = s.counter(p + 'rq_redirect');
     this.rqXx = [1, 2, 3, 4, 5].map((c) => s.counter(`${p}downstream_rq_${c}xx`));
+    this.rqTime = s.histogram(p + 'downstream_rq_time');
   }
 }
 
@@ -73,6 +78,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   readonly routeTable: RouteTable;
   readonly stats: HcmStats;
   readonly services: WorkerServices;
+  /** `access_log[]`: called once per destroyed stream. */
+  readonly accessLoggers: AccessLogger[];
   private readonly filterFactories: (() => StreamFilter)[];
   private readonly codecOptions: ServerCodecOptions;
   private readonly connections = new Set<DownstreamConnection>();
@@ -85,6 +92,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   ) {
     this.services = ctx.services as WorkerServices;
     this.stats = new HcmStats(this.services, config.statPrefix);
+    this.accessLoggers = createAccessLoggers(config.accessLog, this.services.registry);
     this.routeTable = compileRouteTable(config.routeConfig);
     const fctx = { workerIndex: ctx.workerIndex, services: this.services };
     this.filterFactories = config.httpFilters.map((f) =>

@@ -1,7 +1,11 @@
 /** Registry entry of the HTTP connection manager (`envoy.filters.network.http_connection_manager`). */
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type { NetworkFilterFactory } from '../api';
-import { HTTP_CONN_MANAGER_COUNTERS, HTTP_CONN_MANAGER_GAUGES } from '../../../stats/names';
+import {
+  HTTP_CONN_MANAGER_COUNTERS,
+  HTTP_CONN_MANAGER_GAUGES,
+  HTTP_CONN_MANAGER_HISTOGRAMS,
+} from '../../../stats/names';
 import { parseHttpConnectionManager } from './config';
 import { HttpConnectionManager } from './connection-manager';
 
@@ -24,6 +28,7 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
   declareStats(config, layout) {
     layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_COUNTERS, 'counter');
     layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_GAUGES, 'gauge');
+    layout.declareHistograms(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_HISTOGRAMS);
   },
   createFilter(config, ctx) {
     return new HttpConnectionManager(config, ctx);

@@ -1,0 +1,50 @@
+/**
+ * Access loggers, in the shape of Envoy's `envoy/access_log/access_log.h`: an extension registered
+ * under its Envoy name (category 'access_logger') parses its typed_config on the primary and makes
+ * one logger per worker per owner (an HTTP connection manager), which is called once per finished
+ * stream. A logger must never block or throw on the request path: it formats a line and hands it to
+ * a buffered sink (sinks.ts).
+ */
+import type { RequestHead } from '../http/codec';
+import type { HeaderMap } from '../http/header-map';
+import type { ExtensionFactory } from '../registry/registry';
+import type { HeaderFormatContext } from '../router/header-format';
+import type { MatchedRoute } from '../router/route-table';
+
+/** What a logger may read about a finished stream (implemented by the connection manager's stream). */
+export interface AccessLogStream extends HeaderFormatContext {
+  /** The request head, or null if the stream ended before it was parsed. */
+  readonly request: RequestHead | null;
+  /** Response headers as sent downstream, or null when no response started. */
+  readonly responseHeaders: HeaderMap | null;
+  /** Status sent downstream; 0 when none was. */
+  readonly responseCode: number;
+  /** Envoy's response flags, comma-separated (`UF,URX`), or '-' when none. */
+  readonly responseFlags: string;
+  /** Request body bytes received from the downstream. */
+  readonly bytesReceived: number;
+  /** Response body bytes sent to the downstream. */
+  readonly bytesSent: number;
+  /** From the start of the request to the end of the stream, in ms. */
+  readonly durationMs: number;
+  /** `ip:port` of the upstream host of the last attempt, '' if none was chosen. */
+  readonly upstreamHost: string;
+  /** The cluster the router chose, '' if none. */
+  readonly upstreamCluster: string;
+  route(): MatchedRoute | null;
+}
+
+export interface AccessLogger {
+  /** Called once per stream, when it is destroyed. */
+  log(stream: AccessLogStream): void;
+}
+
+export interface AccessLoggerFactory<C = unknown> extends ExtensionFactory<C> {
+  readonly category: 'access_logger';
+  /** Once per worker per owner (HCM): compile the format, open the sink. */
+  createLogger(config: C): AccessLogger;
+}
+
+export function isAccessLoggerFactory(f: ExtensionFactory): f is AccessLoggerFactory {
+  return f.category === 'access_logger' && typeof (f as AccessLoggerFactory).createLogger === 'function';
+}

@@ -1,0 +1,34 @@
+/**
+ * `envoy.access_loggers.stdout` and `envoy.access_loggers.stderr` (Envoy's `stream` access loggers,
+ * StdoutAccessLog / StderrAccessLog): the same logger on two sinks.
+ */
+import type { ObjectReader } from '../../config/config-reader';
+import type { AccessLoggerFactory } from '../api';
+import { FormattedLogger } from '../access-logs';
+import { compileLogFormat, parseLogFormat, type LogFormatConfig } from '../log-format';
+import { stderrSink, stdoutSink, type BufferedSink } from '../sinks';
+
+export interface StreamAccessLogConfig {
+  format: LogFormatConfig;
+}
+
+function streamLoggerFactory(
+  which: 'stdout' | 'stderr',
+  typeName: string,
+  sink: () => BufferedSink,
+): AccessLoggerFactory<StreamAccessLogConfig> {
+  return {
+    category: 'access_logger',
+    name: `envoy.access_loggers.${which}`,
+    typeUrls: [`type.googleapis.com/envoy.extensions.access_loggers.stream.v3.${typeName}`],
+    parseConfig(r: ObjectReader | null): StreamAccessLogConfig {
+      return { format: parseLogFormat(r?.object('log_format') ?? null) };
+    },
+    createLogger(c) {
+      return new FormattedLogger(compileLogFormat(c.format), sink());
+    },
+  };
+}
+
+export const stdoutAccessLoggerFactory = streamLoggerFactory('stdout', 'StdoutAccessLog', stdoutSink);
+export const stderrAccessLoggerFactory = streamLoggerFactory('stderr', 'StderrAccessLog', stderrSink);

@@ -1,0 +1,130 @@
+/**
+ * tcp_proxy's relay on Node streams, used when the splice relay is not available (no addon, not
+ * Linux, LEGATE_NATIVE=0) or another network filter needs to see the bytes.
+ *
+ * - Backpressure both ways: a side stops reading while the other side's write queue holds more
+ *   than `bufferLimit` bytes (per_connection_buffer_limit_bytes) and resumes once it drained, so
+ *   memory per connection stays bounded whatever the peers' speeds.
+ * - Half-close: FIN from one peer is passed on with `end()`; both sockets are half-open capable,
+ *   so the other direction keeps flowing until its own FIN.
+ * - Reset: an error on one socket (ECONNRESET, EPIPE…) resets the other one.
+ * - Upstream flush (Envoy's upstream_flush_*): when the downstream is gone while bytes for the
+ *   upstream are still queued, they are still written, then the upstream is closed.
+ */
+import type * as net from 'node:net';
+import { RelayEnd, type Relay, type RelayOwner } from './relay';
+import type { TcpProxyStats } from './stats';
+
+/** One direction: reads `from`, writes `to`. */
+class Pipe {
+  bytes = 0;
+  private paused = false;
+
+  constructor(
+    private readonly from: net.Socket,
+    private readonly to: net.Socket,
+    private readonly limit: number,
+    /** Flow-control counters, for the downstream-reading direction only. */
+    private readonly flow: TcpProxyStats | null,
+  ) {
+    from.on('data', this.onData);
+    from.on('end', this.onEnd);
+    to.on('drain', this.onDrain);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.bytes += chunk.length;
+    this.to.write(chunk);
+    if (this.to.writableLength > this.limit && !this.paused) {
+      this.paused = true;
+      this.from.pause();
+      this.flow?.pausedReading.inc();
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    if (!this.paused) return;
+    this.paused = false;
+    this.from.resume();
+    this.flow?.resumedReading.inc();
+  };
+
+  private readonly onEnd = (): void => {
+    this.to.end();
+  };
+}
+
+export class JsRelay implements Relay {
+  private readonly up: Pipe;
+  private readonly down: Pipe;
+  private openSockets = 2;
+  private end = RelayEnd.Clean;
+  private closedByOwner = false;
+  private flushing = false;
+
+  constructor(
+    private readonly downstream: net.Socket,
+    private readonly upstream: net.Socket,
+    bufferLimit: number,
+    private readonly stats: TcpProxyStats,
+    private readonly owner: RelayOwner,
+  ) {
+    downstream.allowHalfOpen = true;
+    upstream.allowHalfOpen = true;
+    this.up = new Pipe(downstream, upstream, bufferLimit, stats);
+    this.down = new Pipe(upstream, downstream, bufferLimit, null);
+    downstream.on('error', this.onDownstreamError);
+    upstream.on('error', this.onUpstreamError);
+    downstream.once('close', this.onDownstreamClose);
+    upstream.once('close', this.onUpstreamClose);
+    downstream.resume();
+    upstream.resume();
+  }
+
+  get toUpstream(): number {
+    return this.up.bytes;
+  }
+
+  get toDownstream(): number {
+    return this.down.bytes;
+  }
+
+  sample(): void {
+    // The pipes count as they go.
+  }
+
+  close(): void {
+    this.closedByOwner = true;
+    this.downstream.destroy();
+    this.upstream.destroy();
+  }
+
+  private readonly onDownstreamError = (): void => {
+    if (this.end === RelayEnd.Clean) this.end = RelayEnd.DownstreamReset;
+    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+  };
+
+  private readonly onUpstreamError = (): void => {
+    if (this.end === RelayEnd.Clean) this.end = RelayEnd.UpstreamReset;
+    if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
+  };
+
+  private readonly onDownstreamClose = (): void => {
+    if (!this.upstream.destroyed && this.upstream.writableLength > 0) {
+      this.flushing = true;
+      this.stats.flushTotal.inc();
+      this.stats.flushActive.inc();
+    }
+    this.onSocketClosed();
+  };
+
+  private readonly onUpstreamClose = (): void => {
+    if (this.flushing) this.stats.flushActive.dec();
+    this.onSocketClosed();
+  };
+
+  private onSocketClosed(): void {
+    if (--this.openSockets > 0 || this.closedByOwner) return;
+    this.owner.onRelayEnd(this.end);
+  }
+}

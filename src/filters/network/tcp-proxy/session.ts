@@ -1,0 +1,213 @@
+/**
+ * One downstream connection through tcp_proxy (Envoy's TcpProxy::Filter for one connection):
+ * connect upstream (up to max_connect_attempts, a fresh host each time), then relay until both
+ * sides are done, enforcing the idle timeouts and max_downstream_connection_duration.
+ *
+ * The downstream does not read while the upstream connects (as Envoy, which read-disables it), so
+ * nothing is buffered in the proxy before there is somewhere to send it. One timer-wheel entry per
+ * session serves the connect timeout (inside UpstreamConnect), and, while relaying, a periodic
+ * tick that publishes byte counts and checks idleness and the duration limit; the data path
+ * itself touches no timer.
+ */
+import type * as net from 'node:net';
+import type { TimeoutTarget } from '../../../common/timer-wheel';
+import { stopReading } from '../../../native';
+import type { LbContext } from '../../../upstream/lb/api';
+import { JsRelay } from './js-relay';
+import { RelayEnd, type Relay, type RelayOwner } from './relay';
+import { SpliceRelay } from './splice-relay';
+import type { TcpProxyEnv } from './tcp-proxy';
+import {
+  ConnectFailure,
+  UpstreamConnect,
+  type UpstreamConnectCallbacks,
+  type UpstreamTarget,
+} from './upstream-connect';
+
+/** Byte counts reach the stats at least this often on a long transfer. */
+const STATS_TICK_MS = 1000;
+/** Idleness is checked this many times per idle timeout (the timeout fires within 1/8 of it). */
+const IDLE_CHECKS_PER_TIMEOUT = 8;
+const MIN_TICK_MS = 50;
+
+const enum Phase {
+  Connecting,
+  Relaying,
+  Done,
+}
+
+export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, TimeoutTarget {
+  timerDeadline = 0;
+  timerBucket = -1;
+  private phase = Phase.Connecting;
+  private attempts = 0;
+  private connect: UpstreamConnect | null = null;
+  private relay: Relay | null = null;
+  private target: UpstreamTarget | null = null;
+  private readonly lbContext: LbContext;
+  private readonly startedMs: number;
+  private lastActiveMs: number;
+  private reportedUp = 0;
+  private reportedDown = 0;
+
+  constructor(
+    private readonly env: TcpProxyEnv,
+    private readonly downstream: net.Socket,
+  ) {
+    this.startedMs = env.now();
+    this.lastActiveMs = this.startedMs;
+    this.lbContext = env.lbContext(downstream);
+  }
+
+  start(): void {
+    const { env, downstream } = this;
+    env.stats.cxTotal.inc();
+    downstream.allowHalfOpen = true;
+    if (env.splice) stopReading(downstream);
+    else downstream.pause();
+    downstream.on('error', this.onDownstreamError);
+    downstream.once('close', this.onDownstreamClose);
+    const target = env.pickTarget();
+    this.target = target;
+    if (target.cluster === undefined) {
+      env.stats.cxNoRoute.inc();
+      this.finish();
+      return;
+    }
+    this.connectNext();
+  }
+
+  /** Ends the session now (idle timeout, duration limit): both connections are closed. */
+  close(): void {
+    if (this.phase === Phase.Relaying) this.relay!.close();
+    this.finish();
+  }
+
+  onUpstreamConnected(upstream: net.Socket): void {
+    this.connect = null;
+    if (this.downstream.destroyed) {
+      upstream.destroy();
+      this.finish();
+      return;
+    }
+    this.phase = Phase.Relaying;
+    this.relay = this.startRelay(upstream);
+    this.armTick();
+  }
+
+  onUpstreamFailed(failure: ConnectFailure): void {
+    this.connect = null;
+    if (
+      failure === ConnectFailure.ConnectFailed &&
+      this.attempts < this.env.config.maxConnectAttempts &&
+      !this.downstream.destroyed
+    ) {
+      this.connectNext();
+      return;
+    }
+    this.finish();
+  }
+
+  onRelayEnd(_end: RelayEnd): void {
+    this.publishBytes();
+    this.phase = Phase.Done;
+    this.env.timers.disarm(this);
+    this.env.sessionEnded(this);
+  }
+
+  /** The relaying tick: stats, idle timeout, duration limit. */
+  onTimeout(): void {
+    if (this.phase !== Phase.Relaying) return;
+    const now = this.env.now();
+    if (this.publishBytes()) this.lastActiveMs = now;
+    const { idleTimeoutMs, config, stats } = this.env;
+    if (idleTimeoutMs > 0 && now - this.lastActiveMs >= idleTimeoutMs) {
+      stats.idleTimeout.inc();
+      this.close();
+      return;
+    }
+    const limit = config.maxDownstreamConnectionDurationMs;
+    if (limit > 0 && now - this.startedMs >= limit) {
+      stats.maxDuration.inc();
+      this.close();
+      return;
+    }
+    this.armTick();
+  }
+
+  private connectNext(): void {
+    this.attempts++;
+    const connect = new UpstreamConnect(
+      this.target as UpstreamTarget & { cluster: NonNullable<UpstreamTarget['cluster']> },
+      this.env.hostTable,
+      this.env.timers,
+      this.env.now,
+      this,
+    );
+    this.connect = connect;
+    connect.start(this.lbContext, this.env.splice);
+  }
+
+  /** The splice relay when this listener may use it, else (or if it cannot start) the JS relay. */
+  private startRelay(upstream: net.Socket): Relay {
+    const { env, downstream } = this;
+    if (env.splice && downstream.readableLength === 0) {
+      try {
+        stopReading(upstream);
+        return new SpliceRelay(downstream, upstream, env.bufferLimit, this);
+      } catch {
+        // e.g. EMFILE for the pipes: this connection relays in JS instead.
+      }
+    }
+    return new JsRelay(downstream, upstream, env.bufferLimit, env.stats, this);
+  }
+
+  private armTick(): void {
+    const { idleTimeoutMs, config } = this.env;
+    let ms = STATS_TICK_MS;
+    if (idleTimeoutMs > 0) ms = Math.min(ms, Math.max(MIN_TICK_MS, idleTimeoutMs / IDLE_CHECKS_PER_TIMEOUT));
+    const limit = config.maxDownstreamConnectionDurationMs;
+    if (limit > 0) ms = Math.min(ms, Math.max(1, this.startedMs + limit - this.env.now()));
+    this.env.timers.arm(this, ms);
+  }
+
+  /** Adds the bytes moved since the last call to the stats; true if there were any. */
+  private publishBytes(): boolean {
+    const relay = this.relay!;
+    relay.sample();
+    const up = relay.toUpstream - this.reportedUp;
+    const down = relay.toDownstream - this.reportedDown;
+    if (up === 0 && down === 0) return false;
+    this.reportedUp = relay.toUpstream;
+    this.reportedDown = relay.toDownstream;
+    const { stats } = this.env;
+    const cluster = this.target!.stats;
+    stats.rxBytes.add(up);
+    cluster.txBytes.add(up);
+    stats.txBytes.add(down);
+    cluster.rxBytes.add(down);
+    return true;
+  }
+
+  /** Before the relay: the downstream failed; the relay handles errors once it runs. */
+  private readonly onDownstreamError = (): void => {
+    if (this.phase === Phase.Connecting) this.finish();
+  };
+
+  private readonly onDownstreamClose = (): void => {
+    if (this.phase === Phase.Connecting) this.finish();
+  };
+
+  /** Ends a session that has no relay running (or whose relay was closed), closing the downstream. */
+  private finish(): void {
+    if (this.phase === Phase.Done) return;
+    const relaying = this.phase === Phase.Relaying;
+    this.phase = Phase.Done;
+    this.env.timers.disarm(this);
+    this.connect?.cancel();
+    this.connect = null;
+    if (relaying) this.publishBytes();
+    this.downstream.destroy();
+    this.env.sessionEnded(this);
+  }
+}

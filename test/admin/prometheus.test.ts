@@ -1,0 +1,90 @@
+/**
+ * /stats/prometheus through a real parser: Prometheus' own `promtool check metrics` (Debian package
+ * `prometheus`, installed here with apt-get when missing; CI installs it in .ci/run). promtool
+ * exits 1 on a parse error and 3 on lint findings only; Envoy's metric names trip its naming lints
+ * (no HELP text, counters without `_total`, `_ms` units) by design, so exactly those are allowed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { admin, catchAllYaml, request, startLegate, startOrigin } from '../integration/harness';
+
+const ALLOWED_LINTS = [
+  / no help text$/,
+  / counter metrics should have "_total" suffix$/,
+  / non-counter metrics should not have "_total" suffix$/,
+  / metric names should not contain abbreviated units$/,
+];
+
+function promtool(): string {
+  const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+  if (found !== '') return found;
+  const apt = spawnSync('sh', ['-c', 'apt-get install -y -qq prometheus'], {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    timeout: 300_000,
+  });
+  assert.equal(apt.status, 0, `promtool is missing and apt-get install prometheus failed:\n${apt.stderr}`);
+  return 'promtool';
+}
+
+function check(tool: string, text: string): { status: number | null; findings: string[] } {
+  const r = spawnSync(tool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
+  const findings = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() !== '');
+  return { status: r.status, findings };
+}
+
+test('promtool itself rejects broken exposition text (the check can fail)', () => {
+  const r = check(promtool(), '# TYPE x counter\nx{a="1" 1\n');
+  assert.equal(r.status, 1);
+});
+
+test('/stats/prometheus parses with promtool: counters, gauges, histograms, Envoy tags', async (t) => {
+  const tool = promtool();
+  const origin = await startOrigin((req, res) => {
+    res.statusCode = req.url === '/missing' ? 404 : 200;
+    res.end();
+  });
+  const legate = await startLegate(catchAllYaml([origin.port]), { concurrency: 2 });
+  t.after(async () => {
+    await legate.stop();
+    await origin.close();
+  });
+  const port = legate.ports.get('proxy')!;
+  for (const p of ['/', '/', '/missing']) await request(port, { path: p });
+  const res = await admin(legate, '/stats/prometheus');
+  assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  const text = res.body.toString();
+  const r = check(tool, text);
+  assert.ok(r.status === 0 || r.status === 3, `promtool exit ${r.status}:\n${r.findings.join('\n')}`);
+  const unexpected = r.findings.filter((f) => !ALLOWED_LINTS.some((re) => re.test(f)));
+  assert.deepEqual(unexpected, []);
+
+  // Every series once; Envoy's tag extraction.
+  const series = text
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.slice(0, l.lastIndexOf(' ')));
+  assert.equal(new Set(series).size, series.length, 'duplicate series');
+  assert.match(
+    text,
+    /^envoy_cluster_upstream_rq_xx\{envoy_response_code_class="2",envoy_cluster_name="o"\} 2$/m,
+  );
+  assert.match(text, /^envoy_cluster_upstream_rq\{envoy_response_code="404",envoy_cluster_name="o"\} 1$/m);
+  assert.match(
+    text,
+    /^envoy_http_downstream_rq_xx\{envoy_response_code_class="4",envoy_http_conn_manager_prefix="ingress_http"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^envoy_listener_downstream_cx_active\{envoy_listener_address="127\.0\.0\.1_\d+",envoy_worker_id="0"\} \d+$/m,
+  );
+  assert.match(text, /^# TYPE envoy_cluster_upstream_rq_time histogram$/m);
+  assert.match(text, /^envoy_cluster_upstream_rq_time_bucket\{envoy_cluster_name="o",le="0\.5"\} \d+$/m);
+  assert.match(text, /^envoy_cluster_upstream_rq_time_bucket\{envoy_cluster_name="o",le="3600000"\} 3$/m);
+  assert.match(text, /^envoy_cluster_upstream_rq_time_count\{envoy_cluster_name="o"\} 3$/m);
+  assert.match(text, /^envoy_server_live 1$/m);
+  const used = (await admin(legate, '/stats/prometheus?usedonly')).body.toString();
+  const zeros = used.split('\n').filter((l) => / 0$/.test(l) && !l.includes('_bucket{'));
+  assert.deepEqual(zeros, [], 'usedonly leaves out zero stats (histogram buckets may be 0)');
+});

@@ -1,0 +1,89 @@
+/**
+ * Load-balancing policies end to end, through `--concurrency 2`: a route hash_policy keeps each
+ * user on one origin of a RING_HASH / MAGLEV cluster, and PEAK_EWMA stops sending to a slow origin.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { httpProxyYaml, request, startLegate, startOrigin, type Origin } from './harness';
+
+const origins: Origin[] = [];
+after(async () => {
+  for (const o of origins) await o.close();
+});
+
+function cluster(policy: string, ports: number[]): string {
+  return `- name: o
+  connect_timeout: 1s
+  type: STATIC
+  lb_policy: ${policy}
+  load_assignment:
+    cluster_name: o
+    endpoints:
+    - lb_endpoints:
+${ports.map((p) => `      - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}`;
+}
+
+for (const policy of ['RING_HASH', 'MAGLEV']) {
+  test(`${policy}: a header hash_policy keeps every user on one origin, across both workers`, async () => {
+    const o = await Promise.all([startOrigin(), startOrigin(), startOrigin()]);
+    origins.push(...o);
+    const legate = await startLegate(
+      httpProxyYaml({
+        virtualHosts: `
+- name: all
+  domains: ["*"]
+  routes:
+  - match: { prefix: "/" }
+    route:
+      cluster: o
+      hash_policy: [{ header: { header_name: x-user } }]`,
+        clusters: cluster(
+          policy,
+          o.map((x) => x.port),
+        ),
+      }),
+    );
+    try {
+      const served = new Map<string, Set<string>>();
+      for (let round = 0; round < 4; round++) {
+        for (let u = 0; u < 12; u++) {
+          // A new connection per request: the kernel spreads them over both workers.
+          const r = await request(legate.ports.get('proxy')!, { headers: { 'x-user': `user-${u}` } });
+          assert.equal(r.status, 200);
+          const origin = r.body.toString().split(' ')[1]!;
+          served.set(`user-${u}`, (served.get(`user-${u}`) ?? new Set()).add(origin));
+        }
+      }
+      for (const [user, set] of served)
+        assert.equal(set.size, 1, `${user} was served by ${[...set].join(', ')}`);
+      assert.ok(new Set([...served.values()].map((s) => [...s][0])).size >= 2, 'users spread over origins');
+    } finally {
+      await legate.stop();
+    }
+  });
+}
+
+test('PEAK_EWMA: a slow origin stops receiving requests once its latency is known', async () => {
+  const slow = await startOrigin((_req, res) => setTimeout(() => res.end('slow'), 50));
+  const fast = await Promise.all([startOrigin(), startOrigin()]);
+  origins.push(slow, ...fast);
+  const legate = await startLegate(
+    httpProxyYaml({
+      virtualHosts: `
+- name: all
+  domains: ["*"]
+  routes:
+  - match: { prefix: "/" }
+    route: { cluster: o }`,
+      clusters: cluster('PEAK_EWMA', [fast[0]!.port, slow.port, fast[1]!.port]),
+    }),
+  );
+  try {
+    for (let i = 0; i < 60; i++) assert.equal((await request(legate.ports.get('proxy')!)).status, 200);
+    // Every request that reached the slow origin taught both workers (shared table) to avoid it;
+    // round robin would have sent it 20.
+    assert.ok(slow.requests.length <= 4, `the slow origin got ${slow.requests.length} of 60`);
+  } finally {
+    await legate.stop();
+  }
+});

@@ -9,7 +9,8 @@
  *
  * Prints mitata's table, then ops/s per case.
  */
-import { bench, do_not_optimize, group, run } from 'mitata';
+import { bench, do_not_optimize, group } from 'mitata';
+import { runAndPrintOpsPerSecond } from './lib/ops';
 import type {
   HeaderMutations,
   RouteConfig,
@@ -183,18 +184,7 @@ group('other per-request router work', () => {
 });
 
 async function main(): Promise<void> {
-  const { benchmarks } = await run();
-  console.log('\nops/s');
-  for (const trial of benchmarks) {
-    for (const r of trial.runs) {
-      if (r.stats !== undefined)
-        console.log(
-          `  ${r.name.padEnd(40)} ${Math.round(1e9 / r.stats.avg)
-            .toLocaleString('en-US')
-            .padStart(14)}`,
-        );
-    }
-  }
+  await runAndPrintOpsPerSecond();
 }
 
 void main();

@@ -12,7 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/bench/options';
 import { renderHtmlReport } from '../src/bench/report-html';
-import { modeOf, runScenario, type ScenarioOutcome } from './runner/execute';
+import { runScenario, type ScenarioOutcome } from './runner/execute';
 import { originPrograms } from './runner/origins';
 import { installCleanupTraps, stopAll } from './runner/processes';
 import { loadScenarios, type Scenario } from './runner/scenario';
@@ -122,7 +122,7 @@ export async function runSuiteCli(argv: string[]): Promise<number> {
     originPrograms(s.origin).forEach((p) => programs.add(p));
     s.systems.forEach((n) =>
       SYSTEMS.get(n)!
-        .requires(modeOf(s))
+        .requires(s.proxyMode)
         .forEach((p) => programs.add(p)),
     );
   }

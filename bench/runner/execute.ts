@@ -23,7 +23,7 @@ import {
   type Managed,
 } from './processes';
 import type { Scenario } from './scenario';
-import { SYSTEMS, type ProxyMode } from './systems';
+import { SYSTEMS } from './systems';
 
 export interface RunRecord {
   scenario: string;
@@ -71,10 +71,6 @@ interface LiveSystem {
   process: Managed | null;
 }
 
-export function modeOf(sc: Scenario): ProxyMode {
-  return sc.kind === 'tcp-bulk' ? 'tcp' : 'http';
-}
-
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -88,7 +84,7 @@ async function startSystems(
   const live: LiveSystem[] = [];
   for (const name of sc.systems) {
     const def = SYSTEMS.get(name)!;
-    const missing = def.requires(modeOf(sc)).filter((p) => opts.missingPrograms.has(p));
+    const missing = def.requires(sc.proxyMode).filter((p) => opts.missingPrograms.has(p));
     if (missing.length > 0) {
       failures[name] = `missing program: ${missing.join(', ')}`;
       continue;
@@ -98,7 +94,7 @@ async function startSystems(
       benchDir: opts.benchDir,
       repoRoot: opts.repoRoot,
       runDir: opts.runDir,
-      mode: modeOf(sc),
+      mode: sc.proxyMode,
       port,
       upstreamPorts: origin.ports,
       lb: sc.lb,
@@ -163,6 +159,7 @@ async function measureHttp(
       return {
         ...base,
         ok: w.requests > 0,
+        error: w.requests > 0 ? undefined : 'wrk completed no requests',
         throughput: w.rps,
         latency: w.latency,
         errors: w.errors,

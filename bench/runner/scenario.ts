@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../../src/bench/options';
 import type { OriginSpec } from './origins';
-import { SYSTEMS, type LbPolicy } from './systems';
+import { SYSTEMS, type LbPolicy, type ProxyMode } from './systems';
 
 export interface HttpLoad {
   path: string;
@@ -24,6 +24,11 @@ export interface Scenario {
   name: string;
   title: string;
   kind: 'http' | 'tcp-bulk';
+  /**
+   * How the proxies are configured: `tcp` for tcp-bulk, and for an http scenario that puts L4
+   * proxies in front of an HTTP origin (`"proxyMode": "tcp"`, e.g. connections per second).
+   */
+  proxyMode: ProxyMode;
   origin: OriginSpec;
   systems: string[];
   baseline: string;
@@ -66,6 +71,16 @@ export function parseScenario(raw: Json, file: string): Scenario {
       : raw.kind === 'http'
         ? 'http'
         : fail(file, "'kind' must be http or tcp-bulk");
+  const proxyMode =
+    raw.proxyMode === undefined
+      ? kind === 'tcp-bulk'
+        ? 'tcp'
+        : 'http'
+      : raw.proxyMode === 'tcp' || (raw.proxyMode === 'http' && kind === 'http')
+        ? raw.proxyMode
+        : fail(file, "'proxyMode' must be tcp, or http for an http scenario");
+  for (const s of systems)
+    if (!SYSTEMS.get(s)!.modes.includes(proxyMode)) fail(file, `system '${s}' has no ${proxyMode} mode`);
   const load = (raw.load ?? {}) as Json;
   const origin = (raw.origin ?? {}) as Json;
   const originSpec: OriginSpec =
@@ -84,6 +99,7 @@ export function parseScenario(raw: Json, file: string): Scenario {
     name: str(raw.name, 'name'),
     title: str(raw.title, 'title'),
     kind,
+    proxyMode,
     origin: originSpec,
     systems,
     baseline,

@@ -8,6 +8,7 @@ import { writeConfig } from './templates';
 import { NGINX_STREAM_MODULE } from './tools';
 
 export type ProxyMode = 'http' | 'tcp';
+const BOTH_MODES: readonly ProxyMode[] = ['http', 'tcp'];
 /** peak_ewma exists only in Legate; nginx and HAProxy run least-connections for it. */
 export type LbPolicy = 'round_robin' | 'least_request' | 'peak_ewma';
 
@@ -25,13 +26,15 @@ export interface SystemContext {
 export interface SystemLaunch {
   command: string;
   args: string[];
-  /** The config file written for this run (kept in the results directory). */
-  configPath: string;
+  /** The config file written for this run (kept in the results directory); socat has none. */
+  configPath?: string;
 }
 
 export interface SystemDef {
   name: string;
   description: string;
+  /** The proxy modes it can be configured for (checked when a scenario is loaded). */
+  modes: readonly ProxyMode[];
   /** External programs (or modules, see tools.ts) it needs in this mode; installed if missing. */
   requires(mode: ProxyMode): string[];
   /** null for `direct`, which starts nothing. */
@@ -61,6 +64,7 @@ function nginx(workers: number): SystemDef {
   return {
     name,
     description: `nginx, worker_processes ${workers}, upstream keepalive 64`,
+    modes: BOTH_MODES,
     requires: (mode) => (mode === 'tcp' ? ['nginx', 'nginx-stream-module'] : ['nginx']),
     launch(ctx) {
       const configPath = writeConfig(
@@ -89,6 +93,7 @@ function haproxy(threads: number): SystemDef {
   return {
     name,
     description: `HAProxy, nbthread ${threads}, http-reuse always`,
+    modes: BOTH_MODES,
     requires: () => ['haproxy'],
     launch(ctx) {
       const configPath = writeConfig(
@@ -113,6 +118,7 @@ function legate(codec: 'legate' | 'uws'): SystemDef {
   return {
     name,
     description: `Legate from Envoy YAML, --concurrency 2, ${codec === 'legate' ? "Legate's own" : 'the uWS'} HTTP/1.1 codec`,
+    modes: BOTH_MODES,
     requires: () => [],
     launch(ctx) {
       const configPath = writeConfig(
@@ -135,12 +141,31 @@ function legate(codec: 'legate' | 'uws'): SystemDef {
 const direct: SystemDef = {
   name: 'direct',
   description: 'no proxy: load goes straight to the origin',
+  modes: BOTH_MODES,
   requires: () => [],
   launch: () => null,
 };
 
+/**
+ * socat as the simplest possible L4 relay: a forked process per connection, so it is the floor a
+ * connection-rate scenario compares the event-driven proxies against. TCP mode only; one upstream.
+ */
+const socat: SystemDef = {
+  name: 'socat',
+  description: 'socat TCP-LISTEN,fork: one forked relay process per connection',
+  modes: ['tcp'],
+  requires: () => ['socat'],
+  launch(ctx) {
+    const args = [
+      `TCP-LISTEN:${ctx.port},bind=127.0.0.1,fork,reuseaddr,backlog=4096`,
+      `TCP:127.0.0.1:${ctx.upstreamPorts[0]}`,
+    ];
+    return { command: 'socat', args };
+  },
+};
+
 export const SYSTEMS: ReadonlyMap<string, SystemDef> = new Map(
-  [direct, nginx(1), nginx(2), haproxy(1), haproxy(2), legate('legate'), legate('uws')].map((s) => [
+  [direct, nginx(1), nginx(2), haproxy(1), haproxy(2), legate('legate'), legate('uws'), socat].map((s) => [
     s.name,
     s,
   ]),

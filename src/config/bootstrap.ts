@@ -37,6 +37,8 @@ export interface ListenerConfig {
   connectionBalance: 'kernel' | 'exact';
   /** Legate extension: which downstream HTTP/1.1 codec serves this listener. */
   http1Codec: 'legate' | 'uws';
+  /** `access_log[]`: connections closed before any request or session started (active-listener.ts). */
+  accessLog: ExtensionConfig[];
 }
 
 export interface FilterChainConfig {

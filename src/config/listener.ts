@@ -5,7 +5,11 @@
  *
  * chooses the downstream HTTP/1.1 codec of the listener's http_connection_manager: Legate's own
  * parser over node:net, or uWebSockets.js.
+ *
+ * `access_log` logs the connections no filter chain logs: those closed before any request or
+ * session started (see ActiveListener for exactly which).
  */
+import { parseAccessLogs } from '../access-log/access-logs';
 import type { FilterChainConfig, ListenerConfig } from './bootstrap';
 import type { ParseContext } from '../registry/registry';
 import { parseAddress } from './address';
@@ -34,7 +38,6 @@ const UNSUPPORTED_LISTENER_FIELDS = [
   'traffic_direction',
   'udp_listener_config',
   'api_listener',
-  'access_log',
   'tcp_backlog_size',
   'max_connections_to_accept_per_socket_event',
   'bind_to_port',
@@ -76,6 +79,7 @@ export function parseListener(r: ObjectReader, ctx: ParseContext): ListenerConfi
     ),
     connectionBalance: parseConnectionBalance(r),
     http1Codec: r.enumValue('legate_http1_codec', HTTP1_CODECS, 'legate'),
+    accessLog: parseAccessLogs(r, ctx),
   };
 }
 

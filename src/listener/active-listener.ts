@@ -2,8 +2,18 @@
  * One listener on one worker (Envoy's ActiveTcpListener): it accepts connections — on its own
  * SO_REUSEPORT socket, on a plain socket, or through uWS — and runs the listener's network filter
  * chain on each. Built once per worker from the validated ListenerConfig.
+ *
+ * The listener's `access_log` (Envoy logs there what no filter chain logs) gets one line per
+ * connection that ended before any request started: when the chain serves requests (its terminal
+ * filter is an HTTP connection manager), a connection that closed without having sent a single
+ * byte (opened and closed, idle-timed out, or closed by a drain before its first request).
+ * tcp_proxy starts its session on accept, so its connections are logged by tcp_proxy's own
+ * access_log, never here. Connections accepted by uWS are not seen here.
  */
 import * as net from 'node:net';
+import { createAccessLoggers } from '../access-log/access-logs';
+import type { AccessLogger } from '../access-log/api';
+import { ConnectionLogStream } from '../access-log/connection-log';
 import type { ListenerConfig } from '../config/bootstrap';
 import {
   FilterStatus,
@@ -39,6 +49,10 @@ export class ActiveListener {
   private readonly cxTotal: Counter;
   private readonly cxActive: Gauge;
   private readonly workerCxActive: Gauge;
+  private readonly accessLoggers: AccessLogger[];
+  private readonly now: () => number;
+  /** Whether the chain serves requests, so that a connection that sent nothing started none. */
+  private readonly servesRequests: boolean;
   boundPort = 0;
 
   constructor(
@@ -51,6 +65,9 @@ export class ActiveListener {
       (services.registry.get('network_filter', f.name) as NetworkFilterFactory).createFilter(f.config, ctx),
     );
     this.terminal = this.filters[this.filters.length - 1] as TerminalNetworkFilter;
+    this.accessLoggers = createAccessLoggers(config.accessLog, services.registry);
+    this.servesRequests = this.terminal.httpCallbacks !== undefined;
+    this.now = services.now;
     const prefix = listenerStatPrefix(config.address.address, config.address.port);
     this.cxTotal = services.stats.counter(prefix + 'downstream_cx_total');
     this.cxActive = services.stats.gauge(prefix + 'downstream_cx_active');
@@ -119,9 +136,15 @@ export class ActiveListener {
     this.cxTotal.inc();
     this.cxActive.inc();
     this.workerCxActive.inc();
+    const log =
+      this.servesRequests && this.accessLoggers.length > 0
+        ? new ConnectionLogStream(socket, this.now())
+        : null;
     socket.once('close', () => {
       this.cxActive.dec();
       this.workerCxActive.dec();
+      if (log !== null && socket.bytesRead === 0)
+        log.logEnd(this.now(), 0, socket.bytesWritten, this.accessLoggers);
     });
     for (let i = 0; i < this.filters.length; i++) {
       if (this.filters[i]!.onNewConnection(socket) === FilterStatus.StopIteration) return;

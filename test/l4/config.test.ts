@@ -43,6 +43,7 @@ test('a plain cluster gets Envoy defaults: 1 h idle timeout, one connect attempt
     maxConnectAttempts: 1,
     maxDownstreamConnectionDurationMs: 0,
     hashSourceIp: false,
+    accessLog: [],
   });
 });
 
@@ -75,8 +76,10 @@ test('mistakes are located errors', () => {
     /nope/,
   );
   assert.match(
-    errorAt(issuesOf(bootstrapWith('stat_prefix: s\ncluster: a\naccess_log: []')), `${TC}.access_log`)
-      .message,
+    errorAt(
+      issuesOf(bootstrapWith('stat_prefix: s\ncluster: a\naccess_log_options: {}')),
+      `${TC}.access_log_options`,
+    ).message,
     /not supported/,
   );
   assert.match(

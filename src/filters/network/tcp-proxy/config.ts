@@ -3,6 +3,8 @@
  * plain data with Envoy's defaults: `idle_timeout` 1 h (0 disables), no downstream/upstream idle
  * timeouts, `max_connect_attempts` 1, no connection duration limit.
  */
+import { parseAccessLogs } from '../../../access-log/access-logs';
+import type { ExtensionConfig } from '../../../config/bootstrap';
 import type { ObjectReader } from '../../../config/config-reader';
 import { rejectUnsupported } from '../../../config/unsupported';
 import type { ParseContext } from '../../../registry/registry';
@@ -26,6 +28,8 @@ export interface TcpProxyConfig {
   maxDownstreamConnectionDurationMs: number;
   /** hash_policy `source_ip`: consistent-hashing LBs get a hash of the downstream address. */
   hashSourceIp: boolean;
+  /** `access_log[]`: one line per session, when it ends. */
+  accessLog: ExtensionConfig[];
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
@@ -34,7 +38,6 @@ const UNSUPPORTED_FIELDS = [
   'metadata_match',
   'on_demand',
   'tunneling_config',
-  'access_log',
   'access_log_options',
   'access_log_flush_interval',
   'flush_access_log_on_connected',
@@ -65,6 +68,7 @@ export function parseTcpProxy(r: ObjectReader, ctx: ParseContext): TcpProxyConfi
     maxConnectAttempts: r.wrappedUint('max_connect_attempts', 1, { min: 1 }),
     maxDownstreamConnectionDurationMs: r.durationMs('max_downstream_connection_duration', 0),
     hashSourceIp: parseHashPolicy(r),
+    accessLog: parseAccessLogs(r, ctx),
   };
 }
 

@@ -8,10 +8,15 @@
  * session serves the connect timeout (inside UpstreamConnect), and, while relaying, a periodic
  * tick that publishes byte counts and checks idleness and the duration limit; the data path
  * itself touches no timer.
+ *
+ * With `access_log` configured, the session fills a ConnectionLogStream (upstream cluster and
+ * host, Envoy's response flags NC/UH/UO/UF, byte counts, duration) and logs it once, when it ends.
  */
 import type * as net from 'node:net';
+import { ConnectionLogStream } from '../../../access-log/connection-log';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import { stopReading } from '../../../native';
+import { joinHostPort } from '../../../router/header-format';
 import type { LbContext } from '../../../upstream/lb/api';
 import { JsRelay } from './js-relay';
 import { RelayEnd, type Relay, type RelayOwner } from './relay';
@@ -29,6 +34,13 @@ const STATS_TICK_MS = 1000;
 /** Idleness is checked this many times per idle timeout (the timeout fires within 1/8 of it). */
 const IDLE_CHECKS_PER_TIMEOUT = 8;
 const MIN_TICK_MS = 50;
+
+/** Envoy's response flag for each way the upstream connect can fail for good. */
+const FAILURE_FLAGS: Record<ConnectFailure, string> = {
+  [ConnectFailure.Overflow]: 'UO',
+  [ConnectFailure.NoHealthyHost]: 'UH',
+  [ConnectFailure.ConnectFailed]: 'UF',
+};
 
 const enum Phase {
   Connecting,
@@ -49,6 +61,8 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
   private lastActiveMs: number;
   private reportedUp = 0;
   private reportedDown = 0;
+  /** Null when the filter has no access loggers. */
+  private readonly log: ConnectionLogStream | null;
 
   constructor(
     private readonly env: TcpProxyEnv,
@@ -57,6 +71,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.startedMs = env.now();
     this.lastActiveMs = this.startedMs;
     this.lbContext = env.lbContext(downstream);
+    this.log = env.accessLoggers.length === 0 ? null : new ConnectionLogStream(downstream, this.startedMs);
   }
 
   start(): void {
@@ -69,8 +84,10 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     downstream.once('close', this.onDownstreamClose);
     const target = env.pickTarget();
     this.target = target;
+    if (this.log !== null) this.log.upstreamCluster = target.name;
     if (target.cluster === undefined) {
       env.stats.cxNoRoute.inc();
+      this.log?.addFlag('NC');
       this.finish();
       return;
     }
@@ -84,6 +101,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
   }
 
   onUpstreamConnected(upstream: net.Socket): void {
+    this.noteUpstreamHost();
     this.connect = null;
     if (this.downstream.destroyed) {
       upstream.destroy();
@@ -96,6 +114,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
   }
 
   onUpstreamFailed(failure: ConnectFailure): void {
+    this.noteUpstreamHost();
     this.connect = null;
     if (
       failure === ConnectFailure.ConnectFailed &&
@@ -105,6 +124,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
       this.connectNext();
       return;
     }
+    this.log?.addFlag(FAILURE_FLAGS[failure]);
     this.finish();
   }
 
@@ -112,7 +132,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.publishBytes();
     this.phase = Phase.Done;
     this.env.timers.disarm(this);
-    this.env.sessionEnded(this);
+    this.ended();
   }
 
   /** The relaying tick: stats, idle timeout, duration limit. */
@@ -208,6 +228,19 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.connect = null;
     if (relaying) this.publishBytes();
     this.downstream.destroy();
+    this.ended();
+  }
+
+  /** Records the host of the current connect attempt (the last one is what Envoy logs). */
+  private noteUpstreamHost(): void {
+    const host = this.connect?.chosenHost;
+    if (this.log !== null && host) this.log.upstreamHost = joinHostPort(host.address, host.port);
+  }
+
+  /** The session is over (its byte counts are published): log it, and tell the filter. */
+  private ended(): void {
+    const { env, relay } = this;
+    this.log?.logEnd(env.now(), relay?.toUpstream ?? 0, relay?.toDownstream ?? 0, env.accessLoggers);
     this.env.sessionEnded(this);
   }
 }

@@ -6,6 +6,8 @@
  * only filter (no other filter needs to see the bytes), else the JS streams relay.
  */
 import type * as net from 'node:net';
+import { createAccessLoggers } from '../../../access-log/access-logs';
+import type { AccessLogger } from '../../../access-log/api';
 import { log } from '../../../common/log';
 import type { TimerWheel } from '../../../common/timer-wheel';
 import { spliceRelayAvailable } from '../../../native';
@@ -31,6 +33,8 @@ export interface TcpProxyEnv {
   readonly bufferLimit: number;
   /** Whether sessions use the splice relay. */
   readonly splice: boolean;
+  /** `access_log[]` of this filter; sessions keep no log state when it is empty. */
+  readonly accessLoggers: readonly AccessLogger[];
   now(): number;
   pickTarget(): UpstreamTarget;
   lbContext(downstream: net.Socket): LbContext;
@@ -44,6 +48,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
   readonly idleTimeoutMs: number;
   readonly bufferLimit: number;
   readonly splice: boolean;
+  readonly accessLoggers: AccessLogger[];
   private readonly targets: UpstreamTarget[];
   private readonly totalWeight: number;
   private readonly sessions = new Set<TcpProxySession>();
@@ -70,6 +75,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
       stats: new TcpClusterStats(services.stats, c.name),
       weight: c.weight,
     }));
+    this.accessLoggers = createAccessLoggers(config.accessLog, services.registry);
     this.totalWeight = this.targets.reduce((sum, t) => sum + t.weight, 0);
     if (ctx.workerIndex === 0) {
       log.info(

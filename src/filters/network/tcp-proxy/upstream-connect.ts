@@ -88,6 +88,11 @@ export class UpstreamConnect implements TimeoutTarget {
     this.timers.arm(this, cluster.config.connectTimeoutMs);
   }
 
+  /** The host this attempt chose, null if it chose none (no healthy host). */
+  get chosenHost(): Host | null {
+    return this.host;
+  }
+
   /** Abandons an attempt still connecting (the downstream went away). */
   cancel(): void {
     this.timers.disarm(this);

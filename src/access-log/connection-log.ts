@@ -1,0 +1,65 @@
+/**
+ * The access-log view of one downstream connection, for the loggers that log connections rather
+ * than HTTP streams (tcp_proxy's `access_log`, a listener's `access_log`). It answers the
+ * formatter as Envoy's StreamInfo does for a TCP connection: there is no request or response, so
+ * %REQ()%, %RESP()% and %PROTOCOL% print '-' and %RESPONSE_CODE% prints 0.
+ *
+ * The socket's addresses are copied at construction: once a socket is destroyed, Node may no
+ * longer be able to report its peer.
+ */
+import type * as net from 'node:net';
+import { HeaderMap } from '../http/header-map';
+import type { AccessLogger, AccessLogStream } from './api';
+
+/** Shared, never written: a connection has no request headers. */
+const NO_HEADERS = new HeaderMap();
+
+export class ConnectionLogStream implements AccessLogStream {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly startTimeMs = Date.now();
+  readonly protocol = '';
+  readonly requestHeaders = NO_HEADERS;
+  readonly request = null;
+  readonly responseHeaders = null;
+  readonly responseCode = 0;
+  responseFlags = '-';
+  bytesReceived = 0;
+  bytesSent = 0;
+  durationMs = 0;
+  upstreamHost = '';
+  upstreamCluster = '';
+
+  constructor(
+    socket: net.Socket,
+    /** Monotonic ms at the start of the connection, for %DURATION%. */
+    private readonly startMs: number,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+  }
+
+  route(): null {
+    return null;
+  }
+
+  /** Adds an Envoy response flag (`UF`, `UO`, …) to those already set. */
+  addFlag(flag: string): void {
+    this.responseFlags = this.responseFlags === '-' ? flag : `${this.responseFlags},${flag}`;
+  }
+
+  /**
+   * The connection has ended at monotonic `nowMs`, having received `received` bytes from the
+   * downstream and sent it `sent`: hands it to each logger.
+   */
+  logEnd(nowMs: number, received: number, sent: number, loggers: readonly AccessLogger[]): void {
+    this.durationMs = nowMs - this.startMs;
+    this.bytesReceived = received;
+    this.bytesSent = sent;
+    for (let i = 0; i < loggers.length; i++) loggers[i]!.log(this);
+  }
+}

@@ -46,14 +46,6 @@
 /* Error helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Propagates a failed napi_* call as a JS exception (unless one is pending). */
-#define NAPI_CALL(env, call)                                                   \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      legate_throw_napi_failure(env);                                                 \
-      return NULL;                                                             \
-    }                                                                          \
-  } while (0)
 
 void legate_throw_napi_failure(napi_env env) {
   bool pending = false;

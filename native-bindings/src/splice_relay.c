@@ -293,14 +293,6 @@ static relay_env *get_relay_env(napi_env env) {
   return data;
 }
 
-#define CALL(env, call)                                                                            \
-  do {                                                                                             \
-    if ((call) != napi_ok) {                                                                       \
-      legate_throw_napi_failure(env);                                                              \
-      return NULL;                                                                                 \
-    }                                                                                              \
-  } while (0)
-
 /* spliceRelayInit(onEnd: (id, reason) => void): void — once per thread. */
 static napi_value SpliceRelayInit(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -308,7 +300,7 @@ static napi_value SpliceRelayInit(napi_env env, napi_callback_info info) {
   napi_valuetype type;
   relay_env *renv;
 
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "onEnd must be a function");
     return NULL;
@@ -327,7 +319,7 @@ static napi_value SpliceRelayInit(napi_env env, napi_callback_info info) {
     legate_throw_errno(env, "malloc", NULL, ENOMEM);
     return NULL;
   }
-  CALL(env, napi_create_string_utf8(env, "legate.spliceRelay", NAPI_AUTO_LENGTH, &name));
+  NAPI_CALL(env, napi_create_string_utf8(env, "legate.spliceRelay", NAPI_AUTO_LENGTH, &name));
   if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_js,
                                       &renv->tsfn) != napi_ok) {
     free(renv);
@@ -336,9 +328,9 @@ static napi_value SpliceRelayInit(napi_env env, napi_callback_info info) {
   }
   /* Referenced only while relays run: an idle relay must not keep the thread alive. */
   napi_unref_threadsafe_function(env, renv->tsfn);
-  CALL(env, napi_set_instance_data(env, renv, env_finalize, NULL));
+  NAPI_CALL(env, napi_set_instance_data(env, renv, env_finalize, NULL));
   /* Registered after the tsfn, so it runs before the tsfn is torn down. */
-  CALL(env, napi_add_env_cleanup_hook(env, env_cleanup, renv));
+  NAPI_CALL(env, napi_add_env_cleanup_hook(env, env_cleanup, renv));
   return NULL;
 }
 
@@ -368,7 +360,7 @@ static napi_value SpliceRelayStart(napi_env env, napi_callback_info info) {
   int err = 0;
   const char *syscall = "dup";
 
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (renv == NULL) {
     napi_throw_error(env, "ERR_INVALID_STATE", "call spliceRelayInit first");
     return NULL;
@@ -430,7 +422,7 @@ static napi_value SpliceRelayStart(napi_env env, napi_callback_info info) {
   if (renv->active++ == 0) napi_ref_threadsafe_function(env, renv->tsfn);
   pthread_mutex_unlock(&r->lock);
 
-  CALL(env, napi_create_external(env, r, NULL, NULL, &result));
+  NAPI_CALL(env, napi_create_external(env, r, NULL, NULL, &result));
   return result;
 }
 
@@ -450,7 +442,7 @@ static napi_value SpliceRelayStop(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   relay *r;
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || (r = read_relay(env, argv[0])) == NULL) return NULL;
   relay_env *renv = r->env; /* r belongs to the relay thread's graveyard once stopped */
   relay_stop(r);
@@ -466,7 +458,7 @@ static napi_value SpliceRelayBytes(napi_env env, napi_callback_info info) {
   void *data = NULL;
   bool is_typed = false;
   relay *r;
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2 || (r = read_relay(env, argv[0])) == NULL) return NULL;
   napi_is_typedarray(env, argv[1], &is_typed);
   if (!is_typed || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
@@ -484,7 +476,7 @@ static napi_value SpliceRelayCount(napi_env env, napi_callback_info info) {
   (void)info;
   relay_env *renv = get_relay_env(env);
   napi_value result;
-  CALL(env, napi_create_uint32(env, renv ? renv->active : 0, &result));
+  NAPI_CALL(env, napi_create_uint32(env, renv ? renv->active : 0, &result));
   return result;
 }
 

@@ -8,6 +8,16 @@
 
 /* Error helpers defined in legate_native.c; each leaves a pending JS exception. */
 void legate_throw_napi_failure(napi_env env);
+
+/* Propagates a failed napi_* call as a JS exception (unless one is pending) and returns NULL. */
+#define NAPI_CALL(env, call)                                                   \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      legate_throw_napi_failure(env);                                          \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
 void legate_throw_errno(napi_env env, const char *syscall, const char *subject, int err);
 bool legate_read_int32(napi_env env, napi_value value, const char *what, int32_t min, int32_t max,
                        int32_t *out);

@@ -27,6 +27,16 @@ interface HostView {
   priority: number;
   /** null: counters unknown (DNS clusters). */
   stats: HostStat[] | null;
+  /** Ejected by outlier detection (Envoy's failed_outlier_check health flag). */
+  ejected: boolean;
+  /** Failed by the active health checker (Envoy's failed_active_hc health flag). */
+  failedActiveHc: boolean;
+}
+
+/** Envoy's `health_flags` text: the failure flags in Envoy's order, or `healthy`. */
+function healthFlags(h: HostView): string {
+  const flags = (h.failedActiveHc ? '/failed_active_hc' : '') + (h.ejected ? '/failed_outlier_check' : '');
+  return flags || 'healthy';
 }
 
 function hostViews(c: ClusterConfig, table: HostTable): HostView[] {
@@ -37,6 +47,8 @@ function hostViews(c: ClusterConfig, table: HostTable): HostView[] {
     weight: e.weight,
     priority: e.priority,
     stats: slots === undefined ? null : hostStats(table, slots.firstSlot + i),
+    ejected: slots !== undefined && table.get(slots.firstSlot + i, HostColumn.OutlierEjected) !== 0,
+    failedActiveHc: slots !== undefined && table.get(slots.firstSlot + i, HostColumn.ActiveHcFailed) !== 0,
   }));
 }
 
@@ -72,7 +84,7 @@ export function renderClustersText(clusters: readonly ClusterConfig[], table: Ho
       for (const s of h.stats ?? []) lines.push(`${p}${s.name}::${s.value}`);
       lines.push(
         `${p}hostname::`,
-        `${p}health_flags::healthy`,
+        `${p}health_flags::${healthFlags(h)}`,
         `${p}weight::${h.weight}`,
         `${p}region::`,
         `${p}zone::`,
@@ -108,7 +120,11 @@ export function renderClustersJson(clusters: readonly ClusterConfig[], table: Ho
           ...(s.gauge ? { type: 'GAUGE' } : {}),
           ...(s.value !== 0 ? { value: String(s.value) } : {}),
         })),
-        health_status: { eds_health_status: 'HEALTHY' },
+        health_status: {
+          ...(h.failedActiveHc ? { failed_active_health_check: true } : {}),
+          ...(h.ejected ? { failed_outlier_check: true } : {}),
+          eds_health_status: 'HEALTHY',
+        },
         weight: h.weight,
         ...(h.priority !== 0 ? { priority: h.priority } : {}),
         locality: {},

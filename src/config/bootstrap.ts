@@ -222,6 +222,8 @@ export interface EndpointConfig {
   weight: number;
   /** endpoints[].priority, default 0. */
   priority: number;
+  /** `endpoint.health_check_config.port_value`: where active health checks go (absent: the endpoint's port). */
+  healthCheckPort?: number;
 }
 
 export interface ClusterConfig {
@@ -244,6 +246,67 @@ export interface ClusterConfig {
    * loader always fills it; absent (hand-built configs in tests) means Envoy's defaults.
    */
   circuitBreakers?: [CircuitBreakerThresholds, CircuitBreakerThresholds];
+  /** `outlier_detection` with Envoy's defaults filled in; null/absent when the cluster has none. */
+  outlierDetection?: OutlierDetectionConfig | null;
+  /** `health_checks` (Legate runs at most one per cluster); absent/empty: no active checking. */
+  healthChecks?: HealthCheckConfig[];
+  /** `common_lb_config.healthy_panic_threshold` in percent (default 50; 0 disables panic mode). */
+  healthyPanicThreshold?: number;
+}
+
+/** One `health_checks[]` entry (an HTTP or a TCP check), Envoy's defaults filled in. */
+export interface HealthCheckConfig {
+  timeoutMs: number;
+  intervalMs: number;
+  /** Interval while the host is unhealthy (default: intervalMs). */
+  unhealthyIntervalMs: number;
+  /** Interval right after the host became unhealthy (default: unhealthyIntervalMs). */
+  unhealthyEdgeIntervalMs: number;
+  /** Interval right after the host became healthy (default: intervalMs). */
+  healthyEdgeIntervalMs: number;
+  initialJitterMs: number;
+  intervalJitterMs: number;
+  intervalJitterPercent: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  reuseConnection: boolean; // true
+  /** Exactly one of http / tcp is set. */
+  http: HttpHealthCheckConfig | null;
+  tcp: TcpHealthCheckConfig | null;
+}
+
+export interface HttpHealthCheckConfig {
+  /** Host header; '' = the cluster name. */
+  host: string;
+  path: string;
+  method: string; // GET
+  requestHeadersToAdd: HeaderValueOption[];
+  requestHeadersToRemove: string[];
+  /** Half-open ranges [start, end); default [[200, 201]]. */
+  expectedStatuses: [number, number][];
+  retriableStatuses: [number, number][];
+}
+
+export interface TcpHealthCheckConfig {
+  /** Hex payload written after connecting; '' = connect only. */
+  send: string;
+  /** Hex payloads that must all arrive, in order, for success; empty = connecting is success. */
+  receive: string[];
+}
+
+/** A cluster's `outlier_detection` (the consecutive-error detectors), Envoy's defaults filled in. */
+export interface OutlierDetectionConfig {
+  intervalMs: number; // 10000
+  baseEjectionTimeMs: number; // 30000
+  maxEjectionTimeMs: number; // 300000
+  maxEjectionPercent: number; // 10
+  consecutive5xx: number; // 5
+  enforcingConsecutive5xx: number; // 100 (%)
+  consecutiveGatewayFailure: number; // 5
+  enforcingConsecutiveGatewayFailure: number; // 0 (%)
+  splitExternalLocalOriginErrors: boolean; // false
+  consecutiveLocalOriginFailure: number; // 5
+  enforcingConsecutiveLocalOriginFailure: number; // 100 (%)
 }
 
 /** Envoy's RoutingPriority, in proto order (the index into `ClusterConfig.circuitBreakers`). */

@@ -8,6 +8,8 @@ import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig } from './boot
 import type { ExtensionFactory, ParseContext } from '../registry/registry';
 import { parseAddress } from './address';
 import { parseCircuitBreakers } from './circuit-breakers';
+import { parseHealthChecks, parseHealthyPanicThreshold } from '../upstream/health/config';
+import { parseOutlierDetection } from './outlier-detection';
 import type { ObjectReader } from './config-reader';
 import type { ObjectReaderImpl } from './object-reader';
 import { didYouMean, unknownValueMessage } from './suggest';
@@ -40,15 +42,12 @@ const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtoc
 const UNSUPPORTED_CLUSTER_FIELDS = [
   'transport_socket',
   'transport_socket_matches',
-  'health_checks',
-  'outlier_detection',
   'cluster_type',
   'eds_cluster_config',
   'http2_protocol_options',
   'http_protocol_options',
   'upstream_http_protocol_options',
   'protocol_selection',
-  'common_lb_config',
   'lb_subset_config',
   'upstream_bind_config',
   'upstream_connection_options',
@@ -109,6 +108,9 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
     circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
+    healthChecks: parseHealthChecks(r),
+    healthyPanicThreshold: parseHealthyPanicThreshold(r),
+    outlierDetection: parseOutlierDetection(r.object('outlier_detection')),
   };
 }
 
@@ -214,7 +216,7 @@ function parseEndpoints(r: ObjectReader, type: string): EndpointConfig[] {
     for (const lbEndpoint of locality.objectArray('lb_endpoints')) {
       rejectUnsupported(lbEndpoint, ['endpoint_name', 'health_status', 'metadata']);
       const endpoint = lbEndpoint.requiredObject('endpoint');
-      rejectUnsupported(endpoint, ['hostname', 'health_check_config', 'additional_addresses']);
+      rejectUnsupported(endpoint, ['hostname', 'additional_addresses']);
       const address = parseAddress(endpoint, 'address', {
         requireIp: type === 'STATIC',
         allowPortZero: false,
@@ -232,6 +234,7 @@ function parseEndpoints(r: ObjectReader, type: string): EndpointConfig[] {
         address,
         weight: lbEndpoint.wrappedUint('load_balancing_weight', 1, { min: 1 }),
         priority,
+        ...parseHealthCheckPort(endpoint, type),
       });
     }
   }
@@ -242,6 +245,16 @@ function parseEndpoints(r: ObjectReader, type: string): EndpointConfig[] {
     );
   }
   return endpoints;
+}
+
+/** `endpoint.health_check_config.port_value` (STATIC clusters: DNS hosts are not tied to an endpoint). */
+function parseHealthCheckPort(endpoint: ObjectReader, type: string): Pick<EndpointConfig, 'healthCheckPort'> {
+  const hc = endpoint.object('health_check_config');
+  if (hc === null) return {};
+  rejectUnsupported(hc, ['hostname', 'address', 'disable_active_health_check']);
+  const port = hc.uint('port_value', 0, { max: 65535 });
+  if (port !== 0 && type !== 'STATIC') hc.unsupported('port_value', 'on DNS clusters');
+  return port === 0 ? {} : { healthCheckPort: port };
 }
 
 // ---------------------------------------------------------------- upstream HTTP options

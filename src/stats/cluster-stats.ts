@@ -40,6 +40,8 @@ export class ClusterStats implements PoolStats {
   readonly cxRxBytes: Counter;
   readonly cxTxBytes: Counter;
   readonly cxNoneHealthy: Counter;
+  /** Picks made in panic mode (too few healthy hosts: every host is eligible). */
+  readonly lbHealthyPanic: Counter;
   readonly rqXx: Counter[];
   readonly rqCode: CounterGroup;
   readonly rqTime: Histogram;
@@ -67,6 +69,7 @@ export class ClusterStats implements PoolStats {
     this.cxRxBytes = stats.counter(p + 'upstream_cx_rx_bytes_total');
     this.cxTxBytes = stats.counter(p + 'upstream_cx_tx_bytes_total');
     this.cxNoneHealthy = stats.counter(p + 'upstream_cx_none_healthy');
+    this.lbHealthyPanic = stats.counter(p + 'lb_healthy_panic');
     this.rqXx = [1, 2, 3, 4, 5].map((c) => stats.counter(`${p}upstream_rq_${c}xx`));
     this.rqCode = stats.counterGroup(CLUSTER_STATUS_CODE_COUNTERS.map((n) => p + n));
     this.rqTime = stats.histogram(p + 'upstream_rq_time');

@@ -11,6 +11,8 @@ import {
   CLUSTER_GAUGES,
   CLUSTER_HISTOGRAMS,
   CLUSTER_STATUS_CODE_COUNTERS,
+  HEALTH_CHECK_COUNTERS,
+  HEALTH_CHECK_GAUGES,
   LISTENER_COUNTERS,
   LISTENER_GAUGES,
   SERVER_GAUGES,
@@ -41,5 +43,9 @@ export function declareBootstrapStats(
     layout.declareAll(`cluster.${c.name}.`, CLUSTER_GAUGES, 'gauge');
     layout.declareAll(`cluster.${c.name}.`, CLUSTER_STATUS_CODE_COUNTERS, 'counter', true);
     layout.declareHistograms(`cluster.${c.name}.`, CLUSTER_HISTOGRAMS);
+    if ((c.healthChecks?.length ?? 0) > 0) {
+      layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_COUNTERS, 'counter');
+      layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_GAUGES, 'gauge');
+    }
   }
 }

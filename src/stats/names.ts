@@ -57,6 +57,7 @@ export const CLUSTER_COUNTERS = [
   'upstream_cx_pool_overflow',
   'upstream_rq_pending_overflow',
   'upstream_rq_retry_overflow',
+  'lb_healthy_panic',
 ] as const;
 export const CLUSTER_GAUGES = [
   'upstream_cx_active',
@@ -110,3 +111,26 @@ export const CIRCUIT_BREAKER_REMAINING_GAUGES = [
   'remaining_rq',
   'remaining_retries',
 ] as const;
+
+/** `cluster.<c>.outlier_detection.*` counters (clusters with outlier_detection; kept by the primary). */
+export const OUTLIER_DETECTION_COUNTERS = [
+  'ejections_enforced_total',
+  'ejections_overflow',
+  'ejections_enforced_consecutive_5xx',
+  'ejections_detected_consecutive_5xx',
+  'ejections_enforced_consecutive_gateway_failure',
+  'ejections_detected_consecutive_gateway_failure',
+  'ejections_enforced_consecutive_local_origin_failure',
+  'ejections_detected_consecutive_local_origin_failure',
+] as const;
+export const OUTLIER_DETECTION_GAUGES = ['ejections_active'] as const;
+
+/** `cluster.<c>.health_check.*` (clusters with health_checks; kept by the primary's checker). */
+export const HEALTH_CHECK_COUNTERS = [
+  'attempt',
+  'success',
+  'failure',
+  'network_failure',
+  'verify_cluster',
+] as const;
+export const HEALTH_CHECK_GAUGES = ['healthy'] as const;

@@ -91,7 +91,8 @@ function lbFactoryFor(registry: Registry, lbPolicy: string): LbPolicyFactory {
   return factory;
 }
 
-function discoveryFor(config: ClusterConfig, table: HostTable, resolver: DnsResolver): HostDiscovery {
+/** The discovery of a cluster's type (also run by the primary's health checker, see health/checker.ts). */
+export function discoveryFor(config: ClusterConfig, table: HostTable, resolver: DnsResolver): HostDiscovery {
   const slots = table.slotsOf(config.name);
   if (slots === undefined) throw new Error(`cluster '${config.name}' has no slots in the host table`);
   switch (config.type) {

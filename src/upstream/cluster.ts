@@ -10,11 +10,12 @@ import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool, type ClientConnectionFactory } from './conn-pool';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
-import type { HostTable } from './host-table';
+import type { ClusterSlots, HostTable } from './host-table';
 import type { LbContext, LbEnv, LbPolicyFactory, LoadBalancer } from './lb/api';
-import { NO_HOST_LB } from './lb/host-set';
+import { DEFAULT_HEALTHY_PANIC_THRESHOLD, inPanic, NO_HOST_LB } from './lb/host-set';
 import { localCircuitBreaker, type CircuitBreaker } from './circuit-breakers';
 import type { ClusterStats } from '../stats/cluster-stats';
+import { OutlierRecorder } from './outlier/recorder';
 
 export interface ClusterDeps {
   readonly lbFactory: LbPolicyFactory;
@@ -40,6 +41,16 @@ export class Cluster {
   private readonly table: HostTable;
   private readonly nowMs = (): number => this.deps.lbEnv.nowMs();
   readonly circuitBreaker: CircuitBreaker;
+  /** Where the router reports upstream outcomes; null when the cluster has no outlier_detection. */
+  readonly outlier: OutlierRecorder | null;
+  /** The LB env with this cluster's panic threshold. */
+  private readonly lbEnv: LbEnv;
+  /** This cluster's rows in the host table, whose health generation `chooseHost` watches. */
+  private readonly slots: ClusterSlots;
+  /** The health generation the current LB was built at. */
+  private healthGeneration = 0;
+  /** Too few hosts are healthy: the LB ignores health and every pick counts lb_healthy_panic. */
+  private panic = false;
 
   constructor(
     readonly config: ClusterConfig,
@@ -47,7 +58,16 @@ export class Cluster {
   ) {
     this.name = config.name;
     this.table = deps.lbEnv.hostTable;
+    const env = deps.lbEnv;
+    this.lbEnv = {
+      hostTable: env.hostTable,
+      random: () => env.random(),
+      nowMs: () => env.nowMs(),
+      healthyPanicThreshold: config.healthyPanicThreshold ?? DEFAULT_HEALTHY_PANIC_THRESHOLD,
+    };
+    this.slots = this.table.slotsOf(config.name) ?? { name: config.name, firstSlot: 0, capacity: 0 };
     this.circuitBreaker = deps.circuitBreaker ?? localCircuitBreaker(config);
+    this.outlier = config.outlierDetection ? new OutlierRecorder(this.table, config.outlierDetection) : null;
     this.initialized = new Promise((resolve) =>
       deps.discovery.start((hosts) => this.setHosts(hosts), resolve),
     );
@@ -59,6 +79,10 @@ export class Cluster {
 
   /** Picks the host for one request, or null when the cluster has no usable host (503, flag UH). */
   chooseHost(ctx: LbContext): Host | null {
+    // The primary's health checker and outlier detector bump the generation on every change: one
+    // plain read per pick makes every worker switch within one pick of a change.
+    if (this.table.healthGeneration(this.slots) !== this.healthGeneration) this.onHostHealthChanged();
+    if (this.panic) this.deps.stats?.lbHealthyPanic.inc();
     return this.lb.chooseHost(ctx);
   }
 
@@ -96,7 +120,10 @@ export class Cluster {
 
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */
   onHostHealthChanged(): void {
-    this.lb = this.deps.lbFactory.create(this.currentHosts, this.config.lbConfig, this.deps.lbEnv);
+    this.healthGeneration = this.table.healthGeneration(this.slots);
+    for (const h of this.currentHosts) h.healthy = this.table.isHostUsable(h.slot);
+    this.panic = inPanic(this.currentHosts, this.lbEnv.healthyPanicThreshold!);
+    this.lb = this.deps.lbFactory.create(this.currentHosts, this.config.lbConfig, this.lbEnv);
     this.deps.stats?.setMembership(this.currentHosts);
   }
 

@@ -48,9 +48,24 @@ export const HostColumn = {
   RttEwmaUs: 6,
   /** When RttEwmaUs was last updated: monotonic ms, truncated to Int32 (wraps every 49 days). */
   RttStampMs: 7,
+  /** Outlier detection: consecutive 5xx responses (and, unsplit, local-origin failures) from every worker. */
+  Consecutive5xx: 8,
+  /** Outlier detection: consecutive 502/503/504 (and, unsplit, local-origin failures). */
+  ConsecutiveGatewayFailure: 9,
+  /** Outlier detection with split_external_local_origin_errors: consecutive connect failures/resets. */
+  ConsecutiveLocalOriginFailure: 10,
+  /** Outlier detection: 1 while the primary's detector has the host ejected (failed_outlier_check). */
+  OutlierEjected: 11,
+  /** Active health checking: 1 while the primary's checker has the host failed (failed_active_hc). */
+  ActiveHcFailed: 12,
+  /**
+   * Per cluster, in the cluster's first slot only: bumped by the primary after every change of a
+   * health column of any of its hosts, so a worker notices a change with one read per pick.
+   */
+  HealthGeneration: 13,
 } as const;
 export type HostColumn = (typeof HostColumn)[keyof typeof HostColumn];
-const COLUMN_COUNT = 8;
+const COLUMN_COUNT = 14;
 
 /** A CAS lost this many times in a row (a storm of samples for one host): drop the sample. */
 const MAX_RTT_CAS_ATTEMPTS = 8;
@@ -134,6 +149,40 @@ export class HostTable {
 
   add(slot: number, column: HostColumn, delta: number): void {
     Atomics.add(this.cells, slot * COLUMN_COUNT + column, delta);
+  }
+
+  set(slot: number, column: HostColumn, value: number): void {
+    Atomics.store(this.cells, slot * COLUMN_COUNT + column, value);
+  }
+
+  /**
+   * Whether the LB may pick this host: the one predicate every health source extends (outlier
+   * ejection here; active health checking adds its column). Workers refresh `Host.healthy` from it
+   * whenever they rebuild a cluster's LB (`Cluster.onHostHealthChanged`).
+   */
+  isHostUsable(slot: number): boolean {
+    const row = slot * COLUMN_COUNT;
+    return (
+      Atomics.load(this.cells, row + HostColumn.OutlierEjected) === 0 &&
+      Atomics.load(this.cells, row + HostColumn.ActiveHcFailed) === 0
+    );
+  }
+
+  /**
+   * The health generation of the cluster whose slots are `range`: changes whenever a health column
+   * of one of its hosts changed (`healthChanged`). A plain read, like `activeRequests`: it is made
+   * on every pick, and a moment's staleness only delays the switch to the next pick.
+   */
+  healthGeneration(range: ClusterSlots): number {
+    return range.capacity === 0
+      ? 0
+      : this.cells[range.firstSlot * COLUMN_COUNT + HostColumn.HealthGeneration]!;
+  }
+
+  /** Call after changing a health column of a host of `range`: workers rebuild their LBs. */
+  healthChanged(range: ClusterSlots): void {
+    if (range.capacity > 0)
+      Atomics.add(this.cells, range.firstSlot * COLUMN_COUNT + HostColumn.HealthGeneration, 1);
   }
 
   /**

@@ -21,6 +21,9 @@ import { BalancedAcceptor } from '../listener/balanced-acceptor';
 import { ExactBalance } from '../listener/exact-balance';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { AdminServer, type ServerState } from '../admin/admin-server';
+import { startHealthCheckers } from '../upstream/health/health-checks';
+import { declareOutlierStats, startOutlierDetectors } from '../upstream/outlier/primary-detectors';
+import { monotonicMs } from '../common/timer-wheel';
 
 export interface ServeOptions {
   concurrency: number;
@@ -78,6 +81,7 @@ export class Primary implements ServerState {
     const layout = new StatsLayout();
     declareBootstrapStats(layout, bootstrap, registry, concurrency);
     declareCircuitBreakerStats(layout, bootstrap.clusters);
+    declareOutlierStats(layout, bootstrap.clusters);
     this.statsData = layout.allocate(1 + concurrency);
     this.stats = new StatsStore(this.statsData, 0);
     this.stats.gauge('server.concurrency').add(concurrency);
@@ -91,6 +95,9 @@ export class Primary implements ServerState {
       this.stats,
     );
     this.circuitBreakerGauges.start();
+    // Verdicts reach the workers through the host table's health generation (see cluster.ts).
+    startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats);
+    startOutlierDetectors(bootstrap.clusters, this.hostTable, this.stats, monotonicMs);
   }
 
   get state(): 'LIVE' | 'DRAINING' {

@@ -306,7 +306,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     listener: 'listener_filters: []',
     hcm: 'http2_protocol_options: {}\ntracing: {}',
     cluster:
-      'health_checks: []\noutlier_detection: {}\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
+      'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { success_rate_stdev_factor: 1900 }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
   }).replace('    - filters:\n', '    - transport_socket: { name: tls }\n      filters:\n');
   const issues = issuesOf(text);
   for (const path of [
@@ -314,8 +314,8 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     'static_resources.listeners[0].filter_chains[0].transport_socket',
     `${HCM}.http2_protocol_options`,
     `${HCM}.tracing`,
-    `${CLUSTER0}.health_checks`,
-    `${CLUSTER0}.outlier_detection`,
+    `${CLUSTER0}.health_checks[0].alt_port`,
+    `${CLUSTER0}.outlier_detection.success_rate_stdev_factor`,
     `${CLUSTER0}.circuit_breakers.per_host_thresholds`,
     `${CLUSTER0}.transport_socket`,
   ]) {

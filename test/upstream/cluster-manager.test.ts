@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createBuiltinRegistry } from '../../src/registry/builtins';
 import { ClusterManager } from '../../src/upstream/cluster-manager';
-import { HostTable } from '../../src/upstream/host-table';
+import { HostColumn, HostTable } from '../../src/upstream/host-table';
 import { NO_LB_CONTEXT } from '../../src/upstream/lb/api';
 import { monotonicMs } from '../../src/common/timer-wheel';
 import { clusterConfig, countPicks, endpoint, seededRandom } from './helpers';
@@ -70,8 +70,9 @@ test('clusters are built from config and route requests to real upstreams', asyn
 
 test('a health change rebuilds the balancer', () => {
   const configs = [clusterConfig({ endpoints: [endpoint('10.0.0.1', 80), endpoint('10.0.0.2', 80)] })];
+  const table = HostTable.allocate(configs);
   const manager = new ClusterManager(configs, {
-    hostTable: HostTable.allocate(configs),
+    hostTable: table,
     registry: createBuiltinRegistry(),
     random: seededRandom(2),
     nowMs: monotonicMs,
@@ -79,7 +80,8 @@ test('a health change rebuilds the balancer', () => {
   try {
     const cluster = manager.get('test')!;
     const [a, b] = cluster.hosts;
-    a!.healthy = false;
+    // Health lives in the shared host table (HostTable.isHostUsable); Host.healthy mirrors it.
+    table.set(a!.slot, HostColumn.OutlierEjected, 1);
     cluster.onHostHealthChanged();
     assert.equal(countPicks(() => cluster.chooseHost(NO_LB_CONTEXT), 20).get(b!), 20);
   } finally {

@@ -41,6 +41,11 @@ export interface LbEnv {
   random(): number;
   /** Monotonic milliseconds, same origin in every thread. */
   nowMs(): number;
+  /**
+   * The cluster's `healthy_panic_threshold` in percent (see host-set.ts). The Cluster always sets
+   * it (Envoy's default 50 comes from the config); absent, e.g. for an LB built alone, panic mode is off.
+   */
+  readonly healthyPanicThreshold?: number;
 }
 
 export interface LoadBalancer {

@@ -101,7 +101,7 @@ export const leastRequestFactory: LbPolicyFactory<LeastRequestConfig> = {
   },
 
   create(allHosts: readonly Host[], config: LeastRequestConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts);
+    const hosts = usableHosts(allHosts, env);
     return (
       trivialLb(hosts) ??
       (allWeightsEqual(hosts)

@@ -102,7 +102,7 @@ export const maglevFactory: LbPolicyFactory<MaglevConfig> = {
   },
 
   create(allHosts: readonly Host[], config: MaglevConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts);
+    const hosts = usableHosts(allHosts, env);
     return trivialLb(hosts) ?? new MaglevLb(sortedByKey(hosts), config.tableSize, env);
   },
 };

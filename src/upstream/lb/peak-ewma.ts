@@ -114,7 +114,7 @@ export const peakEwmaFactory: LbPolicyFactory<PeakEwmaConfig> = {
   },
 
   create(allHosts: readonly Host[], config: PeakEwmaConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts);
+    const hosts = usableHosts(allHosts, env);
     return trivialLb(hosts) ?? new PeakEwmaLb(hosts, config, env);
   },
 };

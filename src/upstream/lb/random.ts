@@ -50,7 +50,7 @@ export const randomFactory: LbPolicyFactory<RandomConfig> = {
   },
 
   create(allHosts: readonly Host[], _config: RandomConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts);
+    const hosts = usableHosts(allHosts, env);
     return (
       trivialLb(hosts) ??
       (allWeightsEqual(hosts) ? new UniformRandomLb(hosts, env) : new WeightedRandomLb(hosts, env))

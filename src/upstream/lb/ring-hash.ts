@@ -126,7 +126,7 @@ export const ringHashFactory: LbPolicyFactory<RingHashConfig> = {
   },
 
   create(allHosts: readonly Host[], config: RingHashConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts);
+    const hosts = usableHosts(allHosts, env);
     return trivialLb(hosts) ?? new RingHashLb(sortedByKey(hosts), config, env);
   },
 };

@@ -70,7 +70,7 @@ export const roundRobinFactory: LbPolicyFactory<RoundRobinConfig> = {
   },
 
   create(allHosts: readonly Host[], _config: RoundRobinConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts);
+    const hosts = usableHosts(allHosts, env);
     return (
       trivialLb(hosts) ??
       (allWeightsEqual(hosts) ? new UnweightedRoundRobinLb(hosts, env) : new WeightedRoundRobinLb(hosts, env))

@@ -176,6 +176,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     // auto_host_rewrite uses the endpoint's DNS name; STATIC endpoints have none (Envoy keeps Host).
     this.matched!.rewriteHost(this.head!, '');
     const up = new UpstreamRequest(this, this.head!, this.contentLength);
+    up.host = host; // known before the pool attaches it: a connect failure is charged to this host
     this.upstream = up;
     this.stats!.rqTotal.inc();
     this.stats!.rqActive.inc();
@@ -211,6 +212,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       return;
     }
     // upstream_cx_connect_fail / _timeout are counted per connection, by the pool.
+    this.cluster!.outlier?.recordLocalFailure(up.host!.slot, false);
     if (this.tryRetry('connect-failure', 0)) return;
     void detail;
     this.failBeforeHeaders(
@@ -233,6 +235,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
         this.startAttemptAfterStale();
         return;
       }
+      this.cluster!.outlier?.recordLocalFailure(up.host!.slot, false);
       if (this.tryRetry('reset', 0)) return;
       const flag = reason === 'connection_termination' ? 'UC' : 'UR';
       const text = reason === 'protocol_error' ? 'protocol error' : reason.replace('_', ' ');
@@ -258,6 +261,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   onUpstreamHeaders(up: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
     if (up !== this.upstream) return;
     this.cluster!.recordRtt(up.host!, up.attachedAtMs);
+    this.cluster!.outlier?.recordStatus(up.host!.slot, head.status);
     if (!endStream || head.status >= 500 || head.status === 409) {
       if (this.tryRetry('status', head.status)) return;
     }

@@ -1,0 +1,57 @@
+/**
+ * A cluster's `outlier_detection` (Envoy's `config.cluster.v3.OutlierDetection`): the three
+ * consecutive-error detectors and the ejection timing, each field defaulting as in Envoy. The
+ * success-rate and failure-percentage detectors are not implemented: setting any of their fields
+ * is a "not supported by Legate yet" error, never silently ignored.
+ */
+import type { OutlierDetectionConfig } from './bootstrap';
+import type { ObjectReader } from './config-reader';
+import { rejectUnsupported } from './unsupported';
+
+const UNSUPPORTED_OUTLIER_FIELDS = [
+  'success_rate_minimum_hosts',
+  'success_rate_request_volume',
+  'success_rate_stdev_factor',
+  'enforcing_success_rate',
+  'enforcing_local_origin_success_rate',
+  'failure_percentage_threshold',
+  'failure_percentage_minimum_hosts',
+  'failure_percentage_request_volume',
+  'enforcing_failure_percentage',
+  'enforcing_failure_percentage_local_origin',
+  'max_ejection_time_jitter',
+  'always_eject_one_host',
+  'successful_active_health_check_uneject_host',
+  'monitor',
+  'detector_event_log_path',
+] as const;
+
+const PERCENT = { max: 100 };
+
+/** Reads `outlier_detection` (null when absent: the cluster has no outlier detection). */
+export function parseOutlierDetection(r: ObjectReader | null): OutlierDetectionConfig | null {
+  if (r === null) return null;
+  rejectUnsupported(r, UNSUPPORTED_OUTLIER_FIELDS);
+  const intervalMs = r.durationMs('interval', 10_000);
+  if (intervalMs <= 0) r.error('interval', 'must be greater than 0s');
+  const baseEjectionTimeMs = r.durationMs('base_ejection_time', 30_000);
+  if (baseEjectionTimeMs <= 0) r.error('base_ejection_time', 'must be greater than 0s');
+  return {
+    intervalMs,
+    baseEjectionTimeMs,
+    // Envoy: the cap is max(base_ejection_time, max_ejection_time).
+    maxEjectionTimeMs: Math.max(baseEjectionTimeMs, r.durationMs('max_ejection_time', 300_000)),
+    maxEjectionPercent: r.wrappedUint('max_ejection_percent', 10, PERCENT),
+    consecutive5xx: r.wrappedUint('consecutive_5xx', 5),
+    enforcingConsecutive5xx: r.wrappedUint('enforcing_consecutive_5xx', 100, PERCENT),
+    consecutiveGatewayFailure: r.wrappedUint('consecutive_gateway_failure', 5),
+    enforcingConsecutiveGatewayFailure: r.wrappedUint('enforcing_consecutive_gateway_failure', 0, PERCENT),
+    splitExternalLocalOriginErrors: r.bool('split_external_local_origin_errors', false),
+    consecutiveLocalOriginFailure: r.wrappedUint('consecutive_local_origin_failure', 5),
+    enforcingConsecutiveLocalOriginFailure: r.wrappedUint(
+      'enforcing_consecutive_local_origin_failure',
+      100,
+      PERCENT,
+    ),
+  };
+}

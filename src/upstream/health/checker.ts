@@ -1,0 +1,170 @@
+/**
+ * The active health checker of one cluster, on the primary thread (Envoy runs it on the main
+ * thread too): one check loop per host, whose verdicts go to the shared host table
+ * (ActiveHcFailed) with a bump of the cluster's health generation, so every worker rebuilds its
+ * LB at its next pick. The primary learns hosts by running the cluster's own discovery: DNS
+ * clusters claim the same table slots by address as the workers do.
+ */
+import type { ClusterConfig, HealthCheckConfig } from '../../config/bootstrap';
+import type { Counter, Gauge } from '../../stats/store';
+import type { HostDiscovery } from '../discovery/api';
+import type { Host } from '../host';
+import { HostColumn, type ClusterSlots, type HostTable } from '../host-table';
+import { HealthState, type CheckOutcome } from './health-state';
+import { httpProbe } from './http-probe';
+import type { Probe } from './probe';
+import { tcpProbe } from './tcp-probe';
+
+/** `cluster.<c>.health_check.*` as the checker updates them. */
+export interface HealthCheckStats {
+  attempt: Counter;
+  success: Counter;
+  failure: Counter;
+  networkFailure: Counter;
+  healthy: Gauge;
+}
+
+/** Timers and randomness, injected so unit tests run on a fake clock. */
+export interface CheckerEnv {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** Uniform in [0, 1). */
+  random(): number;
+}
+
+export const REAL_CHECKER_ENV: CheckerEnv = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  random: Math.random,
+};
+
+/** Builds the probe for one host (the HTTP or TCP check of the config; replaceable in tests). */
+export type ProbeFactory = (host: Host, checkPort: number) => Probe;
+
+export function configuredProbe(cluster: ClusterConfig, check: HealthCheckConfig): ProbeFactory {
+  return (host, port) =>
+    check.http
+      ? httpProbe(check.http, cluster.name, host.address, port, check.reuseConnection)
+      : tcpProbe(check.tcp!, host.address, port);
+}
+
+interface Session {
+  readonly host: Host;
+  readonly state: HealthState;
+  readonly probe: Probe;
+  timer: unknown;
+  stopped: boolean;
+}
+
+export class ClusterHealthChecker {
+  private readonly sessions = new Map<Host, Session>();
+  private readonly slots: ClusterSlots;
+
+  constructor(
+    private readonly cluster: ClusterConfig,
+    private readonly check: HealthCheckConfig,
+    private readonly table: HostTable,
+    private readonly discovery: HostDiscovery,
+    private readonly stats: HealthCheckStats | null,
+    private readonly newProbe: ProbeFactory = configuredProbe(cluster, check),
+    private readonly env: CheckerEnv = REAL_CHECKER_ENV,
+  ) {
+    const slots = table.slotsOf(cluster.name);
+    if (slots === undefined) throw new Error(`cluster '${cluster.name}' has no slots in the host table`);
+    this.slots = slots;
+  }
+
+  start(): void {
+    this.discovery.start(
+      (hosts) => this.setHosts(hosts),
+      () => {},
+    );
+  }
+
+  stop(): void {
+    this.discovery.stop();
+    for (const s of this.sessions.values()) this.stopSession(s);
+    this.sessions.clear();
+  }
+
+  /** Whether the checker currently considers `host` healthy (for tests and logs). */
+  isHealthy(host: Host): boolean {
+    return this.sessions.get(host)?.state.healthy ?? true;
+  }
+
+  private setHosts(hosts: readonly Host[]): void {
+    const kept = new Set(hosts);
+    for (const [host, s] of this.sessions) {
+      if (kept.has(host)) continue;
+      this.stopSession(s);
+      this.sessions.delete(host);
+      this.setFailed(host, false);
+    }
+    for (const host of hosts) {
+      if (this.sessions.has(host)) continue;
+      const s: Session = {
+        host,
+        state: new HealthState(this.check, this.env.random),
+        probe: this.newProbe(host, this.checkPort(host)),
+        timer: null,
+        stopped: false,
+      };
+      this.sessions.set(host, s);
+      this.setFailed(host, false);
+      this.schedule(s, s.state.firstDelayMs());
+    }
+    this.updateHealthyGauge();
+  }
+
+  /** endpoint health_check_config.port_value (STATIC clusters: slot order is endpoint order). */
+  private checkPort(host: Host): number {
+    if (this.cluster.type !== 'STATIC') return host.port;
+    return this.cluster.endpoints[host.slot - this.slots.firstSlot]?.healthCheckPort ?? host.port;
+  }
+
+  private schedule(s: Session, delayMs: number): void {
+    s.timer = this.env.setTimeout(() => void this.runCheck(s), delayMs);
+  }
+
+  private async runCheck(s: Session): Promise<void> {
+    s.timer = null;
+    this.stats?.attempt.inc();
+    const outcome = await s.probe.check(this.check.timeoutMs);
+    if (s.stopped) return;
+    this.count(outcome);
+    if (s.state.record(outcome)) {
+      this.setFailed(s.host, !s.state.healthy);
+      this.updateHealthyGauge();
+    }
+    this.schedule(s, s.state.nextDelayMs());
+  }
+
+  private count(outcome: CheckOutcome): void {
+    if (this.stats === null) return;
+    if (outcome === 'success') this.stats.success.inc();
+    else {
+      this.stats.failure.inc();
+      if (outcome === 'network_failure') this.stats.networkFailure.inc();
+    }
+  }
+
+  private setFailed(host: Host, failed: boolean): void {
+    const value = failed ? 1 : 0;
+    if (this.table.get(host.slot, HostColumn.ActiveHcFailed) === value) return;
+    this.table.set(host.slot, HostColumn.ActiveHcFailed, value);
+    this.table.healthChanged(this.slots);
+  }
+
+  private updateHealthyGauge(): void {
+    if (this.stats === null) return;
+    let healthy = 0;
+    for (const s of this.sessions.values()) if (s.state.healthy) healthy++;
+    this.stats.healthy.set(healthy);
+  }
+
+  private stopSession(s: Session): void {
+    s.stopped = true;
+    if (s.timer !== null) this.env.clearTimeout(s.timer);
+    s.probe.close();
+  }
+}

@@ -1,0 +1,107 @@
+/** Reading health_checks, common_lb_config and endpoint health_check_config through the real loader. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { issuesOf, loadOk } from '../config/helpers';
+
+function yaml(clusterExtra: string, endpointExtra = ''): string {
+  return `static_resources:
+  clusters:
+  - name: web
+    connect_timeout: 1s
+${clusterExtra
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => '    ' + l)
+  .join('\n')}
+    load_assignment:
+      cluster_name: web
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: { socket_address: { address: 127.0.0.1, port_value: 8080 } }
+${endpointExtra}
+`;
+}
+
+test('an HTTP health check with Envoy defaults filled in', () => {
+  const b = loadOk(
+    yaml(`
+health_checks:
+- timeout: 0.5s
+  interval: 2s
+  unhealthy_threshold: 3
+  healthy_threshold: { value: 2 }
+  unhealthy_interval: 5s
+  interval_jitter: 0.1s
+  reuse_connection: false
+  http_health_check:
+    path: /healthz
+    expected_statuses: [{ start: 200, end: 300 }]
+    request_headers_to_add: [{ header: { key: x-a, value: b } }]
+common_lb_config:
+  healthy_panic_threshold: { value: 25 }`),
+  );
+  const c = b.clusters[0]!;
+  assert.equal(c.healthyPanicThreshold, 25);
+  const hc = c.healthChecks![0]!;
+  assert.equal(hc.timeoutMs, 500);
+  assert.equal(hc.intervalMs, 2000);
+  assert.equal(hc.unhealthyIntervalMs, 5000);
+  assert.equal(hc.unhealthyEdgeIntervalMs, 5000);
+  assert.equal(hc.healthyEdgeIntervalMs, 2000);
+  assert.equal(hc.intervalJitterMs, 100);
+  assert.equal(hc.unhealthyThreshold, 3);
+  assert.equal(hc.healthyThreshold, 2);
+  assert.equal(hc.reuseConnection, false);
+  assert.equal(hc.tcp, null);
+  assert.deepEqual(hc.http!.expectedStatuses, [[200, 300]]);
+  assert.equal(hc.http!.method, 'GET');
+  assert.equal(hc.http!.requestHeadersToAdd[0]!.key, 'x-a');
+});
+
+test('defaults: no checks, panic threshold 50, expected status 200', () => {
+  assert.equal(loadOk(yaml('')).clusters[0]!.healthyPanicThreshold, 50);
+  const hc = loadOk(
+    yaml(`
+health_checks:
+- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: / } }`),
+  ).clusters[0]!.healthChecks![0]!;
+  assert.deepEqual(hc.http!.expectedStatuses, [[200, 201]]);
+  assert.equal(hc.reuseConnection, true);
+});
+
+test('a TCP check with hex payloads and an endpoint health_check_config port', () => {
+  const c = loadOk(
+    yaml(
+      `
+health_checks:
+- timeout: 1s
+  interval: 1s
+  unhealthy_threshold: 1
+  healthy_threshold: 1
+  tcp_health_check: { send: { text: "50494E47" }, receive: [{ text: "504f4e47" }] }`,
+      '            health_check_config: { port_value: 9090 }',
+    ),
+  ).clusters[0]!;
+  assert.deepEqual(c.healthChecks![0]!.tcp, { send: '50494e47', receive: ['504f4e47'] });
+  assert.equal(c.endpoints[0]!.healthCheckPort, 9090);
+});
+
+test('required fields, bad payloads, gRPC checks and a second check are reported', () => {
+  const messages = issuesOf(
+    yaml(`
+health_checks:
+- { interval: 1s, healthy_threshold: 1, tcp_health_check: { send: { text: "zz" } } }
+- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, grpc_health_check: {} }`),
+  ).map((i) => `${i.path}: ${i.message}`);
+  const has = (re: RegExp): void =>
+    assert.ok(
+      messages.some((m) => re.test(m)),
+      `${re} in ${messages.join('\n')}`,
+    );
+  has(/health_checks\[0\]\.timeout: is required/);
+  has(/health_checks\[0\]\.unhealthy_threshold: is required/);
+  has(/send\.text: 'zz' is not a hex string/);
+  has(/health_checks\[1\]\.grpc_health_check/);
+  has(/one health check per cluster/);
+});

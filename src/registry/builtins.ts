@@ -4,6 +4,8 @@
  */
 import { fileAccessLoggerFactory } from '../access-log/file/factory';
 import { stderrAccessLoggerFactory, stdoutAccessLoggerFactory } from '../access-log/stream/factory';
+import { healthCheckFactory } from '../filters/http/health-check/factory';
+import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
 import { httpConnectionManagerFactory } from '../filters/network/http-connection-manager/factory';
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
@@ -19,6 +21,8 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   httpConnectionManagerFactory,
   tcpProxyFactory,
   routerFactory,
+  localRateLimitFactory,
+  healthCheckFactory,
   roundRobinFactory,
   leastRequestFactory,
   randomFactory,

@@ -34,7 +34,7 @@ export function declareBootstrapStats(
     for (const chain of l.filterChains) {
       for (const f of chain.filters) {
         const factory = registry.get('network_filter', f.name) as NetworkFilterFactory;
-        factory.declareStats?.(f.config, layout);
+        factory.declareStats?.(f.config, layout, registry);
       }
     }
   }

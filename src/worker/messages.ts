@@ -20,6 +20,8 @@ export interface WorkerInit {
   /** The exact_balance table, when a listener asks for it (and the addon can hand fds over). */
   exactBalance: SharedExactBalance | null;
   logLevel: LogLevel;
+  /** The primary's SharedFlag for the admin's /healthcheck/fail. */
+  healthCheckFailed: SharedArrayBuffer;
 }
 
 export type PrimaryToWorker =

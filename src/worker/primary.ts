@@ -24,6 +24,7 @@ import { AdminServer, type ServerState } from '../admin/admin-server';
 import { startHealthCheckers } from '../upstream/health/health-checks';
 import { declareOutlierStats, startOutlierDetectors } from '../upstream/outlier/primary-detectors';
 import { monotonicMs } from '../common/timer-wheel';
+import { SharedFlag } from './shared-flag';
 
 export interface ServeOptions {
   concurrency: number;
@@ -62,7 +63,14 @@ export class Primary implements ServerState {
   private readonly startedAt = Date.now();
   readonly concurrency: number;
   readonly sharedSockets: boolean;
-  healthCheckFailed = false;
+  /** The admin's /healthcheck/fail state, shared with the workers (the health_check filter reads it). */
+  private readonly healthFlag = new SharedFlag();
+  get healthCheckFailed(): boolean {
+    return this.healthFlag.value;
+  }
+  set healthCheckFailed(failed: boolean) {
+    this.healthFlag.value = failed;
+  }
 
   constructor(
     readonly bootstrap: Bootstrap,
@@ -209,6 +217,7 @@ export class Primary implements ServerState {
       listeners: this.planSockets(),
       exactBalance: this.exactBalance?.toShared() ?? null,
       logLevel: this.options.logLevel,
+      healthCheckFailed: this.healthFlag.sab,
     };
     const worker = new Worker(path.join(__dirname, 'worker-main.js'), { workerData: init });
     slot.worker = worker;

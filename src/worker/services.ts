@@ -9,6 +9,7 @@ import type { TimerWheel } from '../common/timer-wheel';
 import type { ClusterManager } from '../upstream/cluster-manager';
 import type { HostTable } from '../upstream/host-table';
 import type { DateCache } from '../common/date-cache';
+import type { SharedFlag } from './shared-flag';
 
 export interface WorkerServices {
   readonly workerIndex: number;
@@ -23,4 +24,6 @@ export interface WorkerServices {
   readonly random: () => number;
   /** Monotonic milliseconds. */
   readonly now: () => number;
+  /** Set while the admin's /healthcheck/fail is in effect (the health_check filter answers 503). */
+  readonly healthCheckFailed: SharedFlag;
 }

@@ -19,6 +19,7 @@ import { ActiveListener } from '../listener/active-listener';
 import { ExactBalance } from '../listener/exact-balance';
 import { adoptSocketFd } from '../native';
 import type { WorkerServices } from './services';
+import { SharedFlag } from './shared-flag';
 
 function post(msg: WorkerToPrimary): void {
   parentPort!.postMessage(msg);
@@ -55,6 +56,7 @@ async function main(init: WorkerInit): Promise<void> {
     date: new DateCache(),
     random,
     now,
+    healthCheckFailed: new SharedFlag(init.healthCheckFailed),
   };
 
   const listeners = init.bootstrap.listeners.map((config) => new ActiveListener(config, services));

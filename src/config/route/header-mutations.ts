@@ -26,7 +26,7 @@ export function parseHeaderMutations(r: ObjectReader): HeaderMutations {
   };
 }
 
-function parseHeadersToAdd(r: ObjectReader, direction: Direction): HeaderValueOption[] {
+export function parseHeadersToAdd(r: ObjectReader, direction: Direction): HeaderValueOption[] {
   return r.objectArray(`${direction}_headers_to_add`).map((option) => {
     const header = option.requiredObject('header');
     const key = checkHeaderName(header, 'key', header.requiredString('key'), direction);

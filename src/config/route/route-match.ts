@@ -62,7 +62,7 @@ function parsePathSpecifier(r: ObjectReader, kind: RouteMatch['kind']): string {
   return value;
 }
 
-function parseHeaderMatcher(r: ObjectReader): HeaderMatcher {
+export function parseHeaderMatcher(r: ObjectReader): HeaderMatcher {
   const name = r.requiredString('name').toLowerCase();
   r.unsupported('range_match');
   const specifier = r.oneOf(HEADER_SPECIFIERS, false);

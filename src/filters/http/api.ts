@@ -10,6 +10,7 @@ import type { HeaderMap } from '../../http/header-map';
 import type { ExtensionFactory } from '../../registry/registry';
 import type { MatchedRoute } from '../../router/route-table';
 import type { HeaderFormatContext } from '../../router/header-format';
+import type { StatsLayout } from '../../stats/store';
 
 export const enum FilterHeadersStatus {
   Continue = 0,
@@ -116,4 +117,6 @@ export interface HttpFilterFactory<C = unknown> extends ExtensionFactory<C> {
   readonly category: 'http_filter';
   /** Once per worker per HCM: returns a function that makes one filter per stream. */
   createFilterFactory(config: C, ctx: FilterFactoryContext): () => StreamFilter;
+  /** On the primary, before workers start: declares the stats this filter's instances will use. */
+  declareStats?(config: C, layout: StatsLayout): void;
 }

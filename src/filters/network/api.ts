@@ -5,7 +5,7 @@
  * Non-terminal filters see each new connection first and may reject it.
  */
 import type * as net from 'node:net';
-import type { ExtensionFactory } from '../../registry/registry';
+import type { ExtensionFactory, Registry } from '../../registry/registry';
 import type { ServerConnectionCallbacks } from '../../http/codec';
 import type { ListenerConfig } from '../../config/bootstrap';
 import type { StatsLayout } from '../../stats/store';
@@ -40,8 +40,11 @@ export interface TerminalNetworkFilter extends NetworkFilter {
 
 export interface NetworkFilterFactory<C = unknown> extends ExtensionFactory<C> {
   readonly category: 'network_filter';
-  /** On the primary, before workers start: declare the stats this filter's workers will bind. */
-  declareStats?(config: C, layout: StatsLayout): void;
+  /**
+   * On the primary, before workers start: declare the stats this filter's workers will bind
+   * (`registry` lets the HCM declare its HTTP filters' stats).
+   */
+  declareStats?(config: C, layout: StatsLayout, registry: Registry): void;
   /** Once per worker per listener filter chain. */
   createFilter(config: C, ctx: NetworkFilterContext): NetworkFilter | TerminalNetworkFilter;
 }

@@ -1,5 +1,6 @@
 /** Registry entry of the HTTP connection manager (`envoy.filters.network.http_connection_manager`). */
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import type { HttpFilterFactory } from '../../http/api';
 import type { NetworkFilterFactory } from '../api';
 import {
   HTTP_CONN_MANAGER_COUNTERS,
@@ -25,10 +26,12 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
       );
     return parseHttpConnectionManager(reader, ctx);
   },
-  declareStats(config, layout) {
+  declareStats(config, layout, registry) {
     layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_COUNTERS, 'counter');
     layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_GAUGES, 'gauge');
     layout.declareHistograms(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_HISTOGRAMS);
+    for (const f of config.httpFilters)
+      (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout);
   },
   createFilter(config, ctx) {
     return new HttpConnectionManager(config, ctx);

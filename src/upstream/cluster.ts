@@ -92,8 +92,17 @@ export class Cluster {
    * PEAK_EWMA balancer tracks the host).
    */
   recordRtt(host: Host, attachedAtMs: number): void {
+    if (attachedAtMs === 0) return;
     const now = preciseMonotonicMs();
     this.table.recordRtt(host.slot, now - attachedAtMs, now);
+  }
+
+  /**
+   * The start of an RTT sample for a request attached to `host` now, or 0 when no balancer tracks
+   * the host's RTT: clusters that are not PEAK_EWMA skip the two clock reads per request.
+   */
+  rttStart(host: Host): number {
+    return this.table.tracksRtt(host.slot) ? preciseMonotonicMs() : 0;
   }
 
   /**

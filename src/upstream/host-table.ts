@@ -214,6 +214,11 @@ export class HostTable {
     Atomics.store(this.cells, slot * COLUMN_COUNT + HostColumn.RttDecayMs, Math.max(1, Math.round(decayMs)));
   }
 
+  /** Whether a PEAK_EWMA balancer tracks this host's RTT (so timing requests to it is worth it). */
+  tracksRtt(slot: number): boolean {
+    return this.cells[slot * COLUMN_COUNT + HostColumn.RttDecayMs] !== 0;
+  }
+
   /**
    * Folds one RTT sample (ms, fractional) taken at `nowMs` (monotonic ms) into the host's peak EWMA,
    * as tower and Finagle do: a sample above the estimate replaces it at once (the peak); otherwise

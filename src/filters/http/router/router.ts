@@ -14,6 +14,7 @@ import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, PassThroug
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { WorkerServices } from '../../../worker/services';
 import type { Cluster } from '../../../upstream/cluster';
+import type { Host } from '../../../upstream/host';
 import type { PoolFailureReason } from '../../../upstream/conn-pool';
 import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
 import type { ClusterStats } from '../../../stats/cluster-stats';
@@ -245,6 +246,11 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.callbacks.setResponseFlag('UR');
     this.finish();
     this.callbacks.resetStream();
+  }
+
+  /** Start of an RTT sample for Peak EWMA (0 when the cluster does not track RTT). */
+  rttStart(host: Host): number {
+    return this.cluster!.rttStart(host);
   }
 
   /** The upstream reads the request body slower than the client sends it: pause the client. */

@@ -12,7 +12,6 @@ import type {
 } from '../../../http/codec';
 import type { HeaderMap } from '../../../http/header-map';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
-import { preciseMonotonicMs } from '../../../common/precise-clock';
 import type { Host } from '../../../upstream/host';
 import type { Cancellable, PoolCallbacks, PoolFailureReason } from '../../../upstream/conn-pool';
 import type { RouterFilter } from './router';
@@ -30,7 +29,7 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   private cancel: Cancellable | null = null;
   private done = false;
   readonly startMs: number;
-  /** When the pool attached this attempt to a connection (preciseMonotonicMs): the RTT's start. */
+  /** When the pool attached this attempt to a connection (preciseMonotonicMs), 0 when not timed. */
   attachedAtMs = 0;
   timerDeadline = 0;
   timerBucket = -1;
@@ -55,7 +54,7 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
     this.encoder = encoder;
     this.host = host;
     this.reused = reused;
-    this.attachedAtMs = preciseMonotonicMs();
+    this.attachedAtMs = this.router.rttStart(host);
     const body = this.router.bufferedBody;
     const endStream = this.router.downstreamEnded && body.length === 0;
     encoder.encodeHeaders(this.head, this.contentLength, endStream);

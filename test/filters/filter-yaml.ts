@@ -1,5 +1,12 @@
-/** Config fixtures for HTTP filter tests: the harness's catch-all proxy with extra HTTP filters. */
-import { catchAllYaml } from '../integration/harness';
+/** Fixtures for HTTP filter tests: the harness's catch-all proxy with extra HTTP filters. */
+import { after, before } from 'node:test';
+import {
+  catchAllYaml,
+  startLegate,
+  startOrigin,
+  type LegateProcess,
+  type Origin,
+} from '../integration/harness';
 
 /** `catchAllYaml(ports)` with `filters` (YAML list items) placed before the router. */
 export function withHttpFilters(ports: number[], filters: string): string {
@@ -12,4 +19,34 @@ export function withHttpFilters(ports: number[], filters: string): string {
     .map((l) => ' '.repeat(10) + l)
     .join('\n');
   return `${yaml.slice(0, at)}${items}\n${yaml.slice(at)}`;
+}
+
+export interface FilterProxies {
+  /** The origin every proxy of this file forwards to (started before the tests). */
+  readonly origin: Origin;
+  /** Starts a proxy (`--concurrency 2`) with `filters` before the router; stopped after the file. */
+  start(filters: string): Promise<{ legate: LegateProcess; port: number }>;
+}
+
+/** Registers the file's before/after hooks: one origin, and every proxy started is stopped. */
+export function useFilterProxies(): FilterProxies {
+  const started: LegateProcess[] = [];
+  let origin: Origin | null = null;
+  before(async () => {
+    origin = await startOrigin();
+  });
+  after(async () => {
+    for (const l of started) await l.stop();
+    await origin?.close();
+  });
+  return {
+    get origin(): Origin {
+      return origin!;
+    },
+    async start(filters: string) {
+      const legate = await startLegate(withHttpFilters([origin!.port], filters), { concurrency: 2 });
+      started.push(legate);
+      return { legate, port: legate.ports.get('proxy')! };
+    },
+  };
 }

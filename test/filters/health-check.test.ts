@@ -1,15 +1,8 @@
 /** health_check through the real proxy (two workers), including the admin's /healthcheck/fail. */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  admin,
-  request,
-  startLegate,
-  startOrigin,
-  type LegateProcess,
-  type Origin,
-} from '../integration/harness';
-import { withHttpFilters } from './filter-yaml';
+import { admin, request } from '../integration/harness';
+import { useFilterProxies } from './filter-yaml';
 
 function healthCheckFilter(passThrough: boolean): string {
   return `
@@ -22,25 +15,7 @@ function healthCheckFilter(passThrough: boolean): string {
       string_match: { exact: /healthz }`;
 }
 
-let origin: Origin;
-const started: LegateProcess[] = [];
-
-before(async () => {
-  origin = await startOrigin();
-});
-
-after(async () => {
-  for (const l of started) await l.stop();
-  await origin.close();
-});
-
-async function start(passThrough: boolean): Promise<{ legate: LegateProcess; port: number }> {
-  const legate = await startLegate(withHttpFilters([origin.port], healthCheckFilter(passThrough)), {
-    concurrency: 2,
-  });
-  started.push(legate);
-  return { legate, port: legate.ports.get('proxy')! };
-}
+const proxies = useFilterProxies();
 
 /** `n` health checks, each on its own connection (so both workers answer some). */
 async function healthStatuses(port: number, n: number): Promise<number[]> {
@@ -49,12 +24,12 @@ async function healthStatuses(port: number, n: number): Promise<number[]> {
 }
 
 test('answers matching requests locally; flips to 503 after /healthcheck/fail and back after /ok', async () => {
-  const { legate, port } = await start(false);
-  const before = origin.requests.length;
+  const { legate, port } = await proxies.start(healthCheckFilter(false));
+  const before = proxies.origin.requests.length;
   assert.deepEqual(await healthStatuses(port, 8), Array(8).fill(200));
-  assert.equal(origin.requests.length, before, 'health checks are not proxied');
+  assert.equal(proxies.origin.requests.length, before, 'health checks are not proxied');
   assert.equal((await request(port, { path: '/other' })).status, 200);
-  assert.equal(origin.requests.length, before + 1, 'other requests are proxied');
+  assert.equal(proxies.origin.requests.length, before + 1, 'other requests are proxied');
 
   assert.equal((await admin(legate, '/healthcheck/fail', 'POST')).status, 200);
   assert.deepEqual(await healthStatuses(port, 8), Array(8).fill(503));
@@ -67,11 +42,11 @@ test('answers matching requests locally; flips to 503 after /healthcheck/fail an
 });
 
 test('pass_through_mode sends health checks upstream unless the server is failing', async () => {
-  const { legate, port } = await start(true);
-  const before = origin.requests.length;
+  const { legate, port } = await proxies.start(healthCheckFilter(true));
+  const before = proxies.origin.requests.length;
   assert.equal((await request(port, { path: '/healthz' })).status, 200);
-  assert.equal(origin.requests.length, before + 1);
+  assert.equal(proxies.origin.requests.length, before + 1);
   await admin(legate, '/healthcheck/fail', 'POST');
   assert.equal((await request(port, { path: '/healthz' })).status, 503);
-  assert.equal(origin.requests.length, before + 1);
+  assert.equal(proxies.origin.requests.length, before + 1);
 });

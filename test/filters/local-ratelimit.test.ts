@@ -1,19 +1,11 @@
 /** local_ratelimit through the real proxy, with two workers sharing one bucket. */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  request,
-  runLegate,
-  startLegate,
-  startOrigin,
-  stat,
-  type LegateProcess,
-  type Origin,
-} from '../integration/harness';
+import { request, runLegate, stat } from '../integration/harness';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { withHttpFilters } from './filter-yaml';
+import { useFilterProxies, withHttpFilters } from './filter-yaml';
 
 function rateLimitFilter(extra: string): string {
   return `
@@ -33,23 +25,7 @@ filter_enforced: { runtime_key: f, default_value: { numerator: 100, denominator:
 response_headers_to_add:
 - header: { key: x-limited, value: "yes" }`;
 
-let origin: Origin;
-const started: LegateProcess[] = [];
-
-before(async () => {
-  origin = await startOrigin();
-});
-
-after(async () => {
-  for (const l of started) await l.stop();
-  await origin.close();
-});
-
-async function start(filter: string): Promise<{ legate: LegateProcess; port: number }> {
-  const legate = await startLegate(withHttpFilters([origin.port], filter), { concurrency: 2 });
-  started.push(legate);
-  return { legate, port: legate.ports.get('proxy')! };
-}
+const proxies = useFilterProxies();
 
 /** `n` requests at once, each on its own connection (so both workers take some). */
 async function burst(port: number, n: number): Promise<Awaited<ReturnType<typeof request>>[]> {
@@ -57,8 +33,8 @@ async function burst(port: number, n: number): Promise<Awaited<ReturnType<typeof
 }
 
 test('one bucket across two workers: exactly max_tokens requests pass, the rest get 429', async () => {
-  const { legate, port } = await start(rateLimitFilter(ENFORCE_ALL));
-  const before = origin.requests.length;
+  const { legate, port } = await proxies.start(rateLimitFilter(ENFORCE_ALL));
+  const before = proxies.origin.requests.length;
   const responses = await burst(port, 30);
   const ok = responses.filter((r) => r.status === 200);
   const limited = responses.filter((r) => r.status === 429);
@@ -66,7 +42,7 @@ test('one bucket across two workers: exactly max_tokens requests pass, the rest 
   assert.equal(limited.length, 20);
   assert.equal(limited[0]!.body.toString(), 'local_rate_limited');
   assert.equal(limited[0]!.headers['x-limited'], 'yes');
-  assert.equal(origin.requests.length - before, 10, 'limited requests never reach the origin');
+  assert.equal(proxies.origin.requests.length - before, 10, 'limited requests never reach the origin');
   assert.equal(await stat(legate, 'rl.http_local_rate_limit.enabled'), 30);
   assert.equal(await stat(legate, 'rl.http_local_rate_limit.ok'), 10);
   assert.equal(await stat(legate, 'rl.http_local_rate_limit.rate_limited'), 20);
@@ -74,7 +50,7 @@ test('one bucket across two workers: exactly max_tokens requests pass, the rest 
 });
 
 test('filter_enabled and filter_enforced default to 0 %: nothing is limited', async () => {
-  const { legate, port } = await start(rateLimitFilter(''));
+  const { legate, port } = await proxies.start(rateLimitFilter(''));
   const responses = await burst(port, 20);
   assert.deepEqual(
     responses.map((r) => r.status),
@@ -84,7 +60,7 @@ test('filter_enabled and filter_enforced default to 0 %: nothing is limited', as
 });
 
 test('enabled but not enforced: over-limit requests are counted, not rejected', async () => {
-  const { legate, port } = await start(
+  const { legate, port } = await proxies.start(
     rateLimitFilter(
       'filter_enabled: { runtime_key: e, default_value: { numerator: 100, denominator: HUNDRED } }',
     ),
@@ -101,7 +77,7 @@ test('config errors: stat_prefix required, descriptors unsupported', async () =>
   fs.writeFileSync(
     file,
     withHttpFilters(
-      [origin.port],
+      [proxies.origin.port],
       `
 - name: envoy.filters.http.local_ratelimit
   typed_config:

@@ -51,6 +51,8 @@ export interface ExtensionConfig<C = unknown> {
   at: string;
   /** Canonical Envoy name of the factory (aliases already resolved). */
   name: string;
+  /** The entry's `name` as written (per-route configs find their HTTP filter by it, as in Envoy). */
+  configName: string;
   config: C;
 }
 
@@ -98,13 +100,22 @@ export interface HttpConnectionManagerConfig {
   /** `access_log[]`: access loggers (registry category 'access_logger') called once per stream. */
   accessLog: ExtensionConfig[];
 }
-export interface RouteConfiguration extends HeaderMutations {
+/**
+ * `typed_per_filter_config` of a route configuration, virtual host or route: one entry per HTTP
+ * filter it configures (`configName` names the filter, `config` is what its factory's
+ * `parsePerRouteConfig` returned). Absent means none.
+ */
+export interface PerFilterConfigs {
+  perFilterConfigs?: ExtensionConfig[];
+}
+
+export interface RouteConfiguration extends HeaderMutations, PerFilterConfigs {
   at: string;
   name: string;
   virtualHosts: VirtualHostConfig[];
 }
 
-export interface VirtualHostConfig extends HeaderMutations {
+export interface VirtualHostConfig extends HeaderMutations, PerFilterConfigs {
   at: string;
   name: string;
   domains: string[]; // lower-cased
@@ -199,7 +210,7 @@ export interface DirectResponseActionConfig {
 
 export type RouteAction = RouteActionConfig | RedirectActionConfig | DirectResponseActionConfig;
 
-export interface RouteConfig extends HeaderMutations {
+export interface RouteConfig extends HeaderMutations, PerFilterConfigs {
   at: string;
   name: string;
   match: RouteMatch;

@@ -43,7 +43,12 @@ export function resolveExtension(
   // required fields can say which are missing.
   const reader = typed ?? (entry instanceof ObjectReaderImpl ? entry.absent('typed_config') : null);
   return {
-    config: { at: entry.path, name: factory.name, config: factory.parseConfig(reader, ctx) },
+    config: {
+      at: entry.path,
+      name: factory.name,
+      configName: name,
+      config: factory.parseConfig(reader, ctx),
+    },
     factory,
   };
 }

@@ -62,6 +62,7 @@ export function parseBootstrap(root: ObjectReader, registry: Registry, sourcePat
   const clusterNames = new Set<string>();
   const ctx: ParseContext = {
     registry,
+    singletons: new Map(),
     referenceCluster(reader, field, cluster) {
       if (!clusterNames.has(cluster))
         reader.error(field, `unknown cluster '${cluster}'`, didYouMean(cluster, clusterNames));

@@ -84,6 +84,11 @@ export class ActiveListener {
       return this.boundPort;
     }
     if (this.config.http1Codec === 'uws' && this.terminal.httpCallbacks) {
+      if (this.filters.length > 1)
+        throw new Error(
+          `listener '${this.config.name}': the uws codec accepts its own connections, so the network ` +
+            'filters before http_connection_manager would never run; use the legate codec here',
+        );
       this.uws = await startUwsListener(
         { host: address.address, port: plan.port },
         this.terminal.httpCallbacks(),

@@ -8,6 +8,7 @@ import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
 import { httpConnectionManagerFactory } from '../filters/network/http-connection-manager/factory';
+import { networkLocalRateLimitFactory } from '../filters/network/local-ratelimit/factory';
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
 import { leastRequestFactory } from '../upstream/lb/least-request';
 import { maglevFactory } from '../upstream/lb/maglev';
@@ -20,6 +21,7 @@ import { type ExtensionFactory, Registry } from './registry';
 const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   httpConnectionManagerFactory,
   tcpProxyFactory,
+  networkLocalRateLimitFactory,
   routerFactory,
   localRateLimitFactory,
   healthCheckFactory,

@@ -37,6 +37,12 @@ export interface ParseContext {
    * Optional so that unit tests of a factory can pass `{ registry }` alone.
    */
   readonly referenceCluster?: (reader: ObjectReader, field: string, cluster: string) => void;
+  /**
+   * Objects shared by every extension parsed in one config load (Envoy's singleton manager), e.g.
+   * the token bucket of network local_ratelimit filters with the same `share_key`. Optional so
+   * that unit tests can pass `{ registry }` alone (nothing is shared then).
+   */
+  readonly singletons?: Map<string, unknown>;
 }
 
 const TYPE_PREFIX = 'type.googleapis.com/';

@@ -11,6 +11,7 @@
  */
 import type {
   HeaderMutations,
+  PerFilterConfigs,
   RouteAction,
   RouteConfig,
   RouteConfiguration,
@@ -113,6 +114,8 @@ export class MatchedRoute {
   /** The route action's hash_policy (request hash for RING_HASH / MAGLEV), or null if none. */
   readonly hashPolicy: HashPolicy | null;
   private readonly weighted: WeightedTargets | null;
+  /** typed_per_filter_config by filter config name, the most specific level winning. */
+  private readonly perFilter: ReadonlyMap<string, unknown>;
 
   constructor(config: RouteConfig, vh: VirtualHostConfig, routeConfig: RouteConfiguration) {
     this.name = config.name;
@@ -124,6 +127,15 @@ export class MatchedRoute {
     this.mutations = new HeaderMutationApplier(levels);
     this.weighted = compileWeightedTargets(config.action, levels);
     this.hashPolicy = config.action.kind === 'route' ? HashPolicy.compile(config.action.hashPolicy) : null;
+    this.perFilter = mergePerFilterConfigs([routeConfig, vh, config]);
+  }
+
+  /**
+   * The per-route config of the HTTP filter named `configName` (its `typed_per_filter_config`
+   * entry on this route, else on its virtual host, else on the route configuration), or undefined.
+   */
+  perFilterConfig(configName: string): unknown {
+    return this.perFilter.get(configName);
   }
 
   /**
@@ -192,6 +204,17 @@ export class MatchedRoute {
     if (this.weighted === null || clusterName === null) return this.mutations;
     return this.weighted.mutations.get(clusterName) ?? this.mutations;
   }
+}
+
+const NO_PER_FILTER_CONFIGS: ReadonlyMap<string, unknown> = new Map();
+
+/** `levels` from least to most specific; routes without any share one empty map. */
+function mergePerFilterConfigs(levels: PerFilterConfigs[]): ReadonlyMap<string, unknown> {
+  if (levels.every((l) => (l.perFilterConfigs?.length ?? 0) === 0)) return NO_PER_FILTER_CONFIGS;
+  const merged = new Map<string, unknown>();
+  for (const level of levels)
+    for (const e of level.perFilterConfigs ?? []) merged.set(e.configName, e.config);
+  return merged;
 }
 
 function compilePathRewrite(action: RouteAction, matchedLength: number): PathRewrite | null {

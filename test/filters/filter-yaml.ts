@@ -1,4 +1,4 @@
-/** Fixtures for HTTP filter tests: the harness's catch-all proxy with extra HTTP filters. */
+/** Fixtures for HTTP filter tests: the harness's proxies with extra HTTP filters. */
 import { after, before } from 'node:test';
 import {
   catchAllYaml,
@@ -10,8 +10,12 @@ import {
 
 /** `catchAllYaml(ports)` with `filters` (YAML list items) placed before the router. */
 export function withHttpFilters(ports: number[], filters: string): string {
+  return insertHttpFilters(catchAllYaml(ports), filters);
+}
+
+/** A harness config (`httpProxyYaml`, `catchAllYaml`) with `filters` placed before the router. */
+export function insertHttpFilters(yaml: string, filters: string): string {
   const marker = '          http_filters:\n';
-  const yaml = catchAllYaml(ports);
   const at = yaml.indexOf(marker) + marker.length;
   const items = filters
     .split('\n')
@@ -26,6 +30,8 @@ export interface FilterProxies {
   readonly origin: Origin;
   /** Starts a proxy (`--concurrency 2`) with `filters` before the router; stopped after the file. */
   start(filters: string): Promise<{ legate: LegateProcess; port: number }>;
+  /** The same with a whole config (its HTTP listener named `proxy`). */
+  startYaml(yaml: string): Promise<{ legate: LegateProcess; port: number }>;
 }
 
 /** Registers the file's before/after hooks: one origin, and every proxy started is stopped. */
@@ -43,8 +49,11 @@ export function useFilterProxies(): FilterProxies {
     get origin(): Origin {
       return origin!;
     },
-    async start(filters: string) {
-      const legate = await startLegate(withHttpFilters([origin!.port], filters), { concurrency: 2 });
+    start(filters: string) {
+      return this.startYaml(withHttpFilters([origin!.port], filters));
+    },
+    async startYaml(yaml: string) {
+      const legate = await startLegate(yaml, { concurrency: 2 });
       started.push(legate);
       return { legate, port: legate.ports.get('proxy')! };
     },

@@ -3,11 +3,18 @@
  * mutations at every level. Domain precedence and port handling are the route table's job at run
  * time; here domains are checked for shape and uniqueness, as Envoy does at load.
  */
-import type { RouteAction, RouteConfig, RouteConfiguration, VirtualHostConfig } from '../bootstrap';
+import type {
+  ExtensionConfig,
+  RouteAction,
+  RouteConfig,
+  RouteConfiguration,
+  VirtualHostConfig,
+} from '../bootstrap';
 import type { ObjectReader } from '../config-reader';
 import type { ParseContext } from '../../registry/registry';
 import { rejectUnsupported } from '../unsupported';
 import { parseHeaderMutations } from './header-mutations';
+import { parsePerFilterConfigs, type PerFilterScope } from './per-filter-config';
 import {
   parseDirectResponse,
   parseRedirect,
@@ -27,7 +34,6 @@ const UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS = [
   'request_mirror_policies',
   'ignore_port_in_host_matching',
   'ignore_path_parameters_in_path_matching',
-  'typed_per_filter_config',
   'metadata',
 ] as const;
 const UNSUPPORTED_VIRTUAL_HOST_FIELDS = [
@@ -35,7 +41,6 @@ const UNSUPPORTED_VIRTUAL_HOST_FIELDS = [
   'virtual_clusters',
   'rate_limits',
   'cors',
-  'typed_per_filter_config',
   'include_request_attempt_count',
   'include_attempt_count_in_response',
   'hedge_policy',
@@ -50,14 +55,21 @@ const UNSUPPORTED_ROUTE_FIELDS = [
   'non_forwarding_action',
   'metadata',
   'decorator',
-  'typed_per_filter_config',
   'tracing',
   'per_request_buffer_limit_bytes',
   'stat_prefix',
 ] as const;
+/** Route action parsing plus what `typed_per_filter_config` may name. */
+type RouteScope = RouteActionScope & PerFilterScope;
+
 const ACTIONS = ['route', 'redirect', 'direct_response', 'filter_action', 'non_forwarding_action'] as const;
 
-export function parseRouteConfiguration(r: ObjectReader, ctx: ParseContext): RouteConfiguration {
+/** `httpFilters`: the connection manager's filters, which `typed_per_filter_config` may configure. */
+export function parseRouteConfiguration(
+  r: ObjectReader,
+  ctx: ParseContext,
+  httpFilters: readonly ExtensionConfig[],
+): RouteConfiguration {
   rejectUnsupported(r, UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS);
   const maxDirectResponseBodyBytes = r.wrappedUint(
     'max_direct_response_body_size_bytes',
@@ -65,11 +77,22 @@ export function parseRouteConfiguration(r: ObjectReader, ctx: ParseContext): Rou
   );
   const validateClusters = r.bool('validate_clusters', true);
   const readers = r.objectArray('virtual_hosts');
-  const virtualHosts = readers.map((vh) =>
-    parseVirtualHost(vh, { ctx, validateClusters, maxDirectResponseBodyBytes, defaultRetryPolicy: null }),
-  );
+  const scope: RouteScope = {
+    ctx,
+    httpFilters,
+    validateClusters,
+    maxDirectResponseBodyBytes,
+    defaultRetryPolicy: null,
+  };
+  const virtualHosts = readers.map((vh) => parseVirtualHost(vh, scope));
   checkUniqueAcrossVirtualHosts(readers, virtualHosts);
-  return { at: r.path, name: r.string('name'), virtualHosts, ...parseHeaderMutations(r) };
+  return {
+    at: r.path,
+    name: r.string('name'),
+    virtualHosts,
+    ...parseHeaderMutations(r),
+    perFilterConfigs: parsePerFilterConfigs(r, scope),
+  };
 }
 
 /** Stands in for a route_config that is missing (already reported): routes nothing. */
@@ -85,7 +108,7 @@ export function emptyRouteConfiguration(at: string): RouteConfiguration {
   };
 }
 
-function parseVirtualHost(r: ObjectReader, scope: RouteActionScope): VirtualHostConfig {
+function parseVirtualHost(r: ObjectReader, scope: RouteScope): VirtualHostConfig {
   rejectUnsupported(r, UNSUPPORTED_VIRTUAL_HOST_FIELDS);
   const name = r.requiredString('name');
   const domains = r.stringArray('domains').map((d) => d.toLowerCase());
@@ -102,6 +125,7 @@ function parseVirtualHost(r: ObjectReader, scope: RouteActionScope): VirtualHost
     domains,
     routes: r.objectArray('routes').map((route) => parseRoute(route, routeScope)),
     ...parseHeaderMutations(r),
+    perFilterConfigs: parsePerFilterConfigs(r, scope),
   };
 }
 
@@ -133,7 +157,7 @@ function checkUniqueAcrossVirtualHosts(readers: ObjectReader[], virtualHosts: Vi
   });
 }
 
-function parseRoute(r: ObjectReader, scope: RouteActionScope): RouteConfig {
+function parseRoute(r: ObjectReader, scope: RouteScope): RouteConfig {
   rejectUnsupported(r, UNSUPPORTED_ROUTE_FIELDS);
   return {
     at: r.path,
@@ -141,6 +165,7 @@ function parseRoute(r: ObjectReader, scope: RouteActionScope): RouteConfig {
     match: parseRouteMatch(r.requiredObject('match')),
     action: parseAction(r, scope),
     ...parseHeaderMutations(r),
+    perFilterConfigs: parsePerFilterConfigs(r, scope),
   };
 }
 

@@ -7,7 +7,8 @@
  */
 import type { RequestHead, ResponseHead } from '../../http/codec';
 import type { HeaderMap } from '../../http/header-map';
-import type { ExtensionFactory } from '../../registry/registry';
+import type { ObjectReader } from '../../config/config-reader';
+import type { ExtensionFactory, ParseContext } from '../../registry/registry';
 import type { MatchedRoute } from '../../router/route-table';
 import type { HeaderFormatContext } from '../../router/header-format';
 import type { StatsLayout } from '../../stats/store';
@@ -44,6 +45,11 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   readonly authority: string;
   /** The route chosen for this request by the connection manager, or null (no route). */
   route(): MatchedRoute | null;
+  /**
+   * The downstream connection's identity, the same object for every stream of one connection (a
+   * key for per-connection state); null when the codec has no connection object (uWS).
+   */
+  readonly downstreamConnection: object | null;
   /** Send `100 Continue` downstream (the router does when the upstream sends it). */
   encode100Continue(): void;
   /** Abort the stream after response headers went out (closes the downstream connection). */
@@ -109,14 +115,25 @@ export class PassThroughFilter implements StreamFilter {
 /** Worker-side services a filter factory may use (cluster manager, stats, time). */
 export interface FilterFactoryContext {
   readonly workerIndex: number;
+  /** The filter's `name` in http_filters: the key of its per-route configs (route().perFilterConfig). */
+  readonly configName: string;
   /** Opaque to filters that don't need it; the router casts it. */
   readonly services: unknown;
 }
 
-export interface HttpFilterFactory<C = unknown> extends ExtensionFactory<C> {
+export interface HttpFilterFactory<C = unknown, R = unknown> extends ExtensionFactory<C> {
   readonly category: 'http_filter';
   /** Once per worker per HCM: returns a function that makes one filter per stream. */
   createFilterFactory(config: C, ctx: FilterFactoryContext): () => StreamFilter;
   /** On the primary, before workers start: declares the stats this filter's instances will use. */
   declareStats?(config: C, layout: StatsLayout): void;
+  /**
+   * On the primary: parses this filter's entry in a `typed_per_filter_config` (route configuration,
+   * virtual host or route; same `@type` as the filter). Plain data, like parseConfig's result; the
+   * filter reads it with `callbacks.route()?.perFilterConfig(ctx.configName)`. A filter without it
+   * rejects per-route config.
+   */
+  parsePerRouteConfig?(reader: ObjectReader, ctx: ParseContext): R;
+  /** Declares the stats a per-route config will use (it may have its own stat prefix). */
+  declarePerRouteStats?(config: R, layout: StatsLayout): void;
 }

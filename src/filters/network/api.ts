@@ -41,6 +41,11 @@ export interface TerminalNetworkFilter extends NetworkFilter {
 export interface NetworkFilterFactory<C = unknown> extends ExtensionFactory<C> {
   readonly category: 'network_filter';
   /**
+   * The filter acts only in `onNewConnection` and never needs the connection's bytes, so the
+   * terminal filter after it may still move them outside JavaScript (tcp_proxy's splice relay).
+   */
+  readonly connectionOnly?: boolean;
+  /**
    * On the primary, before workers start: declare the stats this filter's workers will bind
    * (`registry` lets the HCM declare its HTTP filters' stats).
    */

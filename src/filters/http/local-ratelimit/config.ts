@@ -1,13 +1,23 @@
-/** Parses `envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`. */
+/**
+ * Parses `envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`, as the filter's config
+ * and as a per-route config (`typed_per_filter_config`), where Envoy requires a `token_bucket`.
+ */
 import type { ObjectReader } from '../../../config/config-reader';
 import { parseHeadersToAdd } from '../../../config/route/header-mutations';
+import { runtimeFractionalPercent } from '../../../config/runtime';
 import { rejectUnsupported } from '../../../config/unsupported';
-import { createTokenBucketState, type TokenBucketState } from './token-bucket';
+import { createTokenBucketState, type TokenBucketState } from '../../common/local-ratelimit/token-bucket';
+import { UNLIMITED_TOKEN_BUCKET, parseTokenBucket } from '../../common/local-ratelimit/token-bucket-config';
 
 export interface LocalRateLimitConfig {
   statPrefix: string;
-  /** Shared by every worker (a SharedArrayBuffer inside): one budget per configured filter. */
+  /**
+   * Shared by every worker (a SharedArrayBuffer inside): one budget per configured filter or
+   * per-route config. With `perConnection`, only its parameters are used, for each connection's own.
+   */
   bucket: TokenBucketState;
+  /** `local_rate_limit_per_downstream_connection`: a bucket per downstream connection instead. */
+  perConnection: boolean;
   /** Fractions 0..1 of requests the filter checks / actually rejects. Envoy defaults both to 0 %. */
   filterEnabled: number;
   filterEnforced: number;
@@ -26,45 +36,40 @@ const UNSUPPORTED_FIELDS = [
   'rate_limited_as_resource_exhausted',
   'local_cluster_rate_limit',
   'rate_limits',
+  'max_dynamic_descriptors',
 ] as const;
 
 export function parseLocalRateLimit(r: ObjectReader | null): LocalRateLimitConfig {
   if (!r) throw new Error('local_ratelimit: parseConfig needs a reader (stat_prefix is required)');
+  return parse(r, false);
+}
+
+export function parseLocalRateLimitPerRoute(r: ObjectReader): LocalRateLimitConfig {
+  return parse(r, true);
+}
+
+function parse(r: ObjectReader, perRoute: boolean): LocalRateLimitConfig {
   rejectUnsupported(r, UNSUPPORTED_FIELDS);
-  if (r.bool('local_rate_limit_per_downstream_connection', false))
-    r.error('local_rate_limit_per_downstream_connection', 'not supported by Legate yet');
   const statPrefix = r.requiredString('stat_prefix');
   return {
     statPrefix,
-    bucket: parseTokenBucket(r),
-    filterEnabled: runtimeFraction(r, 'filter_enabled'),
-    filterEnforced: runtimeFraction(r, 'filter_enforced'),
+    bucket: parseBucket(r, perRoute),
+    perConnection: r.bool('local_rate_limit_per_downstream_connection', false),
+    filterEnabled: runtimeFractionalPercent(r, 'filter_enabled', 0),
+    filterEnforced: runtimeFractionalPercent(r, 'filter_enforced', 0),
     status: r.object('status')?.uint('code', 429, { min: 200, max: 599 }) ?? 429,
     responseHeadersToAdd: parseHeadersToAdd(r, 'response').map(({ key, value }) => ({ key, value })),
   };
 }
 
 /**
- * `token_bucket` is optional in the proto but without it (or without `descriptors`) Envoy's filter
- * never limits; since descriptors are unsupported here, a missing bucket means "allow everything",
- * modelled as an effectively infinite bucket.
+ * `token_bucket` is optional on the filter: without it (and without descriptors, unsupported here)
+ * Envoy's filter never limits, which an effectively infinite bucket models. A per-route config must
+ * have one (Envoy: "local rate limit token bucket must be set for per filter configs").
  */
-function parseTokenBucket(r: ObjectReader): TokenBucketState {
+function parseBucket(r: ObjectReader, perRoute: boolean): TokenBucketState {
+  if (perRoute && !r.has('token_bucket'))
+    r.error('token_bucket', 'required in a per-route (typed_per_filter_config) local_ratelimit');
   const tb = r.object('token_bucket');
-  if (!tb) return createTokenBucketState(0x7fffffff, 0x7fffffff, 1000, Date.now());
-  const maxTokens = tb.uint('max_tokens', 0, { min: 1, max: 0x7fffffff });
-  if (!tb.has('max_tokens')) tb.error('max_tokens', 'required');
-  const tokensPerFill = tb.wrappedUint('tokens_per_fill', 1, { min: 1, max: 0x7fffffff });
-  if (!tb.has('fill_interval')) tb.error('fill_interval', 'required');
-  const fillIntervalMs = tb.durationMs('fill_interval', 1000);
-  if (fillIntervalMs < 1) tb.error('fill_interval', 'must be at least 1ms');
-  return createTokenBucketState(maxTokens, tokensPerFill, Math.max(1, fillIntervalMs), Date.now());
-}
-
-/** RuntimeFractionalPercent: Legate has no runtime, so `runtime_key` is accepted and the default used. */
-function runtimeFraction(r: ObjectReader, field: string): number {
-  const f = r.object(field);
-  if (!f) return 0;
-  f.string('runtime_key', '');
-  return f.fractionalPercent('default_value', 0);
+  return createTokenBucketState(tb ? parseTokenBucket(tb) : UNLIMITED_TOKEN_BUCKET, Date.now());
 }

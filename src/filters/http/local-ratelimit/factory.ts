@@ -1,19 +1,24 @@
 /** Registry entry of `envoy.filters.http.local_ratelimit`. */
+import type { StatsLayout } from '../../../stats/store';
 import type { HttpFilterFactory } from '../api';
-import { parseLocalRateLimit, type LocalRateLimitConfig } from './config';
+import { parseLocalRateLimit, parseLocalRateLimitPerRoute, type LocalRateLimitConfig } from './config';
 import {
   LOCAL_RATE_LIMIT_COUNTERS,
   createLocalRateLimitFilterFactory,
   localRateLimitStatPrefix,
 } from './filter';
 
-export const localRateLimitFactory: HttpFilterFactory<LocalRateLimitConfig> = {
+function declareStats(config: LocalRateLimitConfig, layout: StatsLayout): void {
+  layout.declareAll(localRateLimitStatPrefix(config.statPrefix), LOCAL_RATE_LIMIT_COUNTERS, 'counter');
+}
+
+export const localRateLimitFactory: HttpFilterFactory<LocalRateLimitConfig, LocalRateLimitConfig> = {
   category: 'http_filter',
   name: 'envoy.filters.http.local_ratelimit',
   typeUrls: ['type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit'],
   parseConfig: parseLocalRateLimit,
-  declareStats(config, layout) {
-    layout.declareAll(localRateLimitStatPrefix(config.statPrefix), LOCAL_RATE_LIMIT_COUNTERS, 'counter');
-  },
+  parsePerRouteConfig: parseLocalRateLimitPerRoute,
+  declareStats,
+  declarePerRouteStats: declareStats,
   createFilterFactory: createLocalRateLimitFilterFactory,
 };

@@ -108,6 +108,10 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     return this.matched;
   }
 
+  get downstreamConnection(): object | null {
+    return this.connection;
+  }
+
   get request(): RequestHead | null {
     return this.requestHead;
   }

@@ -80,13 +80,15 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
   if (common) rejectUnsupported(common, UNSUPPORTED_COMMON_OPTIONS);
   const http1 = r.object('http_protocol_options');
   if (http1) rejectUnsupported(http1, UNSUPPORTED_HTTP1_OPTIONS);
+  // Before the routes: their typed_per_filter_config names these filters.
+  const httpFilters = parseHttpFilters(r, ctx);
   return {
     statPrefix: r.requiredString('stat_prefix'),
     codecType: codecType === 'HTTP1' ? 'HTTP1' : 'AUTO',
     routeConfig: routeConfig
-      ? parseRouteConfiguration(routeConfig, ctx)
+      ? parseRouteConfiguration(routeConfig, ctx, httpFilters)
       : emptyRouteConfiguration(`${r.path}.route_config`),
-    httpFilters: parseHttpFilters(r, ctx),
+    httpFilters,
     useRemoteAddress: r.bool('use_remote_address', false),
     xffNumTrustedHops: r.uint('xff_num_trusted_hops', 0),
     generateRequestId: r.bool('generate_request_id', true),

@@ -94,11 +94,10 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     this.stats = new HcmStats(this.services, config.statPrefix);
     this.accessLoggers = createAccessLoggers(config.accessLog, this.services.registry);
     this.routeTable = compileRouteTable(config.routeConfig);
-    const fctx = { workerIndex: ctx.workerIndex, services: this.services };
     this.filterFactories = config.httpFilters.map((f) =>
       (this.services.registry.get('http_filter', f.name) as HttpFilterFactory<unknown>).createFilterFactory(
         f.config,
-        fctx,
+        { workerIndex: ctx.workerIndex, configName: f.configName, services: this.services },
       ),
     );
     this.codecOptions = {

@@ -7,6 +7,7 @@ import {
   HTTP_CONN_MANAGER_GAUGES,
   HTTP_CONN_MANAGER_HISTOGRAMS,
 } from '../../../stats/names';
+import { allPerFilterConfigs } from '../../../config/route/per-filter-config';
 import { parseHttpConnectionManager } from './config';
 import { HttpConnectionManager } from './connection-manager';
 
@@ -32,6 +33,8 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
     layout.declareHistograms(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_HISTOGRAMS);
     for (const f of config.httpFilters)
       (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout);
+    for (const f of allPerFilterConfigs(config.routeConfig))
+      (registry.get('http_filter', f.name) as HttpFilterFactory).declarePerRouteStats?.(f.config, layout);
   },
   createFilter(config, ctx) {
     return new HttpConnectionManager(config, ctx);

@@ -2,8 +2,8 @@
  * The tcp_proxy network filter on one worker for one listener: a terminal filter that takes each
  * accepted socket and proxies it to an upstream cluster as a `TcpProxySession`.
  *
- * Relay choice: the native splice relay when the addon provides it and tcp_proxy is the chain's
- * only filter (no other filter needs to see the bytes), else the JS streams relay.
+ * Relay choice: the native splice relay when the addon provides it and no filter before tcp_proxy
+ * needs to see the bytes (none, or only `connectionOnly` ones), else the JS streams relay.
  */
 import type * as net from 'node:net';
 import { createAccessLoggers } from '../../../access-log/access-logs';
@@ -15,7 +15,12 @@ import type { HostTable } from '../../../upstream/host-table';
 import { xxHash32 } from '../../../upstream/lb/hash';
 import { NO_LB_CONTEXT, type LbContext } from '../../../upstream/lb/api';
 import type { WorkerServices } from '../../../worker/services';
-import { FilterStatus, type NetworkFilterContext, type TerminalNetworkFilter } from '../api';
+import {
+  FilterStatus,
+  type NetworkFilterContext,
+  type NetworkFilterFactory,
+  type TerminalNetworkFilter,
+} from '../api';
 import type { TcpProxyConfig } from './config';
 import { TcpProxySession } from './session';
 import { TcpClusterStats, TcpProxyStats } from './stats';
@@ -68,7 +73,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
     this.now = services.now;
     this.idleTimeoutMs = effectiveIdleTimeout(config);
     this.bufferLimit = ctx.listener.perConnectionBufferLimitBytes;
-    this.splice = ctx.listener.filterChains[0]!.filters.length === 1 && spliceRelayAvailable();
+    this.splice = onlyConnectionFiltersBefore(ctx, services) && spliceRelayAvailable();
     this.targets = config.clusters.map((c) => ({
       name: c.name,
       cluster: services.clusterManager.get(c.name),
@@ -127,4 +132,14 @@ function effectiveIdleTimeout(config: TcpProxyConfig): number {
     (ms) => ms > 0,
   );
   return set.length === 0 ? 0 : Math.min(...set);
+}
+
+/** Whether the filters before tcp_proxy (if any) never need the bytes, so splice may move them. */
+function onlyConnectionFiltersBefore(ctx: NetworkFilterContext, services: WorkerServices): boolean {
+  const filters = ctx.listener.filterChains[0]!.filters;
+  for (let i = 0; i < filters.length - 1; i++) {
+    const factory = services.registry.get('network_filter', filters[i]!.name) as NetworkFilterFactory;
+    if (factory.connectionOnly !== true) return false;
+  }
+  return true;
 }

@@ -305,12 +305,18 @@ export interface TcpHealthCheckConfig {
   receive: string[];
 }
 
-/** A cluster's `outlier_detection` (the consecutive-error detectors), Envoy's defaults filled in. */
+/** A cluster's `outlier_detection` (consecutive-error and rate detectors), Envoy's defaults filled in. */
 export interface OutlierDetectionConfig {
   intervalMs: number; // 10000
   baseEjectionTimeMs: number; // 30000
   maxEjectionTimeMs: number; // 300000
   maxEjectionPercent: number; // 10
+  /** An ejection lasts a random extra 0..jitter ms (so ejected hosts do not all return at once). */
+  maxEjectionTimeJitterMs: number; // 0
+  /** Eject one host even when that exceeds max_ejection_percent (when none is ejected). */
+  alwaysEjectOneHost: boolean; // false
+  /** An ejected host that passes an active health check returns at once. */
+  successfulActiveHealthCheckUnejectHost: boolean; // true
   consecutive5xx: number; // 5
   enforcingConsecutive5xx: number; // 100 (%)
   consecutiveGatewayFailure: number; // 5
@@ -318,6 +324,17 @@ export interface OutlierDetectionConfig {
   splitExternalLocalOriginErrors: boolean; // false
   consecutiveLocalOriginFailure: number; // 5
   enforcingConsecutiveLocalOriginFailure: number; // 100 (%)
+  successRateMinimumHosts: number; // 5
+  successRateRequestVolume: number; // 100
+  /** Thousandths: the ejection threshold is mean − (factor / 1000) · stdev. */
+  successRateStdevFactor: number; // 1900
+  enforcingSuccessRate: number; // 100 (%)
+  enforcingLocalOriginSuccessRate: number; // 100 (%)
+  failurePercentageThreshold: number; // 85 (%)
+  failurePercentageMinimumHosts: number; // 5
+  failurePercentageRequestVolume: number; // 50
+  enforcingFailurePercentage: number; // 0 (%)
+  enforcingFailurePercentageLocalOrigin: number; // 0 (%)
 }
 
 /** Envoy's RoutingPriority, in proto order (the index into `ClusterConfig.circuitBreakers`). */

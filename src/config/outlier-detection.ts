@@ -1,30 +1,14 @@
 /**
  * A cluster's `outlier_detection` (Envoy's `config.cluster.v3.OutlierDetection`): the three
- * consecutive-error detectors and the ejection timing, each field defaulting as in Envoy. The
- * success-rate and failure-percentage detectors are not implemented: setting any of their fields
- * is a "not supported by Legate yet" error, never silently ignored.
+ * consecutive-error detectors, the success-rate and failure-percentage detectors, and the ejection
+ * timing, each field defaulting as in Envoy. Fields Legate does not implement are a "not supported
+ * by Legate yet" error, never silently ignored.
  */
 import type { OutlierDetectionConfig } from './bootstrap';
 import type { ObjectReader } from './config-reader';
 import { rejectUnsupported } from './unsupported';
 
-const UNSUPPORTED_OUTLIER_FIELDS = [
-  'success_rate_minimum_hosts',
-  'success_rate_request_volume',
-  'success_rate_stdev_factor',
-  'enforcing_success_rate',
-  'enforcing_local_origin_success_rate',
-  'failure_percentage_threshold',
-  'failure_percentage_minimum_hosts',
-  'failure_percentage_request_volume',
-  'enforcing_failure_percentage',
-  'enforcing_failure_percentage_local_origin',
-  'max_ejection_time_jitter',
-  'always_eject_one_host',
-  'successful_active_health_check_uneject_host',
-  'monitor',
-  'detector_event_log_path',
-] as const;
+const UNSUPPORTED_OUTLIER_FIELDS = ['monitors', 'detector_event_log_path'] as const;
 
 const PERCENT = { max: 100 };
 
@@ -42,6 +26,13 @@ export function parseOutlierDetection(r: ObjectReader | null): OutlierDetectionC
     // Envoy: the cap is max(base_ejection_time, max_ejection_time).
     maxEjectionTimeMs: Math.max(baseEjectionTimeMs, r.durationMs('max_ejection_time', 300_000)),
     maxEjectionPercent: r.wrappedUint('max_ejection_percent', 10, PERCENT),
+    maxEjectionTimeJitterMs: r.durationMs('max_ejection_time_jitter', 0),
+    alwaysEjectOneHost: wrappedBool(r, 'always_eject_one_host', false),
+    successfulActiveHealthCheckUnejectHost: wrappedBool(
+      r,
+      'successful_active_health_check_uneject_host',
+      true,
+    ),
     consecutive5xx: r.wrappedUint('consecutive_5xx', 5),
     enforcingConsecutive5xx: r.wrappedUint('enforcing_consecutive_5xx', 100, PERCENT),
     consecutiveGatewayFailure: r.wrappedUint('consecutive_gateway_failure', 5),
@@ -53,5 +44,26 @@ export function parseOutlierDetection(r: ObjectReader | null): OutlierDetectionC
       100,
       PERCENT,
     ),
+    successRateMinimumHosts: r.wrappedUint('success_rate_minimum_hosts', 5),
+    successRateRequestVolume: r.wrappedUint('success_rate_request_volume', 100),
+    successRateStdevFactor: r.wrappedUint('success_rate_stdev_factor', 1900),
+    enforcingSuccessRate: r.wrappedUint('enforcing_success_rate', 100, PERCENT),
+    enforcingLocalOriginSuccessRate: r.wrappedUint('enforcing_local_origin_success_rate', 100, PERCENT),
+    failurePercentageThreshold: r.wrappedUint('failure_percentage_threshold', 85, PERCENT),
+    failurePercentageMinimumHosts: r.wrappedUint('failure_percentage_minimum_hosts', 5),
+    failurePercentageRequestVolume: r.wrappedUint('failure_percentage_request_volume', 50),
+    enforcingFailurePercentage: r.wrappedUint('enforcing_failure_percentage', 0, PERCENT),
+    enforcingFailurePercentageLocalOrigin: r.wrappedUint(
+      'enforcing_failure_percentage_local_origin',
+      0,
+      PERCENT,
+    ),
   };
+}
+
+/** google.protobuf.BoolValue as written in YAML: a bare boolean or `{ value: B }`. */
+function wrappedBool(r: ObjectReader, field: string, dflt: boolean): boolean {
+  const raw = r.raw(field);
+  if (raw !== null && typeof raw === 'object') return r.object(field)!.bool('value', dflt);
+  return r.bool(field, dflt);
 }

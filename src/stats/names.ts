@@ -122,6 +122,14 @@ export const OUTLIER_DETECTION_COUNTERS = [
   'ejections_detected_consecutive_gateway_failure',
   'ejections_enforced_consecutive_local_origin_failure',
   'ejections_detected_consecutive_local_origin_failure',
+  'ejections_enforced_success_rate',
+  'ejections_detected_success_rate',
+  'ejections_enforced_failure_percentage',
+  'ejections_detected_failure_percentage',
+  'ejections_enforced_local_origin_success_rate',
+  'ejections_detected_local_origin_success_rate',
+  'ejections_enforced_local_origin_failure_percentage',
+  'ejections_detected_local_origin_failure_percentage',
 ] as const;
 export const OUTLIER_DETECTION_GAUGES = ['ejections_active'] as const;
 

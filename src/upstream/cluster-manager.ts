@@ -17,6 +17,7 @@ import type { HostTable } from './host-table';
 import { isLbPolicyFactory, type LbEnv, type LbPolicyFactory } from './lb/api';
 import type { CircuitBreaker } from './circuit-breakers';
 import type { ClusterStats } from '../stats/cluster-stats';
+import type { ThresholdListener } from './outlier/recorder';
 
 export interface ClusterManagerDeps {
   readonly hostTable: HostTable;
@@ -34,6 +35,8 @@ export interface ClusterManagerDeps {
   readonly clusterStats?: (cluster: string) => ClusterStats;
   /** This worker's view of a cluster's shared circuit breaker (absent in unit tests: local ones). */
   readonly circuitBreaker?: (cluster: ClusterConfig) => CircuitBreaker;
+  /** Tells the primary that a host's run of errors reached an outlier threshold (absent in unit tests). */
+  readonly outlierThreshold?: ThresholdListener;
 }
 
 export class ClusterManager {
@@ -55,6 +58,7 @@ export class ClusterManager {
         connectionFactory,
         stats: deps.clusterStats?.(config.name),
         circuitBreaker: deps.circuitBreaker?.(config),
+        outlierThreshold: deps.outlierThreshold,
       });
       this.byName.set(config.name, cluster);
     }

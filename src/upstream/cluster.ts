@@ -15,7 +15,7 @@ import type { LbContext, LbEnv, LbPolicyFactory, LoadBalancer } from './lb/api';
 import { DEFAULT_HEALTHY_PANIC_THRESHOLD, inPanic, NO_HOST_LB } from './lb/host-set';
 import { localCircuitBreaker, type CircuitBreaker } from './circuit-breakers';
 import type { ClusterStats } from '../stats/cluster-stats';
-import { OutlierRecorder } from './outlier/recorder';
+import { OutlierRecorder, type ThresholdListener } from './outlier/recorder';
 
 export interface ClusterDeps {
   readonly lbFactory: LbPolicyFactory;
@@ -29,6 +29,8 @@ export interface ClusterDeps {
   readonly circuitBreaker?: CircuitBreaker;
   /** This worker's `cluster.<name>.*` stats (absent in unit tests). */
   readonly stats?: ClusterStats;
+  /** Tells the primary that a host's run of errors reached an outlier threshold (absent in unit tests). */
+  readonly outlierThreshold?: ThresholdListener;
 }
 
 export class Cluster {
@@ -67,7 +69,10 @@ export class Cluster {
     };
     this.slots = this.table.slotsOf(config.name) ?? { name: config.name, firstSlot: 0, capacity: 0 };
     this.circuitBreaker = deps.circuitBreaker ?? localCircuitBreaker(config);
-    this.outlier = config.outlierDetection ? new OutlierRecorder(this.table, config.outlierDetection) : null;
+    const od = config.outlierDetection;
+    this.outlier = od
+      ? new OutlierRecorder(this.table, od, this.slots.capacity, deps.outlierThreshold)
+      : null;
     this.initialized = new Promise((resolve) =>
       deps.discovery.start((hosts) => this.setHosts(hosts), resolve),
     );

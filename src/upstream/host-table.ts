@@ -63,9 +63,20 @@ export const HostColumn = {
    * health column of any of its hosts, so a worker notices a change with one read per pick.
    */
   HealthGeneration: 13,
+  /**
+   * Outlier detection's success-rate and failure-percentage detectors: responses (and, unsplit,
+   * local-origin failures) since the primary's last sweep, which reads and zeroes them.
+   */
+  OutlierRequests: 14,
+  /** The 5xx among OutlierRequests (Envoy's external-origin failures). */
+  OutlierFailures: 15,
+  /** With split_external_local_origin_errors: connection outcomes since the last sweep. */
+  LocalOriginRequests: 16,
+  /** The failed ones among LocalOriginRequests (connect failure, reset, timeout). */
+  LocalOriginFailures: 17,
 } as const;
 export type HostColumn = (typeof HostColumn)[keyof typeof HostColumn];
-const COLUMN_COUNT = 14;
+const COLUMN_COUNT = 18;
 
 /** A CAS lost this many times in a row (a storm of samples for one host): drop the sample. */
 const MAX_RTT_CAS_ATTEMPTS = 8;
@@ -147,8 +158,14 @@ export class HostTable {
     return Atomics.load(this.cells, slot * COLUMN_COUNT + column);
   }
 
-  add(slot: number, column: HostColumn, delta: number): void {
-    Atomics.add(this.cells, slot * COLUMN_COUNT + column, delta);
+  /** Adds `delta` and returns the new value (so exactly one adder sees a threshold reached). */
+  add(slot: number, column: HostColumn, delta: number): number {
+    return Atomics.add(this.cells, slot * COLUMN_COUNT + column, delta) + delta;
+  }
+
+  /** Reads a counter and zeroes it in one step (a per-interval counter's reader). */
+  take(slot: number, column: HostColumn): number {
+    return Atomics.exchange(this.cells, slot * COLUMN_COUNT + column, 0);
   }
 
   set(slot: number, column: HostColumn, value: number): void {

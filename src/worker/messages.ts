@@ -9,6 +9,7 @@ import type { SharedCircuitBreakers } from '../upstream/circuit-breakers';
 import type { ListenerSocketPlan } from '../listener/active-listener';
 import type { SharedExactBalance } from '../listener/exact-balance';
 import type { LogLevel } from '../common/log';
+import type { ConsecutiveType } from '../upstream/outlier/ejection-types';
 
 export interface WorkerInit {
   workerIndex: number;
@@ -35,4 +36,6 @@ export type PrimaryToWorker =
 export type WorkerToPrimary =
   | { type: 'ready'; ports: Record<string, number> }
   | { type: 'start-failed'; error: string }
-  | { type: 'drained' };
+  | { type: 'drained' }
+  /** Outlier detection: the host in `slot` just had its n-th consecutive `detector` error. */
+  | { type: 'outlier-threshold'; slot: number; detector: ConsecutiveType };

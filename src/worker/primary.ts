@@ -22,7 +22,11 @@ import { ExactBalance } from '../listener/exact-balance';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { AdminServer, type ServerState } from '../admin/admin-server';
 import { startHealthCheckers } from '../upstream/health/health-checks';
-import { declareOutlierStats, startOutlierDetectors } from '../upstream/outlier/primary-detectors';
+import {
+  declareOutlierStats,
+  startOutlierDetectors,
+  type OutlierDetectors,
+} from '../upstream/outlier/primary-detectors';
 import { monotonicMs } from '../common/timer-wheel';
 import { SharedFlag } from './shared-flag';
 
@@ -59,6 +63,7 @@ export class Primary implements ServerState {
   /** Resolved ports per listener name (after port 0 was bound). */
   readonly ports = new Map<string, number>();
   private admin: AdminServer | null = null;
+  private readonly outlierDetectors: OutlierDetectors;
   private draining = false;
   private readonly startedAt = Date.now();
   readonly concurrency: number;
@@ -104,8 +109,15 @@ export class Primary implements ServerState {
     );
     this.circuitBreakerGauges.start();
     // Verdicts reach the workers through the host table's health generation (see cluster.ts).
-    startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats);
-    startOutlierDetectors(bootstrap.clusters, this.hostTable, this.stats, monotonicMs);
+    this.outlierDetectors = startOutlierDetectors(
+      bootstrap.clusters,
+      this.hostTable,
+      this.stats,
+      monotonicMs,
+    );
+    startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats, (slot) =>
+      this.outlierDetectors.onActiveCheckPassed(slot),
+    );
   }
 
   get state(): 'LIVE' | 'DRAINING' {
@@ -234,6 +246,8 @@ export class Primary implements ServerState {
           reject(new Error(`worker ${slot.index} failed to start: ${msg.error}`));
         } else if (msg.type === 'drained') {
           slot.drained = true;
+        } else if (msg.type === 'outlier-threshold') {
+          this.outlierDetectors.onThreshold(msg.slot, msg.detector);
         }
       });
       worker.on('error', (err) => log.error(`worker ${slot.index} crashed: ${err.stack ?? err.message}`));

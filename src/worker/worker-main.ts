@@ -43,6 +43,8 @@ async function main(init: WorkerInit): Promise<void> {
     // Worker 0 alone reports membership gauges; every worker counts its own requests and connections.
     clusterStats: (name) => new ClusterStats(stats, name, init.workerIndex === 0),
     circuitBreaker: (config) => circuitBreakers.breaker(config, 0, init.workerIndex, (n) => stats.counter(n)),
+    // The primary's detector decides on the ejection at once (Envoy posts to its main thread too).
+    outlierThreshold: (slot, detector) => post({ type: 'outlier-threshold', slot, detector }),
   });
   // DNS clusters get their first hosts before this worker takes traffic.
   await clusterManager.initialize();

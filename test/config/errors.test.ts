@@ -306,7 +306,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     listener: 'listener_filters: []',
     hcm: 'http2_protocol_options: {}\ntracing: {}',
     cluster:
-      'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { success_rate_stdev_factor: 1900 }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
+      'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { detector_event_log_path: /tmp/od.log }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
   }).replace('    - filters:\n', '    - transport_socket: { name: tls }\n      filters:\n');
   const issues = issuesOf(text);
   for (const path of [
@@ -315,7 +315,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     `${HCM}.http2_protocol_options`,
     `${HCM}.tracing`,
     `${CLUSTER0}.health_checks[0].alt_port`,
-    `${CLUSTER0}.outlier_detection.success_rate_stdev_factor`,
+    `${CLUSTER0}.outlier_detection.detector_event_log_path`,
     `${CLUSTER0}.circuit_breakers.per_host_thresholds`,
     `${CLUSTER0}.transport_socket`,
   ]) {

@@ -1,14 +1,15 @@
 /**
  * End to end, two workers: 5xx from one host seen by different workers add up to one run (shared
- * counters), the primary ejects it, both workers stop sending it traffic, /clusters and the stats
- * say so, and it returns after base_ejection_time.
+ * counters), the fifth makes its worker tell the primary, which ejects the host at once (not at
+ * the next interval); both workers stop sending it traffic, /clusters and the stats say so, and it
+ * returns after base_ejection_time.
  *
  * Worker placement is made exact: each keep-alive client connection is attributed to a worker
  * through the per-worker `downstream_cx_active` gauges, and ROUND_ROBIN over three hosts sends
  * exactly one request in three to each host per worker. 9 requests on worker X and 6 on worker Y
  * give the failing host 3 + 2 = 5 consecutive 5xx: no worker alone reaches consecutive_5xx: 5.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import {
@@ -21,6 +22,7 @@ import {
   staticCluster,
   type LegateProcess,
 } from '../integration/harness';
+import { PREFIX, until } from './helpers';
 
 const OUTLIER = `outlier_detection:
   interval: 0.1s
@@ -50,17 +52,21 @@ async function connectionOnWorker(
   return { agent, worker };
 }
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const TWO_WORKERS = process.env.LEGATE_NATIVE !== '0';
 
-test('5xx seen by two workers eject the host for every worker, then it returns', async (t) => {
+interface Fixture {
+  lp: LegateProcess;
+  x: http.Agent;
+  y: http.Agent;
+  /** Requests the failing host has received. */
+  badHits(): number;
+  send(agent: http.Agent, n: number): Promise<number[]>;
+  badPort: number;
+  goodPort: number;
+}
+
+/** Three origins (the third always 500) behind a two-worker Legate, and a connection on each worker. */
+async function twoWorkers(t: TestContext, outlier: string): Promise<Fixture> {
   let badHits = 0;
   const good1 = await startOrigin();
   const good2 = await startOrigin();
@@ -79,7 +85,7 @@ test('5xx seen by two workers eject the host for every worker, then it returns',
     direct_response: { status: 200, body: { inline_string: "pong" } }
   - match: { prefix: "/" }
     route: { cluster: o }`,
-      clusters: staticCluster('o', [good1.port, good2.port, bad.port], OUTLIER),
+      clusters: staticCluster('o', [good1.port, good2.port, bad.port], outlier),
     }),
     { concurrency: 2 },
   );
@@ -108,32 +114,76 @@ test('5xx seen by two workers eject the host for every worker, then it returns',
     for (let i = 0; i < n; i++) statuses.push((await request(port, { path: '/', agent })).status);
     return statuses;
   };
-  const fromX = await send(x.agent, 9);
-  const fromY = await send(y.agent, 6);
+  return {
+    lp,
+    x: x.agent,
+    y: y.agent,
+    badHits: () => badHits,
+    send,
+    badPort: bad.port,
+    goodPort: good1.port,
+  };
+}
+
+/** 3 + 2 failures from the two workers: a run of five that neither worker saw alone. */
+async function fiveFailuresAcrossWorkers(f: Fixture): Promise<void> {
+  const fromX = await f.send(f.x, 9);
+  const fromY = await f.send(f.y, 6);
   assert.equal(fromX.filter((s) => s === 500).length, 3);
   assert.equal(fromY.filter((s) => s === 500).length, 2);
+}
 
-  const prefix = 'cluster.o.outlier_detection.';
+test('5xx seen by two workers eject the host for every worker, then it returns', async (t) => {
+  const f = await twoWorkers(t, OUTLIER);
+  const { lp } = f;
+  await fiveFailuresAcrossWorkers(f);
+
   await until(
     'the ejection',
-    async () => (await stat(lp, `${prefix}ejections_enforced_consecutive_5xx`)) === 1,
+    async () => (await stat(lp, `${PREFIX}ejections_enforced_consecutive_5xx`)) === 1,
   );
-  assert.equal(await stat(lp, `${prefix}ejections_active`), 1);
-  assert.equal(await stat(lp, `${prefix}ejections_enforced_total`), 1);
+  assert.equal(await stat(lp, `${PREFIX}ejections_active`), 1);
+  assert.equal(await stat(lp, `${PREFIX}ejections_enforced_total`), 1);
   const clusters = (await admin(lp, '/clusters')).body.toString();
-  assert.match(clusters, new RegExp(`o::127\\.0\\.0\\.1:${bad.port}::health_flags::/failed_outlier_check`));
-  assert.match(clusters, new RegExp(`o::127\\.0\\.0\\.1:${good1.port}::health_flags::healthy`));
+  assert.match(clusters, new RegExp(`o::127\\.0\\.0\\.1:${f.badPort}::health_flags::/failed_outlier_check`));
+  assert.match(clusters, new RegExp(`o::127\\.0\\.0\\.1:${f.goodPort}::health_flags::healthy`));
 
   // Both workers skip the ejected host (its ejection lasts 1 s; these take a few ms).
-  const hitsBefore = badHits;
-  const after = [...(await send(x.agent, 6)), ...(await send(y.agent, 6))];
+  const hitsBefore = f.badHits();
+  const after = [...(await f.send(f.x, 6)), ...(await f.send(f.y, 6))];
   assert.deepEqual(after, Array(12).fill(200));
-  assert.equal(badHits, hitsBefore);
+  assert.equal(f.badHits(), hitsBefore);
 
   // After base_ejection_time the host is back in rotation.
-  await until('the return', async () => (await stat(lp, `${prefix}ejections_active`)) === 0);
+  await until('the return', async () => (await stat(lp, `${PREFIX}ejections_active`)) === 0);
   await until('a request to reach the returned host', async () => {
-    await send(x.agent, 1);
-    return badHits > hitsBefore;
+    await f.send(f.x, 1);
+    return f.badHits() > hitsBefore;
   });
+});
+
+test('the fifth 5xx ejects at once, long before the next interval (interval: 60s)', async (t) => {
+  const f = await twoWorkers(
+    t,
+    `outlier_detection:
+  interval: 60s
+  base_ejection_time: 60s
+  max_ejection_percent: 50
+  consecutive_5xx: 5`,
+  );
+  await fiveFailuresAcrossWorkers(f);
+  const fifthAt = Date.now();
+  // Generous for a loaded 2-core machine; a sweep-based ejection would take up to 60 s.
+  await until(
+    'the ejection',
+    async () => (await stat(f.lp, `${PREFIX}ejections_enforced_consecutive_5xx`)) === 1,
+    3000,
+  );
+  const tookMs = Date.now() - fifthAt;
+  t.diagnostic(`ejected ${tookMs} ms after the fifth 5xx`);
+  const clusters = (await admin(f.lp, '/clusters')).body.toString();
+  assert.match(clusters, new RegExp(`o::127\\.0\\.0\\.1:${f.badPort}::health_flags::/failed_outlier_check`));
+  const hitsBefore = f.badHits();
+  assert.deepEqual([...(await f.send(f.x, 6)), ...(await f.send(f.y, 6))], Array(12).fill(200));
+  assert.equal(f.badHits(), hitsBefore);
 });

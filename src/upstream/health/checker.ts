@@ -68,6 +68,8 @@ export class ClusterHealthChecker {
     private readonly stats: HealthCheckStats | null,
     private readonly newProbe: ProbeFactory = configuredProbe(cluster, check),
     private readonly env: CheckerEnv = REAL_CHECKER_ENV,
+    /** A check passed and the host is healthy: outlier detection may return an ejected host. */
+    private readonly onCheckPassed: (slot: number) => void = () => {},
   ) {
     const slots = table.slotsOf(cluster.name);
     if (slots === undefined) throw new Error(`cluster '${cluster.name}' has no slots in the host table`);
@@ -136,6 +138,7 @@ export class ClusterHealthChecker {
       this.setFailed(s.host, !s.state.healthy);
       this.updateHealthyGauge();
     }
+    if (outcome === 'success' && s.state.healthy) this.onCheckPassed(s.host.slot);
     this.schedule(s, s.state.nextDelayMs());
   }
 

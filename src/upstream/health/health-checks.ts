@@ -29,6 +29,8 @@ export function startHealthCheckers(
   clusters: readonly ClusterConfig[],
   table: HostTable,
   stats: StatsStore,
+  /** A check of the host in `slot` passed and it is healthy (outlier detection may return it). */
+  onCheckPassed: (slot: number) => void = () => {},
   resolver: DnsResolver = systemDnsResolver,
 ): HealthCheckers {
   const checkers: ClusterHealthChecker[] = [];
@@ -41,6 +43,9 @@ export function startHealthCheckers(
       table,
       discoveryFor(c, table, resolver),
       bindStats(stats, c.name),
+      undefined,
+      undefined,
+      onCheckPassed,
     );
     checker.start();
     checkers.push(checker);

@@ -1,15 +1,25 @@
 /**
  * Runs, on the primary, one outlier detector per cluster that has `outlier_detection`, each on its
  * own `interval` timer, with its events bound to `cluster.<c>.outlier_detection.*` in the
- * primary's stats row (one writer: these counters are decisions, made only here).
+ * primary's stats row (one writer: these counters are decisions, made only here). Workers' threshold
+ * reports and the health checkers' passed checks are routed to the detector owning the slot.
  */
 import type { ClusterConfig } from '../../config/bootstrap';
 import { OUTLIER_DETECTION_COUNTERS, OUTLIER_DETECTION_GAUGES } from '../../stats/names';
 import type { StatsLayout, StatsStore } from '../../stats/store';
 import type { HostTable } from '../host-table';
 import { ClusterOutlierDetector, type OutlierEvents } from './detector';
+import type { ConsecutiveType } from './ejection-types';
 
 const prefixOf = (cluster: string): string => `cluster.${cluster}.outlier_detection.`;
+
+/** The primary's detectors, addressed by host-table slot. */
+export interface OutlierDetectors {
+  /** A worker saw the n-th consecutive `type` error of the host in `slot` (WorkerToPrimary). */
+  onThreshold(slot: number, type: ConsecutiveType): void;
+  /** An active health check of the host in `slot` passed. */
+  onActiveCheckPassed(slot: number): void;
+}
 
 /** Declares the outlier stats of every cluster that has outlier_detection. */
 export function declareOutlierStats(layout: StatsLayout, clusters: readonly ClusterConfig[]): void {
@@ -42,7 +52,8 @@ export function startOutlierDetectors(
   table: HostTable,
   stats: StatsStore,
   nowMs: () => number,
-): void {
+): OutlierDetectors {
+  const detectors: ClusterOutlierDetector[] = [];
   for (const c of clusters) {
     const config = c.outlierDetection;
     const range = table.slotsOf(c.name);
@@ -55,5 +66,12 @@ export function startOutlierDetectors(
       c.type === 'STATIC',
     );
     setInterval(() => detector.sweep(), config.intervalMs).unref();
+    detectors.push(detector);
   }
+  // Few clusters and rare events: a scan finds the owner.
+  const owner = (slot: number): ClusterOutlierDetector | undefined => detectors.find((d) => d.owns(slot));
+  return {
+    onThreshold: (slot, type) => owner(slot)?.onThreshold(slot, type),
+    onActiveCheckPassed: (slot) => owner(slot)?.onActiveCheckPassed(slot),
+  };
 }

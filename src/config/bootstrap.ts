@@ -271,10 +271,20 @@ export interface HealthCheckConfig {
   intervalMs: number;
   /** Interval while the host is unhealthy (default: intervalMs). */
   unhealthyIntervalMs: number;
-  /** Interval right after the host became unhealthy (default: unhealthyIntervalMs). */
+  /** Interval after a failure while the host is still healthy, below unhealthy_threshold (default: unhealthyIntervalMs). */
   unhealthyEdgeIntervalMs: number;
-  /** Interval right after the host became healthy (default: intervalMs). */
+  /** Interval after a success while the host is still unhealthy, below healthy_threshold (default: intervalMs). */
   healthyEdgeIntervalMs: number;
+  /** Interval while the cluster has never had traffic (default 60 s). */
+  noTrafficIntervalMs: number;
+  /** The same for a healthy host (default: noTrafficIntervalMs). */
+  noTrafficHealthyIntervalMs: number;
+  /** `event_log_path`: Envoy's JSON HealthCheckEvent lines are appended here; null = no event log. */
+  eventLogPath: string | null;
+  /** Log every failed check to the event log, not only a host's first (default false). */
+  alwaysLogFailures: boolean;
+  /** Log every successful check to the event log, not only transitions (default false). */
+  alwaysLogSuccess: boolean;
   initialJitterMs: number;
   intervalJitterMs: number;
   intervalJitterPercent: number;

@@ -86,7 +86,7 @@ export class StatsLayout {
  * 27.4k vs 27.8k req/s), inside this VM's ±10 % run-to-run noise; perf/stats.ts puts a request's
  * ~20 increments and 2 histogram records at ~0.1 µs.
  */
-const STATS_OFF = process.env.LEGATE_STATS === 'off';
+export const STATS_OFF = process.env.LEGATE_STATS === 'off';
 
 /** One thread's view: binds names to slots in its row, and reads all rows for the admin. */
 export class StatsStore {

@@ -118,7 +118,16 @@ export class HostTable {
       next += capacity;
     }
     const buffer = new SharedArrayBuffer(Math.max(1, next) * COLUMN_COUNT * Int32Array.BYTES_PER_ELEMENT);
-    return new HostTable({ buffer, clusters: ranges });
+    const table = new HostTable({ buffer, clusters: ranges });
+    // As in Envoy, a host of a health-checked cluster is failed_active_hc until its first check
+    // passes; DNS slots start so too, so an address any worker claims later is failed until checked.
+    clusters.forEach((c, i) => {
+      if (!c.healthChecks?.length) return;
+      const r = ranges[i]!;
+      for (let slot = r.firstSlot; slot < r.firstSlot + r.capacity; slot++)
+        table.set(slot, HostColumn.ActiveHcFailed, 1);
+    });
+    return table;
   }
 
   /** In a worker: wraps the table the primary allocated. */

@@ -21,7 +21,7 @@ import { BalancedAcceptor } from '../listener/balanced-acceptor';
 import { ExactBalance } from '../listener/exact-balance';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { AdminServer, type ServerState } from '../admin/admin-server';
-import { startHealthCheckers } from '../upstream/health/health-checks';
+import { startHealthCheckers, type HealthCheckers } from '../upstream/health/health-checks';
 import {
   declareOutlierStats,
   startOutlierDetectors,
@@ -64,6 +64,7 @@ export class Primary implements ServerState {
   readonly ports = new Map<string, number>();
   private admin: AdminServer | null = null;
   private readonly outlierDetectors: OutlierDetectors;
+  private readonly healthCheckers: HealthCheckers;
   private draining = false;
   private readonly startedAt = Date.now();
   readonly concurrency: number;
@@ -115,7 +116,7 @@ export class Primary implements ServerState {
       this.stats,
       monotonicMs,
     );
-    startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats, (slot) =>
+    this.healthCheckers = startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats, (slot) =>
       this.outlierDetectors.onActiveCheckPassed(slot),
     );
   }
@@ -134,6 +135,7 @@ export class Primary implements ServerState {
       await this.admin.start();
       log.info(`admin listening on ${this.bootstrap.admin.address.address}:${this.admin.port}`);
     }
+    await this.warmUpClusters();
     await this.pickUwsPorts();
     await this.startAcceptors();
     for (let i = 0; i < this.concurrency; i++)
@@ -151,6 +153,18 @@ export class Primary implements ServerState {
     );
     process.on('SIGTERM', () => void this.drainAndExit());
     process.on('SIGINT', () => void this.drainAndExit());
+  }
+
+  /**
+   * Envoy's cluster warm-up: listeners open only after the first health check of every host (each
+   * ends within initial_jitter + timeout), so the first request already avoids a failing host.
+   * Workers start after this; the admin is up meanwhile (/clusters shows hosts failed until checked).
+   */
+  private async warmUpClusters(): Promise<void> {
+    const n = this.healthCheckers.clusterCount;
+    if (n === 0) return;
+    log.info(`waiting for the first health checks of ${n} cluster(s)`);
+    await this.healthCheckers.warmed;
   }
 
   get adminPort(): number | null {

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { admin, request } from '../integration/harness';
 import { useFilterProxies } from './filter-yaml';
 
-function healthCheckFilter(passThrough: boolean): string {
+function healthCheckFilter(passThrough: boolean, extra = ''): string {
   return `
 - name: envoy.filters.http.health_check
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck
     pass_through_mode: ${passThrough}
+    ${extra}
     headers:
     - name: ":path"
       string_match: { exact: /healthz }`;
@@ -49,4 +50,14 @@ test('pass_through_mode sends health checks upstream unless the server is failin
   await admin(legate, '/healthcheck/fail', 'POST');
   assert.equal((await request(port, { path: '/healthz' })).status, 503);
   assert.equal(proxies.origin.requests.length, before + 1);
+});
+
+test('cache_time: each worker passes one health check upstream, then answers from its cache', async () => {
+  const { port } = await proxies.start(healthCheckFilter(true, 'cache_time: 60s'));
+  const upstreamChecks = (): number => proxies.origin.requests.filter((r) => r.url === '/healthz').length;
+  const before = upstreamChecks();
+  // One at a time: checks that arrive before the first answer all pass through (as in Envoy).
+  for (let i = 0; i < 10; i++) assert.equal((await request(port, { path: '/healthz' })).status, 200);
+  const proxied = upstreamChecks() - before;
+  assert.ok(proxied >= 1 && proxied <= 2, `${proxied} health checks reached the origin (2 workers)`);
 });

@@ -1,6 +1,7 @@
 /** Reading health_checks, common_lb_config and endpoint health_check_config through the real loader. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { HealthCheckConfig } from '../../src/config/bootstrap';
 import { issuesOf, loadOk } from '../config/helpers';
 
 function yaml(clusterExtra: string, endpointExtra = ''): string {
@@ -104,4 +105,48 @@ health_checks:
   has(/send\.text: 'zz' is not a hex string/);
   has(/health_checks\[1\]\.grpc_health_check/);
   has(/one health check per cluster/);
+});
+
+test('no-traffic intervals, event_log_path and the always_log options are read with Envoy defaults', () => {
+  const hc = (extra: string): HealthCheckConfig =>
+    loadOk(
+      yaml(`
+health_checks:
+- timeout: 1s
+  interval: 2s
+  unhealthy_threshold: 1
+  healthy_threshold: 1
+  tcp_health_check: {}
+${extra
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => '  ' + l)
+  .join('\n')}`),
+    ).clusters[0]!.healthChecks![0]!;
+  const defaults = hc('');
+  assert.equal(defaults.noTrafficIntervalMs, 60_000);
+  assert.equal(defaults.noTrafficHealthyIntervalMs, 60_000);
+  assert.equal(defaults.eventLogPath, null);
+  assert.equal(defaults.alwaysLogFailures, false);
+  assert.equal(defaults.alwaysLogSuccess, false);
+  const set = hc(`
+no_traffic_interval: 5s
+event_log_path: /tmp/hc.log
+always_log_health_check_failures: true
+always_log_health_check_success: true`);
+  assert.equal(set.noTrafficIntervalMs, 5000);
+  assert.equal(set.noTrafficHealthyIntervalMs, 5000, 'defaults to no_traffic_interval');
+  assert.equal(set.eventLogPath, '/tmp/hc.log');
+  assert.equal(set.alwaysLogFailures, true);
+  assert.equal(set.alwaysLogSuccess, true);
+  assert.equal(hc('no_traffic_healthy_interval: 7s').noTrafficHealthyIntervalMs, 7000);
+  const messages = issuesOf(
+    yaml(`
+health_checks:
+- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, event_logger: [] }`),
+  ).map((i) => `${i.path}: ${i.message}`);
+  assert.ok(
+    messages.some((m) => /health_checks\[0\]\.event_logger/.test(m)),
+    messages.join('\n'),
+  );
 });

@@ -25,10 +25,15 @@ const UNHEALTHY_THRESHOLD = 2;
 /** interval × unhealthy_threshold + timeout, the bound the issue sets, plus slack for a loaded CI box. */
 const LEAVE_BOUND_MS = (INTERVAL_S * UNHEALTHY_THRESHOLD + TIMEOUT_S) * 1000 + 1500;
 
+/**
+ * One check every INTERVAL_S. no_traffic_interval is set to it too: by Envoy's rule a cluster that
+ * never had traffic is checked every 60 s, and these tests start checking before any request.
+ */
 function healthChecks(check: string, threshold = UNHEALTHY_THRESHOLD): string {
   return `health_checks:
 - timeout: ${TIMEOUT_S}s
   interval: ${INTERVAL_S}s
+  no_traffic_interval: ${INTERVAL_S}s
   unhealthy_threshold: ${threshold}
   healthy_threshold: 2
 ${check
@@ -223,5 +228,43 @@ common_lb_config: { healthy_panic_threshold: { value: 50 } }`,
   } finally {
     await lp.stop();
     await Promise.all(origins.map((o) => o.close()));
+  }
+});
+
+test('warm-up: listeners open after the first round of checks, bounded by the timeout of a host that never answers', async () => {
+  const good = await startOrigin();
+  // Accepts connections and never answers: its first check ends by timeout.
+  const held: net.Socket[] = [];
+  const silent = net.createServer((c) => held.push(c));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const silentPort = (silent.address() as net.AddressInfo).port;
+  const timeoutS = 0.5;
+  const started = Date.now();
+  // Default no_traffic_interval (60 s): only the first round runs during this test.
+  const lp = await startLegate(
+    proxyYaml(
+      [good.port, silentPort],
+      `health_checks:
+- { timeout: ${timeoutS}s, interval: 0.1s, unhealthy_threshold: 2, healthy_threshold: 3, http_health_check: { path: /healthz } }`,
+    ),
+  );
+  try {
+    const startupMs = Date.now() - started;
+    assert.match(lp.output(), /waiting for the first health checks of 1 cluster\(s\)/);
+    assert.ok(startupMs < timeoutS * 1000 + 8000, `startup took ${startupMs} ms`);
+    const text = await clustersText(lp);
+    assert.ok(text.includes(`o::127.0.0.1:${good.port}::health_flags::healthy`), 'one success is enough');
+    assert.ok(text.includes(`o::127.0.0.1:${silentPort}::health_flags::/failed_active_hc`));
+    // The very first requests already avoid the silent host.
+    const s = await sample(lp.ports.get('proxy')!, 10);
+    assert.equal(s.errors, 0);
+    assert.deepEqual(s.origins, new Set([String(good.port)]));
+    assert.equal(await stat(lp, 'cluster.o.health_check.attempt'), 2, 'no traffic yet: no second round');
+    assert.equal(await stat(lp, 'cluster.o.health_check.network_failure'), 1);
+  } finally {
+    await lp.stop();
+    held.forEach((c) => c.destroy());
+    await new Promise((resolve) => silent.close(resolve));
+    await good.close();
   }
 });

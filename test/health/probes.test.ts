@@ -52,13 +52,13 @@ test('HTTP check: status judged against expected and retriable ranges; Host, use
   }
 });
 
-test('HTTP check: a refused connection and a timeout are network failures', async () => {
+test('HTTP check: a refused connection is a network failure, no answer within the timeout a network timeout', async () => {
   const origin = await startOrigin(() => {
     /* never answers */
   });
   const slow = httpProbe(http, 'web', '127.0.0.1', origin.port, false);
   const started = Date.now();
-  assert.equal(await slow.check(100), 'network_failure');
+  assert.equal(await slow.check(100), 'network_timeout');
   assert.ok(Date.now() - started < 2000);
   slow.close();
   const port = origin.port;
@@ -87,7 +87,7 @@ test('TCP check: send, then every receive payload in order; connect-only without
     );
     assert.equal(
       await tcpProbe({ send: hex('PING'), receive: [hex('NOPE')] }, '127.0.0.1', port).check(200),
-      'network_failure',
+      'network_timeout',
     );
     assert.equal(
       await tcpProbe({ send: hex('HELO'), receive: [hex('PO')] }, '127.0.0.1', port).check(1000),

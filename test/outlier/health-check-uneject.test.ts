@@ -40,6 +40,7 @@ async function ejectedButHealthy(t: TestContext, uneject: boolean) {
 health_checks:
 - timeout: 1s
   interval: 0.2s
+  no_traffic_interval: 0.2s
   unhealthy_threshold: 2
   healthy_threshold: 1
   http_health_check: { path: /hc }`,

@@ -1,7 +1,8 @@
 /**
  * Reads a cluster's `health_checks[]` (Envoy's `config.core.v3.HealthCheck`) and
  * `common_lb_config.healthy_panic_threshold`. Legate runs HTTP and TCP checks, one per cluster;
- * gRPC checks, TLS options, event logs and per-check alternative ports are reported unsupported.
+ * gRPC checks, TLS options, event sinks other than `event_log_path` and per-check alternative
+ * ports are reported unsupported.
  */
 import type { HealthCheckConfig, HttpHealthCheckConfig, TcpHealthCheckConfig } from '../../config/bootstrap';
 import type { ObjectReader } from '../../config/config-reader';
@@ -12,11 +13,7 @@ const UNSUPPORTED_HEALTH_CHECK_FIELDS = [
   'grpc_health_check',
   'custom_health_check',
   'alt_port',
-  'no_traffic_healthy_interval',
-  'event_log_path',
   'event_logger',
-  'always_log_health_check_failures',
-  'always_log_health_check_success',
   'tls_options',
   'transport_socket_match_criteria',
   'healthy_edge_interval_jitter',
@@ -70,13 +67,19 @@ function parseHealthCheck(r: ObjectReader): HealthCheckConfig {
   );
   const http = r.object('http_health_check');
   const tcp = r.object('tcp_health_check');
-  positiveDuration(r, 'no_traffic_interval', 60_000); // read, unused: every cluster counts as having traffic
+  const noTrafficIntervalMs = positiveDuration(r, 'no_traffic_interval', 60_000);
+  const eventLogPath = r.string('event_log_path', '');
   return {
     timeoutMs,
     intervalMs,
     unhealthyIntervalMs,
     unhealthyEdgeIntervalMs: positiveDuration(r, 'unhealthy_edge_interval', unhealthyIntervalMs),
     healthyEdgeIntervalMs: positiveDuration(r, 'healthy_edge_interval', intervalMs),
+    noTrafficIntervalMs,
+    noTrafficHealthyIntervalMs: positiveDuration(r, 'no_traffic_healthy_interval', noTrafficIntervalMs),
+    eventLogPath: eventLogPath === '' ? null : eventLogPath,
+    alwaysLogFailures: r.bool('always_log_health_check_failures', false),
+    alwaysLogSuccess: r.bool('always_log_health_check_success', false),
     initialJitterMs: r.durationMs('initial_jitter', 0),
     intervalJitterMs: r.durationMs('interval_jitter', 0),
     intervalJitterPercent: r.uint('interval_jitter_percent', 0),

@@ -2,15 +2,19 @@
  * Starts the active health checker of every cluster that configures `health_checks`, on the
  * primary thread, with their `cluster.<c>.health_check.*` stats in the primary's stats row.
  */
-import type { ClusterConfig } from '../../config/bootstrap';
-import type { StatsStore } from '../../stats/store';
+import type { ClusterConfig, HealthCheckConfig } from '../../config/bootstrap';
+import { STATS_OFF, type StatsStore } from '../../stats/store';
 import { discoveryFor } from '../cluster-manager';
 import type { DnsResolver } from '../discovery/api';
 import { systemDnsResolver } from '../discovery/dns-resolver';
 import type { HostTable } from '../host-table';
 import { ClusterHealthChecker, type HealthCheckStats } from './checker';
+import { HealthEventLog } from './event-log';
 
 export interface HealthCheckers {
+  /** Resolves once every checked cluster has checked each of its first hosts once (warm-up). */
+  readonly warmed: Promise<void>;
+  readonly clusterCount: number;
   stop(): void;
 }
 
@@ -25,6 +29,30 @@ function bindStats(stats: StatsStore, cluster: string): HealthCheckStats {
   };
 }
 
+/** The counters whose first use means "the cluster has had traffic" in Envoy's `interval()`. */
+const TRAFFIC_STATS = ['upstream_cx_total', 'upstream_cx_tx_bytes_total', 'upstream_cx_rx_bytes_total'];
+
+/**
+ * Whether `cluster` has ever had traffic, summed over every worker's row. Latched like Envoy's
+ * `used()` flag: /reset_counters does not bring back the no-traffic intervals. With
+ * LEGATE_STATS=off nothing is counted, so every cluster counts as having traffic.
+ */
+export function trafficSeen(stats: StatsStore, cluster: string): () => boolean {
+  const names = stats.data.names;
+  const indexes = TRAFFIC_STATS.map((n) => names.indexOf(`cluster.${cluster}.${n}`)).filter((i) => i >= 0);
+  let seen = STATS_OFF || indexes.length === 0;
+  return () => (seen ||= indexes.some((i) => stats.read(i) > 0));
+}
+
+function eventLog(cluster: ClusterConfig, check: HealthCheckConfig): HealthEventLog | null {
+  if (check.eventLogPath === null) return null;
+  try {
+    return new HealthEventLog(check.eventLogPath, cluster.name, check.http ? 'HTTP' : 'TCP');
+  } catch (err) {
+    throw new Error(`cluster '${cluster.name}': health check event_log_path: ${(err as Error).message}`);
+  }
+}
+
 export function startHealthCheckers(
   clusters: readonly ClusterConfig[],
   table: HostTable,
@@ -37,18 +65,18 @@ export function startHealthCheckers(
   for (const c of clusters) {
     const check = c.healthChecks?.[0];
     if (check === undefined) continue;
-    const checker = new ClusterHealthChecker(
-      c,
-      check,
-      table,
-      discoveryFor(c, table, resolver),
-      bindStats(stats, c.name),
-      undefined,
-      undefined,
+    const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver), {
+      stats: bindStats(stats, c.name),
+      hadTraffic: trafficSeen(stats, c.name),
+      eventLog: eventLog(c, check),
       onCheckPassed,
-    );
+    });
     checker.start();
     checkers.push(checker);
   }
-  return { stop: () => checkers.forEach((c) => c.stop()) };
+  return {
+    warmed: Promise.all(checkers.map((c) => c.warmed)).then(() => {}),
+    clusterCount: checkers.length,
+    stop: () => checkers.forEach((c) => c.stop()),
+  };
 }

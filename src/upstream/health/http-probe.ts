@@ -70,14 +70,18 @@ export function httpProbe(
             });
             res.on('error', () => {
               clearTimeout(timer);
-              resolve('network_failure');
+              resolve(timedOut ? 'network_timeout' : 'network_failure');
             });
           },
         );
-        const timer = setTimeout(() => req.destroy(new Error('health check timeout')), timeoutMs);
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          req.destroy(new Error('health check timeout'));
+        }, timeoutMs);
         req.on('error', () => {
           clearTimeout(timer);
-          resolve('network_failure');
+          resolve(timedOut ? 'network_timeout' : 'network_failure');
         });
         req.end();
       }),

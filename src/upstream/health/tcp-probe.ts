@@ -1,7 +1,7 @@
 /**
  * One TCP health check (Envoy's TcpHealthCheckerImpl): connect, write `send`, and succeed once the
  * bytes read contain every `receive` payload in order (with no payloads, connecting succeeds).
- * A refused or reset connection, or a timeout before a match, is a network failure. Each check
+ * A refused or reset connection is a network failure, no match within the timeout a network timeout. Each check
  * opens its own connection (reuse_connection is not applied to TCP checks).
  */
 import * as net from 'node:net';
@@ -33,7 +33,7 @@ export function tcpProbe(config: TcpHealthCheckConfig, address: string, port: nu
           socket.destroy();
           resolve(outcome);
         };
-        const timer = setTimeout(() => finish('network_failure'), timeoutMs);
+        const timer = setTimeout(() => finish('network_timeout'), timeoutMs);
         socket.on('connect', () => {
           if (send.length > 0) socket.write(send);
           if (receive.length === 0) finish('success');

@@ -6,7 +6,8 @@
  * search for RANDOM and PEAK_EWMA's draws). The shared host table carries some load so LEAST_REQUEST
  * and PEAK_EWMA compare real numbers; randomness is Math.random, as in production. RING_HASH and
  * MAGLEV pick by a random hash here (a request without a route hash_policy): one ring binary search
- * or one table lookup.
+ * or one table lookup. The last group picks through a cluster's priority set (ROUND_ROBIN): with
+ * one loaded level it is the policy's balancer itself; with two, one extra draw chooses the level.
  *
  * Prints mitata's table, then ops/s per case.
  */
@@ -18,8 +19,14 @@ import { createBuiltinRegistry } from '../src/registry/builtins';
 import { Host } from '../src/upstream/host';
 import { HostTable } from '../src/upstream/host-table';
 import { isLbPolicyFactory, NO_LB_CONTEXT, type LbEnv } from '../src/upstream/lb/api';
+import { buildPrioritySet } from '../src/upstream/lb/priority-set-lb';
+import { roundRobinFactory } from '../src/upstream/lb/round-robin';
 
-function hostSet(count: number, weight: (i: number) => number): { hosts: Host[]; env: LbEnv } {
+function hostSet(
+  count: number,
+  weight: (i: number) => number,
+  priority: (i: number) => number = () => 0,
+): { hosts: Host[]; env: LbEnv } {
   const config: ClusterConfig = {
     at: 'perf',
     name: 'perf',
@@ -30,7 +37,7 @@ function hostSet(count: number, weight: (i: number) => number): { hosts: Host[];
     endpoints: Array.from({ length: count }, (_, i) => ({
       address: { address: `10.0.${i >> 8}.${i & 255}`, port: 80 },
       weight: weight(i),
-      priority: 0,
+      priority: priority(i),
     })),
     perConnectionBufferLimitBytes: 1 << 20,
     idleTimeoutMs: 0,
@@ -39,7 +46,7 @@ function hostSet(count: number, weight: (i: number) => number): { hosts: Host[];
     dnsLookupFamily: 'AUTO',
   };
   const table = HostTable.allocate([config]);
-  const hosts = config.endpoints.map((e, i) => new Host(i, e.address.address, 80, e.weight, 0));
+  const hosts = config.endpoints.map((e, i) => new Host(i, e.address.address, 80, e.weight, e.priority));
   for (const h of hosts) for (let n = h.slot % 7; n > 0; n--) table.requestStarted(h.slot);
   return { hosts, env: { hostTable: table, random: Math.random, nowMs: monotonicMs } };
 }
@@ -65,6 +72,27 @@ async function main(): Promise<void> {
       }
     });
   }
+  group('priority set', () => {
+    const settings = {
+      overprovisioningFactor: 140,
+      healthyPanicThreshold: 50,
+      weightedPriorityHealth: false,
+    };
+    for (const [label, unhealthy] of [
+      ['1 loaded level', 0],
+      ['2 loaded levels', 3],
+    ] as const) {
+      // 5 hosts at P0 and 1 at P1; 3 unhealthy P0 hosts make P1 take 44 %.
+      const { hosts, env } = hostSet(
+        6,
+        () => 1,
+        (i) => (i < 5 ? 0 : 1),
+      );
+      for (let i = 0; i < unhealthy; i++) hosts[i]!.healthy = false;
+      const { lb } = buildPrioritySet(hosts, roundRobinFactory, {}, env, settings);
+      bench(`ROUND_ROBIN ${label}`, () => do_not_optimize(lb.chooseHost(NO_LB_CONTEXT)));
+    }
+  });
   await runAndPrintOpsPerSecond();
 }
 

@@ -263,6 +263,10 @@ export interface ClusterConfig {
   healthChecks?: HealthCheckConfig[];
   /** `common_lb_config.healthy_panic_threshold` in percent (default 50; 0 disables panic mode). */
   healthyPanicThreshold?: number;
+  /** `load_assignment.policy.overprovisioning_factor` in percent (default 140, i.e. 1.4). */
+  overprovisioningFactor?: number;
+  /** `load_assignment.policy.weighted_priority_health` (default false: level health counts hosts). */
+  weightedPriorityHealth?: boolean;
 }
 
 /** One `health_checks[]` entry (an HTTP or a TCP check), Envoy's defaults filled in. */

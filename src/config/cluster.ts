@@ -15,6 +15,7 @@ import type { ObjectReaderImpl } from './object-reader';
 import { didYouMean, unknownValueMessage } from './suggest';
 import { rejectUnsupported } from './unsupported';
 import { isLbPolicyFactory } from '../upstream/lb/api';
+import { DEFAULT_OVERPROVISIONING_FACTOR } from '../upstream/lb/priority-load';
 
 const DISCOVERY_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'] as const;
 const DNS_LOOKUP_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
@@ -95,13 +96,15 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
   const dnsRefreshRateMs = r.durationMs('dns_refresh_rate', 5000);
   if (dnsRefreshRateMs < 1) r.error('dns_refresh_rate', 'must be at least 0.001s');
   const http = parseUpstreamHttpOptions(r);
+  const assignment = r.object('load_assignment');
   return {
     at: r.path,
     name,
     type: type as ClusterDiscoveryType,
     connectTimeoutMs,
     ...parseLbPolicy(r, ctx),
-    endpoints: parseEndpoints(r, type),
+    endpoints: parseEndpoints(assignment, type),
+    ...parseAssignmentPolicy(assignment?.object('policy') ?? null),
     perConnectionBufferLimitBytes: r.wrappedUint('per_connection_buffer_limit_bytes', 1024 * 1024),
     idleTimeoutMs: http.idleTimeoutMs,
     maxRequestsPerConnection: http.maxRequestsPerConnection,
@@ -197,10 +200,9 @@ function pickLoadBalancingPolicy(
 
 // ---------------------------------------------------------------- endpoints
 
-function parseEndpoints(r: ObjectReader, type: string): EndpointConfig[] {
-  const assignment = r.object('load_assignment');
+function parseEndpoints(assignment: ObjectReader | null, type: string): EndpointConfig[] {
   if (!assignment) return [];
-  rejectUnsupported(assignment, ['policy', 'named_endpoints']);
+  rejectUnsupported(assignment, ['named_endpoints']);
   assignment.string('cluster_name');
   const endpoints: EndpointConfig[] = [];
   for (const locality of assignment.objectArray('endpoints')) {
@@ -245,6 +247,23 @@ function parseEndpoints(r: ObjectReader, type: string): EndpointConfig[] {
     );
   }
   return endpoints;
+}
+
+/** `load_assignment.policy`: how priority levels share load (src/upstream/lb/priority-load.ts). */
+function parseAssignmentPolicy(
+  policy: ObjectReader | null,
+): Pick<ClusterConfig, 'overprovisioningFactor' | 'weightedPriorityHealth'> {
+  if (policy === null)
+    return { overprovisioningFactor: DEFAULT_OVERPROVISIONING_FACTOR, weightedPriorityHealth: false };
+  rejectUnsupported(policy, ['drop_overloads', 'endpoint_stale_after']);
+  const config = {
+    overprovisioningFactor: policy.wrappedUint('overprovisioning_factor', DEFAULT_OVERPROVISIONING_FACTOR, {
+      min: 1,
+    }),
+    weightedPriorityHealth: policy.bool('weighted_priority_health', false),
+  };
+  policy.done();
+  return config;
 }
 
 /** `endpoint.health_check_config.port_value` (STATIC clusters: DNS hosts are not tied to an endpoint). */

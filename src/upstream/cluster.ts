@@ -12,7 +12,13 @@ import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
 import type { ClusterSlots, HostTable } from './host-table';
 import type { LbContext, LbEnv, LbPolicyFactory, LoadBalancer } from './lb/api';
-import { DEFAULT_HEALTHY_PANIC_THRESHOLD, inPanic, NO_HOST_LB } from './lb/host-set';
+import { NO_HOST_LB } from './lb/host-set';
+import {
+  DEFAULT_HEALTHY_PANIC_THRESHOLD,
+  DEFAULT_OVERPROVISIONING_FACTOR,
+  type PrioritySettings,
+} from './lb/priority-load';
+import { buildPrioritySet } from './lb/priority-set-lb';
 import { localCircuitBreaker, type CircuitBreaker } from './circuit-breakers';
 import type { ClusterStats } from '../stats/cluster-stats';
 import { OutlierRecorder, type ThresholdListener } from './outlier/recorder';
@@ -45,14 +51,17 @@ export class Cluster {
   readonly circuitBreaker: CircuitBreaker;
   /** Where the router reports upstream outcomes; null when the cluster has no outlier_detection. */
   readonly outlier: OutlierRecorder | null;
-  /** The LB env with this cluster's panic threshold. */
-  private readonly lbEnv: LbEnv;
+  /** How this cluster's priority levels share load and when they panic. */
+  private readonly priorities: PrioritySettings;
   /** This cluster's rows in the host table, whose health generation `chooseHost` watches. */
   private readonly slots: ClusterSlots;
   /** The health generation the current LB was built at. */
   private healthGeneration = 0;
-  /** Too few hosts are healthy: the LB ignores health and every pick counts lb_healthy_panic. */
-  private panic = false;
+  /**
+   * Per priority: the level is in panic (its balancer ignores health) and a pick from it counts
+   * lb_healthy_panic. Null when no level that takes traffic is in panic.
+   */
+  private panicByPriority: readonly boolean[] | null = null;
 
   constructor(
     readonly config: ClusterConfig,
@@ -60,12 +69,10 @@ export class Cluster {
   ) {
     this.name = config.name;
     this.table = deps.lbEnv.hostTable;
-    const env = deps.lbEnv;
-    this.lbEnv = {
-      hostTable: env.hostTable,
-      random: () => env.random(),
-      nowMs: () => env.nowMs(),
+    this.priorities = {
       healthyPanicThreshold: config.healthyPanicThreshold ?? DEFAULT_HEALTHY_PANIC_THRESHOLD,
+      overprovisioningFactor: config.overprovisioningFactor ?? DEFAULT_OVERPROVISIONING_FACTOR,
+      weightedPriorityHealth: config.weightedPriorityHealth ?? false,
     };
     this.slots = this.table.slotsOf(config.name) ?? { name: config.name, firstSlot: 0, capacity: 0 };
     this.circuitBreaker = deps.circuitBreaker ?? localCircuitBreaker(config);
@@ -87,8 +94,10 @@ export class Cluster {
     // The primary's health checker and outlier detector bump the generation on every change: one
     // plain read per pick makes every worker switch within one pick of a change.
     if (this.table.healthGeneration(this.slots) !== this.healthGeneration) this.onHostHealthChanged();
-    if (this.panic) this.deps.stats?.lbHealthyPanic.inc();
-    return this.lb.chooseHost(ctx);
+    const host = this.lb.chooseHost(ctx);
+    if (this.panicByPriority !== null && host !== null && this.panicByPriority[host.priority])
+      this.deps.stats?.lbHealthyPanic.inc();
+    return host;
   }
 
   /**
@@ -136,8 +145,15 @@ export class Cluster {
   onHostHealthChanged(): void {
     this.healthGeneration = this.table.healthGeneration(this.slots);
     for (const h of this.currentHosts) h.healthy = this.table.isHostUsable(h.slot);
-    this.panic = inPanic(this.currentHosts, this.lbEnv.healthyPanicThreshold!);
-    this.lb = this.deps.lbFactory.create(this.currentHosts, this.config.lbConfig, this.lbEnv);
+    const set = buildPrioritySet(
+      this.currentHosts,
+      this.deps.lbFactory,
+      this.config.lbConfig,
+      this.deps.lbEnv,
+      this.priorities,
+    );
+    this.lb = set.lb;
+    this.panicByPriority = set.panic;
     this.deps.stats?.setMembership(this.currentHosts);
   }
 

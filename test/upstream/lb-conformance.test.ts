@@ -1,13 +1,18 @@
 /**
  * One suite run over every registered load-balancing policy: whatever its algorithm, a policy must
- * spread load evenly over equal hosts, honour weights, handle empty and single-host sets, forget
- * removed hosts, skip unhealthy ones and fail over by priority.
+ * spread load evenly over equal hosts, honour weights, handle empty and single-host sets and forget
+ * removed hosts; and, built into a cluster's priority set, skip unhealthy hosts and share load
+ * between priority levels.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NO_LB_CONTEXT, type LbPolicyFactory } from '../../src/upstream/lb/api';
 import { createBuiltinRegistry } from '../../src/registry/builtins';
 import { Registry } from '../../src/registry/registry';
+import type { HostTable } from '../../src/upstream/host-table';
+import type { Host } from '../../src/upstream/host';
+import type { PrioritySettings } from '../../src/upstream/lb/priority-load';
+import { buildPrioritySet } from '../../src/upstream/lb/priority-set-lb';
 import { countPicks, lbEnv, makeHosts, registeredLbPolicies } from './helpers';
 
 const POLICIES = registeredLbPolicies();
@@ -24,6 +29,24 @@ const DEFAULT_TOLERANCE = 0.02;
 
 function defaults(factory: LbPolicyFactory): unknown {
   return factory.parseConfig(null, { registry: new Registry() });
+}
+
+const ENVOY_DEFAULTS: PrioritySettings = {
+  overprovisioningFactor: 140,
+  healthyPanicThreshold: 50,
+  weightedPriorityHealth: false,
+};
+const NO_PANIC: PrioritySettings = { ...ENVOY_DEFAULTS, healthyPanicThreshold: 0 };
+
+/** The balancer a cluster builds over `hosts` (all priorities, healthy or not) with `factory`'s policy. */
+function clusterLb(
+  factory: LbPolicyFactory,
+  hosts: Host[],
+  table: HostTable,
+  seed: number,
+  s: PrioritySettings,
+) {
+  return buildPrioritySet(hosts, factory, defaults(factory), lbEnv(table, seed), s).lb;
 }
 
 test('the Envoy policies are registered under their names, @types and lb_policy enums', () => {
@@ -89,29 +112,35 @@ for (const factory of POLICIES) {
       for (const h of remaining) assert.ok((counts.get(h) ?? 0) > 800, `${h.key} starved`);
     });
 
-    test('unhealthy hosts are skipped; all unhealthy yields null', () => {
+    test('through the priority set: unhealthy hosts are skipped; none healthy and no panic yields null', () => {
       const { hosts, table } = makeHosts([1, 1, 1]);
       hosts[1]!.healthy = false;
-      const lb = factory.create(hosts, defaults(factory), lbEnv(table, 5));
+      const lb = clusterLb(factory, hosts, table, 5, NO_PANIC);
       const counts = countPicks(() => lb.chooseHost(NO_LB_CONTEXT), 3000);
       assert.equal(counts.get(hosts[1]!), undefined);
       assert.ok((counts.get(hosts[0]!) ?? 0) > 1200 && (counts.get(hosts[2]!) ?? 0) > 1200);
 
       for (const h of hosts) h.healthy = false;
-      const none = factory.create(hosts, defaults(factory), lbEnv(table, 5));
-      assert.equal(none.chooseHost(NO_LB_CONTEXT), null);
+      assert.equal(clusterLb(factory, hosts, table, 5, NO_PANIC).chooseHost(NO_LB_CONTEXT), null);
+      const panic = clusterLb(factory, hosts, table, 5, ENVOY_DEFAULTS);
+      assert.equal(countPicks(() => panic.chooseHost(NO_LB_CONTEXT), 300).size, 3, 'panic: every host');
     });
 
-    test('priority 1 takes traffic only when priority 0 has no healthy host', () => {
-      const { hosts, table } = makeHosts([1, 1, 1], [0, 0, 1]);
-      const primary = factory.create(hosts, defaults(factory), lbEnv(table, 9));
-      const counts = countPicks(() => primary.chooseHost(NO_LB_CONTEXT), 1000);
-      assert.equal(counts.get(hosts[2]!), undefined);
-
+    test('through the priority set: P1 idles while P0 is >= 72 % healthy, takes the spill when not', () => {
+      const { hosts, table } = makeHosts([1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]);
       hosts[0]!.healthy = false;
+      const primary = clusterLb(factory, hosts, table, 9, ENVOY_DEFAULTS);
+      assert.equal(countPicks(() => primary.chooseHost(NO_LB_CONTEXT), 1000).get(hosts[5]!), undefined);
+
       hosts[1]!.healthy = false;
-      const failover = factory.create(hosts, defaults(factory), lbEnv(table, 9));
-      assert.equal(countPicks(() => failover.chooseHost(NO_LB_CONTEXT), 100).get(hosts[2]!), 100);
+      hosts[2]!.healthy = false;
+      const spill = clusterLb(factory, hosts, table, 9, ENVOY_DEFAULTS);
+      const counts = countPicks(() => spill.chooseHost(NO_LB_CONTEXT), PICKS);
+      assert.ok(
+        Math.abs((counts.get(hosts[5]!) ?? 0) / PICKS - 0.44) < 0.02,
+        `P1 got ${counts.get(hosts[5]!)}`,
+      );
+      for (const h of hosts.slice(0, 3)) assert.equal(counts.get(h), undefined, 'unhealthy P0 host picked');
     });
   });
 }

@@ -10,7 +10,8 @@
  * - Each worker: `create(hosts, config, env)` builds a LoadBalancer over a snapshot of the host set.
  *   The snapshot is immutable: the cluster builds a new LoadBalancer whenever hosts are added or
  *   removed or a health flag changes (as Envoy rebuilds its per-thread LBs on host-set updates).
- *   `create` keeps only healthy hosts of the best priority level that has any (see host-set.ts).
+ *   The cluster builds one per priority level that takes traffic, over exactly the hosts to
+ *   balance over, and chooses the level per pick (priority-set-lb.ts): policies never filter.
  * - Per request: `chooseHost(ctx)`, synchronous, allocation-free. Returns null when no host is
  *   usable (empty or all-unhealthy set); the router then answers 503 with response flag UH.
  */
@@ -41,11 +42,6 @@ export interface LbEnv {
   random(): number;
   /** Monotonic milliseconds, same origin in every thread. */
   nowMs(): number;
-  /**
-   * The cluster's `healthy_panic_threshold` in percent (see host-set.ts). The Cluster always sets
-   * it (Envoy's default 50 comes from the config); absent, e.g. for an LB built alone, panic mode is off.
-   */
-  readonly healthyPanicThreshold?: number;
 }
 
 export interface LoadBalancer {
@@ -58,14 +54,20 @@ export interface LbPolicyFactory<C = unknown> extends ExtensionFactory<C> {
   /** The cluster `lb_policy` enum value, e.g. 'ROUND_ROBIN'. */
   readonly enumName: string;
   /**
+   * The policy places requests by their hash (RING_HASH, MAGLEV): the priority level is then chosen
+   * from the hash too, as Envoy's thread-aware balancers do, so a key keeps its level.
+   */
+  readonly hashesRequests?: boolean;
+  /**
    * Parses the `typed_config` of this policy inside a cluster's `load_balancing_policy` (the reader
    * is null when it has only `@type` or is absent). Without it, settings there are reported as
    * unsupported and `parseConfig(null)` gives the defaults. The result has parseConfig's shape.
    */
   parseTypedConfig?(typed: ObjectReader | null, ctx: ParseContext): C;
   /**
-   * Builds a worker-local LoadBalancer. `hosts` is the cluster's full current set (all priorities,
-   * healthy or not); `config` is what parseConfig returned.
+   * Builds a worker-local LoadBalancer over exactly `hosts`: one priority level's healthy hosts, or
+   * all of its hosts when that level is in panic mode (possibly none). `config` is what
+   * parseConfig returned.
    */
   create(hosts: readonly Host[], config: C, env: LbEnv): LoadBalancer;
 }

@@ -12,7 +12,7 @@ import type { Host } from '../host';
 import type { HostTable } from '../host-table';
 import type { LbEnv, LbPolicyFactory, LoadBalancer } from './api';
 import { EdfScheduler } from './edf';
-import { allWeightsEqual, trivialLb, usableHosts } from './host-set';
+import { allWeightsEqual, trivialLb } from './host-set';
 
 export interface LeastRequestConfig {
   /** least_request_lb_config.choice_count, >= 2. */
@@ -100,8 +100,7 @@ export const leastRequestFactory: LbPolicyFactory<LeastRequestConfig> = {
     return config;
   },
 
-  create(allHosts: readonly Host[], config: LeastRequestConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts, env);
+  create(hosts: readonly Host[], config: LeastRequestConfig, env: LbEnv): LoadBalancer {
     return (
       trivialLb(hosts) ??
       (allWeightsEqual(hosts)

@@ -14,7 +14,7 @@ import type { Host } from '../host';
 import type { LbContext, LbEnv, LbPolicyFactory, LoadBalancer } from './api';
 import { rejectUnsupported } from '../../config/unsupported';
 import { CONSISTENT_HASH_UNSUPPORTED_FIELDS, hashOrRandom, xxHash32 } from './hash';
-import { sortedByKey, trivialLb, usableHosts } from './host-set';
+import { sortedByKey, trivialLb } from './host-set';
 
 export interface MaglevConfig {
   tableSize: number;
@@ -91,6 +91,7 @@ export const maglevFactory: LbPolicyFactory<MaglevConfig> = {
   name: 'envoy.load_balancing_policies.maglev',
   typeUrls: ['type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev'],
   enumName: 'MAGLEV',
+  hashesRequests: true,
 
   parseConfig(cluster: ObjectReader | null): MaglevConfig {
     const maglev = cluster?.object('maglev_lb_config');
@@ -101,8 +102,7 @@ export const maglevFactory: LbPolicyFactory<MaglevConfig> = {
     return typed ? readMaglev(typed) : { tableSize: DEFAULT_TABLE_SIZE };
   },
 
-  create(allHosts: readonly Host[], config: MaglevConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts, env);
+  create(hosts: readonly Host[], config: MaglevConfig, env: LbEnv): LoadBalancer {
     return trivialLb(hosts) ?? new MaglevLb(sortedByKey(hosts), config.tableSize, env);
   },
 };

@@ -21,7 +21,7 @@ import type { Host } from '../host';
 import type { HostTable } from '../host-table';
 import type { LbEnv, LbPolicyFactory, LoadBalancer } from './api';
 import { CumulativeWeights } from './cumulative-weights';
-import { allWeightsEqual, trivialLb, usableHosts } from './host-set';
+import { allWeightsEqual, trivialLb } from './host-set';
 
 export interface PeakEwmaConfig {
   /** decay_time: the EWMA's time constant τ (ms). Envoy contrib and linkerd default: 10 s. */
@@ -113,8 +113,7 @@ export const peakEwmaFactory: LbPolicyFactory<PeakEwmaConfig> = {
     return config;
   },
 
-  create(allHosts: readonly Host[], config: PeakEwmaConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts, env);
+  create(hosts: readonly Host[], config: PeakEwmaConfig, env: LbEnv): LoadBalancer {
     return trivialLb(hosts) ?? new PeakEwmaLb(hosts, config, env);
   },
 };

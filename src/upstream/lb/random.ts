@@ -8,7 +8,7 @@
 import type { Host } from '../host';
 import type { LbEnv, LbPolicyFactory, LoadBalancer } from './api';
 import { CumulativeWeights } from './cumulative-weights';
-import { allWeightsEqual, trivialLb, usableHosts } from './host-set';
+import { allWeightsEqual, trivialLb } from './host-set';
 
 /** RANDOM has no settings. */
 export type RandomConfig = Record<string, never>;
@@ -49,8 +49,7 @@ export const randomFactory: LbPolicyFactory<RandomConfig> = {
     return {};
   },
 
-  create(allHosts: readonly Host[], _config: RandomConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts, env);
+  create(hosts: readonly Host[], _config: RandomConfig, env: LbEnv): LoadBalancer {
     return (
       trivialLb(hosts) ??
       (allWeightsEqual(hosts) ? new UniformRandomLb(hosts, env) : new WeightedRandomLb(hosts, env))

@@ -14,7 +14,7 @@ import type { Host } from '../host';
 import type { LbContext, LbEnv, LbPolicyFactory, LoadBalancer } from './api';
 import { rejectUnsupported } from '../../config/unsupported';
 import { CONSISTENT_HASH_UNSUPPORTED_FIELDS, hashOrRandom, xxHash32 } from './hash';
-import { sortedByKey, trivialLb, usableHosts } from './host-set';
+import { sortedByKey, trivialLb } from './host-set';
 
 export interface RingHashConfig {
   minimumRingSize: number;
@@ -111,6 +111,7 @@ export const ringHashFactory: LbPolicyFactory<RingHashConfig> = {
   name: 'envoy.load_balancing_policies.ring_hash',
   typeUrls: ['type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash'],
   enumName: 'RING_HASH',
+  hashesRequests: true,
 
   parseConfig(cluster: ObjectReader | null): RingHashConfig {
     const ring = cluster?.object('ring_hash_lb_config');
@@ -125,8 +126,7 @@ export const ringHashFactory: LbPolicyFactory<RingHashConfig> = {
       : { minimumRingSize: DEFAULT_MIN_RING, maximumRingSize: DEFAULT_MAX_RING };
   },
 
-  create(allHosts: readonly Host[], config: RingHashConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts, env);
+  create(hosts: readonly Host[], config: RingHashConfig, env: LbEnv): LoadBalancer {
     return trivialLb(hosts) ?? new RingHashLb(sortedByKey(hosts), config, env);
   },
 };

@@ -10,7 +10,7 @@ import type { ObjectReader } from '../../config/config-reader';
 import type { Host } from '../host';
 import type { LbEnv, LbPolicyFactory, LoadBalancer } from './api';
 import { EdfScheduler } from './edf';
-import { allWeightsEqual, trivialLb, usableHosts } from './host-set';
+import { allWeightsEqual, trivialLb } from './host-set';
 
 /** Nothing to configure yet: `round_robin_lb_config` only holds slow_start_config (unsupported). */
 export type RoundRobinConfig = Record<string, never>;
@@ -69,8 +69,7 @@ export const roundRobinFactory: LbPolicyFactory<RoundRobinConfig> = {
     return {};
   },
 
-  create(allHosts: readonly Host[], _config: RoundRobinConfig, env: LbEnv): LoadBalancer {
-    const hosts = usableHosts(allHosts, env);
+  create(hosts: readonly Host[], _config: RoundRobinConfig, env: LbEnv): LoadBalancer {
     return (
       trivialLb(hosts) ??
       (allWeightsEqual(hosts) ? new UnweightedRoundRobinLb(hosts, env) : new WeightedRoundRobinLb(hosts, env))

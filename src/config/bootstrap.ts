@@ -120,6 +120,8 @@ export interface VirtualHostConfig extends HeaderMutations, PerFilterConfigs {
   name: string;
   domains: string[]; // lower-cased
   routes: RouteConfig[];
+  /** `rate_limits`: descriptors for rate limit filters (absent or [] = none). */
+  rateLimits?: RateLimitConfig[];
 }
 
 export interface StringMatcher {
@@ -180,7 +182,36 @@ export interface RouteActionConfig {
   retryPolicy: RetryPolicy | null;
   /** `hash_policy`, in order: the request hash for RING_HASH / MAGLEV clusters. Absent or [] = none. */
   hashPolicy?: HashPolicyConfig[];
+  /** `rate_limits`: descriptors for rate limit filters (absent or [] = none). */
+  rateLimits?: RateLimitConfig[];
+  /** `include_vh_rate_limits` (deprecated in Envoy): the virtual host's rate_limits apply too. */
+  includeVhRateLimits?: boolean;
 }
+
+/**
+ * Envoy's `config.route.v3.RateLimit`: its actions, in order, build one descriptor (a list of
+ * key/value entries) for rate limit filters of the same `stage`.
+ */
+export interface RateLimitConfig {
+  stage: number; // 0..10
+  /** Envoy's local_ratelimit skips entries that have one (it is a runtime key for the global filter). */
+  disableKey: string;
+  actions: RateLimitActionConfig[];
+}
+
+/** One `RateLimit.Action`: the entry it adds to the descriptor, or why there is none. */
+export type RateLimitActionConfig =
+  | { kind: 'generic_key'; key: string; value: string }
+  | { kind: 'request_headers'; headerName: string; key: string; skipIfAbsent: boolean } // name lower-cased
+  | { kind: 'remote_address' }
+  | { kind: 'destination_cluster' }
+  | {
+      kind: 'header_value_match';
+      key: string;
+      value: string;
+      expectMatch: boolean;
+      headers: HeaderMatcher[];
+    };
 
 /** One `hash_policy` entry: what to hash, and whether a hash from it ends the list (`terminal`). */
 export type HashPolicyConfig = { terminal: boolean } & (

@@ -24,6 +24,7 @@ import { HashPolicy } from './hash-policy';
 import { HeaderMutationApplier } from './header-mutations';
 import { CompiledRouteMatch, pathPartEnd } from './route-match';
 import { RouteIndex } from './route-index';
+import { RateLimitPolicy } from './rate-limit-actions';
 import { PathRewrite, pickWeightedIndex, redirectLocation } from './rewrite';
 import { VirtualHostSelector } from './virtual-hosts';
 
@@ -66,7 +67,8 @@ export class VirtualHost {
 
   constructor(config: VirtualHostConfig, routeConfig: RouteConfiguration) {
     this.name = config.name;
-    this.routes = config.routes.map((r) => new MatchedRoute(r, config, routeConfig));
+    const vhRateLimits = RateLimitPolicy.compile(config.rateLimits);
+    this.routes = config.routes.map((r) => new MatchedRoute(r, config, routeConfig, vhRateLimits));
     this.index = new RouteIndex(this.routes.map((r) => r.match));
   }
 
@@ -116,8 +118,19 @@ export class MatchedRoute {
   private readonly weighted: WeightedTargets | null;
   /** typed_per_filter_config by filter config name, the most specific level winning. */
   private readonly perFilter: ReadonlyMap<string, unknown>;
+  /** The route action's `rate_limits`, or null if none. */
+  readonly rateLimits: RateLimitPolicy | null;
+  /** The virtual host's `rate_limits` (one object shared by its routes), or null if none. */
+  readonly virtualHostRateLimits: RateLimitPolicy | null;
+  /** The route action's (deprecated) `include_vh_rate_limits`. */
+  readonly includeVhRateLimits: boolean;
 
-  constructor(config: RouteConfig, vh: VirtualHostConfig, routeConfig: RouteConfiguration) {
+  constructor(
+    config: RouteConfig,
+    vh: VirtualHostConfig,
+    routeConfig: RouteConfiguration,
+    vhRateLimits: RateLimitPolicy | null,
+  ) {
     this.name = config.name;
     this.virtualHostName = vh.name;
     this.action = config.action;
@@ -128,6 +141,10 @@ export class MatchedRoute {
     this.weighted = compileWeightedTargets(config.action, levels);
     this.hashPolicy = config.action.kind === 'route' ? HashPolicy.compile(config.action.hashPolicy) : null;
     this.perFilter = mergePerFilterConfigs([routeConfig, vh, config]);
+    const action = config.action;
+    this.rateLimits = action.kind === 'route' ? RateLimitPolicy.compile(action.rateLimits) : null;
+    this.virtualHostRateLimits = vhRateLimits;
+    this.includeVhRateLimits = action.kind === 'route' && action.includeVhRateLimits === true;
   }
 
   /**

@@ -12,6 +12,7 @@ import { didYouMean } from '../suggest';
 import { rejectUnsupported } from '../unsupported';
 import { parseHashPolicies } from './hash-policy';
 import { parseHeaderMutations } from './header-mutations';
+import { parseRateLimits, type RateLimitUse } from './rate-limits';
 import { readRegexMatcher } from './regex-field';
 
 const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
@@ -28,8 +29,6 @@ const UNSUPPORTED_ROUTE_ACTION_FIELDS = [
   'append_x_forwarded_host',
   'request_mirror_policies',
   'priority',
-  'rate_limits',
-  'include_vh_rate_limits',
   'cors',
   'max_grpc_timeout',
   'grpc_timeout_offset',
@@ -81,6 +80,8 @@ export interface RouteActionScope {
   /** The virtual host's retry_policy, used by routes that have none. */
   readonly defaultRetryPolicy: RetryPolicy | null;
   readonly maxDirectResponseBodyBytes: number;
+  /** Collects every `rate_limits` entry, to check its stage once the whole config is parsed. */
+  readonly rateLimitUses?: RateLimitUse[];
 }
 
 export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): RouteActionConfig {
@@ -124,6 +125,10 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
     idleTimeoutMs: r.durationMs('idle_timeout', 0),
     retryPolicy: retry ? parseRetryPolicy(retry) : scope.defaultRetryPolicy,
     hashPolicy: parseHashPolicies(r),
+    rateLimits: parseRateLimits(r, scope.rateLimitUses),
+    includeVhRateLimits:
+      r.deprecated('include_vh_rate_limits', "use the filter's vh_rate_limits: INCLUDE") &&
+      r.bool('include_vh_rate_limits', false),
   };
 }
 

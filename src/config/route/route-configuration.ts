@@ -14,7 +14,8 @@ import type { ObjectReader } from '../config-reader';
 import type { ParseContext } from '../../registry/registry';
 import { rejectUnsupported } from '../unsupported';
 import { parseHeaderMutations } from './header-mutations';
-import { parsePerFilterConfigs, type PerFilterScope } from './per-filter-config';
+import { allPerFilterConfigs, parsePerFilterConfigs, type PerFilterScope } from './per-filter-config';
+import { checkRateLimitStages, parseRateLimits, type RateLimitUse } from './rate-limits';
 import {
   parseDirectResponse,
   parseRedirect,
@@ -39,7 +40,6 @@ const UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS = [
 const UNSUPPORTED_VIRTUAL_HOST_FIELDS = [
   'require_tls',
   'virtual_clusters',
-  'rate_limits',
   'cors',
   'include_request_attempt_count',
   'include_attempt_count_in_response',
@@ -77,22 +77,26 @@ export function parseRouteConfiguration(
   );
   const validateClusters = r.bool('validate_clusters', true);
   const readers = r.objectArray('virtual_hosts');
+  const rateLimitUses: RateLimitUse[] = [];
   const scope: RouteScope = {
     ctx,
     httpFilters,
     validateClusters,
     maxDirectResponseBodyBytes,
     defaultRetryPolicy: null,
+    rateLimitUses,
   };
   const virtualHosts = readers.map((vh) => parseVirtualHost(vh, scope));
   checkUniqueAcrossVirtualHosts(readers, virtualHosts);
-  return {
+  const rc: RouteConfiguration = {
     at: r.path,
     name: r.string('name'),
     virtualHosts,
     ...parseHeaderMutations(r),
     perFilterConfigs: parsePerFilterConfigs(r, scope),
   };
+  checkRateLimitStages(rateLimitUses, [...httpFilters, ...allPerFilterConfigs(rc)], ctx);
+  return rc;
 }
 
 /** Stands in for a route_config that is missing (already reported): routes nothing. */
@@ -126,6 +130,7 @@ function parseVirtualHost(r: ObjectReader, scope: RouteScope): VirtualHostConfig
     routes: r.objectArray('routes').map((route) => parseRoute(route, routeScope)),
     ...parseHeaderMutations(r),
     perFilterConfigs: parsePerFilterConfigs(r, scope),
+    rateLimits: parseRateLimits(r, scope.rateLimitUses),
   };
 }
 

@@ -136,4 +136,9 @@ export interface HttpFilterFactory<C = unknown, R = unknown> extends ExtensionFa
   parsePerRouteConfig?(reader: ObjectReader, ctx: ParseContext): R;
   /** Declares the stats a per-route config will use (it may have its own stat prefix). */
   declarePerRouteStats?(config: R, layout: StatsLayout): void;
+  /**
+   * The `stage` of route `rate_limits` this filter (or per-route) config turns into descriptors, or
+   * null if it reads none. Route rate_limits of a stage no config reads are a config error.
+   */
+  rateLimitStage?(config: C | R): number | null;
 }

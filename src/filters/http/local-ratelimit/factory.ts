@@ -20,5 +20,7 @@ export const localRateLimitFactory: HttpFilterFactory<LocalRateLimitConfig, Loca
   parsePerRouteConfig: parseLocalRateLimitPerRoute,
   declareStats,
   declarePerRouteStats: declareStats,
+  // Envoy's filter computes descriptors only when it has some to match them against.
+  rateLimitStage: (config) => (config.descriptors.length > 0 ? config.stage : null),
   createFilterFactory: createLocalRateLimitFilterFactory,
 };

@@ -3,6 +3,11 @@
  * takes a token from a bucket; without one it is counted as rate limited and, when enforcement
  * applies, answered locally with `status` and body `local_rate_limited` (flag RL).
  *
+ * With `descriptors`, the selected route's `rate_limits` of the config's `stage` turn the request
+ * into descriptors first, and which buckets it pays follows Envoy's LocalRateLimiterImpl (see
+ * LocalRateLimiter). The virtual host's `rate_limits` count too per `vh_rate_limits`: OVERRIDE (only
+ * when the route has none), INCLUDE, IGNORE; a route's `include_vh_rate_limits` means INCLUDE.
+ *
  * Which config applies is Envoy's rule: the most specific `typed_per_filter_config` entry of the
  * selected route (route, then virtual host, then route configuration), else the filter's own. Each
  * config has its own bucket — process-wide, or one per downstream connection with
@@ -11,9 +16,11 @@
 import { log } from '../../../common/log';
 import { HeaderMap } from '../../../http/header-map';
 import type { RequestHead } from '../../../http/codec';
+import type { RateLimitRequest } from '../../../router/rate-limit-actions';
+import type { MatchedRoute } from '../../../router/route-table';
 import type { Counter } from '../../../stats/store';
 import type { WorkerServices } from '../../../worker/services';
-import { localTokenBucket, TokenBucket } from '../../common/local-ratelimit/token-bucket';
+import { LocalRateLimiter } from '../../common/local-ratelimit/local-rate-limiter';
 import { FilterHeadersStatus, PassThroughFilter, type FilterFactoryContext, type StreamFilter } from '../api';
 import type { LocalRateLimitConfig } from './config';
 
@@ -24,15 +31,15 @@ export function localRateLimitStatPrefix(statPrefix: string): string {
   return `${statPrefix}.http_local_rate_limit.`;
 }
 
-/** One config made live on a worker: its bucket(s) and counters. */
+/** One config made live on a worker: its buckets and counters. */
 class Limiter {
   readonly enabled: Counter;
   readonly enforced: Counter;
   readonly rateLimited: Counter;
   readonly ok: Counter;
-  /** The process-wide bucket, or null with a bucket per connection. */
-  private readonly bucket: TokenBucket | null;
-  private readonly perConnection: WeakMap<object, TokenBucket> | null;
+  /** The process-wide buckets, or null with buckets per connection. */
+  private readonly shared: LocalRateLimiter | null;
+  private readonly perConnection: WeakMap<object, LocalRateLimiter> | null;
   private warnedNoConnection = false;
 
   constructor(
@@ -44,21 +51,37 @@ class Limiter {
     this.enforced = services.stats.counter(`${prefix}enforced`);
     this.rateLimited = services.stats.counter(`${prefix}rate_limited`);
     this.ok = services.stats.counter(`${prefix}ok`);
-    this.bucket = config.perConnection ? null : new TokenBucket(config.bucket, config.bucket.sab);
+    this.shared = config.perConnection ? null : LocalRateLimiter.shared(config);
     this.perConnection = config.perConnection ? new WeakMap() : null;
   }
 
-  /** Takes a token for a request on `connection` (null: the codec has no connection object). */
-  consume(connection: object | null, nowMs: number): boolean {
-    if (this.bucket !== null) return this.bucket.consume(nowMs);
+  /**
+   * Takes the tokens of a request with `descriptors` on `connection` (null: the codec has no
+   * connection object).
+   */
+  consume(descriptors: readonly string[], connection: object | null, nowMs: number): boolean {
+    if (this.shared !== null) return this.shared.requestAllowed(descriptors, nowMs);
     if (connection === null) return this.noConnection();
-    const buckets = this.perConnection!;
-    let bucket = buckets.get(connection);
-    if (bucket === undefined) {
-      bucket = localTokenBucket(this.config.bucket, nowMs);
-      buckets.set(connection, bucket);
+    const limiters = this.perConnection!;
+    let limiter = limiters.get(connection);
+    if (limiter === undefined) {
+      limiter = LocalRateLimiter.local(this.config, nowMs);
+      limiters.set(connection, limiter);
     }
-    return bucket.consume(nowMs);
+    return limiter.requestAllowed(descriptors, nowMs);
+  }
+
+  /**
+   * The request's descriptors, into `out` (emptied first). Only with configured descriptors (as
+   * Envoy) and on a forwarding route (redirects and direct responses have no route entry in Envoy).
+   */
+  populateDescriptors(route: MatchedRoute | null, req: RateLimitRequest, out: string[]): void {
+    out.length = 0;
+    const config = this.config;
+    if (config.descriptors.length === 0 || route === null || route.action.kind !== 'route') return;
+    route.rateLimits?.populateLocal(config.stage, route, req, out);
+    const vh = route.virtualHostRateLimits;
+    if (vh !== null && includesVirtualHost(config, route)) vh.populateLocal(config.stage, route, req, out);
   }
 
   /** uWS gives streams no connection object, so a per-connection budget cannot be kept: allow. */
@@ -74,11 +97,26 @@ class Limiter {
   }
 }
 
+/** Envoy's getVirtualHostRateLimitOption: the route's include_vh_rate_limits wins, then vh_rate_limits. */
+function includesVirtualHost(config: LocalRateLimitConfig, route: MatchedRoute): boolean {
+  if (route.includeVhRateLimits) return true;
+  switch (config.vhRateLimits) {
+    case 'INCLUDE':
+      return true;
+    case 'IGNORE':
+      return false;
+    case 'OVERRIDE':
+      return route.rateLimits === null;
+  }
+}
+
 /** What every stream's filter of one configured filter (in one worker) shares. */
 class Shared {
   readonly main: Limiter;
   /** Per-route configs met so far (keyed by the config object, which lives as long as the route). */
   private readonly byRoute = new Map<LocalRateLimitConfig, Limiter>();
+  /** Scratch for one request's descriptors (decodeHeaders is synchronous). */
+  readonly descriptors: string[] = [];
 
   constructor(
     config: LocalRateLimitConfig,
@@ -114,11 +152,13 @@ class LocalRateLimitFilter extends PassThroughFilter {
   override decodeHeaders(_head: RequestHead, _endStream: boolean): FilterHeadersStatus {
     const s = this.shared;
     const cb = this.callbacks;
-    const l = s.limiter(cb.route()?.perFilterConfig(s.configName));
+    const route = cb.route();
+    const l = s.limiter(route?.perFilterConfig(s.configName));
     const config = l.config;
     if (!s.sample(config.filterEnabled)) return FilterHeadersStatus.Continue;
     l.enabled.inc();
-    if (l.consume(cb.downstreamConnection, Date.now())) {
+    l.populateDescriptors(route, cb, s.descriptors);
+    if (l.consume(s.descriptors, cb.downstreamConnection, Date.now())) {
       l.ok.inc();
       return FilterHeadersStatus.Continue;
     }

@@ -11,7 +11,7 @@ import type { LatencySummary } from '../../src/bench/histogram';
 import { parseBenchArgs } from '../../src/bench/options';
 import { runBench } from '../../src/bench/run';
 import { runWrk } from './wrk';
-import type { ErrorCounts } from '../../src/bench/run-stats';
+import type { ErrorCounts } from '../../src/bench/error-counts';
 import { startOrigin, type RunningOrigin } from './origins';
 import {
   freePort,

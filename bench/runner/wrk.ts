@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { LatencySummary } from '../../src/bench/histogram';
-import { emptyErrorCounts, type ErrorCounts } from '../../src/bench/run-stats';
+import { emptyErrorCounts, type ErrorCounts } from '../../src/bench/error-counts';
 import type { HttpLoad } from './scenario';
 
 export interface WrkResult {

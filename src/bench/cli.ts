@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { percentileDistributionText } from './histogram';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './options';
 import { addSeriesToHtmlFile, type PlotSeries } from './report-html';
-import { formatMs, formatProgress, formatTable } from './report-text';
+import { formatMs, formatProgress, formatTable, formatTimeline } from './report-text';
 import { BenchTargetError, runBench, type BenchResult, type BenchRun } from './run';
 
 export const EXIT_OK = 0;
@@ -66,6 +66,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     });
     if (options.progress && interactive) process.stderr.write('\r\x1b[K');
     process.stdout.write(formatTable(run.result));
+    if (options.timeline) process.stdout.write(formatTimeline(run.result.timeline));
     writeOutputs(options, run);
     return run.result.schedule?.generatorBehind === true ? EXIT_BEHIND_SCHEDULE : EXIT_OK;
   } catch (err) {

@@ -124,6 +124,11 @@ export class LoadConnection implements ResponseSink {
     return this.startedAt[this.head]!;
   }
 
+  /** For the timeline: the oldest in-flight request's (intended) send time, or now if none is in flight. */
+  private lostRequestTime(): number {
+    return this.inFlight > 0 ? this.startedAt[this.head]! : performance.now();
+  }
+
   /** The run starts: the warm-up connection is ready, the clock (and any schedule) starts at `startAt`. */
   begin(startAt: number, now: number): void {
     this.schedule?.startAt(startAt);
@@ -195,9 +200,7 @@ export class LoadConnection implements ResponseSink {
     this.head = (this.head + 1) % this.startedAt.length;
     this.inFlight--;
     this.freeSince = this.now;
-    stats.requests++;
-    stats.countStatus(status);
-    stats.latency.recordValue(Math.round((this.now - started) * 1000));
+    stats.recordResponse(status, started, this.now);
     if (!keepAlive) this.serverClosing = true;
   }
 
@@ -213,7 +216,7 @@ export class LoadConnection implements ResponseSink {
     this.host.stats.bytesRead += nread;
     this.now = performance.now();
     if (!this.counter.feed(buf.subarray(0, nread))) {
-      this.host.stats.errors.parse++;
+      this.host.stats.countError('parse', this.lostRequestTime());
       this.fail();
       return;
     }
@@ -225,7 +228,7 @@ export class LoadConnection implements ResponseSink {
     this.now = performance.now();
     this.counter.finish();
     if (this.inFlight > 0) {
-      this.host.stats.errors.reset++;
+      this.host.stats.countError('reset', this.lostRequestTime());
       this.fail();
     } else {
       this.closeOnPurpose();
@@ -245,7 +248,7 @@ export class LoadConnection implements ResponseSink {
 
   /** The connection attempt took longer than the timeout. */
   abortConnect(): void {
-    this.host.stats.errors.connect++;
+    this.host.stats.countError('connect', performance.now());
     this.host.onConnectFailed(this, `timed out connecting to ${this.host.address}:${this.host.port}`);
     this.fail();
   }
@@ -264,19 +267,20 @@ export class LoadConnection implements ResponseSink {
   private onError(err: NodeJS.ErrnoException): void {
     this.failed = true;
     if (!this.connected) {
-      this.host.stats.errors.connect++;
+      this.host.stats.countError('connect', performance.now());
       this.host.onConnectFailed(
         this,
         `${err.code ?? err.message} connecting to ${this.host.address}:${this.host.port}`,
       );
     } else if (!this.closingOnPurpose) {
-      this.host.stats.errors.reset++;
+      this.host.stats.countError('reset', this.lostRequestTime());
       this.inFlight = 0; // counted here, not again in onClose
     }
   }
 
   private onClose(): void {
-    if (this.connected && this.inFlight > 0 && !this.closingOnPurpose) this.host.stats.errors.reset++;
+    if (this.connected && this.inFlight > 0 && !this.closingOnPurpose)
+      this.host.stats.countError('reset', this.lostRequestTime());
     this.socket = null;
     this.connected = false;
     this.inFlight = 0;

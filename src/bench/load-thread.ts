@@ -122,6 +122,7 @@ export class LoadThread implements ConnectionHost {
     this.startedAt = startAt;
     this.startedAtEpochMs = startedAtEpochMs;
     this.phase = 'running';
+    this.stats.timeline.start(startAt);
     const now = performance.now();
     for (const c of this.connections) c.begin(startAt, now);
     this.deadline = setTimeout(this.stopBound, Math.max(0, startAt + this.config.durationMs - now));
@@ -200,7 +201,7 @@ export class LoadThread implements ConnectionHost {
       const connecting = c.connectingSince();
       if (connecting >= 0 && now - connecting > limit) c.abortConnect();
       else if (c.inFlight > 0 && now - c.oldestStart() > limit) {
-        this.stats.errors.timeout += c.inFlight;
+        this.stats.countError('timeout', c.oldestStart(), c.inFlight);
         c.abandon();
       }
     }

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { LoadThread, type LoadThreadConfig } from './load-thread';
-import { totalErrors, type ThreadResult } from './run-stats';
+import { totalErrors } from './error-counts';
+import type { ThreadResult } from './run-stats';
 
 export interface LoadTask extends LoadThreadConfig {
   control: MessagePort;

@@ -45,6 +45,8 @@ export interface BenchOptions {
   htmlPath: string | undefined;
   /** Print the progress line while running. */
   progress: boolean;
+  /** Print the per-second timeline after the table. */
+  timeline: boolean;
 }
 
 export const BENCH_USAGE = `usage: legate bench URL [options]
@@ -65,6 +67,8 @@ export const BENCH_USAGE = `usage: legate bench URL [options]
       --json FILE       write the results as JSON
       --hgrm FILE       write the HdrHistogram percentile distribution (.hgrm)
       --html FILE       write (or add this run to) a self-contained HTML latency report
+      --timeline        also print a per-second table (requests, errors, p50, p99 of
+                        the requests intended in each second; always in --json)
       --no-progress     no progress line while running
 `;
 
@@ -150,6 +154,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         hgrm: { type: 'string' },
         html: { type: 'string' },
         'no-progress': { type: 'boolean' },
+        timeline: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -194,5 +199,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     hgrmPath: v.hgrm,
     htmlPath: v.html,
     progress: v['no-progress'] !== true,
+    timeline: v.timeline === true,
   };
 }

@@ -2,7 +2,9 @@
  * The human-readable end-of-run table (and the progress line), like wrk's output but with the
  * error kinds, the full percentile row and, for constant-rate runs, whether the schedule was kept.
  */
+import { totalErrors } from './error-counts';
 import type { BenchResult, Progress } from './run';
+import type { TimelineEntry } from './timeline';
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -79,5 +81,25 @@ export function formatTable(r: BenchResult): string {
   );
   const warning = scheduleWarning(r);
   if (warning !== null) lines.push(warning);
+  return lines.join('\n') + '\n';
+}
+
+/** Error kinds present in a timeline entry, e.g. `non2xx 12, reset 1`; '' when there are none. */
+export function errorKinds(e: TimelineEntry['errors']): string {
+  return Object.entries(e)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+}
+
+/** The per-second table (`--timeline`): one row per second of the run. */
+export function formatTimeline(timeline: readonly TimelineEntry[]): string {
+  const lines = ['  second  requests  errors  p50       p99       error kinds'];
+  for (const s of timeline) {
+    lines.push(
+      `  ${String(s.t).padStart(6)}  ${String(s.requests).padStart(8)}  ${String(totalErrors(s.errors)).padStart(6)}  ` +
+        `${formatMs(s.p50).padEnd(8)}  ${formatMs(s.p99).padEnd(8)}  ${errorKinds(s.errors)}`.trimEnd(),
+    );
+  }
   return lines.join('\n') + '\n';
 }

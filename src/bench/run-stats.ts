@@ -3,37 +3,9 @@
  * thread. Counters are plain numbers on one long-lived object; only the end-of-run result crosses
  * threads.
  */
+import { emptyErrorCounts, type ErrorCounts } from './error-counts';
 import { createLatencyHistogram, encodeHistogram, type Histogram } from './histogram';
-
-/** Error counts by kind. `connect`/`reset` count connection events; `timeout` counts requests. */
-export interface ErrorCounts {
-  /** A connection attempt failed (refused, unreachable, timed out). */
-  connect: number;
-  /** A response took longer than `--timeout` (each such request counts once). */
-  timeout: number;
-  /** The server reset or closed a connection while requests were in flight. */
-  reset: number;
-  /** Completed responses whose status was not 2xx. */
-  non2xx: number;
-  /** A response that llhttp rejected. */
-  parse: number;
-}
-
-export function emptyErrorCounts(): ErrorCounts {
-  return { connect: 0, timeout: 0, reset: 0, non2xx: 0, parse: 0 };
-}
-
-export function addErrorCounts(into: ErrorCounts, from: ErrorCounts): void {
-  into.connect += from.connect;
-  into.timeout += from.timeout;
-  into.reset += from.reset;
-  into.non2xx += from.non2xx;
-  into.parse += from.parse;
-}
-
-export function totalErrors(e: ErrorCounts): number {
-  return e.connect + e.timeout + e.reset + e.non2xx + e.parse;
-}
+import { TimelineRecorder, type EncodedTimelineBucket } from './timeline';
 
 /** Live counters of one generator thread. */
 export class ThreadStats {
@@ -54,14 +26,28 @@ export class ThreadStats {
   /** Responses by status code (index = status). */
   readonly statuses = new Uint32Array(600);
   readonly errors: ErrorCounts = emptyErrorCounts();
+  /** The same counts and latencies, per second of the run. */
+  readonly timeline = new TimelineRecorder();
 
   constructor(constantRate: boolean) {
     this.lag = constantRate ? createLatencyHistogram() : null;
   }
 
-  countStatus(status: number): void {
+  /** A response with `status` to the request sent (constant rate: intended) at `startedAt`, complete at `now` (ms). */
+  recordResponse(status: number, startedAt: number, now: number): void {
+    const latencyUs = Math.round((now - startedAt) * 1000);
+    const non2xx = status < 200 || status > 299;
+    this.requests++;
     this.statuses[status < 600 ? status : 0]!++;
-    if (status < 200 || status > 299) this.errors.non2xx++;
+    if (non2xx) this.errors.non2xx++;
+    this.latency.recordValue(latencyUs);
+    this.timeline.recordResponse(startedAt, latencyUs, non2xx);
+  }
+
+  /** `count` errors of `kind`, for requests sent at `at` (connect errors: when it happened). */
+  countError(kind: Exclude<keyof ErrorCounts, 'non2xx'>, at: number, count = 1): void {
+    this.errors[kind] += count;
+    this.timeline.recordError(kind, at, count);
   }
 
   toResult(timing: { startedAtEpochMs: number; endedAtEpochMs: number; scheduled: number }): ThreadResult {
@@ -77,6 +63,7 @@ export class ThreadStats {
       bytesRead: this.bytesRead,
       errors: { ...this.errors },
       statusCounts,
+      timeline: this.timeline.encode(),
       ...timing,
     };
   }
@@ -91,6 +78,7 @@ export interface ThreadResult {
   bytesRead: number;
   errors: ErrorCounts;
   statusCounts: Record<string, number>;
+  timeline: EncodedTimelineBucket[];
   /** Constant-rate mode: requests whose intended time fell inside the run (sent or not). */
   scheduled: number;
   startedAtEpochMs: number;

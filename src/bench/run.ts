@@ -18,8 +18,10 @@ import {
 import type { ControlMessage, LoadTask, WorkerMessage } from './load-worker';
 import type { BenchOptions } from './options';
 import { buildRequestBytes } from './request-bytes';
-import { addErrorCounts, emptyErrorCounts, type ErrorCounts, type ThreadResult } from './run-stats';
+import { addErrorCounts, emptyErrorCounts, type ErrorCounts } from './error-counts';
+import type { ThreadResult } from './run-stats';
 import { splitEvenly } from './schedule';
+import { mergeTimelines, type TimelineEntry } from './timeline';
 
 // piscina ships CommonJS; this is how its docs load it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -66,6 +68,8 @@ export interface BenchResult {
   generatorCpu: { percentOfCore: number; usPerRequest: number };
   /** `[percentile, ms]` points of the latency curve (for plots). */
   percentiles: Array<[number, number]>;
+  /** Per second of the run: requests, errors and latency of the requests intended in it. */
+  timeline: TimelineEntry[];
 }
 
 export interface Progress {
@@ -78,6 +82,11 @@ export interface Progress {
 
 export interface RunControls {
   onProgress?: (p: Progress) => void;
+  /**
+   * Called once every thread is connected, with the wall-clock instant (ms since the epoch, as
+   * `performance.timeOrigin + performance.now()`) the load starts: second 0 of the timeline.
+   */
+  onStart?: (startEpochMs: number) => void;
   /** Aborting ends the run early; results so far are still reported. */
   signal?: AbortSignal;
 }
@@ -192,6 +201,7 @@ async function measure(
   const startEpoch = performance.timeOrigin + performance.now() + START_DELAY_MS;
   const cpuBefore = process.cpuUsage();
   for (const p of ports) p.postMessage({ type: 'start', atEpochMs: startEpoch } satisfies ControlMessage);
+  controls.onStart?.(startEpoch);
   const stop = (): void => {
     for (const p of ports) p.postMessage({ type: 'stop' } satisfies ControlMessage);
   };
@@ -262,6 +272,7 @@ function summarize(options: BenchOptions, threads: ThreadResult[], cpuUs: number
       usPerRequest: requests === 0 ? 0 : cpuUs / requests,
     },
     percentiles: percentileCurve(latency),
+    timeline: mergeTimelines(threads.map((t) => t.timeline)),
   };
   return { result, histogram: latency };
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { addErrorCounts, emptyErrorCounts } from '../../src/bench/error-counts';
 import { parseBenchArgs } from '../../src/bench/options';
 import { startOrigin, type Origin } from '../../src/bench/origin';
 import { BenchTargetError, runBench, type BenchResult } from '../../src/bench/run';
@@ -24,7 +25,22 @@ async function bench(...args: string[]): Promise<{ result: BenchResult; received
   return { result, received: origin.requests - before };
 }
 
+/** The per-second timeline adds up to the run's totals, second by second in order. */
+function assertTimelineSumsToTotals(result: BenchResult): void {
+  const errors = emptyErrorCounts();
+  let requests = 0;
+  result.timeline.forEach((s, i) => {
+    assert.equal(s.t, i);
+    requests += s.requests;
+    addErrorCounts(errors, s.errors);
+    if (s.requests > 0) assert.ok(s.p50 > 0 && s.p50 <= s.p99, `second ${i}: p50 ${s.p50} p99 ${s.p99}`);
+  });
+  assert.equal(requests, result.requests, 'timeline requests sum to the total');
+  assert.deepEqual(errors, result.errors, 'timeline errors sum to the totals');
+}
+
 function assertExactAndOrdered(result: BenchResult, received: number): void {
+  assertTimelineSumsToTotals(result);
   assert.ok(result.requests > 0, 'some requests completed');
   assert.equal(result.requests, received, 'generator count == origin count');
   assert.equal(result.sent, received, 'every request sent was answered');
@@ -65,6 +81,29 @@ test('constant rate sends the scheduled number of requests', async () => {
     `requests ${result.requests}`,
   );
   assert.equal(s.generatorBehind, false);
+  assert.equal(result.timeline.length, 1, 'a 1 s run has one second');
+});
+
+test('a target that dies mid-run: errors appear in the timeline from that second on, summing to the totals', async () => {
+  const dying = await startOrigin();
+  let closed: Promise<void> | undefined;
+  const { result } = await runBench(
+    parseBenchArgs([
+      `http://127.0.0.1:${dying.port}/`,
+      ...['-c', '4', '-R', '200', '-d', '2500ms', '--timeout', '500ms', '--no-progress'],
+    ]),
+    // The origin closes (resetting its connections, then refusing new ones) 1.2 s into the run.
+    { onStart: (at) => void setTimeout(() => (closed = dying.close()), at - Date.now() + 1200) },
+  );
+  await closed;
+  assertTimelineSumsToTotals(result);
+  const t = result.timeline;
+  assert.ok(t.length >= 3, `seconds: ${t.length}`);
+  assert.ok(t[0]!.requests >= 190, `second 0 served: ${t[0]!.requests}`);
+  assert.deepEqual(t[0]!.errors, emptyErrorCounts(), 'no errors before the origin closed');
+  assert.ok(result.errors.connect > 0, `connect errors: ${JSON.stringify(result.errors)}`);
+  assert.ok(t[2]!.errors.connect > 0, 'the origin stays down: connect errors in second 2');
+  assert.ok(t[2]!.requests === 0, 'nothing completes once the origin is gone');
 });
 
 test('an unreachable target is a clear error before any load', async () => {

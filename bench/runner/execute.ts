@@ -7,11 +7,15 @@
  */
 import { spawn } from 'node:child_process';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LatencySummary } from '../../src/bench/histogram';
 import { parseBenchArgs } from '../../src/bench/options';
-import { runBench } from '../../src/bench/run';
+import { runBench, type RunControls } from '../../src/bench/run';
+import type { TimelineEntry } from '../../src/bench/timeline';
 import { runWrk } from './wrk';
 import type { ErrorCounts } from '../../src/bench/error-counts';
+import { summarizeFailover, type FailoverSummary } from './failover-report';
+import { OriginEventDriver, type EventLogEntry } from './origin-events';
 import { startOrigin, type RunningOrigin } from './origins';
 import {
   freePort,
@@ -45,6 +49,11 @@ export interface RunRecord {
   systemCpuPercent: number | null;
   systemCpuUsPerRequest: number | null;
   generatorCpuPercent?: number;
+  /** Per second of the run (legate generator only). */
+  timeline?: TimelineEntry[];
+  /** Scenarios with events: what was done when, and the failover figures. */
+  events?: EventLogEntry[];
+  failover?: FailoverSummary;
 }
 
 export interface ScenarioOutcome {
@@ -98,6 +107,7 @@ async function startSystems(
       port,
       upstreamPorts: origin.ports,
       lb: sc.lb,
+      failover: sc.failover,
     });
     if (launch === null) {
       live.push({ name, port: origin.ports[0]!, process: null });
@@ -124,6 +134,7 @@ async function measureHttp(
   rate: number,
   rep: number,
   durationMs: number,
+  controls: RunControls = {},
 ): Promise<RunRecord> {
   const base: RunRecord = {
     scenario: sc.name,
@@ -167,7 +178,7 @@ async function measureHttp(
         systemCpuUsPerRequest: cpu === null || w.requests === 0 ? null : (cpu * 1e6) / w.requests,
       };
     }
-    const { result } = await runBench(parseBenchArgs(argv));
+    const { result } = await runBench(parseBenchArgs(argv), controls);
     const wall = (performance.now() - wallBefore) / 1000;
     const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
     const failed = result.requests === 0;
@@ -183,6 +194,7 @@ async function measureHttp(
       systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
       systemCpuUsPerRequest: cpu === null || result.requests === 0 ? null : (cpu * 1e6) / result.requests,
       generatorCpuPercent: result.generatorCpu.percentOfCore,
+      timeline: result.timeline,
     };
   } catch (err) {
     return { ...base, error: errorText(err) };
@@ -277,11 +289,40 @@ async function warmUp(sc: Scenario, live: LiveSystem[], opts: ExecuteOptions): P
   }
 }
 
+/**
+ * After a run with events, every origin is up again (restarted if the run left it down) and the
+ * next system gets this long before its run, so that the health checkers of all systems (1 s
+ * interval, 2 successes) have seen it up.
+ */
+const SETTLE_MS = 3000;
+
+/** One measured run of a scenario with events: the events run alongside the load. */
+async function measureWithEvents(
+  sc: Scenario,
+  sys: LiveSystem,
+  origin: RunningOrigin,
+  rep: number,
+  durationMs: number,
+  opts: ExecuteOptions,
+): Promise<RunRecord> {
+  const driver = new OriginEventDriver(sc.events, origin, opts.log);
+  const r = await measureHttp(sc, sys, '', sc.load.rate, rep, durationMs, {
+    onStart: (at) => driver.start(at),
+  });
+  const watch = await driver.finish();
+  await driver.restoreOrigins();
+  await sleep(SETTLE_MS);
+  return { ...r, events: watch.events, failover: summarizeFailover(r.timeline ?? [], watch) };
+}
+
 export async function runScenario(sc: Scenario, opts: ExecuteOptions): Promise<ScenarioOutcome> {
   const failures: Record<string, string> = {};
   const records: RunRecord[] = [];
-  const durationMs = opts.durationMs ?? sc.load.durationMs;
   opts.log(`\n== ${sc.name}: ${sc.title}`);
+  // Events are timed into the run: such a scenario keeps its own duration.
+  const durationMs = sc.events.length > 0 ? sc.load.durationMs : (opts.durationMs ?? sc.load.durationMs);
+  if (sc.events.length > 0 && opts.durationMs !== null && opts.durationMs !== durationMs)
+    opts.log(`  (its events are timed: runs last the scenario's ${durationMs / 1000} s, not --duration)`);
   let origin: RunningOrigin;
   try {
     origin = await startOrigin(sc.origin, opts.benchDir, opts.runDir);
@@ -302,7 +343,9 @@ export async function runScenario(sc: Scenario, opts: ExecuteOptions): Promise<S
           const r =
             sc.kind === 'tcp-bulk'
               ? await measureTcp(sc, sys, rep, durationMs)
-              : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs);
+              : sc.events.length > 0
+                ? await measureWithEvents(sc, sys, origin, rep, durationMs, opts)
+                : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs);
           records.push(r);
           opts.log(
             `  ${v.name ? v.name + ' ' : ''}rep ${rep}/${opts.reps} ${sys.name.padEnd(10)} ${describe(r)}`,

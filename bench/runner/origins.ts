@@ -12,11 +12,40 @@ export type OriginSpec = { type: 'nginx-static' } | { type: 'node'; delaysMs: nu
 
 export interface RunningOrigin {
   ports: number[];
+  /** The origin processes; node origins: `processes[i]` serves `ports[i]`. */
   processes: Managed[];
+  /** Node origins: starts origin `i` again on its port (after it was killed); appends to its log. */
+  restart(i: number): Promise<void>;
 }
 
 export function originPrograms(spec: OriginSpec): string[] {
   return spec.type === 'nginx-static' ? ['nginx'] : spec.type === 'iperf3' ? ['iperf3'] : [];
+}
+
+const notRestartable = (): Promise<void> => Promise.reject(new Error('only node origins can be restarted'));
+
+async function startNodeOrigin(
+  i: number,
+  port: number,
+  delayMs: number,
+  runDir: string,
+  again: boolean,
+): Promise<Managed> {
+  const m = startProcess(
+    `origin node-${i}`,
+    process.execPath,
+    [join(__dirname, '..', 'node-origin.js'), '--port', String(port), '--delay-ms', String(delayMs)],
+    join(runDir, `origin-node-${i}.log`),
+    undefined,
+    again,
+  );
+  try {
+    await waitForPort(m, port);
+  } catch (err) {
+    await stopProcess(m);
+    throw err;
+  }
+  return m;
 }
 
 export async function startOrigin(
@@ -41,7 +70,7 @@ export async function startOrigin(
       );
       started.push(m);
       await waitForPort(m, port);
-      return { ports: [port], processes: started };
+      return { ports: [port], processes: started, restart: notRestartable };
     }
     if (spec.type === 'iperf3') {
       const port = await freePort();
@@ -53,22 +82,21 @@ export async function startOrigin(
       );
       started.push(m);
       await waitForPort(m, port);
-      return { ports: [port], processes: started };
+      return { ports: [port], processes: started, restart: notRestartable };
     }
     const ports: number[] = [];
     for (const [i, delay] of spec.delaysMs.entries()) {
       const port = await freePort();
-      const m = startProcess(
-        `origin node-${i}`,
-        process.execPath,
-        [join(__dirname, '..', 'node-origin.js'), '--port', String(port), '--delay-ms', String(delay)],
-        join(runDir, `origin-node-${i}.log`),
-      );
-      started.push(m);
-      await waitForPort(m, port);
+      started.push(await startNodeOrigin(i, port, delay, runDir, false));
       ports.push(port);
     }
-    return { ports, processes: started };
+    return {
+      ports,
+      processes: started,
+      async restart(i) {
+        started[i] = await startNodeOrigin(i, ports[i]!, spec.delaysMs[i]!, runDir, true);
+      },
+    };
   } catch (err) {
     await Promise.all(started.map(stopProcess));
     throw err;

@@ -40,8 +40,10 @@ export function startProcess(
   args: string[],
   logPath: string,
   cwd?: string,
+  /** Add to an existing log (a process started again) instead of replacing it. */
+  appendLog = false,
 ): Managed {
-  const log = createWriteStream(logPath);
+  const log = createWriteStream(logPath, { flags: appendLog ? 'a' : 'w' });
   log.on('error', () => {}); // a log we cannot write must not take the suite down
   const child = spawn(command, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   // Two sources share one file: neither may end it; it closes with the child.
@@ -99,6 +101,14 @@ export async function stopProcess(m: Managed): Promise<void> {
   }
   // Whatever is left of the group (workers of a master that died first) goes now.
   signalGroup(m, 'SIGKILL');
+}
+
+/** SIGKILL to the whole group at once (no grace: its connections are reset), then waits for the exit. */
+export async function killProcess(m: Managed): Promise<void> {
+  if (!running.delete(m)) return;
+  signalGroup(m, 'SIGKILL');
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (m.exited === null && Date.now() < deadline) await sleep(5);
 }
 
 export async function stopAll(): Promise<void> {

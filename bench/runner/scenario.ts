@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../../src/bench/options';
+import type { FailoverSpec } from './failover';
 import type { OriginSpec } from './origins';
 import { SYSTEMS, type LbPolicy, type ProxyMode } from './systems';
 
@@ -18,6 +19,16 @@ export interface HttpLoad {
   rate: number;
   /** Who generates the load: Legate's own generator (default) or wrk (closed loop only). */
   generator: 'legate' | 'wrk';
+}
+
+/** Something the runner does to an origin during each measured run (failover scenarios). */
+export interface ScenarioEvent {
+  /** Time into the measured load, ms. */
+  atMs: number;
+  /** `kill-origin`: SIGKILL (connections reset); `start-origin`: the same origin again, same port. */
+  action: 'kill-origin' | 'start-origin';
+  /** Index into the scenario's node origins. */
+  origin: number;
 }
 
 export interface Scenario {
@@ -41,6 +52,10 @@ export interface Scenario {
   reps: number;
   /** Part of the short default set (`npm run bench`). */
   inDefaultSet: boolean;
+  /** Health checking and retry settings for every system (null: the plain configs). */
+  failover: FailoverSpec | null;
+  /** Timed actions during each measured run, in time order; the run keeps its own duration. */
+  events: ScenarioEvent[];
 }
 
 type Json = Record<string, unknown>;
@@ -95,6 +110,13 @@ export function parseScenario(raw: Json, file: string): Scenario {
       : raw.lb === 'least_request' || raw.lb === 'peak_ewma'
         ? raw.lb
         : fail(file, "'lb' must be round_robin, least_request or peak_ewma");
+  const failover =
+    raw.failover === undefined
+      ? null
+      : typeof raw.failover === 'object' && raw.failover !== null && proxyMode === 'http'
+        ? { retries: (raw.failover as Json).retries === true }
+        : fail(file, "'failover' must be an object {retries: boolean}, in an http-mode scenario");
+  const events = parseEvents(raw.events, originSpec, file);
   return {
     name: str(raw.name, 'name'),
     title: str(raw.title, 'title'),
@@ -127,7 +149,33 @@ export function parseScenario(raw: Json, file: string): Scenario {
     reverse: raw.reverse === true,
     reps: num(raw.reps, 'reps', 3),
     inDefaultSet: raw.default !== false,
+    failover,
+    events,
   };
+}
+
+function parseEvents(raw: unknown, origin: OriginSpec, file: string): ScenarioEvent[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) fail(file, "'events' must be a list");
+  const events = raw.map((e: Json, i): ScenarioEvent => {
+    const where = `events[${i}]`;
+    if (e.action !== 'kill-origin' && e.action !== 'start-origin')
+      fail(file, `${where}.action must be kill-origin or start-origin`);
+    if (origin.type !== 'node') fail(file, `${where}: events need node origins (one process per origin)`);
+    if (
+      !Number.isInteger(e.origin) ||
+      (e.origin as number) < 0 ||
+      (e.origin as number) >= origin.delaysMs.length
+    )
+      fail(file, `${where}.origin must be an index into origin.delaysMs (0-${origin.delaysMs.length - 1})`);
+    if (typeof e.at !== 'string') fail(file, `${where}.at must be a duration like "5s"`);
+    return {
+      atMs: parseDuration(e.at, `${file}: ${where}.at`),
+      action: e.action,
+      origin: e.origin as number,
+    };
+  });
+  return events.sort((a, b) => a.atMs - b.atMs);
 }
 
 /** Every scenario in `<benchDir>/scenarios`, sorted by file name. */

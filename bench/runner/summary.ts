@@ -4,8 +4,9 @@
  * baseline; then as Markdown tables and as the HTML latency report (one chart per scenario variant,
  * each system's median run as a curve).
  */
-import type { HtmlReport, PlotSeries } from '../../src/bench/report-html';
+import type { HtmlReport, PlotSeries, TimelineChart } from '../../src/bench/report-html';
 import type { RunRecord, ScenarioOutcome } from './execute';
+import type { FailoverSummary } from './failover-report';
 
 export interface Cell {
   scenario: string;
@@ -116,12 +117,96 @@ export function markdownForOutcome(outcome: ScenarioOutcome, cells: Cell[]): str
         `${fmt(c.ratioToBaseline, 2)} | ${fmt(c.p99RatioToBaseline, 2)} |`,
     );
   }
+  if (sc.events.length > 0) lines.push(...failoverMarkdown(outcome));
   const failures = Object.entries(outcome.failures);
   if (failures.length > 0) {
     lines.push('', '**Failed systems:**', '');
     for (const [system, why] of failures) lines.push(`- **${system}**: ${why.split('\n')[0]}`);
   }
   return lines.join('\n') + '\n';
+}
+
+const seconds = (v: number | null, none: string): string => (v === null ? none : `${v.toFixed(1)} s`);
+
+/** Runs of an events scenario that have failover figures, in run order. */
+function failoverRuns(outcome: ScenarioOutcome): Array<RunRecord & { failover: FailoverSummary }> {
+  return outcome.records.filter(
+    (r): r is RunRecord & { failover: FailoverSummary } => r.failover !== undefined,
+  );
+}
+
+/** The failover totals per run, then each run's per-second table. */
+function failoverMarkdown(outcome: ScenarioOutcome): string[] {
+  const runs = failoverRuns(outcome);
+  if (runs.length === 0) return [];
+  const f0 = runs[0]!.failover;
+  const window = `${f0.killAtS ?? '?'}–${f0.restartAtS ?? 'end'} s`;
+  const lines = [
+    '',
+    `Events: ${outcome.scenario.events.map((e) => `${e.atMs / 1000} s ${e.action} ${e.origin}`).join(', ')}. ` +
+      'Errors are what the client saw; latency is from the intended send time (constant rate).',
+    '',
+    `| system | rep | errors total | errors ${window} | errors stop after the kill | max p99 ${window} | restarted origin serves again after |`,
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of runs) {
+    const f = r.failover;
+    lines.push(
+      `| ${r.system} | ${r.rep} | ${f.errorsTotal} | ${f.errorsDuringOutage} | ${seconds(f.errorsStopAfterS, 'not before the restart')} | ` +
+        `${ms(f.maxP99DuringOutage)} | ${seconds(f.restartedTakesTrafficAfterS, 'not within the run')} |`,
+    );
+  }
+  for (const r of runs) {
+    const origins = r.failover.seconds[0]?.originRequests.length ?? 0;
+    lines.push(
+      '',
+      `#### ${r.system}, rep ${r.rep}: per second`,
+      '',
+      `| t (s) | requests | errors | error kinds | p50 | p99 | origin requests (${Array.from({ length: origins }, (_, i) => `o${i}`).join(' / ')}) |`,
+      '|---|---|---|---|---|---|---|',
+      ...r.failover.seconds.map(
+        (s) =>
+          `| ${s.t} | ${s.requests} | ${s.errors} | ${s.errorKinds || '–'} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.originRequests.join(' / ')} |`,
+      ),
+    );
+  }
+  return lines;
+}
+
+/** Two per-second charts for an events scenario: p99, and errors seen by the client. */
+function failoverCharts(outcome: ScenarioOutcome): TimelineChart[] {
+  const runs = failoverRuns(outcome);
+  if (runs.length === 0) return [];
+  const sc = outcome.scenario;
+  const markers = sc.events.map((e) => ({ x: e.atMs / 1000, label: `${e.action} ${e.origin}` }));
+  const label = (r: RunRecord): string => (runs.some((o) => o.rep > 1) ? `${r.system} #${r.rep}` : r.system);
+  return [
+    {
+      title: `${sc.title}: p99 per second (ms)`,
+      yLabel: 'p99 (ms)',
+      markers,
+      series: runs.map((r) => ({
+        label: label(r),
+        points: r.failover.seconds.map((s): [number, number] => [s.t, s.p99]),
+        facts: {
+          'errors total': String(r.failover.errorsTotal),
+          'errors during outage': String(r.failover.errorsDuringOutage),
+          'errors stop after': seconds(r.failover.errorsStopAfterS, 'not before restart'),
+          'max p99 during outage': ms(r.failover.maxP99DuringOutage),
+          'restarted origin serves after': seconds(r.failover.restartedTakesTrafficAfterS, '–'),
+        },
+      })),
+    },
+    {
+      title: `${sc.title}: errors per second seen by the client`,
+      yLabel: 'errors',
+      markers,
+      series: runs.map((r) => ({
+        label: label(r),
+        points: r.failover.seconds.map((s): [number, number] => [s.t, s.errors]),
+      })),
+    },
+  ];
 }
 
 export function htmlReportFor(
@@ -131,8 +216,10 @@ export function htmlReportFor(
   cells: Cell[],
 ): HtmlReport {
   const charts: HtmlReport['charts'] = [];
+  const timelines: TimelineChart[] = [];
   for (const o of outcomes) {
     if (o.scenario.kind !== 'http') continue;
+    timelines.push(...failoverCharts(o));
     const variants = [...new Set(cells.filter((c) => c.scenario === o.scenario.name).map((c) => c.variant))];
     for (const variant of variants) {
       const series: PlotSeries[] = cells
@@ -162,5 +249,5 @@ export function htmlReportFor(
         `${o.scenario.name}: failed systems: ${failed.map(([s, w]) => `${s} (${w.split('\n')[0]})`).join('; ')}`,
       );
   }
-  return { title, notes, charts };
+  return { title, notes, charts, timelines };
 }

@@ -4,6 +4,7 @@
  * proxy: the load goes straight to the origin, the ceiling every proxy is compared against).
  */
 import { join } from 'node:path';
+import { failoverVars, type FailoverSpec } from './failover';
 import { writeConfig } from './templates';
 import { NGINX_STREAM_MODULE } from './tools';
 
@@ -21,6 +22,8 @@ export interface SystemContext {
   port: number;
   upstreamPorts: number[];
   lb: LbPolicy;
+  /** Health checking and retries for a failover scenario (see failover.ts); null for the plain configs. */
+  failover: FailoverSpec | null;
 }
 
 export interface SystemLaunch {
@@ -43,11 +46,17 @@ export interface SystemDef {
 
 function upstreamVars(ctx: SystemContext, name: string): Record<string, string> {
   const least = ctx.lb !== 'round_robin';
+  const failover = failoverVars(ctx.failover);
   return {
+    ...failover,
     NAME: name,
-    NGINX_SERVERS: ctx.upstreamPorts.map((p) => `        server 127.0.0.1:${p};`).join('\n'),
+    NGINX_SERVERS: ctx.upstreamPorts
+      .map((p) => `        server 127.0.0.1:${p}${failover.NGINX_SERVER_PARAMS};`)
+      .join('\n'),
     NGINX_LB: least ? 'least_conn;' : '',
-    HAPROXY_SERVERS: ctx.upstreamPorts.map((p, i) => `    server o${i} 127.0.0.1:${p}`).join('\n'),
+    HAPROXY_SERVERS: ctx.upstreamPorts
+      .map((p, i) => `    server o${i} 127.0.0.1:${p}${failover.HAPROXY_SERVER_PARAMS}`)
+      .join('\n'),
     HAPROXY_LB: least ? 'balance leastconn' : 'balance roundrobin',
     LEGATE_ENDPOINTS: ctx.upstreamPorts
       .map(

@@ -122,7 +122,7 @@ export class LoadThread implements ConnectionHost {
     this.startedAt = startAt;
     this.startedAtEpochMs = startedAtEpochMs;
     this.phase = 'running';
-    this.stats.timeline.start(startAt);
+    this.stats.timeline.start(startAt, this.config.durationMs);
     const now = performance.now();
     for (const c of this.connections) c.begin(startAt, now);
     this.deadline = setTimeout(this.stopBound, Math.max(0, startAt + this.config.durationMs - now));

@@ -3,9 +3,23 @@
  * the requests it received (so a test can check the generator's counts are exact), and can inject
  * latency: a fixed delay per response (the slow endpoint of the LB scenario) or a periodic stall
  * (every `everyMs`, hold all responses for `forMs`: the coordinated-omission test).
+ *
+ * Two paths are not traffic: the proxies' active health checks (`ORIGIN_HEALTH_PATH`, answered 200
+ * at once and counted apart) and the bench runner's probe (`ORIGIN_STATS_PATH`, answered with the
+ * counts as JSON), so `requests` is exactly the load that reached this origin.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+/** The path the bench configs give the proxies' active health checks. */
+export const ORIGIN_HEALTH_PATH = '/__origin/health';
+/** Answers `{"requests": N, "healthChecks": M}` (see `OriginCounts`); not counted itself. */
+export const ORIGIN_STATS_PATH = '/__origin/stats';
+
+export interface OriginCounts {
+  requests: number;
+  healthChecks: number;
+}
 
 export interface OriginOptions {
   /** 0 = any free port. */
@@ -20,8 +34,9 @@ export interface OriginOptions {
 
 export interface Origin {
   readonly port: number;
-  /** Requests received so far. */
+  /** Requests received so far (health checks and stats probes not included). */
   readonly requests: number;
+  readonly healthChecks: number;
   close(): Promise<void>;
 }
 
@@ -31,6 +46,7 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
   const stall = options.stall;
   const startedAt = performance.now();
   let requests = 0;
+  let healthChecks = 0;
 
   /** ms until the current stall window ends, or 0 outside one. */
   const stallRemaining = (): number => {
@@ -43,8 +59,18 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
     res.end(body);
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    requests++;
     req.resume();
+    if (req.url === ORIGIN_HEALTH_PATH) {
+      healthChecks++;
+      respond(res);
+      return;
+    }
+    if (req.url === ORIGIN_STATS_PATH) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ requests, healthChecks } satisfies OriginCounts));
+      return;
+    }
+    requests++;
     const wait = delayMs + stallRemaining();
     if (wait > 0) setTimeout(respond, wait, res);
     else respond(res);
@@ -58,6 +84,9 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
     port: (server.address() as AddressInfo).port,
     get requests() {
       return requests;
+    },
+    get healthChecks() {
+      return healthChecks;
     },
     close: () =>
       new Promise<void>((resolve) => {

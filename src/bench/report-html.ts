@@ -20,11 +20,22 @@ export interface ReportChart {
   series: PlotSeries[];
 }
 
+/** A value over the seconds of a run (e.g. p99 per second), several runs per chart. */
+export interface TimelineChart {
+  title: string;
+  yLabel: string;
+  series: Array<{ label: string; points: Array<[number, number]>; facts?: Record<string, string> }>;
+  /** Vertical lines at these x (seconds), e.g. when an origin was killed. */
+  markers: Array<{ x: number; label: string }>;
+}
+
 export interface HtmlReport {
   title: string;
   /** Free text shown under the title (machine, date, method). */
   notes: string[];
   charts: ReportChart[];
+  /** Per-second charts (failover scenarios); absent in reports written before they existed. */
+  timelines?: TimelineChart[];
 }
 
 const DATA_ID = 'legate-bench-data';
@@ -102,18 +113,25 @@ function renderChart(chart: ReportChart): string {
       .map(([p, ms]) => `${sx(percentileX(p)).toFixed(1)},${sy(ms).toFixed(1)}`)
       .join(' ');
     parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
-    const ly = M.top + 14 + i * 16;
-    parts.push(
-      `<rect x="${M.left + 10}" y="${ly - 9}" width="12" height="4" fill="${color}"/>`,
-      `<text x="${M.left + 28}" y="${ly - 3}">${escapeHtml(s.label)}</text>`,
-    );
+    parts.push(...legend(i, s.label, color!));
   });
-  const factKeys = [...new Set(chart.series.flatMap((s) => Object.keys(s.facts ?? {})))];
+  return section(chart.title, parts, chart.series);
+}
+
+/** The chart's frame, its SVG parts, and the table of each series' facts under it. */
+function section(
+  title: string,
+  parts: string[],
+  series: ReadonlyArray<{ label: string; facts?: Record<string, string> }>,
+): string {
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  const factKeys = [...new Set(series.flatMap((s) => Object.keys(s.facts ?? {})))];
   const table =
     factKeys.length === 0
       ? ''
       : `<table><tr><th>run</th>${factKeys.map((k) => `<th>${escapeHtml(k)}</th>`).join('')}</tr>` +
-        chart.series
+        series
           .map(
             (s) =>
               `<tr><td>${escapeHtml(s.label)}</td>${factKeys.map((k) => `<td>${escapeHtml(s.facts?.[k] ?? '')}</td>`).join('')}</tr>`,
@@ -121,11 +139,68 @@ function renderChart(chart: ReportChart): string {
           .join('') +
         '</table>';
   return (
-    `<section><h2>${escapeHtml(chart.title)}</h2>` +
+    `<section><h2>${escapeHtml(title)}</h2>` +
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">` +
     `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>${parts.join('')}</svg>` +
     `${table}</section>`
   );
+}
+
+/** Legend entry `i` (top left, one line each). */
+function legend(i: number, label: string, color: string): string[] {
+  const ly = M.top + 14 + i * 16;
+  return [
+    `<rect x="${M.left + 10}" y="${ly - 9}" width="12" height="4" fill="${color}"/>`,
+    `<text x="${M.left + 28}" y="${ly - 3}">${escapeHtml(label)}</text>`,
+  ];
+}
+
+/** A per-second chart: linear seconds on x, one step line per run, markers for the events. */
+function renderTimeline(chart: TimelineChart): string {
+  const xMax = Math.max(1, ...chart.series.flatMap((s) => s.points.map(([x]) => x + 1)));
+  const yMax = niceCeil(Math.max(0, ...chart.series.flatMap((s) => s.points.map(([, y]) => y))));
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  const sx = (x: number): number => M.left + (x / xMax) * pw;
+  const sy = (y: number): number => M.top + ph - (y / yMax) * ph;
+  const parts: string[] = [];
+  const step = Math.max(1, Math.ceil(xMax / 20));
+  for (let x = 0; x <= xMax; x += step) {
+    parts.push(
+      `<line x1="${sx(x)}" y1="${M.top}" x2="${sx(x)}" y2="${M.top + ph}" stroke="#eee"/>`,
+      `<text x="${sx(x)}" y="${M.top + ph + 18}" text-anchor="middle">${x}</text>`,
+    );
+  }
+  for (let i = 0; i <= 5; i++) {
+    const v = (yMax * i) / 5;
+    parts.push(
+      `<line x1="${M.left}" y1="${sy(v)}" x2="${M.left + pw}" y2="${sy(v)}" stroke="#eee"/>`,
+      `<text x="${M.left - 6}" y="${sy(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`,
+    );
+  }
+  for (const m of chart.markers) {
+    parts.push(
+      `<line x1="${sx(m.x)}" y1="${M.top}" x2="${sx(m.x)}" y2="${M.top + ph}" stroke="#555" stroke-dasharray="4 3"/>`,
+      `<text x="${sx(m.x) + 4}" y="${M.top + ph - 6}">${escapeHtml(m.label)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">seconds into the run</text>`,
+    `<text x="16" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${M.top + ph / 2})">${escapeHtml(chart.yLabel)}</text>`,
+  );
+  chart.series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length]!;
+    // Each value holds for its whole second: a step line.
+    const points = s.points
+      .flatMap(([x, y]) => [
+        `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`,
+        `${sx(x + 1).toFixed(1)},${sy(y).toFixed(1)}`,
+      ])
+      .join(' ');
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
+    parts.push(...legend(i, s.label, color));
+  });
+  return section(chart.title, parts, chart.series);
 }
 
 export function renderHtmlReport(report: HtmlReport): string {
@@ -138,6 +213,7 @@ section{margin-bottom:32px}</style></head><body>
 <h1>${escapeHtml(report.title)}</h1>
 ${report.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('\n')}
 ${report.charts.map(renderChart).join('\n')}
+${(report.timelines ?? []).map(renderTimeline).join('\n')}
 <script type="application/json" id="${DATA_ID}">${data}</script>
 </body></html>
 `;

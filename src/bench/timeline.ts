@@ -47,15 +47,22 @@ interface Bucket {
 export class TimelineRecorder {
   /** Until the run starts everything goes to bucket 0 (only warm-up connect errors can come that early). */
   private startAt = Infinity;
+  private lastBucket = 0;
   private readonly buckets: Bucket[] = [];
 
-  /** The run starts at `at`: bucket 0 begins here. */
-  start(at: number): void {
+  /**
+   * The run starts at `at` and lasts `durationMs`: bucket 0 begins at `at`. What comes after the
+   * last second (connect errors while draining; a request sent at the very end whose send time
+   * includes the generator's own lag) counts in the last second, so the timeline has exactly one
+   * bucket per second of the run.
+   */
+  start(at: number, durationMs: number): void {
     this.startAt = at;
+    this.lastBucket = Math.max(0, Math.ceil(durationMs / BUCKET_MS) - 1);
   }
 
   private bucket(at: number): Bucket {
-    const i = at <= this.startAt ? 0 : Math.floor((at - this.startAt) / BUCKET_MS);
+    const i = at <= this.startAt ? 0 : Math.min(this.lastBucket, Math.floor((at - this.startAt) / BUCKET_MS));
     let b = this.buckets[i];
     if (b === undefined) {
       for (let k = this.buckets.length; k <= i; k++)

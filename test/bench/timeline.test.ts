@@ -5,14 +5,15 @@ import { mergeTimelines, TimelineRecorder } from '../../src/bench/timeline';
 
 const START = 5_000; // a thread's performance.now() at the run's start, in ms
 
-test('responses land in the second of their intended time; errors by kind', () => {
+test('responses land in the second of their intended time; errors by kind; one bucket per second of the run', () => {
   const r = new TimelineRecorder();
   r.recordError('connect', 10, 1); // before the run starts: second 0
-  r.start(START);
+  r.start(START, 3_000);
   r.recordResponse(START + 999.9, 1_000, false);
   r.recordResponse(START + 1_000, 2_000, true);
   r.recordError('timeout', START + 2_500, 3);
   r.recordError('reset', START + 1_200, 1);
+  r.recordError('connect', START + 3_100, 2); // while draining: the last second
   const t = mergeTimelines([r.encode()]);
   assert.equal(t.length, 3);
   assert.deepEqual(
@@ -25,7 +26,7 @@ test('responses land in the second of their intended time; errors by kind', () =
   );
   assert.deepEqual(t[0]!.errors, { ...emptyErrorCounts(), connect: 1 });
   assert.deepEqual(t[1]!.errors, { ...emptyErrorCounts(), non2xx: 1, reset: 1 });
-  assert.deepEqual(t[2]!.errors, { ...emptyErrorCounts(), timeout: 3 });
+  assert.deepEqual(t[2]!.errors, { ...emptyErrorCounts(), timeout: 3, connect: 2 });
   // 2 significant digits: within 1 % of the recorded 1 ms and 2 ms.
   assert.ok(Math.abs(t[0]!.p50 - 1) < 0.01, `p50 ${t[0]!.p50}`);
   assert.ok(Math.abs(t[1]!.p99 - 2) < 0.02, `p99 ${t[1]!.p99}`);
@@ -35,9 +36,9 @@ test('responses land in the second of their intended time; errors by kind', () =
 test('merging threads equals recording everything in one timeline', () => {
   const one = new TimelineRecorder();
   const threads = [new TimelineRecorder(), new TimelineRecorder(), new TimelineRecorder()];
-  one.start(START);
+  one.start(START, 4_000);
   // Threads share the run's start instant, each in its own clock origin.
-  threads.forEach((t, i) => t.start(START + i * 100));
+  threads.forEach((t, i) => t.start(START + i * 100, 4_000));
   let x = 7;
   for (let n = 0; n < 30_000; n++) {
     x = (x * 1103515245 + 12345) % 2147483648;

@@ -14,7 +14,10 @@
  * off everywhere (`proxy_next_upstream off`, `retries 0`, no retry_policy); `retries: true` allows
  * up to 2 retries on another endpoint after a connection failure or a reset before the response
  * (nginx `error timeout` with 3 tries, HAProxy `retries 2` + `option redispatch 1` + `retry-on
- * conn-failure empty-response`, Legate `retry_on: connect-failure,reset`, `num_retries: 2`).
+ * conn-failure empty-response`, Legate `retry_on: connect-failure,reset`, `num_retries: 2`, and the
+ * cluster's retry circuit breaker raised from Envoy's default of 3 concurrent retries to 1,000,
+ * which nginx and HAProxy do not have: at 2,000 req/s with a dead endpoint, 3 turns most retries
+ * into 503 overflows; measured: 599 client errors instead of the 16 without any retry).
  */
 import { ORIGIN_HEALTH_PATH } from '../../src/bench/origin';
 
@@ -58,6 +61,11 @@ const LEGATE_HEALTH = `
       base_ejection_time: 10s
       max_ejection_percent: 50`;
 
+const LEGATE_RETRY_BUDGET = `
+    circuit_breakers:
+      thresholds:
+      - max_retries: 1000`;
+
 export function failoverVars(spec: FailoverSpec | null): FailoverVars {
   if (spec === null) return NONE;
   return {
@@ -73,7 +81,7 @@ export function failoverVars(spec: FailoverSpec | null): FailoverVars {
         ? ['retries 2', 'option redispatch 1', 'retry-on conn-failure empty-response']
         : ['retries 0']),
     ].join('\n    '),
-    LEGATE_CLUSTER_EXTRA: LEGATE_HEALTH,
+    LEGATE_CLUSTER_EXTRA: spec.retries ? LEGATE_HEALTH + LEGATE_RETRY_BUDGET : LEGATE_HEALTH,
     LEGATE_ROUTE_EXTRA: spec.retries
       ? ', retry_policy: { retry_on: "connect-failure,reset", num_retries: 2 }'
       : '',

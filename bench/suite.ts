@@ -6,15 +6,16 @@
  * scenario's own duration and repetitions.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/bench/options';
 import { renderHtmlReport } from '../src/bench/report-html';
 import { runScenario, type ScenarioOutcome } from './runner/execute';
 import { originPrograms } from './runner/origins';
 import { installCleanupTraps, stopAll } from './runner/processes';
+import { findRepoRoot } from './runner/repo-root';
 import { loadScenarios, type Scenario } from './runner/scenario';
 import { htmlReportFor, markdownForOutcome, summarizeOutcome, type Cell } from './runner/summary';
 import { SYSTEMS } from './runner/systems';
@@ -33,17 +34,6 @@ const USAGE = `usage: legate bench-suite [options]
 
 const QUICK_REPS = 2;
 const QUICK_DURATION_MS = 3000;
-
-/** The repository root: the nearest ancestor with bench/scenarios (works from dist/ and .build/). */
-function findRepoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (existsSync(join(dir, 'bench', 'scenarios')) && existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository root (a directory with bench/scenarios)');
-    dir = up;
-  }
-}
 
 function versionOf(command: string, args: string[]): string {
   const r = spawnSync(command, args, { encoding: 'utf8' });

@@ -101,6 +101,11 @@ let currentChunk: Buffer = EMPTY;
 /** Input area in wasm memory where chunks are copied; grows to the largest chunk seen. */
 let inputPtr = 0;
 let inputSize = 0;
+/**
+ * A view of all of wasm memory, kept instead of a new view per chunk. Memory growth detaches it
+ * (its length drops to 0), which the bounds check in `copyIn` notices.
+ */
+let memoryBytes = new Uint8Array(0);
 
 /** Extracts the wasm bytes that `llhttp-wasm` embeds as base64 in its JS entry point. */
 function readEmbeddedWasm(): Buffer {
@@ -171,8 +176,7 @@ const imports = {
       return current!.headersComplete(statusCode, upgrade === 1, keepAlive === 1);
     },
     wasm_on_body(_p: number, at: number, len: number): number {
-      const start = chunkOffset(at);
-      return current!.handler.onBody(currentChunk.subarray(start, start + len));
+      return current!.bodySpan(at, len);
     },
     wasm_on_message_complete(_p: number): number {
       return current!.messageComplete();
@@ -200,7 +204,8 @@ function copyIn(api: LlhttpExports, chunk: Buffer): void {
     inputSize = Math.ceil(chunk.length / 4096) * 4096;
     inputPtr = api.malloc(inputSize);
   }
-  new Uint8Array(api.memory.buffer, inputPtr, chunk.length).set(chunk);
+  if (memoryBytes.length < inputPtr + chunk.length) memoryBytes = new Uint8Array(api.memory.buffer);
+  memoryBytes.set(chunk, inputPtr);
 }
 
 function isOws(code: number): boolean {
@@ -382,6 +387,11 @@ export class HttpParser {
     else this.fieldValue = piece;
     this.headerState = HEADER_STATE_VALUE;
     return 0;
+  }
+
+  bodySpan(at: number, len: number): number {
+    const start = chunkOffset(at);
+    return this.handler.onBody(currentChunk.subarray(start, start + len));
   }
 
   headersComplete(statusCode: number, upgrade: boolean, keepAlive: boolean): number {

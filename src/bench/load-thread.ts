@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { LlhttpResponseCounter } from './llhttp-response-counter';
 import { LoadConnection, type ConnectionHost, type RunPhase } from './load-connection';
+import { warmUpResponseParser } from './parser-warm-up';
 import { repeatRequest } from './request-bytes';
 import type { ResponseCounter, ResponseSink } from './response-counter';
 import { ThreadStats, type ThreadResult } from './run-stats';
@@ -75,6 +76,7 @@ export class LoadThread implements ConnectionHost {
 
   /** Opens every connection; resolves with null once all are up, or with the first connect error. */
   warmUp(): Promise<string | null> {
+    warmUpResponseParser();
     return new Promise((resolve) => {
       this.onWarm = resolve;
       const cfg = this.config;

@@ -7,6 +7,10 @@
  * time (exact, start to exit), so both tools are charged the same way.
  *
  *   node dist/bench/generator-vs-wrk.js [--reps 5] [--duration 5s] [--settings 1x50,2x50] [--path /]
+ *                                       [--compare OTHER_CHECKOUT]…
+ *
+ * `--compare DIR` adds another build of legate (a checkout with its own dist/) to the alternation,
+ * for before/after measurements of a generator change.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/bench/options';
+import type { BenchResult } from '../src/bench/run';
 import { startOrigin } from './runner/origins';
 import { installCleanupTraps, stopAll, treeCpuSeconds } from './runner/processes';
 import { findRepoRoot } from './runner/repo-root';
@@ -33,6 +38,8 @@ interface Sample {
   requests: number;
   /** CPU of the whole generator process, start to exit, µs per completed request. */
   cpuUsPerRequest: number;
+  /** legate only: its own CPU over the measured run (start signal to drained), µs per request. */
+  inRunUsPerRequest: number;
   /** Origin CPU during the run, % of one core. */
   originCpuPercent: number;
 }
@@ -69,7 +76,7 @@ function runMeasured(command: string, args: string[]): Promise<Run> {
 async function sample(
   originPid: number,
   seconds: number,
-  run: () => Promise<{ rps: number; requests: number; cpuSeconds: number }>,
+  run: () => Promise<{ rps: number; requests: number; cpuSeconds: number; inRunUsPerRequest?: number }>,
 ): Promise<Sample> {
   const before = treeCpuSeconds(originPid);
   const r = await run();
@@ -77,6 +84,7 @@ async function sample(
     rps: r.rps,
     requests: r.requests,
     cpuUsPerRequest: (r.cpuSeconds * 1e6) / Math.max(1, r.requests),
+    inRunUsPerRequest: r.inRunUsPerRequest ?? NaN,
     originCpuPercent: ((treeCpuSeconds(originPid) - before) / seconds) * 100,
   };
 }
@@ -87,6 +95,29 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+async function runLegate(
+  bin: string,
+  s: Setting,
+  seconds: number,
+  url: string,
+  originPid: number,
+  runDir: string,
+): Promise<Sample> {
+  return sample(originPid, seconds, async () => {
+    const json = join(runDir, 'legate.json');
+    const args = [bin, 'bench', url, '-t', String(s.threads), '-c', String(s.connections)];
+    args.push('-d', `${seconds}s`, '--no-progress', '--json', json);
+    const r = await runMeasured(process.execPath, args);
+    const res = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+    return {
+      rps: res.rps,
+      requests: res.requests,
+      cpuSeconds: r.cpuSeconds,
+      inRunUsPerRequest: res.generatorCpu.usPerRequest,
+    };
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -94,6 +125,7 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '5s' },
       settings: { type: 'string', default: '1x50,2x50' },
       path: { type: 'string', default: '/' },
+      compare: { type: 'string', multiple: true },
     },
   });
   const reps = Number(values.reps);
@@ -103,6 +135,10 @@ async function main(): Promise<void> {
     return { threads: t!, connections: c! };
   });
   const root = findRepoRoot();
+  const legates = [
+    { name: 'legate', bin: join(root, 'bin', 'legate.js') },
+    ...(values.compare ?? []).map((dir) => ({ name: `legate@${dir}`, bin: join(dir, 'bin', 'legate.js') })),
+  ];
   const runDir = mkdtempSync(join(tmpdir(), 'legate-genval-'));
   installCleanupTraps();
   const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -113,49 +149,55 @@ async function main(): Promise<void> {
     log(`origin: nginx (1 worker) at ${url}; ${reps} alternated reps of ${seconds} s per tool and setting`);
     const rows: string[] = [];
     for (const s of settings) {
-      const wrk = (): Promise<Sample> =>
-        sample(originPid, seconds, async () => {
-          const r = await runMeasured('wrk', [`-t${s.threads}`, `-c${s.connections}`, `-d${seconds}s`, url]);
-          const w = parseWrkOutput(r.out);
-          return { rps: w.rps, requests: w.requests, cpuSeconds: r.cpuSeconds };
-        });
-      const legate = (): Promise<Sample> =>
-        sample(originPid, seconds, async () => {
-          const json = join(runDir, 'legate.json');
-          const args = [join(root, 'bin', 'legate.js'), 'bench', url, '-t', String(s.threads)];
-          args.push('-c', String(s.connections), '-d', `${seconds}s`, '--no-progress', '--json', json);
-          const r = await runMeasured(process.execPath, args);
-          const res = JSON.parse(readFileSync(json, 'utf8')) as { rps: number; requests: number };
-          return { rps: res.rps, requests: res.requests, cpuSeconds: r.cpuSeconds };
-        });
-      await wrk();
-      await legate();
-      const samples = { wrk: [] as Sample[], legate: [] as Sample[] };
+      const generators: Array<{ name: string; run: () => Promise<Sample> }> = [
+        {
+          name: 'wrk',
+          run: () =>
+            sample(originPid, seconds, async () => {
+              const r = await runMeasured('wrk', [
+                `-t${s.threads}`,
+                `-c${s.connections}`,
+                `-d${seconds}s`,
+                url,
+              ]);
+              const w = parseWrkOutput(r.out);
+              return { rps: w.rps, requests: w.requests, cpuSeconds: r.cpuSeconds };
+            }),
+        },
+        ...legates.map((l) => ({
+          name: l.name,
+          run: () => runLegate(l.bin, s, seconds, url, originPid, runDir),
+        })),
+      ];
+      for (const g of generators) await g.run(); // warm-up, not recorded
+      const samples = generators.map(() => [] as Sample[]);
       for (let i = 0; i < reps; i++) {
-        samples.wrk.push(await wrk());
-        samples.legate.push(await legate());
-        const [w, l] = [samples.wrk[i]!, samples.legate[i]!];
-        log(
-          `-t${s.threads} -c${s.connections} rep ${i + 1}: wrk ${w.rps.toFixed(0)} req/s ` +
-            `(${w.cpuUsPerRequest.toFixed(2)} µs/req, origin ${w.originCpuPercent.toFixed(0)} %), legate ` +
-            `${l.rps.toFixed(0)} req/s (${l.cpuUsPerRequest.toFixed(2)} µs/req, origin ${l.originCpuPercent.toFixed(0)} %)`,
+        const line: string[] = [];
+        for (const [k, g] of generators.entries()) {
+          const x = await g.run();
+          samples[k]!.push(x);
+          line.push(`${g.name} ${x.rps.toFixed(0)} req/s ${x.cpuUsPerRequest.toFixed(2)} µs/req`);
+        }
+        log(`-t${s.threads} -c${s.connections} rep ${i + 1}: ${line.join(', ')}`);
+      }
+      const wrkRps = median(samples[0]!.map((x) => x.rps));
+      for (const [k, g] of generators.entries()) {
+        const m = (key: keyof Sample): number => median(samples[k]!.map((x) => x[key]));
+        const inRun = m('inRunUsPerRequest');
+        rows.push(
+          `| -t${s.threads} -c${s.connections} | ${g.name} | ${m('rps').toFixed(0)} | ${(m('rps') / wrkRps).toFixed(2)} | ` +
+            `${m('cpuUsPerRequest').toFixed(2)} | ${Number.isNaN(inRun) ? '' : inRun.toFixed(2)} | ${m('originCpuPercent').toFixed(0)} |`,
         );
       }
-      const m = (xs: Sample[], k: keyof Sample): number => median(xs.map((x) => x[k]));
-      const ratio = m(samples.legate, 'rps') / m(samples.wrk, 'rps');
-      rows.push(
-        `| -t${s.threads} -c${s.connections} | ${m(samples.wrk, 'rps').toFixed(0)} | ${m(samples.legate, 'rps').toFixed(0)} | ` +
-          `**${ratio.toFixed(2)}** | ${m(samples.wrk, 'cpuUsPerRequest').toFixed(2)} | ${m(samples.legate, 'cpuUsPerRequest').toFixed(2)} | ` +
-          `${m(samples.wrk, 'originCpuPercent').toFixed(0)} / ${m(samples.legate, 'originCpuPercent').toFixed(0)} |`,
-      );
     }
     log(
-      '\n| setting | wrk req/s | legate req/s | legate ÷ wrk | wrk µs CPU/req | legate µs CPU/req | origin CPU % (wrk / legate) |',
+      '\n| setting | generator | req/s | ÷ wrk | µs CPU/req (process) | µs CPU/req (in run) | origin CPU % |',
     );
     log('|---|---|---|---|---|---|---|');
     for (const r of rows) log(r);
     log(
-      `\n(medians of ${reps} alternated ${seconds} s runs; CPU per request is the whole generator process, start to exit)`,
+      `\n(medians of ${reps} alternated ${seconds} s runs after one unrecorded run each; "process" is the whole ` +
+        'generator process from start to exit, "in run" is legate\'s own figure for the measured window)',
     );
   } finally {
     await stopAll();

@@ -8,6 +8,7 @@ import type { AdminConfig, Bootstrap } from '../config/bootstrap';
 import type { Gauge, StatsStore } from '../stats/store';
 import { HistogramIntervals } from '../stats/histogram-intervals';
 import type { HostTable } from '../upstream/host-table';
+import type { OutlierReadouts } from '../upstream/outlier/primary-detectors';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../common/log';
 import { nativeStatus } from '../native';
 import { VERSION } from '../common/version';
@@ -22,6 +23,8 @@ export interface ServerState {
   readonly stats: StatsStore;
   /** Per-host counters of every worker (for /clusters). */
   readonly hostTable: HostTable;
+  /** What the outlier detectors computed at their last interval (for /clusters). */
+  readonly outlierDetectors: OutlierReadouts;
   readonly bootstrap: Bootstrap;
   readonly ports: ReadonlyMap<string, number>;
   readonly options: { commandLine: Record<string, unknown>; rawConfig: unknown; drainTimeS: number };
@@ -248,10 +251,10 @@ export class AdminServer {
   }
 
   private clusters(u: URL, res: http.ServerResponse): void {
-    const { bootstrap, hostTable } = this.s;
+    const { bootstrap, hostTable, outlierDetectors } = this.s;
     if (u.searchParams.get('format') === 'json')
-      return sendJson(res, renderClustersJson(bootstrap.clusters, hostTable));
-    send(res, 200, 'text/plain', renderClustersText(bootstrap.clusters, hostTable));
+      return sendJson(res, renderClustersJson(bootstrap.clusters, hostTable, outlierDetectors));
+    send(res, 200, 'text/plain', renderClustersText(bootstrap.clusters, hostTable, outlierDetectors));
   }
 
   /** `filter` (a regex) and `usedonly`; server gauges computed on read are brought up to date first. */

@@ -63,7 +63,7 @@ export class Primary implements ServerState {
   /** Resolved ports per listener name (after port 0 was bound). */
   readonly ports = new Map<string, number>();
   private admin: AdminServer | null = null;
-  private readonly outlierDetectors: OutlierDetectors;
+  readonly outlierDetectors: OutlierDetectors;
   private readonly healthCheckers: HealthCheckers;
   private draining = false;
   private readonly startedAt = Date.now();

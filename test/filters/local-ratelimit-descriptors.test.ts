@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { httpProxyYaml, runLegate, stat, staticCluster } from '../integration/harness';
+import { catchAllVirtualHost, httpProxyYaml, runLegate, stat, staticCluster } from '../integration/harness';
 import { insertHttpFilters, useFilterProxies } from './filter-yaml';
 
 const TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -70,16 +70,11 @@ async function statuses(n: number, send: () => Promise<number>): Promise<number[
 
 test('request_headers descriptor limits only requests with that header value; the default bucket is charged too', async () => {
   const yaml = yamlWith(
-    `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route:
-      cluster: o
-      rate_limits:
-      - actions:
-        - request_headers: { header_name: x-user, descriptor_key: user }`,
+    catchAllVirtualHost({
+      action: `rate_limits:
+- actions:
+  - request_headers: { header_name: x-user, descriptor_key: user }`,
+    }),
     filter(
       5,
       `descriptors:
@@ -172,18 +167,7 @@ test('descriptor and rate_limits config errors name the field', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-rl-desc-'));
   const validate = async (rateLimits: string, descriptors: string): Promise<string> => {
     const yaml = yamlWith(
-      `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route:
-      cluster: o
-      rate_limits:
-${rateLimits
-  .split('\n')
-  .map((l) => `      ${l}`)
-  .join('\n')}`,
+      catchAllVirtualHost({ action: `rate_limits:\n${rateLimits}` }),
       filter(10, descriptors),
     );
     const file = path.join(dir, 'envoy.yaml');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { httpProxyYaml, request, runLegate, stat, staticCluster } from '../integration/harness';
+import { catchAllYaml, httpProxyYaml, request, runLegate, stat, staticCluster } from '../integration/harness';
 import { insertHttpFilters, useFilterProxies } from './filter-yaml';
 
 const TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -91,17 +91,7 @@ test('typed_per_filter_config: the most specific config applies, each with its o
 test('typed_per_filter_config errors name the field', async () => {
   const route = (perFilter: string): string =>
     insertHttpFilters(
-      httpProxyYaml({
-        virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }
-    typed_per_filter_config:
-${perFilter}`,
-        clusters: staticCluster('o', [proxies.origin.port]),
-      }),
+      catchAllYaml([proxies.origin.port], { routeFields: `typed_per_filter_config:\n  ${perFilter}` }),
       FILTER,
     );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-rl-route-'));
@@ -113,18 +103,18 @@ ${perFilter}`,
     return r.stdout + r.stderr;
   };
   try {
-    const unknown = await validate(route(`      envoy.filters.http.local_ratelimt: ${limit('x', 1)}`));
+    const unknown = await validate(route(`envoy.filters.http.local_ratelimt: ${limit('x', 1)}`));
     assert.match(unknown, /typed_per_filter_config\.envoy\.filters\.http\.local_ratelimt/);
     assert.match(unknown, /no HTTP filter named/);
     assert.match(unknown, /did you mean 'envoy\.filters\.http\.local_ratelimit'/);
     const router = await validate(
       route(
-        '      envoy.filters.http.router: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }',
+        'envoy.filters.http.router: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }',
       ),
     );
     assert.match(router, /'envoy\.filters\.http\.router' has no per-route config/);
     const noBucket = await validate(
-      route(`      envoy.filters.http.local_ratelimit: { "@type": ${TYPE}, stat_prefix: x }`),
+      route(`envoy.filters.http.local_ratelimit: { "@type": ${TYPE}, stat_prefix: x }`),
     );
     assert.match(noBucket, /typed_per_filter_config\.envoy\.filters\.http\.local_ratelimit\.token_bucket/);
   } finally {

@@ -11,9 +11,10 @@ import {
   catchAllYaml,
   request,
   runLegate,
-  startLegate,
   startOrigin,
   stat,
+  withLegate,
+  type LegateProcess,
   type Origin,
 } from '../integration/harness';
 import { addonActive, collect, connect, startEcho, tcpProxyYaml, type Upstream } from '../l4/fixtures';
@@ -42,6 +43,26 @@ function insertBefore(yaml: string, before: string, entry: string): string {
   return yaml.slice(0, at) + entry + yaml.slice(at);
 }
 
+/** The tcp_proxy config (listener `tcp`) with the filter, `maxTokens` and `extra`, before tcp_proxy. */
+function limitedTcpYaml(maxTokens: number, extra = ''): string {
+  return insertBefore(
+    tcpProxyYaml({ upstreamPorts: [echo.port] }),
+    TCP_PROXY_ENTRY,
+    rateLimitEntry(maxTokens, extra),
+  );
+}
+
+/** `yaml` with a second listener `tcp2`: the same filters (and share_key), its own port. */
+function withSecondListener(yaml: string): string {
+  const listener = yaml.slice(yaml.indexOf('  - name: tcp\n'), yaml.indexOf('  clusters:\n'));
+  return yaml.replace('  clusters:\n', listener.replace('name: tcp\n', 'name: tcp2\n') + '  clusters:\n');
+}
+
+/** Legate (2 workers, one bucket between them) on `yaml` for the length of `body`. */
+function withProxy(yaml: string, body: (proxy: LegateProcess) => Promise<void>): Promise<void> {
+  return withLegate(yaml, { concurrency: 2 }, body);
+}
+
 /** Opens `n` connections at once, each sends `ping` and half-closes; resolves with what each read. */
 async function pingAll(port: number, n: number): Promise<string[]> {
   const sockets = await Promise.all(Array.from({ length: n }, () => connect(port, false)));
@@ -64,9 +85,7 @@ after(async () => {
 });
 
 test('before tcp_proxy: max_tokens connections relay, the rest are closed before any upstream connect', async () => {
-  const yaml = insertBefore(tcpProxyYaml({ upstreamPorts: [echo.port] }), TCP_PROXY_ENTRY, rateLimitEntry(3));
-  const proxy = await startLegate(yaml, { concurrency: 2 });
-  try {
+  await withProxy(limitedTcpYaml(3), async (proxy) => {
     const results = await pingAll(proxy.ports.get('tcp')!, 6);
     assert.equal(results.filter((r) => r === 'ping').length, 3, `results: ${JSON.stringify(results)}`);
     assert.equal(results.filter((r) => r === '').length, 3);
@@ -76,15 +95,11 @@ test('before tcp_proxy: max_tokens connections relay, the rest are closed before
     // A filter that only looks at new connections keeps the splice relay.
     const relay = addonActive() ? 'splice' : 'JS streams';
     assert.match(proxy.output(), new RegExp(`tcp_proxy 'l4' relays with ${relay}\\b`));
-  } finally {
-    await proxy.stop();
-  }
+  });
 });
 
 test('before http_connection_manager: a limited connection is closed before any request', async () => {
-  const yaml = insertBefore(catchAllYaml([origin.port]), HCM_ENTRY, rateLimitEntry(2));
-  const proxy = await startLegate(yaml, { concurrency: 2 });
-  try {
+  await withProxy(insertBefore(catchAllYaml([origin.port]), HCM_ENTRY, rateLimitEntry(2)), async (proxy) => {
     const port = proxy.ports.get('proxy')!;
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => request(port)));
     const ok = outcomes.filter((o) => o.status === 'fulfilled' && o.value.status === 200);
@@ -93,64 +108,32 @@ test('before http_connection_manager: a limited connection is closed before any 
     assert.equal(failed.length, 3, 'the other connections are closed without a response');
     assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 3);
     assert.equal(await stat(proxy, 'http.ingress_http.downstream_cx_total'), 2);
-  } finally {
-    await proxy.stop();
-  }
+  });
 });
 
 test('share_key: two listeners with the same key and token_bucket share one bucket', async () => {
-  const one = insertBefore(
-    tcpProxyYaml({ upstreamPorts: [echo.port] }),
-    TCP_PROXY_ENTRY,
-    rateLimitEntry(3, 'share_key: shared'),
-  );
-  // A second listener `tcp2`, same filters (and share_key), its own port.
-  const listener = one.slice(one.indexOf('  - name: tcp\n'), one.indexOf('  clusters:\n'));
-  const yaml = one.replace(
-    '  clusters:\n',
-    listener.replace('name: tcp\n', 'name: tcp2\n') + '  clusters:\n',
-  );
-  const proxy = await startLegate(yaml, { concurrency: 2 });
-  try {
+  await withProxy(withSecondListener(limitedTcpYaml(3, 'share_key: shared')), async (proxy) => {
     const first = await pingAll(proxy.ports.get('tcp')!, 2);
     const second = await pingAll(proxy.ports.get('tcp2')!, 2);
     assert.deepEqual(first, ['ping', 'ping']);
     assert.equal(second.filter((r) => r === 'ping').length, 1, 'one token was left for the second listener');
     assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 1);
-  } finally {
-    await proxy.stop();
-  }
+  });
 });
 
 test('without share_key each listener has its own bucket', async () => {
-  const one = insertBefore(tcpProxyYaml({ upstreamPorts: [echo.port] }), TCP_PROXY_ENTRY, rateLimitEntry(2));
-  const listener = one.slice(one.indexOf('  - name: tcp\n'), one.indexOf('  clusters:\n'));
-  const yaml = one.replace(
-    '  clusters:\n',
-    listener.replace('name: tcp\n', 'name: tcp2\n') + '  clusters:\n',
-  );
-  const proxy = await startLegate(yaml, { concurrency: 2 });
-  try {
+  await withProxy(withSecondListener(limitedTcpYaml(2)), async (proxy) => {
     assert.deepEqual(await pingAll(proxy.ports.get('tcp')!, 2), ['ping', 'ping']);
     assert.deepEqual(await pingAll(proxy.ports.get('tcp2')!, 2), ['ping', 'ping']);
-  } finally {
-    await proxy.stop();
-  }
+  });
 });
 
 test('runtime_enabled with default_value false turns the filter off', async () => {
-  const yaml = insertBefore(
-    tcpProxyYaml({ upstreamPorts: [echo.port] }),
-    TCP_PROXY_ENTRY,
-    rateLimitEntry(1, 'runtime_enabled: { runtime_key: rl_on, default_value: false }'),
-  );
-  const proxy = await startLegate(yaml, { concurrency: 2 });
-  try {
+  const yaml = limitedTcpYaml(1, 'runtime_enabled: { runtime_key: rl_on, default_value: false }');
+  await withProxy(yaml, async (proxy) => {
     assert.deepEqual(await pingAll(proxy.ports.get('tcp')!, 3), ['ping', 'ping', 'ping']);
     assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 0);
-  } finally {
-    await proxy.stop();
-  }
+  });
 });
 
 test('config errors: token_bucket and stat_prefix are required; the filter is not terminal', async () => {

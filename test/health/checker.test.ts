@@ -216,7 +216,7 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 test('hosts are failed_active_hc until their first check; one success makes a host healthy; warmed waits for the first round', async () => {
   const f = setup(2, {}, { check: { initialJitterMs: 1000, healthyThreshold: 3 } });
   const flags = (): string[] =>
-    renderClustersText([f.config], f.table)
+    renderClustersText([f.config], f.table, { readout: () => undefined })
       .split('\n')
       .filter((l) => l.includes('health_flags'));
   assert.deepEqual(flags(), [

@@ -69,6 +69,14 @@ health_checks:
   ).clusters[0]!.healthChecks![0]!;
   assert.deepEqual(hc.http!.expectedStatuses, [[200, 201]]);
   assert.equal(hc.reuseConnection, true);
+  const wrapped = (value: string): boolean =>
+    loadOk(
+      yaml(`
+health_checks:
+- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, reuse_connection: ${value}, http_health_check: { path: / } }`),
+    ).clusters[0]!.healthChecks![0]!.reuseConnection;
+  assert.equal(wrapped('{ value: false }'), false, 'BoolValue in its wrapped form');
+  assert.equal(wrapped('{}'), false, 'an empty wrapper is false');
 });
 
 test('a TCP check with hex payloads and an endpoint health_check_config port', () => {

@@ -8,6 +8,8 @@ import * as net from 'node:net';
 import { test } from 'node:test';
 import {
   admin,
+  catchAllVirtualHost,
+  healthChecksYaml,
   httpProxyYaml,
   request,
   startLegate,
@@ -25,22 +27,14 @@ const UNHEALTHY_THRESHOLD = 2;
 /** interval × unhealthy_threshold + timeout, the bound the issue sets, plus slack for a loaded CI box. */
 const LEAVE_BOUND_MS = (INTERVAL_S * UNHEALTHY_THRESHOLD + TIMEOUT_S) * 1000 + 1500;
 
-/**
- * One check every INTERVAL_S. no_traffic_interval is set to it too: by Envoy's rule a cluster that
- * never had traffic is checked every 60 s, and these tests start checking before any request.
- */
-function healthChecks(check: string, threshold = UNHEALTHY_THRESHOLD): string {
-  return `health_checks:
-- timeout: ${TIMEOUT_S}s
-  interval: ${INTERVAL_S}s
-  no_traffic_interval: ${INTERVAL_S}s
-  unhealthy_threshold: ${threshold}
-  healthy_threshold: 2
-${check
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => '  ' + l)
-  .join('\n')}`;
+/** One check every INTERVAL_S (no_traffic_interval too: these tests check before any request). */
+function healthChecks(check: string): string {
+  return healthChecksYaml(check, {
+    intervalS: INTERVAL_S,
+    timeoutS: TIMEOUT_S,
+    unhealthyThreshold: UNHEALTHY_THRESHOLD,
+    healthyThreshold: 2,
+  });
 }
 
 /** Every request to cluster o (the origins at `ports`), with `extra` cluster fields and per-endpoint health_check_config. */
@@ -50,15 +44,7 @@ function proxyYaml(ports: number[], extra: string, endpointHc: string[] = []): s
     const marker = `port_value: ${ports[i]} }`;
     clusters = clusters.replace(marker, `${marker}\n          health_check_config: { ${hc} }`);
   });
-  return httpProxyYaml({
-    virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-    clusters,
-  });
+  return httpProxyYaml({ virtualHosts: catchAllVirtualHost(), clusters });
 }
 
 /** Which origin answered, for `n` sequential keep-alive requests; failures counted by status. */

@@ -43,6 +43,20 @@ export function startLegate(yaml: string, opts: StartOptions = {}): Promise<Lega
   return startLegateArgs(['-c', file, ...(opts.args ?? [])], opts);
 }
 
+/** Starts Legate on `yaml`, runs `body` with it, and stops it whatever `body` does. */
+export async function withLegate<T>(
+  yaml: string,
+  opts: StartOptions,
+  body: (lp: LegateProcess) => Promise<T>,
+): Promise<T> {
+  const lp = await startLegate(yaml, opts);
+  try {
+    return await body(lp);
+  } finally {
+    await lp.stop();
+  }
+}
+
 export function startLegateArgs(args: string[], opts: StartOptions = {}): Promise<LegateProcess> {
   const proc = spawn(
     process.execPath,
@@ -251,36 +265,90 @@ ${indent(p.clusters, 2)}
 `;
 }
 
-/** The common case: every request to cluster `o` (the origins at `ports`), with optional extras. */
-export function catchAllYaml(ports: number[], opts: { routeExtra?: string; hcmExtra?: string } = {}): string {
+/**
+ * The common case: every request to cluster `o` (the origins at `ports`, or one list per priority
+ * level), with optional extras (see catchAllVirtualHost and staticCluster).
+ */
+export function catchAllYaml(
+  ports: number[] | number[][],
+  opts: { routeExtra?: string; routeFields?: string; hcmExtra?: string; clusterExtra?: string } = {},
+): string {
   return httpProxyYaml({
     hcmExtra: opts.hcmExtra,
-    virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o${opts.routeExtra ? `, ${opts.routeExtra}` : ''} }`,
-    clusters: staticCluster('o', ports),
+    virtualHosts: catchAllVirtualHost({ action: opts.routeExtra, routeFields: opts.routeFields }),
+    clusters: staticCluster('o', ports, opts.clusterExtra),
   });
 }
 
-/** A STATIC cluster YAML fragment. */
-export function staticCluster(name: string, ports: number[], extra = ''): string {
+/**
+ * The virtual host `all`: every domain, every path to `cluster` (default `o`). `action` adds route
+ * action fields beside `cluster` (YAML lines), `routeFields` adds fields of the route itself
+ * (typed_per_filter_config …), `routesBefore` adds routes (list items) matched first.
+ */
+export function catchAllVirtualHost(
+  opts: { cluster?: string; action?: string; routeFields?: string; routesBefore?: string } = {},
+): string {
+  return `
+- name: all
+  domains: ["*"]
+  routes:
+${indent(opts.routesBefore ?? '', 2)}
+  - match: { prefix: "/" }
+    route:
+      cluster: ${opts.cluster ?? 'o'}
+${indent(opts.action ?? '', 6)}
+${indent(opts.routeFields ?? '', 4)}`;
+}
+
+/**
+ * A STATIC cluster YAML fragment (Envoy's default ROUND_ROBIN unless `extra` sets `lb_policy`).
+ * `ports` lists the endpoints, or one list per priority level (P0 first).
+ */
+export function staticCluster(name: string, ports: number[] | number[][], extra = ''): string {
+  const levels = (ports.length > 0 && Array.isArray(ports[0]) ? ports : [ports]) as number[][];
   return `- name: ${name}
   connect_timeout: 1s
   type: STATIC
-  lb_policy: ROUND_ROBIN
 ${indent(extra, 2)}
   load_assignment:
     cluster_name: ${name}
     endpoints:
-    - lb_endpoints:
-${ports.map((p) => `      - endpoint:\n          address:\n            socket_address: { address: 127.0.0.1, port_value: ${p} }`).join('\n')}
+${levels
+  .map(
+    (level, priority) =>
+      `    - ${priority > 0 ? `priority: ${priority}\n      ` : ''}lb_endpoints:\n` +
+      level
+        .map(
+          (p) =>
+            `      - endpoint:\n          address:\n            socket_address: { address: 127.0.0.1, port_value: ${p} }`,
+        )
+        .join('\n'),
+  )
+  .join('\n')}
 `;
 }
 
-function indent(text: string, n: number): string {
+/**
+ * A cluster's `health_checks` field: one check of `check` (e.g. `http_health_check: { path: /hc }`)
+ * every `intervalS`. no_traffic_interval is the same: by Envoy's rule a cluster that never had
+ * traffic is checked every 60 s, and tests start checking before any request.
+ */
+export function healthChecksYaml(
+  check: string,
+  o: { intervalS?: number; timeoutS?: number; unhealthyThreshold?: number; healthyThreshold?: number } = {},
+): string {
+  const interval = o.intervalS ?? 0.1;
+  return `health_checks:
+- timeout: ${o.timeoutS ?? 0.2}s
+  interval: ${interval}s
+  no_traffic_interval: ${interval}s
+  unhealthy_threshold: ${o.unhealthyThreshold ?? 2}
+  healthy_threshold: ${o.healthyThreshold ?? 2}
+${indent(check, 2)}`;
+}
+
+/** Prefixes every non-blank line of `text` with `n` spaces (YAML fragments into their place). */
+export function indent(text: string, n: number): string {
   const pad = ' '.repeat(n);
   return text
     .split('\n')

@@ -4,44 +4,25 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { httpProxyYaml, request, startLegate, startOrigin, type Origin } from './harness';
+import { catchAllYaml, request, startLegate, startOrigin, type Origin } from './harness';
 
 const origins: Origin[] = [];
 after(async () => {
   for (const o of origins) await o.close();
 });
 
-function cluster(policy: string, ports: number[]): string {
-  return `- name: o
-  connect_timeout: 1s
-  type: STATIC
-  lb_policy: ${policy}
-  load_assignment:
-    cluster_name: o
-    endpoints:
-    - lb_endpoints:
-${ports.map((p) => `      - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}`;
-}
-
 for (const policy of ['RING_HASH', 'MAGLEV']) {
   test(`${policy}: a header hash_policy keeps every user on one origin, across both workers`, async () => {
     const o = await Promise.all([startOrigin(), startOrigin(), startOrigin()]);
     origins.push(...o);
     const legate = await startLegate(
-      httpProxyYaml({
-        virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route:
-      cluster: o
-      hash_policy: [{ header: { header_name: x-user } }]`,
-        clusters: cluster(
-          policy,
-          o.map((x) => x.port),
-        ),
-      }),
+      catchAllYaml(
+        o.map((x) => x.port),
+        {
+          clusterExtra: `lb_policy: ${policy}`,
+          routeExtra: 'hash_policy: [{ header: { header_name: x-user } }]',
+        },
+      ),
     );
     try {
       const served = new Map<string, Set<string>>();
@@ -68,15 +49,7 @@ test('PEAK_EWMA: a slow origin stops receiving requests once its latency is know
   const fast = await Promise.all([startOrigin(), startOrigin()]);
   origins.push(slow, ...fast);
   const legate = await startLegate(
-    httpProxyYaml({
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-      clusters: cluster('PEAK_EWMA', [fast[0]!.port, slow.port, fast[1]!.port]),
-    }),
+    catchAllYaml([fast[0]!.port, slow.port, fast[1]!.port], { clusterExtra: 'lb_policy: PEAK_EWMA' }),
   );
   try {
     for (let i = 0; i < 60; i++) assert.equal((await request(legate.ports.get('proxy')!)).status, 200);

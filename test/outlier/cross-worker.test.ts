@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import {
   admin,
+  catchAllVirtualHost,
   httpProxyYaml,
   request,
   startLegate,
@@ -24,9 +25,10 @@ import {
 } from '../integration/harness';
 import { PREFIX, until } from './helpers';
 
-const OUTLIER = `outlier_detection:
-  interval: 0.1s
-  base_ejection_time: 1s
+/** Ejects on the fifth consecutive 5xx, at most one host of the three. */
+const outlier = (intervalS: number, baseEjectionS: number): string => `outlier_detection:
+  interval: ${intervalS}s
+  base_ejection_time: ${baseEjectionS}s
   max_ejection_percent: 50
   consecutive_5xx: 5`;
 
@@ -77,14 +79,10 @@ async function twoWorkers(t: TestContext, outlier: string): Promise<Fixture> {
   t.after(() => Promise.all([good1.close(), good2.close(), bad.close()]));
   const lp = await startLegate(
     httpProxyYaml({
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { path: "/ping" }
-    direct_response: { status: 200, body: { inline_string: "pong" } }
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
+      virtualHosts: catchAllVirtualHost({
+        routesBefore:
+          '- { match: { path: "/ping" }, direct_response: { status: 200, body: { inline_string: "pong" } } }',
+      }),
       clusters: staticCluster('o', [good1.port, good2.port, bad.port], outlier),
     }),
     { concurrency: 2 },
@@ -134,7 +132,7 @@ async function fiveFailuresAcrossWorkers(f: Fixture): Promise<void> {
 }
 
 test('5xx seen by two workers eject the host for every worker, then it returns', async (t) => {
-  const f = await twoWorkers(t, OUTLIER);
+  const f = await twoWorkers(t, outlier(0.1, 1));
   const { lp } = f;
   await fiveFailuresAcrossWorkers(f);
 
@@ -163,14 +161,7 @@ test('5xx seen by two workers eject the host for every worker, then it returns',
 });
 
 test('the fifth 5xx ejects at once, long before the next interval (interval: 60s)', async (t) => {
-  const f = await twoWorkers(
-    t,
-    `outlier_detection:
-  interval: 60s
-  base_ejection_time: 60s
-  max_ejection_percent: 50
-  consecutive_5xx: 5`,
-  );
+  const f = await twoWorkers(t, outlier(60, 60));
   await fiveFailuresAcrossWorkers(f);
   const fifthAt = Date.now();
   // Generous for a loaded 2-core machine; a sweep-based ejection would take up to 60 s.

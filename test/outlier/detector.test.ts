@@ -12,32 +12,15 @@ import { OutlierRecorder } from '../../src/upstream/outlier/recorder';
 import { ClusterOutlierDetector } from '../../src/upstream/outlier/detector';
 import type { EjectionType } from '../../src/upstream/outlier/ejection-types';
 import { clusterConfig, endpoint } from '../upstream/helpers';
+import { outlierConfig } from './helpers';
 
+/** Envoy's defaults, with short times, every host ejectable, and a cap of 3.5 base ejections. */
 const DEFAULTS: OutlierDetectionConfig = {
+  ...outlierConfig(),
   intervalMs: 100,
   baseEjectionTimeMs: 1000,
   maxEjectionTimeMs: 3500,
   maxEjectionPercent: 100,
-  maxEjectionTimeJitterMs: 0,
-  alwaysEjectOneHost: false,
-  successfulActiveHealthCheckUnejectHost: true,
-  consecutive5xx: 5,
-  enforcingConsecutive5xx: 100,
-  consecutiveGatewayFailure: 5,
-  enforcingConsecutiveGatewayFailure: 0,
-  splitExternalLocalOriginErrors: false,
-  consecutiveLocalOriginFailure: 5,
-  enforcingConsecutiveLocalOriginFailure: 100,
-  successRateMinimumHosts: 5,
-  successRateRequestVolume: 100,
-  successRateStdevFactor: 1900,
-  enforcingSuccessRate: 100,
-  enforcingLocalOriginSuccessRate: 100,
-  failurePercentageThreshold: 85,
-  failurePercentageMinimumHosts: 5,
-  failurePercentageRequestVolume: 50,
-  enforcingFailurePercentage: 0,
-  enforcingFailurePercentageLocalOrigin: 0,
 };
 
 function setup(overrides: Partial<OutlierDetectionConfig> = {}, hostCount = 4, random = () => 0.5) {
@@ -239,8 +222,17 @@ test('success rate: the host far below the others is ejected at the sweep, and t
   // 50 % failures is below failure_percentage_threshold 85: success rate alone fired.
   assert.deepEqual(events.detected, ['success_rate']);
   for (const slot of [0, 1, 2, 3]) assert.equal(table.get(slot, HostColumn.OutlierRequests), 0);
+  // What /clusters shows: {100, 100, 100, 100, 50} → mean 90, threshold 90 − 1.9 × 20 = 52.
+  assert.deepEqual(detector.successRateNums('external'), { average: 90, ejectionThreshold: 52 });
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((slot) => detector.hostSuccessRate(slot, 'external')),
+    [100, 100, 100, 100, 50],
+  );
+  assert.equal(detector.hostSuccessRate(4, 'local'), -1, 'not split: no local-origin rates');
   detector.sweep();
   assert.deepEqual(events.detected, ['success_rate'], 'nothing left to judge');
+  assert.deepEqual(detector.successRateNums('external'), { average: -1, ejectionThreshold: -1 });
+  assert.equal(detector.hostSuccessRate(0, 'external'), -1, 'an interval without requests forgets the rates');
 });
 
 test('success rate needs request volume and enough hosts', () => {
@@ -299,4 +291,7 @@ test('split: local-origin failures feed the local-origin rate detectors, respons
   // External: host 4 had 10 responses (below both volumes). Local origin: 90 % failures.
   assert.deepEqual(events.detected, ['local_origin_success_rate']);
   assert.deepEqual(events.enforced, ['local_origin_success_rate']);
+  assert.equal(detector.hostSuccessRate(4, 'local'), 10);
+  assert.equal(detector.hostSuccessRate(4, 'external'), -1, '10 responses: below both volumes');
+  assert.equal(detector.successRateNums('local').average, 82);
 });

@@ -5,55 +5,25 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
-import {
-  httpProxyYaml,
-  request,
-  startLegate,
-  startOrigin,
-  stat,
-  staticCluster,
-} from '../integration/harness';
-import { PREFIX, until } from './helpers';
+import { healthChecksYaml, request, startOrigin, stat } from '../integration/harness';
+import { outlierProxy, PREFIX, until } from './helpers';
 
 /** Two origins, the second answering 500 to traffic and 200 to /hc; ejects it and returns the proxy. */
 async function ejectedButHealthy(t: TestContext, uneject: boolean) {
   const good = await startOrigin();
   const bad = await startOrigin((req, res) => res.writeHead(req.url === '/hc' ? 200 : 500).end());
   t.after(() => Promise.all([good.close(), bad.close()]));
-  const lp = await startLegate(
-    httpProxyYaml({
-      virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-      clusters: staticCluster(
-        'o',
-        [good.port, bad.port],
-        `outlier_detection:
+  const { lp, port, agent } = await outlierProxy(
+    t,
+    [good.port, bad.port],
+    `outlier_detection:
   interval: 60s
   base_ejection_time: 60s
   max_ejection_percent: 50
   successful_active_health_check_uneject_host: ${uneject}
-health_checks:
-- timeout: 1s
-  interval: 0.2s
-  no_traffic_interval: 0.2s
-  unhealthy_threshold: 2
-  healthy_threshold: 1
-  http_health_check: { path: /hc }`,
-      ),
-    }),
-    { concurrency: 1 },
+${healthChecksYaml('http_health_check: { path: /hc }', { timeoutS: 1, intervalS: 0.2, healthyThreshold: 1 })}`,
+    1,
   );
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  t.after(async () => {
-    agent.destroy();
-    await lp.stop();
-  });
-  const port = lp.ports.get('proxy')!;
   // Round robin over two hosts: ten requests give the bad host five consecutive 500s.
   for (let i = 0; i < 10; i++) await request(port, { path: '/', agent });
   await until(

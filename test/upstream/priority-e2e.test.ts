@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { test } from 'node:test';
 import {
-  httpProxyYaml,
+  catchAllYaml,
+  healthChecksYaml,
   request,
   startLegate,
   startOrigin,
@@ -21,41 +22,13 @@ import {
 const REQUESTS = 400;
 const P1_SHARE_TOLERANCE = 0.1;
 
-function endpoints(ports: number[]): string {
-  return ports
-    .map((p) => `      - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`)
-    .join('\n');
-}
-
+/** P0 and P1 origins, each checked every 0.1 s and failed (or healed) by a single check. */
 function proxyYaml(p0: number[], p1: number[]): string {
-  return httpProxyYaml({
-    virtualHosts: `
-- name: all
-  domains: ["*"]
-  routes:
-  - match: { prefix: "/" }
-    route: { cluster: o }`,
-    clusters: `
-- name: o
-  connect_timeout: 1s
-  type: STATIC
-  lb_policy: ROUND_ROBIN
-  health_checks:
-  - timeout: 0.2s
-    interval: 0.1s
-    no_traffic_interval: 0.1s
-    unhealthy_threshold: 1
-    healthy_threshold: 1
-    http_health_check: { path: /healthz }
-  load_assignment:
-    cluster_name: o
-    endpoints:
-    - lb_endpoints:
-${endpoints(p0)}
-    - priority: 1
-      lb_endpoints:
-${endpoints(p1)}`,
+  const checks = healthChecksYaml('http_health_check: { path: /healthz }', {
+    unhealthyThreshold: 1,
+    healthyThreshold: 1,
   });
+  return catchAllYaml([p0, p1], { clusterExtra: checks });
 }
 
 /** Sends `n` requests (4 at a time, keep-alive) and counts the answers per origin port. */

@@ -5,6 +5,7 @@
  * ports are reported unsupported.
  */
 import type { HealthCheckConfig, HttpHealthCheckConfig, TcpHealthCheckConfig } from '../../config/bootstrap';
+import { readBoolValue } from '../../config/bool-value';
 import type { ObjectReader } from '../../config/config-reader';
 import { parseHeaderMutations } from '../../config/route/header-mutations';
 import { rejectUnsupported } from '../../config/unsupported';
@@ -152,17 +153,6 @@ function positiveDuration(r: ObjectReader, field: string, dflt: number): number 
 function requiredCount(r: ObjectReader, field: string): number {
   if (!r.has(field)) r.error(field, 'is required');
   return r.wrappedUint(field, 1, { min: 1 });
-}
-
-/** google.protobuf.BoolValue: a bare bool or `{ value: bool }`. */
-function readBoolValue(r: ObjectReader, field: string, dflt: boolean): boolean {
-  const raw = r.raw(field);
-  if (raw === undefined) return dflt;
-  if (typeof raw === 'boolean') return raw;
-  const wrapped = (raw as { value?: unknown } | null)?.value;
-  if (typeof wrapped === 'boolean') return wrapped;
-  r.error(field, `expected true or false, found ${JSON.stringify(raw)}`);
-  return dflt;
 }
 
 /** `common_lb_config.healthy_panic_threshold.value` in percent (default 50). */

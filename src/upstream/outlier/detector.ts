@@ -7,8 +7,9 @@
  * - `onThreshold`: a worker saw a host's run of consecutive errors reach its threshold (recorder.ts)
  *   and the primary decides at once, as Envoy does on its main thread (ignored while ejected).
  * - `sweep`, every `interval`: returns hosts whose ejection is over, runs the success-rate and
- *   failure-percentage detectors over the requests of the interval (rate-detectors.ts), and lowers
- *   the backoff of hosts that stayed clean.
+ *   failure-percentage detectors over the requests of the interval (rate-detectors.ts), keeps what
+ *   they computed for `/clusters` (SuccessRateReadout), and lowers the backoff of hosts that stayed
+ *   clean.
  * - `onActiveCheckPassed`: with successful_active_health_check_uneject_host, an ejected host that
  *   passes an active health check returns at once.
  *
@@ -25,7 +26,14 @@
 import type { OutlierDetectionConfig } from '../../config/bootstrap';
 import { HostColumn, type ClusterSlots, type HostTable } from '../host-table';
 import { enforcingPercent, type ConsecutiveType, type EjectionType } from './ejection-types';
-import { rateDetectorsCanFire, rateOutliers, type HostRate, type Origin } from './rate-detectors';
+import {
+  NOT_COMPUTED,
+  rateDetectorsCanFire,
+  rateVerdict,
+  type HostRate,
+  type Origin,
+  type SuccessRateNums,
+} from './rate-detectors';
 
 /** The host-table column of each consecutive-error run. */
 const RUN_COLUMN: Record<ConsecutiveType, HostColumn> = {
@@ -51,6 +59,19 @@ export interface DetectorDeps {
   events: OutlierEvents;
 }
 
+/**
+ * What the success-rate detector computed at the last interval, per origin (Envoy's
+ * `Detector::successRateAverage`/`successRateEjectionThreshold` and
+ * `DetectorHostMonitor::successRate`): read by the admin's `/clusters`. Every value is -1 when not
+ * computed at the last interval (too few hosts or requests, the host ejected, or, for the local
+ * origin, split_external_local_origin_errors off).
+ */
+export interface SuccessRateReadout {
+  successRateNums(origin: Origin): SuccessRateNums;
+  /** The host's success rate (percent) over the last interval. */
+  hostSuccessRate(slot: number, origin: Origin): number;
+}
+
 /** Primary-only state of one host (Envoy's DetectorHostMonitorImpl). */
 interface HostState {
   backoff: number;
@@ -60,8 +81,11 @@ interface HostState {
   returnedAtMs: number;
 }
 
-export class ClusterOutlierDetector {
+export class ClusterOutlierDetector implements SuccessRateReadout {
   private readonly states = new Map<number, HostState>();
+  /** The last interval's per-host success rates by origin, indexed by slot − firstSlot; -1: none. */
+  private readonly hostRates: Record<Origin, Float64Array>;
+  private readonly nums: Record<Origin, SuccessRateNums> = { external: NOT_COMPUTED, local: NOT_COMPUTED };
   private active = 0;
   /** Whether workers count requests for the rate detectors (recorder.ts decides the same way). */
   private readonly countsRates: boolean;
@@ -75,6 +99,10 @@ export class ClusterOutlierDetector {
     private readonly everySlotIsAHost: boolean,
   ) {
     this.countsRates = rateDetectorsCanFire(config, range.capacity);
+    this.hostRates = {
+      external: new Float64Array(range.capacity).fill(-1),
+      local: new Float64Array(range.capacity).fill(-1),
+    };
   }
 
   /** Whether `slot` is one of this cluster's rows. */
@@ -106,6 +134,11 @@ export class ClusterOutlierDetector {
     const hosts = this.hostSlots();
     let changed = false;
     for (const slot of hosts) if (this.isEjected(slot)) changed = this.maybeReturn(slot, now) || changed;
+    // Envoy forgets the last interval's numbers at each one; detectRates sets the new ones.
+    for (const origin of ['external', 'local'] as const) {
+      this.hostRates[origin].fill(-1);
+      this.nums[origin] = NOT_COMPUTED;
+    }
     if (this.countsRates) {
       changed = this.detectRates(hosts, now, 'external') || changed;
       if (this.config.splitExternalLocalOriginErrors)
@@ -114,6 +147,14 @@ export class ClusterOutlierDetector {
     for (const slot of hosts) if (!this.isEjected(slot)) this.decayBackoff(slot, now);
     // Every worker's cluster sees the new generation on its next pick and rebuilds its LB.
     if (changed) this.table.healthChanged(this.range);
+  }
+
+  successRateNums(origin: Origin): SuccessRateNums {
+    return this.nums[origin];
+  }
+
+  hostSuccessRate(slot: number, origin: Origin): number {
+    return this.owns(slot) ? this.hostRates[origin][slot - this.range.firstSlot]! : -1;
   }
 
   /** The current ejection multiplier of a host (for tests and /clusters). */
@@ -140,8 +181,11 @@ export class ClusterOutlierDetector {
       origin === 'external'
         ? this.rates(hosts, HostColumn.OutlierRequests, HostColumn.OutlierFailures)
         : this.rates(hosts, HostColumn.LocalOriginRequests, HostColumn.LocalOriginFailures);
+    const verdict = rateVerdict(this.config, origin, rates, hosts.length);
+    this.nums[origin] = verdict.successRate;
+    for (const h of verdict.rated) this.hostRates[origin][h.slot - this.range.firstSlot] = h.successRate;
     let changed = false;
-    for (const { slot, type } of rateOutliers(this.config, origin, rates, hosts.length)) {
+    for (const { slot, type } of verdict.outliers) {
       // A host both detectors flag is ejected (and counted) once.
       if (this.isEjected(slot)) continue;
       this.deps.events.detected(type);

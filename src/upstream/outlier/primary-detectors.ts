@@ -8,13 +8,18 @@ import type { ClusterConfig } from '../../config/bootstrap';
 import { OUTLIER_DETECTION_COUNTERS, OUTLIER_DETECTION_GAUGES } from '../../stats/names';
 import type { StatsLayout, StatsStore } from '../../stats/store';
 import type { HostTable } from '../host-table';
-import { ClusterOutlierDetector, type OutlierEvents } from './detector';
+import { ClusterOutlierDetector, type OutlierEvents, type SuccessRateReadout } from './detector';
 import type { ConsecutiveType } from './ejection-types';
 
 const prefixOf = (cluster: string): string => `cluster.${cluster}.outlier_detection.`;
 
-/** The primary's detectors, addressed by host-table slot. */
-export interface OutlierDetectors {
+/** What the admin reads: the detector of a cluster, if it has outlier_detection. */
+export interface OutlierReadouts {
+  readout(cluster: string): SuccessRateReadout | undefined;
+}
+
+/** The primary's detectors, addressed by host-table slot (and by cluster name for the admin). */
+export interface OutlierDetectors extends OutlierReadouts {
   /** A worker saw the n-th consecutive `type` error of the host in `slot` (WorkerToPrimary). */
   onThreshold(slot: number, type: ConsecutiveType): void;
   /** An active health check of the host in `slot` passed. */
@@ -54,6 +59,7 @@ export function startOutlierDetectors(
   nowMs: () => number,
 ): OutlierDetectors {
   const detectors: ClusterOutlierDetector[] = [];
+  const byCluster = new Map<string, ClusterOutlierDetector>();
   for (const c of clusters) {
     const config = c.outlierDetection;
     const range = table.slotsOf(c.name);
@@ -67,11 +73,13 @@ export function startOutlierDetectors(
     );
     setInterval(() => detector.sweep(), config.intervalMs).unref();
     detectors.push(detector);
+    byCluster.set(c.name, detector);
   }
   // Few clusters and rare events: a scan finds the owner.
   const owner = (slot: number): ClusterOutlierDetector | undefined => detectors.find((d) => d.owns(slot));
   return {
     onThreshold: (slot, type) => owner(slot)?.onThreshold(slot, type),
     onActiveCheckPassed: (slot) => owner(slot)?.onActiveCheckPassed(slot),
+    readout: (cluster) => byCluster.get(cluster),
   };
 }

@@ -10,7 +10,8 @@
  *   when there are at least `failure_percentage_minimum_hosts` of them, a host whose failure
  *   percentage is at least `failure_percentage_threshold` is an outlier.
  * Both run once for external-origin counts and, with split_external_local_origin_errors, once for
- * local-origin ones (their `local_origin_*` ejection types).
+ * local-origin ones (their `local_origin_*` ejection types). What they computed (each host's
+ * rate, the mean and the threshold) is kept by the detector for `/clusters`.
  */
 import type { OutlierDetectionConfig } from '../../config/bootstrap';
 import type { RateType } from './ejection-types';
@@ -38,34 +39,60 @@ export function rateDetectorsCanFire(c: OutlierDetectionConfig, hostCount: numbe
   return hostCount >= c.successRateMinimumHosts || hostCount >= c.failurePercentageMinimumHosts;
 }
 
-/** mean − factor · stdev of the hosts' success rates (Envoy's successRateEjectionThreshold). */
-export function successRateThreshold(hosts: readonly HostRate[], factor: number): number {
+/** The success-rate detector's numbers (Envoy's `SuccessRateNums`); -1 when it did not run. */
+export interface SuccessRateNums {
+  /** Mean success rate of the hosts with enough request volume. */
+  readonly average: number;
+  /** average − factor · stdev: hosts below it are outliers. */
+  readonly ejectionThreshold: number;
+}
+
+export const NOT_COMPUTED: SuccessRateNums = { average: -1, ejectionThreshold: -1 };
+
+/** What one interval's counts gave for one origin (what `/clusters` shows, and who is ejected). */
+export interface RateVerdict {
+  readonly outliers: RateOutlier[];
+  readonly successRate: SuccessRateNums;
+  /**
+   * The hosts whose success rate Envoy records for the interval: those with at least the smaller
+   * of the two request volumes, when the cluster is large enough for either detector.
+   */
+  readonly rated: HostRate[];
+}
+
+/** mean and mean − factor · stdev of the hosts' success rates (Envoy's successRateEjectionThreshold). */
+export function successRateNums(hosts: readonly HostRate[], factor: number): SuccessRateNums {
   let sum = 0;
   for (const h of hosts) sum += h.successRate;
   const mean = sum / hosts.length;
   let variance = 0;
   for (const h of hosts) variance += (h.successRate - mean) ** 2;
-  return mean - factor * Math.sqrt(variance / hosts.length);
+  return { average: mean, ejectionThreshold: mean - factor * Math.sqrt(variance / hosts.length) };
 }
 
 /**
- * The outliers of one interval for one origin, in Envoy's order: success-rate outliers first, then
+ * One interval for one origin, in Envoy's order: success-rate outliers first, then
  * failure-percentage ones (a host may appear under both; the detector ejects it once).
  */
-export function rateOutliers(
+export function rateVerdict(
   c: OutlierDetectionConfig,
   origin: Origin,
   rates: readonly HostRate[],
   hostCount: number,
-): RateOutlier[] {
+): RateVerdict {
   const outliers: RateOutlier[] = [];
-  if (!rateDetectorsCanFire(c, hostCount)) return outliers;
+  if (!rateDetectorsCanFire(c, hostCount)) return { outliers, successRate: NOT_COMPUTED, rated: [] };
   const local = origin === 'local';
+  const minVolume = Math.min(c.successRateRequestVolume, c.failurePercentageRequestVolume);
+  const rated = rates.filter((h) => h.requests >= minVolume);
+  let successRate = NOT_COMPUTED;
   const srHosts = rates.filter((h) => h.requests >= c.successRateRequestVolume);
   if (srHosts.length > 0 && srHosts.length >= c.successRateMinimumHosts) {
-    const threshold = successRateThreshold(srHosts, c.successRateStdevFactor / 1000);
+    successRate = successRateNums(srHosts, c.successRateStdevFactor / 1000);
     const type = local ? 'local_origin_success_rate' : 'success_rate';
-    for (const h of srHosts) if (h.successRate < threshold) outliers.push({ slot: h.slot, type });
+    for (const h of srHosts) {
+      if (h.successRate < successRate.ejectionThreshold) outliers.push({ slot: h.slot, type });
+    }
   }
   const fpHosts = rates.filter((h) => h.requests >= c.failurePercentageRequestVolume);
   if (fpHosts.length > 0 && fpHosts.length >= c.failurePercentageMinimumHosts) {
@@ -74,5 +101,5 @@ export function rateOutliers(
       if (100 - h.successRate >= c.failurePercentageThreshold) outliers.push({ slot: h.slot, type });
     }
   }
-  return outliers;
+  return { outliers, successRate, rated };
 }

@@ -164,7 +164,14 @@ export class Primary implements ServerState {
     const n = this.healthCheckers.clusterCount;
     if (n === 0) return;
     log.info(`waiting for the first health checks of ${n} cluster(s)`);
-    await this.healthCheckers.warmed;
+    // The checkers' timers are unref'd (they must not keep a draining process alive); with no admin
+    // and no worker yet, nothing else holds the event loop during initial_jitter, so hold it here.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      await this.healthCheckers.warmed;
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   get adminPort(): number | null {

@@ -254,3 +254,26 @@ test('warm-up: listeners open after the first round of checks, bounded by the ti
     await good.close();
   }
 });
+
+test('warm-up without an admin: the process waits out initial_jitter instead of exiting', async (t) => {
+  const good = await startOrigin();
+  t.after(() => good.close());
+  // No admin listener and no worker yet: only the warm-up itself may keep the process alive
+  // while the first check waits for its jitter.
+  const lp = await startLegate(
+    httpProxyYaml({
+      admin: false,
+      virtualHosts: catchAllVirtualHost(),
+      clusters: staticCluster(
+        'o',
+        [good.port],
+        `health_checks:
+- { timeout: 0.5s, interval: 1s, initial_jitter: 0.3s, unhealthy_threshold: 2, healthy_threshold: 2, http_health_check: { path: /healthz } }`,
+      ),
+    }),
+  );
+  t.after(() => lp.stop());
+  const s = await sample(lp.ports.get('proxy')!, 3);
+  assert.equal(s.errors, 0);
+  assert.deepEqual(s.origins, new Set([String(good.port)]));
+});

@@ -5,21 +5,35 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
+import { BucketRecorder } from './bucket-recorder';
 
 export type { Histogram };
 
 /** Highest latency tracked without resizing: one hour, in microseconds. */
 const HIGHEST_US = 3_600_000_000;
+type SignificantDigits = 1 | 2 | 3 | 4 | 5;
+const LATENCY_DIGITS: SignificantDigits = 3;
+/** What a generator thread's recorder is first sized for (it grows past it): one second. */
+const EXPECTED_LATENCY_US = 1_000_000;
+const TIMELINE_DIGITS: SignificantDigits = 2;
+const TIMELINE_FIRST_HIGHEST_US = 10_000;
 
-export function createLatencyHistogram(): Histogram {
+function buildHistogram(
+  highestTrackableValue: number,
+  numberOfSignificantValueDigits: SignificantDigits,
+): Histogram {
   return hdr.build({
     bitBucketSize: 32,
     useWebAssembly: false,
     autoResize: true,
     lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_US,
-    numberOfSignificantValueDigits: 3,
+    highestTrackableValue,
+    numberOfSignificantValueDigits,
   });
+}
+
+export function createLatencyHistogram(): Histogram {
+  return buildHistogram(HIGHEST_US, LATENCY_DIGITS);
 }
 
 /**
@@ -28,18 +42,27 @@ export function createLatencyHistogram(): Histogram {
  * bucket costs ~2 KB instead of the ~95 KB of a full-range 3-digit histogram.
  */
 export function createTimelineHistogram(): Histogram {
-  return hdr.build({
-    bitBucketSize: 32,
-    useWebAssembly: false,
-    autoResize: true,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 10_000,
-    numberOfSignificantValueDigits: 2,
-  });
+  return buildHistogram(TIMELINE_FIRST_HIGHEST_US, TIMELINE_DIGITS);
+}
+
+/** What generator threads record latencies into (see bucket-recorder.ts for why not the histogram). */
+export function createLatencyRecorder(): BucketRecorder {
+  return new BucketRecorder(createLatencyHistogram(), LATENCY_DIGITS, EXPECTED_LATENCY_US);
+}
+
+/** The recorder of one timeline second. */
+export function createTimelineRecorder(): BucketRecorder {
+  return new BucketRecorder(createTimelineHistogram(), TIMELINE_DIGITS, TIMELINE_FIRST_HIGHEST_US);
 }
 
 export function encodeHistogram(h: Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);
+}
+
+/** Encodes everything a recorder has recorded. */
+export function encodeRecorder(r: BucketRecorder): string {
+  r.flush();
+  return encodeHistogram(r.histogram);
 }
 
 /** Decodes every encoded histogram and adds them into one new histogram. */

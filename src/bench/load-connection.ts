@@ -175,7 +175,7 @@ export class LoadConnection implements ResponseSink {
       const intended = schedule.take();
       const readyAt = intended > this.freeSince ? intended : this.freeSince;
       const lag = now - readyAt;
-      stats.lag!.recordValue(Math.round(lag * 1000));
+      stats.lag!.record(Math.round(lag * 1000));
       // Latency counts from the intended time, less the generator's own lateness (timer
       // granularity, a busy event loop), which is reported separately as lag. Waiting for a busy
       // connection (a slow target) stays in: that is the coordinated-omission correction.

@@ -4,7 +4,8 @@
  * threads.
  */
 import { emptyErrorCounts, type ErrorCounts } from './error-counts';
-import { createLatencyHistogram, encodeHistogram, type Histogram } from './histogram';
+import type { BucketRecorder } from './bucket-recorder';
+import { createLatencyRecorder, encodeRecorder } from './histogram';
 import { TimelineRecorder, type EncodedTimelineBucket } from './timeline';
 
 /** Live counters of one generator thread. */
@@ -13,13 +14,13 @@ export class ThreadStats {
    * Response latency in µs. Constant-rate mode: from the intended send time, less the generator's
    * own send lag (see `lag`), so time spent waiting for a busy connection (a slow target) counts.
    */
-  readonly latency: Histogram = createLatencyHistogram();
+  readonly latency: BucketRecorder = createLatencyRecorder();
   /**
    * Constant-rate mode only: how late the generator itself wrote each request, in µs, counted from
    * the later of its intended time and the moment its connection could take it. Large values mean
    * this machine could not keep the schedule (the server is not to blame).
    */
-  readonly lag: Histogram | null;
+  readonly lag: BucketRecorder | null;
   requests = 0;
   sent = 0;
   bytesRead = 0;
@@ -30,7 +31,7 @@ export class ThreadStats {
   readonly timeline = new TimelineRecorder();
 
   constructor(constantRate: boolean) {
-    this.lag = constantRate ? createLatencyHistogram() : null;
+    this.lag = constantRate ? createLatencyRecorder() : null;
   }
 
   /** A response with `status` to the request sent (constant rate: intended) at `startedAt`, complete at `now` (ms). */
@@ -40,7 +41,7 @@ export class ThreadStats {
     this.requests++;
     this.statuses[status < 600 ? status : 0]!++;
     if (non2xx) this.errors.non2xx++;
-    this.latency.recordValue(latencyUs);
+    this.latency.record(latencyUs);
     this.timeline.recordResponse(startedAt, latencyUs, non2xx);
   }
 
@@ -56,8 +57,8 @@ export class ThreadStats {
       if (n > 0) statusCounts[String(status)] = n;
     });
     return {
-      latency: encodeHistogram(this.latency),
-      lag: this.lag === null ? null : encodeHistogram(this.lag),
+      latency: encodeRecorder(this.latency),
+      lag: this.lag === null ? null : encodeRecorder(this.lag),
       requests: this.requests,
       sent: this.sent,
       bytesRead: this.bytesRead,

@@ -11,11 +11,12 @@
  * the threads' buckets second by second, which is exact.
  */
 import { addErrorCounts, emptyErrorCounts, type ErrorCounts } from './error-counts';
+import type { BucketRecorder } from './bucket-recorder';
 import {
   createTimelineHistogram,
-  encodeHistogram,
+  createTimelineRecorder,
+  encodeRecorder,
   mergeEncodedHistograms,
-  type Histogram,
 } from './histogram';
 
 const BUCKET_MS = 1000;
@@ -40,7 +41,7 @@ export interface TimelineEntry {
 interface Bucket {
   requests: number;
   errors: ErrorCounts;
-  latency: Histogram | null;
+  latency: BucketRecorder | null;
 }
 
 /** A generator thread's timeline; times are the thread's `performance.now()` milliseconds. */
@@ -77,7 +78,7 @@ export class TimelineRecorder {
     const b = this.bucket(intendedAt);
     b.requests++;
     if (non2xx) b.errors.non2xx++;
-    (b.latency ??= createTimelineHistogram()).recordValue(latencyUs);
+    (b.latency ??= createTimelineRecorder()).record(latencyUs);
   }
 
   recordError(kind: keyof ErrorCounts, at: number, count: number): void {
@@ -88,7 +89,7 @@ export class TimelineRecorder {
     return this.buckets.map((b) => ({
       requests: b.requests,
       errors: { ...b.errors },
-      latency: b.latency === null ? null : encodeHistogram(b.latency),
+      latency: b.latency === null ? null : encodeRecorder(b.latency),
     }));
   }
 }

@@ -33,6 +33,8 @@ export interface ConnectionHost {
   createCounter(sink: ResponseSink): ResponseCounter;
   /** Asks for `onTimer` to be called on every connection at (or soon after) time `at`. */
   wakeAt(at: number): void;
+  /** Closed loop: asks for `wake` to be called on this connection once this event-loop turn's reads are done. */
+  wakeSoon(conn: LoadConnection): void;
   /** The connection was closed for good (drained after the deadline, or failed while draining). */
   onConnectionDone(conn: LoadConnection): void;
   /** A connection attempt succeeded (lets the thread finish its warm-up). */
@@ -150,7 +152,8 @@ export class LoadConnection implements ResponseSink {
     }
   }
 
-  private wake(now: number): void {
+  /** Sends what the connection may send now (closed loop: fills every free slot). */
+  wake(now: number): void {
     if (this.host.phase !== 'running' || !this.connected || this.serverClosing) return;
     const free = this.host.pipeline - this.inFlight;
     if (free <= 0) return;
@@ -238,6 +241,7 @@ export class LoadConnection implements ResponseSink {
   private afterResponses(): void {
     if (this.inFlight > 0) return;
     if (this.host.http1Close || this.serverClosing || this.host.phase === 'draining') this.closeOnPurpose();
+    else if (this.schedule === null) this.host.wakeSoon(this);
     else this.wake(this.now);
   }
 

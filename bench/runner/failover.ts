@@ -16,8 +16,9 @@
  * (nginx `error timeout` with 3 tries, HAProxy `retries 2` + `option redispatch 1` + `retry-on
  * conn-failure empty-response`, Legate `retry_on: connect-failure,reset`, `num_retries: 2`, and the
  * cluster's retry circuit breaker raised from Envoy's default of 3 concurrent retries to 1,000,
- * which nginx and HAProxy do not have: at 2,000 req/s with a dead endpoint, 3 turns most retries
- * into 503 overflows; measured: 599 client errors instead of the 16 without any retry).
+ * which nginx and HAProxy do not have. With the default, retries that overflow it become 503s:
+ * 2 client errors per run now that the n-th consecutive failure ejects the host at once (2 runs);
+ * 599 when ejection still waited for the interval sweep.)
  */
 import { ORIGIN_HEALTH_PATH } from '../../src/bench/origin';
 

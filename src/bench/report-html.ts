@@ -83,6 +83,19 @@ function niceCeil(v: number): number {
   return 10 * pow;
 }
 
+/** Six horizontal grid lines with their labels, 0 to `yMax`, for a plot `pw` wide. */
+function yGridLines(yMax: number, sy: (v: number) => number, pw: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i <= 5; i++) {
+    const v = (yMax * i) / 5;
+    out.push(
+      `<line x1="${M.left}" y1="${sy(v)}" x2="${M.left + pw}" y2="${sy(v)}" stroke="#eee"/>`,
+      `<text x="${M.left - 6}" y="${sy(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`,
+    );
+  }
+  return out;
+}
+
 function renderChart(chart: ReportChart): string {
   const yMax = niceCeil(Math.max(0, ...chart.series.flatMap((s) => s.percentiles.map(([, ms]) => ms))));
   const pw = W - M.left - M.right;
@@ -96,13 +109,7 @@ function renderChart(chart: ReportChart): string {
       `<text x="${sx(x)}" y="${M.top + ph + 18}" text-anchor="middle">${label}</text>`,
     );
   }
-  for (let i = 0; i <= 5; i++) {
-    const v = (yMax * i) / 5;
-    parts.push(
-      `<line x1="${M.left}" y1="${sy(v)}" x2="${M.left + pw}" y2="${sy(v)}" stroke="#eee"/>`,
-      `<text x="${M.left - 6}" y="${sy(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`,
-    );
-  }
+  parts.push(...yGridLines(yMax, sy, pw));
   parts.push(
     `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">percentile (log scale)</text>`,
     `<text x="16" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${M.top + ph / 2})">latency (ms)</text>`,
@@ -171,13 +178,7 @@ function renderTimeline(chart: TimelineChart): string {
       `<text x="${sx(x)}" y="${M.top + ph + 18}" text-anchor="middle">${x}</text>`,
     );
   }
-  for (let i = 0; i <= 5; i++) {
-    const v = (yMax * i) / 5;
-    parts.push(
-      `<line x1="${M.left}" y1="${sy(v)}" x2="${M.left + pw}" y2="${sy(v)}" stroke="#eee"/>`,
-      `<text x="${M.left - 6}" y="${sy(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`,
-    );
-  }
+  parts.push(...yGridLines(yMax, sy, pw));
   for (const m of chart.markers) {
     parts.push(
       `<line x1="${sx(m.x)}" y1="${M.top}" x2="${sx(m.x)}" y2="${M.top + ph}" stroke="#555" stroke-dasharray="4 3"/>`,

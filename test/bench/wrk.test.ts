@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runWrk } from '../../bench/runner/wrk';
+import { requireTool } from '../support/system-tools';
 
-test('runWrk reports requests, req/s and ordered latency percentiles from a real wrk run', async () => {
+test('runWrk reports requests, req/s and ordered latency percentiles from a real wrk run', async (t) => {
+  if (requireTool(t, 'wrk') === null) return;
   let served = 0;
   const server = http.createServer((_req, res) => {
     served++;

@@ -5,10 +5,21 @@
   "targets": [
     {
       "target_name": "legate_native",
-      "sources": ["src/legate_native.c", "src/splice_relay.c"],
+      "sources": [
+        "src/legate_native.c",
+        "src/splice_relay.c",
+        "src/engine/bridge.c",
+        "src/engine/conn.c",
+        "src/engine/downstream.c",
+        "src/engine/exchange.c",
+        "src/engine/h1_parser.c",
+        "src/engine/loop.c",
+        "src/engine/upstream.c",
+        "src/engine/wqueue.c"
+      ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
-      "ldflags": ["-pthread"],
+      "ldflags": ["-pthread", "-ldl"],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@
 #include <uv.h>
 
 #include "splice_relay.h"
+#include "engine/engine.h"
 
 /* Longest host literal accepted: an IPv6 address with a zone id, bracketed. */
 #define HOST_MAX 128
@@ -317,7 +319,24 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+legate_instance *legate_instance_of(napi_env env) {
+  legate_instance *instance = NULL;
+  napi_get_instance_data(env, (void **)&instance);
+  return instance;
+}
+
+static void free_instance(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  legate_instance *instance = data;
+  if (instance->relay != NULL && instance->free_relay != NULL) instance->free_relay(instance->relay);
+  free(instance);
+}
+
 NAPI_MODULE_INIT() {
+  legate_instance *instance = calloc(1, sizeof *instance);
+  if (instance == NULL) return NULL;
+  NAPI_CALL(env, napi_set_instance_data(env, instance, free_instance, NULL));
   napi_property_descriptor methods[] = {
       {"listenReusePort", NULL, ListenReusePort, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localPort", NULL, LocalPort, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -326,5 +345,6 @@ NAPI_MODULE_INIT() {
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods));
   NAPI_CALL(env, legate_define_splice_relay(env, exports));
+  NAPI_CALL(env, legate_define_engine(env, exports));
   return exports;
 }

@@ -281,16 +281,9 @@ static void env_cleanup(void *arg) {
   while (renv->live != NULL) relay_stop(renv->live);
 }
 
-static void env_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
-
 static relay_env *get_relay_env(napi_env env) {
-  void *data = NULL;
-  napi_get_instance_data(env, &data);
-  return data;
+  legate_instance *instance = legate_instance_of(env);
+  return instance != NULL ? instance->relay : NULL;
 }
 
 /* spliceRelayInit(onEnd: (id, reason) => void): void — once per thread. */
@@ -328,7 +321,9 @@ static napi_value SpliceRelayInit(napi_env env, napi_callback_info info) {
   }
   /* Referenced only while relays run: an idle relay must not keep the thread alive. */
   napi_unref_threadsafe_function(env, renv->tsfn);
-  NAPI_CALL(env, napi_set_instance_data(env, renv, env_finalize, NULL));
+  legate_instance *instance = legate_instance_of(env);
+  instance->relay = renv;
+  instance->free_relay = free;
   /* Registered after the tsfn, so it runs before the tsfn is torn down. */
   NAPI_CALL(env, napi_add_env_cleanup_hook(env, env_cleanup, renv));
   return NULL;

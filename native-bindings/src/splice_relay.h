@@ -22,6 +22,17 @@ void legate_throw_errno(napi_env env, const char *syscall, const char *subject, 
 bool legate_read_int32(napi_env env, napi_value value, const char *what, int32_t min, int32_t max,
                        int32_t *out);
 
+/*
+ * Per-thread (per napi_env) state of the addon's parts, the env's instance data (legate_native.c).
+ * Each part owns its slot; `free_relay` is called when the env goes away.
+ */
+typedef struct legate_instance {
+  void *relay;
+  void (*free_relay)(void *relay);
+  void *engine;
+} legate_instance;
+legate_instance *legate_instance_of(napi_env env);
+
 /* Adds the spliceRelay* functions to `exports` (none on platforms without splice(2)). */
 napi_status legate_define_splice_relay(napi_env env, napi_value exports);
 

@@ -22,22 +22,12 @@ import type {
 } from './codec';
 import { HeaderMap } from './header-map';
 import { HeadersCompleteResult, HttpParser, ParserError, ParserType, type ParserHandler } from './llhttp';
-import {
-  FRAMING_HEADERS,
-  LAST_CHUNK,
-  chunkHeader,
-  headerLines,
-  isValidRequestTarget,
-  lastChunkWithTrailers,
-  listHasToken,
-} from './h1-serialize';
+import { LAST_CHUNK, chunkHeader, isValidRequestTarget, lastChunkWithTrailers } from './h1-serialize';
+import { BodyFraming, serializeRequestHead, type RequestFramingState } from './h1-heads';
 
 /** Envoy's limit for HTTP/1 response heads (`max_response_headers_kb` default for HTTP/1 is 80). */
 const MAX_RESPONSE_HEAD_BYTES = 80 * 1024;
 const EMPTY = Buffer.alloc(0);
-
-/** Methods whose requests carry a body by definition, so an empty one is sent as `content-length: 0`. */
-const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 
 function uncorkAtEndOfTick(connection: Http1ClientConnection): void {
   connection.flushCork();
@@ -56,6 +46,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private aboveWriteWatermark = false;
   // Per-stream state, reset by newStream().
   private requestChunked = false;
+  private readonly framingState: RequestFramingState = { framing: BodyFraming.NONE, closeRequested: false };
   private requestComplete = false;
   private headRequest = false;
   private reusable = true;
@@ -113,22 +104,9 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       return;
     }
     this.headRequest = head.method === 'HEAD';
-    let framing = '';
-    if (contentLength >= 0) framing = `content-length: ${endStream ? 0 : contentLength}\r\n`;
-    else if (!endStream) {
-      this.requestChunked = true;
-      framing = 'transfer-encoding: chunked\r\n';
-    } else if (BODY_METHODS.has(head.method)) framing = 'content-length: 0\r\n';
-    const connection = head.headers.get('connection');
-    if (connection !== undefined && listHasToken(connection, 'close')) {
-      this.reusable = false;
-      framing += 'connection: close\r\n';
-    }
-    const text =
-      `${head.method} ${head.path} HTTP/1.1\r\n` +
-      headerLines(head.headers, FRAMING_HEADERS) +
-      framing +
-      '\r\n';
+    const text = serializeRequestHead(this.framingState, head, contentLength, endStream);
+    this.requestChunked = this.framingState.framing === BodyFraming.CHUNKED;
+    if (this.framingState.closeRequested) this.reusable = false;
     if (endStream) {
       this.socket.write(text, 'latin1');
       this.endRequest();

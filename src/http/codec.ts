@@ -83,6 +83,16 @@ export interface ResponseEncoder {
   readonly localPort: number;
   /** Bytes currently buffered for write on this connection (for flow control decisions). */
   readonly bufferedBytes: number;
+  /**
+   * Native codecs only: writes the head as `encodeHeaders(head, contentLength, false)` would, and
+   * has the body come straight from the upstream stream `source` sends the request on, without
+   * passing through JS. `source`'s decoder still gets the end (decodeData with an empty chunk and
+   * endStream, or decodeTrailers), which the owner passes on as usual (encodeData / encodeTrailers).
+   * Returns false, having written nothing, when it cannot pipe from `source`.
+   */
+  encodeHeadersPipedFrom?(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean;
+  /** Native codecs only: body bytes that moved without JS (request body received, response body sent). */
+  readonly nativeBodyBytes?: { readonly received: number; readonly sent: number };
 }
 
 /** What the codec asks of its owner (the connection manager), once per connection. */
@@ -96,6 +106,8 @@ export interface ServerConnectionCallbacks {
   newStream(encoder: ResponseEncoder): RequestDecoder;
   /** The connection closed (after any stream resets were delivered). */
   onConnectionClose(): void;
+  /** The codec answered a malformed request itself with `status` (then closes the connection). */
+  onProtocolError?(status: number): void;
 }
 
 /** A downstream HTTP/1.1 server connection. */
@@ -132,6 +144,13 @@ export interface RequestEncoder {
   resetStream(reason: StreamResetReason): void;
   /** Stop/resume reading the response (flow control toward a slow downstream). */
   readDisable(disable: boolean): void;
+  /**
+   * Native codecs only: writes the head as `encodeHeaders(head, contentLength, false)` would, and
+   * has the request body come straight from the downstream stream whose encoder is `source`, without
+   * passing through JS; its end still reaches the owner, to pass on as usual with encodeData.
+   * Returns false, having written nothing, when it cannot pipe from `source`.
+   */
+  encodeHeadersPipedFrom?(head: RequestHead, contentLength: number, source: ResponseEncoder): boolean;
 }
 
 /** What an upstream client connection tells its owner (the connection pool). */

@@ -219,6 +219,12 @@ function trimTrailingOws(value: string): string {
   return end === value.length ? value : value.slice(0, end);
 }
 
+/** llhttp's method names, indexed by its method numbers. */
+export function llhttpMethodNames(): readonly string[] {
+  llhttp();
+  return methodNames;
+}
+
 /**
  * True while some parser of this thread is inside `execute`/`finish`. A proxy's upstream parser
  * callback can complete a downstream response; whoever would then parse the next request must

@@ -33,16 +33,9 @@ import {
   type ParserHandler,
 } from './llhttp';
 import { latin1Slice } from './latin1';
-import { localReplyBody, serializeLocalReply, statusLine } from './local-reply';
-import {
-  FRAMING_HEADERS,
-  FRAMING_HEADERS_FOR_UPGRADE,
-  LAST_CHUNK,
-  chunkHeader,
-  headerLines,
-  isValidHeaderValue,
-  lastChunkWithTrailers,
-} from './h1-serialize';
+import { localReplyBody, serializeLocalReply } from './local-reply';
+import { BodyFraming, serializeResponseHead } from './h1-heads';
+import { LAST_CHUNK, chunkHeader, lastChunkWithTrailers } from './h1-serialize';
 
 export interface ServerCodecOptions {
   /** Request line + headers may not exceed this (431). Envoy's `max_request_headers_kb`. */
@@ -68,14 +61,6 @@ export const DEFAULT_SERVER_CODEC_OPTIONS: Readonly<ServerCodecOptions> = {
 const DELAYED_CLOSE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
-
-/** How the response body is framed on the wire. */
-const enum BodyFraming {
-  NONE = 0,
-  CONTENT_LENGTH = 1,
-  CHUNKED = 2,
-  CLOSE_DELIMITED = 3,
-}
 
 /**
  * Checks a request's (comma-joined) Transfer-Encoding: exactly `chunked` is accepted; empty or
@@ -152,30 +137,8 @@ class ServerStream implements ResponseEncoder {
     this.responseStarted = true;
     this.status = head.status;
     const connection = this.connection;
-    const upgrade = head.status === 101;
-    const noBody = this.headRequest || head.status === 204 || head.status === 304 || upgrade;
-    this.closeAfterResponse = !this.requestKeepAlive || connection.draining || upgrade;
-    let framingLines = '';
-    if (noBody) {
-      if (this.headRequest) framingLines = headContentLength(head, contentLength);
-    } else if (contentLength >= 0 || endStream) {
-      this.framing = BodyFraming.CONTENT_LENGTH;
-      framingLines = `content-length: ${endStream ? 0 : contentLength}\r\n`;
-    } else if (this.versionMinor === 1) {
-      this.framing = BodyFraming.CHUNKED;
-      framingLines = 'transfer-encoding: chunked\r\n';
-    } else {
-      this.framing = BodyFraming.CLOSE_DELIMITED;
-      this.closeAfterResponse = true;
-    }
-    if (this.closeAfterResponse && !upgrade) framingLines += 'connection: close\r\n';
-    else if (this.versionMinor === 0) framingLines += 'connection: keep-alive\r\n';
-    const reason = isValidHeaderValue(head.reason) ? head.reason : '';
-    const text =
-      statusLine(head.status, reason) +
-      headerLines(head.headers, upgrade ? FRAMING_HEADERS_FOR_UPGRADE : FRAMING_HEADERS) +
-      framingLines +
-      '\r\n';
+    const text = serializeResponseHead(this, head, contentLength, endStream, connection.draining);
+    const noBody = this.framing === BodyFraming.NONE;
     if (endStream || noBody) {
       this.write(text);
       if (endStream) this.endResponse();
@@ -262,13 +225,6 @@ class ServerStream implements ResponseEncoder {
     this.responseComplete = true;
     this.connection.responseComplete(this);
   }
-}
-
-/** A HEAD response keeps the length the GET would have had: from the argument, else from the headers. */
-function headContentLength(head: ResponseHead, contentLength: number): string {
-  if (contentLength >= 0) return `content-length: ${contentLength}\r\n`;
-  const given = head.headers.get('content-length');
-  return given !== undefined && /^\d+$/.test(given) ? `content-length: ${given}\r\n` : '';
 }
 
 class Http1ServerConnection implements ServerConnection, ParserHandler {

@@ -26,6 +26,10 @@ import type { WorkerServices } from '../worker/services';
 import type { Counter, Gauge } from '../stats/store';
 import { listenerStatPrefix } from '../stats/names';
 import { startUwsListener, type UwsListener } from '../http/uws/uws-listener';
+import type { NativeEngine, EngineListenerHandler } from '../engine/native-engine';
+import { EngineServerConnection } from '../engine/engine-server-connection';
+import { engineCodecLimits } from '../engine/codec-limits';
+import type { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
 
 /** Where this worker's socket for a listener comes from (decided by the primary). */
 export interface ListenerSocketPlan {
@@ -41,9 +45,12 @@ export interface ListenerSocketPlan {
   handoff: boolean;
 }
 
-export class ActiveListener {
+export class ActiveListener implements EngineListenerHandler {
   private server: net.Server | null = null;
   private uws: UwsListener | null = null;
+  /** This worker's native engine, when it serves this listener (else null: Node sockets). */
+  private readonly engine: NativeEngine | null;
+  private engineListener = -1;
   private readonly filters: NetworkFilter[];
   private readonly terminal: TerminalNetworkFilter;
   private readonly cxTotal: Counter;
@@ -74,11 +81,42 @@ export class ActiveListener {
     this.workerCxActive = services.stats.gauge(
       `${prefix}worker_${services.workerIndex}.downstream_cx_active`,
     );
+    this.engine = this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
+  }
+
+  /**
+   * The native engine serves a listener whose chain is an HTTP connection manager alone on Legate's
+   * codec; network filters before it need a Node socket per connection, and so does the listener
+   * access log (connections that never sent a request), so those listeners stay on Node's sockets.
+   */
+  private engineServes(engine: NativeEngine | null): engine is NativeEngine {
+    return (
+      engine !== null &&
+      this.filters.length === 1 &&
+      this.config.http1Codec === 'legate' &&
+      this.accessLoggers.length === 0 &&
+      (this.terminal as Partial<HttpConnectionManager>).acceptConnection !== undefined
+    );
+  }
+
+  /** 'native' when the native engine serves this listener on this worker, else 'js'. */
+  get path(): 'native' | 'js' {
+    return this.engine !== null ? 'native' : 'js';
   }
 
   /** Starts accepting; resolves with the bound port. */
   async start(plan: ListenerSocketPlan): Promise<number> {
     const { address } = this.config;
+    if (this.engine !== null && (plan.handoff || plan.fd !== null)) {
+      const hcm = this.terminal as HttpConnectionManager;
+      this.engineListener = this.engine.listen(
+        plan.handoff ? -1 : plan.fd!,
+        engineCodecLimits(hcm.codecSettings),
+        this,
+      );
+      this.boundPort = plan.port;
+      return this.boundPort;
+    }
     if (plan.handoff) {
       this.boundPort = plan.port;
       return this.boundPort;
@@ -116,16 +154,58 @@ export class ActiveListener {
 
   /** Stops accepting at once (startup failure): a uWS listen socket must never outlive its thread. */
   close(): void {
-    this.server?.close();
-    this.uws?.close();
+    this.stopAccepting();
   }
 
   /** Stops accepting, then lets the filter chain finish its in-flight work. */
   drain(done: () => void): void {
-    this.server?.close();
-    this.uws?.close();
+    this.stopAccepting();
     this.terminal.drain(done);
   }
+
+  private stopAccepting(): void {
+    this.server?.close();
+    this.uws?.close();
+    if (this.engineListener !== -1) this.engine!.stopListening(this.engineListener);
+  }
+
+  /**
+   * exact_balance on the native engine: serves the fd the primary handed over; `onClosed` runs when
+   * the connection ends. False when Node's sockets serve this listener (the caller adopts the fd).
+   */
+  adoptFd(fd: number, onClosed: () => void): boolean {
+    if (this.engine === null) return false;
+    const id = this.engine.bindings.engineAdopt(this.engineListener, fd);
+    if (id >= 0) this.adoptedClosers.set(id, onClosed);
+    else onClosed();
+    return true;
+  }
+
+  /** Connections adopted by id, until the engine announces them (ACCEPTED). */
+  private readonly adoptedClosers = new Map<number, () => void>();
+
+  /** The native engine accepted connection `id` (EngineListenerHandler). */
+  onAccepted(engine: NativeEngine, id: number): void {
+    const conn = new EngineServerConnection(engine, id);
+    this.cxTotal.inc();
+    this.cxActive.inc();
+    this.workerCxActive.inc();
+    const adopted = this.adoptedClosers.get(id);
+    if (adopted === undefined) conn.onClosedHook = this.onEngineConnectionClosed;
+    else {
+      this.adoptedClosers.delete(id);
+      conn.onClosedHook = () => {
+        this.onEngineConnectionClosed();
+        adopted();
+      };
+    }
+    (this.terminal as HttpConnectionManager).acceptConnection((callbacks) => conn.attach(callbacks));
+  }
+
+  private readonly onEngineConnectionClosed = (): void => {
+    this.cxActive.dec();
+    this.workerCxActive.dec();
+  };
 
   /**
    * Serves a connection the primary accepted and handed over (exact_balance), set up as this

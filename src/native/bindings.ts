@@ -29,6 +29,53 @@ export interface NativeBindings {
   spliceRelayStop?(handle: SpliceRelayHandle): void;
   spliceRelayBytes?(handle: SpliceRelayHandle, out: Float64Array): void;
   spliceRelayCount?(): number;
+  /**
+   * The native HTTP/1.1 engine (native-bindings/src/engine/; absent from addons built before it):
+   * see src/engine/native-engine.ts, its only caller, for the contract of each function.
+   */
+  engineCreate?(onEvent: (type: number, conn: number, a: number, b: number) => void): {
+    control: ArrayBuffer;
+  };
+  engineData?(): ArrayBuffer;
+  engineDestroy?(): void;
+  engineListen?(
+    fd: number,
+    maxHeadBytes: number,
+    maxHeaders: number,
+    underscores: number,
+    acceptHttp10: boolean,
+    maxBodyBytes: number,
+    replies: string[],
+  ): number;
+  engineStopListening?(listener: number): void;
+  engineAdopt?(listener: number, fd: number): number;
+  engineConnect?(ip: string, port: number): number;
+  serverWriteHead?(
+    conn: number,
+    text: string,
+    framing: number,
+    endStream: boolean,
+    closeAfterResponse: boolean,
+    status: number,
+    pipeFrom: number,
+  ): void;
+  serverWriteData?(conn: number, data: Buffer | null, endStream: boolean): void;
+  serverWriteText?(conn: number, text: string, endsResponse: boolean): void;
+  serverShutdownNotice?(conn: number): void;
+  clientWriteHead?(
+    conn: number,
+    text: string,
+    framing: number,
+    endStream: boolean,
+    headRequest: boolean,
+    reusable: boolean,
+    pipeFrom: number,
+  ): void;
+  clientWriteData?(conn: number, data: Buffer | null, endStream: boolean): void;
+  clientWriteText?(conn: number, text: string): void;
+  connReadDisable?(conn: number, disable: boolean): void;
+  connClose?(conn: number): void;
+  connBytes?(conn: number, out: Float64Array): void;
 }
 
 /** An opaque native relay; invalid once passed to `spliceRelayStop`. */

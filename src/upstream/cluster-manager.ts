@@ -7,7 +7,7 @@ import type { ClusterConfig } from '../config/bootstrap';
 import { createClientConnection } from '../http/client-connection';
 import type { Registry } from '../registry/registry';
 import { Cluster } from './cluster';
-import type { ClientConnectionFactory } from './conn-pool';
+import { tcpConnector, type UpstreamConnector } from './transport';
 import type { DnsResolver, HostDiscovery } from './discovery/api';
 import { systemDnsResolver } from './discovery/dns-resolver';
 import { LogicalDnsDiscovery } from './discovery/logical-dns';
@@ -29,8 +29,8 @@ export interface ClusterManagerDeps {
   nowMs(): number;
   /** Defaults to the system resolver. */
   readonly dnsResolver?: DnsResolver;
-  /** Defaults to Legate's upstream HTTP/1.1 codec. */
-  readonly connectionFactory?: ClientConnectionFactory;
+  /** Defaults to TCP with Legate's JS HTTP/1.1 codec. */
+  readonly connector?: UpstreamConnector;
   /** Binds a cluster's stats in this worker (absent in unit tests: no stats). */
   readonly clusterStats?: (cluster: string) => ClusterStats;
   /** This worker's view of a cluster's shared circuit breaker (absent in unit tests: local ones). */
@@ -48,14 +48,14 @@ export class ClusterManager {
       random: () => deps.random(),
       nowMs: () => deps.nowMs(),
     };
-    const connectionFactory = deps.connectionFactory ?? createClientConnection;
+    const connector = deps.connector ?? tcpConnector(createClientConnection);
     const resolver = deps.dnsResolver ?? systemDnsResolver;
     for (const config of configs) {
       const cluster = new Cluster(config, {
         lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
         lbEnv,
         discovery: discoveryFor(config, deps.hostTable, resolver),
-        connectionFactory,
+        connector,
         stats: deps.clusterStats?.(config.name),
         circuitBreaker: deps.circuitBreaker?.(config),
         outlierThreshold: deps.outlierThreshold,

@@ -7,7 +7,8 @@
  */
 import type { ClusterConfig } from '../config/bootstrap';
 import { preciseMonotonicMs } from '../common/precise-clock';
-import { Http1ConnPool, type ClientConnectionFactory } from './conn-pool';
+import { Http1ConnPool } from './conn-pool';
+import type { UpstreamConnector } from './transport';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
 import type { ClusterSlots, HostTable } from './host-table';
@@ -27,7 +28,7 @@ export interface ClusterDeps {
   readonly lbFactory: LbPolicyFactory;
   readonly lbEnv: LbEnv;
   readonly discovery: HostDiscovery;
-  readonly connectionFactory: ClientConnectionFactory;
+  readonly connector: UpstreamConnector;
   /**
    * The cluster's DEFAULT-priority circuit breaker in this worker (Legate routes have no priority
    * yet). Absent in unit tests: a breaker local to this cluster, with the config's thresholds.
@@ -132,7 +133,7 @@ export class Cluster {
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxRequestsPerConnection: this.config.maxRequestsPerConnection,
         circuitBreaker: this.circuitBreaker,
-        connectionFactory: this.deps.connectionFactory,
+        connector: this.deps.connector,
         nowMs: this.nowMs,
         stats: this.deps.stats,
       });

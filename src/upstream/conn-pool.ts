@@ -21,13 +21,13 @@
  *   and connections (max_connections: requests wait for a busy one instead, except that a pool with
  *   no connection may always open one). The pool takes and gives back those units itself.
  */
-import * as net from 'node:net';
 import type {
   ClientConnection,
   ClientConnectionCallbacks,
   RequestEncoder,
   ResponseDecoder,
 } from '../http/codec';
+import type { ConnectHandler, UpstreamConnector, UpstreamTransport } from './transport';
 import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
 import type { CircuitBreaker } from './circuit-breakers';
@@ -48,12 +48,6 @@ export interface Cancellable {
   cancel(): void;
 }
 
-/** Wraps a connected socket in an upstream HTTP/1.1 codec (`createClientConnection`). */
-export type ClientConnectionFactory = (
-  socket: net.Socket,
-  callbacks: ClientConnectionCallbacks,
-) => ClientConnection;
-
 export interface ConnPoolOptions {
   /** Cluster connect_timeout. */
   connectTimeoutMs: number;
@@ -63,7 +57,8 @@ export interface ConnPoolOptions {
   maxRequestsPerConnection: number;
   /** The cluster's circuit breaker for the priority this pool serves. */
   circuitBreaker: CircuitBreaker;
-  connectionFactory: ClientConnectionFactory;
+  /** Opens connections to the host (TCP with Legate's JS codec, or the native engine's). */
+  connector: UpstreamConnector;
   /** Monotonic milliseconds. */
   nowMs(): number;
   /** The cluster's upstream_cx_* stats in this worker (absent in the pool's unit tests). */
@@ -82,9 +77,10 @@ const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
 const MAX_SWEEP_MS = 1000;
 
 /** One upstream connection and its place in the pool. */
-class PoolConnection implements ClientConnectionCallbacks {
+class PoolConnection implements ConnectHandler, ClientConnectionCallbacks {
   state = ConnState.Connecting;
   codec: ClientConnection | null = null;
+  transport!: UpstreamTransport;
   /** Requests attached so far (for max_requests_per_connection and `reused`). */
   streamsStarted = 0;
   /** Close when the current request completes (drain). */
@@ -97,23 +93,19 @@ class PoolConnection implements ClientConnectionCallbacks {
 
   constructor(
     private readonly pool: Http1ConnPool,
-    readonly socket: net.Socket,
     connectDeadline: number,
   ) {
     this.deadline = connectDeadline;
-    socket.once('connect', this.onConnect);
-    socket.once('error', this.onConnectError);
   }
 
-  private readonly onConnect = (): void => {
-    this.socket.removeListener('error', this.onConnectError);
+  onConnected(codec: ClientConnection): void {
+    this.codec = codec;
     this.pool.onConnected(this);
-  };
+  }
 
-  private readonly onConnectError = (err: NodeJS.ErrnoException): void => {
-    this.socket.removeListener('connect', this.onConnect);
-    this.pool.onConnectFailed(this, 'connection_failure', `connect error: ${err.code ?? err.message}`);
-  };
+  onConnectFailed(detail: string): void {
+    this.pool.onConnectFailed(this, 'connection_failure', detail);
+  }
 
   onStreamComplete(reusable: boolean): void {
     this.pool.onStreamComplete(this, reusable);
@@ -219,7 +211,6 @@ export class Http1ConnPool {
     if (conn.state !== ConnState.Connecting) return;
     removeFrom(this.connecting, conn);
     this.options.stats?.connected(this.options.nowMs() - (conn.deadline - this.options.connectTimeoutMs));
-    conn.codec = this.options.connectionFactory(conn.socket, conn);
     this.onConnectionFree(conn);
   }
 
@@ -228,7 +219,7 @@ export class Http1ConnPool {
     this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
     this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
-    conn.socket.destroy();
+    conn.transport.destroy();
     this.failPending(reason, detail);
   }
 
@@ -280,7 +271,7 @@ export class Http1ConnPool {
   private popIdle(): PoolConnection | null {
     for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
       // The upstream may have closed it a moment ago, before the close event was processed.
-      if (conn.socket.writable) return conn;
+      if (conn.transport.writable) return conn;
       this.closeConnection(conn);
     }
     return null;
@@ -306,12 +297,12 @@ export class Http1ConnPool {
   }
 
   private connect(): void {
-    const socket = net.connect({ host: this.host.address, port: this.host.port, noDelay: true });
-    const conn = new PoolConnection(this, socket, this.options.nowMs() + this.options.connectTimeoutMs);
+    const conn = new PoolConnection(this, this.options.nowMs() + this.options.connectTimeoutMs);
     this.connections.add(conn);
     this.connecting.push(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
     this.options.stats?.connectionOpened();
+    conn.transport = this.options.connector(this.host.address, this.host.port, conn);
     if (this.sweepTimer === null) {
       this.sweepTimer = setInterval(this.sweep, this.sweepMs);
       this.sweepTimer.unref();
@@ -329,7 +320,7 @@ export class Http1ConnPool {
     if (conn.state === ConnState.Closed) return;
     this.forget(conn);
     if (conn.codec !== null) conn.codec.close();
-    else conn.socket.destroy();
+    else conn.transport.destroy();
   }
 
   /** Removes a connection from every structure and counter. Idempotent through `state`. */
@@ -367,8 +358,8 @@ export class Http1ConnPool {
   private reportBytes(conn: PoolConnection): void {
     const stats = this.options.stats;
     if (stats === undefined) return;
-    const rx = conn.socket.bytesRead;
-    const tx = conn.socket.bytesWritten;
+    const rx = conn.transport.bytesRead;
+    const tx = conn.transport.bytesWritten;
     stats.bytes(rx - conn.rxReported, tx - conn.txReported);
     conn.rxReported = rx;
     conn.txReported = tx;

@@ -34,7 +34,8 @@ export type PrimaryToWorker =
   | { type: 'crash' };
 
 export type WorkerToPrimary =
-  | { type: 'ready'; ports: Record<string, number> }
+  /** `paths`: per listener, whether the native engine ('native') or Node's sockets ('js') serve it. */
+  | { type: 'ready'; ports: Record<string, number>; paths: Record<string, 'native' | 'js'> }
   | { type: 'start-failed'; error: string }
   | { type: 'drained' }
   /** Outlier detection: the host in `slot` just had its n-th consecutive `detector` error. */

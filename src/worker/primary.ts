@@ -62,6 +62,8 @@ export class Primary implements ServerState {
   private readonly acceptors: BalancedAcceptor[] = [];
   /** Resolved ports per listener name (after port 0 was bound). */
   readonly ports = new Map<string, number>();
+  /** Per listener, whether the native engine or Node's sockets serve it (as the first worker reported). */
+  readonly listenerPaths = new Map<string, 'native' | 'js'>();
   private admin: AdminServer | null = null;
   readonly outlierDetectors: OutlierDetectors;
   private readonly healthCheckers: HealthCheckers;
@@ -145,7 +147,7 @@ export class Primary implements ServerState {
     await Promise.all(this.slots.slice(1).map((s) => this.startWorker(s)));
     for (const l of this.bootstrap.listeners) {
       log.info(
-        `listener '${l.name}' listening on ${l.address.address}:${this.ports.get(l.name)} (${l.http1Codec} codec)`,
+        `listener '${l.name}' listening on ${l.address.address}:${this.ports.get(l.name)} (${l.http1Codec} codec${this.listenerPaths.get(l.name) === 'native' ? ', native engine' : ''})`,
       );
     }
     log.info(
@@ -262,6 +264,8 @@ export class Primary implements ServerState {
           ready = true;
           for (const [name, port] of Object.entries(msg.ports))
             if (!this.ports.has(name)) this.ports.set(name, port);
+          for (const [name, path] of Object.entries(msg.paths))
+            if (!this.listenerPaths.has(name)) this.listenerPaths.set(name, path);
           resolve();
         } else if (msg.type === 'start-failed') {
           reject(new Error(`worker ${slot.index} failed to start: ${msg.error}`));

@@ -10,6 +10,7 @@ import type { ClusterManager } from '../upstream/cluster-manager';
 import type { HostTable } from '../upstream/host-table';
 import type { DateCache } from '../common/date-cache';
 import type { SharedFlag } from './shared-flag';
+import type { NativeEngine } from '../engine/native-engine';
 
 export interface WorkerServices {
   readonly workerIndex: number;
@@ -26,4 +27,6 @@ export interface WorkerServices {
   readonly now: () => number;
   /** Set while the admin's /healthcheck/fail is in effect (the health_check filter answers 503). */
   readonly healthCheckFailed: SharedFlag;
+  /** This worker's native HTTP engine, or null when its connections run on Node's sockets. */
+  readonly nativeEngine: NativeEngine | null;
 }

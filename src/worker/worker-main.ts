@@ -20,6 +20,8 @@ import { ExactBalance } from '../listener/exact-balance';
 import { adoptSocketFd } from '../native';
 import type { WorkerServices } from './services';
 import { SharedFlag } from './shared-flag';
+import { NativeEngine } from '../engine/native-engine';
+import { engineConnector } from '../engine/engine-client-connection';
 
 function post(msg: WorkerToPrimary): void {
   parentPort!.postMessage(msg);
@@ -35,7 +37,11 @@ async function main(init: WorkerInit): Promise<void> {
   const random = Math.random;
   const now = monotonicMs;
   const registry = createBuiltinRegistry();
+  const nativeEngine = NativeEngine.create();
   const clusterManager = new ClusterManager(init.bootstrap.clusters, {
+    // Upstream HTTP connections go through the native engine when it runs: bodies can then move
+    // between an engine-served client and its upstream without JS.
+    ...(nativeEngine !== null ? { connector: engineConnector(nativeEngine) } : {}),
     hostTable,
     registry,
     random,
@@ -59,6 +65,7 @@ async function main(init: WorkerInit): Promise<void> {
     random,
     now,
     healthCheckFailed: new SharedFlag(init.healthCheckFailed),
+    nativeEngine,
   };
 
   const listeners = init.bootstrap.listeners.map((config) => new ActiveListener(config, services));
@@ -73,7 +80,7 @@ async function main(init: WorkerInit): Promise<void> {
     for (const l of listeners) l.close();
     throw err;
   }
-  post({ type: 'ready', ports });
+  post({ type: 'ready', ports, paths: Object.fromEntries(listeners.map((l) => [l.config.name, l.path])) });
 
   const balance = init.exactBalance === null ? null : ExactBalance.fromShared(init.exactBalance);
   parentPort!.on('message', (msg: PrimaryToWorker) => {
@@ -98,8 +105,10 @@ function adoptHandedConnection(
   const handed = balance.take(workerIndex, slot);
   if (handed === null) return;
   const listener = listeners.find((l) => l.config.name === handed.listener)!;
+  const closed = (): void => balance.closed(handed.listener, workerIndex);
+  if (listener.adoptFd(handed.fd, closed)) return;
   const socket = adoptSocketFd(handed.fd);
-  socket.once('close', () => balance.closed(handed.listener, workerIndex));
+  socket.once('close', closed);
   listener.adopt(socket);
 }
 
@@ -108,6 +117,7 @@ function drain(listeners: ActiveListener[], services: WorkerServices): void {
   const finished = (): void => {
     if (--pending > 0) return;
     services.clusterManager.close();
+    services.nativeEngine?.destroy();
     services.timers.close();
     services.date.close();
     // Writes what the access loggers still buffer; the thread stays alive until the writes land.

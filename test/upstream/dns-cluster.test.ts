@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClusterConfig } from '../../src/config/bootstrap';
 import { Cluster } from '../../src/upstream/cluster';
-import type { ClientConnectionFactory } from '../../src/upstream/conn-pool';
+import type { UpstreamConnector } from '../../src/upstream/transport';
 import type { DnsResolver } from '../../src/upstream/discovery/api';
 import { filterFamily, systemDnsResolver } from '../../src/upstream/discovery/dns-resolver';
 import { LogicalDnsDiscovery } from '../../src/upstream/discovery/logical-dns';
@@ -13,7 +13,7 @@ import { NO_LB_CONTEXT } from '../../src/upstream/lb/api';
 import { roundRobinFactory } from '../../src/upstream/lb/round-robin';
 import { clusterConfig, countPicks, endpoint, lbEnv, until } from './helpers';
 
-const noConnections: ClientConnectionFactory = () => {
+const noConnections: UpstreamConnector = () => {
   throw new Error('these tests open no connection');
 };
 
@@ -28,7 +28,7 @@ function dnsCluster(config: ClusterConfig, resolver: DnsResolver): { cluster: Cl
     lbFactory: roundRobinFactory,
     lbEnv: lbEnv(table),
     discovery,
-    connectionFactory: noConnections,
+    connector: noConnections,
   });
   return { cluster, table };
 }

@@ -16,6 +16,7 @@ import {
   type PoolFailureReason,
 } from '../../src/upstream/conn-pool';
 import { Host } from '../../src/upstream/host';
+import { tcpConnector } from '../../src/upstream/transport';
 import { HostTable } from '../../src/upstream/host-table';
 import { localCircuitBreaker } from '../../src/upstream/circuit-breakers';
 import { defaultThresholds } from '../../src/config/circuit-breakers';
@@ -151,7 +152,7 @@ export function makePool(
     idleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: 0,
     circuitBreaker: localCircuitBreaker(config),
-    connectionFactory: createClientConnection,
+    connector: tcpConnector(createClientConnection),
     nowMs: monotonicMs,
     ...poolOptions,
   });

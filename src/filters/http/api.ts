@@ -5,7 +5,7 @@
  * `callbacks.continueDecoding()`. Filters run in config order when decoding and in reverse when
  * encoding; the router is last and terminal.
  */
-import type { RequestHead, ResponseHead } from '../../http/codec';
+import type { RequestEncoder, RequestHead, ResponseEncoder, ResponseHead } from '../../http/codec';
 import type { HeaderMap } from '../../http/header-map';
 import type { ObjectReader } from '../../config/config-reader';
 import type { ExtensionFactory, ParseContext } from '../../registry/registry';
@@ -62,6 +62,34 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   encodeTrailers(trailers: HeaderMap): void;
   /** Flow control: stop/resume reading the downstream request body. */
   readDisableDownstream(disable: boolean): void;
+  /**
+   * Like encodeHeaders(head, contentLength, false), with the body then moving natively from the
+   * upstream stream `source` to the client (ResponseEncoder.encodeHeadersPipedFrom): possible when
+   * both codecs are the native engine's and no filter reads response bodies. The end still comes
+   * through encodeData / encodeTrailers. False: nothing was written, use encodeHeaders.
+   */
+  encodeHeadersPipedFrom?(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean;
+  /**
+   * The downstream stream as a native source of the request body (RequestEncoder.encodeHeadersPipedFrom),
+   * or null: when no filter before the router reads request bodies and none of it has arrived yet.
+   */
+  requestBodySource?(): ResponseEncoder | null;
+}
+
+/** True when `filter` leaves request bodies alone (its decodeData and decodeTrailers are the pass-through ones). */
+export function ignoresRequestBody(filter: StreamFilter): boolean {
+  return (
+    filter.decodeData === PassThroughFilter.prototype.decodeData &&
+    filter.decodeTrailers === PassThroughFilter.prototype.decodeTrailers
+  );
+}
+
+/** True when `filter` leaves response bodies alone. */
+export function ignoresResponseBody(filter: StreamFilter): boolean {
+  return (
+    filter.encodeData === PassThroughFilter.prototype.encodeData &&
+    filter.encodeTrailers === PassThroughFilter.prototype.encodeTrailers
+  );
 }
 
 export interface StreamDecoderFilter {

@@ -7,7 +7,7 @@
  * see from Envoy: 404 (NR), 503 "no healthy upstream" (UH), 503 "upstream connect error or
  * disconnect/reset before headers. reset reason: …" (UF/UC/UR), 504 "upstream request timeout" (UT).
  */
-import type { RequestHead, ResponseHead, StreamResetReason } from '../../../http/codec';
+import type { RequestHead, ResponseEncoder, ResponseHead, StreamResetReason } from '../../../http/codec';
 import { HeaderMap } from '../../../http/header-map';
 import type { RouteActionConfig, RouterFilterConfig } from '../../../config/bootstrap';
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, PassThroughFilter } from '../api';
@@ -64,6 +64,15 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
   now(): number {
     return this.shared.services.now();
+  }
+
+  /** The request body is kept for retries (so it must pass through JS). */
+  get retainsBody(): boolean {
+    return this.retainBody;
+  }
+
+  requestBodySource(): ResponseEncoder | null {
+    return this.callbacks.requestBodySource?.() ?? null;
   }
 
   // ------------------------------------------------------------ decode path
@@ -290,7 +299,10 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
           ? 0
           : this.responseLength(headers);
     if (endStream) this.finish();
-    this.callbacks.encodeHeaders(head, cl, endStream);
+    // With both ends on the native engine, the body moves without JS; only its end comes here.
+    if (endStream || this.callbacks.encodeHeadersPipedFrom?.(head, cl, up.encoder!) !== true) {
+      this.callbacks.encodeHeaders(head, cl, endStream);
+    }
   }
 
   onUpstreamData(up: UpstreamRequest, data: Buffer, endStream: boolean): void {

@@ -57,6 +57,12 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
     this.attachedAtMs = this.router.rttStart(host);
     const body = this.router.bufferedBody;
     const endStream = this.router.downstreamEnded && body.length === 0;
+    if (!endStream && body.length === 0 && !this.router.retainsBody) {
+      // Nothing of the body arrived yet and no retry needs it: it may move natively, never through JS.
+      const source = this.router.requestBodySource();
+      if (source !== null && encoder.encodeHeadersPipedFrom?.(this.head, this.contentLength, source) === true)
+        return;
+    }
     encoder.encodeHeaders(this.head, this.contentLength, endStream);
     for (let i = 0; i < body.length; i++) {
       encoder.encodeData(body[i]!, this.router.downstreamEnded && i === body.length - 1);

@@ -5,6 +5,7 @@
  */
 import type {
   RequestDecoder,
+  RequestEncoder,
   RequestHead,
   ResponseEncoder,
   ResponseHead,
@@ -235,7 +236,31 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
-    if (this.destroyed || this.responseStarted) return;
+    if (!this.beginResponse(head, endStream)) return;
+    this.encoder.encodeHeaders(head, contentLength, endStream);
+    if (endStream) this.onResponseComplete();
+  }
+
+  encodeHeadersPipedFrom(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean {
+    const encoder = this.encoder;
+    if (this.destroyed || this.responseStarted || encoder.encodeHeadersPipedFrom === undefined) return false;
+    if (!this.hcm.filtersIgnoreBodies(this.filters).response) return false;
+    if (!this.beginResponse(head, false)) return false;
+    if (encoder.encodeHeadersPipedFrom(head, contentLength, source)) return true;
+    // The codec could not pipe after all: the head still has to go out, the body will follow through JS.
+    encoder.encodeHeaders(head, contentLength, false);
+    return true;
+  }
+
+  requestBodySource(): ResponseEncoder | null {
+    if (this.destroyed || this.bytesReceived > 0 || this.buffered !== null) return null;
+    if (this.encoder.encodeHeadersPipedFrom === undefined) return null;
+    return this.hcm.filtersIgnoreBodies(this.filters).request ? this.encoder : null;
+  }
+
+  /** The response head passes the encoder filters; false when the stream cannot answer any more. */
+  private beginResponse(head: ResponseHead, endStream: boolean): boolean {
+    if (this.destroyed || this.responseStarted) return false;
     this.responseStarted = true;
     this.status = head.status;
     this.responseHeaders = head.headers;
@@ -244,8 +269,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) break;
     }
     this.hcm.finalizeResponseHeaders(head);
-    this.encoder.encodeHeaders(head, contentLength, endStream);
-    if (endStream) this.onResponseComplete();
+    return true;
   }
 
   encodeData(data: Buffer, endStream: boolean): void {
@@ -356,6 +380,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.connection?.streamDone();
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
     const hcm = this.hcm;
+    const native = this.encoder.nativeBodyBytes;
+    if (native !== undefined) {
+      this.bytesReceived += native.received;
+      this.bytesSent += native.sent;
+    }
     this.durationMs = hcm.services.now() - this.startMs;
     hcm.stats.rqTime.record(this.durationMs);
     const loggers = hcm.accessLoggers;

@@ -14,7 +14,12 @@ import type {
   ServerConnectionCallbacks,
 } from '../../../http/codec';
 import { createServerConnection, type ServerCodecOptions } from '../../../http/server-connection';
-import type { StreamFilter, HttpFilterFactory } from '../../http/api';
+import {
+  ignoresRequestBody,
+  ignoresResponseBody,
+  type StreamFilter,
+  type HttpFilterFactory,
+} from '../../http/api';
 import { FilterStatus, type NetworkFilterContext, type TerminalNetworkFilter } from '../api';
 import { compileRouteTable, type RouteTable } from '../../../router/route-table';
 import type { WorkerServices } from '../../../worker/services';
@@ -110,16 +115,27 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   }
 
   onNewConnection(socket: net.Socket): FilterStatus {
-    if (this.draining) {
-      socket.destroy();
-      return FilterStatus.StopIteration;
-    }
+    if (this.draining) socket.destroy();
+    else this.acceptConnection((callbacks) => createServerConnection(socket, callbacks, this.codecOptions));
+    return FilterStatus.StopIteration;
+  }
+
+  /** Serves a connection whose codec `codec` builds (Legate's on a socket, or the native engine's). */
+  acceptConnection(codec: (callbacks: ServerConnectionCallbacks) => ServerConnection): void {
     const conn = new DownstreamConnection(this);
-    conn.codec = createServerConnection(socket, conn, this.codecOptions);
+    conn.codec = codec(conn);
+    if (this.draining) {
+      conn.codec.close();
+      return;
+    }
     this.connections.add(conn);
     this.stats.cxTotal.inc();
     this.stats.cxActive.inc();
-    return FilterStatus.StopIteration;
+  }
+
+  /** What the native engine's codec needs to serve this HCM's connections as Legate's codec would. */
+  get codecSettings(): Readonly<ServerCodecOptions> {
+    return this.codecOptions;
   }
 
   /** For codecs that own their sockets (uWS): requests arrive without a per-connection object. */
@@ -129,6 +145,23 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
       onConnectionClose: () => {},
     };
   }
+
+  /**
+   * Whether the filters before the router leave request bodies alone, and those after it response
+   * bodies: then bodies may move natively between engine connections. The same for every stream of
+   * this HCM (same factories), so it is worked out on the first.
+   */
+  filtersIgnoreBodies(filters: readonly StreamFilter[]): { request: boolean; response: boolean } {
+    if (this.bodyAgnostic === null) {
+      const others = filters.slice(0, -1);
+      this.bodyAgnostic = {
+        request: others.every(ignoresRequestBody),
+        response: others.every(ignoresResponseBody),
+      };
+    }
+    return this.bodyAgnostic;
+  }
+  private bodyAgnostic: { request: boolean; response: boolean } | null = null;
 
   createFilters(): StreamFilter[] {
     const f = this.filterFactories;

@@ -1,0 +1,294 @@
+/*
+ * Downstream connections: the engine's side of Legate's HTTP/1.1 server codec
+ * (src/http/server-connection.ts is the reference; src/engine/engine-server-connection.ts is the
+ * JS half that makes the decisions the JS codec makes, e.g. the response framing).
+ *
+ * One request at a time, as the JS codec: when a request is complete but its response is not, the
+ * parser pauses and the connection stops reading; bytes already read after it (pipelining) are
+ * kept and parsed once the response ends, so responses go out in order. Requests that fail parsing
+ * or Legate's checks get the listener's prepared local reply and the connection ends (FIN after the
+ * reply, input read and dropped until the peer's FIN or a delayed-close grace).
+ *
+ * A request body goes to JS (REQUEST_DATA events) unless JS piped it to an upstream connection,
+ * in which case it is framed for the upstream here and never leaves C.
+ */
+#define _GNU_SOURCE
+#include "engine.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int on_message_begin(void *owner);
+static int on_head(void *owner, const lg_h1_head *head);
+static int on_body(void *owner, const char *at, size_t len);
+static int on_trailers(void *owner, const lg_h1_head *trailers);
+static int on_message_complete(void *owner);
+
+static const lg_h1_callbacks CALLBACKS = {
+    .on_message_begin = on_message_begin,
+    .on_head = on_head,
+    .on_informational = NULL,
+    .on_body = on_body,
+    .on_trailers = on_trailers,
+    .on_message_complete = on_message_complete,
+};
+
+static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd);
+
+int lg_listener_reply_slot(uint16_t status) {
+  static const uint16_t slots[LG_REPLY_SLOTS] = {400, 408, 413, 426, 431, 501, 505};
+  for (int i = 0; i < LG_REPLY_SLOTS; i++)
+    if (slots[i] == status) return i;
+  return 0; /* anything else is answered as a 400 */
+}
+
+static void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void lg_downstream_accept(lg_engine *e, lg_listener *l) {
+  for (;;) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      /* EAGAIN: accepted everything; EMFILE/ENFILE: leave the rest in the backlog. */
+      return;
+    }
+    lg_conn *c = adopt(e, l, fd);
+    if (c != NULL) lg_downstream_announce(c);
+  }
+}
+
+static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd) {
+  set_nodelay(fd);
+  lg_conn *c = lg_conn_new(e, fd, LG_CONN_DOWNSTREAM);
+  if (c == NULL) {
+    close(fd);
+    return NULL;
+  }
+  c->listener = l;
+  c->writable = true;
+  c->last_status = 0;
+  lg_h1_init(&c->parser, LG_H1_REQUEST, &l->limits, &CALLBACKS, c);
+  return c;
+}
+
+/* Tells JS about a new connection (from a dispatch: its addresses travel in the exchange). */
+void lg_downstream_announce(lg_conn *c) {
+  lg_exchange_put_addresses(c->engine, c->fd);
+  lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, 0);
+}
+
+/* From JS (engineListen): connections may be queued already; accept them from the loop. */
+void lg_downstream_accept_from_js(lg_engine *e, lg_listener *l) {
+  l->accept_pending = true;
+  lg_loop_schedule(e);
+}
+
+/* From JS (engineAdopt, exact_balance): the conn is announced by the next dispatch. */
+lg_conn *lg_downstream_adopt_from_js(lg_engine *e, lg_listener *l, int fd) {
+  lg_conn *c = adopt(e, l, fd);
+  if (c == NULL) return NULL;
+  c->in_announce_list = true;
+  c->next_announce = e->announce;
+  e->announce = c;
+  lg_loop_schedule(e);
+  return c;
+}
+
+/* ---- parsing */
+
+/* The connection ends after what is queued: FIN, then input is dropped until the peer's FIN. */
+void lg_downstream_end(lg_conn *c) {
+  if (c->ending || c->closed) return;
+  c->ending = true;
+  lg_conn_mark_dirty(c);
+  lg_conn_update_reading(c);
+}
+
+/* A request the engine refuses itself: the listener's local reply, then the connection ends. */
+static void reject(lg_conn *c, uint16_t status) {
+  lg_listener *l = c->listener;
+  bool may_reply = true;
+  if (c->stream_active) {
+    /* JS saw the head (the error is in the body): it loses the stream. */
+    may_reply = !c->response_started;
+    c->stream_active = false;
+    c->reset_pending = status == 413 ? LG_RESET_OVERFLOW : LG_RESET_PROTOCOL_ERROR;
+    lg_emit(c->engine, LG_EV_REQUEST_RESET, c->id, c->reset_pending, 0);
+  }
+  if (may_reply) {
+    int slot = lg_listener_reply_slot(status);
+    if (slot >= 0) lg_conn_write(c, l->reply[slot], l->reply_len[slot]);
+    lg_emit(c->engine, LG_EV_PROTOCOL_ERROR, c->id, status, 0);
+  }
+  lg_downstream_end(c);
+}
+
+static void parse(lg_conn *c, const char *data, size_t len) {
+  for (;;) {
+    size_t consumed = 0;
+    lg_h1_result r = lg_h1_execute(&c->parser, data, len, &consumed);
+    if (r == LG_H1_OK) break;
+    if (c->ending || c->closed) return;
+    data += consumed;
+    len -= consumed;
+    if (r == LG_H1_PAUSED_UPGRADE && !c->stream_active && c->last_status != 101) {
+      /* The upgrade was refused with an ordinary response: what follows is HTTP again. */
+      lg_h1_resume_after_upgrade(&c->parser);
+      continue;
+    }
+    if (r == LG_H1_PAUSED || r == LG_H1_PAUSED_UPGRADE) {
+      if (lg_conn_keep_pending(c, data, len) != 0) {
+        lg_conn_close(c, LG_RESET_LOCAL);
+        return;
+      }
+      c->waiting = true;
+      return;
+    }
+    reject(c, lg_h1_reject_status(&c->parser));
+    return;
+  }
+  /* A head still arriving: the connection manager arms request_headers_timeout from its first byte. */
+  if (c->head_in_progress && !c->begin_reported) {
+    c->begin_reported = true;
+    lg_emit(c->engine, LG_EV_REQUEST_BEGIN, c->id, 0, 0);
+  }
+}
+
+void lg_downstream_feed(lg_conn *c, const char *data, size_t len) {
+  if (c->waiting) {
+    /* Only when a read was under way as the parser paused: keep it behind the rest. */
+    if (lg_conn_keep_pending(c, data, len) != 0) lg_conn_close(c, LG_RESET_LOCAL);
+    return;
+  }
+  parse(c, data, len);
+}
+
+/* The response that held the parser is done: parse what was kept, then read again. */
+void lg_downstream_continue(lg_conn *c) {
+  if (!c->waiting || c->stream_active || c->ending) return;
+  c->waiting = false;
+  char *data = c->pending;
+  size_t len = c->pending_len;
+  c->pending = NULL;
+  c->pending_len = 0;
+  lg_h1_resume(&c->parser);
+  parse(c, data != NULL ? data : "", len);
+  free(data);
+}
+
+/* The peer half-closed: an exchange still in flight cannot be answered reliably, so it is reset. */
+void lg_downstream_on_eof(lg_conn *c) {
+  lg_conn_close(c, c->stream_active ? LG_RESET_REMOTE : LG_RESET_NONE);
+}
+
+static int on_message_begin(void *owner) {
+  lg_conn *c = owner;
+  if (c->ending) return LG_H1_STOP;
+  if (c->draining) return LG_H1_PAUSE;
+  c->head_in_progress = true;
+  c->begin_reported = false;
+  c->trailers_seen = false;
+  c->body_bytes = 0;
+  return 0;
+}
+
+static int on_head(void *owner, const lg_h1_head *head) {
+  lg_conn *c = owner;
+  lg_engine *e = c->engine;
+  c->head_in_progress = false;
+  bool end_stream = !head->chunked && head->content_length <= 0;
+  c->stream_active = true;
+  c->request_complete = end_stream;
+  c->response_started = false;
+  c->response_complete = false;
+  c->close_after_response = false;
+  c->content_length = head->content_length;
+  c->pipe.bytes = 0;
+  c->pipe_dropped = false;
+  c->head_request = head->method == 2; /* llhttp's HTTP_HEAD */
+  lg_exchange_put_head(e, head);
+  lg_emit(e, LG_EV_REQUEST_HEAD, c->id, end_stream, c->draining);
+  return c->ending || c->closed ? LG_H1_STOP : LG_H1_CONTINUE;
+}
+
+static int on_body(void *owner, const char *at, size_t len) {
+  lg_conn *c = owner;
+  c->body_bytes += len;
+  bool end = c->content_length >= 0 && c->body_bytes == (uint64_t)c->content_length;
+  if (!c->stream_active) return c->ending || c->closed ? LG_H1_STOP : 0;
+  if (end) c->request_complete = true;
+  lg_conn *sink = c->pipe.sink;
+  if (sink != NULL) {
+    lg_conn_write_body(sink, at, len);
+    c->pipe.bytes += len;
+    if (end) {
+      lg_conn_write_body_end(sink, NULL, 0);
+      lg_exchange_put_piped(c->engine, c->pipe.bytes);
+      lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, 0, 1);
+    }
+  } else if (!c->pipe_dropped) {
+    lg_exchange_put_data(c->engine, at, len);
+    lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, (double)len, end);
+  }
+  return c->ending || c->closed ? LG_H1_STOP : 0;
+}
+
+static int on_trailers(void *owner, const lg_h1_head *trailers) {
+  lg_conn *c = owner;
+  if (!c->stream_active || c->request_complete) return 0;
+  c->request_complete = true;
+  c->trailers_seen = true;
+  lg_conn *sink = c->pipe.sink;
+  /* Request trailers do not reach an HTTP/1.1 upstream (the router drops them, as Envoy's H1 codec). */
+  if (sink != NULL) lg_conn_write_body_end(sink, NULL, 0);
+  lg_exchange_put_piped(c->engine, c->pipe.bytes);
+  lg_exchange_put_head(c->engine, trailers);
+  lg_emit(c->engine, LG_EV_REQUEST_TRAILERS, c->id, 0, 0);
+  return c->ending || c->closed ? LG_H1_STOP : 0;
+}
+
+static int on_message_complete(void *owner) {
+  lg_conn *c = owner;
+  if (c->stream_active && !c->request_complete) {
+    c->request_complete = true;
+    lg_conn *sink = c->pipe.sink;
+    if (sink != NULL) lg_conn_write_body_end(sink, NULL, 0);
+    lg_exchange_put_piped(c->engine, c->pipe.bytes);
+    lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, 0, 1);
+    if (c->ending || c->closed) return LG_H1_STOP;
+  }
+  /* The request body is over: the upstream gets nothing more from here. */
+  if (c->pipe.sink != NULL) lg_conn_unpipe_source(c);
+  /* Wait for the response (or stop for good when draining) before parsing the next request. */
+  return c->stream_active || c->draining ? LG_H1_PAUSE : 0;
+}
+
+/* ---- the response side, called by the bridge (JS) or by a response pipe that ended */
+
+/* Mirrors Http1ServerConnection.responseComplete. */
+void lg_downstream_response_complete(lg_conn *c) {
+  if (c->closed) return;
+  c->response_complete = true;
+  c->last_status = c->status;
+  if (c->pipe_source != NULL) lg_conn_unpipe_sink(c);
+  bool must_end = c->close_after_response || !c->request_complete;
+  c->stream_active = false;
+  if (must_end || c->draining) {
+    lg_downstream_end(c);
+    return;
+  }
+  if (c->waiting) lg_conn_schedule_read(c);
+}
+
+void lg_downstream_shutdown_notice(lg_conn *c) {
+  c->draining = true;
+  if (!c->stream_active) lg_downstream_end(c);
+}

@@ -1,0 +1,120 @@
+/*
+ * The exchange: memory the engine and JS share, where the engine leaves what an event carries
+ * (a head, body bytes, addresses) just before calling JS, so no JS object is built in C.
+ * src/engine/exchange.ts reads it; the two files define the layout together.
+ *
+ *   control (fixed, LG_CONTROL_BYTES): Int32 fields LG_X_* and Float64 fields LG_XF_*.
+ *   data (grows): a head's spans at offset 0 (Int32 nameOff, nameLen, valueOff, valueLen per
+ *     field), then its bytes at control[LG_X_BYTES_OFF]; or an event's body bytes / addresses at 0.
+ *
+ * The data area only grows (a head larger than any before); old areas stay allocated until the
+ * engine is destroyed, because JS may still hold a view of one. JS notices by LG_X_GENERATION.
+ */
+#include "engine.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int32_t *control32(lg_engine *e) { return (int32_t *)e->control; }
+static double *control64(lg_engine *e) { return (double *)e->control; }
+
+/* Makes the data area at least `need` bytes. Returns false when out of memory. */
+static bool reserve(lg_engine *e, size_t need) {
+  if (need <= e->data_size) return true;
+  size_t size = e->data_size;
+  while (size < need) size *= 2;
+  uint8_t *data = malloc(size);
+  if (data == NULL) return false;
+  /* The old area is retired, not freed: JS may hold a view of it until it sees the generation. */
+  lg_retired *r = malloc(sizeof *r);
+  if (r == NULL) {
+    free(data);
+    return false;
+  }
+  r->memory = e->data;
+  r->next = e->retired;
+  e->retired = r;
+  e->data = data;
+  e->data_size = size;
+  control32(e)[LG_X_GENERATION]++;
+  return true;
+}
+
+void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
+  int32_t *x = control32(e);
+  size_t spans = (size_t)h->header_count * 4 * sizeof(int32_t);
+  if (!reserve(e, spans + h->size)) {
+    x[LG_X_HEAD_BYTES] = 0;
+    x[LG_X_HEADER_COUNT] = 0;
+    return;
+  }
+  int32_t *out = (int32_t *)e->data;
+  for (uint32_t i = 0; i < h->header_count; i++) {
+    const lg_span *name = &h->fields[2 * i], *value = &h->fields[2 * i + 1];
+    out[4 * i] = (int32_t)name->off;
+    out[4 * i + 1] = (int32_t)name->len;
+    out[4 * i + 2] = (int32_t)value->off;
+    out[4 * i + 3] = (int32_t)value->len;
+  }
+  memcpy(e->data + spans, h->base, h->size);
+  x[LG_X_BYTES_OFF] = (int32_t)spans;
+  x[LG_X_HEAD_BYTES] = (int32_t)h->size;
+  x[LG_X_HEADER_COUNT] = (int32_t)h->header_count;
+  x[LG_X_METHOD_OR_STATUS] = h->status != 0 ? h->status : h->method;
+  x[LG_X_VERSION_MAJOR] = h->version_major;
+  x[LG_X_VERSION_MINOR] = h->version_minor;
+  x[LG_X_FLAGS] = (h->keep_alive ? 1 : 0) | (h->upgrade ? 2 : 0) | (h->chunked ? 4 : 0);
+  x[LG_X_URL_OFF] = (int32_t)h->url.off;
+  x[LG_X_URL_LEN] = (int32_t)h->url.len;
+  x[LG_X_REASON_OFF] = (int32_t)h->reason.off;
+  x[LG_X_REASON_LEN] = (int32_t)h->reason.len;
+  control64(e)[LG_XF_CONTENT_LENGTH] = (double)h->content_length;
+}
+
+size_t lg_exchange_put_data(lg_engine *e, const char *data, size_t len) {
+  if (!reserve(e, len)) return 0;
+  memcpy(e->data, data, len);
+  return len;
+}
+
+void lg_exchange_put_piped(lg_engine *e, uint64_t bytes) { control64(e)[LG_XF_PIPED_BYTES] = (double)bytes; }
+
+/* Writes `addr` as text at data+off; returns its length and sets *port. */
+static size_t put_address(lg_engine *e, size_t off, const struct sockaddr_storage *ss, int *port) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    *port = ntohs(a->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    *port = ntohs(a->sin6_port);
+  } else {
+    *port = 0;
+  }
+  size_t len = strlen(text);
+  memcpy(e->data + off, text, len);
+  return len;
+}
+
+void lg_exchange_put_addresses(lg_engine *e, int fd) {
+  int32_t *x = control32(e);
+  struct sockaddr_storage remote, local;
+  socklen_t rl = sizeof remote, ll = sizeof local;
+  memset(&remote, 0, sizeof remote);
+  memset(&local, 0, sizeof local);
+  getpeername(fd, (struct sockaddr *)&remote, &rl);
+  getsockname(fd, (struct sockaddr *)&local, &ll);
+  int rport, lport;
+  size_t rlen = put_address(e, 0, &remote, &rport);
+  size_t llen = put_address(e, rlen, &local, &lport);
+  x[LG_X_REMOTE_LEN] = (int32_t)rlen;
+  x[LG_X_REMOTE_PORT] = rport;
+  x[LG_X_LOCAL_LEN] = (int32_t)llen;
+  x[LG_X_LOCAL_PORT] = lport;
+}

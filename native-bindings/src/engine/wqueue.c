@@ -1,0 +1,89 @@
+/* See wqueue.h. */
+#define _GNU_SOURCE
+#include "wqueue.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Chunks hold at least this much, so many small writes share one. */
+#define MIN_CHUNK 4096
+#define MAX_IOV 64
+
+struct lg_wchunk {
+  lg_wchunk *next;
+  size_t cap, len, off; /* data[off, len) is still to be written */
+  char data[];
+};
+
+int lg_wq_append(lg_wqueue *q, const char *data, size_t len) {
+  if (len == 0) return 0;
+  lg_wchunk *t = q->tail;
+  if (t != NULL && t->cap - t->len >= len) {
+    memcpy(t->data + t->len, data, len);
+    t->len += len;
+    q->bytes += len;
+    return 0;
+  }
+  size_t cap = len < MIN_CHUNK ? MIN_CHUNK : len;
+  lg_wchunk *c = malloc(sizeof *c + cap);
+  if (c == NULL) return -1;
+  c->next = NULL;
+  c->cap = cap;
+  c->len = len;
+  c->off = 0;
+  memcpy(c->data, data, len);
+  if (t == NULL) q->head = c;
+  else t->next = c;
+  q->tail = c;
+  q->bytes += len;
+  return 0;
+}
+
+int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written) {
+  while (q->head != NULL) {
+    struct iovec iov[MAX_IOV];
+    int n = 0;
+    for (lg_wchunk *c = q->head; c != NULL && n < MAX_IOV; c = c->next) {
+      iov[n].iov_base = c->data + c->off;
+      iov[n].iov_len = c->len - c->off;
+      n++;
+    }
+    ssize_t w = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;
+      return -errno;
+    }
+    *written += (uint64_t)w;
+    q->bytes -= (size_t)w;
+    size_t left = (size_t)w;
+    while (left > 0) {
+      lg_wchunk *c = q->head;
+      size_t in_chunk = c->len - c->off;
+      if (left < in_chunk) {
+        c->off += left;
+        break;
+      }
+      left -= in_chunk;
+      q->head = c->next;
+      if (q->head == NULL) q->tail = NULL;
+      free(c);
+    }
+  }
+  return 0;
+}
+
+void lg_wq_clear(lg_wqueue *q) {
+  lg_wchunk *c = q->head;
+  while (c != NULL) {
+    lg_wchunk *next = c->next;
+    free(c);
+    c = next;
+  }
+  q->head = q->tail = NULL;
+  q->bytes = 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * A connection's pending output: owned copies of what is still to be written, in order. Small
+ * writes coalesce into one chunk (a head and a small body leave in one write(2)); an idle
+ * connection holds no memory here.
+ */
+#ifndef LEGATE_WQUEUE_H
+#define LEGATE_WQUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct lg_wchunk lg_wchunk;
+
+typedef struct lg_wqueue {
+  lg_wchunk *head, *tail;
+  size_t bytes; /* queued, not yet written */
+} lg_wqueue;
+
+/* Appends a copy of `data`. Returns -1 when out of memory (nothing appended). */
+int lg_wq_append(lg_wqueue *q, const char *data, size_t len);
+
+/*
+ * Writes as much as the socket takes. Returns 0 when everything was written, 1 when the socket
+ * is full (EAGAIN: bytes remain), or -errno on a write error. Adds what it wrote to *written.
+ */
+int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written);
+
+void lg_wq_clear(lg_wqueue *q);
+
+#endif

@@ -1,0 +1,289 @@
+/**
+ * A downstream connection of the native engine, as the `ServerConnection` the HTTP connection
+ * manager drives: the JS half of the engine's server codec. The C half (downstream.c) parses and
+ * checks requests exactly as src/http/server-connection.ts does; this half turns its events into
+ * `RequestDecoder` calls and the manager's responses into writes, with the same framing decisions
+ * (serializeResponseHead, shared with the JS codec).
+ */
+import type {
+  RequestDecoder,
+  RequestEncoder,
+  ResponseEncoder,
+  ResponseHead,
+  ServerConnection,
+  ServerConnectionCallbacks,
+  StreamResetReason,
+} from '../http/codec';
+import type { HeaderMap } from '../http/header-map';
+import { BodyFraming, serializeResponseHead, type ResponseFramingState } from '../http/h1-heads';
+import { lastChunkWithTrailers } from '../http/h1-serialize';
+import { EngineEvent, type NativeEngine } from './native-engine';
+import { EngineClientConnection } from './engine-client-connection';
+import { resetReasonName } from './reset-reasons';
+
+const EMPTY = Buffer.alloc(0);
+const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/** One request/response exchange; the `ResponseEncoder` handed to the connection manager. */
+class EngineServerStream implements ResponseEncoder, ResponseFramingState {
+  decoder: RequestDecoder | null = null;
+  responseStarted = false;
+  responseComplete = false;
+  /** The stream ended or was reset: later calls from a stale owner do nothing. */
+  detached = false;
+  framing = BodyFraming.NONE;
+  closeAfterResponse = false;
+  aboveWriteWatermark = false;
+  /** The response body comes straight from an upstream engine connection. */
+  responsePiped = false;
+  /** The request body goes straight to an upstream engine connection. */
+  requestPiped = false;
+  readonly nativeBodyBytes = { received: 0, sent: 0 };
+
+  constructor(
+    readonly connection: EngineServerConnection,
+    readonly headRequest: boolean,
+    readonly versionMinor: number,
+    readonly requestKeepAlive: boolean,
+  ) {}
+
+  get remoteAddress(): string {
+    return this.connection.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.connection.remotePort;
+  }
+  get localAddress(): string {
+    return this.connection.localAddress;
+  }
+  get localPort(): number {
+    return this.connection.localPort;
+  }
+  get bufferedBytes(): number {
+    return 0;
+  }
+  /** The engine connection id, for pipes. */
+  get nativeId(): number {
+    return this.connection.id;
+  }
+
+  encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
+    this.writeHead(head, contentLength, endStream, -1);
+  }
+
+  encodeHeadersPipedFrom(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean {
+    if (!(source instanceof EngineClientConnection) || source.engine !== this.connection.engine) return false;
+    if (!this.writeHead(head, contentLength, false, source.id)) return false;
+    this.responsePiped = true;
+    source.pipeSink = this;
+    return true;
+  }
+
+  /** Writes the head; false when the stream can no longer answer. */
+  private writeHead(
+    head: ResponseHead,
+    contentLength: number,
+    endStream: boolean,
+    pipeFrom: number,
+  ): boolean {
+    if (this.detached || this.responseStarted) return false;
+    this.responseStarted = true;
+    const connection = this.connection;
+    const text = serializeResponseHead(this, head, contentLength, endStream, connection.draining);
+    connection.engine.bindings.serverWriteHead(
+      connection.id,
+      text,
+      this.framing,
+      endStream,
+      this.closeAfterResponse,
+      head.status,
+      pipeFrom,
+    );
+    if (endStream) this.ended();
+    return true;
+  }
+
+  encodeData(data: Buffer, endStream: boolean): void {
+    if (this.detached || !this.responseStarted || this.responseComplete) return;
+    if (this.responsePiped) {
+      // The body (and its end) went out natively; this is the end reaching JS.
+      if (endStream) this.ended();
+      return;
+    }
+    this.connection.engine.bindings.serverWriteData(this.connection.id, data, endStream);
+    if (endStream) this.ended();
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.detached || !this.responseStarted || this.responseComplete) return;
+    const text = this.framing === BodyFraming.CHUNKED ? lastChunkWithTrailers(trailers) : '';
+    this.connection.engine.bindings.serverWriteText(this.connection.id, text, true);
+    this.ended();
+  }
+
+  encode100Continue(): void {
+    if (this.detached || this.responseStarted) return;
+    this.connection.engine.bindings.serverWriteText(this.connection.id, CONTINUE_100, false);
+  }
+
+  resetStream(_reason: StreamResetReason): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.connection.streamReset(this);
+  }
+
+  readDisable(disable: boolean): void {
+    if (!this.detached) this.connection.engine.bindings.connReadDisable(this.connection.id, disable);
+  }
+
+  private ended(): void {
+    this.responseComplete = true;
+    this.connection.responseComplete(this);
+  }
+}
+
+export class EngineServerConnection implements ServerConnection {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  callbacks!: ServerConnectionCallbacks;
+  private stream: EngineServerStream | null = null;
+  draining = false;
+  private closed = false;
+  /** We closed it (close()): an exchange in flight is reset as a connection termination. */
+  private closedLocally = false;
+  /** The listener's count of open connections. */
+  onClosedHook: (() => void) | null = null;
+
+  constructor(
+    readonly engine: NativeEngine,
+    readonly id: number,
+  ) {
+    const addresses = engine.exchange.addresses();
+    this.remoteAddress = addresses.remoteAddress;
+    this.remotePort = addresses.remotePort;
+    this.localAddress = addresses.localAddress;
+    this.localPort = addresses.localPort;
+    engine.servers[id] = this;
+  }
+
+  /** The connection manager takes the connection: from now on it hears of its requests. */
+  attach(callbacks: ServerConnectionCallbacks): this {
+    this.callbacks = callbacks;
+    return this;
+  }
+
+  get activeStreams(): number {
+    return this.stream === null ? 0 : 1;
+  }
+
+  shutdownNotice(): void {
+    this.draining = true;
+    if (!this.closed) this.engine.bindings.serverShutdownNotice(this.id);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closedLocally = true;
+    this.engine.bindings.connClose(this.id);
+  }
+
+  onEngineEvent(type: number, a: number, b: number): void {
+    switch (type) {
+      case EngineEvent.REQUEST_BEGIN:
+        this.callbacks.onRequestBegin?.();
+        return;
+      case EngineEvent.REQUEST_HEAD:
+        this.onRequestHead(a === 1);
+        return;
+      case EngineEvent.REQUEST_DATA:
+        this.onRequestData(a, b === 1);
+        return;
+      case EngineEvent.REQUEST_TRAILERS: {
+        const stream = this.stream;
+        if (stream === null || stream.detached) return;
+        if (stream.requestPiped) stream.nativeBodyBytes.received = this.engine.exchange.pipedBytes;
+        stream.decoder!.decodeTrailers(this.engine.exchange.trailers());
+        return;
+      }
+      case EngineEvent.REQUEST_RESET:
+        this.resetActiveStream(resetReasonName(a));
+        return;
+      case EngineEvent.PROTOCOL_ERROR:
+        this.callbacks.onProtocolError?.(a);
+        return;
+      case EngineEvent.DOWNSTREAM_WATERMARK:
+        this.onWatermark(a === 1);
+        return;
+    }
+  }
+
+  private onRequestHead(endStream: boolean): void {
+    const head = this.engine.exchange.requestHead();
+    if (this.draining) head.keepAlive = false;
+    const stream = new EngineServerStream(this, head.method === 'HEAD', head.versionMinor, head.keepAlive);
+    this.stream = stream;
+    const decoder = this.callbacks.newStream(stream);
+    stream.decoder = decoder;
+    decoder.decodeHeaders(head, endStream);
+  }
+
+  private onRequestData(length: number, endStream: boolean): void {
+    const stream = this.stream;
+    if (stream === null || stream.detached) return;
+    if (stream.requestPiped) {
+      // Only the end of a piped body reaches JS.
+      stream.nativeBodyBytes.received = this.engine.exchange.pipedBytes;
+      stream.decoder!.decodeData(EMPTY, endStream);
+      return;
+    }
+    stream.decoder!.decodeData(length === 0 ? EMPTY : this.engine.exchange.body(length), endStream);
+  }
+
+  private onWatermark(above: boolean): void {
+    const stream = this.stream;
+    if (stream === null || stream.aboveWriteWatermark === above) return;
+    stream.aboveWriteWatermark = above;
+    if (above) stream.decoder!.onAboveWriteBufferHighWatermark();
+    else stream.decoder!.onBelowWriteBufferLowWatermark();
+  }
+
+  /** The engine closed the socket (after we asked, or the peer went away). */
+  onClosed(reason: number): void {
+    this.closed = true;
+    if (this.stream !== null) {
+      this.resetActiveStream(this.closedLocally ? 'connection_termination' : resetReasonName(reason || 2));
+    }
+    this.callbacks.onConnectionClose();
+    this.onClosedHook?.();
+  }
+
+  // ---- called by EngineServerStream
+
+  responseComplete(stream: EngineServerStream): void {
+    stream.detached = true;
+    if (this.stream === stream) this.stream = null;
+  }
+
+  streamReset(stream: EngineServerStream): void {
+    if (this.stream === stream) this.stream = null;
+    this.close();
+  }
+
+  /** The request body is moving natively to `encoder`'s upstream connection. */
+  requestPipedTo(stream: EngineServerStream): void {
+    stream.requestPiped = true;
+  }
+
+  private resetActiveStream(reason: StreamResetReason): void {
+    const stream = this.stream;
+    if (stream === null) return;
+    this.stream = null;
+    stream.detached = true;
+    if (stream.responseComplete) return;
+    stream.decoder!.onResetStream(reason);
+  }
+}
+
+export type { EngineServerStream };

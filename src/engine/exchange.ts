@@ -1,0 +1,148 @@
+/**
+ * The JS side of the exchange, the memory the native engine fills before each event it raises
+ * (native-bindings/src/engine/exchange.c defines the same layout): a fixed control block of Int32 /
+ * Float64 fields, and a data area holding a head's field spans and bytes, or an event's body bytes.
+ *
+ * A head's strings are cut from one latin1 string of its bytes (one native conversion per head,
+ * then cheap V8 substrings), as the wasm wrapper does (src/http/llhttp.ts).
+ */
+import type { RequestHead, ResponseHead } from '../http/codec';
+import { HeaderMap } from '../http/header-map';
+import { latin1Slice } from '../http/latin1';
+
+const X = {
+  GENERATION: 0,
+  HEAD_BYTES: 1,
+  HEADER_COUNT: 2,
+  METHOD_OR_STATUS: 3,
+  VERSION_MAJOR: 4,
+  VERSION_MINOR: 5,
+  FLAGS: 6,
+  URL_OFF: 7,
+  URL_LEN: 8,
+  REASON_OFF: 9,
+  REASON_LEN: 10,
+  BYTES_OFF: 11,
+  REMOTE_LEN: 12,
+  REMOTE_PORT: 13,
+  LOCAL_LEN: 14,
+  LOCAL_PORT: 15,
+} as const;
+const XF_CONTENT_LENGTH = 16;
+const XF_PIPED_BYTES = 17;
+const FLAG_KEEP_ALIVE = 1;
+const FLAG_UPGRADE = 2;
+const FLAG_CHUNKED = 4;
+
+export interface Addresses {
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+}
+
+export class Exchange {
+  private readonly control32: Int32Array;
+  private readonly control64: Float64Array;
+  private generation = -1;
+  private data: Buffer = Buffer.alloc(0);
+  private data32: Int32Array = new Int32Array(0);
+
+  constructor(
+    control: ArrayBuffer,
+    /** The engine's current data area (called again when the control block says it moved). */
+    private readonly dataArea: () => ArrayBuffer,
+    /** llhttp's method names by number. */
+    private readonly methods: readonly string[],
+  ) {
+    this.control32 = new Int32Array(control);
+    this.control64 = new Float64Array(control);
+  }
+
+  private refresh(): void {
+    const generation = this.control32[X.GENERATION]!;
+    if (generation === this.generation) return;
+    this.generation = generation;
+    const area = this.dataArea();
+    this.data = Buffer.from(area);
+    this.data32 = new Int32Array(area);
+  }
+
+  /** The head of the request an event carries; `keepAlive` is llhttp's verdict. */
+  requestHead(): RequestHead {
+    this.refresh();
+    const x = this.control32;
+    const { headers, text } = this.fields();
+    const flags = x[X.FLAGS]!;
+    const urlOff = x[X.URL_OFF]!;
+    return {
+      method: this.methods[x[X.METHOD_OR_STATUS]!] ?? '',
+      path: text.slice(urlOff, urlOff + x[X.URL_LEN]!),
+      versionMinor: x[X.VERSION_MINOR]!,
+      headers,
+      keepAlive: (flags & FLAG_KEEP_ALIVE) !== 0,
+      contentLength: this.control64[XF_CONTENT_LENGTH]!,
+      chunked: (flags & FLAG_CHUNKED) !== 0,
+      upgrade: (flags & FLAG_UPGRADE) !== 0,
+    };
+  }
+
+  responseHead(): ResponseHead {
+    this.refresh();
+    const x = this.control32;
+    const { headers, text } = this.fields();
+    const reasonOff = x[X.REASON_OFF]!;
+    return {
+      status: x[X.METHOD_OR_STATUS]!,
+      reason: text.slice(reasonOff, reasonOff + x[X.REASON_LEN]!),
+      headers,
+    };
+  }
+
+  /** Trailers: a field block with nothing else. */
+  trailers(): HeaderMap {
+    this.refresh();
+    return this.fields().headers;
+  }
+
+  /** Body bytes of a data event: a view, valid only during the event (copy to keep). */
+  body(length: number): Buffer {
+    this.refresh();
+    return this.data.subarray(0, length);
+  }
+
+  /** Body bytes moved natively by the pipe that just ended (RESPONSE_COMPLETE). */
+  get pipedBytes(): number {
+    return this.control64[XF_PIPED_BYTES]!;
+  }
+
+  addresses(): Addresses {
+    this.refresh();
+    const x = this.control32;
+    const remoteLen = x[X.REMOTE_LEN]!;
+    return {
+      remoteAddress: latin1Slice(this.data, 0, remoteLen),
+      remotePort: x[X.REMOTE_PORT]!,
+      localAddress: latin1Slice(this.data, remoteLen, remoteLen + x[X.LOCAL_LEN]!),
+      localPort: x[X.LOCAL_PORT]!,
+    };
+  }
+
+  private fields(): { headers: HeaderMap; text: string } {
+    const x = this.control32;
+    const count = x[X.HEADER_COUNT]!;
+    const bytesOff = x[X.BYTES_OFF]!;
+    const text = latin1Slice(this.data, bytesOff, bytesOff + x[X.HEAD_BYTES]!);
+    const headers = new HeaderMap();
+    const spans = this.data32;
+    for (let i = 0; i < count; i++) {
+      const nameOff = spans[4 * i]!;
+      const valueOff = spans[4 * i + 2]!;
+      headers.add(
+        text.slice(nameOff, nameOff + spans[4 * i + 1]!),
+        text.slice(valueOff, valueOff + spans[4 * i + 3]!),
+      );
+    }
+    return { headers, text };
+  }
+}

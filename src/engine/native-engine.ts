@@ -1,0 +1,170 @@
+/**
+ * The native HTTP/1.1 engine of one worker thread, JS side. The C engine
+ * (native-bindings/src/engine/) owns sockets, parsing, framing and the relay of bodies between a
+ * downstream and an upstream connection; everything that decides — the HTTP connection manager,
+ * filters, router, load balancers, connection pools, stats — stays the JS that the JS codecs run
+ * with. The engine plugs in at the two codec interfaces of src/http/codec.ts:
+ *
+ * - downstream: an `EngineServerConnection` per accepted connection is the `ServerConnection` the
+ *   connection manager gets (instead of Legate's codec on a `net.Socket`);
+ * - upstream: `engineConnector` opens connections for the pools (instead of `net.connect` + the JS
+ *   client codec), each an `EngineClientConnection`.
+ *
+ * The C engine reports events through one function (`onEvent`), with payloads (heads, body bytes)
+ * in the exchange (exchange.ts). Body bytes reach JS only when a filter needs them: when both ends
+ * of an exchange are engine connections and the filters are body-agnostic, the router asks for the
+ * body to be piped, and only its end is reported (see `pipeBodyFrom` in codec.ts).
+ */
+import { loadNative, type NativeBindings } from '../native';
+import { Exchange } from './exchange';
+import { llhttpMethodNames } from '../http/llhttp';
+import type { EngineServerConnection } from './engine-server-connection';
+import type { EngineClientConnection } from './engine-client-connection';
+
+/** engine.h lg_event. */
+export const enum EngineEvent {
+  ACCEPTED = 1,
+  REQUEST_BEGIN = 2,
+  REQUEST_HEAD = 3,
+  REQUEST_DATA = 4,
+  REQUEST_TRAILERS = 5,
+  PROTOCOL_ERROR = 6,
+  DOWNSTREAM_WATERMARK = 7,
+  DOWNSTREAM_CLOSED = 8,
+  CONNECTED = 9,
+  CONNECT_FAILED = 10,
+  RESPONSE_1XX = 11,
+  RESPONSE_HEAD = 12,
+  RESPONSE_DATA = 13,
+  RESPONSE_COMPLETE = 14,
+  UPSTREAM_RESET = 15,
+  UPSTREAM_WATERMARK = 16,
+  UPSTREAM_CLOSED = 17,
+  REQUEST_RESET = 18,
+}
+
+const ENGINE_FUNCTIONS = [
+  'engineCreate',
+  'engineData',
+  'engineDestroy',
+  'engineListen',
+  'engineStopListening',
+  'engineAdopt',
+  'engineConnect',
+  'serverWriteHead',
+  'serverWriteData',
+  'serverWriteText',
+  'serverShutdownNotice',
+  'clientWriteHead',
+  'clientWriteData',
+  'clientWriteText',
+  'connReadDisable',
+  'connClose',
+  'connBytes',
+] as const;
+export type EngineBindings = Required<Pick<NativeBindings, (typeof ENGINE_FUNCTIONS)[number]>>;
+
+/** Receives the events of the connections accepted on one engine listener. */
+export interface EngineListenerHandler {
+  onAccepted(engine: NativeEngine, conn: number): void;
+}
+
+/** One worker's engine; `create()` returns null when this addon or this node cannot run one. */
+export class NativeEngine {
+  readonly exchange: Exchange;
+  /** Engine connections by id (the C engine reuses an id only after reporting its close). */
+  readonly servers: (EngineServerConnection | undefined)[] = [];
+  readonly clients: (EngineClientConnection | undefined)[] = [];
+  private readonly listeners: EngineListenerHandler[] = [];
+  private destroyed = false;
+
+  private constructor(readonly bindings: EngineBindings) {
+    const created = bindings.engineCreate(this.onEvent);
+    // llhttp numbers methods the same in every 9.x build: the wasm codec's names serve the engine's.
+    this.exchange = new Exchange(created.control, () => bindings.engineData(), llhttpMethodNames());
+  }
+
+  /** Why the engine cannot run here, or null when it can. */
+  static unavailableReason(): string | null {
+    if (process.env.LEGATE_ENGINE === 'js') return 'disabled by LEGATE_ENGINE=js';
+    const native = loadNative();
+    if (native === null) return 'the native addon is not active';
+    const missing = ENGINE_FUNCTIONS.filter((f) => typeof native[f] !== 'function');
+    if (missing.length > 0) return `the addon lacks ${missing.join(', ')} (stale build?)`;
+    return null;
+  }
+
+  /** This thread's engine, or null with the reason logged by the caller (`unavailableReason`). */
+  static create(): NativeEngine | null {
+    if (NativeEngine.unavailableReason() !== null) return null;
+    return new NativeEngine(loadNative() as unknown as EngineBindings);
+  }
+
+  /** Serves connections accepted on `fd` (a listening socket; the engine closes it when stopped). */
+  listen(
+    fd: number,
+    limits: {
+      maxHeadBytes: number;
+      maxHeaders: number;
+      underscores: number;
+      acceptHttp10: boolean;
+      maxBodyBytes: number;
+      replies: string[];
+    },
+    handler: EngineListenerHandler,
+  ): number {
+    const id = this.bindings.engineListen(
+      fd,
+      limits.maxHeadBytes,
+      limits.maxHeaders,
+      limits.underscores,
+      limits.acceptHttp10,
+      limits.maxBodyBytes,
+      limits.replies,
+    );
+    this.listeners[id] = handler;
+    return id;
+  }
+
+  stopListening(listener: number): void {
+    this.bindings.engineStopListening(listener);
+  }
+
+  /** Closes every socket the engine has (the worker is going away). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.bindings.engineDestroy();
+  }
+
+  private readonly onEvent = (type: number, conn: number, a: number, b: number): void => {
+    switch (type) {
+      case EngineEvent.ACCEPTED:
+        this.listeners[a]!.onAccepted(this, conn);
+        return;
+      case EngineEvent.DOWNSTREAM_CLOSED: {
+        const server = this.servers[conn];
+        this.servers[conn] = undefined;
+        server?.onClosed(a);
+        return;
+      }
+      case EngineEvent.UPSTREAM_CLOSED: {
+        const client = this.clients[conn];
+        this.clients[conn] = undefined;
+        client?.onClosed(a);
+        return;
+      }
+      case EngineEvent.CONNECT_FAILED: {
+        const client = this.clients[conn];
+        this.clients[conn] = undefined;
+        client?.onConnectFailed(a);
+        return;
+      }
+    }
+    if (type <= EngineEvent.DOWNSTREAM_WATERMARK || type === EngineEvent.REQUEST_RESET) {
+      this.servers[conn]?.onEngineEvent(type, a, b);
+    } else {
+      this.clients[conn]?.onEngineEvent(type, a, b);
+    }
+  };
+}

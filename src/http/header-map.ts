@@ -58,8 +58,10 @@ export class HeaderMap {
   private removeFrom(name: string, start: number): number {
     const names = this.names;
     const values = this.values;
-    let w = start;
-    for (let r = start; r < names.length; r++) {
+    let w = names.indexOf(name, start);
+    // Most removals find nothing (hop-by-hop fields on ordinary messages): no array is touched then.
+    if (w === -1) return 0;
+    for (let r = w + 1; r < names.length; r++) {
       if (names[r] === name) continue;
       names[w] = names[r]!;
       values[w] = values[r]!;

@@ -9,7 +9,8 @@ import { createBuiltinRegistry } from '../registry/builtins';
 import { StatsStore } from '../stats/store';
 import { ClusterStats } from '../stats/cluster-stats';
 import { closeAccessLogSinks } from '../access-log/sinks';
-import { TimerWheel, monotonicMs } from '../common/timer-wheel';
+import { TimerWheel } from '../common/timer-wheel';
+import { turnMonotonicMs } from '../common/turn-clock';
 import { DateCache } from '../common/date-cache';
 import { log, setLogLevel, setLogPrefix } from '../common/log';
 import { HostTable } from '../upstream/host-table';
@@ -35,7 +36,7 @@ async function main(init: WorkerInit): Promise<void> {
   const hostTable = HostTable.fromShared(init.hostTable);
   const circuitBreakers = CircuitBreakerTable.fromShared(init.circuitBreakers);
   const random = Math.random;
-  const now = monotonicMs;
+  const now = turnMonotonicMs;
   const registry = createBuiltinRegistry();
   const nativeEngine = NativeEngine.create();
   const clusterManager = new ClusterManager(init.bootstrap.clusters, {

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #define INITIAL_CONNS 256
+/* Bytes one connection reads per turn before the others (and its sink) get theirs. */
+#define READ_BUDGET_BYTES (256 * 1024)
 /* Grace for a peer to read our last bytes and FIN before we close anyway (Envoy's delayed_close_timeout). */
 #define DELAYED_CLOSE_MS 1000
 
@@ -120,13 +122,24 @@ static bool may_read(lg_conn *c) {
   return !c->connecting;
 }
 
-/* Reads while the socket has data and the connection may read. */
+/*
+ * Reads while the socket has data and the connection may read, up to READ_BUDGET_BYTES per call:
+ * then the rest waits for the end of the dispatch (resume list), after the output was flushed and JS
+ * heard of any watermark, so one busy connection neither starves the others nor outruns its sink
+ * inside one dispatch.
+ */
 static void read_ready(lg_conn *c) {
   lg_engine *e = c->engine;
+  size_t budget = READ_BUDGET_BYTES;
   while (c->readable && may_read(c)) {
+    if (budget == 0) {
+      lg_conn_schedule_read(c);
+      return;
+    }
     ssize_t n = read(c->fd, e->rbuf, e->rbuf_size);
     if (n > 0) {
       c->bytes_in += (uint64_t)n;
+      budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
       if (c->ending) continue;
       if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
       else lg_upstream_feed(c, e->rbuf, (size_t)n);
@@ -234,6 +247,16 @@ void lg_conn_flush(lg_conn *c) {
     lg_loop_close_later(c->engine, c, DELAYED_CLOSE_MS);
   }
   on_drained(c);
+}
+
+/*
+ * `source` just put body bytes into `sink`'s output: past the high-water mark, write now, and if the
+ * sink's socket cannot take it, stop reading the source until the sink drained.
+ */
+void lg_conn_pipe_pressure(lg_conn *source, lg_conn *sink) {
+  if (sink->out.bytes < sink->engine->high_water) return;
+  lg_conn_flush(sink);
+  if (!sink->closed && sink->out.bytes >= sink->engine->high_water) source->paused_by_pipe = true;
 }
 
 void lg_conn_pipe(lg_conn *source, lg_conn *sink) {

@@ -229,6 +229,7 @@ static int on_body(void *owner, const char *at, size_t len) {
   if (sink != NULL) {
     lg_conn_write_body(sink, at, len);
     c->pipe.bytes += len;
+    lg_conn_pipe_pressure(c, sink);
     if (end) {
       lg_conn_write_body_end(sink, NULL, 0);
       lg_exchange_put_piped(c->engine, c->pipe.bytes);

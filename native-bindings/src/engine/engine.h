@@ -264,6 +264,7 @@ int lg_conn_keep_pending(lg_conn *c, const char *data, size_t len);
 /* `source`'s incoming body goes to `sink` from now on, framed by the sink. */
 void lg_conn_pipe(lg_conn *source, lg_conn *sink);
 void lg_conn_unpipe_source(lg_conn *source);
+void lg_conn_pipe_pressure(lg_conn *source, lg_conn *sink);
 void lg_conn_unpipe_sink(lg_conn *sink);
 void lg_conn_close(lg_conn *c, lg_reset_reason reason);
 void lg_conn_release(lg_conn *c);

@@ -248,6 +248,7 @@ static int on_body(void *owner, const char *at, size_t len) {
   if (sink != NULL) {
     lg_conn_write_body(sink, at, len);
     c->pipe.bytes += len;
+    lg_conn_pipe_pressure(c, sink);
   } else if (!c->pipe_dropped) {
     lg_exchange_put_data(c->engine, at, len);
     lg_emit(c->engine, LG_EV_RESPONSE_DATA, c->id, (double)len, end);

@@ -174,7 +174,7 @@ export function evaluate(p: Part, s: AccessLogStream): FormatValue {
       return name === '' ? null : name;
     }
     case Op.Protocol:
-      return s.request === null ? null : s.protocol;
+      return s.protocol === '' ? null : s.protocol;
     case Op.Hostname:
       return (cachedHostname ??= hostname());
     case Op.RemoteAddress:

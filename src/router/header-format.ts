@@ -27,7 +27,7 @@ export interface HeaderFormatContext {
   /** The local (listener-side) IP address of the downstream connection, without port. */
   readonly localAddress: string;
   readonly localPort: number;
-  /** `HTTP/1.1` or `HTTP/1.0`. */
+  /** `HTTP/1.1` or `HTTP/1.0`; '' for a TCP connection (no HTTP protocol). */
   readonly protocol: string;
   /** Wall-clock time the request started, in ms since the epoch. */
   readonly startTimeMs: number;

@@ -68,7 +68,7 @@ test('operators: headers with fallback and truncation, pseudo-headers, addresses
   assert.equal(
     f(
       '%UPSTREAM_HOST% %RESP(X-NONE)% %ROUTE_NAME% %PROTOCOL%',
-      stream({ upstreamHost: '', request: null, responseHeaders: null }),
+      stream({ upstreamHost: '', request: null, responseHeaders: null, protocol: '' }),
     ),
     '- - - -',
   );

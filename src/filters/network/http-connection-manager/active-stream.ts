@@ -165,12 +165,28 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   onResetStream(reason: StreamResetReason): void {
     if (this.destroyed) return;
-    if (!this.responseComplete) {
+    // A request the codec refused (onCodecProtocolError) is not one the client reset.
+    if (!this.responseComplete && reason !== 'protocol_error' && reason !== 'overflow') {
       this.hcm.stats.rqRxReset.inc();
       this.setResponseFlag('DC');
     }
-    void reason;
     this.destroy();
+  }
+
+  /**
+   * The codec refused this request's body (malformed chunking, over a size limit) and answers it
+   * with `status` itself (0: the response had already started and nothing more can be sent); the
+   * stream is reset right after. Recorded as Envoy records a codec error on a stream: a local reply
+   * with the DPE flag.
+   */
+  onCodecProtocolError(status: number, bodyBytes: number): void {
+    if (this.destroyed) return;
+    this.setResponseFlag('DPE');
+    if (status === 0 || this.responseStarted) return;
+    this.responseStarted = true;
+    this.status = status;
+    this.bytesSent += bodyBytes;
+    this.onResponseComplete();
   }
 
   onAboveWriteBufferHighWatermark(): void {
@@ -286,6 +302,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   onTimeout(): void {
     if (this.destroyed) return;
     this.hcm.stats.rqIdleTimeout.inc();
+    this.setResponseFlag('SI');
     if (this.responseStarted) this.resetStream();
     else this.sendLocalReply(408, 'stream timeout', 'stream_idle_timeout');
   }

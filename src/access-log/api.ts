@@ -13,6 +13,12 @@ import type { MatchedRoute } from '../router/route-table';
 
 /** What a logger may read about a finished stream (implemented by the connection manager's stream). */
 export interface AccessLogStream extends HeaderFormatContext {
+  /**
+   * The connection's peer (no PROXY protocol yet). `remoteAddress` is the downstream client as
+   * Envoy defines it, which x-forwarded-for may name instead (HCM `xff_num_trusted_hops`).
+   */
+  readonly directRemoteAddress: string;
+  readonly directRemotePort: number;
   /** The request head, or null if the stream ended before it was parsed. */
   readonly request: RequestHead | null;
   /** Response headers as sent downstream, or null when no response started. */

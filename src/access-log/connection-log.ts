@@ -17,6 +17,8 @@ const NO_HEADERS = new HeaderMap();
 export class ConnectionLogStream implements AccessLogStream {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly directRemoteAddress: string;
+  readonly directRemotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
   readonly startTimeMs = Date.now();
@@ -39,6 +41,8 @@ export class ConnectionLogStream implements AccessLogStream {
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
+    this.directRemoteAddress = this.remoteAddress;
+    this.directRemotePort = this.remotePort;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
   }

@@ -46,6 +46,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private destroyed = false;
   private flags = '';
   private status = 0;
+  /** The trusted client address from x-forwarded-for (`mutateForwardingHeaders`); null: the peer. */
+  private clientAddress: string | null = null;
   // Access-log facts (AccessLogStream), kept as plain fields so the hot path only adds to them.
   bytesReceived = 0;
   bytesSent = 0;
@@ -76,11 +78,21 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (this.requestTimer !== null) hcm.services.timers.arm(this.requestTimer, whole);
   }
 
+  /** The downstream remote address as Envoy defines it: the trusted client, per x-forwarded-for. */
   get remoteAddress(): string {
+    return this.clientAddress ?? this.encoder.remoteAddress;
+  }
+
+  /** 0 for an address taken from x-forwarded-for, as in Envoy. */
+  get remotePort(): number {
+    return this.clientAddress === null ? this.encoder.remotePort : 0;
+  }
+
+  get directRemoteAddress(): string {
     return this.encoder.remoteAddress;
   }
 
-  get remotePort(): number {
+  get directRemotePort(): number {
     return this.encoder.remotePort;
   }
 
@@ -140,7 +152,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       }
       head.path = normalized;
     }
-    mutateForwardingHeaders(head, config, this.encoder.remoteAddress);
+    this.clientAddress = mutateForwardingHeaders(head, config, this.encoder.remoteAddress);
     this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
 
     this.filters = this.hcm.createFilters();

@@ -15,6 +15,8 @@ const NO_HEADERS = new HeaderMap();
 export class UnstreamedRequestLog implements AccessLogStream {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly directRemoteAddress: string;
+  readonly directRemotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
   readonly protocol = 'HTTP/1.1';
@@ -38,6 +40,8 @@ export class UnstreamedRequestLog implements AccessLogStream {
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
+    this.directRemoteAddress = this.remoteAddress;
+    this.directRemotePort = this.remotePort;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
     this.startTimeMs = Date.now() - durationMs;

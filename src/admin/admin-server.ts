@@ -186,13 +186,24 @@ export class AdminServer {
     ]);
   }
 
-  /** Only with LEGATE_TEST_HOOKS=1: lets the end-to-end tests crash a worker on purpose. */
+  /**
+   * Only with LEGATE_TEST_HOOKS=1: lets the end-to-end tests crash a worker on purpose, and list
+   * the declared stats no thread bound (names that could only ever read 0).
+   */
   private testHooks(): [string, Endpoint][] {
     const handle: Handler = (u, res) => {
       const ok = this.s.crashWorker(Number(u.searchParams.get('index') ?? '0'));
       send(res, ok ? 200 : 404, 'text/plain', ok ? 'OK\n' : 'no such worker\n');
     };
-    return [['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle }]];
+    const unbound: Handler = (_u, res) =>
+      send(res, 200, 'application/json', JSON.stringify(this.s.stats.unboundNames()));
+    return [
+      ['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle }],
+      [
+        '/debug/unbound_stats',
+        { help: 'test hook: declared stats no thread bound', mutates: false, handle: unbound },
+      ],
+    ];
   }
 
   private serverInfo(): unknown {

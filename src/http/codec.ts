@@ -160,6 +160,11 @@ export interface ClientConnectionCallbacks {
    * the connection is not back in a clean state (`ClientConnection.reusable`); the codec then closes it.
    */
   onStreamComplete(reusable: boolean): void;
+  /**
+   * The upstream broke HTTP/1 (a malformed response, conflicting framing, bytes with no request
+   * outstanding): the codec closes the connection (an active stream gets onResetStream('protocol_error')).
+   */
+  onProtocolError?(): void;
   /** The socket closed (peer FIN/RST, error, or close()). An active stream already got onResetStream. */
   onClose(): void;
 }

@@ -341,8 +341,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   /** Runs decodeHeaders from filter `from`; false when a filter stopped the chain. */
   private runDecodeHeaders(from: number, head: RequestHead, endStream: boolean): boolean {
-    for (let i = from; i < this.filters.length; i++) {
+    const last = this.filters.length - 1;
+    for (let i = from; i <= last; i++) {
       if (this.destroyed || this.responseComplete) return false;
+      // The terminal filter (the router) gets the headers: Envoy's router counts rq_total here.
+      if (i === last) this.hcm.stats.routedTotal.inc();
       if (this.filters[i]!.decodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) {
         this.stoppedAt = i;
         return false;

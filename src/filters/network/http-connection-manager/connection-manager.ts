@@ -46,6 +46,8 @@ export class HcmStats {
   readonly noCluster: Counter;
   readonly directResponse: Counter;
   readonly redirect: Counter;
+  /** Requests whose headers reached the router (Envoy's router stat `rq_total`). */
+  readonly routedTotal: Counter;
   readonly rqXx: Counter[];
   readonly rqTime: Histogram;
 
@@ -70,6 +72,7 @@ export class HcmStats {
     this.noCluster = s.counter(p + 'no_cluster');
     this.directResponse = s.counter(p + 'rq_direct_response');
     this.redirect = s.counter(p + 'rq_redirect');
+    this.routedTotal = s.counter(p + 'rq_total');
     this.rqXx = [1, 2, 3, 4, 5].map((c) => s.counter(`${p}downstream_rq_${c}xx`));
     this.rqTime = s.histogram(p + 'downstream_rq_time');
   }
@@ -222,6 +225,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     if (details === 'route_not_found') this.stats.noRoute.inc();
     else if (details === 'cluster_not_found') this.stats.noCluster.inc();
     else if (details === 'direct_response') this.stats.directResponse.inc();
+    else if (details === 'redirect') this.stats.redirect.inc();
   }
 
   connectionClosed(conn: DownstreamConnection): void {

@@ -213,12 +213,11 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     stats.rqTotal.inc();
     stats.rqHttp1.inc();
     this.recordResponse(status);
-    const durationMs = this.services.now() - startMs;
-    stats.rqTime.record(durationMs);
+    const now = this.services.now();
+    stats.rqTime.record(now - startMs);
     const loggers = this.accessLoggers;
     if (loggers.length === 0) return;
-    const log = new UnstreamedRequestLog(socket, status, flag === '' ? '-' : flag, bodyBytes, durationMs);
-    for (let i = 0; i < loggers.length; i++) loggers[i]!.log(log);
+    new UnstreamedRequestLog(socket, startMs, now, status, flag).logEnd(now, 0, bodyBytes, loggers);
   }
 
   recordLocalReplyDetails(details: string): void {

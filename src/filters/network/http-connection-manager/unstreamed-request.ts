@@ -6,48 +6,21 @@
  * %REQ()% prints '-', as Envoy prints for a head it could not parse.
  */
 import type * as net from 'node:net';
-import { HeaderMap } from '../../../http/header-map';
-import type { AccessLogStream } from '../../../access-log/api';
+import { ConnectionLogStream } from '../../../access-log/connection-log';
 
-/** Shared, never written: the request head was never complete. */
-const NO_HEADERS = new HeaderMap();
-
-export class UnstreamedRequestLog implements AccessLogStream {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly directRemoteAddress: string;
-  readonly directRemotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly protocol = 'HTTP/1.1';
-  readonly requestHeaders = NO_HEADERS;
-  readonly request = null;
-  readonly responseHeaders = null;
-  readonly bytesReceived = 0;
-  readonly upstreamHost = '';
-  readonly upstreamCluster = '';
-  /** Wall-clock start (the request's first byte). */
-  readonly startTimeMs: number;
+export class UnstreamedRequestLog extends ConnectionLogStream {
+  override readonly protocol = 'HTTP/1.1';
 
   constructor(
     socket: net.Socket,
-    readonly responseCode: number,
-    readonly responseFlags: string,
-    /** Bytes of the local reply's body. */
-    readonly bytesSent: number,
-    /** From the request's first byte to the reply. */
-    readonly durationMs: number,
+    /** Monotonic ms of the request's first byte, and now. */
+    startMs: number,
+    nowMs: number,
+    override readonly responseCode: number,
+    /** Envoy response flag, or ''. */
+    flag: string,
   ) {
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
-    this.directRemoteAddress = this.remoteAddress;
-    this.directRemotePort = this.remotePort;
-    this.localAddress = socket.localAddress ?? '';
-    this.localPort = socket.localPort ?? 0;
-    this.startTimeMs = Date.now() - durationMs;
-  }
-
-  route(): null {
-    return null;
+    super(socket, startMs, nowMs);
+    if (flag !== '') this.addFlag(flag);
   }
 }

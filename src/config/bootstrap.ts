@@ -68,6 +68,8 @@ export interface HeaderValueOption {
 }
 
 export interface HeaderMutations {
+  /** Config path of the object that holds these fields (for build errors); absent when hand-built. */
+  at?: string;
   requestHeadersToAdd: HeaderValueOption[];
   requestHeadersToRemove: string[]; // lower-cased
   responseHeadersToAdd: HeaderValueOption[];

@@ -16,6 +16,8 @@ import { describeNode, fieldKey, type Location, type YamlSources } from './yaml-
 /** What all readers of one load share: the parsed sources, the issue list, and each other. */
 export class ReaderSession {
   private readonly readers: ObjectReaderImpl[] = [];
+  /** The mapping each reader path was read from, for locating a path after parsing (`locatePath`). */
+  private readonly mappings = new Map<string, YAMLMap>();
 
   constructor(
     readonly sources: YamlSources,
@@ -27,8 +29,45 @@ export class ReaderSession {
     return new ObjectReaderImpl(this, '', map, this.sources.locate(map));
   }
 
-  track(reader: ObjectReaderImpl): void {
+  track(reader: ObjectReaderImpl, map: YAMLMap | null): void {
     this.readers.push(reader);
+    if (map !== null && !this.mappings.has(reader.path)) this.mappings.set(reader.path, map);
+  }
+
+  /**
+   * Where a config path (`static_resources.clusters[0].lb_policy`, as readers name fields) is
+   * written: from the longest proper prefix some reader read, field by field and item by item (a
+   * path may end in a scalar field or a list item no reader covers); a field is located at its key.
+   * Falls back to the deepest node found, and to the document's start.
+   */
+  locatePath(path: string): Location {
+    // Start above the path itself, so that a field path ends at its key (as parse errors do).
+    const parent = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf('.'), p.lastIndexOf('[')));
+    let prefix = parent(path);
+    while (prefix !== '' && !this.mappings.has(prefix)) prefix = parent(prefix);
+    const rest = prefix === '' ? `.${path}` : path.slice(prefix.length);
+    let node: Node = this.mappings.get(prefix)!;
+    let keyNode: Node | null = null;
+    for (const step of rest.match(/\.[^.[]+|\[\d+\]/g) ?? []) {
+      const next = this.step(node, step);
+      if (next === null) break;
+      [keyNode, node] = next;
+    }
+    return this.sources.locate(keyNode ?? node);
+  }
+
+  /** One path step below `node`: `.field` (its key and value) or `[i]` (the item). */
+  private step(node: Node, step: string): [Node | null, Node] | null {
+    if (step.startsWith('[')) {
+      const item = isSeq(node) ? this.sources.resolve(node.items[Number(step.slice(1, -1))]) : null;
+      return item === null ? null : [null, item];
+    }
+    if (!isMap(node)) return null;
+    const key = fieldKey(step.slice(1));
+    const pair = node.items.find((p) => fieldKey(keyText(p)) === key);
+    if (pair === undefined) return null;
+    const value = this.sources.resolve(pair.value);
+    return [pair.key as Node, value ?? (pair.key as Node)];
   }
 
   /** Reports unknown fields of every reader (readers already done are skipped). */
@@ -66,7 +105,7 @@ export class ObjectReaderImpl implements ObjectReader {
     private readonly map: YAMLMap | null,
     private readonly where: Location,
   ) {
-    session.track(this);
+    session.track(this, map);
     this.reportSpellingDuplicates();
   }
 

@@ -4,7 +4,6 @@ import { rejectUnsupported } from '../../config/unsupported';
 import type { AccessLoggerFactory } from '../api';
 import { FormattedLogger } from '../access-logs';
 import { compileLogFormat, parseLogFormat, type LogFormatConfig } from '../log-format';
-import { fileSink } from '../sinks';
 
 export interface FileAccessLogConfig {
   path: string;
@@ -25,7 +24,7 @@ export const fileAccessLoggerFactory: AccessLoggerFactory<FileAccessLogConfig> =
     rejectUnsupported(r, DEPRECATED_FORMAT_FIELDS);
     return { path: r.requiredString('path'), format: parseLogFormat(r.object('log_format')) };
   },
-  createLogger(c) {
-    return new FormattedLogger(compileLogFormat(c.format), fileSink(c.path));
+  createLogger(c, sinks) {
+    return new FormattedLogger(compileLogFormat(c.format), sinks.file(c.path));
   },
 };

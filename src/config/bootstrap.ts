@@ -23,7 +23,8 @@ export interface SocketAddress {
 
 export interface AdminConfig {
   address: SocketAddress;
-  accessLogPath: string | null;
+  /** `access_log` (and the deprecated `access_log_path`, as a file logger): admin requests are logged. */
+  accessLog: ExtensionConfig[];
 }
 
 export interface ListenerConfig {

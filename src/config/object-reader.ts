@@ -93,6 +93,8 @@ export class ObjectReaderImpl implements ObjectReader {
   private readonly consumed = new Set<Pair>();
   /** Field names the code asked for: the vocabulary for did-you-mean on unknown fields. */
   private readonly asked = new Set<string>();
+  /** Fields an error was reported at. */
+  private readonly failedFields = new Set<string>();
   private finished = false;
 
   /**
@@ -189,7 +191,10 @@ export class ObjectReaderImpl implements ObjectReader {
     if (node === null) return dflt;
     if (isScalar(node)) {
       const v = node.value;
-      if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+      if (typeof v === 'string') {
+        const found = enumByName(values, v);
+        if (found !== undefined) return found;
+      }
       // Proto enums may be given by number; `values` lists the enum in proto order.
       if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < values.length) return values[v]!;
       if (typeof v === 'string' || typeof v === 'number') {
@@ -232,7 +237,7 @@ export class ObjectReaderImpl implements ObjectReader {
 
   objectArray(field: string): ObjectReaderImpl[] {
     const out: ObjectReaderImpl[] = [];
-    this.forEachItem(field, (item, path, where) => {
+    this.forEachItem(field, true, (item, path, where) => {
       if (isMap(item)) out.push(new ObjectReaderImpl(this.session, path, item, where));
       else this.issueAt(path, where, 'error', `expected a mapping, found ${describeNode(item)}`);
     });
@@ -241,7 +246,7 @@ export class ObjectReaderImpl implements ObjectReader {
 
   stringArray(field: string): string[] {
     const out: string[] = [];
-    this.forEachItem(field, (item, path, where) => {
+    this.forEachItem(field, false, (item, path, where) => {
       if (isScalar(item) && ['string', 'number', 'boolean'].includes(typeof item.value))
         out.push(String(item.value));
       else this.issueAt(path, where, 'error', `expected a string, found ${describeNode(item)}`);
@@ -277,7 +282,13 @@ export class ObjectReaderImpl implements ObjectReader {
     return present[0] ?? null;
   }
 
+  /** Whether an error was reported at `field` (its value was unusable and a default stood in). */
+  failed(field: string): boolean {
+    return this.failedFields.has(field);
+  }
+
   error(field: string, message: string, hint?: string): void {
+    this.failedFields.add(field);
     this.issueAt(this.childPath(field), this.fieldLocation(field), 'error', message, hint);
   }
 
@@ -343,17 +354,26 @@ export class ObjectReaderImpl implements ObjectReader {
     return node === null || (isScalar(node) && node.value === null) ? null : node;
   }
 
+  /** `mappingAsList`: a lone mapping is read as a one-item list (with a warning). */
   private forEachItem(
     field: string,
+    mappingAsList: boolean,
     visit: (item: Node | null, path: string, where: Location) => void,
   ): void {
     const node = this.value(field);
     if (node === null) return;
+    const sources = this.session.sources;
+    if (mappingAsList && isMap(node)) {
+      // Envoy's (protobuf's) JSON parser takes a lone object for a repeated field, and Envoy's own
+      // example configs have relied on it.
+      this.warn(field, "expected a list; this mapping is read as a list of one (add '- ' before it)");
+      visit(node, `${this.childPath(field)}[0]`, sources.locate(node));
+      return;
+    }
     if (!isSeq(node)) {
       this.typeError(field, 'a list', node);
       return;
     }
-    const sources = this.session.sources;
     node.items.forEach((raw, i) => {
       const item = sources.resolve(raw);
       visit(item, `${this.childPath(field)}[${i}]`, item ? sources.locate(item) : sources.locate(node));
@@ -417,6 +437,15 @@ export class ObjectReaderImpl implements ObjectReader {
       );
     }
   }
+}
+
+/**
+ * `name` among `values`, ignoring case: Envoy parses config with protobuf's
+ * case_insensitive_enum_parsing, so `strict_dns` is STRICT_DNS and `round_robin` ROUND_ROBIN.
+ */
+export function enumByName<T extends string>(values: readonly T[], name: string): T | undefined {
+  const upper = name.toUpperCase();
+  return values.find((v) => v === name) ?? values.find((v) => v.toUpperCase() === upper);
 }
 
 function rangeText(min: number, max: number): string {

@@ -24,6 +24,7 @@ import type { ThresholdListener } from '../upstream/outlier/recorder';
 import { ActiveListener } from '../listener/active-listener';
 import type { AccessLogSinks } from '../access-log/api';
 import { CHECK_SINKS } from '../access-log/check-sinks';
+import { createAccessLoggers } from '../access-log/access-logs';
 import { DateCache } from '../common/date-cache';
 import { TimerWheel, monotonicMs } from '../common/timer-wheel';
 import type { WorkerServices } from './services';
@@ -130,7 +131,8 @@ const NO_DNS: DnsResolver = () => new Promise<string[]>(() => {});
 
 /**
  * The primary's config check: builds one worker's data plane as `buildDataPlane` does, with nothing
- * opened, then releases it. Returns what failed (empty: workers will build this config).
+ * opened, then releases it; and the primary's own access loggers (the admin's). Returns what failed
+ * (empty: workers will build this config).
  */
 export function checkDataPlane(bootstrap: Bootstrap, registry: Registry): BuildProblem[] {
   const problems: BuildProblem[] = [];
@@ -141,6 +143,7 @@ export function checkDataPlane(bootstrap: Bootstrap, registry: Registry): BuildP
       problems.push(...buildProblems(err));
     }
   };
+  attempt(() => createAccessLoggers(bootstrap.admin?.accessLog ?? [], registry, CHECK_SINKS));
   attempt(() =>
     closeDataPlane(
       buildDataPlane({

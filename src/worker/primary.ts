@@ -25,6 +25,7 @@ import { startOutlierDetectors, type OutlierDetectors } from '../upstream/outlie
 import { monotonicMs } from '../common/timer-wheel';
 import { SharedFlag } from './shared-flag';
 import { layoutStats } from './data-plane';
+import { createAccessLoggers } from '../access-log/access-logs';
 
 export interface ServeOptions {
   concurrency: number;
@@ -76,7 +77,7 @@ export class Primary implements ServerState {
 
   constructor(
     readonly bootstrap: Bootstrap,
-    registry: Registry,
+    private readonly registry: Registry,
     readonly options: ServeOptions,
   ) {
     this.sharedSockets = loadNative() !== null;
@@ -123,7 +124,11 @@ export class Primary implements ServerState {
 
   async start(): Promise<void> {
     if (this.bootstrap.admin !== null) {
-      this.admin = new AdminServer(this, this.bootstrap.admin);
+      this.admin = new AdminServer(
+        this,
+        this.bootstrap.admin,
+        createAccessLoggers(this.bootstrap.admin.accessLog, this.registry),
+      );
       await this.admin.start();
       log.info(`admin listening on ${this.bootstrap.admin.address.address}:${this.admin.port}`);
     }

@@ -10,6 +10,11 @@ export interface FileAccessLogConfig {
   format: LogFormatConfig;
 }
 
+/** A file logger with Envoy's default format (what `admin.access_log_path` asks for). */
+export function defaultFileAccessLog(path: string): FileAccessLogConfig {
+  return { path, format: parseLogFormat(null) };
+}
+
 /** FileAccessLog's pre-`log_format` fields, deprecated in Envoy. */
 const DEPRECATED_FORMAT_FIELDS = ['format', 'json_format', 'typed_json_format'] as const;
 

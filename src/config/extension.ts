@@ -72,6 +72,8 @@ function byTypedConfig(
       for (const field of Object.keys(entry.raw('typed_config') as object)) typed.raw(field);
       return undefined;
     }
+    // The fields of a config whose type is unknown cannot be checked: they follow from this error.
+    typed.followsFrom('', `${typed.path}.@type`);
     if (TYPED_STRUCT.test(typeUrl))
       typed.error('@type', 'TypedStruct configs are not supported by Legate yet');
     else {

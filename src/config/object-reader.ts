@@ -292,6 +292,10 @@ export class ObjectReaderImpl implements ObjectReader {
     this.issueAt(this.childPath(field), this.fieldLocation(field), 'error', message, hint);
   }
 
+  followsFrom(field: string, cause: string): void {
+    this.session.issues.followsFrom(this.childPath(field), cause);
+  }
+
   warn(field: string, message: string): void {
     this.issueAt(this.childPath(field), this.fieldLocation(field), 'warning', message);
   }

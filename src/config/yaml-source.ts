@@ -16,6 +16,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import type { IssueList } from './config-error';
+import { describeYamlError } from './yaml-errors';
 
 interface YamlSource {
   readonly name: string;
@@ -53,10 +54,15 @@ export class YamlSources {
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const source: YamlSource = { name, index: this.sources.length, doc, lines };
     this.sources.push(source);
+    const described = new Set<string>();
     for (const e of doc.errors) {
+      const { offset, message } = describeYamlError(text, e, doc, lines);
+      // One unclosed bracket can make several errors that all point back at it.
+      if (described.has(`${offset}:${message}`)) continue;
+      described.add(`${offset}:${message}`);
       this.issues.add(
-        { location: this.format(source, e.pos[0]), path: '', message: e.message, severity: 'error' },
-        this.order(source, e.pos[0]),
+        { location: this.format(source, offset), path: '', message, severity: 'error' },
+        this.order(source, offset),
       );
     }
     if (doc.errors.length > 0) return null;

@@ -31,9 +31,18 @@ export interface Location {
   readonly order: number;
 }
 
+/** Field names seen so far and their keys: readers look fields up by key many times per load. */
+const fieldKeys = new Map<string, string>();
+
 /** Proto JSON accepts `lb_policy` and `lbPolicy` alike; both compare equal under this key. */
 export function fieldKey(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  let key = fieldKeys.get(name);
+  if (key === undefined) {
+    key = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    // Bounded: a config (or a fuzzer's many) cannot grow it without limit.
+    if (fieldKeys.size < 10_000) fieldKeys.set(name, key);
+  }
+  return key;
 }
 
 /** Offsets inside one source stay below this, so `index * SPAN + offset` sorts by source then offset. */

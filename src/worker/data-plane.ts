@@ -27,6 +27,7 @@ import { CHECK_SINKS } from '../access-log/check-sinks';
 import { createAccessLoggers } from '../access-log/access-logs';
 import { DateCache } from '../common/date-cache';
 import { TimerWheel, monotonicMs } from '../common/timer-wheel';
+import { getLogLevel, setLogLevel } from '../common/log';
 import type { WorkerServices } from './services';
 import { SharedFlag } from './shared-flag';
 
@@ -144,15 +145,22 @@ export function checkDataPlane(bootstrap: Bootstrap, registry: Registry): BuildP
     }
   };
   attempt(() => createAccessLoggers(bootstrap.admin?.accessLog ?? [], registry, CHECK_SINKS));
-  attempt(() =>
-    closeDataPlane(
-      buildDataPlane({
-        ...singleWorkerDeps(bootstrap, registry),
-        dnsResolver: NO_DNS,
-        accessLogSinks: CHECK_SINKS,
-      }),
-    ),
-  );
+  // Quietly: what a build logs at info (how tcp_proxy relays, …) is for the workers to say.
+  const level = getLogLevel();
+  if (level === 'info') setLogLevel('warn');
+  try {
+    attempt(() =>
+      closeDataPlane(
+        buildDataPlane({
+          ...singleWorkerDeps(bootstrap, registry),
+          dnsResolver: NO_DNS,
+          accessLogSinks: CHECK_SINKS,
+        }),
+      ),
+    );
+  } finally {
+    setLogLevel(level);
+  }
   return problems;
 }
 

@@ -45,10 +45,25 @@ export interface AccessLogger {
   log(stream: AccessLogStream): void;
 }
 
+/** Where a logger's formatted lines go. */
+export interface LogSink {
+  write(line: string): void;
+}
+
+/**
+ * Opens the sinks loggers write to: a worker's own buffered sinks (sinks.ts), or for the primary's
+ * config check, sinks that only verify the destination can be opened (check-sinks.ts).
+ */
+export interface AccessLogSinks {
+  file(path: string): LogSink;
+  stdout(): LogSink;
+  stderr(): LogSink;
+}
+
 export interface AccessLoggerFactory<C = unknown> extends ExtensionFactory<C> {
   readonly category: 'access_logger';
   /** Once per worker per owner (HCM): compile the format, open the sink. */
-  createLogger(config: C): AccessLogger;
+  createLogger(config: C, sinks: AccessLogSinks): AccessLogger;
 }
 
 export function isAccessLoggerFactory(f: ExtensionFactory): f is AccessLoggerFactory {

@@ -22,6 +22,7 @@ import type { Counter, Gauge } from '../../../stats/store';
 import type { Histogram } from '../../../stats/histogram';
 import type { AccessLogger } from '../../../access-log/api';
 import { createAccessLoggers } from '../../../access-log/access-logs';
+import { buildAll, buildAt, buildEach } from '../../../config/build-error';
 import { ActiveStream } from './active-stream';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import { UnstreamedRequestLog } from './unstreamed-request';
@@ -130,13 +131,22 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     this.services = ctx.services as WorkerServices;
     this.stats = new HcmStats(this.services, config.statPrefix);
     this.headTimeout = headTimeout(config, this.stats);
-    this.accessLoggers = createAccessLoggers(config.accessLog, this.services.registry);
-    this.routeTable = compileRouteTable(config.routeConfig);
-    this.filterFactories = config.httpFilters.map((f) =>
-      (this.services.registry.get('http_filter', f.name) as HttpFilterFactory<unknown>).createFilterFactory(
-        f.config,
-        { workerIndex: ctx.workerIndex, configName: f.configName, services: this.services },
-      ),
+    // Built together so that the primary's config check reports the problems of all three.
+    [this.accessLoggers, this.routeTable, this.filterFactories] = buildAll(
+      () => createAccessLoggers(config.accessLog, this.services.registry, this.services.accessLogSinks),
+      () => compileRouteTable(config.routeConfig),
+      () =>
+        buildEach(config.httpFilters, (f) =>
+          buildAt(f.at, () =>
+            (
+              this.services.registry.get('http_filter', f.name) as HttpFilterFactory<unknown>
+            ).createFilterFactory(f.config, {
+              workerIndex: ctx.workerIndex,
+              configName: f.configName,
+              services: this.services,
+            }),
+          ),
+        ),
     );
     this.codecOptions = {
       maxRequestHeadersKb: config.maxRequestHeadersKb,

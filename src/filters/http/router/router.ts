@@ -268,9 +268,9 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     if (up !== this.upstream) return;
     this.cluster!.recordRtt(up.host!, up.attachedAtMs);
     this.cluster!.outlier?.recordStatus(up.host!.slot, head.status);
-    if (!endStream || head.status >= 500 || head.status === 409) {
-      if (this.tryRetry('status', head.status)) return;
-    }
+    // The status alone decides, body or not (Envoy's wouldRetryFromHeaders). A response that ended
+    // here leaves its connection reusable; one with a body to come is reset by releaseUpstream.
+    if (this.tryRetry('status', head.status)) return;
     this.retry?.release(); // this response is the last attempt's outcome
     if (this.retry !== null && this.retry.attempts > 0) this.stats!.rqRetrySuccess.inc();
     this.responseStarted = true;

@@ -98,14 +98,19 @@ export class RetryState implements TimeoutTarget {
   }
 }
 
+/**
+ * As Envoy's RetryStateImpl: `5xx`, `gateway-error` and `reset` retry every attempt that got no
+ * response (a reset, a connect failure, a per-try timeout: "we count an upstream reset as a 5xx");
+ * `connect-failure` only connect failures.
+ */
 function matches(on: string, trigger: RetryTrigger, status: number, policy: RetryPolicy): boolean {
   switch (on) {
     case '5xx':
       return trigger !== 'status' || status >= 500;
     case 'gateway-error':
-      return trigger === 'timeout' || (trigger === 'status' && status >= 502 && status <= 504);
+      return trigger !== 'status' || (status >= 502 && status <= 504);
     case 'reset':
-      return trigger === 'reset' || trigger === 'timeout';
+      return trigger !== 'status';
     case 'connect-failure':
       return trigger === 'connect-failure';
     case 'retriable-4xx':

@@ -200,7 +200,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
   private tryRetry(reason: 'status' | 'reset' | 'connect-failure' | 'timeout', status: number): boolean {
     if (this.retry === null || this.responseStarted || this.finished) return false;
-    if (!this.retainBody && this.bufferedBody.length === 0 && !this.downstreamEnded) return false;
+    // The body outgrew the buffer: it cannot be sent again, so no retry (Envoy abandons them too).
+    if (!this.retainBody) return false;
     const decision = this.retry.shouldRetry(reason, status);
     if (decision === RetryDecision.Overflow) this.callbacks.setResponseFlag('UO');
     else if (decision === RetryDecision.LimitExceeded) this.callbacks.setResponseFlag('URX');

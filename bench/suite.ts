@@ -171,7 +171,7 @@ export async function runSuiteCli(argv: string[]): Promise<number> {
       .join('\n');
   const notes = [
     `${env.date} · ${env.cpus} · kernel ${env.kernel} · Node ${env.node} · ${env.nginx} · ${env.haproxy} · mode ${env.mode}`,
-    'Each curve is the median run (by req/s) of its system. Constant-rate variants measure latency from intended send times.',
+    "Bold curves: each system's run with the median p99; thin: its other runs. Constant-rate variants measure latency from intended send times.",
   ];
   writeFileSync(
     join(outDir, 'results.json'),

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { FilterHarness, HarnessStream } from '../harness/filter-harness';
+import type { FakeUpstreamStream } from '../harness/fake-upstream';
 import { routerHarness, settledViolations, withHarness } from './fixtures';
 
 /** Deterministic bytes (a test that only used one byte value could not see reordering). */
@@ -148,13 +150,19 @@ test('100-continue from the upstream goes to the client once, before the respons
   });
 });
 
+/** A 6-byte upload half sent to an attached upstream whose socket just filled. */
+function uploadBackedUp(h: FilterHarness): { s: HarnessStream; up: FakeUpstreamStream } {
+  const s = h.stream();
+  s.request({ method: 'POST', bodyFollows: true, contentLength: 6 });
+  const up = h.upstreams.next().attach();
+  s.decodeData('abc', false);
+  up.writeWatermark(true);
+  return { s, up };
+}
+
 test('flow control: a slow client pauses the upstream read; a slow upstream pauses the client upload, resumed when the attempt ends', () => {
   withHarness(routerHarness(), (h) => {
-    const s = h.stream();
-    s.request({ method: 'POST', bodyFollows: true, contentLength: 6 });
-    const up = h.upstreams.next().attach();
-    s.decodeData('abc', false);
-    up.writeWatermark(true);
+    const { s, up } = uploadBackedUp(h);
     assert.deepEqual(s.readDisableCalls, [true], 'upstream write buffer full: stop reading the client');
     up.writeWatermark(true);
     assert.deepEqual(s.readDisableCalls, [true], 'once per transition');
@@ -173,11 +181,7 @@ test('flow control: a slow client pauses the upstream read; a slow upstream paus
   });
   withHarness(routerHarness(), (h) => {
     // Paused when the upstream fails: the client must not stay paused.
-    const s = h.stream();
-    s.request({ method: 'POST', bodyFollows: true, contentLength: 6 });
-    const up = h.upstreams.next().attach();
-    s.decodeData('abc', false);
-    up.writeWatermark(true);
+    const { s, up } = uploadBackedUp(h);
     up.reset('remote_reset');
     assert.deepEqual(s.readDisableCalls, [true, false]);
     assert.equal(s.localReplies[0]?.status, 503);

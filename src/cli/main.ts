@@ -40,7 +40,7 @@ const HELP = `Usage:
   legate -c envoy.yaml [--concurrency N] [--mode serve|validate] [--log-level LEVEL] [--drain-time-s S]
   legate --listen HOST:PORT --upstream HOST:PORT [--upstream …] [--lb ${SHORT_FORM_LB.join('|')}] [--admin HOST:PORT] [--print-config]
   legate bench URL -c CONNECTIONS -d DURATION [-R RATE] …   (load generator; legate bench --help)
-  legate bench-suite [--quick]                                (nginx/HAProxy comparison scenarios)
+  legate bench-suite [--full] [--scenario NAME] [--dry-run] … (nginx/HAProxy comparison; legate bench-suite --help)
 
 Envoy flags:
   -c, --config-path FILE    Envoy v3 bootstrap (YAML or JSON)

@@ -72,6 +72,7 @@ let sink = 0;
 /** An upstream connection that answers every request at once, as an nginx origin would (13 B). */
 class InstantUpstream implements ClientConnection, RequestEncoder {
   busy = false;
+  readonly reusable = true;
   private decoder: ResponseDecoder | null = null;
   private readonly framing = { framing: BodyFraming.NONE, closeRequested: false };
   constructor(private readonly callbacks: ClientConnectionCallbacks) {}

@@ -7,9 +7,16 @@
  * The socket's addresses are copied at construction: once a socket is destroyed, Node may no
  * longer be able to report its peer.
  */
-import type * as net from 'node:net';
 import { HeaderMap } from '../http/header-map';
 import type { AccessLogger, AccessLogStream } from './api';
+
+/** Where a connection's addresses are read: a net.Socket, or a codec that owns its socket. */
+export interface ConnectionAddresses {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+}
 
 /** Shared, never written: a connection has no request headers. */
 const NO_HEADERS = new HeaderMap();
@@ -17,14 +24,16 @@ const NO_HEADERS = new HeaderMap();
 export class ConnectionLogStream implements AccessLogStream {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly directRemoteAddress: string;
+  readonly directRemotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  readonly startTimeMs = Date.now();
-  readonly protocol = '';
+  readonly startTimeMs: number;
+  readonly protocol: string = '';
   readonly requestHeaders = NO_HEADERS;
   readonly request = null;
   readonly responseHeaders = null;
-  readonly responseCode = 0;
+  readonly responseCode: number = 0;
   responseFlags = '-';
   bytesReceived = 0;
   bytesSent = 0;
@@ -33,12 +42,17 @@ export class ConnectionLogStream implements AccessLogStream {
   upstreamCluster = '';
 
   constructor(
-    socket: net.Socket,
+    socket: ConnectionAddresses,
     /** Monotonic ms at the start of the connection, for %DURATION%. */
     private readonly startMs: number,
+    /** Monotonic ms now, when the object is made after the start (for %START_TIME%). */
+    nowMs = startMs,
   ) {
+    this.startTimeMs = Date.now() - (nowMs - startMs);
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
+    this.directRemoteAddress = this.remoteAddress;
+    this.directRemotePort = this.remotePort;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
   }

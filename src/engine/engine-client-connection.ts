@@ -184,6 +184,14 @@ export class EngineClientConnection implements ClientConnection, RequestEncoder,
   }
 
   /** The response is done and the engine's connection is clean: end the decoder's stream, then the pool's. */
+  /**
+   * The engine hands a connection back only in a clean state (reading on, no unparsed bytes,
+   * parser between messages) and closes it otherwise, so an idle open connection is reusable.
+   */
+  get reusable(): boolean {
+    return !this.busy && !this.closed;
+  }
+
   private onResponseComplete(reusable: boolean, trailers: boolean): void {
     const decoder = this.decoder;
     const sink = this.pipeSink;

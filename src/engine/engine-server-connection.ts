@@ -17,6 +17,7 @@ import type {
 import type { HeaderMap } from '../http/header-map';
 import { BodyFraming, serializeResponseHead, type ResponseFramingState } from '../http/h1-heads';
 import { lastChunkWithTrailers } from '../http/h1-serialize';
+import { localReplyBody, serializeLocalReply } from '../http/local-reply';
 import { EngineEvent, type NativeEngine } from './native-engine';
 import { EngineClientConnection } from './engine-client-connection';
 import { resetReasonName } from './reset-reasons';
@@ -183,6 +184,11 @@ export class EngineServerConnection implements ServerConnection {
     if (!this.closed) this.engine.bindings.serverShutdownNotice(this.id);
   }
 
+  replyToPartialRequest(status: number, body: string): boolean {
+    if (this.closed) return false;
+    return this.engine.bindings.serverReplyPartial(this.id, serializeLocalReply(status, body, true));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closedLocally = true;
@@ -211,7 +217,7 @@ export class EngineServerConnection implements ServerConnection {
         this.resetActiveStream(resetReasonName(a));
         return;
       case EngineEvent.PROTOCOL_ERROR:
-        this.callbacks.onProtocolError?.(a);
+        this.callbacks.onProtocolError?.(a, a === 0 ? 0 : localReplyBody(a).length);
         return;
       case EngineEvent.DOWNSTREAM_WATERMARK:
         this.onWatermark(a === 1);

@@ -55,6 +55,7 @@ const ENGINE_FUNCTIONS = [
   'serverWriteData',
   'serverWriteText',
   'serverShutdownNotice',
+  'serverReplyPartial',
   'clientWriteHead',
   'clientWriteData',
   'clientWriteText',

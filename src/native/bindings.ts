@@ -62,6 +62,7 @@ export interface NativeBindings {
   serverWriteData?(conn: number, data: Buffer | null, endStream: boolean): void;
   serverWriteText?(conn: number, text: string, endsResponse: boolean): void;
   serverShutdownNotice?(conn: number): void;
+  serverReplyPartial?(conn: number, text: string): boolean;
   clientWriteHead?(
     conn: number,
     text: string,

@@ -11,6 +11,7 @@ import type { HostTable } from '../upstream/host-table';
 import type { DateCache } from '../common/date-cache';
 import type { SharedFlag } from './shared-flag';
 import type { NativeEngine } from '../engine/native-engine';
+import type { AccessLogSinks } from '../access-log/api';
 
 export interface WorkerServices {
   readonly workerIndex: number;
@@ -29,4 +30,6 @@ export interface WorkerServices {
   readonly healthCheckFailed: SharedFlag;
   /** This worker's native HTTP engine, or null when its connections run on Node's sockets. */
   readonly nativeEngine: NativeEngine | null;
+  /** Where access loggers write; absent: this thread's buffered sinks (access-log/sinks.ts). */
+  readonly accessLogSinks?: AccessLogSinks;
 }

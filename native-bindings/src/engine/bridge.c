@@ -498,6 +498,28 @@ static napi_value ConnReadDisable(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* serverReplyPartial(id, text): answers a request whose head is still arriving with `text` (a local
+ * reply with connection: close) and ends the connection. False, doing nothing, when no head is
+ * partly received (ServerConnection.replyToPartialRequest). */
+static napi_value ServerReplyPartial(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  lg_engine *e = engine_of(env);
+  if (e == NULL) return NULL;
+  lg_conn *c = conn_arg(e, argv[0]);
+  bool partial = c != NULL && c->kind == LG_CONN_DOWNSTREAM && c->head_in_progress && !c->ending && !c->closed;
+  napi_value out;
+  napi_get_boolean(env, partial, &out);
+  if (!partial) return out;
+  size_t len;
+  const char *text = text_arg(e, argv[1], &len);
+  if (text == NULL) return NULL;
+  c->head_in_progress = false;
+  lg_conn_write(c, text, len);
+  lg_downstream_end(c);
+  return out;
+}
+
 /* serverShutdownNotice(id): finish the exchange in flight, then close (drain). */
 static napi_value ServerShutdownNotice(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -640,6 +662,7 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("serverWriteData", ServerWriteData),
       METHOD("serverWriteText", ServerWriteText),
       METHOD("serverShutdownNotice", ServerShutdownNotice),
+      METHOD("serverReplyPartial", ServerReplyPartial),
       METHOD("clientWriteHead", ClientWriteHead),
       METHOD("clientWriteData", ClientWriteData),
       METHOD("clientWriteText", ClientWriteText),

@@ -115,18 +115,21 @@ void lg_downstream_end(lg_conn *c) {
 /* A request the engine refuses itself: the listener's local reply, then the connection ends. */
 static void reject(lg_conn *c, uint16_t status) {
   lg_listener *l = c->listener;
-  bool may_reply = true;
+  /* Once the response started, nothing more can be said on this connection. */
+  bool may_reply = !(c->stream_active && c->response_started);
+  c->head_in_progress = false;
+  /* As the JS codec: the owner hears of the error first (status 0: no reply is sent)... */
+  lg_emit(c->engine, LG_EV_PROTOCOL_ERROR, c->id, may_reply ? status : 0, 0);
   if (c->stream_active) {
-    /* JS saw the head (the error is in the body): it loses the stream. */
-    may_reply = !c->response_started;
+    /* ...then, if JS saw the head (the error is in the body), it loses the stream. */
     c->stream_active = false;
     c->reset_pending = status == 413 ? LG_RESET_OVERFLOW : LG_RESET_PROTOCOL_ERROR;
     lg_emit(c->engine, LG_EV_REQUEST_RESET, c->id, c->reset_pending, 0);
   }
+  if (c->closed) return;
   if (may_reply) {
     int slot = lg_listener_reply_slot(status);
-    if (slot >= 0) lg_conn_write(c, l->reply[slot], l->reply_len[slot]);
-    lg_emit(c->engine, LG_EV_PROTOCOL_ERROR, c->id, status, 0);
+    lg_conn_write(c, l->reply[slot], l->reply_len[slot]);
   }
   lg_downstream_end(c);
 }
@@ -282,6 +285,8 @@ void lg_downstream_response_complete(lg_conn *c) {
   if (c->pipe_source != NULL) lg_conn_unpipe_sink(c);
   bool must_end = c->close_after_response || !c->request_complete;
   c->stream_active = false;
+  /* Read disables belong to the stream: one its owner never undid must not stall the next request. */
+  c->read_disable = 0;
   if (must_end || c->draining) {
     lg_downstream_end(c);
     return;

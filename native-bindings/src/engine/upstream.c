@@ -158,7 +158,10 @@ static void complete_stream(lg_conn *c) {
   c->paused_by_pipe = false;
   lg_exchange_put_piped(c->engine, piped);
   lg_emit(c->engine, LG_EV_RESPONSE_COMPLETE, c->id, reusable, c->trailers_seen);
-  if (!reusable && !c->closed) lg_conn_close(c, LG_RESET_NONE);
+  if (c->closed) return;
+  if (!reusable) lg_conn_close(c, LG_RESET_NONE);
+  /* Back in the pool with reading on (read disables belonged to the stream), to see a close. */
+  else lg_conn_update_reading(c);
 }
 
 void lg_upstream_feed(lg_conn *c, const char *data, size_t len) {

@@ -5,10 +5,18 @@
   "targets": [
     {
       "target_name": "legate_native",
-      "sources": ["src/legate_native.c", "src/splice_relay.c"],
+      "sources": [
+        "src/legate_native.c",
+        "src/splice_relay.c",
+        "src/engine/llhttp_abi.c",
+        "src/engine/h1_parser.c",
+        "src/engine/h1_selftest.c",
+        "src/engine/h1_parser_napi.c"
+      ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
       "ldflags": ["-pthread"],
+      "conditions": [["OS=='linux'", {"libraries": ["-ldl"]}]],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }

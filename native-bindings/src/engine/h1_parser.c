@@ -53,12 +53,17 @@ static pthread_key_t scratch_key;
 /* Stashes allocated and not yet freed, in every thread (for tests and memory accounting). */
 static long live_stashes;
 
-/* Per thread: the header list being built (parsers never nest) and the parser executing. */
-static _Thread_local struct {
+/* Per thread: the header list being built (parsers never nest) and the parser executing. An
+ * executing parser keeps a pointer to it: in a dlopen'ed addon each TLS access is a call. */
+struct lg_h1_scratch {
   lg_h1_header *headers;
   uint32_t cap;
   lg_h1_parser *active;
-} scratch;
+};
+static _Thread_local struct lg_h1_scratch thread_scratch;
+
+/* JS's String.prototype.toLowerCase on latin1 chars (filled by runtime_setup). */
+static uint8_t lower_table[256];
 
 static void free_scratch(void *headers) { free(headers); }
 
@@ -70,15 +75,44 @@ static const uint8_t empty_input[1];
 
 static inline lg_h1_parser *parser_of(lg_llhttp *llhttp) { return (lg_h1_parser *)llhttp; }
 
-/* JS's String.prototype.toLowerCase on a latin1 char: A-Z and U+00C0-U+00DE except U+00D7. */
-static inline uint8_t latin1_lower(uint8_t c) {
-  if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7)) return (uint8_t)(c + 0x20);
-  return c;
+static inline uint8_t latin1_lower(uint8_t c) { return lower_table[c]; }
+
+/* A-Z and U+00C0-U+00DE except U+00D7 map 0x20 up; every other latin1 char to itself. */
+static void fill_lower_table(void) {
+  for (int c = 0; c < 256; c++) {
+    bool upper = (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7);
+    lower_table[c] = (uint8_t)(upper ? c + 0x20 : c);
+  }
 }
 
 /* JS's String.prototype.trim on latin1: WhiteSpace and LineTerminator code points below U+0100. */
 static inline bool js_trim_space(uint8_t c) {
   return c == 0x20 || (c >= 0x09 && c <= 0x0D) || c == 0xA0;
+}
+
+/*
+ * Lower-cases `s` in place, eight bytes at a time while they are ASCII (header names always are:
+ * llhttp accepts only token characters there), byte by byte through the table otherwise.
+ */
+static void lower_in_place(uint8_t *s, uint32_t n) {
+  const uint64_t high = 0x8080808080808080ULL;
+  uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if ((w & high) != 0) break;
+    /* Each byte is < 0x80, so these sums carry into no neighbour: bit 7 of a byte is set iff the
+     * byte is >= 'A' (first sum) or > 'Z' (second). */
+    uint64_t upper = (w + 0x3f3f3f3f3f3f3f3fULL) & ~(w + 0x2525252525252525ULL) & high;
+    if (upper != 0) {
+      w |= upper >> 2;
+      memcpy(s + i, &w, 8);
+    }
+  }
+  for (; i < n; i++) {
+    uint8_t lower = latin1_lower(s[i]);
+    if (lower != s[i]) s[i] = lower;
+  }
 }
 
 static inline bool is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
@@ -171,8 +205,8 @@ static lg_h1_header *next_header(lg_h1_parser *p) {
     list = &s->headers;
     cap = &s->headers_cap;
   } else {
-    list = &scratch.headers;
-    cap = &scratch.cap;
+    list = &p->scratch->headers;
+    cap = &p->scratch->cap;
   }
   if (p->header_count == *cap) {
     uint32_t grown = *cap < 32 ? 32 : *cap * 2;
@@ -186,7 +220,7 @@ static lg_h1_header *next_header(lg_h1_parser *p) {
 }
 
 static lg_h1_header *header_list(lg_h1_parser *p) {
-  return p->stash != NULL ? p->stash->headers : scratch.headers;
+  return p->stash != NULL ? p->stash->headers : p->scratch->headers;
 }
 
 static void stash_free(lg_h1_parser *p) {
@@ -211,7 +245,7 @@ static void copy_span(lg_h1_stash *s, const uint8_t *from, lg_h1_span *span) {
  * stash and its next piece can be appended to it.
  */
 static bool stash_open(lg_h1_parser *p) {
-  lg_h1_header *list = scratch.headers;
+  lg_h1_header *list = p->scratch->headers;
   bool field_live = p->header_state != HEADER_NONE;
   bool value_live = p->header_state == HEADER_VALUE;
   uint64_t total = (uint64_t)p->method.len + p->url.len + p->reason.len;
@@ -302,10 +336,9 @@ static int count_head(lg_h1_parser *p, size_t len) {
 /* Header field checks                                                      */
 /* ------------------------------------------------------------------------ */
 
-static bool name_is(const uint8_t *name, uint32_t len, const char *lower) {
-  size_t n = strlen(lower);
-  return len == n && memcmp(name, lower, n) == 0;
-}
+/* Whether a lower-cased name is `literal` (a string literal). */
+#define NAME_IS(name, len, literal) \
+  ((len) == sizeof(literal) - 1 && memcmp((name), (literal), sizeof(literal) - 1) == 0)
 
 /*
  * Number(value) for a Content-Length llhttp accepted: digits only (an empty value is 0), at most
@@ -337,10 +370,10 @@ static int check_header(lg_h1_parser *p, const uint8_t *name, uint32_t name_len,
       return 0;
     }
   }
-  if (name_is(name, name_len, "content-length")) {
+  if (NAME_IS(name, name_len, "content-length")) {
     if (!parse_content_length(value, value_len, &p->content_length))
       return fail(p, LG_H1_E_FRAMING, "unexpected Content-Length value", 400);
-  } else if (name_is(name, name_len, "transfer-encoding")) {
+  } else if (NAME_IS(name, name_len, "transfer-encoding")) {
     p->has_transfer_encoding = true;
   }
   return 0;
@@ -350,12 +383,12 @@ static int check_header(lg_h1_parser *p, const uint8_t *name, uint32_t name_len,
 static int emit_field(lg_h1_parser *p) {
   uint8_t *name = span_ptr(p, p->field.off);
   uint8_t *value = span_ptr(p, p->value.off);
-  uint32_t value_len = p->value.len;
+  uint32_t name_len = p->field.len, value_len = p->value.len;
   bool keep = true;
-  for (uint32_t i = 0; i < p->field.len; i++) name[i] = latin1_lower(name[i]);
+  lower_in_place(name, name_len);
   while (value_len > 0 && is_ows(value[value_len - 1])) value_len--;
   if (p->phase == PHASE_HEAD) {
-    int ret = check_header(p, name, p->field.len, value, value_len, &keep);
+    int ret = check_header(p, name, name_len, value, value_len, &keep);
     if (ret != 0) return ret;
   }
   if (!keep) return 0;
@@ -395,7 +428,7 @@ static int64_t split_codings(lg_h1_parser *p, coding *items) {
   const lg_h1_header *list = header_list(p);
   int64_t n = 0;
   for (uint32_t i = 0; i < p->header_count; i++) {
-    if (!name_is(span_ptr(p, list[i].name.off), list[i].name.len, "transfer-encoding")) continue;
+    if (!NAME_IS(span_ptr(p, list[i].name.off), list[i].name.len, "transfer-encoding")) continue;
     const uint8_t *value = span_ptr(p, list[i].value.off);
     uint32_t end = list[i].value.len, start = 0;
     for (;;) {
@@ -616,6 +649,7 @@ static const char *runtime_setup(const char *llhttp_version) {
     return runtime_failure_text;
   }
   if (pthread_key_create(&scratch_key, free_scratch) != 0) return "pthread_key_create failed";
+  fill_lower_table();
   api.settings_init(&settings);
   settings.on_message_begin = cb_message_begin;
   settings.on_method = cb_method;
@@ -665,8 +699,9 @@ static size_t stop_offset(lg_h1_parser *p, const uint8_t *data, size_t len) {
 }
 
 lg_h1_result lg_h1_execute(lg_h1_parser *p, uint8_t *data, size_t len, size_t *consumed) {
+  struct lg_h1_scratch *scratch = &thread_scratch;
   *consumed = 0;
-  if (scratch.active != NULL) {
+  if (scratch->active != NULL) {
     fail(p, LG_H1_E_REENTERED, "lg_h1_execute called from a parser callback", 0);
     return LG_H1_ERROR;
   }
@@ -676,7 +711,8 @@ lg_h1_result lg_h1_execute(lg_h1_parser *p, uint8_t *data, size_t len, size_t *c
     return LG_H1_ERROR;
   }
   if (data == NULL) data = (uint8_t *)empty_input;
-  scratch.active = p;
+  scratch->active = p;
+  p->scratch = scratch;
   p->data = data;
   int err = api.execute(&p->llhttp, (const char *)data, len);
   lg_h1_result result;
@@ -701,7 +737,8 @@ lg_h1_result lg_h1_execute(lg_h1_parser *p, uint8_t *data, size_t len, size_t *c
     result = LG_H1_ERROR;
   }
   p->data = NULL;
-  scratch.active = NULL;
+  p->scratch = NULL;
+  scratch->active = NULL;
   return result;
 }
 
@@ -710,14 +747,17 @@ void lg_h1_resume(lg_h1_parser *p) { api.resume(&p->llhttp); }
 void lg_h1_resume_after_upgrade(lg_h1_parser *p) { api.resume_after_upgrade(&p->llhttp); }
 
 lg_h1_result lg_h1_finish(lg_h1_parser *p) {
-  if (scratch.active != NULL) {
+  struct lg_h1_scratch *scratch = &thread_scratch;
+  if (scratch->active != NULL) {
     fail(p, LG_H1_E_REENTERED, "lg_h1_finish called from a parser callback", 0);
     return LG_H1_ERROR;
   }
   if (p->error_code != 0) return LG_H1_ERROR;
-  scratch.active = p;
+  scratch->active = p;
+  p->scratch = scratch;
   int err = api.finish(&p->llhttp);
-  scratch.active = NULL;
+  p->scratch = NULL;
+  scratch->active = NULL;
   if (err == LG_HPE_OK) return LG_H1_OK;
   if (err == LG_HPE_PAUSED) return LG_H1_PAUSED;
   if (p->error_code == 0) {

@@ -157,6 +157,7 @@ typedef struct lg_h1_callbacks {
 } lg_h1_callbacks;
 
 typedef struct lg_h1_stash lg_h1_stash;
+struct lg_h1_scratch;
 
 /* Embedded in the owner's connection struct. Fields are private to h1_parser.c. */
 typedef struct lg_h1_parser {
@@ -166,6 +167,7 @@ typedef struct lg_h1_parser {
   const lg_h1_limits *limits;
   lg_h1_stash *stash;  /* NULL unless a head or trailer section is incomplete between reads */
   uint8_t *data;       /* the buffer lg_h1_execute is parsing (spans are relative to it) */
+  struct lg_h1_scratch *scratch; /* the executing thread's header list, during execute/finish */
   const char *error_reason;
   int64_t content_length;
   uint64_t body_bytes;

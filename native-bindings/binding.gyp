@@ -12,14 +12,18 @@
         "src/engine/conn.c",
         "src/engine/downstream.c",
         "src/engine/exchange.c",
+        "src/engine/llhttp_abi.c",
         "src/engine/h1_parser.c",
+        "src/engine/h1_selftest.c",
+        "src/engine/h1_parser_napi.c",
         "src/engine/loop.c",
         "src/engine/upstream.c",
         "src/engine/wqueue.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
-      "ldflags": ["-pthread", "-ldl"],
+      "ldflags": ["-pthread"],
+      "conditions": [["OS=='linux'", {"libraries": ["-ldl"]}]],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }

@@ -12,7 +12,8 @@
  *     handle while a worker adopts the copy with `new net.Socket({ fd })`
  *     (Envoy's `exact_balance` handoff).
  *
- * The tcp_proxy splice relay (splice_relay.c) adds a byte-moving thread.
+ * The tcp_proxy splice relay (splice_relay.c) adds a byte-moving thread; engine/ holds the
+ * native data plane's parts (engine/h1_parser.c: the HTTP/1 parser on Node's own llhttp).
  *
  * Everything in this file runs at startup or once per handed-off connection, never
  * per byte. Errors are thrown as JS Errors shaped like Node's system errors
@@ -38,6 +39,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "engine/h1_parser_napi.h"
 #include "splice_relay.h"
 #include "engine/engine.h"
 
@@ -346,5 +348,6 @@ NAPI_MODULE_INIT() {
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods));
   NAPI_CALL(env, legate_define_splice_relay(env, exports));
   NAPI_CALL(env, legate_define_engine(env, exports));
+  NAPI_CALL(env, legate_define_h1_parser(env, exports));
   return exports;
 }

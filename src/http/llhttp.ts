@@ -66,7 +66,7 @@ interface WebAssemblyApi {
 }
 const WebAssemblyGlobal = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-interface LlhttpExports {
+export interface LlhttpExports {
   memory: { readonly buffer: ArrayBuffer };
   _initialize(): void;
   malloc(size: number): number;
@@ -108,7 +108,7 @@ let inputSize = 0;
 let memoryBytes = new Uint8Array(0);
 
 /** Extracts the wasm bytes that `llhttp-wasm` embeds as base64 in its JS entry point. */
-function readEmbeddedWasm(): Buffer {
+export function readEmbeddedWasm(): Buffer {
   const source = readFileSync(require.resolve('llhttp-wasm'), 'latin1');
   const match = /binaryString\s*=\s*"([A-Za-z0-9+/=]+)"/.exec(source);
   if (!match) throw new Error('llhttp-wasm: embedded wasm module not found');

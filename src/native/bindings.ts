@@ -77,6 +77,15 @@ export interface NativeBindings {
   connReadDisable?(conn: number, disable: boolean): void;
   connClose?(conn: number): void;
   connBytes?(conn: number, out: Float64Array): void;
+  /**
+   * The native HTTP/1 parser (native-bindings/src/engine/h1_parser.c, on Node's own llhttp):
+   * whether it can run in this process, and if not why (absent from addons built before it).
+   */
+  h1Status?(): { available: boolean; reason: string; parserBytes: number; liveStashes: number };
+  /** Test and benchmark hooks of that parser: see native-bindings/src/engine/h1_parser_napi.c. */
+  h1ParseForTest?(type: 'request' | 'response', chunks: Buffer[], options?: object): unknown[][];
+  llhttpRawForTest?(type: 'request' | 'response', chunks: Buffer[]): unknown[][];
+  h1BenchForTest?(type: 'request' | 'response', data: Buffer, iterations: number): number;
 }
 
 /** An opaque native relay; invalid once passed to `spliceRelayStop`. */

@@ -277,8 +277,9 @@ static napi_value EngineCreate(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_LEGATE_ENGINE", "this thread already runs a native engine");
     return NULL;
   }
-  if (!lg_h1_available()) {
-    napi_throw_error(env, "ERR_LEGATE_ENGINE", "this node does not export llhttp 9");
+  const char *unavailable = lg_h1_unavailable_reason();
+  if (unavailable != NULL) {
+    napi_throw_error(env, "ERR_LEGATE_ENGINE", unavailable);
     return NULL;
   }
   lg_engine *e = calloc(1, sizeof *e);
@@ -358,7 +359,7 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   l->fd = int_arg(env, argv[0]);
   l->limits.max_head_bytes = (uint32_t)int_arg(env, argv[1]);
   l->limits.max_headers = (uint32_t)int_arg(env, argv[2]);
-  l->limits.underscores = (lg_underscores)int_arg(env, argv[3]);
+  l->limits.underscores = (uint8_t)int_arg(env, argv[3]);
   l->limits.accept_http10 = bool_arg(env, argv[4]);
   double max_body = 0;
   napi_get_value_double(env, argv[5], &max_body);

@@ -87,7 +87,7 @@ void lg_conn_write(lg_conn *c, const char *data, size_t len) {
   lg_conn_mark_dirty(c);
 }
 
-void lg_conn_write_body(lg_conn *c, const char *data, size_t len) {
+void lg_conn_write_body(lg_conn *c, const void *data, size_t len) {
   if (len == 0) return;
   switch (c->out_framing) {
     case LG_FRAMING_CHUNKED: {
@@ -313,9 +313,9 @@ void lg_conn_release(lg_conn *c) {
 }
 
 /* Keeps `c->pending` = unparsed bytes (copied: the read buffer is reused). */
-int lg_conn_keep_pending(lg_conn *c, const char *data, size_t len) {
+int lg_conn_keep_pending(lg_conn *c, const uint8_t *data, size_t len) {
   if (len == 0) return 0;
-  char *p = realloc(c->pending, c->pending_len + len);
+  uint8_t *p = realloc(c->pending, c->pending_len + len);
   if (p == NULL) return -1;
   memcpy(p + c->pending_len, data, len);
   c->pending = p;

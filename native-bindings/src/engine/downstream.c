@@ -25,20 +25,22 @@
 
 static int on_message_begin(void *owner);
 static int on_head(void *owner, const lg_h1_head *head);
-static int on_body(void *owner, const char *at, size_t len);
+static int on_body(void *owner, const uint8_t *at, size_t len);
 static int on_trailers(void *owner, const lg_h1_head *trailers);
 static int on_message_complete(void *owner);
 
 static const lg_h1_callbacks CALLBACKS = {
     .on_message_begin = on_message_begin,
     .on_head = on_head,
-    .on_informational = NULL,
     .on_body = on_body,
     .on_trailers = on_trailers,
     .on_message_complete = on_message_complete,
 };
 
 static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd);
+
+/* What the parser executes to go on from a pause with no bytes kept. */
+static uint8_t NOTHING[1];
 
 int lg_listener_reply_slot(uint16_t status) {
   static const uint16_t slots[LG_REPLY_SLOTS] = {400, 408, 413, 426, 431, 501, 505};
@@ -134,7 +136,7 @@ static void reject(lg_conn *c, uint16_t status) {
   lg_downstream_end(c);
 }
 
-static void parse(lg_conn *c, const char *data, size_t len) {
+static void parse(lg_conn *c, uint8_t *data, size_t len) {
   for (;;) {
     size_t consumed = 0;
     lg_h1_result r = lg_h1_execute(&c->parser, data, len, &consumed);
@@ -165,7 +167,7 @@ static void parse(lg_conn *c, const char *data, size_t len) {
   }
 }
 
-void lg_downstream_feed(lg_conn *c, const char *data, size_t len) {
+void lg_downstream_feed(lg_conn *c, uint8_t *data, size_t len) {
   if (c->waiting) {
     /* Only when a read was under way as the parser paused: keep it behind the rest. */
     if (lg_conn_keep_pending(c, data, len) != 0) lg_conn_close(c, LG_RESET_LOCAL);
@@ -178,12 +180,12 @@ void lg_downstream_feed(lg_conn *c, const char *data, size_t len) {
 void lg_downstream_continue(lg_conn *c) {
   if (!c->waiting || c->stream_active || c->ending) return;
   c->waiting = false;
-  char *data = c->pending;
+  uint8_t *data = c->pending;
   size_t len = c->pending_len;
   c->pending = NULL;
   c->pending_len = 0;
   lg_h1_resume(&c->parser);
-  parse(c, data != NULL ? data : "", len);
+  parse(c, data != NULL ? data : NOTHING, len);
   free(data);
 }
 
@@ -194,7 +196,7 @@ void lg_downstream_on_eof(lg_conn *c) {
 
 static int on_message_begin(void *owner) {
   lg_conn *c = owner;
-  if (c->ending) return LG_H1_STOP;
+  if (c->ending) return LG_H1_ABORT;
   if (c->draining) return LG_H1_PAUSE;
   c->head_in_progress = true;
   c->begin_reported = false;
@@ -216,17 +218,17 @@ static int on_head(void *owner, const lg_h1_head *head) {
   c->content_length = head->content_length;
   c->pipe.bytes = 0;
   c->pipe_dropped = false;
-  c->head_request = head->method == 2; /* llhttp's HTTP_HEAD */
+  c->head_request = head->method_id == LG_LLHTTP_HEAD;
   lg_exchange_put_head(e, head);
   lg_emit(e, LG_EV_REQUEST_HEAD, c->id, end_stream, c->draining);
-  return c->ending || c->closed ? LG_H1_STOP : LG_H1_CONTINUE;
+  return c->ending || c->closed ? LG_H1_ABORT : LG_H1_CONTINUE;
 }
 
-static int on_body(void *owner, const char *at, size_t len) {
+static int on_body(void *owner, const uint8_t *at, size_t len) {
   lg_conn *c = owner;
   c->body_bytes += len;
   bool end = c->content_length >= 0 && c->body_bytes == (uint64_t)c->content_length;
-  if (!c->stream_active) return c->ending || c->closed ? LG_H1_STOP : 0;
+  if (!c->stream_active) return c->ending || c->closed ? LG_H1_ABORT : 0;
   if (end) c->request_complete = true;
   lg_conn *sink = c->pipe.sink;
   if (sink != NULL) {
@@ -242,7 +244,7 @@ static int on_body(void *owner, const char *at, size_t len) {
     lg_exchange_put_data(c->engine, at, len);
     lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, (double)len, end);
   }
-  return c->ending || c->closed ? LG_H1_STOP : 0;
+  return c->ending || c->closed ? LG_H1_ABORT : 0;
 }
 
 static int on_trailers(void *owner, const lg_h1_head *trailers) {
@@ -256,7 +258,7 @@ static int on_trailers(void *owner, const lg_h1_head *trailers) {
   lg_exchange_put_piped(c->engine, c->pipe.bytes);
   lg_exchange_put_head(c->engine, trailers);
   lg_emit(c->engine, LG_EV_REQUEST_TRAILERS, c->id, 0, 0);
-  return c->ending || c->closed ? LG_H1_STOP : 0;
+  return c->ending || c->closed ? LG_H1_ABORT : 0;
 }
 
 static int on_message_complete(void *owner) {
@@ -267,7 +269,7 @@ static int on_message_complete(void *owner) {
     if (sink != NULL) lg_conn_write_body_end(sink, NULL, 0);
     lg_exchange_put_piped(c->engine, c->pipe.bytes);
     lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, 0, 1);
-    if (c->ending || c->closed) return LG_H1_STOP;
+    if (c->ending || c->closed) return LG_H1_ABORT;
   }
   /* The request body is over: the upstream gets nothing more from here. */
   if (c->pipe.sink != NULL) lg_conn_unpipe_source(c);

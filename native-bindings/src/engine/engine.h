@@ -149,7 +149,7 @@ struct lg_conn {
   bool paused_by_pipe;     /* the body this conn produces outran its sink */
   bool above_watermark;    /* we told JS the write buffer is above the high mark */
   /* Unparsed bytes kept while the parser waits (pipelined requests, bytes after a response). */
-  char *pending;
+  uint8_t *pending;
   size_t pending_len;
   /* ---- the current exchange */
   bool stream_active;      /* downstream: head delivered, response not complete; upstream: busy */
@@ -201,7 +201,7 @@ struct lg_engine {
   void *deferred; /* events raised while JS ran, delivered after it returned */
   uint32_t deferred_count, deferred_cap;
   int in_js;
-  char *rbuf;
+  uint8_t *rbuf;
   size_t rbuf_size;
   lg_conn **conns;
   uint32_t conn_capacity;
@@ -252,7 +252,7 @@ void lg_conn_on_event(lg_conn *c, uint32_t events);
 /* Output: copied and queued; flushed at the end of the dispatch. */
 void lg_conn_write(lg_conn *c, const char *data, size_t len);
 /* Body bytes framed as the conn's out_framing (chunk headers for CHUNKED). */
-void lg_conn_write_body(lg_conn *c, const char *data, size_t len);
+void lg_conn_write_body(lg_conn *c, const void *data, size_t len);
 /* Ends the body per out_framing (the last chunk; `trailers` replaces it when given). */
 void lg_conn_write_body_end(lg_conn *c, const char *trailers, size_t trailers_len);
 void lg_conn_mark_dirty(lg_conn *c);
@@ -260,7 +260,7 @@ void lg_conn_flush(lg_conn *c);
 void lg_conn_update_reading(lg_conn *c);
 void lg_conn_schedule_read(lg_conn *c);
 void lg_conn_resume(lg_conn *c);
-int lg_conn_keep_pending(lg_conn *c, const char *data, size_t len);
+int lg_conn_keep_pending(lg_conn *c, const uint8_t *data, size_t len);
 /* `source`'s incoming body goes to `sink` from now on, framed by the sink. */
 void lg_conn_pipe(lg_conn *source, lg_conn *sink);
 void lg_conn_unpipe_source(lg_conn *source);
@@ -274,7 +274,7 @@ void lg_downstream_accept(lg_engine *e, lg_listener *l);
 void lg_downstream_accept_from_js(lg_engine *e, lg_listener *l);
 lg_conn *lg_downstream_adopt_from_js(lg_engine *e, lg_listener *l, int fd);
 void lg_downstream_announce(lg_conn *c);
-void lg_downstream_feed(lg_conn *c, const char *data, size_t len);
+void lg_downstream_feed(lg_conn *c, uint8_t *data, size_t len);
 void lg_downstream_on_eof(lg_conn *c);
 void lg_downstream_continue(lg_conn *c);
 void lg_downstream_response_complete(lg_conn *c);
@@ -286,12 +286,12 @@ lg_conn *lg_upstream_connect(lg_engine *e, const char *ip, int port, int *err);
 void lg_upstream_connected(lg_conn *c, int err);
 void lg_upstream_start_stream(lg_conn *c, bool head_request, bool reusable);
 void lg_upstream_request_complete(lg_conn *c);
-void lg_upstream_feed(lg_conn *c, const char *data, size_t len);
+void lg_upstream_feed(lg_conn *c, uint8_t *data, size_t len);
 void lg_upstream_on_eof(lg_conn *c);
 
 /* ---- exchange.c */
 void lg_exchange_put_head(lg_engine *e, const lg_h1_head *head);
-size_t lg_exchange_put_data(lg_engine *e, const char *data, size_t len);
+size_t lg_exchange_put_data(lg_engine *e, const void *data, size_t len);
 void lg_exchange_put_piped(lg_engine *e, uint64_t bytes);
 void lg_exchange_put_addresses(lg_engine *e, int fd);
 

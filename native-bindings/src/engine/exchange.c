@@ -54,7 +54,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   }
   int32_t *out = (int32_t *)e->data;
   for (uint32_t i = 0; i < h->header_count; i++) {
-    const lg_span *name = &h->fields[2 * i], *value = &h->fields[2 * i + 1];
+    const lg_h1_span *name = &h->headers[i].name, *value = &h->headers[i].value;
     out[4 * i] = (int32_t)name->off;
     out[4 * i + 1] = (int32_t)name->len;
     out[4 * i + 2] = (int32_t)value->off;
@@ -64,7 +64,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   x[LG_X_BYTES_OFF] = (int32_t)spans;
   x[LG_X_HEAD_BYTES] = (int32_t)h->size;
   x[LG_X_HEADER_COUNT] = (int32_t)h->header_count;
-  x[LG_X_METHOD_OR_STATUS] = h->status != 0 ? h->status : h->method;
+  x[LG_X_METHOD_OR_STATUS] = h->status != 0 ? h->status : h->method_id;
   x[LG_X_VERSION_MAJOR] = h->version_major;
   x[LG_X_VERSION_MINOR] = h->version_minor;
   x[LG_X_FLAGS] = (h->keep_alive ? 1 : 0) | (h->upgrade ? 2 : 0) | (h->chunked ? 4 : 0);
@@ -75,7 +75,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   control64(e)[LG_XF_CONTENT_LENGTH] = (double)h->content_length;
 }
 
-size_t lg_exchange_put_data(lg_engine *e, const char *data, size_t len) {
+size_t lg_exchange_put_data(lg_engine *e, const void *data, size_t len) {
   if (!reserve(e, len)) return 0;
   memcpy(e->data, data, len);
   return len;

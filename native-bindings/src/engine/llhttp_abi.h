@@ -1,8 +1,19 @@
 /*
- * The llhttp that the running node binary contains and exports (llhttp 9.x in Node >= 20), declared
- * here because Node ships no llhttp header. Only what the engine uses. The structs are opaque
- * blocks large enough for llhttp 9's layouts; the settings callbacks sit at llhttp 9's offsets.
- * lg_h1_selftest() (h1_parser.c) checks the whole contract at load.
+ * llhttp_abi: the part of llhttp's C ABI that the engine's HTTP/1 parser uses, resolved at run time
+ * from the running `node` binary, which contains llhttp and exports its symbols.
+ *
+ * The ABI is llhttp 9.x as exported by Node >= 20, with the settings layout of llhttp >= 9.3 (9.3.0
+ * added on_protocol at offset 0x08, shifting every later callback). The layout was read off
+ * Node 20.20's binary (llhttp 9.3.1): each `llhttp__on_*` wrapper loads `parser->settings` from
+ * offset 0x58 of the parser and its callback from the offset given below. Nothing of llhttp's
+ * source or headers is copied here: these are declarations of that binary interface only.
+ *
+ * Why resolve with dlsym instead of linking: the addon must still load where these symbols are
+ * absent (another runtime, a Node built against a shared or different llhttp, Windows); there the
+ * engine reports itself unavailable and Legate keeps its JS codec. The parser struct is opaque to
+ * us: it is over-allocated (LG_LLHTTP_PARSER_BYTES) and read only through getters; h1_parser.c's
+ * load-time self-test checks that llhttp writes nothing past it and that every callback used
+ * arrives at its slot.
  */
 #ifndef LEGATE_LLHTTP_ABI_H
 #define LEGATE_LLHTTP_ABI_H
@@ -10,77 +21,88 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* llhttp_t is 0x60 bytes in llhttp 9; room to spare. `data` is not used: the owner embeds it. */
-typedef struct llhttp_s {
-  uint64_t opaque[24];
-} llhttp_t;
+/* llhttp 9.3's parser struct is 0x60 bytes; the rest is margin for another 9.x. */
+#define LG_LLHTTP_PARSER_BYTES 128
 
-typedef int (*llhttp_data_cb)(llhttp_t *, const char *at, size_t length);
-typedef int (*llhttp_cb)(llhttp_t *);
+typedef struct lg_llhttp {
+  _Alignas(16) unsigned char opaque[LG_LLHTTP_PARSER_BYTES];
+} lg_llhttp;
 
-/* llhttp 9's llhttp_settings_t, in its order (offsets read off Node 20's llhttp__on_* wrappers). */
-typedef struct llhttp_settings_s {
-  llhttp_cb on_message_begin;
-  llhttp_data_cb on_protocol;
-  llhttp_data_cb on_url;
-  llhttp_data_cb on_status;
-  llhttp_data_cb on_method;
-  llhttp_data_cb on_version;
-  llhttp_data_cb on_header_field;
-  llhttp_data_cb on_header_value;
-  llhttp_data_cb on_chunk_extension_name;
-  llhttp_data_cb on_chunk_extension_value;
-  llhttp_cb on_headers_complete;
-  llhttp_data_cb on_body;
-  llhttp_cb on_message_complete;
-  llhttp_cb on_protocol_complete;
-  llhttp_cb on_url_complete;
-  llhttp_cb on_status_complete;
-  llhttp_cb on_method_complete;
-  llhttp_cb on_version_complete;
-  llhttp_cb on_header_field_complete;
-  llhttp_cb on_header_value_complete;
-  llhttp_cb on_chunk_extension_name_complete;
-  llhttp_cb on_chunk_extension_value_complete;
-  llhttp_cb on_chunk_header;
-  llhttp_cb on_chunk_complete;
-  llhttp_cb on_reset;
-  void *reserved[7];
-} llhttp_settings_t;
+typedef int (*lg_llhttp_cb)(lg_llhttp *parser);
+typedef int (*lg_llhttp_data_cb)(lg_llhttp *parser, const char *at, size_t length);
 
+/* llhttp_settings_t of llhttp 9.3 (0xc8 bytes), plus margin that llhttp_settings_init may zero. */
+typedef struct lg_llhttp_settings {
+  lg_llhttp_cb on_message_begin;                      /* 0x00 */
+  lg_llhttp_data_cb on_protocol;                      /* 0x08 */
+  lg_llhttp_data_cb on_url;                           /* 0x10 */
+  lg_llhttp_data_cb on_status;                        /* 0x18 */
+  lg_llhttp_data_cb on_method;                        /* 0x20 */
+  lg_llhttp_data_cb on_version;                       /* 0x28 */
+  lg_llhttp_data_cb on_header_field;                  /* 0x30 */
+  lg_llhttp_data_cb on_header_value;                  /* 0x38 */
+  lg_llhttp_data_cb on_chunk_extension_name;          /* 0x40 */
+  lg_llhttp_data_cb on_chunk_extension_value;         /* 0x48 */
+  lg_llhttp_cb on_headers_complete;                   /* 0x50 */
+  lg_llhttp_data_cb on_body;                          /* 0x58 */
+  lg_llhttp_cb on_message_complete;                   /* 0x60 */
+  lg_llhttp_cb on_protocol_complete;                  /* 0x68 */
+  lg_llhttp_cb on_url_complete;                       /* 0x70 */
+  lg_llhttp_cb on_status_complete;                    /* 0x78 */
+  lg_llhttp_cb on_method_complete;                    /* 0x80 */
+  lg_llhttp_cb on_version_complete;                   /* 0x88 */
+  lg_llhttp_cb on_header_field_complete;              /* 0x90 */
+  lg_llhttp_cb on_header_value_complete;              /* 0x98 */
+  lg_llhttp_cb on_chunk_extension_name_complete;      /* 0xa0 */
+  lg_llhttp_cb on_chunk_extension_value_complete;     /* 0xa8 */
+  lg_llhttp_cb on_chunk_header;                       /* 0xb0 */
+  lg_llhttp_cb on_chunk_complete;                     /* 0xb8 */
+  lg_llhttp_cb on_reset;                              /* 0xc0 */
+  void *margin[7];
+} lg_llhttp_settings;
+
+/* Size of llhttp 9.3's settings struct: the self-test checks llhttp_settings_init zeroes no more. */
+#define LG_LLHTTP_SETTINGS_BYTES 0xc8
+
+/* llhttp_type_t */
+enum { LG_LLHTTP_REQUEST = 1, LG_LLHTTP_RESPONSE = 2 };
+
+/* The llhttp_errno_t values the parser branches on. */
 enum {
-  HPE_OK = 0,
-  HPE_INVALID_VERSION = 9,
-  HPE_PAUSED = 21,
-  HPE_PAUSED_UPGRADE = 22,
-  HPE_USER = 24,
+  LG_HPE_OK = 0,
+  LG_HPE_INVALID_VERSION = 9,
+  LG_HPE_PAUSED = 21,
+  LG_HPE_PAUSED_UPGRADE = 22,
+  LG_HPE_USER = 24,
 };
 
-enum { HTTP_REQUEST = 1, HTTP_RESPONSE = 2 };
+/* llhttp_method_t values the parser branches on; llhttp 9.3's last method is QUERY (46). */
+enum { LG_LLHTTP_HEAD = 2, LG_LLHTTP_CONNECT = 5, LG_LLHTTP_LAST_METHOD = 46 };
 
-/* The functions, resolved from the process at engine load (dlsym), NULL when absent. */
-typedef struct llhttp_api {
-  void (*init)(llhttp_t *, int type, const llhttp_settings_t *);
-  void (*settings_init)(llhttp_settings_t *);
-  int (*execute)(llhttp_t *, const char *, size_t);
-  int (*finish)(llhttp_t *);
-  void (*resume)(llhttp_t *);
-  void (*resume_after_upgrade)(llhttp_t *);
-  void (*reset)(llhttp_t *);
-  const char *(*get_error_pos)(const llhttp_t *);
-  const char *(*get_error_reason)(const llhttp_t *);
-  uint8_t (*get_http_major)(llhttp_t *);
-  uint8_t (*get_http_minor)(llhttp_t *);
-  uint8_t (*get_method)(llhttp_t *);
-  int (*get_status_code)(llhttp_t *);
-  uint8_t (*get_upgrade)(llhttp_t *);
-  int (*should_keep_alive)(const llhttp_t *);
-  const char *(*method_name)(int);
-} llhttp_api;
+/* The exported functions, resolved by name (see lg_llhttp_resolve). */
+typedef struct lg_llhttp_api {
+  void (*init)(lg_llhttp *parser, int type, const lg_llhttp_settings *settings);
+  void (*settings_init)(lg_llhttp_settings *settings);
+  int (*execute)(lg_llhttp *parser, const char *data, size_t len);
+  int (*finish)(lg_llhttp *parser);
+  void (*resume)(lg_llhttp *parser);
+  void (*resume_after_upgrade)(lg_llhttp *parser);
+  int (*get_errno)(const lg_llhttp *parser);
+  const char *(*get_error_reason)(const lg_llhttp *parser);
+  const char *(*get_error_pos)(const lg_llhttp *parser);
+  uint8_t (*get_method)(lg_llhttp *parser);
+  uint8_t (*get_http_major)(lg_llhttp *parser);
+  uint8_t (*get_http_minor)(lg_llhttp *parser);
+  int (*get_status_code)(lg_llhttp *parser);
+  uint8_t (*get_upgrade)(lg_llhttp *parser);
+  int (*should_keep_alive)(const lg_llhttp *parser);
+  const char *(*method_name)(int method);
+} lg_llhttp_api;
 
-extern llhttp_api lg_llhttp;
-
-/* Resolves lg_llhttp; returns NULL, or the name of the first missing symbol. */
-const char *lg_llhttp_resolve(void);
+/*
+ * Fills `api` from the running process's symbols. Returns NULL, or the name of the first symbol
+ * that is missing (then `api` must not be used).
+ */
+const char *lg_llhttp_resolve(lg_llhttp_api *api);
 
 #endif

@@ -26,17 +26,18 @@
 /* Envoy's limit for HTTP/1 response heads (max_response_headers_kb default 80). */
 #define MAX_RESPONSE_HEAD_BYTES (80 * 1024)
 
+/* What the parser executes to leave its message-complete state. */
+static uint8_t NOTHING[1];
+
 static int on_message_begin(void *owner);
 static int on_head(void *owner, const lg_h1_head *head);
-static int on_informational(void *owner, const lg_h1_head *head);
-static int on_body(void *owner, const char *at, size_t len);
+static int on_body(void *owner, const uint8_t *at, size_t len);
 static int on_trailers(void *owner, const lg_h1_head *trailers);
 static int on_message_complete(void *owner);
 
 static const lg_h1_callbacks CALLBACKS = {
     .on_message_begin = on_message_begin,
     .on_head = on_head,
-    .on_informational = on_informational,
     .on_body = on_body,
     .on_trailers = on_trailers,
     .on_message_complete = on_message_complete,
@@ -45,7 +46,7 @@ static const lg_h1_callbacks CALLBACKS = {
 static const lg_h1_limits LIMITS = {
     .max_head_bytes = MAX_RESPONSE_HEAD_BYTES,
     .max_headers = UINT32_MAX,
-    .underscores = LG_UNDERSCORES_ALLOW,
+    .underscores = LG_H1_UNDERSCORES_ALLOW,
     .accept_http10 = true,
     .max_body_bytes = 0,
 };
@@ -164,7 +165,7 @@ static void complete_stream(lg_conn *c) {
   else lg_conn_update_reading(c);
 }
 
-void lg_upstream_feed(lg_conn *c, const char *data, size_t len) {
+void lg_upstream_feed(lg_conn *c, uint8_t *data, size_t len) {
   size_t consumed = 0;
   lg_h1_result r = lg_h1_execute(&c->parser, data, len, &consumed);
   if (r == LG_H1_OK || c->closed) return;
@@ -172,7 +173,8 @@ void lg_upstream_feed(lg_conn *c, const char *data, size_t len) {
     /* Bytes after a complete response are not a response to anything we sent. */
     if (consumed != len) c->reusable = false;
     lg_h1_resume(&c->parser);
-    lg_h1_execute(&c->parser, "", 0, NULL);
+    size_t none;
+    lg_h1_execute(&c->parser, NOTHING, 0, &none);
     complete_stream(c);
     return;
   }
@@ -197,35 +199,34 @@ void lg_upstream_on_eof(lg_conn *c) {
 static int on_message_begin(void *owner) {
   lg_conn *c = owner;
   /* Bytes from the server with no request outstanding (or after its response) break framing. */
-  if (!c->stream_active || c->response_complete) return LG_H1_STOP;
+  if (!c->stream_active || c->response_complete) return LG_H1_ABORT;
   c->body_bytes = 0;
   c->content_length = -1;
   return 0;
 }
 
-static int on_informational(void *owner, const lg_h1_head *head) {
-  lg_conn *c = owner;
+/* A 1xx other than 101: JS relays it (or not) and parsing goes on with the final response. */
+static int on_informational(lg_conn *c, const lg_h1_head *head) {
   lg_exchange_put_head(c->engine, head);
   lg_emit(c->engine, LG_EV_RESPONSE_1XX, c->id, head->status, 0);
-  return c->stream_active ? 0 : LG_H1_STOP;
+  return c->stream_active && !c->closed ? LG_H1_CONTINUE : LG_H1_ABORT;
 }
 
 static int on_head(void *owner, const lg_h1_head *head) {
   lg_conn *c = owner;
-  int result = LG_H1_CONTINUE;
+  if (head->informational) return on_informational(c, head);
+  int result = lg_h1_response_body(head, c->head_request);
   bool end_stream;
   c->response_started = true;
   c->status = head->status;
   c->content_length = head->content_length;
   c->body_chunked = head->chunked;
   if (!head->keep_alive) c->reusable = false;
-  if (head->status == 101) {
+  if (result == LG_H1_SKIP_BODY_UPGRADE) {
     /* No tunnel support yet: the exchange ends here and the connection is done for. */
     c->reusable = false;
-    result = LG_H1_SKIP_BODY_UPGRADE;
     end_stream = true;
-  } else if (c->head_request || head->status == 204 || head->status == 304) {
-    result = LG_H1_SKIP_BODY;
+  } else if (result == LG_H1_SKIP_BODY) {
     end_stream = true;
   } else if (head->chunked) {
     end_stream = false;
@@ -239,10 +240,10 @@ static int on_head(void *owner, const lg_h1_head *head) {
   if (end_stream) c->response_complete = true;
   lg_exchange_put_head(c->engine, head);
   lg_emit(c->engine, LG_EV_RESPONSE_HEAD, c->id, end_stream, 0);
-  return c->stream_active && !c->closed ? result : LG_H1_STOP;
+  return c->stream_active && !c->closed ? result : LG_H1_ABORT;
 }
 
-static int on_body(void *owner, const char *at, size_t len) {
+static int on_body(void *owner, const uint8_t *at, size_t len) {
   lg_conn *c = owner;
   c->body_bytes += len;
   bool end = !c->body_chunked && c->content_length >= 0 && c->body_bytes == (uint64_t)c->content_length;
@@ -256,7 +257,7 @@ static int on_body(void *owner, const char *at, size_t len) {
     lg_exchange_put_data(c->engine, at, len);
     lg_emit(c->engine, LG_EV_RESPONSE_DATA, c->id, (double)len, end);
   }
-  return c->stream_active && !c->closed ? 0 : LG_H1_STOP;
+  return c->stream_active && !c->closed ? 0 : LG_H1_ABORT;
 }
 
 static int on_trailers(void *owner, const lg_h1_head *trailers) {

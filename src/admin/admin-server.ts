@@ -30,6 +30,8 @@ export interface ServerState {
   readonly outlierDetectors: OutlierReadouts;
   readonly bootstrap: Bootstrap;
   readonly ports: ReadonlyMap<string, number>;
+  /** Per listener: served by the workers' native engine, or by Node's sockets. */
+  readonly listenerPaths: ReadonlyMap<string, 'native' | 'js'>;
   readonly options: { commandLine: Record<string, unknown>; rawConfig: unknown; drainTimeS: number };
   healthCheckFailed: boolean;
   drainAndExit(): Promise<never>;
@@ -229,7 +231,7 @@ export class AdminServer {
       node: { id: '', cluster: '' },
       uptime_current_epoch: uptime,
       uptime_all_epochs: uptime,
-      legate: { native: nativeStatus() },
+      legate: { native: nativeStatus(), listener_data_paths: Object.fromEntries(s.listenerPaths) },
     };
   }
 
@@ -257,6 +259,8 @@ export class AdminServer {
       local_address: {
         socket_address: { address: l.address.address, port_value: s.ports.get(l.name) ?? l.address.port },
       },
+      // Legate's own field (JSON only; the text form stays Envoy's): who serves the listener.
+      legate_data_path: s.listenerPaths.get(l.name) ?? 'js',
     }));
     if (u.searchParams.get('format') === 'json') return sendJson(res, { listener_statuses: entries });
     const text = entries

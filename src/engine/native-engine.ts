@@ -92,6 +92,9 @@ export class NativeEngine {
     if (native === null) return 'the native addon is not active';
     const missing = ENGINE_FUNCTIONS.filter((f) => typeof native[f] !== 'function');
     if (missing.length > 0) return `the addon lacks ${missing.join(', ')} (stale build?)`;
+    const parser = native.h1Status?.();
+    if (parser === undefined) return 'the addon has no native HTTP/1 parser (stale build?)';
+    if (!parser.available) return `native HTTP/1 parser: ${parser.reason}`;
     return null;
   }
 

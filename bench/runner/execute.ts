@@ -22,7 +22,8 @@ import {
   logTail,
   startProcess,
   stopProcess,
-  treeCpuSeconds,
+  cpuMeter,
+  type CpuSeconds,
   waitForPort,
   type Managed,
 } from './processes';
@@ -47,7 +48,10 @@ export interface RunRecord {
   generatorBehind?: boolean;
   /** CPU of the system's whole process tree, % of one core (null for `direct`). */
   systemCpuPercent: number | null;
+  /** The system's CPU per request, in µs (user + kernel), and its user and kernel parts. */
   systemCpuUsPerRequest: number | null;
+  systemUserUsPerRequest?: number | null;
+  systemKernelUsPerRequest?: number | null;
   generatorCpuPercent?: number;
   /** Per second of the run (legate generator only). */
   timeline?: TimelineEntry[];
@@ -159,14 +163,13 @@ async function measureHttp(
   argv.push('-d', `${durationMs}ms`, '--label', sys.name, '--no-progress');
   if (l.http1Close) argv.push('--http1-close');
   if (rate > 0) argv.push('-R', String(Math.round(rate)));
-  const cpuBefore = sys.process === null ? 0 : treeCpuSeconds(sys.process.pid);
+  const cpuUsed = cpuMeter(sys.process?.pid ?? null);
   const wallBefore = performance.now();
   try {
     if (l.generator === 'wrk') {
       if (rate > 0) throw new Error('wrk cannot generate a constant rate: use the legate generator');
       const w = await runWrk(`http://127.0.0.1:${sys.port}${l.path}`, l, durationMs);
       const wall = (performance.now() - wallBefore) / 1000;
-      const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
       return {
         ...base,
         ok: w.requests > 0,
@@ -174,13 +177,12 @@ async function measureHttp(
         throughput: w.rps,
         latency: w.latency,
         errors: w.errors,
-        systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
-        systemCpuUsPerRequest: cpu === null || w.requests === 0 ? null : (cpu * 1e6) / w.requests,
+        ...cpuFields(cpuUsed(), wall, w.requests),
       };
     }
     const { result } = await runBench(parseBenchArgs(argv), controls);
     const wall = (performance.now() - wallBefore) / 1000;
-    const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
+    const cpu = cpuFields(cpuUsed(), wall, result.requests);
     const failed = result.requests === 0;
     return {
       ...base,
@@ -191,8 +193,7 @@ async function measureHttp(
       errors: result.errors,
       percentiles: result.percentiles,
       generatorBehind: result.schedule?.generatorBehind,
-      systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
-      systemCpuUsPerRequest: cpu === null || result.requests === 0 ? null : (cpu * 1e6) / result.requests,
+      ...cpu,
       generatorCpuPercent: result.generatorCpu.percentOfCore,
       timeline: result.timeline,
     };
@@ -231,7 +232,7 @@ async function measureTcp(
     '-J',
     ...(sc.reverse ? ['-R'] : []),
   ];
-  const cpuBefore = sys.process === null ? 0 : treeCpuSeconds(sys.process.pid);
+  const cpuUsed = cpuMeter(sys.process?.pid ?? null);
   const wallBefore = performance.now();
   const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
     const child = spawn('iperf3', args, { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -249,12 +250,11 @@ async function measureTcp(
     if (report.error !== undefined || report.end?.sum_received === undefined) {
       return { ...base, error: `iperf3: ${report.error ?? 'no result'}` };
     }
-    const cpu = sys.process === null ? null : treeCpuSeconds(sys.process.pid) - cpuBefore;
     return {
       ...base,
       ok: true,
       throughput: report.end.sum_received.bits_per_second / 1e9,
-      systemCpuPercent: cpu === null ? null : (cpu / wall) * 100,
+      systemCpuPercent: cpuFields(cpuUsed(), wall, 0).systemCpuPercent,
     };
   } catch {
     return { ...base, error: `iperf3 exited with ${out.code} and no JSON report` };
@@ -386,4 +386,29 @@ async function planVariants(
     return [];
   }
   return sc.rateFractions.map((f) => ({ name: `${Math.round(f * 100)}%`, rate: f * calibration.throughput }));
+}
+
+/** The system's CPU over a run of `wall` seconds that completed `requests` (0: per-request figures are null). */
+function cpuFields(
+  cpu: CpuSeconds | null,
+  wall: number,
+  requests: number,
+): Pick<
+  RunRecord,
+  'systemCpuPercent' | 'systemCpuUsPerRequest' | 'systemUserUsPerRequest' | 'systemKernelUsPerRequest'
+> {
+  const perRequest = (seconds: number): number | null => (requests === 0 ? null : (seconds * 1e6) / requests);
+  if (cpu === null)
+    return {
+      systemCpuPercent: null,
+      systemCpuUsPerRequest: null,
+      systemUserUsPerRequest: null,
+      systemKernelUsPerRequest: null,
+    };
+  return {
+    systemCpuPercent: ((cpu.user + cpu.kernel) / wall) * 100,
+    systemCpuUsPerRequest: perRequest(cpu.user + cpu.kernel),
+    systemUserUsPerRequest: perRequest(cpu.user),
+    systemKernelUsPerRequest: perRequest(cpu.kernel),
+  };
 }

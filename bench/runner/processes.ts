@@ -159,27 +159,53 @@ function childrenOf(pid: number): number[] {
  * CPU seconds of a process (all its threads) plus its exited-and-reaped children (cutime, cstime),
  * so a worker that exits mid-run keeps counting through its parent; 0 if the process is gone.
  */
-function processCpuSeconds(pid: number): number {
+function processCpu(pid: number): CpuSeconds {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name: utime, stime, cutime, cstime are fields 14–17.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+    return {
+      user: (Number(f[11]) + Number(f[13])) / CLOCK_TICKS,
+      kernel: (Number(f[12]) + Number(f[14])) / CLOCK_TICKS,
+    };
   } catch {
-    return 0;
+    return { user: 0, kernel: 0 };
   }
 }
 
-/** CPU seconds used so far by `pid` and every live descendant (nginx workers, node threads). */
-export function treeCpuSeconds(pid: number): number {
-  let total = 0;
+/** CPU time in seconds, split as the kernel accounts it (utime / stime). */
+export interface CpuSeconds {
+  user: number;
+  kernel: number;
+}
+
+/** CPU used so far by `pid` and every live descendant (nginx workers, node threads). */
+export function treeCpu(pid: number): CpuSeconds {
+  const total = { user: 0, kernel: 0 };
   const stack = [pid];
   while (stack.length > 0) {
     const p = stack.pop()!;
-    total += processCpuSeconds(p);
+    const cpu = processCpu(p);
+    total.user += cpu.user;
+    total.kernel += cpu.kernel;
     stack.push(...childrenOf(p));
   }
   return total;
+}
+
+export function treeCpuSeconds(pid: number): number {
+  const cpu = treeCpu(pid);
+  return cpu.user + cpu.kernel;
+}
+
+/** Starts measuring `pid`'s tree (null: nothing to measure); the result gives the CPU used since. */
+export function cpuMeter(pid: number | null): () => CpuSeconds | null {
+  if (pid === null) return () => null;
+  const before = treeCpu(pid);
+  return () => {
+    const now = treeCpu(pid);
+    return { user: now.user - before.user, kernel: now.kernel - before.kernel };
+  };
 }
 
 /** A currently free TCP port on 127.0.0.1 (the OS picks it; we release it right away). */

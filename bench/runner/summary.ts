@@ -26,6 +26,8 @@ export interface Cell {
   errors: number;
   systemCpuPercent: number | null;
   systemCpuUsPerRequest: number | null;
+  systemUserUsPerRequest: number | null;
+  systemKernelUsPerRequest: number | null;
   /** Median throughput ÷ the baseline's (constant-rate variants: baseline p99 ÷ this p99 would mislead, so both are given). */
   ratioToBaseline: number | null;
   p99RatioToBaseline: number | null;
@@ -84,6 +86,8 @@ export function summarizeOutcome(outcome: ScenarioOutcome): Cell[] {
         ),
         systemCpuPercent: medianOrNull(ok.map((r) => r.systemCpuPercent)),
         systemCpuUsPerRequest: medianOrNull(ok.map((r) => r.systemCpuUsPerRequest)),
+        systemUserUsPerRequest: medianOrNull(ok.map((r) => r.systemUserUsPerRequest)),
+        systemKernelUsPerRequest: medianOrNull(ok.map((r) => r.systemKernelUsPerRequest)),
         ratioToBaseline: null,
         p99RatioToBaseline: null,
         generatorBehind: ok.some((r) => r.generatorBehind === true),
@@ -115,8 +119,8 @@ export function markdownForOutcome(outcome: ScenarioOutcome, cells: Cell[]): str
   const unit = cells[0]?.unit ?? (sc.kind === 'tcp-bulk' ? 'Gbit/s' : 'req/s');
   const digits = unit === 'Gbit/s' ? 1 : 0;
   lines.push(
-    `| variant | system | ${unit} (median) | min–max | p50 | p99 | p99.9 | errors | system CPU | µs CPU/req | ÷${sc.baseline} | p99 ÷${sc.baseline} |`,
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `| variant | system | ${unit} (median) | min–max | p50 | p99 | p99.9 | errors | system CPU | µs CPU/req | µs user/req | µs kernel/req | ÷${sc.baseline} | p99 ÷${sc.baseline} |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const c of cells) {
     const failed = c.failedRuns > 0 ? ` (${c.failedRuns}/${c.runs} runs failed)` : '';
@@ -124,6 +128,7 @@ export function markdownForOutcome(outcome: ScenarioOutcome, cells: Cell[]): str
       `| ${c.variant || '–'} | ${c.system}${c.generatorBehind ? ' ⚠ generator behind' : ''} | ${fmt(c.throughput, digits)}${failed} | ` +
         `${fmt(c.min, digits)}–${fmt(c.max, digits)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.p999)} | ${c.errors} | ` +
         `${c.systemCpuPercent === null ? '–' : fmt(c.systemCpuPercent) + ' %'} | ${fmt(c.systemCpuUsPerRequest, 1)} | ` +
+        `${fmt(c.systemUserUsPerRequest, 1)} | ${fmt(c.systemKernelUsPerRequest, 1)} | ` +
         `${fmt(c.ratioToBaseline, 2)} | ${fmt(c.p99RatioToBaseline, 2)} |`,
     );
   }
@@ -253,6 +258,7 @@ export function htmlReportFor(
             'p99.9': ms(c.p999),
             errors: String(c.errors),
             'system CPU': c.systemCpuPercent === null ? '–' : `${fmt(c.systemCpuPercent)} %`,
+            'µs user/kernel per req': `${fmt(c.systemUserUsPerRequest, 1)} / ${fmt(c.systemKernelUsPerRequest, 1)}`,
             [`÷${o.scenario.baseline}`]: fmt(c.ratioToBaseline, 2),
           },
         }));

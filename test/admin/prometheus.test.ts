@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { requireTool } from '../support/system-tools';
-import { admin, catchAllYaml, request, startLegate, startOrigin } from '../integration/harness';
+import { admin, catchAllYaml, request, startLegate, startOrigin, stat } from '../integration/harness';
 
 const ALLOWED_LINTS = [
   / no help text$/,
@@ -44,6 +44,10 @@ test('/stats/prometheus parses with promtool: counters, gauges, histograms, Envo
   });
   const port = legate.ports.get('proxy')!;
   for (const p of ['/', '/', '/missing']) await request(port, { path: p });
+  // A worker counts a response just after writing it: on a busy machine the client can read it
+  // (and ask the admin) first. Bounded wait for the last count to land.
+  for (let i = 0; i < 50 && (await stat(legate, 'http.ingress_http.downstream_rq_4xx')) < 1; i++)
+    await new Promise((r) => setTimeout(r, 20));
   const res = await admin(legate, '/stats/prometheus');
   assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
   const text = res.body.toString();

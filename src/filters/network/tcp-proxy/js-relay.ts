@@ -30,6 +30,10 @@ class Pipe {
     from.on('data', this.onData);
     from.on('end', this.onEnd);
     to.on('drain', this.onDrain);
+    // The peer's FIN may already have been read: the downstream waits paused while the upstream
+    // connects, and a paused socket with nothing buffered still emits 'end' at once, before any
+    // pipe listened. Unpassed, that FIN would leave both connections open for good.
+    if (from.readableEnded) to.end();
   }
 
   private readonly onData = (chunk: Buffer): void => {

@@ -9,7 +9,9 @@
  *   so the router can retry or answer 503 instead of waiting on a host that does not answer.
  * - A connection is closed after `maxRequestsPerConnection` requests, when either side asked for
  *   close, after `idleTimeoutMs` unused, and on `drain()` (busy ones when their request completes).
- *   An idle connection the upstream closes is simply forgotten.
+ *   An idle connection the upstream closes is simply forgotten. A connection returns to the idle
+ *   list, and leaves it, only while its codec says it is `reusable` (clean as a fresh one); one
+ *   that is not is closed rather than handed to the next request.
  * - One coarse sweep timer per pool, running only while the pool has connections, enforces both
  *   connect and idle timeouts (precision: a tenth of the shorter timeout, 10 ms to 1 s).
  * - The shared host table counts per host: active connections (connecting or open), connect
@@ -119,6 +121,10 @@ class PoolConnection implements ClientConnectionCallbacks {
     this.pool.onStreamComplete(this, reusable);
   }
 
+  onProtocolError(): void {
+    this.pool.onProtocolError();
+  }
+
   onClose(): void {
     this.pool.onConnectionClosed(this);
   }
@@ -179,6 +185,7 @@ export class Http1ConnPool {
     }
     const waiting = new PendingStream(this, decoder, callbacks);
     this.pending.push(waiting);
+    this.options.stats?.requestQueued();
     this.openConnectionsForPending();
     return waiting;
   }
@@ -195,7 +202,7 @@ export class Http1ConnPool {
   /** Closes every connection now (active streams are reset) and fails waiting requests. Final. */
   close(): void {
     this.closed = true;
-    this.failPending('connection_failure', 'pool closed');
+    this.failPending('connection_failure', 'pool closed', false);
     for (const conn of [...this.connections]) this.closeConnection(conn);
   }
 
@@ -229,7 +236,7 @@ export class Http1ConnPool {
     this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
     conn.socket.destroy();
-    this.failPending(reason, detail);
+    this.failPending(reason, detail, true);
   }
 
   onStreamComplete(conn: PoolConnection, reusable: boolean): void {
@@ -238,9 +245,13 @@ export class Http1ConnPool {
     this.options.circuitBreaker.endRequest();
     conn.state = ConnState.Idle;
     const max = this.options.maxRequestsPerConnection;
-    if (!reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
+    if (!reusable || !conn.codec!.reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
     // The codec calls this outside its parser, so the next request may start here at once.
     else this.onConnectionFree(conn);
+  }
+
+  onProtocolError(): void {
+    this.options.stats?.protocolError();
   }
 
   onConnectionClosed(conn: PoolConnection): void {
@@ -253,7 +264,7 @@ export class Http1ConnPool {
     const i = this.pending.indexOf(waiting);
     if (i === -1) return;
     this.pending.splice(i, 1);
-    this.options.circuitBreaker.endPending();
+    this.dequeued(false);
   }
 
   // ------------------------------------------------------------ internals
@@ -266,7 +277,7 @@ export class Http1ConnPool {
       return;
     }
     for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-      this.options.circuitBreaker.endPending();
+      this.dequeued(false);
       if (this.attach(conn, next.decoder, next.callbacks)) return;
       // max_requests refused it: it fails (as in Envoy) and the connection stays free for the next.
       next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
@@ -280,7 +291,7 @@ export class Http1ConnPool {
   private popIdle(): PoolConnection | null {
     for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
       // The upstream may have closed it a moment ago, before the close event was processed.
-      if (conn.socket.writable) return conn;
+      if (conn.socket.writable && conn.codec!.reusable) return conn;
       this.closeConnection(conn);
     }
     return null;
@@ -353,14 +364,21 @@ export class Http1ConnPool {
     }
   }
 
-  private failPending(reason: PoolFailureReason, detail: string): void {
+  /** Fails every waiting request; `ejected`: because a connection failed (not the pool closing). */
+  private failPending(reason: PoolFailureReason, detail: string, ejected: boolean): void {
     // Swap the list first: a retry submitted from a failure callback must not be failed here too.
     const failed = this.pending;
     this.pending = [];
     for (const waiting of failed) {
-      this.options.circuitBreaker.endPending();
+      this.dequeued(ejected);
       waiting.callbacks.onPoolFailure(reason, detail);
     }
+  }
+
+  /** A request left the pending queue. */
+  private dequeued(ejected: boolean): void {
+    this.options.circuitBreaker.endPending();
+    this.options.stats?.requestDequeued(ejected);
   }
 
   /** Adds what a connection read and wrote since the last report to the cluster's byte totals. */

@@ -134,11 +134,17 @@ export class ActiveListener {
     this.uws?.close();
   }
 
-  /** Stops accepting, then lets the filter chain finish its in-flight work. */
+  /**
+   * Stops accepting, then lets the filter chain finish its in-flight work. A uWS listener's
+   * remaining (idle) connections are closed once the chain says it is done.
+   */
   drain(done: () => void): void {
     this.server?.close();
-    this.uws?.close();
-    this.terminal.drain(done);
+    this.uws?.stopAccepting();
+    this.terminal.drain(() => {
+      this.uws?.close();
+      done();
+    });
   }
 
   /**

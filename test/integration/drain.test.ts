@@ -220,7 +220,7 @@ for (const codec of CODECS) {
   });
 
   for (const relay of RELAYS) {
-    test(`${codec} codec, ${relay.name} relay: SIGTERM with an idle keep-alive connection and an idle tcp_proxy session exits in under 1 s`, async () => {
+    test(`${codec} codec, ${relay.name} relay: SIGTERM with an idle keep-alive connection and an idle tcp_proxy session exits in under 1 s`, async (t) => {
       await withSetup(codec, { env: relay.env }, async ({ legate, echo }) => {
         const http = await RawClient.open(legate.ports.get('proxy')!);
         assert.match(await http.get('/'), /^HTTP\/1\.1 200 /);
@@ -232,6 +232,7 @@ for (const codec of CODECS) {
         assert.equal(echo.sockets.size, 1, 'the tcp_proxy session reached its upstream');
         await sleep(1200); // both idle for longer than the drain's quiet period
         const { code, ms } = await terminate(legate, 5000);
+        t.diagnostic(`exited ${ms} ms after SIGTERM`);
         assert.equal(code, 0);
         assert.ok(ms < 1000, `exited ${ms} ms after SIGTERM`);
         await within(http.closed, 'the HTTP connection closed', 1000);

@@ -17,6 +17,7 @@ import { renderClustersJson, renderClustersText } from './clusters';
 import type { AccessLogger } from '../access-log/api';
 import { logAdminRequest } from './request-log';
 import { closeAccessLogSinks } from '../access-log/sinks';
+import { HeapGauges } from '../stats/heap-gauges';
 
 /** What the admin needs from the process it administers (implemented by the Primary). */
 export interface ServerState {
@@ -38,6 +39,7 @@ export interface ServerState {
   drainListeners(): void;
   setLogLevel(level: LogLevel): void;
   crashWorker(index: number): boolean;
+  allocateInWorker(index: number, bytes: number): boolean;
 }
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
@@ -153,7 +155,10 @@ export class AdminServer {
       ],
       ['/listeners', get('print listener info', (u, res) => this.listeners(u, res))],
       ['/clusters', get('upstream cluster status', (u, res) => this.clusters(u, res))],
-      ['/memory', get('print current allocation/heap usage', (_u, res) => sendJson(res, memory()))],
+      [
+        '/memory',
+        get('print current allocation/heap usage', (_u, res) => sendJson(res, this.serverGauges.memory())),
+      ],
       ['/runtime', get('print runtime values', (_u, res) => sendJson(res, { entries: {}, layers: [] }))],
       [
         '/quitquitquit',
@@ -200,14 +205,24 @@ export class AdminServer {
    * the declared stats no thread bound (names that could only ever read 0).
    */
   private testHooks(): [string, Endpoint][] {
-    const handle: Handler = (u, res) => {
-      const ok = this.s.crashWorker(Number(u.searchParams.get('index') ?? '0'));
-      send(res, ok ? 200 : 404, 'text/plain', ok ? 'OK\n' : 'no such worker\n');
-    };
+    const workerHook =
+      (hook: (index: number, u: URL) => boolean): Handler =>
+      (u, res) => {
+        const ok = hook(Number(u.searchParams.get('index') ?? '0'), u);
+        send(res, ok ? 200 : 404, 'text/plain', ok ? 'OK\n' : 'no such worker\n');
+      };
+    const crash = workerHook((index) => this.s.crashWorker(index));
+    const allocate = workerHook((index, u) =>
+      this.s.allocateInWorker(index, Number(u.searchParams.get('bytes') ?? '0')),
+    );
     const unbound: Handler = (_u, res) =>
       send(res, 200, 'application/json', JSON.stringify(this.s.stats.unboundNames()));
     return [
-      ['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle }],
+      ['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle: crash }],
+      [
+        '/debug/worker_allocate',
+        { help: 'test hook: a worker allocates and keeps ?bytes= of heap', mutates: true, handle: allocate },
+      ],
       [
         '/debug/unbound_stats',
         { help: 'test hook: declared stats no thread bound', mutates: false, handle: unbound },
@@ -322,6 +337,10 @@ class ServerGauges {
   private readonly uptime: Gauge;
   private readonly totalConnections: Gauge;
   private readonly physicalSize: Gauge;
+  /** The primary's own heap (row 0); each worker publishes its own. */
+  private readonly heap: HeapGauges;
+  private readonly allocatedSlot: number;
+  private readonly heapSizeSlot: number;
   /** Slots of every `listener.<address>.downstream_cx_active` (not the per-worker ones). */
   private readonly listenerActive: number[] = [];
 
@@ -329,6 +348,9 @@ class ServerGauges {
     this.uptime = stats.gauge('server.uptime');
     this.totalConnections = stats.gauge('server.total_connections');
     this.physicalSize = stats.gauge('server.memory_physical_size');
+    this.heap = new HeapGauges(stats);
+    this.allocatedSlot = stats.data.names.indexOf('server.memory_allocated');
+    this.heapSizeSlot = stats.data.names.indexOf('server.memory_heap_size');
     stats.data.names.forEach((name, i) => {
       if (/^listener\..*\.downstream_cx_active$/.test(name) && !/\.worker_\d+\./.test(name))
         this.listenerActive.push(i);
@@ -337,23 +359,52 @@ class ServerGauges {
 
   refresh(uptimeSeconds: number): void {
     this.uptime.set(uptimeSeconds);
+    this.heap.publish();
     let connections = 0;
     for (const i of this.listenerActive) connections += this.stats.read(i);
     this.totalConnections.set(connections);
     this.physicalSize.set(process.memoryUsage.rss());
   }
-}
 
-function memory(): unknown {
-  const m = process.memoryUsage();
-  return {
-    allocated: String(m.heapUsed),
-    heap_size: String(m.heapTotal),
-    pageheap_unmapped: '0',
-    pageheap_free: '0',
-    total_thread_cache: '0',
-    total_physical_bytes: String(m.rss),
-  };
+  /**
+   * Envoy's `/memory` over every thread: `allocated` and `heap_size` are the sums of each thread's
+   * V8 heap (the primary's read now, the workers' as they last published, HEAP_PUBLISH_MS ago at
+   * most), and `threads` lists each one; `total_physical_bytes` is the process's RSS. Envoy's
+   * tcmalloc fields have no V8 counterpart and read 0.
+   */
+  memory(): unknown {
+    // The primary's own figures directly: they stay right even when LEGATE_STATS=off.
+    const main = this.heap.publish();
+    const threads = [{ thread: 'main', allocated: main.allocated, heap_size: main.heapSize }];
+    const stats = this.stats;
+    for (let row = 1; row < stats.data.rows; row++) {
+      threads.push({
+        thread: `worker_${row - 1}`,
+        allocated: stats.readRow(this.allocatedSlot, row),
+        heap_size: stats.readRow(this.heapSizeSlot, row),
+      });
+    }
+    let allocated = 0;
+    let heapSize = 0;
+    for (const t of threads) {
+      allocated += t.allocated;
+      heapSize += t.heap_size;
+    }
+    // Envoy writes its uint64 fields as JSON strings.
+    return {
+      allocated: String(allocated),
+      heap_size: String(heapSize),
+      pageheap_unmapped: '0',
+      pageheap_free: '0',
+      total_thread_cache: '0',
+      total_physical_bytes: String(process.memoryUsage.rss()),
+      threads: threads.map((t) => ({
+        thread: t.thread,
+        allocated: String(t.allocated),
+        heap_size: String(t.heap_size),
+      })),
+    };
+  }
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {

@@ -98,7 +98,10 @@ export interface HttpConnectionManagerConfig {
   mergeSlashes: boolean;
   /** http_protocol_options.accept_http_10: Envoy answers 426 to HTTP/1.0 unless set. */
   acceptHttp10: boolean;
-  /** Downstream drain: delay before closing after the last response (ms). */
+  /**
+   * `drain_timeout` (default 5 s): while draining, how long a downstream connection may stay open
+   * for requests racing with its close (HTTP/1: answered with `Connection: close`); see common/drain.ts.
+   */
   drainTimeoutMs: number;
   /** `access_log[]`: access loggers (registry category 'access_logger') called once per stream. */
   accessLog: ExtensionConfig[];

@@ -181,7 +181,10 @@ export class EngineServerConnection implements ServerConnection {
 
   shutdownNotice(): void {
     this.draining = true;
-    if (!this.closed) this.engine.bindings.serverShutdownNotice(this.id);
+  }
+
+  goAway(): void {
+    if (!this.closed) this.engine.bindings.serverGoAway(this.id);
   }
 
   replyToPartialRequest(status: number, body: string): boolean {

@@ -54,7 +54,7 @@ const ENGINE_FUNCTIONS = [
   'serverWriteHead',
   'serverWriteData',
   'serverWriteText',
-  'serverShutdownNotice',
+  'serverGoAway',
   'serverReplyPartial',
   'clientWriteHead',
   'clientWriteData',

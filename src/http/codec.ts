@@ -118,8 +118,18 @@ export interface ServerConnectionCallbacks {
 
 /** A downstream HTTP/1.1 server connection. */
 export interface ServerConnection {
-  /** Stop reading new requests and close once the in-flight response is done (drain). */
+  /**
+   * Draining begins (Envoy's shutdownNotice, and the `Connection: close` its HCM then adds): every
+   * response whose head is written from now on carries `connection: close` and ends the
+   * connection. An idle connection stays open, so a request already on its way is still answered;
+   * `goAway()` closes it.
+   */
   shutdownNotice(): void;
+  /**
+   * Envoy's drain timeout for HTTP/1: close the connection once no exchange is in flight: at once
+   * when idle (FIN after the queued bytes, then a delayed close), else after the current response.
+   */
+  goAway(): void;
   /** Close now. */
   close(): void;
   /**

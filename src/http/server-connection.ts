@@ -254,8 +254,10 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   private readingPaused = false;
   /** The stream whose head waits for its first body chunk until the end of the tick. */
   private heldHeadStream: ServerStream | null = null;
-  /** shutdownNotice(): finish the in-flight exchange, then close. */
+  /** shutdownNotice(): responses from now on carry `connection: close`. */
   draining = false;
+  /** goAway(): close as soon as no exchange is in flight. */
+  private goingAway = false;
   /** We sent FIN (or are about to): further input is read and discarded. */
   private ending = false;
   private closed = false;
@@ -304,6 +306,10 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   shutdownNotice(): void {
     this.draining = true;
+  }
+
+  goAway(): void {
+    this.goingAway = true;
     if (this.stream === null) this.endConnection();
   }
 
@@ -398,7 +404,6 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   onMessageBegin(): number {
     if (this.ending) return ParserError.USER;
-    if (this.draining) return ParserError.PAUSED;
     this.headers = new HeaderMap();
     this.trailers = null;
     this.rejectStatus = 0;
@@ -488,8 +493,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
       if (this.ending || this.closed) return ParserError.USER;
       stream = this.stream;
     }
-    // Wait for the response (or stop for good when draining) before parsing the next request.
-    return stream !== null || this.draining ? ParserError.PAUSED : 0;
+    // Wait for the response before parsing the next request.
+    return stream !== null ? ParserError.PAUSED : 0;
   }
 
   // ---- called by ServerStream
@@ -511,17 +516,18 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   responseComplete(stream: ServerStream): void {
     this.lastResponseStatus = stream.status;
-    // A response that ends before its request leaves unread body bytes: the connection cannot be reused.
-    if (stream.closeAfterResponse || !stream.requestComplete) {
+    // A response that ends before its request leaves unread body bytes: the connection cannot be
+    // reused. A keep-alive response whose head left before draining began leaves the connection
+    // open: the client may already be sending its next request (goAway() closes it).
+    if (stream.closeAfterResponse || !stream.requestComplete || this.goingAway) {
       this.finishStream(stream);
       this.endConnection();
       return;
     }
     this.finishStream(stream);
-    if (this.draining) this.endConnection();
     // The response may complete inside the upstream parser's callback: parse the next request
     // only once no parser of this thread is running.
-    else if (this.waitingForResponse) whenParserIdle(this.continueParsing);
+    if (this.waitingForResponse) whenParserIdle(this.continueParsing);
   }
 
   streamReset(stream: ServerStream): void {

@@ -169,17 +169,24 @@ export class ActiveListener implements EngineListenerHandler {
   /** Stops accepting at once (startup failure): a uWS listen socket must never outlive its thread. */
   close(): void {
     this.stopAccepting();
+    this.uws?.close();
   }
 
-  /** Stops accepting, then lets the filter chain finish its in-flight work. */
+  /**
+   * Stops accepting, then lets the filter chain finish its in-flight work. A uWS listener's
+   * remaining (idle) connections are closed once the chain says it is done.
+   */
   drain(done: () => void): void {
     this.stopAccepting();
-    this.terminal.drain(done);
+    this.terminal.drain(() => {
+      this.uws?.close();
+      done();
+    });
   }
 
   private stopAccepting(): void {
     this.server?.close();
-    this.uws?.close();
+    this.uws?.stopAccepting();
     if (this.engineListener !== -1) this.engine!.stopListening(this.engineListener);
   }
 

@@ -61,7 +61,7 @@ export interface NativeBindings {
   ): void;
   serverWriteData?(conn: number, data: Buffer | null, endStream: boolean): void;
   serverWriteText?(conn: number, text: string, endsResponse: boolean): void;
-  serverShutdownNotice?(conn: number): void;
+  serverGoAway?(conn: number): void;
   serverReplyPartial?(conn: number, text: string): boolean;
   clientWriteHead?(
     conn: number,

@@ -85,6 +85,9 @@ export const SERVER_GAUGES = [
   'total_connections',
   'uptime',
   'memory_physical_size',
+  // Each thread's V8 heap in its own row (stats/heap-gauges.ts): the sum is the process's JS heap.
+  'memory_allocated',
+  'memory_heap_size',
 ] as const;
 
 /** Envoy's listener stat scope: `listener.<address>_<port>.` (dots in IPv4 kept, as Envoy does). */

@@ -155,6 +155,11 @@ export class StatsStore {
     return sum;
   }
 
+  /** Thread `row`'s own value of stat `i` (row 0 is the primary, 1 + n worker n). */
+  readRow(i: number, row: number): number {
+    return this.all[row * Math.max(1, this.data.names.length) + i]!;
+  }
+
   /** Process-wide histogram `h` (index into `data.histograms`): every thread's buckets summed. */
   readHistogram(h: number): HistogramSnapshot {
     const stride = this.data.histograms.length * HISTOGRAM_SLOTS;

@@ -31,7 +31,9 @@ export type PrimaryToWorker =
   /** exact_balance: this worker's mailbox slot `slot` holds a connection (ExactBalance.take). */
   | { type: 'connection'; slot: number }
   /** Test hook (LEGATE_TEST_HOOKS=1 only): die with an uncaught exception, as a bug would. */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** Test hook (LEGATE_TEST_HOOKS=1 only): allocate and keep `bytes` of JS heap. */
+  | { type: 'allocate'; bytes: number };
 
 export type WorkerToPrimary =
   /** `paths`: per listener, whether the native engine ('native') or Node's sockets ('js') serve it. */

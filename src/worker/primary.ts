@@ -338,9 +338,18 @@ export class Primary implements ServerState {
 
   /** Test hook behind LEGATE_TEST_HOOKS=1: make worker `index` crash like a bug would. */
   crashWorker(index: number): boolean {
+    return this.postTestHook(index, { type: 'crash' });
+  }
+
+  /** Test hook behind LEGATE_TEST_HOOKS=1: make worker `index` allocate and keep `bytes` of heap. */
+  allocateInWorker(index: number, bytes: number): boolean {
+    return this.postTestHook(index, { type: 'allocate', bytes });
+  }
+
+  private postTestHook(index: number, msg: PrimaryToWorker): boolean {
     const w = this.slots[index]?.worker;
     if (!w) return false;
-    w.postMessage({ type: 'crash' } satisfies PrimaryToWorker);
+    w.postMessage(msg);
     return true;
   }
 }

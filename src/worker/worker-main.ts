@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { createBuiltinRegistry } from '../registry/builtins';
 import { StatsStore } from '../stats/store';
+import { HeapGauges } from '../stats/heap-gauges';
 import { closeAccessLogSinks } from '../access-log/sinks';
 import { log, setLogLevel, setLogPrefix } from '../common/log';
 import { HostTable } from '../upstream/host-table';
@@ -29,6 +30,8 @@ async function main(init: WorkerInit): Promise<void> {
   const stats = new StatsStore(init.stats, 1 + init.workerIndex);
   stats.resetOwnGauges();
   const nativeEngine = NativeEngine.create();
+  const heap = new HeapGauges(stats);
+  heap.start();
   const { services, listeners } = buildDataPlane({
     bootstrap: init.bootstrap,
     workerIndex: init.workerIndex,
@@ -60,13 +63,25 @@ async function main(init: WorkerInit): Promise<void> {
   parentPort!.on('message', (msg: PrimaryToWorker) => {
     if (msg.type === 'connection') adoptHandedConnection(balance!, init.workerIndex, listeners, msg.slot);
     else if (msg.type === 'log-level') setLogLevel(msg.level);
-    else if (msg.type === 'drain') drain(listeners, services);
-    else if (msg.type === 'crash' && process.env.LEGATE_TEST_HOOKS === '1') {
-      setImmediate(() => {
-        throw new Error('crash requested by the LEGATE_TEST_HOOKS admin endpoint');
-      });
-    }
+    else if (msg.type === 'drain') {
+      heap.stop();
+      drain(listeners, services);
+    } else if (process.env.LEGATE_TEST_HOOKS === '1') testHook(msg);
   });
+}
+
+/** What the LEGATE_TEST_HOOKS=1 admin endpoints hold on this thread (allocate). */
+const testAllocations: number[][] = [];
+
+function testHook(msg: PrimaryToWorker): void {
+  if (msg.type === 'crash') {
+    setImmediate(() => {
+      throw new Error('crash requested by the LEGATE_TEST_HOOKS admin endpoint');
+    });
+  } else if (msg.type === 'allocate') {
+    // Doubles in a JS array: heap memory (a Buffer's bytes would be outside the V8 heap).
+    testAllocations.push(new Array<number>(Math.ceil(msg.bytes / 8)).fill(0.5));
+  }
 }
 
 /** exact_balance: serves the connection the primary put in mailbox `slot` (unless it took it back). */

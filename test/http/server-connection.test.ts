@@ -570,6 +570,56 @@ test('shutdownNotice: the in-flight response carries connection: close and the c
   }
 });
 
+test('shutdownNotice leaves an idle keep-alive connection open: a request arriving then is answered with connection: close', async () => {
+  const server = await startServer({ onComplete: (s) => s.respond(200, s.head!.path) });
+  try {
+    const exchange = rawExchange(
+      server.port,
+      ['GET /before HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /during HTTP/1.1\r\nHost: x\r\n\r\n'],
+      { gapMs: 100 },
+    );
+    await waitFor(() => server.streams.length === 1, 'the first request');
+    await delay(20); // its response is out: the connection is idle
+    server.codecs[0]!.shutdownNotice();
+    const { text, closed } = await exchange;
+    assert.equal(
+      text,
+      'HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n/before' +
+        'HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\n/during',
+    );
+    assert.ok(closed, 'the connection ends after the response that said so');
+  } finally {
+    await server.close();
+  }
+});
+
+test('goAway closes an idle connection at once, a busy one after its response', async () => {
+  const server = await startServer({
+    onComplete: (s) => {
+      if (s.head!.path === '/slow') setTimeout(() => s.respond(200, 'slow'), 50);
+      else s.respond(200, 'fast');
+    },
+  });
+  try {
+    const idle = rawExchange(server.port, ['GET /fast HTTP/1.1\r\nHost: x\r\n\r\n']);
+    await waitFor(() => server.streams.length === 1, 'the first request');
+    await delay(20);
+    server.codecs[0]!.goAway();
+    const idleResult = await idle;
+    assert.ok(idleResult.closed, 'the idle connection is closed');
+    assert.equal(idleResult.text, 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nfast');
+
+    const busy = rawExchange(server.port, ['GET /slow HTTP/1.1\r\nHost: x\r\n\r\n']);
+    await waitFor(() => server.streams.length === 2, 'the second request');
+    server.codecs[1]!.goAway();
+    const busyResult = await busy;
+    assert.ok(busyResult.closed, 'the connection ends after its response');
+    assert.equal(busyResult.text, 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow');
+  } finally {
+    await server.close();
+  }
+});
+
 test('an upgrade refused with an ordinary response leaves the connection in HTTP', async () => {
   const server = await startServer({
     onComplete: (s) => s.respond(s.head!.upgrade ? 426 : 200, s.head!.path),

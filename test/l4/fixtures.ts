@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
+import { spawn } from 'node:child_process';
 import { loadNative } from '../../src/native';
 
 const STEP_TIMEOUT_MS = 10_000;
@@ -203,4 +204,46 @@ export async function hashedUpload(
   const outcome = await reply;
   const [received = '', bytes = '0'] = outcome.data.toString().split(' ');
   return { sent: hash.digest('hex'), received, receivedBytes: Number(bytes) };
+}
+
+/**
+ * An echo upstream whose connects hang until `release()`: it runs in a child process that is
+ * stopped (SIGSTOP) once its accept queue (backlog 1) is full, so the kernel drops further SYNs
+ * and a proxy's connect stays pending (its SYN is retried after 1 s). After `release()` the child
+ * runs again and echoes, half-closing after the peer's FIN, like `startEcho`.
+ */
+export interface StalledUpstream {
+  port: number;
+  release(): void;
+  close(): Promise<void>;
+}
+
+export async function startStalledUpstream(): Promise<StalledUpstream> {
+  const script =
+    "const s = require('net').createServer({ allowHalfOpen: true }, (c) => { c.on('error', () => {}); c.pipe(c); });" +
+    "s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port));";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const [line] = (await within(once(child.stdout!, 'data'), 'stalled upstream port')) as [Buffer];
+  const port = Number(line.toString().trim());
+  child.kill('SIGSTOP');
+  // Linux queues backlog + 1 completed handshakes; these fill the queue.
+  const fillers = await Promise.all([connect(port), connect(port)]);
+  for (const f of fillers) f.on('error', () => {});
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    child.kill('SIGCONT');
+    for (const f of fillers) f.destroy();
+  };
+  return {
+    port,
+    release,
+    close: async () => {
+      release();
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

@@ -521,14 +521,14 @@ static napi_value ServerReplyPartial(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* serverShutdownNotice(id): finish the exchange in flight, then close (drain). */
-static napi_value ServerShutdownNotice(napi_env env, napi_callback_info info) {
+/* serverGoAway(id): end the connection once no exchange is in flight (drain). */
+static napi_value ServerGoAway(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
   lg_engine *e = engine_of(env);
   if (e == NULL) return NULL;
   lg_conn *c = conn_arg(e, argv[0]);
-  if (c != NULL && c->kind == LG_CONN_DOWNSTREAM) lg_downstream_shutdown_notice(c);
+  if (c != NULL && c->kind == LG_CONN_DOWNSTREAM) lg_downstream_go_away(c);
   return NULL;
 }
 
@@ -662,7 +662,7 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("serverWriteHead", ServerWriteHead),
       METHOD("serverWriteData", ServerWriteData),
       METHOD("serverWriteText", ServerWriteText),
-      METHOD("serverShutdownNotice", ServerShutdownNotice),
+      METHOD("serverGoAway", ServerGoAway),
       METHOD("serverReplyPartial", ServerReplyPartial),
       METHOD("clientWriteHead", ClientWriteHead),
       METHOD("clientWriteData", ClientWriteData),

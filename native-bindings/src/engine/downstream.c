@@ -197,7 +197,6 @@ void lg_downstream_on_eof(lg_conn *c) {
 static int on_message_begin(void *owner) {
   lg_conn *c = owner;
   if (c->ending) return LG_H1_ABORT;
-  if (c->draining) return LG_H1_PAUSE;
   c->head_in_progress = true;
   c->begin_reported = false;
   c->trailers_seen = false;
@@ -220,7 +219,7 @@ static int on_head(void *owner, const lg_h1_head *head) {
   c->pipe_dropped = false;
   c->head_request = head->method_id == LG_LLHTTP_HEAD;
   lg_exchange_put_head(e, head);
-  lg_emit(e, LG_EV_REQUEST_HEAD, c->id, end_stream, c->draining);
+  lg_emit(e, LG_EV_REQUEST_HEAD, c->id, end_stream, 0);
   return c->ending || c->closed ? LG_H1_ABORT : LG_H1_CONTINUE;
 }
 
@@ -273,8 +272,8 @@ static int on_message_complete(void *owner) {
   }
   /* The request body is over: the upstream gets nothing more from here. */
   if (c->pipe.sink != NULL) lg_conn_unpipe_source(c);
-  /* Wait for the response (or stop for good when draining) before parsing the next request. */
-  return c->stream_active || c->draining ? LG_H1_PAUSE : 0;
+  /* Wait for the response (or stop for good when going away) before parsing the next request. */
+  return c->stream_active || c->going_away ? LG_H1_PAUSE : 0;
 }
 
 /* ---- the response side, called by the bridge (JS) or by a response pipe that ended */
@@ -289,14 +288,15 @@ void lg_downstream_response_complete(lg_conn *c) {
   c->stream_active = false;
   /* Read disables belong to the stream: one its owner never undid must not stall the next request. */
   c->read_disable = 0;
-  if (must_end || c->draining) {
+  if (must_end || c->going_away) {
     lg_downstream_end(c);
     return;
   }
   if (c->waiting) lg_conn_schedule_read(c);
 }
 
-void lg_downstream_shutdown_notice(lg_conn *c) {
-  c->draining = true;
+/* Mirrors Http1ServerConnection.goAway: end at once when idle, else after the current response. */
+void lg_downstream_go_away(lg_conn *c) {
+  c->going_away = true;
   if (!c->stream_active) lg_downstream_end(c);
 }

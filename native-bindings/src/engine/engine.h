@@ -159,7 +159,7 @@ struct lg_conn {
   bool close_after_response;
   bool head_request;       /* upstream: the request was HEAD (no response body) */
   bool reusable;           /* upstream: may serve another request */
-  bool draining;           /* downstream: shutdownNotice(): Connection: close from now on */
+  bool going_away;         /* downstream: goAway(): end once no exchange is in flight */
   bool head_in_progress;   /* downstream: a request's first byte came, its head is incomplete */
   bool begin_reported;     /* downstream: JS was told (REQUEST_BEGIN) */
   bool trailers_seen;      /* the body ended with trailers */
@@ -278,7 +278,7 @@ void lg_downstream_feed(lg_conn *c, uint8_t *data, size_t len);
 void lg_downstream_on_eof(lg_conn *c);
 void lg_downstream_continue(lg_conn *c);
 void lg_downstream_response_complete(lg_conn *c);
-void lg_downstream_shutdown_notice(lg_conn *c);
+void lg_downstream_go_away(lg_conn *c);
 void lg_downstream_end(lg_conn *c);
 
 /* ---- upstream.c */

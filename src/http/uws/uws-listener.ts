@@ -35,6 +35,8 @@ export interface UwsListenerCallbacks {
 export interface UwsListener {
   /** The port actually bound (useful with port 0). */
   readonly port: number;
+  /** Stops accepting new connections; open ones keep being served (drain). Idempotent. */
+  stopAccepting(): void;
   /**
    * Stops accepting and closes every open connection; in-flight streams get
    * `onResetStream('remote_reset')`. Idempotent. Must run before the owning thread exits.
@@ -45,6 +47,7 @@ export interface UwsListener {
 class ActiveUwsListener implements UwsListener {
   readonly port: number;
   private listenSocket: us_listen_socket | null;
+  private closed = false;
 
   constructor(
     private readonly uws: UwsModule,
@@ -55,11 +58,17 @@ class ActiveUwsListener implements UwsListener {
     this.port = uws.us_socket_local_port(listenSocket);
   }
 
-  close(): void {
+  stopAccepting(): void {
     const socket = this.listenSocket;
     if (socket === null) return;
     this.listenSocket = null;
     this.uws.us_listen_socket_close(socket);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopAccepting();
     this.app.close();
   }
 }

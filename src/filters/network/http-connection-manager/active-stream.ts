@@ -409,7 +409,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.hcm.services.timers.disarm(this);
     this.requestReceived();
     this.hcm.stats.rqActive.dec();
-    this.connection?.streamDone();
+    this.hcm.streamDone(this.connection);
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
     const hcm = this.hcm;
     const native = this.encoder.nativeBodyBytes;

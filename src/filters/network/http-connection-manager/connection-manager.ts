@@ -32,6 +32,7 @@ import { ActiveStream } from './active-stream';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import { UnstreamedRequestLog } from './unstreamed-request';
 import type { ConnectionAddresses } from '../../../access-log/connection-log';
+import { DRAIN_QUIET_MS } from '../../../common/drain';
 
 /** The stats one HCM updates, bound once (`http.<stat_prefix>.*`). */
 export class HcmStats {
@@ -127,8 +128,13 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   private readonly filterFactories: (() => StreamFilter)[];
   private readonly codecOptions: ServerCodecOptions;
   private readonly connections = new Set<DownstreamConnection>();
-  private draining = false;
+  /** Set by drain(): new responses carry `Connection: close`, idle connections are closed. */
+  draining = false;
+  /** Monotonic time at which draining connections close, idle or not (drain_timeout). */
+  drainDeadlineMs = 0;
   private onDrained: (() => void) | null = null;
+  /** Requests served by a codec that owns its connections (uWS), which the HCM never sees. */
+  private readonly codecOwned = new CodecOwnedConnections(this);
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -164,11 +170,9 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   }
 
   onNewConnection(socket: net.Socket): FilterStatus {
-    if (this.draining) socket.destroy();
-    else
-      this.acceptConnection(socket, (callbacks) =>
-        createServerConnection(socket, callbacks, this.codecOptions),
-      );
+    this.acceptConnection(socket, (callbacks) =>
+      createServerConnection(socket, callbacks, this.codecOptions),
+    );
     return FilterStatus.StopIteration;
   }
 
@@ -182,13 +186,11 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   ): void {
     const conn = new DownstreamConnection(this, peer);
     conn.codec = codec(conn);
-    if (this.draining) {
-      conn.codec.close();
-      return;
-    }
     this.connections.add(conn);
     this.stats.cxTotal.inc();
     this.stats.cxActive.inc();
+    // Accepted just as draining began (or handed over by exact_balance): it may carry a request.
+    if (this.draining) conn.startDrain();
   }
 
   /** What the native engine's codec needs to serve this HCM's connections as Legate's codec would. */
@@ -198,8 +200,13 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
 
   /** For codecs that own their sockets (uWS): requests arrive without a per-connection object. */
   httpCallbacks(): ServerConnectionCallbacks {
+    const codecOwned = this.codecOwned;
+    codecOwned.inUse = true;
     return {
-      newStream: (encoder: ResponseEncoder): RequestDecoder => new ActiveStream(this, encoder, null),
+      newStream: (encoder: ResponseEncoder): RequestDecoder => {
+        codecOwned.streamBegun();
+        return new ActiveStream(this, encoder, null);
+      },
       onConnectionClose: () => {},
     };
   }
@@ -220,6 +227,12 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     return this.bodyAgnostic;
   }
   private bodyAgnostic: { request: boolean; response: boolean } | null = null;
+
+  /** A stream ended: its connection (null for uWS) is idle again. */
+  streamDone(conn: DownstreamConnection | null): void {
+    if (conn !== null) conn.streamDone();
+    else this.codecOwned.streamDone();
+  }
 
   createFilters(): StreamFilter[] {
     const f = this.filterFactories;
@@ -242,6 +255,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
         break;
     }
     if (!h.has('date')) h.add('date', this.services.date.get());
+    // Envoy's drain for HTTP/1: the client learns not to reuse the connection (not on an upgrade).
+    if (this.draining && head.status !== 101) h.set('connection', 'close');
   }
 
   recordResponse(status: number): void {
@@ -284,20 +299,77 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     if (!this.connections.delete(conn)) return;
     this.stats.cxActive.dec();
     this.stats.cxDestroy.inc();
-    if (this.draining && this.connections.size === 0) this.finishDrain();
+    this.finishDrainIfDone();
   }
 
+  /**
+   * Envoy's drain sequence for HTTP/1, on every connection at once: responses carry
+   * `Connection: close`, in-flight requests are answered, idle connections close once quiet
+   * (common/drain.ts) and at the latest at drain_timeout. `done` runs when none is left.
+   */
   drain(done: () => void): void {
     this.draining = true;
     this.onDrained = done;
-    for (const conn of this.connections) conn.codec?.shutdownNotice();
-    if (this.connections.size === 0) this.finishDrain();
+    this.drainDeadlineMs = this.services.now() + this.config.drainTimeoutMs;
+    for (const conn of this.connections) conn.startDrain();
+    this.codecOwned.startDrain();
+    this.finishDrainIfDone();
   }
 
-  private finishDrain(): void {
+  finishDrainIfDone(): void {
+    if (this.onDrained === null || this.connections.size > 0 || !this.codecOwned.drained) return;
     const done = this.onDrained;
     this.onDrained = null;
-    done?.();
+    done();
+  }
+}
+
+/**
+ * The connections of a codec that owns them (uWS), seen only through their streams: they are
+ * closed all together by their listener once the HCM's drain is done, so they count as drained
+ * when no stream is in flight and none has ended for DRAIN_QUIET_MS (or at drain_timeout).
+ */
+class CodecOwnedConnections implements TimeoutTarget {
+  timerDeadline = 0;
+  timerBucket = -1;
+  /** httpCallbacks() was asked for: a codec owns this listener's connections. */
+  inUse = false;
+  drained = true;
+  private activeStreams = 0;
+  private quietSinceMs = 0;
+
+  constructor(private readonly hcm: HttpConnectionManager) {}
+
+  streamBegun(): void {
+    this.activeStreams++;
+  }
+
+  streamDone(): void {
+    this.activeStreams--;
+    this.quietSinceMs = this.hcm.services.now();
+    if (this.hcm.draining) this.check();
+  }
+
+  startDrain(): void {
+    if (!this.inUse) return;
+    this.drained = false;
+    this.check();
+  }
+
+  onTimeout(): void {
+    this.check();
+  }
+
+  private check(): void {
+    if (this.drained || this.activeStreams > 0) return;
+    const hcm = this.hcm;
+    const wait = Math.min(this.quietSinceMs + DRAIN_QUIET_MS, hcm.drainDeadlineMs) - hcm.services.now();
+    if (wait > 0) {
+      hcm.services.timers.arm(this, wait);
+      return;
+    }
+    this.drained = true;
+    hcm.finishDrainIfDone();
   }
 }
 
@@ -305,8 +377,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
  * Per downstream connection: gives the codec a stream per request, reports the close, and owns the
  * timeouts that run while no stream does: `common_http_protocol_options.idle_timeout` (no request
  * in flight for that long → close) and, from a request's first byte until its head is complete,
- * the per-request timeouts (`HeadTimeout` → 408 and close). It also accounts for the requests the
- * codec refuses (`onProtocolError`).
+ * the per-request timeouts (`HeadTimeout` → 408 and close); while draining, when to close it (see
+ * common/drain.ts). It also accounts for the requests the codec refuses (`onProtocolError`).
  */
 export class DownstreamConnection implements ServerConnectionCallbacks {
   codec: ServerConnection | null = null;
@@ -316,6 +388,9 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
   private requestStartMs = 0;
   /** The stream of the request in flight, from its head's completion until it is destroyed. */
   private stream: ActiveStream | null = null;
+  private readonly drainTimer: ConnectionTimer;
+  /** When the connection last became idle (accepted, or its last exchange ended); -1 while a request is under way. */
+  private idleSinceMs: number;
 
   constructor(
     private readonly hcm: HttpConnectionManager,
@@ -323,17 +398,23 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
   ) {
     this.idleTimer = new ConnectionTimer(this, 'idle');
     this.headTimer = new ConnectionTimer(this, 'head');
+    this.drainTimer = new ConnectionTimer(this, 'drain');
     hcm.services.timers.arm(this.idleTimer, hcm.config.idleTimeoutMs);
+    this.idleSinceMs = hcm.services.now();
   }
 
   onRequestBegin(): void {
     const hcm = this.hcm;
+    this.idleSinceMs = -1;
     hcm.services.timers.disarm(this.idleTimer);
     this.requestStartMs = hcm.services.now();
     if (hcm.headTimeout !== null) hcm.services.timers.arm(this.headTimer, hcm.headTimeout.ms);
+    // Draining: a request on its way is no longer idle: it has until drain_timeout.
+    if (hcm.draining) this.scheduleDrainClose();
   }
 
   newStream(encoder: ResponseEncoder): RequestDecoder {
+    this.idleSinceMs = -1;
     const timers = this.hcm.services.timers;
     timers.disarm(this.idleTimer);
     timers.disarm(this.headTimer);
@@ -344,8 +425,30 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
 
   /** The stream's exchange is over: the connection is idle until the next request begins. */
   streamDone(): void {
+    const hcm = this.hcm;
     this.stream = null;
-    this.hcm.services.timers.arm(this.idleTimer, this.hcm.config.idleTimeoutMs);
+    hcm.services.timers.arm(this.idleTimer, hcm.config.idleTimeoutMs);
+    this.idleSinceMs = hcm.services.now();
+    if (hcm.draining) this.scheduleDrainClose();
+  }
+
+  /** The HCM drains: responses now carry `Connection: close`; the connection closes once idle. */
+  startDrain(): void {
+    this.codec?.shutdownNotice();
+    this.scheduleDrainClose();
+  }
+
+  /**
+   * An idle connection closes once quiet for DRAIN_QUIET_MS (at once if it already is); any
+   * connection at drain_timeout (one with a response in flight right after that response).
+   */
+  private scheduleDrainClose(): void {
+    const hcm = this.hcm;
+    const now = hcm.services.now();
+    let closeAt = hcm.drainDeadlineMs;
+    if (this.idleSinceMs >= 0) closeAt = Math.min(closeAt, this.idleSinceMs + DRAIN_QUIET_MS);
+    if (closeAt <= now) this.codec?.goAway();
+    else hcm.services.timers.arm(this.drainTimer, closeAt - now);
   }
 
   onProtocolError(status: number, bodyBytes: number): void {
@@ -358,8 +461,12 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
       hcm.recordUnstreamedReply(this.peer, this.requestStartMs, status, 'DPE', bodyBytes);
   }
 
-  onTimer(kind: 'idle' | 'head'): void {
+  onTimer(kind: ConnectionTimerKind): void {
     const hcm = this.hcm;
+    if (kind === 'drain') {
+      this.codec?.goAway();
+      return;
+    }
     if (kind === 'idle') {
       hcm.stats.cxIdleTimeout.inc();
       this.codec?.close();
@@ -376,16 +483,19 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
     const timers = this.hcm.services.timers;
     timers.disarm(this.idleTimer);
     timers.disarm(this.headTimer);
+    timers.disarm(this.drainTimer);
     this.hcm.connectionClosed(this);
   }
 }
+
+type ConnectionTimerKind = 'idle' | 'head' | 'drain';
 
 class ConnectionTimer implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
   constructor(
     private readonly conn: DownstreamConnection,
-    private readonly kind: 'idle' | 'head',
+    private readonly kind: ConnectionTimerKind,
   ) {}
   onTimeout(): void {
     this.conn.onTimer(this.kind);

@@ -30,6 +30,10 @@ class Pipe {
     from.on('data', this.onData);
     from.on('end', this.onEnd);
     to.on('drain', this.onDrain);
+    // The peer's FIN may already have been read: the downstream waits paused while the upstream
+    // connects, and a paused socket with nothing buffered still emits 'end' at once, before any
+    // pipe listened. Unpassed, that FIN would leave both connections open for good.
+    if (from.readableEnded) to.end();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -101,12 +105,12 @@ export class JsRelay implements Relay {
 
   private readonly onDownstreamError = (): void => {
     if (this.end === RelayEnd.Clean) this.end = RelayEnd.DownstreamReset;
-    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+    reset(this.upstream);
   };
 
   private readonly onUpstreamError = (): void => {
     if (this.end === RelayEnd.Clean) this.end = RelayEnd.UpstreamReset;
-    if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
+    reset(this.downstream);
   };
 
   private readonly onDownstreamClose = (): void => {
@@ -127,4 +131,15 @@ export class JsRelay implements Relay {
     if (--this.openSockets > 0 || this.closedByOwner) return;
     this.owner.onRelayEnd(this.end);
   }
+}
+
+/**
+ * Resets `socket` (RST), or closes it when its FIN may still be on its way out: libuv refuses to
+ * reset a socket with a shutdown pending, and Node then never closes it (no 'close', and a worker
+ * thread spins forever at exit). Its peer has had, or is getting, our FIN either way.
+ */
+function reset(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
+  else socket.resetAndDestroy();
 }

@@ -14,6 +14,7 @@
  */
 import type * as net from 'node:net';
 import { ConnectionLogStream } from '../../../access-log/connection-log';
+import { DRAIN_QUIET_MS } from '../../../common/drain';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import { stopReading } from '../../../native';
 import { joinHostPort } from '../../../router/header-format';
@@ -31,6 +32,8 @@ import {
 
 /** Byte counts reach the stats at least this often on a long transfer. */
 const STATS_TICK_MS = 1000;
+/** While draining, quietness is checked this often. */
+const DRAIN_TICK_MS = 100;
 /** Idleness is checked this many times per idle timeout (the timeout fires within 1/8 of it). */
 const IDLE_CHECKS_PER_TIMEOUT = 8;
 const MIN_TICK_MS = 50;
@@ -94,7 +97,12 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.connectNext();
   }
 
-  /** Ends the session now (idle timeout, duration limit): both connections are closed. */
+  /** The proxy drains: close now if idle, else once quiet or at the end of the grace (onTimeout). */
+  startDrain(): void {
+    if (this.phase !== Phase.Done) this.onTimeout();
+  }
+
+  /** Ends the session now (idle timeout, duration limit, drain): both connections are closed. */
   close(): void {
     if (this.phase === Phase.Relaying) this.relay!.close();
     this.finish();
@@ -135,12 +143,22 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.ended();
   }
 
-  /** The relaying tick: stats, idle timeout, duration limit. */
+  /** The relaying tick (stats, idle timeout, duration limit), and the drain's check. */
   onTimeout(): void {
-    if (this.phase !== Phase.Relaying) return;
+    if (this.phase === Phase.Done) return;
     const now = this.env.now();
-    if (this.publishBytes()) this.lastActiveMs = now;
-    const { idleTimeoutMs, config, stats } = this.env;
+    const relaying = this.phase === Phase.Relaying;
+    if (relaying && this.publishBytes()) this.lastActiveMs = now;
+    const { idleTimeoutMs, config, stats, draining, drainDeadlineMs } = this.env;
+    if (draining && (now - this.lastActiveMs >= DRAIN_QUIET_MS || now >= drainDeadlineMs)) {
+      this.close();
+      return;
+    }
+    if (!relaying) {
+      // Connecting while draining: the connect has its own timeout; check quietness meanwhile.
+      this.armTick();
+      return;
+    }
     if (idleTimeoutMs > 0 && now - this.lastActiveMs >= idleTimeoutMs) {
       stats.idleTimeout.inc();
       this.close();
@@ -184,7 +202,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
 
   private armTick(): void {
     const { idleTimeoutMs, config } = this.env;
-    let ms = STATS_TICK_MS;
+    let ms = this.env.draining ? DRAIN_TICK_MS : STATS_TICK_MS;
     if (idleTimeoutMs > 0) ms = Math.min(ms, Math.max(MIN_TICK_MS, idleTimeoutMs / IDLE_CHECKS_PER_TIMEOUT));
     const limit = config.maxDownstreamConnectionDurationMs;
     if (limit > 0) ms = Math.min(ms, Math.max(1, this.startedMs + limit - this.env.now()));

@@ -8,6 +8,7 @@
 import type * as net from 'node:net';
 import { createAccessLoggers } from '../../../access-log/access-logs';
 import type { AccessLogger } from '../../../access-log/api';
+import { TCP_PROXY_DRAIN_GRACE_MS } from '../../../common/drain';
 import { log } from '../../../common/log';
 import type { TimerWheel } from '../../../common/timer-wheel';
 import { spliceRelayAvailable } from '../../../native';
@@ -40,6 +41,9 @@ export interface TcpProxyEnv {
   readonly splice: boolean;
   /** `access_log[]` of this filter; sessions keep no log state when it is empty. */
   readonly accessLoggers: readonly AccessLogger[];
+  /** Set by drain(): sessions close once quiet, and at `drainDeadlineMs` at the latest. */
+  readonly draining: boolean;
+  readonly drainDeadlineMs: number;
   now(): number;
   pickTarget(): UpstreamTarget;
   lbContext(downstream: net.Socket): LbContext;
@@ -59,6 +63,8 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
   private readonly sessions = new Set<TcpProxySession>();
   private readonly random: () => number;
   readonly now: () => number;
+  draining = false;
+  drainDeadlineMs = 0;
   private drained: (() => void) | null = null;
 
   constructor(
@@ -93,13 +99,24 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
     const session = new TcpProxySession(this, socket);
     this.sessions.add(session);
     session.start();
+    if (this.draining) session.startDrain();
     return FilterStatus.StopIteration;
   }
 
-  /** Connections already proxied run to their end; `done` runs when the last one has. */
+  /**
+   * Idle sessions (no byte either way for DRAIN_QUIET_MS) close at once, busy ones once they are
+   * that quiet or after TCP_PROXY_DRAIN_GRACE_MS (see common/drain.ts); `done` runs when the last
+   * one has ended.
+   */
   drain(done: () => void): void {
-    if (this.sessions.size === 0) done();
-    else this.drained = done;
+    this.draining = true;
+    this.drainDeadlineMs = this.now() + TCP_PROXY_DRAIN_GRACE_MS;
+    if (this.sessions.size === 0) {
+      done();
+      return;
+    }
+    this.drained = done;
+    for (const session of this.sessions) session.startDrain();
   }
 
   pickTarget(): UpstreamTarget {

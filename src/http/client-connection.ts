@@ -9,6 +9,13 @@
  *
  * The connection itself is the `RequestEncoder` of its current stream (no object per request);
  * encoder calls made while no stream is active are ignored.
+ *
+ * Flow-control state (read disables, the write watermark) belongs to the stream: it is dropped when
+ * the stream completes, so a connection goes back to its pool exactly as a fresh one would be —
+ * reading, no unparsed bytes, nothing queued for write (see `reusable`). An owner that paused the
+ * response and then saw it complete (the last bytes were already in the chunk being parsed) never
+ * gets to undo its pause; without this, the next request on the pooled connection would wait for a
+ * response the paused socket never reads.
  */
 import type * as net from 'node:net';
 import type {
@@ -51,14 +58,18 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   busy = false;
   private closed = false;
   private corked = false;
+  // Per-stream flow control, cleared when the stream ends (`endStreamFlowControl`).
   private readDisableCount = 0;
   /** socket.write() returned false for request bytes; cleared on 'drain'. */
   private aboveWriteWatermark = false;
+  /** llhttp is inside a response (between message begin and complete). */
+  private midResponse = false;
   // Per-stream state, reset by newStream().
   private requestChunked = false;
   private requestComplete = false;
   private headRequest = false;
-  private reusable = true;
+  /** Neither side asked for close and the framing allows another exchange on this connection. */
+  private keepAlive = true;
   private responseStarted = false;
   /** The decoder got the response's end (endStream); the stream completes after llhttp's message-complete. */
   private responseComplete = false;
@@ -93,15 +104,28 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.requestChunked = false;
     this.requestComplete = false;
     this.headRequest = false;
-    this.reusable = true;
+    this.keepAlive = true;
     this.responseStarted = false;
     this.responseComplete = false;
-    this.aboveWriteWatermark = false;
     return this;
   }
 
   close(): void {
     if (!this.closed) this.socket.destroy();
+  }
+
+  get reusable(): boolean {
+    const socket = this.socket;
+    return (
+      !this.busy &&
+      !this.closed &&
+      !this.midResponse &&
+      !this.corked &&
+      this.readDisableCount === 0 &&
+      !this.aboveWriteWatermark &&
+      !socket.isPaused() &&
+      socket.writableLength === 0
+    );
   }
 
   // ---- RequestEncoder
@@ -121,7 +145,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     } else if (BODY_METHODS.has(head.method)) framing = 'content-length: 0\r\n';
     const connection = head.headers.get('connection');
     if (connection !== undefined && listHasToken(connection, 'close')) {
-      this.reusable = false;
+      this.keepAlive = false;
       framing += 'connection: close\r\n';
     }
     const text =
@@ -185,6 +209,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   }
 
   readDisable(disable: boolean): void {
+    if (!this.busy) return;
     this.readDisableCount += disable ? 1 : -1;
     if (this.readDisableCount < 0) this.readDisableCount = 0;
     if (this.readDisableCount > 0) this.socket.pause();
@@ -196,6 +221,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   onMessageBegin(): number {
     // Bytes from the server with no request outstanding (or after its response) break framing.
     if (!this.busy || this.responseComplete) return ParserError.USER;
+    this.midResponse = true;
     this.headers = new HeaderMap();
     this.trailers = null;
     this.contentLength = -1;
@@ -221,12 +247,12 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     }
     if (this.chunked && this.contentLength >= 0) return ParserError.USER;
     this.responseStarted = true;
-    if (!parser.keepAlive) this.reusable = false;
+    if (!parser.keepAlive) this.keepAlive = false;
     let result: number = HeadersCompleteResult.CONTINUE;
     let endStream: boolean;
     if (status === 101) {
       // No tunnel support yet: the exchange ends here and the connection is done for.
-      this.reusable = false;
+      this.keepAlive = false;
       result = HeadersCompleteResult.SKIP_BODY_UPGRADE;
       endStream = true;
     } else if (this.headRequest || status === 204 || status === 304) {
@@ -238,7 +264,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       endStream = this.contentLength === 0;
     } else {
       // Close-delimited body: it ends when the server closes.
-      this.reusable = false;
+      this.keepAlive = false;
       endStream = false;
     }
     if (endStream) this.responseComplete = true;
@@ -265,6 +291,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
    * `onData`), so an owner that reuses the connection at once never races this parse.
    */
   onMessageComplete(): number {
+    this.midResponse = false;
     if (this.informational) return 0;
     if (!this.busy) return ParserError.USER;
     if (!this.responseComplete) {
@@ -300,13 +327,26 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private completeStream(): void {
     if (!this.requestComplete) {
       // The server answered before the whole request was sent: the rest cannot go on this connection.
-      this.reusable = false;
+      this.keepAlive = false;
     }
-    const reusable = this.reusable && !this.closed;
     this.busy = false;
     this.decoder = null;
+    this.endStreamFlowControl();
+    const reusable = this.keepAlive && this.reusable;
     this.callbacks.onStreamComplete(reusable);
     if (!reusable) this.close();
+  }
+
+  /** Drops what the finished stream's owner asked of the socket: it no longer speaks for it. */
+  private endStreamFlowControl(): void {
+    if (this.readDisableCount > 0) {
+      this.readDisableCount = 0;
+      this.socket.resume();
+    }
+    if (this.aboveWriteWatermark) {
+      this.aboveWriteWatermark = false;
+      this.socket.removeListener('drain', this.onDrain);
+    }
   }
 
   /** Ends the stream with a reset delivered to its decoder, and closes the connection. */
@@ -325,7 +365,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     if (ret === ParserError.OK) return;
     if (ret === ParserError.PAUSED && this.busy) {
       // Bytes after a complete response are not a response to anything we sent.
-      if (parser.stopOffset !== chunk.length) this.reusable = false;
+      if (parser.stopOffset !== chunk.length) this.keepAlive = false;
       parser.resume();
       parser.execute(EMPTY);
       this.completeStream();

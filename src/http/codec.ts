@@ -130,7 +130,10 @@ export interface RequestEncoder {
   encodeData(data: Buffer, endStream: boolean): void;
   encodeTrailers(trailers: HeaderMap): void;
   resetStream(reason: StreamResetReason): void;
-  /** Stop/resume reading the response (flow control toward a slow downstream). */
+  /**
+   * Stop/resume reading the response (flow control toward a slow downstream). Reference-counted, and
+   * scoped to the stream: the codec drops any disables still in force when the stream completes.
+   */
   readDisable(disable: boolean): void;
 }
 
@@ -138,7 +141,8 @@ export interface RequestEncoder {
 export interface ClientConnectionCallbacks {
   /**
    * The current stream finished: response complete and request fully written. `reusable` is false
-   * when either side asked for close, the response was close-delimited, or the exchange broke.
+   * when either side asked for close, the response was close-delimited, or the exchange broke, or
+   * the connection is not back in a clean state (`ClientConnection.reusable`); the codec then closes it.
    */
   onStreamComplete(reusable: boolean): void;
   /** The socket closed (peer FIN/RST, error, or close()). An active stream already got onResetStream. */
@@ -151,4 +155,10 @@ export interface ClientConnection {
   close(): void;
   /** True between newStream and onStreamComplete. */
   readonly busy: boolean;
+  /**
+   * The connection may take a new stream and is in the state a fresh one would be in: idle, open,
+   * reading (no read disable left over from the last stream), no partly parsed response, nothing
+   * queued for write. A pool hands out only connections for which this is true.
+   */
+  readonly reusable: boolean;
 }

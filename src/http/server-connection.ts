@@ -117,6 +117,11 @@ class ServerStream implements ResponseEncoder {
   framing = BodyFraming.NONE;
   status = 0;
   aboveWriteWatermark = false;
+  /**
+   * The owner's read disables (reference-counted). They belong to this stream: once it ends they
+   * no longer hold the connection, so a pause its owner never undid cannot stall the next request.
+   */
+  readDisableCount = 0;
   /** A head waiting for the first body chunk, to leave in the same write (at the end of the tick at the latest). */
   heldHead = '';
 
@@ -230,7 +235,10 @@ class ServerStream implements ResponseEncoder {
   }
 
   readDisable(disable: boolean): void {
-    if (!this.detached) this.connection.readDisable(disable);
+    if (this.detached) return;
+    if (disable) this.readDisableCount++;
+    else if (this.readDisableCount > 0) this.readDisableCount--;
+    this.connection.updateReading();
   }
 
   /** `prefix` + `data` + `suffix` in one write for small bodies, one corked writev otherwise. */
@@ -285,7 +293,6 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   /** Unparsed bytes kept while the parser waits for the current response (pipelining). */
   private pending: Buffer = EMPTY;
   private waitingForResponse = false;
-  private readDisableCount = 0;
   private readingPaused = false;
   /** The stream whose head waits for its first body chunk until the end of the tick. */
   private heldHeadStream: ServerStream | null = null;
@@ -532,12 +539,6 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     this.socket.once('drain', this.onDrain);
   }
 
-  readDisable(disable: boolean): void {
-    this.readDisableCount += disable ? 1 : -1;
-    if (this.readDisableCount < 0) this.readDisableCount = 0;
-    this.updateReading();
-  }
-
   responseComplete(stream: ServerStream): void {
     this.lastResponseStatus = stream.status;
     // A response that ends before its request leaves unread body bytes: the connection cannot be reused.
@@ -563,6 +564,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   private finishStream(stream: ServerStream): void {
     stream.detached = true;
     if (this.stream === stream) this.stream = null;
+    if (!this.closed) this.updateReading();
   }
 
   private resetActiveStream(reason: StreamResetReason): void {
@@ -602,8 +604,11 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     return 400;
   }
 
-  private updateReading(): void {
-    const pause = !this.ending && (this.waitingForResponse || this.readDisableCount > 0);
+  /** Reads unless a response is awaited (pipelining) or the current stream's owner disabled reading. */
+  updateReading(): void {
+    const stream = this.stream;
+    const pause =
+      !this.ending && (this.waitingForResponse || (stream !== null && stream.readDisableCount > 0));
     if (pause === this.readingPaused) return;
     this.readingPaused = pause;
     if (pause) this.socket.pause();

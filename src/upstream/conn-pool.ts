@@ -9,7 +9,9 @@
  *   so the router can retry or answer 503 instead of waiting on a host that does not answer.
  * - A connection is closed after `maxRequestsPerConnection` requests, when either side asked for
  *   close, after `idleTimeoutMs` unused, and on `drain()` (busy ones when their request completes).
- *   An idle connection the upstream closes is simply forgotten.
+ *   An idle connection the upstream closes is simply forgotten. A connection returns to the idle
+ *   list, and leaves it, only while its codec says it is `reusable` (clean as a fresh one); one
+ *   that is not is closed rather than handed to the next request.
  * - One coarse sweep timer per pool, running only while the pool has connections, enforces both
  *   connect and idle timeouts (precision: a tenth of the shorter timeout, 10 ms to 1 s).
  * - The shared host table counts per host: active connections (connecting or open), connect
@@ -238,7 +240,7 @@ export class Http1ConnPool {
     this.options.circuitBreaker.endRequest();
     conn.state = ConnState.Idle;
     const max = this.options.maxRequestsPerConnection;
-    if (!reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
+    if (!reusable || !conn.codec!.reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
     // The codec calls this outside its parser, so the next request may start here at once.
     else this.onConnectionFree(conn);
   }
@@ -280,7 +282,7 @@ export class Http1ConnPool {
   private popIdle(): PoolConnection | null {
     for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
       // The upstream may have closed it a moment ago, before the close event was processed.
-      if (conn.socket.writable) return conn;
+      if (conn.socket.writable && conn.codec!.reusable) return conn;
       this.closeConnection(conn);
     }
     return null;

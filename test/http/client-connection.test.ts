@@ -397,3 +397,63 @@ test('an upload faster than the upstream reads raises the write watermark, and d
     await upstream.close();
   }
 });
+
+test('a stream that completes while its owner has reading disabled leaves the connection reading', async () => {
+  // The whole response in one write: its end is parsed in the same chunk as the bytes that made the
+  // owner (the router, toward a slow client) pause reading, so the owner never resumes it.
+  const body = 'y'.repeat(20_000);
+  const upstream = await rawUpstream((socket) =>
+    socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4e20\r\n${body}\r\n0\r\n\r\n`),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const first = new RecordedResponse();
+    const encoder = client.connection.newStream(first);
+    const pauseOnHeaders = first.decodeHeaders.bind(first);
+    first.decodeHeaders = (head, endStream) => {
+      pauseOnHeaders(head, endStream);
+      encoder.readDisable(true);
+    };
+    encoder.encodeHeaders(requestHead('GET', '/big'), -1, true);
+    await waitFor(() => client.completions.length === 1, 'the first stream to complete');
+    assert.equal(first.bodyText, body);
+    assert.deepEqual(client.completions, [true], 'reusable');
+    assert.equal(client.connection.reusable, true);
+    // The stale owner's resume, and any later pause, no longer reach the connection.
+    encoder.readDisable(false);
+    encoder.readDisable(true);
+    assert.equal(client.connection.reusable, true);
+    const second = await get(client, 'GET', '/again');
+    assert.equal(second.bodyText, body);
+    assert.deepEqual(client.completions, [true, true]);
+    client.connection.close();
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('a connection whose request bytes are still queued is not reusable when the response ends', async () => {
+  // The upstream answers as soon as it sees the head and never reads the body.
+  const upstream = await listen(
+    net.createServer((socket) => {
+      socket.once('data', () => {
+        socket.pause();
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      });
+    }),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = new RecordedResponse();
+    const encoder = client.connection.newStream(response);
+    const size = 16 * 1024 * 1024;
+    encoder.encodeHeaders(requestHead('POST', '/upload'), size, false);
+    encoder.encodeData(Buffer.alloc(size), true);
+    await waitFor(() => client.completions.length === 1, 'completion');
+    assert.equal(response.bodyText, 'ok');
+    assert.deepEqual(client.completions, [false]);
+    await waitFor(() => client.closes === 1, 'close');
+  } finally {
+    await upstream.close();
+  }
+});

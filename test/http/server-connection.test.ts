@@ -606,3 +606,32 @@ test('a response that ends before its request body closes the connection', async
     await server.close();
   }
 });
+
+test("a stream's read disable ends with the stream: the next request on the connection is read", async () => {
+  // The owner pauses reading and answers without resuming (as a filter chain whose response
+  // completes before its pause is undone); a stale resume after the stream ended changes nothing.
+  const server = await startServer({
+    onComplete: (s) => {
+      s.encoder.readDisable(true);
+      s.encoder.readDisable(true);
+      s.respond(200, `path=${s.head!.path}`);
+      s.encoder.readDisable(false);
+    },
+  });
+  try {
+    const request = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    for (const [label, chunks] of [
+      ['pipelined', [request('/1') + request('/2') + request('/3')]],
+      ['one after the other', [request('/1'), request('/2'), request('/3')]],
+    ] as const) {
+      const { text } = await rawExchange(server.port, [...chunks], { gapMs: 30, untilText: 'path=/3' });
+      assert.deepEqual(
+        [...text.matchAll(/path=\/(\d)/g)].map((m) => m[1]),
+        ['1', '2', '3'],
+        label,
+      );
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HostColumn } from '../../src/upstream/host-table';
 import { until } from './helpers';
+import { createClientConnection } from '../../src/http/client-connection';
 import { closedPort, makePool, send, startServer, TestRequest, unresponsiveListener } from './pool-harness';
 
 test('sequential requests reuse one keep-alive connection; the host table counts them', async () => {
@@ -211,6 +212,45 @@ test('close resets active streams and fails waiting ones', async () => {
     assert.deepEqual([w.kind, w.reason], ['failure', 'connection_failure']);
     await until(() => table.get(host.slot, HostColumn.ActiveConnections) === 0, 'the connection to close');
     assert.equal(table.activeRequests(host.slot), 0);
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+test('a connection whose codec is not reusable is closed instead of pooled, and never handed out', async () => {
+  const server = await startServer();
+  // The real codec, with `reusable` forced false while `dirty` is set (as a codec left paused or
+  // holding unparsed bytes would report it).
+  let dirty = false;
+  const { pool } = makePool(server.port, {
+    connectionFactory: (socket, callbacks) => {
+      const codec = createClientConnection(socket, callbacks);
+      return {
+        newStream: (decoder) => codec.newStream(decoder),
+        close: () => codec.close(),
+        get busy() {
+          return codec.busy;
+        },
+        get reusable() {
+          return codec.reusable && !dirty;
+        },
+      };
+    },
+  });
+  try {
+    dirty = true;
+    assert.equal((await send(pool).done).body, 'conn-1');
+    await until(() => server.open === 0, 'the unclean connection to close');
+    assert.equal(pool.idleCount, 0);
+    dirty = false;
+    assert.equal((await send(pool).done).body, 'conn-2');
+    assert.equal(pool.idleCount, 1);
+    // Pooled while clean, then unclean while idle: the next request gets a fresh connection.
+    dirty = true;
+    const next = send(pool);
+    assert.equal(next.request.called, false, 'the idle connection was not handed out');
+    assert.equal((await next.done).body, 'conn-3');
   } finally {
     pool.close();
     await server.close();

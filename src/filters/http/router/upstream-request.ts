@@ -142,6 +142,7 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   }
 
   readDisable(disable: boolean): void {
-    this.encoder?.readDisable(disable);
+    // Once the response is complete the connection may already serve another request.
+    if (!this.done) this.encoder?.readDisable(disable);
   }
 }

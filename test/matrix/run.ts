@@ -12,6 +12,7 @@ import { header, type Framing, type Header } from '../support/http1-wire';
 import { REQUESTS_PER_CELL, type Expected, type Shape } from './shapes';
 
 export interface Cell {
+  /** Position in the full matrix (a run may take a subset; its routes are numbered by position in the run). */
   id: number;
   shape: Shape;
   peer: PeerMode;
@@ -23,7 +24,20 @@ export interface IntendedDifference {
   reasons: string[];
   /** Replaces fields of the shape's expectation. */
   expected: Partial<MatrixExpected>;
+  /** Observations a differential run must not compare for this cell (beyond those `expected` covers). */
+  differsIn?: ComparedField[];
 }
+
+/** What a differential run compares between two proxies (see differential.ts). */
+export type ComparedField =
+  | 'exchanges'
+  | 'status'
+  | 'body'
+  | '1xx'
+  | 'trailers'
+  | 'framing'
+  | 'upstream connections'
+  | 'downstream connections';
 
 export interface MatrixExpected extends Expected {
   /**
@@ -44,6 +58,8 @@ export interface ProxyTarget {
   /** Starts the proxy with route `/c<i>/` to 127.0.0.1:`originPorts[i]` (pooled, keep-alive upstreams). */
   start(originPorts: number[]): Promise<RunningProxy>;
   difference(cell: Cell): IntendedDifference | null;
+  /** Why this proxy cannot serve the cell at all (it is left out of its runs), or null. */
+  unsupported?(cell: Cell): string | null;
 }
 
 /** What a client and the origin saw in one exchange, normalised for comparison. */
@@ -105,7 +121,7 @@ export function matrixCells(shapes: Shape[]): Cell[] {
   return cells;
 }
 
-/** Runs `cells` through `target` and judges each one. */
+/** Runs `cells` through `target` and judges each one; outcomes are in the order of `cells`. */
 export async function runMatrix(
   target: ProxyTarget,
   cells: Cell[],
@@ -120,7 +136,7 @@ export async function runMatrix(
       const worker = async (): Promise<void> => {
         while (next < cells.length) {
           const i = next++;
-          outcomes[i] = await runCell(target, cells[i]!, origins[i]!, proxy.port, options);
+          outcomes[i] = await runCell(target, cells[i]!, `/c${i}`, origins[i]!, proxy.port, options);
         }
       };
       await Promise.all(Array.from({ length: Math.min(options.concurrency, cells.length) }, worker));
@@ -133,14 +149,15 @@ export async function runMatrix(
   }
 }
 
+/** Runs one cell, whose route is `prefix` (`/c<position in the run>`). */
 async function runCell(
   target: ProxyTarget,
   cell: Cell,
+  prefix: string,
   origin: RawOrigin,
   port: number,
   options: RunOptions,
 ): Promise<CellOutcome> {
-  const prefix = `/c${cell.id}`;
   const requests = Array.from({ length: REQUESTS_PER_CELL }, (_, i) => cell.shape.request(i, prefix));
   const sequence = await runSequence(port, requests, {
     mode: cell.peer,
@@ -151,7 +168,12 @@ async function runCell(
   const observation = observe(sequence, origin);
   const difference = target.difference(cell);
   const expected: MatrixExpected = { ...cell.shape.expected, ...difference?.expected };
-  return { cell, difference, observation, failures: judge(cell, expected, observation, options.boundMs) };
+  return {
+    cell,
+    difference,
+    observation,
+    failures: judge(cell, prefix, expected, observation, options.boundMs),
+  };
 }
 
 function observe(sequence: SequenceResult, origin: RawOrigin): Observation {
@@ -183,7 +205,13 @@ function observe(sequence: SequenceResult, origin: RawOrigin): Observation {
 }
 
 /** Every way the observation departs from `expected`; empty when the cell passes. */
-function judge(cell: Cell, expected: MatrixExpected, obs: Observation, boundMs: number): string[] {
+function judge(
+  cell: Cell,
+  prefix: string,
+  expected: MatrixExpected,
+  obs: Observation,
+  boundMs: number,
+): string[] {
   const failures: string[] = [];
   const exchanges = obs.exchanges;
   const cut = expected.closesPipelinedConnection === true && cell.peer === 'pipeline';
@@ -237,7 +265,7 @@ function judge(cell: Cell, expected: MatrixExpected, obs: Observation, boundMs: 
     const want = minUp === maxUp ? `${minUp}` : `${minUp} to ${maxUp}`;
     failures.push(`${obs.upstreamConnections} upstream connections for ${n} requests, expected ${want}`);
   }
-  const targets = exchanges.map((_, i) => `/c${cell.id}/r${i}`);
+  const targets = exchanges.map((_, i) => `${prefix}/r${i}`);
   if (obs.originTargets.join() !== targets.join()) {
     failures.push(`origin received [${obs.originTargets.join(' ')}], expected [${targets.join(' ')}]`);
   }

@@ -7,6 +7,7 @@
  * `ENGINES` (how to select it: env and CLI args for the `legate` process), not a copy of the suite.
  */
 import { httpProxyYaml, staticCluster, startLegate } from '../integration/harness';
+import { startNginx } from '../support/nginx';
 import type { Cell, IntendedDifference, ProxyTarget, RunningProxy } from './run';
 
 /** Route timeout: above the matrix's per-request bound, so a hang fails as slowness, not as a 504. */
@@ -137,4 +138,61 @@ function combine(differences: (IntendedDifference | null)[]): IntendedDifference
     reasons: present.flatMap((d) => d.reasons),
     expected: Object.assign({}, ...present.map((d) => d.expected)),
   };
+}
+/** nginx (Debian's) in front of the same origins: HTTP/1.1 and keep-alive to the upstream. */
+export function nginxTarget(nginxPath: string): ProxyTarget {
+  return {
+    name: 'nginx',
+    async start(originPorts: number[]): Promise<RunningProxy> {
+      const upstreams = originPorts
+        .map((port, i) => `    upstream c${i} { server 127.0.0.1:${port}; keepalive 4; }`)
+        .join('\n');
+      const locations = originPorts
+        .map((_, i) => `        location /c${i}/ { proxy_pass http://c${i}; }`)
+        .join('\n');
+      const nginx = await startNginx(
+        nginxPath,
+        `${upstreams}
+    server {
+        listen 127.0.0.1:{{PORT}};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_read_timeout ${ROUTE_TIMEOUT_S}s;
+${locations}
+    }`,
+      );
+      return { port: nginx.port, stop: () => nginx.stop() };
+    },
+    difference: nginxDifference,
+    unsupported: (cell) =>
+      cell.shape.feature === 'informational'
+        ? 'nginx 1.22 takes an upstream 1xx for the final response: the client gets a bare 1xx and the ' +
+          'connection then waits for a body until proxy_read_timeout'
+        : null,
+  };
+}
+
+function nginxDifference(cell: Cell): IntendedDifference | null {
+  switch (cell.shape.feature) {
+    case 'trailers':
+      return {
+        reasons: ["nginx's proxy module does not pass upstream trailers to the client"],
+        expected: { trailers: () => [] },
+      };
+    case 'expect-refused':
+      return {
+        reasons: [
+          'nginx answers Expect: 100-continue itself and reads the whole body before it contacts the ' +
+            'upstream (proxy_request_buffering), so the origin sees complete requests on one connection',
+        ],
+        expected: {
+          informational: [100],
+          downstreamReused: true,
+          upstreamReused: true,
+          originReadsBody: true,
+        },
+      };
+    default:
+      return null;
+  }
 }

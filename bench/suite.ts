@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../src/bench/options';
+import { BenchUsageError, parseDuration } from '../src/bench/options';
 import { renderHtmlReport } from '../src/bench/report-html';
 import { runScenario, type ScenarioOutcome } from './runner/execute';
 import { originPrograms } from './runner/origins';
@@ -19,7 +19,7 @@ import { findRepoRoot } from './runner/repo-root';
 import { loadScenarios, type Scenario } from './runner/scenario';
 import { htmlReportFor, markdownForOutcome, summarizeOutcome, type Cell } from './runner/summary';
 import { SYSTEMS } from './runner/systems';
-import { ensurePrograms } from './runner/tools';
+import { ensurePrograms, hasProgram } from './runner/tools';
 
 const USAGE = `usage: legate bench-suite [options]
 
@@ -30,6 +30,7 @@ const USAGE = `usage: legate bench-suite [options]
   --duration T         duration of each run (e.g. 5s)
   --out DIR            results directory (default bench/results/<date>)
   --list               list the scenarios and exit
+  --dry-run            check the options, print what would run, and exit (starts nothing)
 `;
 
 const QUICK_REPS = 2;
@@ -47,8 +48,80 @@ function timestamp(): string {
 function selectScenarios(all: Scenario[], names: string[] | undefined, full: boolean): Scenario[] {
   if (names === undefined) return all.filter((s) => full || s.inDefaultSet);
   const unknown = names.filter((n) => !all.some((s) => s.name === n));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')} (see --list)`);
+  if (unknown.length > 0)
+    throw new BenchUsageError(`unknown scenario(s): ${unknown.join(', ')} (see --list)`);
   return all.filter((s) => names.includes(s.name));
+}
+
+interface SuitePlan {
+  full: boolean;
+  scenarios: Scenario[];
+  /** null: each scenario's own. */
+  durationMs: number | null;
+  reps: number | null;
+  outDir: string;
+}
+
+interface SuiteFlags {
+  full?: boolean;
+  scenario?: string[];
+  systems?: string;
+  reps?: string;
+  duration?: string;
+  out?: string;
+}
+
+/** Checks the options against the scenarios and systems; every mistake is a BenchUsageError. */
+function planSuite(values: SuiteFlags, all: Scenario[], benchDir: string): SuitePlan {
+  const full = values.full === true;
+  let scenarios = selectScenarios(all, values.scenario, full);
+  if (values.systems !== undefined) {
+    const keep = new Set(values.systems.split(','));
+    const unknown = [...keep].filter((n) => !SYSTEMS.has(n));
+    if (unknown.length > 0)
+      throw new BenchUsageError(
+        `--systems: unknown system(s) ${unknown.join(', ')} (known: ${[...SYSTEMS.keys()].join(', ')})`,
+      );
+    scenarios = scenarios.map((s) => ({
+      ...s,
+      systems: s.systems.filter((n) => keep.has(n) || n === s.baseline),
+    }));
+  }
+  const durationMs =
+    values.duration !== undefined
+      ? parseDuration(values.duration, '--duration')
+      : full
+        ? null
+        : QUICK_DURATION_MS;
+  let reps: number | null = full ? null : QUICK_REPS;
+  if (values.reps !== undefined) {
+    reps = Number(values.reps);
+    if (!Number.isInteger(reps) || reps < 1)
+      throw new BenchUsageError(`--reps: expected a positive integer, got '${values.reps}'`);
+  }
+  return { full, scenarios, durationMs, reps, outDir: values.out ?? join(benchDir, 'results', timestamp()) };
+}
+
+/** --dry-run: what would run, and which programs are missing (they would be installed). */
+function describePlan(plan: SuitePlan): string {
+  const lines = [`bench-suite (dry run): ${plan.full ? 'full' : 'short'} mode`];
+  for (const s of plan.scenarios) {
+    const reps = plan.reps ?? s.reps;
+    const ms = plan.durationMs ?? s.load.durationMs;
+    lines.push(`  ${s.name}: ${s.systems.join(', ')} (baseline ${s.baseline}); ${reps} x ${ms / 1000} s`);
+  }
+  const programs = [...new Set(plan.scenarios.flatMap(requiredPrograms))];
+  const missing = programs.filter((p) => !hasProgram(p));
+  lines.push(
+    `programs: ${programs.join(', ')}${missing.length > 0 ? `; missing: ${missing.join(', ')}` : ''}`,
+  );
+  lines.push(`results would go to ${relative(process.cwd(), plan.outDir) || '.'}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The programs a scenario needs on PATH (origins and systems). */
+function requiredPrograms(s: Scenario): string[] {
+  return [...originPrograms(s.origin), ...s.systems.flatMap((n) => SYSTEMS.get(n)!.requires(s.proxyMode))];
 }
 
 export async function runSuiteCli(argv: string[]): Promise<number> {
@@ -64,6 +137,7 @@ export async function runSuiteCli(argv: string[]): Promise<number> {
         duration: { type: 'string' },
         out: { type: 'string' },
         list: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -85,37 +159,25 @@ export async function runSuiteCli(argv: string[]): Promise<number> {
       );
     return 0;
   }
-  const full = values.full === true;
-  let scenarios = selectScenarios(all, values.scenario, full);
-  if (values.systems !== undefined) {
-    const keep = new Set(values.systems.split(','));
-    scenarios = scenarios.map((s) => ({
-      ...s,
-      systems: s.systems.filter((n) => keep.has(n) || n === s.baseline),
-    }));
+  let plan: SuitePlan;
+  try {
+    plan = planSuite(values, all, benchDir);
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    process.stderr.write(`legate bench-suite: ${err.message}\n\n${USAGE}`);
+    return 2;
   }
-  const durationMs =
-    values.duration !== undefined
-      ? parseDuration(values.duration, '--duration')
-      : full
-        ? null
-        : QUICK_DURATION_MS;
-  const reps = values.reps !== undefined ? Number(values.reps) : full ? null : QUICK_REPS;
-  const outDir = values.out ?? join(benchDir, 'results', timestamp());
+  if (values['dry-run']) {
+    process.stdout.write(describePlan(plan));
+    return 0;
+  }
+  const { full, scenarios, durationMs, reps, outDir } = plan;
   const runDir = join(outDir, 'run');
   mkdirSync(runDir, { recursive: true });
 
   const log = (line: string): void => void process.stdout.write(line + '\n');
   installCleanupTraps();
-  const programs = new Set<string>();
-  for (const s of scenarios) {
-    originPrograms(s.origin).forEach((p) => programs.add(p));
-    s.systems.forEach((n) =>
-      SYSTEMS.get(n)!
-        .requires(s.proxyMode)
-        .forEach((p) => programs.add(p)),
-    );
-  }
+  const programs = new Set(scenarios.flatMap(requiredPrograms));
   programs.add('wrk'); // not driven by the suite, but the generator is validated against it (README)
   const missing = ensurePrograms([...programs], log);
 
@@ -171,7 +233,7 @@ export async function runSuiteCli(argv: string[]): Promise<number> {
       .join('\n');
   const notes = [
     `${env.date} · ${env.cpus} · kernel ${env.kernel} · Node ${env.node} · ${env.nginx} · ${env.haproxy} · mode ${env.mode}`,
-    'Each curve is the median run (by req/s) of its system. Constant-rate variants measure latency from intended send times.',
+    "Bold curves: each system's run with the median p99; thin: its other runs. Constant-rate variants measure latency from intended send times.",
   ];
   writeFileSync(
     join(outDir, 'results.json'),

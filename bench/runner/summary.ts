@@ -1,8 +1,10 @@
 /**
  * Turns run records into the suite's report: per scenario, variant and system the median over the
  * repetitions (throughput, latency percentiles, CPU), the spread, and the ratio to the scenario's
- * baseline; then as Markdown tables and as the HTML latency report (one chart per scenario variant,
- * each system's median run as a curve).
+ * baseline; then as Markdown tables and as the HTML latency report (one chart per scenario variant:
+ * each system's runs, the one with the median p99 in bold, so the bold curve shows the p99 the
+ * table shows; in constant-rate variants every run has the same req/s, so "the median run by req/s"
+ * would be an arbitrary one).
  */
 import type { HtmlReport, PlotSeries, TimelineChart } from '../../src/bench/report-html';
 import type { RunRecord, ScenarioOutcome } from './execute';
@@ -28,8 +30,13 @@ export interface Cell {
   ratioToBaseline: number | null;
   p99RatioToBaseline: number | null;
   generatorBehind: boolean;
-  /** The record whose throughput is the median (its latency curve is plotted). */
-  medianRun: RunRecord | null;
+  /**
+   * The run whose p99 is the median p99 (with an even number of runs, the lower of the two middle
+   * ones): its latency curve is drawn bold. Null when no run has a latency curve.
+   */
+  plottedRun: RunRecord | null;
+  /** The other successful runs with a latency curve, drawn thin. */
+  otherRuns: RunRecord[];
 }
 
 export function median(values: number[]): number {
@@ -54,7 +61,9 @@ export function summarizeOutcome(outcome: ScenarioOutcome): Cell[] {
       const all = outcome.records.filter((r) => r.variant === variant && r.system === system);
       if (all.length === 0) continue;
       const ok = all.filter((r) => r.ok);
-      const byThroughput = [...ok].sort((a, b) => a.throughput - b.throughput);
+      const curves = ok.filter((r) => r.percentiles !== undefined && r.latency !== undefined);
+      const byP99 = [...curves].sort((a, b) => a.latency!.p99 - b.latency!.p99);
+      const plottedRun = byP99[Math.floor((byP99.length - 1) / 2)] ?? null;
       const tp = ok.map((r) => r.throughput);
       group.push({
         scenario: sc.name,
@@ -78,7 +87,8 @@ export function summarizeOutcome(outcome: ScenarioOutcome): Cell[] {
         ratioToBaseline: null,
         p99RatioToBaseline: null,
         generatorBehind: ok.some((r) => r.generatorBehind === true),
-        medianRun: byThroughput[Math.floor((byThroughput.length - 1) / 2)] ?? null,
+        plottedRun,
+        otherRuns: curves.filter((r) => r !== plottedRun),
       });
     }
     const base = group.find((c) => c.system === sc.baseline);
@@ -187,6 +197,7 @@ function failoverCharts(outcome: ScenarioOutcome): TimelineChart[] {
       markers,
       series: runs.map((r) => ({
         label: label(r),
+        system: r.system,
         points: r.failover.seconds.map((s): [number, number] => [s.t, s.p99]),
         facts: {
           'errors total': String(r.failover.errorsTotal),
@@ -203,11 +214,17 @@ function failoverCharts(outcome: ScenarioOutcome): TimelineChart[] {
       markers,
       series: runs.map((r) => ({
         label: label(r),
+        system: r.system,
         points: r.failover.seconds.map((s): [number, number] => [s.t, s.errors]),
       })),
     },
   ];
 }
+
+const PLOTTED_RUN_CAPTION =
+  "Bold: each system's run with the median p99, the p99 in the table (with an even number of runs the " +
+  "table's median is the mean of the two middle runs, and the bold curve is the lower of them). " +
+  'Thin: its other runs. Colours follow the system through the whole report.';
 
 export function htmlReportFor(
   title: string,
@@ -223,13 +240,12 @@ export function htmlReportFor(
     const variants = [...new Set(cells.filter((c) => c.scenario === o.scenario.name).map((c) => c.variant))];
     for (const variant of variants) {
       const series: PlotSeries[] = cells
-        .filter(
-          (c) =>
-            c.scenario === o.scenario.name && c.variant === variant && c.medianRun?.percentiles !== undefined,
-        )
+        .filter((c) => c.scenario === o.scenario.name && c.variant === variant && c.plottedRun !== null)
         .map((c) => ({
           label: c.system,
-          percentiles: c.medianRun!.percentiles!,
+          system: c.system,
+          percentiles: c.plottedRun!.percentiles!,
+          otherRuns: c.otherRuns.map((r) => r.percentiles!),
           facts: {
             'req/s (median)': fmt(c.throughput),
             p50: ms(c.p50),
@@ -241,7 +257,11 @@ export function htmlReportFor(
           },
         }));
       if (series.length > 0)
-        charts.push({ title: `${o.scenario.title}${variant ? ` — ${variant}` : ''}`, series });
+        charts.push({
+          title: `${o.scenario.title}${variant ? ` — ${variant}` : ''}`,
+          caption: PLOTTED_RUN_CAPTION,
+          series,
+        });
     }
     const failed = Object.entries(o.failures);
     if (failed.length > 0)

@@ -7,9 +7,16 @@ import type { ExtensionConfig } from '../config/bootstrap';
 import type { ObjectReader } from '../config/config-reader';
 import { resolveExtension } from '../config/extension';
 import type { ParseContext, Registry } from '../registry/registry';
-import { isAccessLoggerFactory, type AccessLogger, type AccessLogStream } from './api';
+import { buildAt, buildEach } from '../config/build-error';
+import {
+  isAccessLoggerFactory,
+  type AccessLogger,
+  type AccessLogSinks,
+  type AccessLogStream,
+  type LogSink,
+} from './api';
 import type { Formatter } from './log-format';
-import type { BufferedSink } from './sinks';
+import { THREAD_SINKS } from './sinks';
 
 /** Parses `r.access_log[]`; entries that name no known logger are reported and left out. */
 export function parseAccessLogs(r: ObjectReader, ctx: ParseContext): ExtensionConfig[] {
@@ -22,20 +29,26 @@ export function parseAccessLogs(r: ObjectReader, ctx: ParseContext): ExtensionCo
   return out;
 }
 
-/** Builds this worker's loggers for a parsed `access_log` list. */
-export function createAccessLoggers(configs: readonly ExtensionConfig[], registry: Registry): AccessLogger[] {
-  return configs.map((c) => {
-    const factory = registry.get('access_logger', c.name);
-    if (!isAccessLoggerFactory(factory)) throw new Error(`'${c.name}' is not an access logger`);
-    return factory.createLogger(c.config);
-  });
+/** Builds this worker's loggers for a parsed `access_log` list (default: on the thread's sinks). */
+export function createAccessLoggers(
+  configs: readonly ExtensionConfig[],
+  registry: Registry,
+  sinks: AccessLogSinks = THREAD_SINKS,
+): AccessLogger[] {
+  return buildEach(configs, (c) =>
+    buildAt(c.at, () => {
+      const factory = registry.get('access_logger', c.name);
+      if (!isAccessLoggerFactory(factory)) throw new Error(`'${c.name}' is not an access logger`);
+      return factory.createLogger(c.config, sinks);
+    }),
+  );
 }
 
 /** The logger every built-in access logger is: a compiled format writing to a buffered sink. */
 export class FormattedLogger implements AccessLogger {
   constructor(
     private readonly formatter: Formatter,
-    private readonly sink: BufferedSink,
+    private readonly sink: LogSink,
   ) {}
 
   log(stream: AccessLogStream): void {

@@ -13,6 +13,12 @@ import type { MatchedRoute } from '../router/route-table';
 
 /** What a logger may read about a finished stream (implemented by the connection manager's stream). */
 export interface AccessLogStream extends HeaderFormatContext {
+  /**
+   * The connection's peer (no PROXY protocol yet). `remoteAddress` is the downstream client as
+   * Envoy defines it, which x-forwarded-for may name instead (HCM `xff_num_trusted_hops`).
+   */
+  readonly directRemoteAddress: string;
+  readonly directRemotePort: number;
   /** The request head, or null if the stream ended before it was parsed. */
   readonly request: RequestHead | null;
   /** Response headers as sent downstream, or null when no response started. */
@@ -39,10 +45,25 @@ export interface AccessLogger {
   log(stream: AccessLogStream): void;
 }
 
+/** Where a logger's formatted lines go. */
+export interface LogSink {
+  write(line: string): void;
+}
+
+/**
+ * Opens the sinks loggers write to: a worker's own buffered sinks (sinks.ts), or for the primary's
+ * config check, sinks that only verify the destination can be opened (check-sinks.ts).
+ */
+export interface AccessLogSinks {
+  file(path: string): LogSink;
+  stdout(): LogSink;
+  stderr(): LogSink;
+}
+
 export interface AccessLoggerFactory<C = unknown> extends ExtensionFactory<C> {
   readonly category: 'access_logger';
   /** Once per worker per owner (HCM): compile the format, open the sink. */
-  createLogger(config: C): AccessLogger;
+  createLogger(config: C, sinks: AccessLogSinks): AccessLogger;
 }
 
 export function isAccessLoggerFactory(f: ExtensionFactory): f is AccessLoggerFactory {

@@ -17,14 +17,16 @@ const NO_HEADERS = new HeaderMap();
 export class ConnectionLogStream implements AccessLogStream {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly directRemoteAddress: string;
+  readonly directRemotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  readonly startTimeMs = Date.now();
-  readonly protocol = '';
+  readonly startTimeMs: number;
+  readonly protocol: string = '';
   readonly requestHeaders = NO_HEADERS;
   readonly request = null;
   readonly responseHeaders = null;
-  readonly responseCode = 0;
+  readonly responseCode: number = 0;
   responseFlags = '-';
   bytesReceived = 0;
   bytesSent = 0;
@@ -36,9 +38,14 @@ export class ConnectionLogStream implements AccessLogStream {
     socket: net.Socket,
     /** Monotonic ms at the start of the connection, for %DURATION%. */
     private readonly startMs: number,
+    /** Monotonic ms now, when the object is made after the start (for %START_TIME%). */
+    nowMs = startMs,
   ) {
+    this.startTimeMs = Date.now() - (nowMs - startMs);
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
+    this.directRemoteAddress = this.remoteAddress;
+    this.directRemotePort = this.remotePort;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
   }

@@ -47,6 +47,8 @@ const enum Op {
   Hostname,
   RemoteAddress,
   RemoteIp,
+  DirectRemoteAddress,
+  DirectRemoteIp,
   LocalAddress,
   LocalIp,
 }
@@ -64,9 +66,8 @@ const SIMPLE_OPS: Record<string, Op> = {
   HOSTNAME: Op.Hostname,
   DOWNSTREAM_REMOTE_ADDRESS: Op.RemoteAddress,
   DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: Op.RemoteIp,
-  // No PROXY protocol yet: the direct peer is the peer.
-  DOWNSTREAM_DIRECT_REMOTE_ADDRESS: Op.RemoteAddress,
-  DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: Op.RemoteIp,
+  DOWNSTREAM_DIRECT_REMOTE_ADDRESS: Op.DirectRemoteAddress,
+  DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: Op.DirectRemoteIp,
   DOWNSTREAM_LOCAL_ADDRESS: Op.LocalAddress,
   DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: Op.LocalIp,
 };
@@ -174,13 +175,17 @@ export function evaluate(p: Part, s: AccessLogStream): FormatValue {
       return name === '' ? null : name;
     }
     case Op.Protocol:
-      return s.request === null ? null : s.protocol;
+      return s.protocol === '' ? null : s.protocol;
     case Op.Hostname:
       return (cachedHostname ??= hostname());
     case Op.RemoteAddress:
       return joinHostPort(s.remoteAddress, s.remotePort);
     case Op.RemoteIp:
       return s.remoteAddress;
+    case Op.DirectRemoteAddress:
+      return joinHostPort(s.directRemoteAddress, s.directRemotePort);
+    case Op.DirectRemoteIp:
+      return s.directRemoteAddress;
     case Op.LocalAddress:
       return joinHostPort(s.localAddress, s.localPort);
     case Op.LocalIp:

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { log } from '../common/log';
+import type { AccessLogSinks } from './api';
 
 const FLUSH_INTERVAL_MS = 1000;
 const FLUSH_BYTES = 64 * 1024;
@@ -131,6 +132,9 @@ export function stdoutSink(): BufferedSink {
 export function stderrSink(): BufferedSink {
   return register('stderr', () => new StdioTarget(process.stderr));
 }
+
+/** This thread's sinks, as access logger factories open them. */
+export const THREAD_SINKS: AccessLogSinks = { file: fileSink, stdout: stdoutSink, stderr: stderrSink };
 
 export function flushAccessLogSinks(): void {
   for (const sink of sinks.values()) sink.flush();

@@ -14,6 +14,9 @@ import { nativeStatus } from '../native';
 import { VERSION } from '../common/version';
 import { renderStatsText, renderStatsJson, renderPrometheus, type StatsQuery } from './stats-format';
 import { renderClustersJson, renderClustersText } from './clusters';
+import type { AccessLogger } from '../access-log/api';
+import { logAdminRequest } from './request-log';
+import { closeAccessLogSinks } from '../access-log/sinks';
 
 /** What the admin needs from the process it administers (implemented by the Primary). */
 export interface ServerState {
@@ -53,6 +56,8 @@ export class AdminServer {
   constructor(
     private readonly s: ServerState,
     private readonly config: AdminConfig,
+    /** `admin.access_log`, built on the primary's own sinks. */
+    private readonly accessLoggers: readonly AccessLogger[] = [],
   ) {
     this.intervals = new HistogramIntervals(s.stats);
     this.serverGauges = new ServerGauges(s.stats);
@@ -74,6 +79,7 @@ export class AdminServer {
 
   close(): Promise<void> {
     this.intervals.close();
+    closeAccessLogSinks();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -81,6 +87,7 @@ export class AdminServer {
   }
 
   private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+    logAdminRequest(req, res, this.accessLoggers);
     const url = new URL(req.url ?? '/', 'http://admin');
     const ep = this.endpoints.get(url.pathname);
     if (ep === undefined) {
@@ -186,13 +193,24 @@ export class AdminServer {
     ]);
   }
 
-  /** Only with LEGATE_TEST_HOOKS=1: lets the end-to-end tests crash a worker on purpose. */
+  /**
+   * Only with LEGATE_TEST_HOOKS=1: lets the end-to-end tests crash a worker on purpose, and list
+   * the declared stats no thread bound (names that could only ever read 0).
+   */
   private testHooks(): [string, Endpoint][] {
     const handle: Handler = (u, res) => {
       const ok = this.s.crashWorker(Number(u.searchParams.get('index') ?? '0'));
       send(res, ok ? 200 : 404, 'text/plain', ok ? 'OK\n' : 'no such worker\n');
     };
-    return [['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle }]];
+    const unbound: Handler = (_u, res) =>
+      send(res, 200, 'application/json', JSON.stringify(this.s.stats.unboundNames()));
+    return [
+      ['/debug/crash_worker', { help: 'test hook: crash a worker', mutates: true, handle }],
+      [
+        '/debug/unbound_stats',
+        { help: 'test hook: declared stats no thread bound', mutates: false, handle: unbound },
+      ],
+    ];
   }
 
   private serverInfo(): unknown {

@@ -4,19 +4,29 @@
  * gets the room it deserves), several runs per chart. The report's data is embedded as JSON, so a
  * later run can be added to an existing file (`legate bench --html same.html`) and the page is
  * re-rendered with every run on one chart. No scripts, no external assets.
+ *
+ * Colours belong to systems, not to positions: each distinct series key (`system`, else the label)
+ * gets one colour for the whole report, in order of first appearance, so a system keeps its colour
+ * from chart to chart whatever else each chart shows.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export interface PlotSeries {
   label: string;
-  /** `[percentile, ms]`, percentiles ascending, from `percentileCurve`. */
+  /** What the colour follows (the system measured); the label when absent. */
+  system?: string;
+  /** `[percentile, ms]`, percentiles ascending, from `percentileCurve`: drawn bold. */
   percentiles: Array<[number, number]>;
+  /** More runs of the same system, drawn thin in its colour (the chart's caption says which is bold). */
+  otherRuns?: Array<Array<[number, number]>>;
   /** Extra facts shown in the table under the chart (e.g. req/s, errors). */
   facts?: Record<string, string>;
 }
 
 export interface ReportChart {
   title: string;
+  /** Shown under the title: what each curve is (e.g. which run of several is drawn bold). */
+  caption?: string;
   series: PlotSeries[];
 }
 
@@ -24,7 +34,13 @@ export interface ReportChart {
 export interface TimelineChart {
   title: string;
   yLabel: string;
-  series: Array<{ label: string; points: Array<[number, number]>; facts?: Record<string, string> }>;
+  /** A system's later runs (same `system`) are dashed. */
+  series: Array<{
+    label: string;
+    system?: string;
+    points: Array<[number, number]>;
+    facts?: Record<string, string>;
+  }>;
   /** Vertical lines at these x (seconds), e.g. when an origin was killed. */
   markers: Array<{ x: number; label: string }>;
 }
@@ -65,6 +81,29 @@ const COLORS = [
   '#7f7f7f',
 ];
 
+/** One colour per series key for the whole report (see the module comment). */
+class Palette {
+  private readonly byKey = new Map<string, string>();
+
+  constructor(report: HtmlReport) {
+    const all = [
+      ...report.charts.flatMap((c) => c.series),
+      ...(report.timelines ?? []).flatMap((t) => t.series),
+    ];
+    for (const s of all) this.color(s);
+  }
+
+  color(s: { label: string; system?: string }): string {
+    const key = s.system ?? s.label;
+    let c = this.byKey.get(key);
+    if (c === undefined) {
+      c = COLORS[this.byKey.size % COLORS.length]!;
+      this.byKey.set(key, c);
+    }
+    return c;
+  }
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -96,8 +135,9 @@ function yGridLines(yMax: number, sy: (v: number) => number, pw: number): string
   return out;
 }
 
-function renderChart(chart: ReportChart): string {
-  const yMax = niceCeil(Math.max(0, ...chart.series.flatMap((s) => s.percentiles.map(([, ms]) => ms))));
+function renderChart(chart: ReportChart, palette: Palette): string {
+  const curves = chart.series.flatMap((s) => [s.percentiles, ...(s.otherRuns ?? [])]);
+  const yMax = niceCeil(Math.max(0, ...curves.flatMap((c) => c.map(([, ms]) => ms))));
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const sx = (x: number): number => M.left + (x / X_MAX) * pw;
@@ -114,15 +154,20 @@ function renderChart(chart: ReportChart): string {
     `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">percentile (log scale)</text>`,
     `<text x="16" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${M.top + ph / 2})">latency (ms)</text>`,
   );
+  const line = (curve: Array<[number, number]>): string =>
+    curve.map(([p, ms]) => `${sx(percentileX(p)).toFixed(1)},${sy(ms).toFixed(1)}`).join(' ');
   chart.series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
-    const points = s.percentiles
-      .map(([p, ms]) => `${sx(percentileX(p)).toFixed(1)},${sy(ms).toFixed(1)}`)
-      .join(' ');
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
-    parts.push(...legend(i, s.label, color!));
+    const color = palette.color(s);
+    for (const other of s.otherRuns ?? [])
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="1" stroke-opacity="0.45" points="${line(other)}"/>`,
+      );
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${line(s.percentiles)}"/>`,
+    );
+    parts.push(...legend(i, s.label, color));
   });
-  return section(chart.title, parts, chart.series);
+  return section(chart.title, parts, chart.series, chart.caption);
 }
 
 /** The chart's frame, its SVG parts, and the table of each series' facts under it. */
@@ -130,6 +175,7 @@ function section(
   title: string,
   parts: string[],
   series: ReadonlyArray<{ label: string; facts?: Record<string, string> }>,
+  caption?: string,
 ): string {
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
@@ -147,23 +193,24 @@ function section(
         '</table>';
   return (
     `<section><h2>${escapeHtml(title)}</h2>` +
+    (caption === undefined ? '' : `<p class="caption">${escapeHtml(caption)}</p>`) +
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">` +
     `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>${parts.join('')}</svg>` +
     `${table}</section>`
   );
 }
 
-/** Legend entry `i` (top left, one line each). */
-function legend(i: number, label: string, color: string): string[] {
+/** Legend entry `i` (top left, one line each), its sample drawn like the series (`dash`: its dasharray attribute). */
+function legend(i: number, label: string, color: string, dash = ''): string[] {
   const ly = M.top + 14 + i * 16;
   return [
-    `<rect x="${M.left + 10}" y="${ly - 9}" width="12" height="4" fill="${color}"/>`,
+    `<line x1="${M.left + 10}" y1="${ly - 7}" x2="${M.left + 24}" y2="${ly - 7}" stroke="${color}" stroke-width="3"${dash}/>`,
     `<text x="${M.left + 28}" y="${ly - 3}">${escapeHtml(label)}</text>`,
   ];
 }
 
 /** A per-second chart: linear seconds on x, one step line per run, markers for the events. */
-function renderTimeline(chart: TimelineChart): string {
+function renderTimeline(chart: TimelineChart, palette: Palette): string {
   const xMax = Math.max(1, ...chart.series.flatMap((s) => s.points.map(([x]) => x + 1)));
   const yMax = niceCeil(Math.max(0, ...chart.series.flatMap((s) => s.points.map(([, y]) => y))));
   const pw = W - M.left - M.right;
@@ -189,8 +236,13 @@ function renderTimeline(chart: TimelineChart): string {
     `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">seconds into the run</text>`,
     `<text x="16" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${M.top + ph / 2})">${escapeHtml(chart.yLabel)}</text>`,
   );
+  const seen = new Map<string, number>();
   chart.series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length]!;
+    const color = palette.color(s);
+    const key = s.system ?? s.label;
+    const nth = seen.get(key) ?? 0;
+    seen.set(key, nth + 1);
+    const dash = nth === 0 ? '' : ` stroke-dasharray="${2 + 2 * nth} 3"`;
     // Each value holds for its whole second: a step line.
     const points = s.points
       .flatMap(([x, y]) => [
@@ -198,23 +250,24 @@ function renderTimeline(chart: TimelineChart): string {
         `${sx(x + 1).toFixed(1)},${sy(y).toFixed(1)}`,
       ])
       .join(' ');
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
-    parts.push(...legend(i, s.label, color));
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${points}"/>`);
+    parts.push(...legend(i, s.label, color, dash));
   });
   return section(chart.title, parts, chart.series);
 }
 
 export function renderHtmlReport(report: HtmlReport): string {
   const data = JSON.stringify(report).replace(/</g, '\\u003c');
+  const palette = new Palette(report);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.title)}</title>
 <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 24px}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
-section{margin-bottom:32px}</style></head><body>
+section{margin-bottom:32px}.caption{color:#555;margin:0 0 8px}</style></head><body>
 <h1>${escapeHtml(report.title)}</h1>
 ${report.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('\n')}
-${report.charts.map(renderChart).join('\n')}
-${(report.timelines ?? []).map(renderTimeline).join('\n')}
+${report.charts.map((c) => renderChart(c, palette)).join('\n')}
+${(report.timelines ?? []).map((t) => renderTimeline(t, palette)).join('\n')}
 <script type="application/json" id="${DATA_ID}">${data}</script>
 </body></html>
 `;

@@ -13,6 +13,9 @@ import { LOG_LEVELS, log, setLogLevel, type LogLevel } from '../common/log';
 import { VERSION } from '../common/version';
 import { nativeStatus } from '../native';
 import { Primary } from '../worker/primary';
+import { checkDataPlane } from '../worker/data-plane';
+import type { Bootstrap } from '../config/bootstrap';
+import type { BuildProblem } from '../config/build-error';
 import { buildShortFormBootstrap, SHORT_FORM_LB } from './short-form';
 import { closest } from '../config/suggest';
 
@@ -37,7 +40,7 @@ const HELP = `Usage:
   legate -c envoy.yaml [--concurrency N] [--mode serve|validate] [--log-level LEVEL] [--drain-time-s S]
   legate --listen HOST:PORT --upstream HOST:PORT [--upstream …] [--lb ${SHORT_FORM_LB.join('|')}] [--admin HOST:PORT] [--print-config]
   legate bench URL -c CONNECTIONS -d DURATION [-R RATE] …   (load generator; legate bench --help)
-  legate bench-suite [--quick]                                (nginx/HAProxy comparison scenarios)
+  legate bench-suite [--full] [--scenario NAME] [--dry-run] … (nginx/HAProxy comparison; legate bench-suite --help)
 
 Envoy flags:
   -c, --config-path FILE    Envoy v3 bootstrap (YAML or JSON)
@@ -135,9 +138,15 @@ async function run(argv: string[]): Promise<number | null> {
     return usageError('no config: give -c FILE, --config-yaml, or --listen/--upstream');
 
   const registry = createBuiltinRegistry();
+  // Both modes build what every worker will build (with nothing opened) before anything starts, so
+  // a config validate accepts cannot make the workers fail.
+  const check = (bootstrap: Bootstrap): BuildProblem[] => {
+    if (codec !== undefined) for (const l of bootstrap.listeners) l.http1Codec = codec;
+    return checkDataPlane(bootstrap, registry);
+  };
   let loaded;
   try {
-    loaded = loadBootstrap({ path, configYaml }, registry);
+    loaded = loadBootstrap({ path, configYaml, check }, registry);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.format() + '\n');
@@ -151,7 +160,6 @@ async function run(argv: string[]): Promise<number | null> {
     return 0;
   }
   const bootstrap = loaded.bootstrap;
-  if (codec !== undefined) for (const l of bootstrap.listeners) l.http1Codec = codec;
   const primary = new Primary(bootstrap, registry, {
     concurrency,
     drainTimeS,

@@ -14,17 +14,27 @@ export interface TimeoutTarget {
   onTimeout(): void;
 }
 
-const TICK_MS = 50;
+/** The wheel's resolution: a timeout fires on the first tick at or after its deadline. */
+export const TIMER_TICK_MS = 50;
+const TICK_MS = TIMER_TICK_MS;
 const BUCKETS = 256; // one revolution = 12.8 s; longer deadlines go around again
 
 export class TimerWheel {
   private readonly buckets: Set<TimeoutTarget>[] = [];
   private cursor = 0;
-  private readonly interval: NodeJS.Timeout;
+  private readonly interval: NodeJS.Timeout | null = null;
   private armed = 0;
 
-  constructor(private readonly now: () => number = monotonicMs) {
+  /**
+   * `driven: 'interval'` ticks every TICK_MS of real time; `'manual'` never ticks by itself: the
+   * owner calls `tick()` (tests that simulate time advance their clock, then tick).
+   */
+  constructor(
+    private readonly now: () => number = monotonicMs,
+    driven: 'interval' | 'manual' = 'interval',
+  ) {
     for (let i = 0; i < BUCKETS; i++) this.buckets.push(new Set());
+    if (driven === 'manual') return;
     this.interval = setInterval(() => this.tick(), TICK_MS);
     this.interval.unref();
   }
@@ -53,10 +63,11 @@ export class TimerWheel {
   }
 
   close(): void {
-    clearInterval(this.interval);
+    if (this.interval !== null) clearInterval(this.interval);
   }
 
-  private tick(): void {
+  /** Moves the wheel one slot and fires the targets that are due (called every TICK_MS). */
+  tick(): void {
     this.cursor = (this.cursor + 1) % BUCKETS;
     const bucket = this.buckets[this.cursor]!;
     if (bucket.size === 0) return;

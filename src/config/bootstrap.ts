@@ -23,7 +23,8 @@ export interface SocketAddress {
 
 export interface AdminConfig {
   address: SocketAddress;
-  accessLogPath: string | null;
+  /** `access_log` (and the deprecated `access_log_path`, as a file logger): admin requests are logged. */
+  accessLog: ExtensionConfig[];
 }
 
 export interface ListenerConfig {
@@ -68,6 +69,8 @@ export interface HeaderValueOption {
 }
 
 export interface HeaderMutations {
+  /** Config path of the object that holds these fields (for build errors); absent when hand-built. */
+  at?: string;
   requestHeadersToAdd: HeaderValueOption[];
   requestHeadersToRemove: string[]; // lower-cased
   responseHeadersToAdd: HeaderValueOption[];

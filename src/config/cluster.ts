@@ -11,7 +11,7 @@ import { parseCircuitBreakers } from './circuit-breakers';
 import { parseHealthChecks, parseHealthyPanicThreshold } from '../upstream/health/config';
 import { parseOutlierDetection } from './outlier-detection';
 import type { ObjectReader } from './config-reader';
-import type { ObjectReaderImpl } from './object-reader';
+import { enumByName, type ObjectReaderImpl } from './object-reader';
 import { didYouMean, unknownValueMessage } from './suggest';
 import { rejectUnsupported } from './unsupported';
 import { isLbPolicyFactory } from '../upstream/lb/api';
@@ -103,7 +103,8 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     type: type as ClusterDiscoveryType,
     connectTimeoutMs,
     ...parseLbPolicy(r, ctx),
-    endpoints: parseEndpoints(assignment, type),
+    // A `type` that failed to parse (reported there) must not also make its endpoints look wrong.
+    endpoints: parseEndpoints(assignment, r.failed('type') ? '' : type),
     ...parseAssignmentPolicy(assignment?.object('policy') ?? null),
     perConnectionBufferLimitBytes: r.wrappedUint('per_connection_buffer_limit_bytes', 1024 * 1024),
     idleTimeoutMs: http.idleTimeoutMs,
@@ -120,7 +121,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
 // ---------------------------------------------------------------- load balancing policy
 
 function parseLbPolicy(r: ObjectReaderImpl, ctx: ParseContext): Pick<ClusterConfig, 'lbPolicy' | 'lbConfig'> {
-  const enumName = readLbPolicyName(r);
+  const enumName = readLbPolicyName(r, ctx.registry.enumNames('lb_policy'));
   let factory: ExtensionFactory | undefined;
   let lbConfig: unknown = null;
   if (r.has('load_balancing_policy')) {
@@ -142,10 +143,12 @@ function parseLbPolicy(r: ObjectReaderImpl, ctx: ParseContext): Pick<ClusterConf
   return { lbPolicy: policyName, lbConfig };
 }
 
-function readLbPolicyName(r: ObjectReader): string {
+/** The `lb_policy` enum name (any case, or its number) as registered or in Envoy's enum. */
+function readLbPolicyName(r: ObjectReader, registered: readonly string[]): string {
   const raw = r.raw('lb_policy');
   if (typeof raw === 'number') return ENVOY_LB_POLICIES[raw] ?? String(raw);
-  return r.string('lb_policy', 'ROUND_ROBIN');
+  const name = r.string('lb_policy', 'ROUND_ROBIN');
+  return enumByName([...registered, ...ENVOY_LB_POLICIES], name) ?? name;
 }
 
 function reportUnknownLbPolicy(r: ObjectReader, name: string, ctx: ParseContext): void {
@@ -200,6 +203,7 @@ function pickLoadBalancingPolicy(
 
 // ---------------------------------------------------------------- endpoints
 
+/** `type` is '' when the cluster's type is unknown (its error is reported): no per-type checks then. */
 function parseEndpoints(assignment: ObjectReader | null, type: string): EndpointConfig[] {
   if (!assignment) return [];
   rejectUnsupported(assignment, ['named_endpoints']);
@@ -224,11 +228,12 @@ function parseEndpoints(assignment: ObjectReader | null, type: string): Endpoint
         allowPortZero: false,
         ipHint: 'STATIC clusters need IP addresses; use type: STRICT_DNS (or LOGICAL_DNS) for host names',
       });
+      // Host names as DNS has them, and with '_' as Docker Compose names its services (`web_service`).
       if (
         type !== 'STATIC' &&
         isIP(address.address) === 0 &&
         address.address !== '' &&
-        !/^[a-z0-9.-]+$/i.test(address.address)
+        !/^[a-z0-9._-]+$/i.test(address.address)
       ) {
         endpoint.error('address', `'${address.address}' is not a valid host name`);
       }
@@ -272,7 +277,8 @@ function parseHealthCheckPort(endpoint: ObjectReader, type: string): Pick<Endpoi
   if (hc === null) return {};
   rejectUnsupported(hc, ['hostname', 'address', 'disable_active_health_check']);
   const port = hc.uint('port_value', 0, { max: 65535 });
-  if (port !== 0 && type !== 'STATIC') hc.unsupported('port_value', 'on DNS clusters');
+  if (port !== 0 && (type === 'STRICT_DNS' || type === 'LOGICAL_DNS'))
+    hc.unsupported('port_value', 'on DNS clusters');
   return port === 0 ? {} : { healthCheckPort: port };
 }
 

@@ -17,6 +17,8 @@ export interface ConfigIssue {
   /** e.g. "did you mean 'lb_policy'?" */
   hint?: string;
   severity: 'error' | 'warning';
+  /** Issues that follow from this one (see ObjectReader.followsFrom), shown under it. */
+  consequences?: ConfigIssue[];
 }
 
 export interface ObjectReader {
@@ -53,6 +55,13 @@ export interface ObjectReader {
   /** Records an error located at `field` of this mapping (or at the mapping itself when field is ''). */
   error(field: string, message: string, hint?: string): void;
   warn(field: string, message: string): void;
+  /**
+   * Declares that whatever goes wrong inside `field` of this mapping ('' for the whole mapping)
+   * follows from the issue at (or under) the config path `cause`: such issues are shown under that
+   * one rather than on their own, so the cause is not lost among its consequences. E.g. the fields
+   * of a typed_config whose @type is unknown.
+   */
+  followsFrom(field: string, cause: string): void;
   /** Reports unknown fields (with suggestions). Call once, after reading every known field. */
   done(): void;
 }

@@ -1,8 +1,9 @@
 /**
- * Resolves a `{ name, typed_config }` entry (network filter, HTTP filter) to a registered factory
- * and parses its config, the way Envoy does: by `typed_config['@type']` first, else by `name`
- * (a missing typed_config is allowed: the seed config's router has none). Deprecated names
- * are accepted with a warning; unknown ones are errors with a suggestion.
+ * Resolves a `{ name, typed_config }` entry (network filter, HTTP filter, access logger) to a
+ * registered factory and parses its config, the way Envoy does: by `typed_config['@type']` first,
+ * else by `name` (a missing typed_config is allowed: the seed config's router has none). A `name`
+ * that disagrees with the `@type` and deprecated names are accepted with a warning; unknown ones
+ * are errors with a suggestion (warnings, and skipped, for `is_optional` HTTP filters).
  */
 import type { ExtensionConfig } from './bootstrap';
 import type { ObjectReader } from './config-reader';
@@ -36,7 +37,7 @@ export function resolveExtension(
   if (category === 'http_filter') entry.unsupported('disabled');
   const typed = entry.object('typed_config');
   const factory = typed
-    ? byTypedConfig(entry, typed, category, name, ctx.registry)
+    ? byTypedConfig(entry, typed, category, name, ctx.registry, optional)
     : byName(entry, category, name, ctx.registry, optional);
   if (!factory) return null;
   // A missing typed_config is parsed as an empty one located at the entry, so a factory with
@@ -59,29 +60,39 @@ function byTypedConfig(
   category: ExtensionCategory,
   name: string,
   registry: Registry,
+  optional: boolean,
 ): ExtensionFactory | undefined {
   const typeUrl = typed.requiredString('@type');
   if (typeUrl === '') return undefined;
-  if (TYPED_STRUCT.test(typeUrl)) {
-    typed.error('@type', 'TypedStruct configs are not supported by Legate yet');
-    return undefined;
-  }
-  const factory = registry.byTypeUrl(category, typeUrl);
+  const factory = TYPED_STRUCT.test(typeUrl) ? undefined : registry.byTypeUrl(category, typeUrl);
   if (!factory) {
-    const known = registry.names(category).flatMap((n) => registry.get(category, n).typeUrls);
-    typed.error(
-      '@type',
-      `unknown or unsupported ${CATEGORY_LABEL[category]} type '${typeUrl}'`,
-      didYouMean(typeUrl, known) ?? supportedList(registry, category),
-    );
+    if (optional) {
+      typed.warn('@type', `skipping optional ${CATEGORY_LABEL[category]} of unknown type '${typeUrl}'`);
+      // Its settings are as unknown as its type, and unused.
+      for (const field of Object.keys(entry.raw('typed_config') as object)) typed.raw(field);
+      return undefined;
+    }
+    // The fields of a config whose type is unknown cannot be checked: they follow from this error.
+    typed.followsFrom('', `${typed.path}.@type`);
+    if (TYPED_STRUCT.test(typeUrl))
+      typed.error('@type', 'TypedStruct configs are not supported by Legate yet');
+    else {
+      const known = registry.names(category).flatMap((n) => registry.get(category, n).typeUrls);
+      typed.error(
+        '@type',
+        `unknown or unsupported ${CATEGORY_LABEL[category]} type '${typeUrl}'`,
+        didYouMean(typeUrl, known) ?? supportedList(registry, category),
+      );
+    }
     return undefined;
   }
-  // With typed_config, Envoy reads `name` only as a label, but a name that is another filter's is a mistake.
+  // With typed_config, Envoy picks the extension by @type and reads `name` only as a label; a name
+  // that is another extension's is most likely a mistake, but the config is valid.
   const named = registry.byNameOrAlias(category, name);
   if (named && named.factory !== factory) {
-    entry.error(
+    entry.warn(
       'name',
-      `'${name}' does not match typed_config @type '${typeUrl}' (that type is ${factory.name})`,
+      `'${name}' names another ${CATEGORY_LABEL[category]} than typed_config's @type '${typeUrl}'; ${factory.name} is used, as in Envoy`,
     );
   } else if (named?.deprecated) {
     entry.warn('name', `'${name}' is a deprecated name; use '${factory.name}'`);

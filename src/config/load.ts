@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { stringify, type YAMLMap } from 'yaml';
 import type { Bootstrap } from './bootstrap';
+import type { BuildProblem } from './build-error';
 import type { ConfigIssue } from './config-reader';
 import type { Registry } from '../registry/registry';
 import { ConfigError, IssueList } from './config-error';
@@ -18,6 +19,12 @@ export interface LoadOptions {
   path?: string;
   /** `--config-yaml`: merged over the file as protobuf MergeFrom does. */
   configYaml?: string;
+  /**
+   * Runs after a parse without errors: builds what a worker builds from the bootstrap (the CLI
+   * passes worker/data-plane.ts `checkDataPlane`) and returns what failed, by config path. Each
+   * problem becomes an error located where that path is written.
+   */
+  check?: (bootstrap: Bootstrap) => readonly BuildProblem[];
 }
 
 export interface LoadResult {
@@ -52,7 +59,7 @@ export function loadBootstrap(opts: LoadOptions, registry: Registry): LoadResult
   }
   const roots = texts.map((t) => sources.parse(t.name, t.text));
   if (issues.hasErrors) throw new ConfigError(issues.sorted());
-  return buildBootstrap(mergeRoots(roots as YAMLMap[], sources), sources, issues, registry, opts.path ?? '');
+  return buildBootstrap(mergeRoots(roots as YAMLMap[], sources), sources, issues, registry, opts);
 }
 
 /**
@@ -64,12 +71,13 @@ export function bootstrapFromObject(
   config: object,
   registry: Registry,
   origin = '<command line>',
+  check?: LoadOptions['check'],
 ): LoadResult {
   const issues = new IssueList();
   const sources = new YamlSources(issues);
   const root = sources.parse(origin, stringify(config));
   if (!root) throw new ConfigError(issues.sorted());
-  return buildBootstrap(root, sources, issues, registry, '');
+  return buildBootstrap(root, sources, issues, registry, { check });
 }
 
 function buildBootstrap(
@@ -77,11 +85,20 @@ function buildBootstrap(
   sources: YamlSources,
   issues: IssueList,
   registry: Registry,
-  sourcePath: string,
+  opts: LoadOptions,
 ): LoadResult {
   const session = new ReaderSession(sources, issues);
-  const bootstrap = parseBootstrap(session.root(root), registry, sourcePath);
+  const bootstrap = parseBootstrap(session.root(root), registry, opts.path ?? '');
   session.finishAll();
+  if (!issues.hasErrors && opts.check) {
+    for (const problem of opts.check(bootstrap)) {
+      const where = session.locatePath(problem.path);
+      issues.add(
+        { location: where.location, path: problem.path, message: problem.message, severity: 'error' },
+        where.order,
+      );
+    }
+  }
   if (issues.hasErrors) throw new ConfigError(issues.sorted());
   return { bootstrap, warnings: issues.warnings(), raw: root.toJSON() as unknown };
 }

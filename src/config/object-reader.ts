@@ -16,6 +16,8 @@ import { describeNode, fieldKey, type Location, type YamlSources } from './yaml-
 /** What all readers of one load share: the parsed sources, the issue list, and each other. */
 export class ReaderSession {
   private readonly readers: ObjectReaderImpl[] = [];
+  /** The mapping each reader path was read from, for locating a path after parsing (`locatePath`). */
+  private readonly mappings = new Map<string, YAMLMap>();
 
   constructor(
     readonly sources: YamlSources,
@@ -27,8 +29,45 @@ export class ReaderSession {
     return new ObjectReaderImpl(this, '', map, this.sources.locate(map));
   }
 
-  track(reader: ObjectReaderImpl): void {
+  track(reader: ObjectReaderImpl, map: YAMLMap | null): void {
     this.readers.push(reader);
+    if (map !== null && !this.mappings.has(reader.path)) this.mappings.set(reader.path, map);
+  }
+
+  /**
+   * Where a config path (`static_resources.clusters[0].lb_policy`, as readers name fields) is
+   * written: from the longest proper prefix some reader read, field by field and item by item (a
+   * path may end in a scalar field or a list item no reader covers); a field is located at its key.
+   * Falls back to the deepest node found, and to the document's start.
+   */
+  locatePath(path: string): Location {
+    // Start above the path itself, so that a field path ends at its key (as parse errors do).
+    const parent = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf('.'), p.lastIndexOf('[')));
+    let prefix = parent(path);
+    while (prefix !== '' && !this.mappings.has(prefix)) prefix = parent(prefix);
+    const rest = prefix === '' ? `.${path}` : path.slice(prefix.length);
+    let node: Node = this.mappings.get(prefix)!;
+    let keyNode: Node | null = null;
+    for (const step of rest.match(/\.[^.[]+|\[\d+\]/g) ?? []) {
+      const next = this.step(node, step);
+      if (next === null) break;
+      [keyNode, node] = next;
+    }
+    return this.sources.locate(keyNode ?? node);
+  }
+
+  /** One path step below `node`: `.field` (its key and value) or `[i]` (the item). */
+  private step(node: Node, step: string): [Node | null, Node] | null {
+    if (step.startsWith('[')) {
+      const item = isSeq(node) ? this.sources.resolve(node.items[Number(step.slice(1, -1))]) : null;
+      return item === null ? null : [null, item];
+    }
+    if (!isMap(node)) return null;
+    const key = fieldKey(step.slice(1));
+    const pair = node.items.find((p) => fieldKey(keyText(p)) === key);
+    if (pair === undefined) return null;
+    const value = this.sources.resolve(pair.value);
+    return [pair.key as Node, value ?? (pair.key as Node)];
   }
 
   /** Reports unknown fields of every reader (readers already done are skipped). */
@@ -54,6 +93,8 @@ export class ObjectReaderImpl implements ObjectReader {
   private readonly consumed = new Set<Pair>();
   /** Field names the code asked for: the vocabulary for did-you-mean on unknown fields. */
   private readonly asked = new Set<string>();
+  /** Fields an error was reported at. */
+  private readonly failedFields = new Set<string>();
   private finished = false;
 
   /**
@@ -66,7 +107,7 @@ export class ObjectReaderImpl implements ObjectReader {
     private readonly map: YAMLMap | null,
     private readonly where: Location,
   ) {
-    session.track(this);
+    session.track(this, map);
     this.reportSpellingDuplicates();
   }
 
@@ -150,7 +191,10 @@ export class ObjectReaderImpl implements ObjectReader {
     if (node === null) return dflt;
     if (isScalar(node)) {
       const v = node.value;
-      if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+      if (typeof v === 'string') {
+        const found = enumByName(values, v);
+        if (found !== undefined) return found;
+      }
       // Proto enums may be given by number; `values` lists the enum in proto order.
       if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < values.length) return values[v]!;
       if (typeof v === 'string' || typeof v === 'number') {
@@ -193,7 +237,7 @@ export class ObjectReaderImpl implements ObjectReader {
 
   objectArray(field: string): ObjectReaderImpl[] {
     const out: ObjectReaderImpl[] = [];
-    this.forEachItem(field, (item, path, where) => {
+    this.forEachItem(field, true, (item, path, where) => {
       if (isMap(item)) out.push(new ObjectReaderImpl(this.session, path, item, where));
       else this.issueAt(path, where, 'error', `expected a mapping, found ${describeNode(item)}`);
     });
@@ -202,7 +246,7 @@ export class ObjectReaderImpl implements ObjectReader {
 
   stringArray(field: string): string[] {
     const out: string[] = [];
-    this.forEachItem(field, (item, path, where) => {
+    this.forEachItem(field, false, (item, path, where) => {
       if (isScalar(item) && ['string', 'number', 'boolean'].includes(typeof item.value))
         out.push(String(item.value));
       else this.issueAt(path, where, 'error', `expected a string, found ${describeNode(item)}`);
@@ -238,8 +282,18 @@ export class ObjectReaderImpl implements ObjectReader {
     return present[0] ?? null;
   }
 
+  /** Whether an error was reported at `field` (its value was unusable and a default stood in). */
+  failed(field: string): boolean {
+    return this.failedFields.has(field);
+  }
+
   error(field: string, message: string, hint?: string): void {
+    this.failedFields.add(field);
     this.issueAt(this.childPath(field), this.fieldLocation(field), 'error', message, hint);
+  }
+
+  followsFrom(field: string, cause: string): void {
+    this.session.issues.followsFrom(this.childPath(field), cause);
   }
 
   warn(field: string, message: string): void {
@@ -304,17 +358,26 @@ export class ObjectReaderImpl implements ObjectReader {
     return node === null || (isScalar(node) && node.value === null) ? null : node;
   }
 
+  /** `mappingAsList`: a lone mapping is read as a one-item list (with a warning). */
   private forEachItem(
     field: string,
+    mappingAsList: boolean,
     visit: (item: Node | null, path: string, where: Location) => void,
   ): void {
     const node = this.value(field);
     if (node === null) return;
+    const sources = this.session.sources;
+    if (mappingAsList && isMap(node)) {
+      // Envoy's (protobuf's) JSON parser takes a lone object for a repeated field, and Envoy's own
+      // example configs have relied on it.
+      this.warn(field, "expected a list; this mapping is read as a list of one (add '- ' before it)");
+      visit(node, `${this.childPath(field)}[0]`, sources.locate(node));
+      return;
+    }
     if (!isSeq(node)) {
       this.typeError(field, 'a list', node);
       return;
     }
-    const sources = this.session.sources;
     node.items.forEach((raw, i) => {
       const item = sources.resolve(raw);
       visit(item, `${this.childPath(field)}[${i}]`, item ? sources.locate(item) : sources.locate(node));
@@ -378,6 +441,15 @@ export class ObjectReaderImpl implements ObjectReader {
       );
     }
   }
+}
+
+/**
+ * `name` among `values`, ignoring case: Envoy parses config with protobuf's
+ * case_insensitive_enum_parsing, so `strict_dns` is STRICT_DNS and `round_robin` ROUND_ROBIN.
+ */
+export function enumByName<T extends string>(values: readonly T[], name: string): T | undefined {
+  const upper = name.toUpperCase();
+  return values.find((v) => v === name) ?? values.find((v) => v.toUpperCase() === upper);
 }
 
 function rangeText(min: number, max: number): string {

@@ -13,6 +13,8 @@ import { parseListener } from './listener';
 import type { ObjectReaderImpl } from './object-reader';
 import { didYouMean } from './suggest';
 import { rejectUnsupported } from './unsupported';
+import { parseAccessLogs } from '../access-log/access-logs';
+import { defaultFileAccessLog, fileAccessLoggerFactory } from '../access-log/file/factory';
 
 const UNSUPPORTED_BOOTSTRAP_FIELDS = [
   'dynamic_resources',
@@ -55,7 +57,6 @@ const UNSUPPORTED_BOOTSTRAP_FIELDS = [
 export function parseBootstrap(root: ObjectReader, registry: Registry, sourcePath: string): Bootstrap {
   rejectUnsupported(root, UNSUPPORTED_BOOTSTRAP_FIELDS);
   parseNode(root);
-  const admin = parseAdmin(root);
   const resources = root.object('static_resources');
   if (resources) rejectUnsupported(resources, ['secrets']);
   const clusterReaders = (resources?.objectArray('clusters') ?? []) as ObjectReaderImpl[];
@@ -68,6 +69,7 @@ export function parseBootstrap(root: ObjectReader, registry: Registry, sourcePat
         reader.error(field, `unknown cluster '${cluster}'`, didYouMean(cluster, clusterNames));
     },
   };
+  const admin = parseAdmin(root, ctx);
   const clusters = clusterReaders.map((r) => parseCluster(r, ctx));
   checkUnique(clusterReaders, clusters, 'cluster');
   for (const c of clusters) clusterNames.add(c.name);
@@ -97,22 +99,23 @@ function parseNode(root: ObjectReader): void {
   node.string('cluster');
 }
 
-function parseAdmin(root: ObjectReader): AdminConfig | null {
+function parseAdmin(root: ObjectReader, ctx: ParseContext): AdminConfig | null {
   const admin = root.object('admin');
   if (!admin) return null;
-  rejectUnsupported(admin, [
-    'access_log',
-    'profile_path',
-    'socket_options',
-    'ignore_global_conn_limit',
-    'allow_paths',
-  ]);
-  admin.deprecated('access_log_path', 'use access_log');
-  const accessLogPath = admin.has('access_log_path') ? admin.string('access_log_path') : null;
+  rejectUnsupported(admin, ['profile_path', 'socket_options', 'ignore_global_conn_limit', 'allow_paths']);
+  const accessLog = parseAccessLogs(admin, ctx);
+  if (admin.deprecated('access_log_path', 'use access_log')) {
+    accessLog.push({
+      at: `${admin.path}.access_log_path`,
+      name: fileAccessLoggerFactory.name,
+      configName: fileAccessLoggerFactory.name,
+      config: defaultFileAccessLog(admin.string('access_log_path')),
+    });
+  }
   // As in Envoy, admin without an address means no admin server.
   if (!admin.has('address')) return null;
   const address = parseAddress(admin, 'address', { requireIp: true, allowPortZero: true });
-  return { address, accessLogPath };
+  return { address, accessLog };
 }
 
 function checkUnique(

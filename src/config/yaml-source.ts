@@ -16,6 +16,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import type { IssueList } from './config-error';
+import { describeYamlError } from './yaml-errors';
 
 interface YamlSource {
   readonly name: string;
@@ -30,9 +31,18 @@ export interface Location {
   readonly order: number;
 }
 
+/** Field names seen so far and their keys: readers look fields up by key many times per load. */
+const fieldKeys = new Map<string, string>();
+
 /** Proto JSON accepts `lb_policy` and `lbPolicy` alike; both compare equal under this key. */
 export function fieldKey(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  let key = fieldKeys.get(name);
+  if (key === undefined) {
+    key = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    // Bounded: a config (or a fuzzer's many) cannot grow it without limit.
+    if (fieldKeys.size < 10_000) fieldKeys.set(name, key);
+  }
+  return key;
 }
 
 /** Offsets inside one source stay below this, so `index * SPAN + offset` sorts by source then offset. */
@@ -53,10 +63,15 @@ export class YamlSources {
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const source: YamlSource = { name, index: this.sources.length, doc, lines };
     this.sources.push(source);
+    const described = new Set<string>();
     for (const e of doc.errors) {
+      const { offset, message } = describeYamlError(text, e, doc, lines);
+      // One unclosed bracket can make several errors that all point back at it.
+      if (described.has(`${offset}:${message}`)) continue;
+      described.add(`${offset}:${message}`);
       this.issues.add(
-        { location: this.format(source, e.pos[0]), path: '', message: e.message, severity: 'error' },
-        this.order(source, e.pos[0]),
+        { location: this.format(source, offset), path: '', message, severity: 'error' },
+        this.order(source, offset),
       );
     }
     if (doc.errors.length > 0) return null;

@@ -371,6 +371,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       this.completeStream();
       return;
     }
+    this.callbacks.onProtocolError?.();
     if (this.busy) this.failStream('protocol_error');
     else this.socket.destroy();
   }

@@ -88,12 +88,20 @@ export interface ResponseEncoder {
 /** What the codec asks of its owner (the connection manager), once per connection. */
 export interface ServerConnectionCallbacks {
   /**
-   * The first byte of a request arrived (its head is still being read). For request_headers_timeout;
-   * codecs that cannot tell (uWS) never call it.
+   * The first byte of a request arrived (its head is still being read): the owner's request timeouts
+   * start here, as Envoy's do. Codecs that cannot tell (uWS) never call it.
    */
   onRequestBegin?(): void;
   /** A request's head is complete and valid. Returns the decoder that will receive it. */
   newStream(encoder: ResponseEncoder): RequestDecoder;
+  /**
+   * The codec refused the current request (Envoy's codec protocol error: malformed, smuggling-shaped,
+   * over a size limit, unsupported version or transfer coding) and closes the connection. `status` is
+   * the local reply it sends (400, 413, 426, 431, 501, 505) with a `bodyBytes`-byte body, or 0 when it
+   * can send none (the owner's response had started). Called before the request's stream, if it has
+   * one, gets `onResetStream`. Codecs that answer such requests without telling (uWS) never call it.
+   */
+  onProtocolError?(status: number, bodyBytes: number): void;
   /** The connection closed (after any stream resets were delivered). */
   onConnectionClose(): void;
 }
@@ -104,6 +112,13 @@ export interface ServerConnection {
   shutdownNotice(): void;
   /** Close now. */
   close(): void;
+  /**
+   * Answers a request whose head is still arriving (it has no stream yet) with a local reply of
+   * `status` and text `body` and `connection: close`, then closes the connection: for the owner's
+   * timeouts that run from a request's first byte. Returns false, doing nothing, when no head is
+   * partly received.
+   */
+  replyToPartialRequest(status: number, body: string): boolean;
   readonly activeStreams: number;
 }
 
@@ -145,6 +160,11 @@ export interface ClientConnectionCallbacks {
    * the connection is not back in a clean state (`ClientConnection.reusable`); the codec then closes it.
    */
   onStreamComplete(reusable: boolean): void;
+  /**
+   * The upstream broke HTTP/1 (a malformed response, conflicting framing, bytes with no request
+   * outstanding): the codec closes the connection (an active stream gets onResetStream('protocol_error')).
+   */
+  onProtocolError?(): void;
   /** The socket closed (peer FIN/RST, error, or close()). An active stream already got onResetStream. */
   onClose(): void;
 }

@@ -7,7 +7,9 @@
  *
  * Requests are checked before the owner sees them (`newStream` is called at headers-complete, only
  * for requests that pass): anything that could be smuggled or mis-framed gets a local reply with
- * `connection: close` and the connection ends.
+ * `connection: close`, the owner is told (`onProtocolError`), and the connection ends. A head still
+ * arriving can be answered the same way on the owner's behalf (`replyToPartialRequest`, for its
+ * timeouts).
  *
  * Socket operations per request are kept minimal: each `data` event is parsed inside one
  * cork/uncork, so synchronous answers (and pipelined ones) leave in one `writev`; a head whose body
@@ -304,6 +306,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   /** The owner called close(): an exchange in flight is reset as a connection termination. */
   private closedLocally = false;
   private closeTimer: NodeJS.Timeout | null = null;
+  /** A request's first bytes arrived and its head is not complete yet (it has no stream). */
+  private headPending = false;
   /** Status of the last response, to refuse a tunnel after 101 and to resume after a refused upgrade. */
   private lastResponseStatus = 0;
   // Per-request parse state (reset in onMessageBegin).
@@ -350,6 +354,14 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   close(): void {
     this.closedLocally = true;
     this.destroySocket();
+  }
+
+  replyToPartialRequest(status: number, body: string): boolean {
+    if (!this.headPending || this.ending || this.closed) return false;
+    this.headPending = false;
+    this.socket.write(serializeLocalReply(status, body, true), 'latin1');
+    this.endConnection();
+    return true;
   }
 
   // ---- socket events
@@ -438,6 +450,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     this.contentLength = -1;
     this.transferEncoding = null;
     this.bodyBytes = 0;
+    this.headPending = true;
     this.callbacks.onRequestBegin?.();
     return 0;
   }
@@ -459,6 +472,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   }
 
   onHeadersComplete(parser: HttpParser): number {
+    this.headPending = false;
     const versionMinor = parser.versionMinor;
     if (parser.versionMajor !== 1 || versionMinor > 1) return this.reject(505);
     if (versionMinor === 0 && !this.options.acceptHttp10) return this.reject(426);
@@ -580,17 +594,19 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     return ParserError.USER;
   }
 
-  /** Answers a request that failed parsing or validation, then closes. */
+  /** Answers a request that failed parsing or validation, tells the owner, then closes. */
   private rejectMalformed(errorCode: number): void {
     const status = this.rejectStatus !== 0 ? this.rejectStatus : this.statusForParseError(errorCode);
+    this.headPending = false;
     const stream = this.stream;
-    let mayReply = true;
-    if (stream !== null) {
-      // The owner saw the headers (the error is in the body): it loses the stream.
-      mayReply = !stream.responseStarted;
-      this.resetActiveStream(status === 413 ? 'overflow' : 'protocol_error');
-    }
-    if (mayReply) this.socket.write(serializeLocalReply(status, localReplyBody(status), true), 'latin1');
+    // Once the owner's response started, nothing more can be said on this connection.
+    const mayReply = stream === null || !stream.responseStarted;
+    const body = localReplyBody(status);
+    this.callbacks.onProtocolError?.(mayReply ? status : 0, mayReply ? body.length : 0);
+    if (this.closed) return;
+    // The owner saw the headers (the error is in the body): it loses the stream.
+    if (stream !== null) this.resetActiveStream(status === 413 ? 'overflow' : 'protocol_error');
+    if (mayReply) this.socket.write(serializeLocalReply(status, body, true), 'latin1');
     this.endConnection();
   }
 

@@ -12,6 +12,7 @@
  */
 import * as net from 'node:net';
 import { createAccessLoggers } from '../access-log/access-logs';
+import { buildAll, buildAt, buildEach, ConfigBuildError } from '../config/build-error';
 import type { AccessLogger } from '../access-log/api';
 import { ConnectionLogStream } from '../access-log/connection-log';
 import type { ListenerConfig } from '../config/bootstrap';
@@ -61,11 +62,29 @@ export class ActiveListener {
   ) {
     const chain = config.filterChains[0]!;
     const ctx = { workerIndex: services.workerIndex, listener: config, services };
-    this.filters = chain.filters.map((f) =>
-      (services.registry.get('network_filter', f.name) as NetworkFilterFactory).createFilter(f.config, ctx),
+    [this.filters, this.accessLoggers] = buildAll(
+      () =>
+        buildEach(chain.filters, (f) =>
+          buildAt(f.at, () =>
+            (services.registry.get('network_filter', f.name) as NetworkFilterFactory).createFilter(
+              f.config,
+              ctx,
+            ),
+          ),
+        ),
+      () => createAccessLoggers(config.accessLog, services.registry, services.accessLogSinks),
     );
     this.terminal = this.filters[this.filters.length - 1] as TerminalNetworkFilter;
-    this.accessLoggers = createAccessLoggers(config.accessLog, services.registry);
+    if (config.http1Codec === 'uws' && this.terminal.httpCallbacks && this.filters.length > 1) {
+      throw new ConfigBuildError([
+        {
+          path: `${config.at}.legate_http1_codec`,
+          message:
+            'the uws codec accepts its own connections, so the network filters before ' +
+            'http_connection_manager would never run; use the legate codec here',
+        },
+      ]);
+    }
     this.servesRequests = this.terminal.httpCallbacks !== undefined;
     this.now = services.now;
     const prefix = listenerStatPrefix(config.address.address, config.address.port);
@@ -84,11 +103,6 @@ export class ActiveListener {
       return this.boundPort;
     }
     if (this.config.http1Codec === 'uws' && this.terminal.httpCallbacks) {
-      if (this.filters.length > 1)
-        throw new Error(
-          `listener '${this.config.name}': the uws codec accepts its own connections, so the network ` +
-            'filters before http_connection_manager would never run; use the legate codec here',
-        );
       this.uws = await startUwsListener(
         { host: address.address, port: plan.port },
         this.terminal.httpCallbacks(),

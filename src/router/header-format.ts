@@ -12,7 +12,8 @@
  *   %REQ(name?alt):max%                         request header (first value), optional fallback and max length
  *   %RESP(name?alt):max%                        response header (response mutations only; '' on requests)
  *
- * Anything else is rejected at config time (`validateHeaderFormat`). As in Envoy's header formatter
+ * Anything else makes the constructor throw, which the primary's config check reports (it builds
+ * every format before any worker starts). As in Envoy's header formatter
  * (omit-empty mode), a missing value substitutes '' rather than '-', and a value that comes out
  * empty is not added at all (see header-mutations).
  */
@@ -27,7 +28,7 @@ export interface HeaderFormatContext {
   /** The local (listener-side) IP address of the downstream connection, without port. */
   readonly localAddress: string;
   readonly localPort: number;
-  /** `HTTP/1.1` or `HTTP/1.0`. */
+  /** `HTTP/1.1` or `HTTP/1.0`; '' for a TCP connection (no HTTP protocol). */
   readonly protocol: string;
   /** Wall-clock time the request started, in ms since the epoch. */
   readonly startTimeMs: number;
@@ -125,12 +126,6 @@ function headerName(raw: string): string | null {
   return name.startsWith(':') ? null : name;
 }
 
-/** Config-time check for the config loader: null if `value` is a valid header value format. */
-export function validateHeaderFormat(value: string): string | null {
-  const parsed = parse(value);
-  return typeof parsed === 'string' ? parsed : null;
-}
-
 let cachedHostname: string | null = null;
 
 /** A compiled header value. Pure literals (the common case) evaluate without work. */
@@ -139,7 +134,7 @@ export class HeaderFormat {
   readonly literal: string | null;
   private readonly parts: Part[];
 
-  /** `value` must have passed validateHeaderFormat. */
+  /** Throws on an unknown operator or a stray '%' (the primary's config check builds every format). */
   constructor(value: string) {
     const parsed = parse(value);
     if (typeof parsed === 'string') throw new Error(`invalid header value format '${value}': ${parsed}`);

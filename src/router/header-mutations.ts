@@ -13,11 +13,12 @@
  *   replaces only when present.
  * - A value that formats to '' is skipped (Envoy's default `keep_empty_value: false`).
  *
- * Pseudo-headers and `host` may not be added or removed; config validation rejects them
- * (`headerMutationKeyError`).
+ * Pseudo-headers and `host` may not be added or removed; config parsing rejects them
+ * (config/route/header-mutations.ts).
  */
 import type { AppendAction, HeaderMutations, HeaderValueOption } from '../config/bootstrap';
 import type { HeaderMap } from '../http/header-map';
+import { buildAt, buildEach } from '../config/build-error';
 import { HeaderFormat, type HeaderFormatContext } from './header-format';
 
 const enum Action {
@@ -48,10 +49,13 @@ class MutationLevel {
   private readonly pending: Uint8Array;
   private readonly values: string[];
 
-  constructor(removes: string[], adds: HeaderValueOption[]) {
+  /** `field`: the config path of `adds` (`…request_headers_to_add`), for build errors. */
+  constructor(removes: string[], adds: HeaderValueOption[], field: string) {
     this.removes = removes;
     this.keys = adds.map((a) => a.key);
-    this.formats = adds.map((a) => new HeaderFormat(a.value));
+    this.formats = buildEach(adds, (a, i) =>
+      buildAt(`${field}[${i}].header.value`, () => new HeaderFormat(a.value)),
+    );
     this.actions = adds.map((a) => ACTIONS[a.appendAction]);
     this.pending = new Uint8Array(adds.length);
     this.values = adds.map(() => '');
@@ -105,12 +109,25 @@ export class HeaderMutationApplier {
 
   /** `levels` most specific first (weighted cluster, route, virtual host, route configuration). */
   constructor(levels: readonly HeaderMutations[]) {
-    this.request = levels
-      .map((l) => new MutationLevel(l.requestHeadersToRemove, l.requestHeadersToAdd))
-      .filter((l) => !l.isEmpty);
-    this.response = levels
-      .map((l) => new MutationLevel(l.responseHeadersToRemove, l.responseHeadersToAdd))
-      .filter((l) => !l.isEmpty);
+    const field = (l: HeaderMutations, name: string): string => (l.at ? `${l.at}.${name}` : name);
+    this.request = buildEach(
+      levels,
+      (l) =>
+        new MutationLevel(
+          l.requestHeadersToRemove,
+          l.requestHeadersToAdd,
+          field(l, 'request_headers_to_add'),
+        ),
+    ).filter((l) => !l.isEmpty);
+    this.response = buildEach(
+      levels,
+      (l) =>
+        new MutationLevel(
+          l.responseHeadersToRemove,
+          l.responseHeadersToAdd,
+          field(l, 'response_headers_to_add'),
+        ),
+    ).filter((l) => !l.isEmpty);
   }
 
   get hasRequestMutations(): boolean {
@@ -131,12 +148,4 @@ export class HeaderMutationApplier {
     for (let i = 0; i < this.response.length; i++)
       this.response[i]!.apply(headers, ctx, ctx.requestHeaders, headers);
   }
-}
-
-/** Config-time check of a header name in a mutation: null if allowed, else why not. */
-export function headerMutationKeyError(name: string): string | null {
-  if (name === '') return 'header name must not be empty';
-  if (name.startsWith(':') || name.toLowerCase() === 'host')
-    return ':-prefixed or host headers may not be modified';
-  return null;
 }

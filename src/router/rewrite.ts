@@ -24,8 +24,10 @@ export class PathRewrite {
     return new PathRewrite(matchedLength, replacement, null);
   }
 
-  /** Pattern and substitution must have passed `validateRegexRewrite`. */
+  /** Throws when RE2 would reject the pattern or the substitution (see `validateRegexRewrite`). */
   static regex(pattern: string, substitution: string): PathRewrite {
+    const problem = validateRegexRewrite(pattern, substitution);
+    if (problem !== null) throw new Error(`invalid regex_rewrite: ${problem}`);
     return new PathRewrite(-1, re2SubstitutionToJs(substitution), compileRe2(pattern, false, true));
   }
 
@@ -57,7 +59,7 @@ export function re2SubstitutionToJs(substitution: string): string {
   return out;
 }
 
-/** Config-time check of a regex_rewrite: null if usable, else why not (RE2::CheckRewriteString rules). */
+/** Whether a regex_rewrite is usable: null if so, else why not (RE2::CheckRewriteString rules). */
 export function validateRegexRewrite(pattern: string, substitution: string): string | null {
   const patternError = validateRe2(pattern);
   if (patternError !== null) return patternError;

@@ -20,6 +20,7 @@ import type {
 import type { RequestHead } from '../http/codec';
 import type { HeaderMap } from '../http/header-map';
 import type { HeaderFormatContext } from './header-format';
+import { buildAt, buildEach } from '../config/build-error';
 import { HashPolicy } from './hash-policy';
 import { HeaderMutationApplier } from './header-mutations';
 import { CompiledRouteMatch, pathPartEnd } from './route-match';
@@ -42,10 +43,10 @@ export class RouteTable {
 
   constructor(config: RouteConfiguration, ignorePort: boolean) {
     this.hosts = new VirtualHostSelector<VirtualHost>(ignorePort);
-    for (const vh of config.virtualHosts) {
-      const compiled = new VirtualHost(vh, config);
-      for (const domain of vh.domains) this.hosts.add(domain, compiled);
-    }
+    const compiled = buildEach(config.virtualHosts, (vh) => new VirtualHost(vh, config));
+    config.virtualHosts.forEach((vh, i) => {
+      for (const domain of vh.domains) this.hosts.add(domain, compiled[i]!);
+    });
   }
 
   /** `path` is the request-target (origin-form, possibly with query). Null → 404 route_not_found. */
@@ -68,7 +69,9 @@ export class VirtualHost {
   constructor(config: VirtualHostConfig, routeConfig: RouteConfiguration) {
     this.name = config.name;
     const vhRateLimits = RateLimitPolicy.compile(config.rateLimits);
-    this.routes = config.routes.map((r) => new MatchedRoute(r, config, routeConfig, vhRateLimits));
+    this.routes = buildEach(config.routes, (r) =>
+      buildAt(r.at, () => new MatchedRoute(r, config, routeConfig, vhRateLimits)),
+    );
     this.index = new RouteIndex(this.routes.map((r) => r.match));
   }
 
@@ -135,7 +138,7 @@ export class MatchedRoute {
     this.virtualHostName = vh.name;
     this.action = config.action;
     this.match = new CompiledRouteMatch(config.match);
-    this.pathRewrite = compilePathRewrite(config.action, this.match.rewriteLength);
+    this.pathRewrite = compilePathRewrite(config, this.match.rewriteLength);
     const levels: HeaderMutations[] = [config, vh, routeConfig];
     this.mutations = new HeaderMutationApplier(levels);
     this.weighted = compileWeightedTargets(config.action, levels);
@@ -234,11 +237,13 @@ function mergePerFilterConfigs(levels: PerFilterConfigs[]): ReadonlyMap<string, 
   return merged;
 }
 
-function compilePathRewrite(action: RouteAction, matchedLength: number): PathRewrite | null {
+function compilePathRewrite(route: RouteConfig, matchedLength: number): PathRewrite | null {
+  const action = route.action;
   if (action.kind === 'direct_response') return null;
   if (action.prefixRewrite) return PathRewrite.prefix(matchedLength, action.prefixRewrite);
   if (action.kind === 'route' && action.regexRewrite !== null) {
-    return PathRewrite.regex(action.regexRewrite.pattern, action.regexRewrite.substitution);
+    const { pattern, substitution } = action.regexRewrite;
+    return buildAt(`${route.at}.route.regex_rewrite`, () => PathRewrite.regex(pattern, substitution));
   }
   return null;
 }

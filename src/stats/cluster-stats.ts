@@ -19,6 +19,15 @@ export interface PoolStats {
   bytes(rx: number, tx: number): void;
   /** A connection counted by connectionOpened is gone (upstream_cx_active, upstream_cx_destroy). */
   connectionClosed(): void;
+  /** The upstream broke HTTP/1 on a connection (upstream_cx_protocol_error). */
+  protocolError(): void;
+  /** A request started waiting for a connection (upstream_rq_pending_total, upstream_rq_pending_active). */
+  requestQueued(): void;
+  /**
+   * A waiting request left the queue: attached, cancelled or failed (upstream_rq_pending_active);
+   * `ejected`: failed because connecting failed (upstream_rq_pending_failure_eject).
+   */
+  requestDequeued(ejected: boolean): void;
 }
 
 export class ClusterStats implements PoolStats {
@@ -40,6 +49,10 @@ export class ClusterStats implements PoolStats {
   readonly cxRxBytes: Counter;
   readonly cxTxBytes: Counter;
   readonly cxNoneHealthy: Counter;
+  readonly cxProtocolError: Counter;
+  readonly rqPendingTotal: Counter;
+  readonly rqPendingActive: Gauge;
+  readonly rqPendingFailureEject: Counter;
   /** Picks made in panic mode (too few healthy hosts: every host is eligible). */
   readonly lbHealthyPanic: Counter;
   readonly rqXx: Counter[];
@@ -69,6 +82,10 @@ export class ClusterStats implements PoolStats {
     this.cxRxBytes = stats.counter(p + 'upstream_cx_rx_bytes_total');
     this.cxTxBytes = stats.counter(p + 'upstream_cx_tx_bytes_total');
     this.cxNoneHealthy = stats.counter(p + 'upstream_cx_none_healthy');
+    this.cxProtocolError = stats.counter(p + 'upstream_cx_protocol_error');
+    this.rqPendingTotal = stats.counter(p + 'upstream_rq_pending_total');
+    this.rqPendingActive = stats.gauge(p + 'upstream_rq_pending_active');
+    this.rqPendingFailureEject = stats.counter(p + 'upstream_rq_pending_failure_eject');
     this.lbHealthyPanic = stats.counter(p + 'lb_healthy_panic');
     this.rqXx = [1, 2, 3, 4, 5].map((c) => stats.counter(`${p}upstream_rq_${c}xx`));
     this.rqCode = stats.counterGroup(CLUSTER_STATUS_CODE_COUNTERS.map((n) => p + n));
@@ -117,5 +134,19 @@ export class ClusterStats implements PoolStats {
   connectionClosed(): void {
     this.cxActive.dec();
     this.cxDestroy.inc();
+  }
+
+  protocolError(): void {
+    this.cxProtocolError.inc();
+  }
+
+  requestQueued(): void {
+    this.rqPendingTotal.inc();
+    this.rqPendingActive.inc();
+  }
+
+  requestDequeued(ejected: boolean): void {
+    this.rqPendingActive.dec();
+    if (ejected) this.rqPendingFailureEject.inc();
   }
 }

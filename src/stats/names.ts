@@ -134,11 +134,5 @@ export const OUTLIER_DETECTION_COUNTERS = [
 export const OUTLIER_DETECTION_GAUGES = ['ejections_active'] as const;
 
 /** `cluster.<c>.health_check.*` (clusters with health_checks; kept by the primary's checker). */
-export const HEALTH_CHECK_COUNTERS = [
-  'attempt',
-  'success',
-  'failure',
-  'network_failure',
-  'verify_cluster',
-] as const;
+export const HEALTH_CHECK_COUNTERS = ['attempt', 'success', 'failure', 'network_failure'] as const;
 export const HEALTH_CHECK_GAUGES = ['healthy'] as const;

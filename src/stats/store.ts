@@ -8,7 +8,9 @@
  * contribution, the sum is the process value. Float64 holds integers exactly up to 2^53.
  *
  * Components declare their stats as constant lists (Envoy's ALL_CLUSTER_STATS) so the primary's
- * declaration and the worker's binding can never disagree.
+ * declaration and the worker's binding can never disagree. Every binding is also marked in a shared
+ * byte per stat, so a name that is declared but that no thread ever binds (a stat that can only
+ * read 0) can be found: `unboundNames()`.
  *
  * Histograms live in a second SharedArrayBuffer with the same one-row-per-thread layout: each
  * histogram is a block of log-linear buckets (see histogram.ts) that its thread increments and
@@ -31,6 +33,8 @@ export interface StatsLayoutData {
   /** Histogram names; histogram h of row r starts at slot (r * histograms.length + h) * HISTOGRAM_SLOTS. */
   histograms: string[];
   histogramSab: SharedArrayBuffer;
+  /** One byte per stat, then one per histogram: nonzero once some thread bound it. */
+  boundSab: SharedArrayBuffer;
 }
 
 export class StatsLayout {
@@ -75,6 +79,7 @@ export class StatsLayout {
       sab,
       histograms: this.histograms,
       histogramSab,
+      boundSab: new SharedArrayBuffer(Math.max(1, this.names.length + this.histograms.length)),
     };
   }
 }
@@ -94,6 +99,7 @@ export class StatsStore {
   private readonly row: Float64Array;
   private readonly histogramAll: Float64Array;
   private readonly histogramRow: Float64Array;
+  private readonly bound: Uint8Array;
   private readonly index = new Map<string, number>();
   private readonly histogramIndex = new Map<string, number>();
 
@@ -107,6 +113,7 @@ export class StatsStore {
     const h = data.histograms.length * HISTOGRAM_SLOTS;
     this.histogramAll = new Float64Array(data.histogramSab);
     this.histogramRow = new Float64Array(data.histogramSab, rowIndex * h * 8, h);
+    this.bound = new Uint8Array(data.boundSab);
     data.names.forEach((name, i) => this.index.set(name, i));
     data.histograms.forEach((name, i) => this.histogramIndex.set(name, i));
   }
@@ -136,6 +143,7 @@ export class StatsStore {
   histogram(name: string): Histogram {
     const h = this.histogramIndex.get(name);
     if (h === undefined) throw new Error(`histogram '${name}' was not declared by the primary`);
+    this.bound[this.data.names.length + h] = 1;
     return STATS_OFF ? NOOP_STAT : new SharedHistogram(this.histogramRow, h * HISTOGRAM_SLOTS);
   }
 
@@ -158,6 +166,22 @@ export class StatsStore {
     return new HistogramSnapshot(out);
   }
 
+  /**
+   * Declared stats (and histograms) that no thread has bound yet. Components bind their stats when
+   * they are built, so once every thread is up a name listed here is one no code will ever update.
+   * Names hidden until used (`upstream_rq_<code>`) are bound as a group and count as bound.
+   */
+  unboundNames(): string[] {
+    const names = this.data.names;
+    const out: string[] = [];
+    for (let i = 0; i < names.length; i++) if (this.bound[i] === 0) out.push(names[i]!);
+    const histograms = this.data.histograms;
+    for (let h = 0; h < histograms.length; h++) {
+      if (this.bound[names.length + h] === 0) out.push(histograms[h]!);
+    }
+    return out;
+  }
+
   /** Zeroes counters (not gauges) in every row: the admin's /reset_counters. */
   resetCounters(): void {
     const n = Math.max(1, this.data.names.length);
@@ -175,6 +199,7 @@ export class StatsStore {
   private slot(name: string): number {
     const i = this.index.get(name);
     if (i === undefined) throw new Error(`stat '${name}' was not declared by the primary`);
+    this.bound[i] = 1;
     return i;
   }
 }

@@ -6,6 +6,7 @@
 import type { ClusterConfig } from '../config/bootstrap';
 import { createClientConnection } from '../http/client-connection';
 import type { Registry } from '../registry/registry';
+import { buildAt, buildEach } from '../config/build-error';
 import { Cluster } from './cluster';
 import type { ClientConnectionFactory } from './conn-pool';
 import type { DnsResolver, HostDiscovery } from './discovery/api';
@@ -50,18 +51,22 @@ export class ClusterManager {
     };
     const connectionFactory = deps.connectionFactory ?? createClientConnection;
     const resolver = deps.dnsResolver ?? systemDnsResolver;
-    for (const config of configs) {
-      const cluster = new Cluster(config, {
-        lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
-        lbEnv,
-        discovery: discoveryFor(config, deps.hostTable, resolver),
-        connectionFactory,
-        stats: deps.clusterStats?.(config.name),
-        circuitBreaker: deps.circuitBreaker?.(config),
-        outlierThreshold: deps.outlierThreshold,
-      });
-      this.byName.set(config.name, cluster);
-    }
+    const clusters = buildEach(configs, (config) =>
+      buildAt(
+        config.at,
+        () =>
+          new Cluster(config, {
+            lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
+            lbEnv,
+            discovery: discoveryFor(config, deps.hostTable, resolver),
+            connectionFactory,
+            stats: deps.clusterStats?.(config.name),
+            circuitBreaker: deps.circuitBreaker?.(config),
+            outlierThreshold: deps.outlierThreshold,
+          }),
+      ),
+    );
+    for (const cluster of clusters) this.byName.set(cluster.name, cluster);
   }
 
   get(name: string): Cluster | undefined {

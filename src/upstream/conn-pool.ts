@@ -121,6 +121,10 @@ class PoolConnection implements ClientConnectionCallbacks {
     this.pool.onStreamComplete(this, reusable);
   }
 
+  onProtocolError(): void {
+    this.pool.onProtocolError();
+  }
+
   onClose(): void {
     this.pool.onConnectionClosed(this);
   }
@@ -181,6 +185,7 @@ export class Http1ConnPool {
     }
     const waiting = new PendingStream(this, decoder, callbacks);
     this.pending.push(waiting);
+    this.options.stats?.requestQueued();
     this.openConnectionsForPending();
     return waiting;
   }
@@ -197,7 +202,7 @@ export class Http1ConnPool {
   /** Closes every connection now (active streams are reset) and fails waiting requests. Final. */
   close(): void {
     this.closed = true;
-    this.failPending('connection_failure', 'pool closed');
+    this.failPending('connection_failure', 'pool closed', false);
     for (const conn of [...this.connections]) this.closeConnection(conn);
   }
 
@@ -231,7 +236,7 @@ export class Http1ConnPool {
     this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
     conn.socket.destroy();
-    this.failPending(reason, detail);
+    this.failPending(reason, detail, true);
   }
 
   onStreamComplete(conn: PoolConnection, reusable: boolean): void {
@@ -245,6 +250,10 @@ export class Http1ConnPool {
     else this.onConnectionFree(conn);
   }
 
+  onProtocolError(): void {
+    this.options.stats?.protocolError();
+  }
+
   onConnectionClosed(conn: PoolConnection): void {
     if (conn.state === ConnState.Closed) return;
     this.forget(conn);
@@ -255,7 +264,7 @@ export class Http1ConnPool {
     const i = this.pending.indexOf(waiting);
     if (i === -1) return;
     this.pending.splice(i, 1);
-    this.options.circuitBreaker.endPending();
+    this.dequeued(false);
   }
 
   // ------------------------------------------------------------ internals
@@ -268,7 +277,7 @@ export class Http1ConnPool {
       return;
     }
     for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-      this.options.circuitBreaker.endPending();
+      this.dequeued(false);
       if (this.attach(conn, next.decoder, next.callbacks)) return;
       // max_requests refused it: it fails (as in Envoy) and the connection stays free for the next.
       next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
@@ -355,14 +364,21 @@ export class Http1ConnPool {
     }
   }
 
-  private failPending(reason: PoolFailureReason, detail: string): void {
+  /** Fails every waiting request; `ejected`: because a connection failed (not the pool closing). */
+  private failPending(reason: PoolFailureReason, detail: string, ejected: boolean): void {
     // Swap the list first: a retry submitted from a failure callback must not be failed here too.
     const failed = this.pending;
     this.pending = [];
     for (const waiting of failed) {
-      this.options.circuitBreaker.endPending();
+      this.dequeued(ejected);
       waiting.callbacks.onPoolFailure(reason, detail);
     }
+  }
+
+  /** A request left the pending queue. */
+  private dequeued(ejected: boolean): void {
+    this.options.circuitBreaker.endPending();
+    this.options.stats?.requestDequeued(ejected);
   }
 
   /** Adds what a connection read and wrote since the last report to the cluster's byte totals. */

@@ -9,11 +9,10 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Bootstrap, ListenerConfig } from '../config/bootstrap';
 import type { Registry } from '../registry/registry';
-import { StatsLayout, StatsStore, type StatsLayoutData } from '../stats/store';
-import { declareBootstrapStats } from '../stats/declare';
+import { StatsStore, type StatsLayoutData } from '../stats/store';
 import { HostTable } from '../upstream/host-table';
 import { CircuitBreakerTable } from '../upstream/circuit-breakers';
-import { CircuitBreakerGauges, declareCircuitBreakerStats } from '../upstream/circuit-breaker-gauges';
+import { CircuitBreakerGauges } from '../upstream/circuit-breaker-gauges';
 import { loadNative, nativeStatus, openSharedListenSocket } from '../native';
 import { log, type LogLevel } from '../common/log';
 import type { ListenerSocketPlan } from '../listener/active-listener';
@@ -22,13 +21,11 @@ import { ExactBalance } from '../listener/exact-balance';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { AdminServer, type ServerState } from '../admin/admin-server';
 import { startHealthCheckers, type HealthCheckers } from '../upstream/health/health-checks';
-import {
-  declareOutlierStats,
-  startOutlierDetectors,
-  type OutlierDetectors,
-} from '../upstream/outlier/primary-detectors';
+import { startOutlierDetectors, type OutlierDetectors } from '../upstream/outlier/primary-detectors';
 import { monotonicMs } from '../common/timer-wheel';
 import { SharedFlag } from './shared-flag';
+import { layoutStats } from './data-plane';
+import { createAccessLoggers } from '../access-log/access-logs';
 
 export interface ServeOptions {
   concurrency: number;
@@ -80,7 +77,7 @@ export class Primary implements ServerState {
 
   constructor(
     readonly bootstrap: Bootstrap,
-    registry: Registry,
+    private readonly registry: Registry,
     readonly options: ServeOptions,
   ) {
     this.sharedSockets = loadNative() !== null;
@@ -92,11 +89,7 @@ export class Primary implements ServerState {
       concurrency = 1;
     }
     this.concurrency = concurrency;
-    const layout = new StatsLayout();
-    declareBootstrapStats(layout, bootstrap, registry, concurrency);
-    declareCircuitBreakerStats(layout, bootstrap.clusters);
-    declareOutlierStats(layout, bootstrap.clusters);
-    this.statsData = layout.allocate(1 + concurrency);
+    this.statsData = layoutStats(bootstrap, registry, concurrency).allocate(1 + concurrency);
     this.stats = new StatsStore(this.statsData, 0);
     this.stats.gauge('server.concurrency').add(concurrency);
     this.stats.gauge('server.live').inc();
@@ -131,7 +124,11 @@ export class Primary implements ServerState {
 
   async start(): Promise<void> {
     if (this.bootstrap.admin !== null) {
-      this.admin = new AdminServer(this, this.bootstrap.admin);
+      this.admin = new AdminServer(
+        this,
+        this.bootstrap.admin,
+        createAccessLoggers(this.bootstrap.admin.accessLog, this.registry),
+      );
       await this.admin.start();
       log.info(`admin listening on ${this.bootstrap.admin.address.address}:${this.admin.port}`);
     }

@@ -10,6 +10,7 @@ import type { ClusterManager } from '../upstream/cluster-manager';
 import type { HostTable } from '../upstream/host-table';
 import type { DateCache } from '../common/date-cache';
 import type { SharedFlag } from './shared-flag';
+import type { AccessLogSinks } from '../access-log/api';
 
 export interface WorkerServices {
   readonly workerIndex: number;
@@ -26,4 +27,6 @@ export interface WorkerServices {
   readonly now: () => number;
   /** Set while the admin's /healthcheck/fail is in effect (the health_check filter answers 503). */
   readonly healthCheckFailed: SharedFlag;
+  /** Where access loggers write; absent: this thread's buffered sinks (access-log/sinks.ts). */
+  readonly accessLogSinks?: AccessLogSinks;
 }

@@ -7,19 +7,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { createBuiltinRegistry } from '../registry/builtins';
 import { StatsStore } from '../stats/store';
-import { ClusterStats } from '../stats/cluster-stats';
 import { closeAccessLogSinks } from '../access-log/sinks';
-import { TimerWheel, monotonicMs } from '../common/timer-wheel';
-import { DateCache } from '../common/date-cache';
 import { log, setLogLevel, setLogPrefix } from '../common/log';
 import { HostTable } from '../upstream/host-table';
 import { CircuitBreakerTable } from '../upstream/circuit-breakers';
-import { ClusterManager } from '../upstream/cluster-manager';
-import { ActiveListener } from '../listener/active-listener';
 import { ExactBalance } from '../listener/exact-balance';
 import { adoptSocketFd } from '../native';
-import type { WorkerServices } from './services';
 import { SharedFlag } from './shared-flag';
+import { buildDataPlane } from './data-plane';
+import type { ActiveListener } from '../listener/active-listener';
+import type { WorkerServices } from './services';
 
 function post(msg: WorkerToPrimary): void {
   parentPort!.postMessage(msg);
@@ -30,38 +27,19 @@ async function main(init: WorkerInit): Promise<void> {
   setLogPrefix(`worker ${init.workerIndex}`);
   const stats = new StatsStore(init.stats, 1 + init.workerIndex);
   stats.resetOwnGauges();
-  const hostTable = HostTable.fromShared(init.hostTable);
-  const circuitBreakers = CircuitBreakerTable.fromShared(init.circuitBreakers);
-  const random = Math.random;
-  const now = monotonicMs;
-  const registry = createBuiltinRegistry();
-  const clusterManager = new ClusterManager(init.bootstrap.clusters, {
-    hostTable,
-    registry,
-    random,
-    nowMs: now,
-    // Worker 0 alone reports membership gauges; every worker counts its own requests and connections.
-    clusterStats: (name) => new ClusterStats(stats, name, init.workerIndex === 0),
-    circuitBreaker: (config) => circuitBreakers.breaker(config, 0, init.workerIndex, (n) => stats.counter(n)),
+  const { services, listeners } = buildDataPlane({
+    bootstrap: init.bootstrap,
+    workerIndex: init.workerIndex,
+    registry: createBuiltinRegistry(),
+    stats,
+    hostTable: HostTable.fromShared(init.hostTable),
+    circuitBreakers: CircuitBreakerTable.fromShared(init.circuitBreakers),
+    healthCheckFailed: new SharedFlag(init.healthCheckFailed),
     // The primary's detector decides on the ejection at once (Envoy posts to its main thread too).
     outlierThreshold: (slot, detector) => post({ type: 'outlier-threshold', slot, detector }),
   });
   // DNS clusters get their first hosts before this worker takes traffic.
-  await clusterManager.initialize();
-  const services: WorkerServices = {
-    workerIndex: init.workerIndex,
-    registry,
-    stats,
-    timers: new TimerWheel(now),
-    clusterManager,
-    hostTable,
-    date: new DateCache(),
-    random,
-    now,
-    healthCheckFailed: new SharedFlag(init.healthCheckFailed),
-  };
-
-  const listeners = init.bootstrap.listeners.map((config) => new ActiveListener(config, services));
+  await services.clusterManager.initialize();
   const ports: Record<string, number> = {};
   try {
     for (let i = 0; i < listeners.length; i++) {

@@ -15,6 +15,8 @@ function stream(over: Partial<AccessLogStream> = {}): AccessLogStream {
   return {
     remoteAddress: '10.0.0.1',
     remotePort: 5555,
+    directRemoteAddress: '192.0.2.7',
+    directRemotePort: 4444,
     localAddress: '::1',
     localPort: 80,
     protocol: 'HTTP/1.1',
@@ -60,6 +62,10 @@ test('operators: headers with fallback and truncation, pseudo-headers, addresses
     '10.0.0.1:5555 [::1]:80 ::1',
   );
   assert.equal(
+    f('%DOWNSTREAM_DIRECT_REMOTE_ADDRESS% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT%'),
+    '192.0.2.7:4444 192.0.2.7',
+  );
+  assert.equal(
     f('%START_TIME(%Y/%m/%dT%H:%M:%S.%3f %z %j %s)%'),
     '2024/02/29T13:04:05.678 +0000 060 1709211845',
   );
@@ -68,7 +74,7 @@ test('operators: headers with fallback and truncation, pseudo-headers, addresses
   assert.equal(
     f(
       '%UPSTREAM_HOST% %RESP(X-NONE)% %ROUTE_NAME% %PROTOCOL%',
-      stream({ upstreamHost: '', request: null, responseHeaders: null }),
+      stream({ upstreamHost: '', request: null, responseHeaders: null, protocol: '' }),
     ),
     '- - - -',
   );

@@ -23,7 +23,11 @@ const RUN = ['-c', '4', '-d', '2500ms', '--timeout', '2s', '--no-progress'];
 test('constant-rate percentiles show an injected stall; closed-loop ones hide it', async () => {
   const url = `http://127.0.0.1:${origin.port}/`;
   const closed = (await runBench(parseBenchArgs([url, ...RUN]))).result;
-  const rate = (await runBench(parseBenchArgs([url, ...RUN, '-R', '400']))).result;
+  // A run whose generator fell behind its schedule (send lag p99 over 5 ms: a machine busy with
+  // other work) measures nothing about the correction; it is run again, up to three times.
+  let rate = (await runBench(parseBenchArgs([url, ...RUN, '-R', '400']))).result;
+  for (let retry = 0; retry < 2 && rate.schedule!.generatorBehind; retry++)
+    rate = (await runBench(parseBenchArgs([url, ...RUN, '-R', '400']))).result;
 
   // The stall happened in both runs…
   assert.ok(closed.latency.max >= 100, `closed-loop max ${closed.latency.max} ms`);
@@ -33,5 +37,5 @@ test('constant-rate percentiles show an injected stall; closed-loop ones hide it
   assert.ok(rate.latency.p99 >= 100, `constant-rate p99 ${rate.latency.p99} ms`);
   assert.ok(rate.latency.p90 >= 10, `constant-rate p90 ${rate.latency.p90} ms`);
   assert.ok(closed.latency.p99 < 50, `closed-loop p99 ${closed.latency.p99} ms`);
-  assert.equal(rate.schedule!.generatorBehind, false);
+  assert.equal(rate.schedule!.generatorBehind, false, `send lag p99 ${rate.schedule!.lag.p99} ms in 3 runs`);
 });

@@ -36,8 +36,8 @@ test('an unknown enum value lists the allowed values and suggests the closest', 
     "unknown value 'ROUND_ROBBIN' (expected one of ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV, PEAK_EWMA)",
   );
   assert.equal(issue.hint, "did you mean 'ROUND_ROBIN'?");
-  const lowercase = errorAt(issuesOf(minimalConfig({ cluster: 'type: strict_dns' })), `${CLUSTER0}.type`);
-  assert.equal(lowercase.hint, "did you mean 'STRICT_DNS'?");
+  const typo = errorAt(issuesOf(minimalConfig({ cluster: 'type: strict_dsn' })), `${CLUSTER0}.type`);
+  assert.equal(typo.hint, "did you mean 'STRICT_DNS'?");
 });
 
 test('ConfigError.format prints file:line:col, severity, path, message and hint on one line', () => {
@@ -203,7 +203,7 @@ test('a filter chain must end in a terminal network filter', () => {
   );
 });
 
-test('unknown filter names and @types get suggestions; a name contradicting @type is an error', () => {
+test('unknown filter names and @types get suggestions; a name contradicting @type is a warning', () => {
   const registry = registryWithTestFilters();
   const misspelt = issuesOf(minimalConfig({ httpFilters: '- name: envoy.filters.http.routr' }));
   const byName = errorAt(misspelt, `${HCM}.http_filters[0].name`);
@@ -232,11 +232,17 @@ test('unknown filter names and @types get suggestions; a name contradicting @typ
       ),
     ),
   );
-  assert.match(
-    errorAt(issuesOf(mismatch, registry), 'static_resources.listeners[0].filter_chains[0].filters[0].name')
-      .message,
-    /'envoy\.filters\.network\.http_connection_manager' does not match typed_config @type/,
+  // Envoy picks the extension by @type: tcp_proxy it is, with a warning about the name.
+  const loaded = load(mismatch, registry);
+  assert.equal(
+    loaded.bootstrap.listeners[0]!.filterChains[0]!.filters[0]!.name,
+    'envoy.filters.network.tcp_proxy',
   );
+  assert.deepEqual(
+    loaded.warnings.map((w) => w.path),
+    ['static_resources.listeners[0].filter_chains[0].filters[0].name'],
+  );
+  assert.match(loaded.warnings[0]!.message, /names another network filter than typed_config's @type/);
 });
 
 test('an HCM without typed_config reports its required fields', () => {

@@ -19,6 +19,11 @@ const dir = mkdtempSync(join(tmpdir(), 'legate-config-test-'));
 let files = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A path called `name` in this test file's temporary directory (removed after the file). */
+export function tempPath(name: string): string {
+  return join(dir, name);
+}
+
 /** Writes `text` to a fresh file called `name` and returns its path. */
 export function writeConfig(text: string, name = `config-${files++}.yaml`): string {
   const path = join(dir, name);

@@ -18,7 +18,10 @@ test('--config-yaml merges over the file: scalars replace, mappings merge, seque
   const { bootstrap } = loadBootstrap({ path: SEED_PATH, configYaml: OVERLAY }, createBuiltinRegistry());
   // admin.address.socket_address merged field by field: the port replaced, the address kept.
   assert.deepEqual(bootstrap.admin?.address, { address: '0.0.0.0', port: 9902 });
-  assert.equal(bootstrap.admin?.accessLogPath, '/tmp/admin_access.log');
+  assert.deepEqual(
+    bootstrap.admin?.accessLog.map((l) => [l.name, (l.config as { path: string }).path]),
+    [['envoy.access_loggers.file', '/tmp/admin_access.log']],
+  );
   assert.deepEqual(
     bootstrap.clusters.map((c) => c.name),
     ['some_service', 'extra'],

@@ -14,10 +14,12 @@ function hcmOf(listenerConfig: {
 test('the seed config loads unchanged with Envoy defaults filled in', () => {
   const { bootstrap, warnings } = loadBootstrap({ path: SEED_PATH }, createBuiltinRegistry());
   assert.equal(bootstrap.sourcePath, SEED_PATH);
-  assert.deepEqual(bootstrap.admin, {
-    address: { address: '0.0.0.0', port: 9901 },
-    accessLogPath: '/tmp/admin_access.log',
-  });
+  assert.deepEqual(bootstrap.admin?.address, { address: '0.0.0.0', port: 9901 });
+  // The deprecated access_log_path is a file logger with Envoy's default format.
+  assert.deepEqual(
+    bootstrap.admin.accessLog.map((l) => [l.at, l.name, (l.config as { path: string }).path]),
+    [['admin.access_log_path', 'envoy.access_loggers.file', '/tmp/admin_access.log']],
+  );
 
   assert.equal(bootstrap.listeners.length, 1);
   const listener = bootstrap.listeners[0]!;

@@ -165,6 +165,20 @@ describe('uWS listener: requests and responses', { timeout: 30_000 }, () => {
     }
   });
 
+  it('answers a request with Connection: close with connection: close, then closes', async () => {
+    const conn = await openRaw(server.port);
+    try {
+      // Completes only when the server closes the connection after the response.
+      const raw = await conn.exchange(
+        'GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        () => false,
+      );
+      assert.match(raw.slice(0, raw.indexOf('\r\n\r\n')), /\r\nconnection: close(\r\n|$)/i);
+    } finally {
+      conn.close();
+    }
+  });
+
   it('closes the connection when a body ends short of its Content-Length', async () => {
     const conn = await openRaw(server.port);
     try {

@@ -86,6 +86,10 @@ export interface TestServer {
   streams: RecordedStream[];
   connections: number;
   closedConnections: number;
+  /** `onProtocolError` calls: [status, bodyBytes]. */
+  protocolErrors: [number, number][];
+  /** `onRequestBegin` calls. */
+  requestsBegun: number;
   /** The codec connections, to call shutdownNotice() etc. */
   codecs: ReturnType<typeof createServerConnection>[];
   close(): Promise<void>;
@@ -99,6 +103,8 @@ export async function startServer(app: App, options: Partial<ServerCodecOptions>
     streams: [],
     connections: 0,
     closedConnections: 0,
+    protocolErrors: [],
+    requestsBegun: 0,
     codecs: [],
     close: async () => {
       for (const socket of sockets) socket.destroy();
@@ -113,6 +119,12 @@ export async function startServer(app: App, options: Partial<ServerCodecOptions>
     },
     onConnectionClose(): void {
       state.closedConnections++;
+    },
+    onProtocolError(status: number, bodyBytes: number): void {
+      state.protocolErrors.push([status, bodyBytes]);
+    },
+    onRequestBegin(): void {
+      state.requestsBegun++;
     },
   };
   const server = net.createServer((socket) => {

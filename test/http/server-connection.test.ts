@@ -635,3 +635,49 @@ test("a stream's read disable ends with the stream: the next request on the conn
     await server.close();
   }
 });
+
+test('the owner is told of every request the codec refuses, with the status it answered', async () => {
+  const server = await startServer(echoPath);
+  try {
+    await rawExchange(server.port, ['GET / HTTP/1.1 junk\r\n\r\n']);
+    await rawExchange(server.port, ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n']);
+    // In the body, after the owner got the stream: told first, then the stream is reset.
+    await rawExchange(server.port, [
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    ]);
+    assert.deepEqual(server.protocolErrors, [
+      [400, 'Bad Request'.length],
+      [501, 'Not Implemented'.length],
+      [400, 'Bad Request'.length],
+    ]);
+    assert.equal(server.streams.length, 1);
+    assert.equal(server.streams[0]!.reset, 'protocol_error');
+  } finally {
+    await server.close();
+  }
+});
+
+test('replyToPartialRequest answers a head still arriving, and only such a head', async () => {
+  const server = await startServer(echoPath);
+  try {
+    // Idle connection: nothing to answer.
+    const idle = rawExchange(server.port, [], { timeoutMs: 300 });
+    await waitFor(() => server.codecs.length === 1, 'the connection');
+    assert.equal(server.codecs[0]!.replyToPartialRequest(408, 'stream timeout'), false);
+    assert.deepEqual(await idle, { text: '', closed: false });
+    // A partial head: answered, closed; a second call has nothing left to answer.
+    const partial = rawExchange(server.port, ['GET /slow HTTP/1.1\r\nHo'], { timeoutMs: 2000 });
+    await waitFor(() => server.requestsBegun === 1, 'the partial head');
+    const codec = server.codecs[1]!;
+    assert.equal(codec.replyToPartialRequest(408, 'stream timeout'), true);
+    assert.equal(codec.replyToPartialRequest(408, 'stream timeout'), false);
+    const { text, closed } = await partial;
+    assert.ok(closed);
+    assert.equal(statusLines(text).length, 1);
+    assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*connection: close\r\n\r\nstream timeout$/);
+    assert.equal(server.streams.length, 0);
+    assert.deepEqual(server.protocolErrors, [], 'not a protocol error');
+  } finally {
+    await server.close();
+  }
+});

@@ -119,7 +119,13 @@ test('a worker that crashes is restarted and the proxy keeps serving', async () 
       await request(port, { path: '/during' }).catch(() => null);
     }
     assert.match(legate.output(), /worker 0 exited .*restarting/);
-    await new Promise((r) => setTimeout(r, 300));
+    // The replacement starts listening when it is ready (slower on a loaded machine; with one
+    // worker, LEGATE_NATIVE=0, nothing listens until then): wait for a first answer, bounded.
+    const readyBy = Date.now() + 10_000;
+    while ((await request(port, { path: '/back' }).catch(() => null)) === null) {
+      assert.ok(Date.now() < readyBy, 'the restarted worker never served');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // Both workers serve again: every request succeeds, whichever worker the kernel picks.
     for (let i = 0; i < 20; i++) assert.equal((await request(port, { path: `/after/${i}` })).status, 200);
   } finally {

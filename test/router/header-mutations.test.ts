@@ -8,8 +8,8 @@ import type {
 } from '../../src/config/bootstrap';
 import type { RequestHead } from '../../src/http/codec';
 import type { HeaderMap } from '../../src/http/header-map';
-import { HeaderFormat, validateHeaderFormat } from '../../src/router/header-format';
-import { HeaderMutationApplier, headerMutationKeyError } from '../../src/router/header-mutations';
+import { HeaderFormat } from '../../src/router/header-format';
+import { HeaderMutationApplier } from '../../src/router/header-mutations';
 import { compileRouteTable } from '../../src/router/route-table';
 import {
   fields,
@@ -202,7 +202,6 @@ test('formatter operators', () => {
     ['[%PROTOCOL%|%REQ(host)%]', '[HTTP/1.1|a.com]'],
   ];
   for (const [format, expected] of cases) {
-    assert.equal(validateHeaderFormat(format), null, format);
     assert.equal(new HeaderFormat(format).evaluate(ctx, req, resp), expected, format);
   }
   assert.equal(
@@ -216,8 +215,7 @@ test('formatter operators', () => {
 
 test('formatter validation rejects unknown operators and stray %', () => {
   for (const bad of ['%UNKNOWN%', '100%', '%REQ(:path)%', '%REQ()%', '%REQ(a)b%', '%START_TIME(%s)%']) {
-    assert.notEqual(validateHeaderFormat(bad), null, bad);
-    assert.throws(() => new HeaderFormat(bad));
+    assert.throws(() => new HeaderFormat(bad), /invalid header value format/, bad);
   }
 });
 
@@ -244,13 +242,6 @@ test('response mutations read %REQ()% from the request and %RESP()% from the res
   ]).applyResponse(resp, formatContext(req));
   // x-up is removed first, so %RESP(x-up)% is empty and x-up-copy is skipped.
   assert.deepEqual(fields(resp), [['x-echo-id', 'rid']]);
-});
-
-test('pseudo-headers and host may not be mutated', () => {
-  assert.notEqual(headerMutationKeyError(':path'), null);
-  assert.notEqual(headerMutationKeyError('Host'), null);
-  assert.notEqual(headerMutationKeyError(''), null);
-  assert.equal(headerMutationKeyError('x-ok'), null);
 });
 
 test('an applier with no mutations reports itself empty', () => {

@@ -92,3 +92,16 @@ test('two worker threads recording at once: the merged histogram and counter los
   assert.equal(h.count, 2 * PER_THREAD);
   assert.equal(h.sumMs, 2 * (PER_THREAD / 100) * 4950);
 });
+
+test('unboundNames lists the declared stats and histograms no thread has bound', () => {
+  const data = layout();
+  const [primary, w0, w1] = [0, 1, 2].map((r) => new StatsStore(data, r));
+  assert.deepEqual(primary!.unboundNames(), ['c', 'g', 'code_200', 'code_201', 'code_202', 'x.h1', 'x.h2']);
+  w0!.counter('c');
+  w1!.counterGroup(['code_200', 'code_201', 'code_202']);
+  w1!.histogram('x.h2');
+  assert.deepEqual(primary!.unboundNames(), ['g', 'x.h1']);
+  primary!.gauge('g');
+  primary!.histogram('x.h1');
+  assert.deepEqual(w0!.unboundNames(), []);
+});

@@ -1,6 +1,8 @@
 /** The HTTP/1.1 connection pool against real upstream servers on 127.0.0.1, through the real codec. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as net from 'node:net';
+import type { PoolStats } from '../../src/stats/cluster-stats';
 import { HostColumn } from '../../src/upstream/host-table';
 import { until } from './helpers';
 import { createClientConnection } from '../../src/http/client-connection';
@@ -254,5 +256,73 @@ test('a connection whose codec is not reusable is closed instead of pooled, and 
   } finally {
     pool.close();
     await server.close();
+  }
+});
+
+/** A PoolStats that tallies what the pool reports. */
+class RecordingStats implements PoolStats {
+  protocolErrors = 0;
+  queued = 0;
+  pendingActive = 0;
+  ejected = 0;
+  connectionOpened(): void {}
+  connected(): void {}
+  connectFailed(): void {}
+  bytes(): void {}
+  connectionClosed(): void {}
+  protocolError(): void {
+    this.protocolErrors++;
+  }
+  requestQueued(): void {
+    this.queued++;
+    this.pendingActive++;
+  }
+  requestDequeued(ejected: boolean): void {
+    this.pendingActive--;
+    if (ejected) this.ejected++;
+  }
+}
+
+test('pending stats: requests waiting for a connection, and those a failed connect ejects', async () => {
+  const server = await startServer();
+  const okStats = new RecordingStats();
+  const failStats = new RecordingStats();
+  const served = makePool(server.port, { stats: okStats });
+  const refused = makePool(await closedPort(), { stats: failStats });
+  try {
+    await Promise.all([send(served.pool).done, send(served.pool).done]);
+    // Both waited for a connection; an idle one then serves without waiting.
+    await send(served.pool).done;
+    assert.deepEqual([okStats.queued, okStats.pendingActive, okStats.ejected], [2, 0, 0]);
+    const outcomes = await Promise.all([send(refused.pool).done, send(refused.pool).done]);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['failure', 'failure'],
+    );
+    assert.deepEqual([failStats.queued, failStats.pendingActive, failStats.ejected], [2, 0, 2]);
+  } finally {
+    served.pool.close();
+    refused.pool.close();
+    await server.close();
+  }
+});
+
+test('a malformed upstream response counts a protocol error', async () => {
+  const upstream = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () =>
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n'),
+    );
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const stats = new RecordingStats();
+  const { pool } = makePool((upstream.address() as net.AddressInfo).port, { stats });
+  try {
+    const o = await send(pool).done;
+    assert.deepEqual([o.kind, o.reason], ['reset', 'protocol_error']);
+    assert.equal(stats.protocolErrors, 1);
+  } finally {
+    pool.close();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });

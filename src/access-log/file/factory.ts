@@ -4,11 +4,15 @@ import { rejectUnsupported } from '../../config/unsupported';
 import type { AccessLoggerFactory } from '../api';
 import { FormattedLogger } from '../access-logs';
 import { compileLogFormat, parseLogFormat, type LogFormatConfig } from '../log-format';
-import { fileSink } from '../sinks';
 
 export interface FileAccessLogConfig {
   path: string;
   format: LogFormatConfig;
+}
+
+/** A file logger with Envoy's default format (what `admin.access_log_path` asks for). */
+export function defaultFileAccessLog(path: string): FileAccessLogConfig {
+  return { path, format: parseLogFormat(null) };
 }
 
 /** FileAccessLog's pre-`log_format` fields, deprecated in Envoy. */
@@ -25,7 +29,7 @@ export const fileAccessLoggerFactory: AccessLoggerFactory<FileAccessLogConfig> =
     rejectUnsupported(r, DEPRECATED_FORMAT_FIELDS);
     return { path: r.requiredString('path'), format: parseLogFormat(r.object('log_format')) };
   },
-  createLogger(c) {
-    return new FormattedLogger(compileLogFormat(c.format), fileSink(c.path));
+  createLogger(c, sinks) {
+    return new FormattedLogger(compileLogFormat(c.format), sinks.file(c.path));
   },
 };

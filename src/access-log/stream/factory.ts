@@ -3,10 +3,9 @@
  * StdoutAccessLog / StderrAccessLog): the same logger on two sinks.
  */
 import type { ObjectReader } from '../../config/config-reader';
-import type { AccessLoggerFactory } from '../api';
+import type { AccessLoggerFactory, AccessLogSinks } from '../api';
 import { FormattedLogger } from '../access-logs';
 import { compileLogFormat, parseLogFormat, type LogFormatConfig } from '../log-format';
-import { stderrSink, stdoutSink, type BufferedSink } from '../sinks';
 
 export interface StreamAccessLogConfig {
   format: LogFormatConfig;
@@ -15,7 +14,6 @@ export interface StreamAccessLogConfig {
 function streamLoggerFactory(
   which: 'stdout' | 'stderr',
   typeName: string,
-  sink: () => BufferedSink,
 ): AccessLoggerFactory<StreamAccessLogConfig> {
   return {
     category: 'access_logger',
@@ -24,11 +22,11 @@ function streamLoggerFactory(
     parseConfig(r: ObjectReader | null): StreamAccessLogConfig {
       return { format: parseLogFormat(r?.object('log_format') ?? null) };
     },
-    createLogger(c) {
-      return new FormattedLogger(compileLogFormat(c.format), sink());
+    createLogger(c, sinks: AccessLogSinks) {
+      return new FormattedLogger(compileLogFormat(c.format), sinks[which]());
     },
   };
 }
 
-export const stdoutAccessLoggerFactory = streamLoggerFactory('stdout', 'StdoutAccessLog', stdoutSink);
-export const stderrAccessLoggerFactory = streamLoggerFactory('stderr', 'StderrAccessLog', stderrSink);
+export const stdoutAccessLoggerFactory = streamLoggerFactory('stdout', 'StdoutAccessLog');
+export const stderrAccessLoggerFactory = streamLoggerFactory('stderr', 'StderrAccessLog');

@@ -22,6 +22,8 @@ export interface PerFilterScope {
   readonly ctx: ParseContext;
   /** The connection manager's `http_filters`, already parsed. */
   readonly httpFilters: readonly ExtensionConfig[];
+  /** Names in `http_filters` that did not load (their error is reported) or were skipped (optional). */
+  readonly unresolvedFilters: readonly string[];
 }
 
 export function parsePerFilterConfigs(r: ObjectReader, scope: PerFilterScope): ExtensionConfig[] {
@@ -29,6 +31,11 @@ export function parsePerFilterConfigs(r: ObjectReader, scope: PerFilterScope): E
   if (!map) return [];
   const out: ExtensionConfig[] = [];
   for (const key of Object.keys(r.raw(FIELD) as Record<string, unknown>)) {
+    if (scope.unresolvedFilters.includes(key)) {
+      // The filter's own error (or skip warning) says it all; Envoy ignores configs of skipped filters.
+      map.raw(key);
+      continue;
+    }
     const any = map.object(key);
     if (!any) continue;
     const entry = parseEntry(map, key, any, scope);

@@ -147,7 +147,7 @@ function parseWeightedClusters(r: ObjectReader, scope: RouteActionScope): Weight
     ]);
     const name = c.requiredString('name');
     if (name) referenceCluster(c, 'name', name, scope);
-    return { name, weight: c.wrappedUint('weight', 0), ...parseHeaderMutations(c) };
+    return { at: c.path, name, weight: c.wrappedUint('weight', 0), ...parseHeaderMutations(c) };
   });
   const sum = entries.reduce((total, e) => total + e.weight, 0);
   if (entries.length === 0) r.error('clusters', 'weighted_clusters needs at least one cluster');

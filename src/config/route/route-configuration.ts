@@ -64,11 +64,15 @@ type RouteScope = RouteActionScope & PerFilterScope;
 
 const ACTIONS = ['route', 'redirect', 'direct_response', 'filter_action', 'non_forwarding_action'] as const;
 
-/** `httpFilters`: the connection manager's filters, which `typed_per_filter_config` may configure. */
+/**
+ * `httpFilters`: the connection manager's filters, which `typed_per_filter_config` may configure;
+ * `unresolvedFilters`: the names of those that failed to load (reported) or were skipped (optional).
+ */
 export function parseRouteConfiguration(
   r: ObjectReader,
   ctx: ParseContext,
   httpFilters: readonly ExtensionConfig[],
+  unresolvedFilters: readonly string[] = [],
 ): RouteConfiguration {
   rejectUnsupported(r, UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS);
   const maxDirectResponseBodyBytes = r.wrappedUint(
@@ -81,6 +85,7 @@ export function parseRouteConfiguration(
   const scope: RouteScope = {
     ctx,
     httpFilters,
+    unresolvedFilters,
     validateClusters,
     maxDirectResponseBodyBytes,
     defaultRetryPolicy: null,

@@ -45,9 +45,10 @@ export function isWritableField(name: string, value: string): boolean {
  *
  * `Connection: close` is passed on as a plain header rather than through uWS's `closeConnection`
  * argument, which only `end()` accepts and which in this build corrupts `endWithoutBody()` (it
- * writes Content-Length: 2^63). The client closes on seeing it; uWS closes too if the request asked.
+ * writes Content-Length: 2^63). The client closes on seeing it; uWS closes too if the request asked
+ * (`closeRequested`), and then the response says so as well (RFC 9112 section 9.6, as Envoy does).
  */
-export function writeResponseHead(res: HttpResponse, head: ResponseHead): void {
+export function writeResponseHead(res: HttpResponse, head: ResponseHead, closeRequested: boolean): void {
   res.writeStatus(statusLine(head.status, head.reason));
   const names = head.headers.names;
   const values = head.headers.values;
@@ -57,5 +58,6 @@ export function writeResponseHead(res: HttpResponse, head: ResponseHead): void {
     if (!CODEC_OWNED.has(name) && isWritableField(name, value)) res.writeHeader(name, value);
   }
   const connection = head.headers.get('connection');
-  if (connection !== undefined && CLOSE_TOKEN.test(connection)) res.writeHeader('connection', 'close');
+  if (closeRequested || (connection !== undefined && CLOSE_TOKEN.test(connection)))
+    res.writeHeader('connection', 'close');
 }

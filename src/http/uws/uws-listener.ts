@@ -72,7 +72,7 @@ function serveRequest(
   local: LocalEndpoint,
 ): void {
   const head = readRequestHead(req);
-  const stream = new UwsStream(res, head.method === 'HEAD', local);
+  const stream = new UwsStream(res, head, local);
   const decoder = callbacks.newStream(stream);
   stream.decoder = decoder;
   const hasBody = requestHasBody(head);

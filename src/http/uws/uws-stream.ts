@@ -12,7 +12,7 @@
  *    buffers everything inside uWS and only reports that backpressure built up.
  */
 import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
-import type { RequestDecoder, ResponseEncoder, ResponseHead, StreamResetReason } from '../codec';
+import type { RequestDecoder, RequestHead, ResponseEncoder, ResponseHead, StreamResetReason } from '../codec';
 import type { HeaderMap } from '../header-map';
 import { writeResponseHead } from './response-head-writer';
 
@@ -44,6 +44,8 @@ export class UwsStream implements ResponseEncoder {
 
   private readonly res: HttpResponse;
   private readonly headRequest: boolean;
+  /** The request asked to close the connection: uWS closes it after the response, which says so. */
+  private readonly closeRequested: boolean;
   /** `res` is complete, aborted or closed: uWS forbids touching it again. */
   private finished = false;
   /** Reset by the owner or the peer: the decoder hears nothing more. */
@@ -77,9 +79,10 @@ export class UwsStream implements ResponseEncoder {
   private corkData: Buffer = EMPTY;
   private corkEnd = false;
 
-  constructor(res: HttpResponse, headRequest: boolean, local: LocalEndpoint) {
+  constructor(res: HttpResponse, request: RequestHead, local: LocalEndpoint) {
     this.res = res;
-    this.headRequest = headRequest;
+    this.headRequest = request.method === 'HEAD';
+    this.closeRequested = !request.keepAlive;
     this.localAddress = local.address;
     this.localPort = local.port;
     this.remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
@@ -147,7 +150,7 @@ export class UwsStream implements ResponseEncoder {
     const head = this.heldHead;
     if (head !== null) {
       this.heldHead = null;
-      writeResponseHead(this.res, head);
+      writeResponseHead(this.res, head, this.closeRequested);
     }
     if (this.headersOnly) this.endWithoutBody();
     else if (this.contentLength >= 0) this.writeKnownLength(this.corkData, this.corkEnd);

@@ -15,6 +15,17 @@ export type RateType =
 
 export type EjectionType = ConsecutiveType | RateType;
 
+/** Every ejection type (the `<type>` of the ejections_{detected,enforced}_<type> stats). */
+export const EJECTION_TYPES: readonly EjectionType[] = [
+  'consecutive_5xx',
+  'consecutive_gateway_failure',
+  'consecutive_local_origin_failure',
+  'success_rate',
+  'failure_percentage',
+  'local_origin_success_rate',
+  'local_origin_failure_percentage',
+];
+
 /** The `enforcing_*` percentage of each ejection type. */
 export function enforcingPercent(c: OutlierDetectionConfig, type: EjectionType): number {
   switch (type) {

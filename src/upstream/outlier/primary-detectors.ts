@@ -6,10 +6,10 @@
  */
 import type { ClusterConfig } from '../../config/bootstrap';
 import { OUTLIER_DETECTION_COUNTERS, OUTLIER_DETECTION_GAUGES } from '../../stats/names';
-import type { StatsLayout, StatsStore } from '../../stats/store';
+import type { Counter, StatsLayout, StatsStore } from '../../stats/store';
 import type { HostTable } from '../host-table';
 import { ClusterOutlierDetector, type OutlierEvents, type SuccessRateReadout } from './detector';
-import type { ConsecutiveType } from './ejection-types';
+import { EJECTION_TYPES, type ConsecutiveType, type EjectionType } from './ejection-types';
 
 const prefixOf = (cluster: string): string => `cluster.${cluster}.outlier_detection.`;
 
@@ -40,10 +40,17 @@ function boundEvents(stats: StatsStore, cluster: string): OutlierEvents {
   const enforcedTotal = stats.counter(`${p}ejections_enforced_total`);
   const overflow = stats.counter(`${p}ejections_overflow`);
   const active = stats.gauge(`${p}ejections_active`);
+  // Bound now, like every other stat: ejections are rare, but a name bound on first use looks unused.
+  const detected = new Map<EjectionType, Counter>();
+  const enforced = new Map<EjectionType, Counter>();
+  for (const type of EJECTION_TYPES) {
+    detected.set(type, stats.counter(`${p}ejections_detected_${type}`));
+    enforced.set(type, stats.counter(`${p}ejections_enforced_${type}`));
+  }
   return {
-    detected: (type) => stats.counter(`${p}ejections_detected_${type}`).inc(),
+    detected: (type) => detected.get(type)!.inc(),
     enforced: (type) => {
-      stats.counter(`${p}ejections_enforced_${type}`).inc();
+      enforced.get(type)!.inc();
       enforcedTotal.inc();
     },
     overflow: () => overflow.inc(),

@@ -8,10 +8,13 @@
  * retry budget; global across workers), held until the retry's outcome is known (the next
  * `shouldRetry`, `release`, or the end of the request), as Envoy's RetryStateImpl does; with none
  * left the retry is refused as an overflow (`upstream_rq_retry_overflow`, response flag UO).
+ * A retriable outcome with no retry left is `LimitExceeded` (response flag URX); an outcome that is
+ * not retriable while a retry is in flight counts `upstream_rq_retry_success`, as Envoy counts it.
  */
 import type { RetryPolicy } from '../../../config/bootstrap';
 import type { TimeoutTarget, TimerWheel } from '../../../common/timer-wheel';
 import type { CircuitBreaker } from '../../../upstream/circuit-breakers';
+import type { Counter } from '../../../stats/store';
 
 export type RetryTrigger = 'status' | 'reset' | 'connect-failure' | 'timeout';
 
@@ -20,6 +23,8 @@ export const RetryDecision = {
   Retry: 1,
   /** Retriable, but the cluster's retry circuit breaker is open. */
   Overflow: 2,
+  /** Retriable, but num_retries are used up. */
+  LimitExceeded: 3,
 } as const;
 export type RetryDecision = (typeof RetryDecision)[keyof typeof RetryDecision];
 
@@ -39,13 +44,19 @@ export class RetryState implements TimeoutTarget {
     private readonly policy: RetryPolicy,
     private readonly random: () => number,
     private readonly breaker: CircuitBreaker,
+    /** upstream_rq_retry_success of the cluster. */
+    private readonly successes: Counter,
   ) {}
 
   /** Called with each attempt's outcome; on `Retry` the caller must `schedule` the retry. */
   shouldRetry(trigger: RetryTrigger, status: number): RetryDecision {
+    const retryInFlight = this.holdsRetry;
     this.release();
-    if (this.attempts >= this.policy.numRetries) return RetryDecision.No;
-    if (!this.retriable(trigger, status)) return RetryDecision.No;
+    if (!this.retriable(trigger, status)) {
+      if (retryInFlight) this.successes.inc();
+      return RetryDecision.No;
+    }
+    if (this.attempts >= this.policy.numRetries) return RetryDecision.LimitExceeded;
     if (!this.breaker.tryStartRetry()) return RetryDecision.Overflow;
     this.holdsRetry = true;
     return RetryDecision.Retry;
@@ -87,14 +98,19 @@ export class RetryState implements TimeoutTarget {
   }
 }
 
+/**
+ * As Envoy's RetryStateImpl: `5xx`, `gateway-error` and `reset` retry every attempt that got no
+ * response (a reset, a connect failure, a per-try timeout: "we count an upstream reset as a 5xx");
+ * `connect-failure` only connect failures.
+ */
 function matches(on: string, trigger: RetryTrigger, status: number, policy: RetryPolicy): boolean {
   switch (on) {
     case '5xx':
       return trigger !== 'status' || status >= 500;
     case 'gateway-error':
-      return trigger === 'timeout' || (trigger === 'status' && status >= 502 && status <= 504);
+      return trigger !== 'status' || (status >= 502 && status <= 504);
     case 'reset':
-      return trigger === 'reset' || trigger === 'timeout';
+      return trigger !== 'status';
     case 'connect-failure':
       return trigger === 'connect-failure';
     case 'retriable-4xx':

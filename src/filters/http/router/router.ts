@@ -116,7 +116,12 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     // -1 with no body means "none" to the client codec (no framing header on a GET).
     this.contentLength = head.contentLength;
     if (action.retryPolicy !== null) {
-      this.retry = new RetryState(action.retryPolicy, this.shared.services.random, cluster.circuitBreaker);
+      this.retry = new RetryState(
+        action.retryPolicy,
+        this.shared.services.random,
+        cluster.circuitBreaker,
+        this.stats.rqRetrySuccess,
+      );
       this.retainBody = true;
     }
     this.startAttempt();
@@ -195,9 +200,11 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
   private tryRetry(reason: 'status' | 'reset' | 'connect-failure' | 'timeout', status: number): boolean {
     if (this.retry === null || this.responseStarted || this.finished) return false;
-    if (!this.retainBody && this.bufferedBody.length === 0 && !this.downstreamEnded) return false;
+    // The body outgrew the buffer: it cannot be sent again, so no retry (Envoy abandons them too).
+    if (!this.retainBody) return false;
     const decision = this.retry.shouldRetry(reason, status);
     if (decision === RetryDecision.Overflow) this.callbacks.setResponseFlag('UO');
+    else if (decision === RetryDecision.LimitExceeded) this.callbacks.setResponseFlag('URX');
     if (decision !== RetryDecision.Retry) return false;
     this.releaseUpstream();
     this.retry.schedule(this.shared.services.timers, this);
@@ -268,11 +275,10 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     if (up !== this.upstream) return;
     this.cluster!.recordRtt(up.host!, up.attachedAtMs);
     this.cluster!.outlier?.recordStatus(up.host!.slot, head.status);
-    if (!endStream || head.status >= 500 || head.status === 409) {
-      if (this.tryRetry('status', head.status)) return;
-    }
+    // The status alone decides, body or not (Envoy's wouldRetryFromHeaders). A response that ended
+    // here leaves its connection reusable; one with a body to come is reset by releaseUpstream.
+    if (this.tryRetry('status', head.status)) return;
     this.retry?.release(); // this response is the last attempt's outcome
-    if (this.retry !== null && this.retry.attempts > 0) this.stats!.rqRetrySuccess.inc();
     this.responseStarted = true;
     this.retainBody = false;
     const headers = head.headers;

@@ -46,6 +46,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private destroyed = false;
   private flags = '';
   private status = 0;
+  /** The trusted client address from x-forwarded-for (`mutateForwardingHeaders`); null: the peer. */
+  private clientAddress: string | null = null;
   // Access-log facts (AccessLogStream), kept as plain fields so the hot path only adds to them.
   bytesReceived = 0;
   bytesSent = 0;
@@ -76,11 +78,21 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (this.requestTimer !== null) hcm.services.timers.arm(this.requestTimer, whole);
   }
 
+  /** The downstream remote address as Envoy defines it: the trusted client, per x-forwarded-for. */
   get remoteAddress(): string {
+    return this.clientAddress ?? this.encoder.remoteAddress;
+  }
+
+  /** 0 for an address taken from x-forwarded-for, as in Envoy. */
+  get remotePort(): number {
+    return this.clientAddress === null ? this.encoder.remotePort : 0;
+  }
+
+  get directRemoteAddress(): string {
     return this.encoder.remoteAddress;
   }
 
-  get remotePort(): number {
+  get directRemotePort(): number {
     return this.encoder.remotePort;
   }
 
@@ -140,7 +152,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       }
       head.path = normalized;
     }
-    mutateForwardingHeaders(head, config, this.encoder.remoteAddress);
+    this.clientAddress = mutateForwardingHeaders(head, config, this.encoder.remoteAddress);
     this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
 
     this.filters = this.hcm.createFilters();
@@ -165,12 +177,28 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   onResetStream(reason: StreamResetReason): void {
     if (this.destroyed) return;
-    if (!this.responseComplete) {
+    // A request the codec refused (onCodecProtocolError) is not one the client reset.
+    if (!this.responseComplete && reason !== 'protocol_error' && reason !== 'overflow') {
       this.hcm.stats.rqRxReset.inc();
       this.setResponseFlag('DC');
     }
-    void reason;
     this.destroy();
+  }
+
+  /**
+   * The codec refused this request's body (malformed chunking, over a size limit) and answers it
+   * with `status` itself (0: the response had already started and nothing more can be sent); the
+   * stream is reset right after. Recorded as Envoy records a codec error on a stream: a local reply
+   * with the DPE flag.
+   */
+  onCodecProtocolError(status: number, bodyBytes: number): void {
+    if (this.destroyed) return;
+    this.setResponseFlag('DPE');
+    if (status === 0 || this.responseStarted) return;
+    this.responseStarted = true;
+    this.status = status;
+    this.bytesSent += bodyBytes;
+    this.onResponseComplete();
   }
 
   onAboveWriteBufferHighWatermark(): void {
@@ -286,6 +314,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   onTimeout(): void {
     if (this.destroyed) return;
     this.hcm.stats.rqIdleTimeout.inc();
+    this.setResponseFlag('SI');
     if (this.responseStarted) this.resetStream();
     else this.sendLocalReply(408, 'stream timeout', 'stream_idle_timeout');
   }
@@ -312,8 +341,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   /** Runs decodeHeaders from filter `from`; false when a filter stopped the chain. */
   private runDecodeHeaders(from: number, head: RequestHead, endStream: boolean): boolean {
-    for (let i = from; i < this.filters.length; i++) {
+    const last = this.filters.length - 1;
+    for (let i = from; i <= last; i++) {
       if (this.destroyed || this.responseComplete) return false;
+      // The terminal filter (the router) gets the headers: Envoy's router counts rq_total here.
+      if (i === last) this.hcm.stats.routedTotal.inc();
       if (this.filters[i]!.decodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) {
         this.stoppedAt = i;
         return false;

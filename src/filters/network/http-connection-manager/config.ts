@@ -81,12 +81,12 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
   const http1 = r.object('http_protocol_options');
   if (http1) rejectUnsupported(http1, UNSUPPORTED_HTTP1_OPTIONS);
   // Before the routes: their typed_per_filter_config names these filters.
-  const httpFilters = parseHttpFilters(r, ctx);
+  const { httpFilters, unresolved } = parseHttpFilters(r, ctx);
   return {
     statPrefix: r.requiredString('stat_prefix'),
     codecType: codecType === 'HTTP1' ? 'HTTP1' : 'AUTO',
     routeConfig: routeConfig
-      ? parseRouteConfiguration(routeConfig, ctx, httpFilters)
+      ? parseRouteConfiguration(routeConfig, ctx, httpFilters, unresolved)
       : emptyRouteConfiguration(`${r.path}.route_config`),
     httpFilters,
     useRemoteAddress: r.bool('use_remote_address', false),
@@ -114,10 +114,17 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
   };
 }
 
-function parseHttpFilters(r: ObjectReader, ctx: ParseContext): HttpConnectionManagerConfig['httpFilters'] {
+/** The filters that resolved, and the names of those that did not (reported, or optional and skipped). */
+function parseHttpFilters(
+  r: ObjectReader,
+  ctx: ParseContext,
+): { httpFilters: HttpConnectionManagerConfig['httpFilters']; unresolved: string[] } {
   const entries = r
     .objectArray('http_filters')
     .map((reader) => ({ reader, resolved: resolveExtension(reader, 'http_filter', ctx) }));
   checkTerminalLast(r, 'http_filters', entries, 'http_filter');
-  return entries.flatMap((e) => (e.resolved ? [e.resolved.config] : []));
+  return {
+    httpFilters: entries.flatMap((e) => (e.resolved ? [e.resolved.config] : [])),
+    unresolved: entries.flatMap((e) => (e.resolved ? [] : [e.reader.string('name')])),
+  };
 }

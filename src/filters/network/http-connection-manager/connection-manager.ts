@@ -22,8 +22,10 @@ import type { Counter, Gauge } from '../../../stats/store';
 import type { Histogram } from '../../../stats/histogram';
 import type { AccessLogger } from '../../../access-log/api';
 import { createAccessLoggers } from '../../../access-log/access-logs';
+import { buildAll, buildAt, buildEach } from '../../../config/build-error';
 import { ActiveStream } from './active-stream';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
+import { UnstreamedRequestLog } from './unstreamed-request';
 
 /** The stats one HCM updates, bound once (`http.<stat_prefix>.*`). */
 export class HcmStats {
@@ -45,6 +47,8 @@ export class HcmStats {
   readonly noCluster: Counter;
   readonly directResponse: Counter;
   readonly redirect: Counter;
+  /** Requests whose headers reached the router (Envoy's router stat `rq_total`). */
+  readonly routedTotal: Counter;
   readonly rqXx: Counter[];
   readonly rqTime: Histogram;
 
@@ -69,14 +73,48 @@ export class HcmStats {
     this.noCluster = s.counter(p + 'no_cluster');
     this.directResponse = s.counter(p + 'rq_direct_response');
     this.redirect = s.counter(p + 'rq_redirect');
+    this.routedTotal = s.counter(p + 'rq_total');
     this.rqXx = [1, 2, 3, 4, 5].map((c) => s.counter(`${p}downstream_rq_${c}xx`));
     this.rqTime = s.histogram(p + 'downstream_rq_time');
   }
 }
 
+/**
+ * How a request whose head is still arriving is timed out: Envoy starts stream_idle_timeout,
+ * request_headers_timeout and request_timeout at the request's first byte (its stream exists from
+ * then), and header bytes reset none of them, so the shortest one set is the head's deadline.
+ */
+interface HeadTimeout {
+  readonly ms: number;
+  /** downstream_rq_idle_timeout, _header_timeout or _timeout. */
+  readonly counter: Counter;
+  /** The 408's body, as Envoy words it. */
+  readonly body: string;
+  /** Response flag for the access log ('SI' for stream_idle_timeout), or ''. */
+  readonly flag: string;
+}
+
+function headTimeout(config: HttpConnectionManagerConfig, stats: HcmStats): HeadTimeout | null {
+  const candidates: HeadTimeout[] = [
+    { ms: config.streamIdleTimeoutMs, counter: stats.rqIdleTimeout, body: 'stream timeout', flag: 'SI' },
+    {
+      ms: config.requestHeadersTimeoutMs,
+      counter: stats.rqHeaderTimeout,
+      body: 'request header timeout',
+      flag: '',
+    },
+    { ms: config.requestTimeoutMs, counter: stats.rqTimeout, body: 'request timeout', flag: '' },
+  ];
+  let shortest: HeadTimeout | null = null;
+  for (const c of candidates) if (c.ms > 0 && (shortest === null || c.ms < shortest.ms)) shortest = c;
+  return shortest;
+}
+
 export class HttpConnectionManager implements TerminalNetworkFilter {
   readonly routeTable: RouteTable;
   readonly stats: HcmStats;
+  /** Null when none of the per-request timeouts is set. */
+  readonly headTimeout: HeadTimeout | null;
   readonly services: WorkerServices;
   /** `access_log[]`: called once per destroyed stream. */
   readonly accessLoggers: AccessLogger[];
@@ -92,13 +130,23 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   ) {
     this.services = ctx.services as WorkerServices;
     this.stats = new HcmStats(this.services, config.statPrefix);
-    this.accessLoggers = createAccessLoggers(config.accessLog, this.services.registry);
-    this.routeTable = compileRouteTable(config.routeConfig);
-    this.filterFactories = config.httpFilters.map((f) =>
-      (this.services.registry.get('http_filter', f.name) as HttpFilterFactory<unknown>).createFilterFactory(
-        f.config,
-        { workerIndex: ctx.workerIndex, configName: f.configName, services: this.services },
-      ),
+    this.headTimeout = headTimeout(config, this.stats);
+    // Built together so that the primary's config check reports the problems of all three.
+    [this.accessLoggers, this.routeTable, this.filterFactories] = buildAll(
+      () => createAccessLoggers(config.accessLog, this.services.registry, this.services.accessLogSinks),
+      () => compileRouteTable(config.routeConfig),
+      () =>
+        buildEach(config.httpFilters, (f) =>
+          buildAt(f.at, () =>
+            (
+              this.services.registry.get('http_filter', f.name) as HttpFilterFactory<unknown>
+            ).createFilterFactory(f.config, {
+              workerIndex: ctx.workerIndex,
+              configName: f.configName,
+              services: this.services,
+            }),
+          ),
+        ),
     );
     this.codecOptions = {
       maxRequestHeadersKb: config.maxRequestHeadersKb,
@@ -114,7 +162,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
       socket.destroy();
       return FilterStatus.StopIteration;
     }
-    const conn = new DownstreamConnection(this);
+    const conn = new DownstreamConnection(this, socket);
     conn.codec = createServerConnection(socket, conn, this.codecOptions);
     this.connections.add(conn);
     this.stats.cxTotal.inc();
@@ -159,10 +207,34 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     this.stats.rqCompleted.inc();
   }
 
+  /**
+   * A request answered before it became a stream (refused by the codec, or timed out while its head
+   * was arriving), counted and logged as Envoy counts and logs its stream: a request, a response of
+   * `status`, an access-log line with `flag`.
+   */
+  recordUnstreamedReply(
+    socket: net.Socket,
+    startMs: number,
+    status: number,
+    flag: string,
+    bodyBytes: number,
+  ): void {
+    const stats = this.stats;
+    stats.rqTotal.inc();
+    stats.rqHttp1.inc();
+    this.recordResponse(status);
+    const now = this.services.now();
+    stats.rqTime.record(now - startMs);
+    const loggers = this.accessLoggers;
+    if (loggers.length === 0) return;
+    new UnstreamedRequestLog(socket, startMs, now, status, flag).logEnd(now, 0, bodyBytes, loggers);
+  }
+
   recordLocalReplyDetails(details: string): void {
     if (details === 'route_not_found') this.stats.noRoute.inc();
     else if (details === 'cluster_not_found') this.stats.noCluster.inc();
     else if (details === 'direct_response') this.stats.directResponse.inc();
+    else if (details === 'redirect') this.stats.redirect.inc();
   }
 
   connectionClosed(conn: DownstreamConnection): void {
@@ -188,47 +260,79 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
 
 /**
  * Per downstream connection: gives the codec a stream per request, reports the close, and owns the
- * connection-level timeouts: `common_http_protocol_options.idle_timeout` (no request in flight for
- * that long → close) and `request_headers_timeout` (a request head that takes too long → close).
+ * timeouts that run while no stream does: `common_http_protocol_options.idle_timeout` (no request
+ * in flight for that long → close) and, from a request's first byte until its head is complete,
+ * the per-request timeouts (`HeadTimeout` → 408 and close). It also accounts for the requests the
+ * codec refuses (`onProtocolError`).
  */
 export class DownstreamConnection implements ServerConnectionCallbacks {
   codec: ServerConnection | null = null;
   private readonly idleTimer: ConnectionTimer;
-  private readonly headersTimer: ConnectionTimer;
+  private readonly headTimer: ConnectionTimer;
+  /** Monotonic ms of the current request's first byte. */
+  private requestStartMs = 0;
+  /** The stream of the request in flight, from its head's completion until it is destroyed. */
+  private stream: ActiveStream | null = null;
 
-  constructor(private readonly hcm: HttpConnectionManager) {
+  constructor(
+    private readonly hcm: HttpConnectionManager,
+    private readonly socket: net.Socket,
+  ) {
     this.idleTimer = new ConnectionTimer(this, 'idle');
-    this.headersTimer = new ConnectionTimer(this, 'headers');
+    this.headTimer = new ConnectionTimer(this, 'head');
     hcm.services.timers.arm(this.idleTimer, hcm.config.idleTimeoutMs);
   }
 
   onRequestBegin(): void {
-    this.hcm.services.timers.disarm(this.idleTimer);
-    this.hcm.services.timers.arm(this.headersTimer, this.hcm.config.requestHeadersTimeoutMs);
+    const hcm = this.hcm;
+    hcm.services.timers.disarm(this.idleTimer);
+    this.requestStartMs = hcm.services.now();
+    if (hcm.headTimeout !== null) hcm.services.timers.arm(this.headTimer, hcm.headTimeout.ms);
   }
 
   newStream(encoder: ResponseEncoder): RequestDecoder {
     const timers = this.hcm.services.timers;
     timers.disarm(this.idleTimer);
-    timers.disarm(this.headersTimer);
-    return new ActiveStream(this.hcm, encoder, this);
+    timers.disarm(this.headTimer);
+    const stream = new ActiveStream(this.hcm, encoder, this);
+    this.stream = stream;
+    return stream;
   }
 
   /** The stream's exchange is over: the connection is idle until the next request begins. */
   streamDone(): void {
+    this.stream = null;
     this.hcm.services.timers.arm(this.idleTimer, this.hcm.config.idleTimeoutMs);
   }
 
-  onTimer(kind: 'idle' | 'headers'): void {
-    if (kind === 'idle') this.hcm.stats.cxIdleTimeout.inc();
-    else this.hcm.stats.rqHeaderTimeout.inc();
-    this.codec?.close();
+  onProtocolError(status: number, bodyBytes: number): void {
+    const hcm = this.hcm;
+    hcm.stats.cxProtocolError.inc();
+    hcm.services.timers.disarm(this.headTimer);
+    const stream = this.stream;
+    if (stream !== null) stream.onCodecProtocolError(status, bodyBytes);
+    else if (status !== 0)
+      hcm.recordUnstreamedReply(this.socket, this.requestStartMs, status, 'DPE', bodyBytes);
+  }
+
+  onTimer(kind: 'idle' | 'head'): void {
+    const hcm = this.hcm;
+    if (kind === 'idle') {
+      hcm.stats.cxIdleTimeout.inc();
+      this.codec?.close();
+      return;
+    }
+    const timeout = hcm.headTimeout!;
+    timeout.counter.inc();
+    if (this.codec?.replyToPartialRequest(408, timeout.body)) {
+      hcm.recordUnstreamedReply(this.socket, this.requestStartMs, 408, timeout.flag, timeout.body.length);
+    } else this.codec?.close();
   }
 
   onConnectionClose(): void {
     const timers = this.hcm.services.timers;
     timers.disarm(this.idleTimer);
-    timers.disarm(this.headersTimer);
+    timers.disarm(this.headTimer);
     this.hcm.connectionClosed(this);
   }
 }
@@ -238,7 +342,7 @@ class ConnectionTimer implements TimeoutTarget {
   timerBucket = -1;
   constructor(
     private readonly conn: DownstreamConnection,
-    private readonly kind: 'idle' | 'headers',
+    private readonly kind: 'idle' | 'head',
   ) {}
   onTimeout(): void {
     this.conn.onTimer(this.kind);

@@ -80,7 +80,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
       stats: new TcpClusterStats(services.stats, c.name),
       weight: c.weight,
     }));
-    this.accessLoggers = createAccessLoggers(config.accessLog, services.registry);
+    this.accessLoggers = createAccessLoggers(config.accessLog, services.registry, services.accessLogSinks);
     this.totalWeight = this.targets.reduce((sum, t) => sum + t.weight, 0);
     if (ctx.workerIndex === 0) {
       log.info(

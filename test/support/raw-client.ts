@@ -267,3 +267,66 @@ async function sendOne(
   else result.error = response;
   return result;
 }
+
+export interface Collected {
+  received: Buffer;
+  /** The server closed the connection. */
+  closed: boolean;
+}
+
+/**
+ * Writes `pieces` to 127.0.0.1:`port` (one write each, a turn of the event loop apart) and
+ * collects what comes back until the server closes, `done(received)` holds, or nothing has arrived
+ * for `idleMs` after the last write while `quiet(received)` holds; at most `maxMs`.
+ */
+export function sendAndCollect(
+  port: number,
+  pieces: Buffer[],
+  options: {
+    idleMs: number;
+    maxMs: number;
+    done?: (received: Buffer) => boolean;
+    quiet?: (received: Buffer) => boolean;
+  },
+): Promise<Collected> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let finished = false;
+    let written = false;
+    let idle: NodeJS.Timeout | null = null;
+    const finish = (closed: boolean): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(overall);
+      if (idle !== null) clearTimeout(idle);
+      socket.destroy();
+      resolve({ received: Buffer.concat(chunks), closed });
+    };
+    const overall = setTimeout(() => finish(false), options.maxMs);
+    const rearm = (): void => {
+      if (!written) return;
+      if (idle !== null) clearTimeout(idle);
+      idle = setTimeout(() => {
+        if (options.quiet === undefined || options.quiet(Buffer.concat(chunks))) finish(false);
+        else rearm();
+      }, options.idleMs);
+    };
+    socket.on('data', (data: Buffer) => {
+      chunks.push(data);
+      if (options.done?.(Buffer.concat(chunks))) finish(false);
+      else rearm();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => finish(true));
+    socket.on('connect', async () => {
+      for (const piece of pieces) {
+        if (socket.destroyed) return;
+        socket.write(piece);
+        await new Promise((r) => setImmediate(r));
+      }
+      written = true;
+      rearm();
+    });
+  });
+}

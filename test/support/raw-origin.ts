@@ -179,9 +179,10 @@ function serveConnection(
         return Buffer.from(b.data);
       });
       body.catch(() => {});
+      // A script fails when the body it awaits is cut off: that is reported as a cut-off, not twice.
+      let scriptError: Error | null = null;
       const scriptDone = Promise.resolve(script()({ connection: id, index, head, body }, reply)).catch(
-        (err: Error) =>
-          origin.violations.push(`connection ${id} request ${index}: script failed: ${err.message}`),
+        (err: Error) => (scriptError = err),
       );
       const parsedBody = await bodyDone;
       if (parsedBody === false) {
@@ -197,6 +198,11 @@ function serveConnection(
       record.bodySha256 = sha256(parsedBody.data);
       buf = buf.subarray(bodyStart + parsedBody.length);
       await scriptDone;
+      if (scriptError !== null) {
+        origin.violations.push(
+          `connection ${id} request ${index}: script failed: ${(scriptError as Error).message}`,
+        );
+      }
     }
   };
   void loop();

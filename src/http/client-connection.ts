@@ -28,6 +28,7 @@ import type {
   StreamResetReason,
 } from './codec';
 import { HeaderMap } from './header-map';
+import { transferEncodingStatus } from './transfer-encoding';
 import { HeadersCompleteResult, HttpParser, ParserError, ParserType, type ParserHandler } from './llhttp';
 import { LAST_CHUNK, chunkHeader, isValidRequestTarget, lastChunkWithTrailers } from './h1-serialize';
 import { BodyFraming, serializeRequestHead, type RequestFramingState } from './h1-heads';
@@ -69,6 +70,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private trailers: HeaderMap | null = null;
   private informational = false;
   private contentLength = -1;
+  /** The response's Transfer-Encoding values, comma-joined (null: none). */
+  private transferEncoding: string | null = null;
   private chunked = false;
   private bodyBytes = 0;
 
@@ -203,6 +206,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.headers = new HeaderMap();
     this.trailers = null;
     this.contentLength = -1;
+    this.transferEncoding = null;
     this.chunked = false;
     this.bodyBytes = 0;
     return 0;
@@ -210,7 +214,10 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
 
   onHeader(name: string, value: string): number {
     if (name === 'content-length') this.contentLength = Number(value);
-    else if (name === 'transfer-encoding') this.chunked = true;
+    else if (name === 'transfer-encoding') {
+      this.transferEncoding = this.transferEncoding === null ? value : this.transferEncoding + ',' + value;
+      this.chunked = true;
+    }
     this.headers.add(name, value);
     return 0;
   }
@@ -223,7 +230,10 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       this.decoder!.decode1xxHeaders(head);
       return this.busy ? HeadersCompleteResult.CONTINUE : ParserError.USER;
     }
-    if (this.chunked && this.contentLength >= 0) return ParserError.USER;
+    // A length past 2^53-1 is inexact as a number: the body would end at another byte than llhttp's.
+    if ((this.chunked && this.contentLength >= 0) || !Number.isSafeInteger(this.contentLength)) {
+      return ParserError.USER;
+    }
     this.responseStarted = true;
     if (!parser.keepAlive) this.keepAlive = false;
     let result: number = HeadersCompleteResult.CONTINUE;
@@ -237,6 +247,10 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       result = HeadersCompleteResult.SKIP_BODY;
       endStream = true;
     } else if (this.chunked) {
+      // Only exactly `chunked` is understood (Envoy's codec refuses other codings too), and llhttp
+      // must read it so: it takes `chunked<TAB>` for another coding, whose body runs to the close,
+      // and would hand the chunk framing on as body bytes.
+      if (transferEncodingStatus(this.transferEncoding!) !== 0 || parser.needsEof) return ParserError.USER;
       endStream = false;
     } else if (this.contentLength >= 0) {
       endStream = this.contentLength === 0;

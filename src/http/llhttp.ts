@@ -83,6 +83,7 @@ export interface LlhttpExports {
   llhttp_get_http_minor(ptr: number): number;
   llhttp_get_method(ptr: number): number;
   llhttp_method_name(method: number): number;
+  llhttp_message_needs_eof(ptr: number): number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -336,6 +337,14 @@ export class HttpParser {
 
   get versionMinor(): number {
     return llhttp().llhttp_get_http_minor(this.ptr);
+  }
+
+  /**
+   * llhttp reads the current message's body until the peer closes (its framing verdict; valid from
+   * headers-complete on).
+   */
+  get needsEof(): boolean {
+    return llhttp().llhttp_message_needs_eof(this.ptr) === 1;
   }
 
   /** Human-readable reason of the last error. */

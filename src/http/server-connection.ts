@@ -26,6 +26,7 @@ import type {
   StreamResetReason,
 } from './codec';
 import { HeaderMap } from './header-map';
+import { transferEncodingStatus } from './transfer-encoding';
 import {
   HeadersCompleteResult,
   HttpParser,
@@ -63,20 +64,6 @@ export const DEFAULT_SERVER_CODEC_OPTIONS: Readonly<ServerCodecOptions> = {
 const DELAYED_CLOSE_MS = 1000;
 const EMPTY = Buffer.alloc(0);
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
-
-/**
- * Checks a request's (comma-joined) Transfer-Encoding: exactly `chunked` is accepted; empty or
- * repeated items → 400; any other coding → 501 (nginx's and Envoy's answers).
- */
-export function transferEncodingStatus(value: string): number {
-  const items = value.split(',');
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!.trim().toLowerCase();
-    if (item === '') return 400;
-    for (let j = 0; j < i; j++) if (items[j]!.trim().toLowerCase() === item) return 400;
-  }
-  return items.length === 1 && items[0]!.trim().toLowerCase() === 'chunked' ? 0 : 501;
-}
 
 /**
  * Bodies up to this size are joined to the held head (or chunk framing) in one string: one plain
@@ -443,6 +430,9 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
       const status = transferEncodingStatus(this.transferEncoding!);
       if (status !== 0) return this.reject(status);
     }
+    // llhttp takes lengths up to 2^64-1; past 2^53-1 a number is inexact, and the length forwarded
+    // upstream would differ from the one this side frames by (nginx refuses past 2^63-1 with 400).
+    if (!Number.isSafeInteger(this.contentLength)) return this.reject(400);
     const maxBody = this.options.maxRequestBodyBytes;
     if (maxBody > 0 && this.contentLength > maxBody) return this.reject(413);
 

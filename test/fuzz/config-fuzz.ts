@@ -41,11 +41,11 @@ import {
   singleWorkerDeps,
 } from '../../src/worker/data-plane';
 import { validCorpus, type CorpusConfig } from './corpus';
+import { Random, type FuzzRunOptions } from './random';
 
-export interface ConfigFuzzOptions {
-  readonly seed: number;
-  readonly iterations: number;
-}
+export { fuzzOptionsFromEnv } from './random';
+
+export type ConfigFuzzOptions = FuzzRunOptions;
 
 export interface ConfigFuzzFailure {
   readonly iteration: number;
@@ -69,17 +69,6 @@ export interface ConfigFuzzResult {
 const SLOW_ITERATION_MS = 2000;
 /** Stop collecting after this many failures: they are usually one bug seen many times. */
 const MAX_FAILURES = 10;
-
-/** The seed and iteration count from the environment (LEGATE_FUZZ_SEED, LEGATE_FUZZ_ITERATIONS). */
-export function fuzzOptionsFromEnv(defaultIterations: number): ConfigFuzzOptions {
-  const seedText = process.env.LEGATE_FUZZ_SEED;
-  const iterationsText = process.env.LEGATE_FUZZ_ITERATIONS;
-  const seed = seedText ? Number(seedText) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-  const iterations = iterationsText ? Math.max(1, Math.floor(Number(iterationsText))) : defaultIterations;
-  if (!Number.isFinite(seed) || !Number.isFinite(iterations))
-    throw new Error('LEGATE_FUZZ_SEED and LEGATE_FUZZ_ITERATIONS must be numbers');
-  return { seed, iterations };
-}
 
 /** Runs the fuzzer; never throws for a finding (they are returned), only for its own bugs. */
 export async function fuzzConfigs(opts: ConfigFuzzOptions): Promise<ConfigFuzzResult> {
@@ -550,39 +539,4 @@ function describe(node: Node): string {
 
 function mixedCase(s: string, random: Random): string {
   return [...s].map((c) => (random.chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join('');
-}
-
-// ---------------------------------------------------------------- seeded randomness
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-class Random {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(n: number): number {
-    return Math.floor(this.next() * Math.max(1, n));
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-
-  maybePick<T>(items: readonly T[]): T | undefined {
-    return items.length === 0 ? undefined : this.pick(items);
-  }
 }

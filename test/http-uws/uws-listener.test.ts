@@ -216,4 +216,23 @@ describe('uWS listener: requests and responses', { timeout: 30_000 }, () => {
     await waitFor(() => server.log.resets.length > before, 2000, 'onResetStream');
     assert.deepEqual(server.log.resets.at(-1), { path: '/echo/partial', reason: 'remote_reset' });
   });
+
+  // Found by the request-parser fuzzer through uWS: the length was read as a JS number, inexact past
+  // 2^53-1, and the proxy forwarded 2^64 as 18446744073709552000.
+  for (const length of ['9007199254740993', '18446744073709551616']) {
+    it(`closes on a Content-Length of ${length} (past 2^53-1) and never hands it on`, async () => {
+      const conn = await openRaw(server.port);
+      try {
+        const path = `/echo/huge-${length}`;
+        const raw = await conn.exchange(
+          `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\nabc`,
+          () => false,
+        );
+        assert.equal(raw, '', 'closed without a reply (uWS drops one written here)');
+        assert.ok(!server.log.heads.some((h) => h.path === path), 'the owner never saw the request');
+      } finally {
+        conn.close();
+      }
+    });
+  }
 });

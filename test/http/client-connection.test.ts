@@ -333,6 +333,49 @@ test('an upstream response with both Content-Length and Transfer-Encoding → pr
   }
 });
 
+/**
+ * Found by the response-parser fuzzer: llhttp reads `chunked<TAB>` as another coding and would
+ * hand the chunk framing on as a close-delimited body (a client got `5\r\nhello…` as a 200's
+ * body). Only exactly `chunked` is understood, as Envoy: any other coding is a protocol error.
+ */
+for (const [what, te] of [
+  ['chunked followed by a tab', 'chunked\t'],
+  ['an unknown coding', 'gzip'],
+  ['chunked after another coding', 'gzip, chunked'],
+  ['chunked twice', 'chunked, chunked'],
+] as const) {
+  test(`an upstream response with Transfer-Encoding ${what} → protocol_error, no body`, async () => {
+    const upstream = await rawUpstream((socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+      socket.end();
+    });
+    try {
+      const client = await connect(upstream.port);
+      const response = await get(client);
+      assert.equal(response.reset, 'protocol_error');
+      assert.equal(response.head, null, 'the decoder never saw the headers');
+      assert.equal(response.bodyText, '');
+      await waitFor(() => client.closes === 1, 'close');
+    } finally {
+      await upstream.close();
+    }
+  });
+}
+
+test('an upstream response with a Content-Length past 2^53-1 → protocol_error (a JS number is inexact there)', async () => {
+  const upstream = await rawUpstream((socket) =>
+    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 9007199254740993\r\n\r\nabc'),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = await get(client);
+    assert.equal(response.reset, 'protocol_error');
+    assert.equal(response.head, null, 'the decoder never saw the headers');
+  } finally {
+    await upstream.close();
+  }
+});
+
 test('a connection closed by the server while idle reports onClose only', async () => {
   let serverSocket: net.Socket | null = null;
   const upstream = await listen(net.createServer((socket) => (serverSocket = socket)));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import { HeaderMap } from '../../src/http/header-map';
-import { transferEncodingStatus } from '../../src/http/server-connection';
+import { transferEncodingStatus } from '../../src/http/transfer-encoding';
 import { delay, rawExchange, startServer, statusLines, waitFor, type RecordedStream } from './helpers';
 
 const echoPath = { onComplete: (s: RecordedStream) => s.respond(200, `path=${s.head!.path}`) };
@@ -272,6 +272,14 @@ const MALFORMED: [string, string, number][] = [
   [
     'differing duplicate CL',
     'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+    400,
+  ],
+  // Found by the request-parser fuzzer: llhttp takes lengths up to 2^64-1, a JS number is exact to
+  // 2^53-1 only, and the proxy forwarded 2^53+1 as 2^53 (and 2^64-1 as 18446744073709552000).
+  ['Content-Length 2^53+1', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9007199254740993\r\n\r\nab', 400],
+  [
+    'Content-Length 2^64-1',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n',
     400,
   ],
   ['NUL in a value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n', 400],

@@ -223,6 +223,13 @@ static int on_head(void *owner, const lg_h1_head *head) {
   return c->ending || c->closed ? LG_H1_ABORT : LG_H1_CONTINUE;
 }
 
+/* The request piped to upstream `sink` is complete: its end framing goes out, and the upstream
+ * stream knows its request is all sent (so the connection may be reused after the response). */
+static void end_piped_request(lg_conn *sink) {
+  lg_conn_write_body_end(sink, NULL, 0);
+  lg_upstream_request_complete(sink);
+}
+
 static int on_body(void *owner, const uint8_t *at, size_t len) {
   lg_conn *c = owner;
   c->body_bytes += len;
@@ -235,7 +242,7 @@ static int on_body(void *owner, const uint8_t *at, size_t len) {
     c->pipe.bytes += len;
     lg_conn_pipe_pressure(c, sink);
     if (end) {
-      lg_conn_write_body_end(sink, NULL, 0);
+      end_piped_request(sink);
       lg_exchange_put_piped(c->engine, c->pipe.bytes);
       lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, 0, 1);
     }
@@ -253,7 +260,7 @@ static int on_trailers(void *owner, const lg_h1_head *trailers) {
   c->trailers_seen = true;
   lg_conn *sink = c->pipe.sink;
   /* Request trailers do not reach an HTTP/1.1 upstream (the router drops them, as Envoy's H1 codec). */
-  if (sink != NULL) lg_conn_write_body_end(sink, NULL, 0);
+  if (sink != NULL) end_piped_request(sink);
   lg_exchange_put_piped(c->engine, c->pipe.bytes);
   lg_exchange_put_head(c->engine, trailers);
   lg_emit(c->engine, LG_EV_REQUEST_TRAILERS, c->id, 0, 0);
@@ -265,7 +272,7 @@ static int on_message_complete(void *owner) {
   if (c->stream_active && !c->request_complete) {
     c->request_complete = true;
     lg_conn *sink = c->pipe.sink;
-    if (sink != NULL) lg_conn_write_body_end(sink, NULL, 0);
+    if (sink != NULL) end_piped_request(sink);
     lg_exchange_put_piped(c->engine, c->pipe.bytes);
     lg_emit(c->engine, LG_EV_REQUEST_DATA, c->id, 0, 1);
     if (c->ending || c->closed) return LG_H1_ABORT;

@@ -184,6 +184,8 @@ typedef struct lg_h1_parser {
   uint8_t header_state;
   bool spans_recorded;
   bool has_transfer_encoding;
+  bool content_length_unsafe; /* above 2^53-1: the JS codecs cannot hold it exactly */
+  bool head_request;          /* responses: the one expected answers a HEAD (no body) */
   bool informational;
 } lg_h1_parser;
 
@@ -235,6 +237,10 @@ long lg_h1_live_stashes(void);
 
 /* llhttp's functions as resolved by lg_h1_runtime_init (for tests that drive llhttp directly). */
 const lg_llhttp_api *lg_h1_llhttp(void);
+
+/* Responses: the next response answers a HEAD request (it has no body, whatever its framing
+ * headers say). Set before each request's response; the response's checks depend on it. */
+void lg_h1_expect_response_to_head(lg_h1_parser *p, bool head_request);
 
 /* What on_head should return for a final response (the JS client codec's rule): 101 ->
  * SKIP_BODY_UPGRADE; a response to HEAD, 204 or 304 -> SKIP_BODY; else CONTINUE. */

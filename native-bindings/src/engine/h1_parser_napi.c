@@ -282,6 +282,7 @@ static void response_new_stream(response_owner *o) {
   uint32_t i = o->next_method++;
   o->busy = true;
   o->head_request = o->head_method[i];
+  lg_h1_expect_response_to_head(&o->parser, o->head_request);
   o->reusable = true;
   o->started = false;
   o->complete = false;

@@ -45,6 +45,7 @@ const char *lg_llhttp_resolve(lg_llhttp_api *api) {
       {&api->get_status_code, "llhttp_get_status_code"},
       {&api->get_upgrade, "llhttp_get_upgrade"},
       {&api->should_keep_alive, "llhttp_should_keep_alive"},
+      {&api->message_needs_eof, "llhttp_message_needs_eof"},
       {&api->method_name, "llhttp_method_name"},
   };
   memset(api, 0, sizeof *api);

@@ -96,6 +96,7 @@ typedef struct lg_llhttp_api {
   int (*get_status_code)(lg_llhttp *parser);
   uint8_t (*get_upgrade)(lg_llhttp *parser);
   int (*should_keep_alive)(const lg_llhttp *parser);
+  int (*message_needs_eof)(const lg_llhttp *parser);
   const char *(*method_name)(int method);
 } lg_llhttp_api;
 

@@ -119,6 +119,7 @@ void lg_upstream_connected(lg_conn *c, int err) {
 void lg_upstream_start_stream(lg_conn *c, bool head_request, bool reusable) {
   c->stream_active = true;
   c->head_request = head_request;
+  lg_h1_expect_response_to_head(&c->parser, head_request);
   c->reusable = reusable;
   c->request_complete = false;
   c->response_started = false;

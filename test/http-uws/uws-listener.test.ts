@@ -217,15 +217,25 @@ describe('uWS listener: requests and responses', { timeout: 30_000 }, () => {
     assert.deepEqual(server.log.resets.at(-1), { path: '/echo/partial', reason: 'remote_reset' });
   });
 
-  // Found by the request-parser fuzzer through uWS: the length was read as a JS number, inexact past
-  // 2^53-1, and the proxy forwarded 2^64 as 18446744073709552000.
-  for (const length of ['9007199254740993', '18446744073709551616']) {
-    it(`closes on a Content-Length of ${length} (past 2^53-1) and never hands it on`, async () => {
+  // Found by the request-parser fuzzer through uWS: a length past 2^53-1 was read as an inexact JS
+  // number (2^64 forwarded as 18446744073709552000); a length uWS cannot read (-1) as no body, the
+  // request then forwarded without its bytes; two lengths as the first; a length beside a
+  // Transfer-Encoding as chunked. The Legate codec answers each 400.
+  const refused: [string, string][] = [
+    ['past-2^53', 'Content-Length: 9007199254740993'],
+    ['past-2^64', 'Content-Length: 18446744073709551616'],
+    ['negative', 'Content-Length: -1'],
+    ['not-a-number', 'Content-Length: 3x'],
+    ['two-lengths', 'Content-Length: 3\r\nContent-Length: 4'],
+    ['length-and-chunked', 'Transfer-Encoding: chunked\r\nContent-Length: 3'],
+  ];
+  for (const [name, fields] of refused) {
+    it(`closes on framing it reads otherwise than llhttp (${name}) and never hands it on`, async () => {
       const conn = await openRaw(server.port);
       try {
-        const path = `/echo/huge-${length}`;
+        const path = `/echo/framing-${name}`;
         const raw = await conn.exchange(
-          `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\nabc`,
+          `POST ${path} HTTP/1.1\r\nHost: x\r\n${fields}\r\n\r\nabc`,
           () => false,
         );
         assert.equal(raw, '', 'closed without a reply (uWS drops one written here)');

@@ -49,6 +49,23 @@ export function readRequestHead(req: HttpRequest): RequestHead {
   };
 }
 
+/**
+ * Why a request's framing must be refused before any owner sees it, or null. The Legate codec (on
+ * llhttp) answers these 400; uWS frames them its own way (a Content-Length it cannot read as no
+ * body, the first of two lengths, any Transfer-Encoding as chunked beside a length), so forwarding
+ * one would hand the upstream a request read differently from what the client sent.
+ */
+export function refusedFraming(head: RequestHead): string | null {
+  const lengths = head.headers.getAll('content-length');
+  if (lengths.length === 0) return null;
+  if (lengths.length > 1) return 'more than one Content-Length';
+  if (!DIGITS.test(lengths[0]!)) return 'a Content-Length that is not a number';
+  // A length past 2^53-1 is inexact as a number: the length forwarded would differ from uWS's.
+  if (head.contentLength > Number.MAX_SAFE_INTEGER) return 'a Content-Length past 2^53-1';
+  if (head.chunked) return 'Transfer-Encoding with Content-Length';
+  return null;
+}
+
 /** True when uWS will deliver body bytes for this request (and so the stream must wait for onData). */
 export function requestHasBody(head: RequestHead): boolean {
   return head.chunked || head.contentLength > 0;

@@ -17,7 +17,7 @@
 import type { HttpRequest, HttpResponse, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import type { RequestDecoder, ResponseEncoder } from '../codec';
 import { loadNativeUws, type UwsApp, type UwsModule } from './native-uws';
-import { readRequestHead, requestHasBody } from './request-head';
+import { readRequestHead, refusedFraming, requestHasBody } from './request-head';
 import { UwsStream, type LocalEndpoint } from './uws-stream';
 
 export interface UwsListenerOptions {
@@ -81,11 +81,10 @@ function serveRequest(
   local: LocalEndpoint,
 ): void {
   const head = readRequestHead(req);
-  // A length past 2^53-1 is inexact as a number: the length forwarded upstream would differ from
-  // the one uWS frames the body by. Refused before any owner sees it. The Legate codec answers 400;
-  // a reply written here never reaches the client (measured with uWS 20.30: it is dropped whether
-  // corked or not), so the connection is closed.
-  if (head.contentLength > Number.MAX_SAFE_INTEGER) {
+  // Framing uWS reads differently from the Legate codec is refused before any owner sees it. The
+  // Legate codec answers 400; a reply written here never reaches the client (measured with uWS
+  // 20.30: it is dropped whether corked or not), so the connection is closed.
+  if (refusedFraming(head) !== null) {
     res.close();
     return;
   }

@@ -121,12 +121,21 @@ function haproxy(threads: number): SystemDef {
   };
 }
 
-/** Legate from the Envoy YAML template, with the given downstream HTTP/1.1 codec. */
-function legate(codec: 'legate' | 'uws'): SystemDef {
-  const name = codec === 'legate' ? 'legate' : 'legate-uws';
+/**
+ * Legate from the Envoy YAML template, with the given downstream HTTP/1.1 codec; `legate-js` is
+ * Legate's codec with the native HTTP engine turned off (LEGATE_ENGINE=js: Node's sockets).
+ */
+function legate(codec: 'legate' | 'uws', engine: 'native' | 'js' = 'native'): SystemDef {
+  const name = codec === 'uws' ? 'legate-uws' : engine === 'js' ? 'legate-js' : 'legate';
+  const how =
+    codec === 'uws'
+      ? 'the uWS HTTP/1.1 codec'
+      : engine === 'js'
+        ? "Legate's codec on Node's sockets"
+        : 'the native HTTP engine';
   return {
     name,
-    description: `Legate from Envoy YAML, --concurrency 2, ${codec === 'legate' ? "Legate's own" : 'the uWS'} HTTP/1.1 codec`,
+    description: `Legate from Envoy YAML, --concurrency 2, ${how}`,
     modes: BOTH_MODES,
     requires: () => [],
     launch(ctx) {
@@ -142,6 +151,9 @@ function legate(codec: 'legate' | 'uws'): SystemDef {
       );
       const args = [join(ctx.repoRoot, 'bin', 'legate.js'), '-c', configPath, '--concurrency', '2'];
       if (codec === 'uws' && ctx.mode === 'http') args.push('--http1-codec', 'uws');
+      // env(1) execs node in its place: the bench measures the same pid.
+      if (engine === 'js')
+        return { command: 'env', args: ['LEGATE_ENGINE=js', process.execPath, ...args], configPath };
       return { command: process.execPath, args, configPath };
     },
   };
@@ -174,8 +186,15 @@ const socat: SystemDef = {
 };
 
 export const SYSTEMS: ReadonlyMap<string, SystemDef> = new Map(
-  [direct, nginx(1), nginx(2), haproxy(1), haproxy(2), legate('legate'), legate('uws'), socat].map((s) => [
-    s.name,
-    s,
-  ]),
+  [
+    direct,
+    nginx(1),
+    nginx(2),
+    haproxy(1),
+    haproxy(2),
+    legate('legate'),
+    legate('legate', 'js'),
+    legate('uws'),
+    socat,
+  ].map((s) => [s.name, s]),
 );

@@ -305,7 +305,9 @@ export function sendAndCollect(
     };
     const overall = setTimeout(() => finish(false), options.maxMs);
     const rearm = (): void => {
-      if (!written) return;
+      // Not once finished: the write loop can end after a close already finished the exchange, and
+      // an idle timer armed then would re-arm itself forever and keep the test process alive.
+      if (!written || finished) return;
       if (idle !== null) clearTimeout(idle);
       idle = setTimeout(() => {
         if (options.quiet === undefined || options.quiet(Buffer.concat(chunks))) finish(false);

@@ -20,10 +20,15 @@ function collect(dir, out) {
 
 function run(files, env) {
   if (files.length === 0) return 0;
-  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
-    stdio: 'inherit',
-    env,
-  });
+  // A test that hangs fails after 5 minutes instead of holding CI until its limit.
+  const r = spawnSync(
+    process.execPath,
+    ['--test', '--test-concurrency=1', '--test-timeout=300000', ...files],
+    {
+      stdio: 'inherit',
+      env,
+    },
+  );
   return r.status ?? 1;
 }
 

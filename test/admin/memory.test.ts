@@ -40,14 +40,17 @@ test('/memory counts the workers: an allocation by worker 0 shows up in its thre
     assert.equal(allocation.status, 200, 'the test hook exists');
 
     // Workers publish their heap every second: wait (bounded) for the allocation to appear.
+    const workerGrowth = (m: Memory): number =>
+      threadAllocated(m, 'worker_0') - threadAllocated(before, 'worker_0');
     let after = await memory(legate);
     const deadline = Date.now() + 5000;
-    while (Number(after.allocated) - Number(before.allocated) < ALLOCATION * 0.9 && Date.now() < deadline) {
+    while (!(workerGrowth(after) >= ALLOCATION * 0.9) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       after = await memory(legate);
     }
+    // The total moves with the other threads' garbage collections too (by a few MiB either way).
     const grew = Number(after.allocated) - Number(before.allocated);
-    assert.ok(grew >= ALLOCATION * 0.9, `allocated grew by ${(grew / MiB).toFixed(1)} MiB`);
+    assert.ok(grew >= ALLOCATION * 0.75, `allocated grew by ${(grew / MiB).toFixed(1)} MiB`);
     assert.ok(Number(after.heap_size) >= Number(after.allocated), 'heap_size covers allocated');
 
     // Without the addon (LEGATE_NATIVE=0) there is one worker whatever --concurrency says.
@@ -57,7 +60,7 @@ test('/memory counts the workers: an allocation by worker 0 shows up in its thre
       ['main', ...Array.from({ length: workers }, (_, i) => `worker_${i}`)],
     );
     for (const t of after.threads) assert.ok(Number(t.allocated) > 0, `${t.thread} reports its heap`);
-    const workerGrew = threadAllocated(after, 'worker_0') - threadAllocated(before, 'worker_0');
+    const workerGrew = workerGrowth(after);
     assert.ok(workerGrew >= ALLOCATION * 0.9, `worker_0 grew by ${(workerGrew / MiB).toFixed(1)} MiB`);
     const sum = after.threads.reduce((s, t) => s + Number(t.allocated), 0);
     assert.equal(Number(after.allocated), sum, 'allocated is the sum over the threads');

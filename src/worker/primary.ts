@@ -26,6 +26,7 @@ import { monotonicMs } from '../common/timer-wheel';
 import { SharedFlag } from './shared-flag';
 import { layoutStats } from './data-plane';
 import { createAccessLoggers } from '../access-log/access-logs';
+import { NativeEngine } from '../engine/native-engine';
 
 export interface ServeOptions {
   concurrency: number;
@@ -147,8 +148,10 @@ export class Primary implements ServerState {
         `listener '${l.name}' listening on ${l.address.address}:${this.ports.get(l.name)} (${l.http1Codec} codec${this.listenerPaths.get(l.name) === 'native' ? ', native engine' : ''})`,
       );
     }
+    const engineOff = NativeEngine.unavailableReason();
     log.info(
-      `legate ready: ${this.concurrency} worker(s), native ${nativeStatus().active ? 'active' : 'inactive'}`,
+      `legate ready: ${this.concurrency} worker(s), native ${nativeStatus().active ? 'active' : 'inactive'}` +
+        (engineOff === null ? ', native HTTP engine available' : `; native HTTP engine off: ${engineOff}`),
     );
     process.on('SIGTERM', () => void this.drainAndExit());
     process.on('SIGINT', () => void this.drainAndExit());

@@ -224,6 +224,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
 
   onHeadersComplete(parser: HttpParser): number {
     const status = parser.statusCode;
+    // llhttp takes any three digits; below 100 there is no status (RFC 9110 15), as Envoy refuses.
+    if (status < 100) return ParserError.USER;
     const head: ResponseHead = { status, reason: parser.statusText, headers: this.headers };
     this.informational = status < 200 && status !== 101;
     if (this.informational) {

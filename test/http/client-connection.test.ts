@@ -376,6 +376,30 @@ test('an upstream response with a Content-Length past 2^53-1 → protocol_error 
   }
 });
 
+/**
+ * Found by the differential fuzzer (native parser vs this codec): llhttp accepts any three digits
+ * as a status; one below 100 was taken for an informational response whose body llhttp then read
+ * by its Content-Length. No such status exists (RFC 9110 15): a protocol error, as Envoy's codec.
+ */
+for (const status of ['000', '099']) {
+  test(`an upstream response with status ${status} → protocol_error`, async () => {
+    const upstream = await rawUpstream((socket) =>
+      socket.write(
+        `HTTP/1.1 ${status} \r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n`,
+      ),
+    );
+    try {
+      const client = await connect(upstream.port);
+      const response = await get(client);
+      assert.equal(response.reset, 'protocol_error');
+      assert.equal(response.head, null, 'the decoder never saw a final head');
+      assert.equal(response.bodyText, '');
+    } finally {
+      await upstream.close();
+    }
+  });
+}
+
 test('a connection closed by the server while idle reports onClose only', async () => {
   let serverSocket: net.Socket | null = null;
   const upstream = await listen(net.createServer((socket) => (serverSocket = socket)));

@@ -568,6 +568,8 @@ static int cb_headers_complete(lg_llhttp *llhttp) {
     if (check_request_head(p, major, minor) != 0) return LG_HPE_USER;
   } else {
     status = api.get_status_code(llhttp);
+    /* llhttp takes any three digits; below 100 there is no status: client-connection.ts. */
+    if (status < 100) return fail(p, LG_H1_E_FRAMING, "response status below 100", 0);
     p->informational = status < 200 && status != 101;
     if (!p->informational) {
       if (p->has_transfer_encoding && p->content_length >= 0)

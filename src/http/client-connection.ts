@@ -230,7 +230,9 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.informational = status < 200 && status !== 101;
     if (this.informational) {
       this.decoder!.decode1xxHeaders(head);
-      return this.busy ? HeadersCompleteResult.CONTINUE : ParserError.USER;
+      // A 1xx has no content whatever its framing fields say (RFC 9110 15.2); llhttp would read a
+      // Content-Length body after some of them.
+      return this.busy ? HeadersCompleteResult.SKIP_BODY : ParserError.USER;
     }
     // A length past 2^53-1 is inexact as a number: the body would end at another byte than llhttp's.
     if ((this.chunked && this.contentLength >= 0) || !Number.isSafeInteger(this.contentLength)) {

@@ -400,6 +400,27 @@ for (const status of ['000', '099']) {
   });
 }
 
+/**
+ * Found by the differential fuzzer: llhttp reads a Content-Length body after a 1xx such as 121,
+ * and the codec handed it on as body bytes of the final response. A 1xx has no content: what
+ * follows it is the next response (here not one: a protocol error).
+ */
+test('an upstream 1xx with a Content-Length has no body: the bytes after it are the next response', async () => {
+  const upstream = await rawUpstream((socket) =>
+    socket.write(
+      'HTTP/1.1 121 \r\ncontent-length: 4\r\n\r\nSeAhHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n',
+    ),
+  );
+  try {
+    const client = await connect(upstream.port);
+    const response = await get(client);
+    assert.equal(response.reset, 'protocol_error');
+    assert.equal(response.bodyText, '');
+  } finally {
+    await upstream.close();
+  }
+});
+
 test('a connection closed by the server while idle reports onClose only', async () => {
   let serverSocket: net.Socket | null = null;
   const upstream = await listen(net.createServer((socket) => (serverSocket = socket)));

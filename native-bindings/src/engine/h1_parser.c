@@ -598,7 +598,8 @@ static int cb_headers_complete(lg_llhttp *llhttp) {
   if (p->type == LG_H1_REQUEST) view.method_id = api.get_method(llhttp);
   int answer = p->callbacks->on_head != NULL ? p->callbacks->on_head(p->owner, &view) : LG_H1_CONTINUE;
   if (p->type == LG_H1_REQUEST && answer != LG_H1_CONTINUE) answer = LG_H1_ABORT;
-  if (p->informational && answer != LG_H1_ABORT) answer = LG_H1_CONTINUE;
+  /* A 1xx has no content whatever its framing fields say (client-connection.ts). */
+  if (p->informational && answer != LG_H1_ABORT) answer = LG_H1_SKIP_BODY;
   collector_reset(p);
   p->phase = PHASE_BODY;
   if (answer == LG_H1_SKIP_BODY || answer == LG_H1_SKIP_BODY_UPGRADE) return answer;

@@ -12,7 +12,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { test } from 'node:test';
-import { catchAllVirtualHost, indent, startLegate, startOrigin, staticCluster } from './harness';
+import {
+  catchAllVirtualHost,
+  httpProxyYaml,
+  startLegate,
+  startOrigin,
+  staticCluster,
+  tcpProxyListener,
+} from './harness';
 import type { LegateProcess, Origin } from './harness';
 import { addonActive, connect, startEcho, within, type Upstream } from '../l4/fixtures';
 import { KeepAliveLoad } from '../support/keep-alive-load';
@@ -32,40 +39,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** An HTTP listener `proxy` (codec `codec`) to cluster `o`, and a tcp_proxy listener `tcp` to cluster `e`. */
 function drainYaml(codec: Codec, originPort: number, echoPort: number, hcmExtra = ''): string {
-  return `admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-static_resources:
-  listeners:
-  - name: proxy
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    legate_http1_codec: ${codec}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress_http
-${indent(hcmExtra, 10)}
-          route_config:
-            virtual_hosts:
-${indent(catchAllVirtualHost(), 12)}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  - name: tcp
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: l4
-          cluster: e
-  clusters:
-${indent(staticCluster('o', [originPort]), 2)}
-${indent(staticCluster('e', [echoPort]), 2)}
-`;
+  return httpProxyYaml({
+    listenerExtra: `legate_http1_codec: ${codec}`,
+    hcmExtra,
+    virtualHosts: catchAllVirtualHost(),
+    clusters: `${staticCluster('o', [originPort])}\n${staticCluster('e', [echoPort])}`,
+    extraListeners: tcpProxyListener({ cluster: 'e' }),
+  });
 }
 
 interface Setup {

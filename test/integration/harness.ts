@@ -238,6 +238,10 @@ export function httpProxyYaml(p: {
   virtualHosts: string;
   clusters: string;
   hcmExtra?: string;
+  /** Extra fields of the `proxy` listener (YAML lines). */
+  listenerExtra?: string;
+  /** More listeners after `proxy` (list items, e.g. `tcpProxyListener`). */
+  extraListeners?: string;
   admin?: boolean;
 }): string {
   return `${p.admin === false ? '' : 'admin:\n  address:\n    socket_address: { address: 127.0.0.1, port_value: 0 }\n'}static_resources:
@@ -245,6 +249,7 @@ export function httpProxyYaml(p: {
   - name: proxy
     address:
       socket_address: { address: 127.0.0.1, port_value: ${p.listenerPort ?? 0} }
+${indent(p.listenerExtra ?? '', 4)}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -260,9 +265,33 @@ ${indent(p.virtualHosts, 12)}
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+${indent(p.extraListeners ?? '', 2)}
   clusters:
 ${indent(p.clusters, 2)}
 `;
+}
+
+/**
+ * A tcp_proxy listener (a `listeners` item) on a free port, stat_prefix `l4`, to `cluster`;
+ * `listenerExtra` adds listener fields, `tcpProxyExtra` TcpProxy fields (YAML lines).
+ */
+export function tcpProxyListener(o: {
+  name?: string;
+  cluster: string;
+  listenerExtra?: string;
+  tcpProxyExtra?: string;
+}): string {
+  return `- name: ${o.name ?? 'tcp'}
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+${indent(o.listenerExtra ?? '', 2)}
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.tcp_proxy
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+        stat_prefix: l4
+        cluster: ${o.cluster}
+${indent(o.tcpProxyExtra ?? '', 8)}`;
 }
 
 /**

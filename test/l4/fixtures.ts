@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import { loadNative } from '../../src/native';
+import { indent, tcpProxyListener } from '../integration/harness';
 
 const STEP_TIMEOUT_MS = 10_000;
 
@@ -47,17 +48,7 @@ export function tcpProxyYaml(o: TcpProxyYamlOptions): string {
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
 static_resources:
   listeners:
-  - name: tcp
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-${indent(o.listenerExtra ?? '', 4)}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: l4
-          cluster: up
-${indent(o.tcpProxyExtra ?? '', 10)}
+${indent(tcpProxyListener({ cluster: 'up', listenerExtra: o.listenerExtra, tcpProxyExtra: o.tcpProxyExtra }), 2)}
   clusters:
   - name: up
     connect_timeout: 5s
@@ -69,14 +60,6 @@ ${indent(o.clusterExtra ?? '', 4)}
       - lb_endpoints:
 ${o.upstreamPorts.map((p) => `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}
 `;
-}
-
-function indent(text: string, n: number): string {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => ' '.repeat(n) + l)
-    .join('\n');
 }
 
 export interface Upstream {

@@ -10,7 +10,15 @@ import * as net from 'node:net';
 import { createBuiltinRegistry } from '../../src/registry/builtins';
 import type { HttpFilterFactory } from '../../src/filters/http/api';
 import type { NetworkFilterFactory } from '../../src/filters/network/api';
-import { admin, request, startLegate, startOrigin, stat } from '../integration/harness';
+import {
+  admin,
+  indent,
+  request,
+  startLegate,
+  startOrigin,
+  stat,
+  tcpProxyListener,
+} from '../integration/harness';
 
 const LOCAL_RATELIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 const ALWAYS = '{ default_value: { numerator: 100, denominator: HUNDRED }, runtime_key: k }';
@@ -67,15 +75,7 @@ static_resources:
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  - name: tcp
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: l4
-          cluster: plain
+${indent(tcpProxyListener({ cluster: 'plain' }), 2)}
   clusters:
   - name: plain
     connect_timeout: 1s

@@ -196,6 +196,17 @@ static napi_value int_result(napi_env env, int32_t v) {
 /* The conn `id` names, or NULL (closed since: JS calls after a close are ignored, as on a destroyed socket). */
 static lg_conn *conn_arg(lg_engine *e, napi_value v) { return lg_conn_get(e, int_arg(e->env, v)); }
 
+/*
+ * The common start of a call about one connection (its id first among `want` arguments): the
+ * connection, or NULL when it closed since or the engine is not running (the call then does
+ * nothing, as on a destroyed socket), or when an argument is missing (a JS exception is pending).
+ */
+static lg_conn *conn_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  if (!get_args(env, info, want, argv)) return NULL;
+  lg_engine *e = engine_of(env);
+  return e != NULL ? conn_arg(e, argv[0]) : NULL;
+}
+
 /* ------------------------------------------------------------------ engine lifecycle */
 
 void lg_engine_free(lg_engine *e) {
@@ -427,13 +438,10 @@ static napi_value EngineAdopt(napi_env env, napi_callback_info info) {
 /* serverWriteHead(id, text, framing, endStream, closeAfterResponse, status, pipeFrom) */
 static napi_value ServerWriteHead(napi_env env, napi_callback_info info) {
   napi_value argv[7];
-  if (!get_args(env, info, 7, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 7, argv);
   if (c == NULL || c->kind != LG_CONN_DOWNSTREAM || !c->stream_active || c->response_started) return NULL;
   size_t len;
-  const char *text = text_arg(e, argv[1], &len);
+  const char *text = text_arg(c->engine, argv[1], &len);
   if (text == NULL) return NULL;
   c->response_started = true;
   c->out_framing = (lg_framing)int_arg(env, argv[2]);
@@ -445,7 +453,7 @@ static napi_value ServerWriteHead(napi_env env, napi_callback_info info) {
     lg_downstream_response_complete(c);
     return NULL;
   }
-  lg_conn *source = conn_arg(e, argv[6]);
+  lg_conn *source = conn_arg(c->engine, argv[6]);
   if (source != NULL && source->kind == LG_CONN_UPSTREAM && source->stream_active) lg_conn_pipe(source, c);
   return NULL;
 }
@@ -453,10 +461,7 @@ static napi_value ServerWriteHead(napi_env env, napi_callback_info info) {
 /* serverWriteData(id, bytes|null, endStream) */
 static napi_value ServerWriteData(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 3, argv);
   if (c == NULL || c->kind != LG_CONN_DOWNSTREAM || !c->stream_active || !c->response_started) return NULL;
   size_t len;
   const char *data = bytes_arg(env, argv[1], &len);
@@ -472,13 +477,10 @@ static napi_value ServerWriteData(napi_env env, napi_callback_info info) {
 /* serverWriteText(id, text, endsResponse): 100 Continue, or the last chunk with trailers. */
 static napi_value ServerWriteText(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 3, argv);
   if (c == NULL || c->kind != LG_CONN_DOWNSTREAM || !c->stream_active) return NULL;
   size_t len;
-  const char *text = text_arg(e, argv[1], &len);
+  const char *text = text_arg(c->engine, argv[1], &len);
   if (text == NULL) return NULL;
   lg_conn_write(c, text, len);
   if (bool_arg(env, argv[2])) lg_downstream_response_complete(c);
@@ -488,10 +490,7 @@ static napi_value ServerWriteText(napi_env env, napi_callback_info info) {
 /* serverReadDisable(id, disable) */
 static napi_value ConnReadDisable(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 2, argv);
   if (c == NULL) return NULL;
   if (bool_arg(env, argv[1])) c->read_disable++;
   else if (c->read_disable > 0) c->read_disable--;
@@ -504,16 +503,13 @@ static napi_value ConnReadDisable(napi_env env, napi_callback_info info) {
  * partly received (ServerConnection.replyToPartialRequest). */
 static napi_value ServerReplyPartial(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 2, argv);
   bool partial = c != NULL && c->kind == LG_CONN_DOWNSTREAM && c->head_in_progress && !c->ending && !c->closed;
   napi_value out;
   napi_get_boolean(env, partial, &out);
   if (!partial) return out;
   size_t len;
-  const char *text = text_arg(e, argv[1], &len);
+  const char *text = text_arg(c->engine, argv[1], &len);
   if (text == NULL) return NULL;
   c->head_in_progress = false;
   lg_conn_write(c, text, len);
@@ -524,10 +520,7 @@ static napi_value ServerReplyPartial(napi_env env, napi_callback_info info) {
 /* serverGoAway(id): end the connection once no exchange is in flight (drain). */
 static napi_value ServerGoAway(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 1, argv);
   if (c != NULL && c->kind == LG_CONN_DOWNSTREAM) lg_downstream_go_away(c);
   return NULL;
 }
@@ -535,10 +528,7 @@ static napi_value ServerGoAway(napi_env env, napi_callback_info info) {
 /* connClose(id): close now (a reset of any exchange in flight, which JS already knows about). */
 static napi_value ConnClose(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 1, argv);
   if (c != NULL) {
     c->stream_active = false;
     lg_conn_close(c, LG_RESET_NONE);
@@ -591,13 +581,10 @@ static napi_value EngineConnect(napi_env env, napi_callback_info info) {
 /* clientWriteHead(id, text, framing, endStream, headRequest, reusable, pipeFrom) */
 static napi_value ClientWriteHead(napi_env env, napi_callback_info info) {
   napi_value argv[7];
-  if (!get_args(env, info, 7, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 7, argv);
   if (c == NULL || c->kind != LG_CONN_UPSTREAM) return NULL;
   size_t len;
-  const char *text = text_arg(e, argv[1], &len);
+  const char *text = text_arg(c->engine, argv[1], &len);
   if (text == NULL) return NULL;
   lg_upstream_start_stream(c, bool_arg(env, argv[4]), bool_arg(env, argv[5]));
   c->out_framing = (lg_framing)int_arg(env, argv[2]);
@@ -606,7 +593,7 @@ static napi_value ClientWriteHead(napi_env env, napi_callback_info info) {
     lg_upstream_request_complete(c);
     return NULL;
   }
-  lg_conn *source = conn_arg(e, argv[6]);
+  lg_conn *source = conn_arg(c->engine, argv[6]);
   if (source != NULL && source->kind == LG_CONN_DOWNSTREAM && source->stream_active &&
       !source->request_complete)
     lg_conn_pipe(source, c);
@@ -616,10 +603,7 @@ static napi_value ClientWriteHead(napi_env env, napi_callback_info info) {
 /* clientWriteData(id, bytes|null, endStream) */
 static napi_value ClientWriteData(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 3, argv);
   if (c == NULL || c->kind != LG_CONN_UPSTREAM || !c->stream_active || c->request_complete) return NULL;
   size_t len;
   const char *data = bytes_arg(env, argv[1], &len);
@@ -635,13 +619,10 @@ static napi_value ClientWriteData(napi_env env, napi_callback_info info) {
 /* clientWriteText(id, text): the last chunk with trailers; ends the request. */
 static napi_value ClientWriteText(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  lg_engine *e = engine_of(env);
-  if (e == NULL) return NULL;
-  lg_conn *c = conn_arg(e, argv[0]);
+  lg_conn *c = conn_call(env, info, 2, argv);
   if (c == NULL || c->kind != LG_CONN_UPSTREAM || !c->stream_active || c->request_complete) return NULL;
   size_t len;
-  const char *text = text_arg(e, argv[1], &len);
+  const char *text = text_arg(c->engine, argv[1], &len);
   if (text == NULL) return NULL;
   lg_conn_write(c, text, len);
   lg_upstream_request_complete(c);

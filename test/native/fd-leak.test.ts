@@ -12,8 +12,9 @@ function openFdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-test(`${RAW_CYCLES} listen/dup/close cycles leave the fd count at its baseline`, () => {
-  const native = requireAddon();
+test(`${RAW_CYCLES} listen/dup/close cycles leave the fd count at its baseline`, (t) => {
+  const native = requireAddon(t);
+  if (native === null) return;
   const baseline = openFdCount();
   const probe = native.listenReusePort('127.0.0.1', 0, 1);
   const probeCopy = native.dup(probe);
@@ -30,8 +31,8 @@ test(`${RAW_CYCLES} listen/dup/close cycles leave the fd count at its baseline`,
   assert.equal(openFdCount(), baseline);
 });
 
-test(`${SERVER_CYCLES} listenOnFd/server.close cycles leave the fd count at its baseline`, async () => {
-  requireAddon();
+test(`${SERVER_CYCLES} listenOnFd/server.close cycles leave the fd count at its baseline`, async (t) => {
+  if (requireAddon(t) === null) return;
   const baseline = openFdCount();
   for (let i = 0; i < SERVER_CYCLES; i++) {
     const shared = openSharedListenSocket('127.0.0.1', 0, 16)!;

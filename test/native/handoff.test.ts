@@ -18,8 +18,8 @@ function connects(port: number): Promise<boolean> {
   });
 }
 
-test('an accepted socket handed to a worker by dup round-trips data', { timeout: 30_000 }, async () => {
-  requireAddon();
+test('an accepted socket handed to a worker by dup round-trips data', { timeout: 30_000 }, async (t) => {
+  if (requireAddon(t) === null) return;
   const { worker, first } = await startWorker<string>('adopt-worker');
   const handedOff: net.Socket[] = [];
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
@@ -48,8 +48,9 @@ test('an accepted socket handed to a worker by dup round-trips data', { timeout:
   }
 });
 
-test('dup keeps a socket open past close of the original; close releases each fd', async () => {
-  const native = requireAddon();
+test('dup keeps a socket open past close of the original; close releases each fd', async (t) => {
+  const native = requireAddon(t);
+  if (native === null) return;
   const fd = native.listenReusePort('127.0.0.1', 0, 16);
   const port = native.localPort(fd);
   const copy = native.dup(fd);

@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_ADDON_PATH, loadNative, nativeStatus, probeNative } from '../../src/native';
+import { requireAddon } from './fixtures/harness';
 
 const NATIVE_INDEX = path.join(__dirname, '..', '..', 'src', 'native', 'index.js');
 
-test('the built addon loads once per thread and reports itself active', () => {
+test('the built addon loads once per thread and reports itself active', (t) => {
+  if (requireAddon(t) === null) return;
   const status = nativeStatus();
   assert.equal(status.active, true, status.reason);
   assert.match(status.reason, /^loaded /);
@@ -56,7 +58,8 @@ test('a missing or broken addon yields null with the reason, never a throw', () 
   }
 });
 
-test('probeNative honours LEGATE_NATIVE=0 even when the addon exists', () => {
+test('probeNative honours LEGATE_NATIVE=0 even when the addon exists', (t) => {
+  if (requireAddon(t) === null) return;
   const probe = probeNative(DEFAULT_ADDON_PATH, { LEGATE_NATIVE: '0' });
   assert.deepEqual(probe, {
     bindings: null,

@@ -31,8 +31,8 @@ function plainListenError(host: string, port: number): Promise<NodeJS.ErrnoExcep
   });
 }
 
-test('two worker threads listening on one port both accept connections', { timeout: 60_000 }, async () => {
-  requireAddon();
+test('two worker threads listening on one port both accept connections', { timeout: 60_000 }, async (t) => {
+  if (requireAddon(t) === null) return;
   const host = '127.0.0.1';
   // One socket opened here and handed over by fd, one opened inside the worker itself.
   const first = openSharedListenSocket(host, 0, 128)!;
@@ -68,8 +68,9 @@ for (const [family, host, bracketed] of [
   ['IPv4', '127.0.0.1', '127.0.0.1'],
   ['IPv6', '::1', '[::1]'],
 ] as const) {
-  test(`${family}: port 0 picks a port that later sockets can share`, async () => {
-    const native = requireAddon();
+  test(`${family}: port 0 picks a port that later sockets can share`, async (t) => {
+    const native = requireAddon(t);
+    if (native === null) return;
     const first = openSharedListenSocket(host, 0, 16)!;
     const second = openSharedListenSocket(bracketed, first.port, 16)!;
     try {
@@ -86,8 +87,9 @@ for (const [family, host, bracketed] of [
   });
 }
 
-test('OS and argument errors are thrown like Node system errors', async () => {
-  const native = requireAddon();
+test('OS and argument errors are thrown like Node system errors', async (t) => {
+  const native = requireAddon(t);
+  if (native === null) return;
   assert.throws(() => native.listenReusePort('localhost', 0, 16), {
     name: 'TypeError',
     code: 'ERR_INVALID_IP_ADDRESS',

@@ -24,6 +24,7 @@ import {
   type LegateProcess,
 } from '../integration/harness';
 import { PREFIX, until } from './helpers';
+import { addonActive } from '../l4/fixtures';
 
 /** Ejects on the fifth consecutive 5xx, at most one host of the three. */
 const outlier = (intervalS: number, baseEjectionS: number): string => `outlier_detection:
@@ -54,7 +55,8 @@ async function connectionOnWorker(
   return { agent, worker };
 }
 
-const TWO_WORKERS = process.env.LEGATE_NATIVE !== '0';
+/** Without the addon (LEGATE_NATIVE=0, or none built) Legate runs one worker. */
+const TWO_WORKERS = addonActive();
 
 interface Fixture {
   lp: LegateProcess;

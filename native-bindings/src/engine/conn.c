@@ -140,6 +140,12 @@ static void read_ready(lg_conn *c) {
     if (n > 0) {
       c->bytes_in += (uint64_t)n;
       budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+      /*
+       * A read shorter than the buffer emptied the socket: stop here rather than pay a read that
+       * returns EAGAIN (as nginx does). Bytes arriving later raise a new edge; a FIN that came
+       * with these bytes was reported as RDHUP, and then we read on to the 0.
+       */
+      if ((size_t)n < e->rbuf_size && !c->hangup_seen) c->readable = false;
       if (c->ending) continue;
       if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
       else lg_upstream_feed(c, e->rbuf, (size_t)n);
@@ -198,6 +204,7 @@ void lg_conn_on_event(lg_conn *c, uint32_t events) {
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->hangup_seen = true;
     read_ready(c);
   }
 }

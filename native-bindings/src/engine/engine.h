@@ -134,8 +134,9 @@ struct lg_conn {
   lg_listener *listener; /* downstream only */
   lg_h1_parser parser;
   lg_wqueue out;
-  /* Edge-triggered readiness last reported by epoll, cleared on EAGAIN. */
+  /* Edge-triggered readiness last reported by epoll, cleared on EAGAIN or a short read. */
   bool readable, writable;
+  bool hangup_seen; /* epoll reported RDHUP/HUP/ERR: read on to the end, a short read proves nothing */
   bool connecting; /* upstream: connect() in progress */
   bool connect_failed; /* upstream: JS heard CONNECT_FAILED, not CLOSED */
   bool peer_eof;   /* read returned 0 */

@@ -170,6 +170,7 @@ async function main(): Promise<void> {
     {
       workerIndex: 0,
       listener,
+      chain: listener.filterChains[0]!,
       services,
     },
   );

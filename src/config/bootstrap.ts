@@ -40,11 +40,48 @@ export interface ListenerConfig {
   http1Codec: 'legate' | 'uws';
   /** `access_log[]`: connections closed before any request or session started (active-listener.ts). */
   accessLog: ExtensionConfig[];
+  /** `listener_filters[]` (category 'listener_filter'), run in order on each accepted connection. */
+  listenerFilters: ExtensionConfig[];
+  /** `listener_filters_timeout` (Envoy's default 15 s; 0 disables). */
+  listenerFiltersTimeoutMs: number;
+  /** `continue_on_listener_filters_timeout`: pick a chain with what was learned instead of closing. */
+  continueOnListenerFiltersTimeout: boolean;
+  /** `default_filter_chain`: serves the connections no chain of `filterChains` matches. */
+  defaultFilterChain: FilterChainConfig | null;
 }
 
 export interface FilterChainConfig {
   at: string;
+  /** `name`, or the chain's config path when unnamed (for logs). */
+  name: string;
+  match: FilterChainMatch;
+  /** `transport_socket` (category 'downstream_transport_socket'); null is plaintext (raw_buffer). */
+  transportSocket: ExtensionConfig | null;
+  /** `transport_socket_connect_timeout`: the longest a TLS handshake may take (0: no limit). */
+  transportSocketConnectTimeoutMs: number;
   filters: ExtensionConfig[];
+}
+
+/** An IP prefix (`config.core.v3.CidrRange`), normalised: the address masked to `prefixLen` bits. */
+export interface CidrRange {
+  address: string;
+  prefixLen: number;
+}
+
+/**
+ * `filter_chain_match`, with Envoy's defaults: empty lists and 0 / '' mean "any". Matched field by
+ * field in Envoy's order (src/listener/filter-chain-selector.ts).
+ */
+export interface FilterChainMatch {
+  destinationPort: number;
+  prefixRanges: CidrRange[];
+  /** Lower-cased; `*.example.com` wildcards keep their `*.`. */
+  serverNames: string[];
+  transportProtocol: string;
+  applicationProtocols: string[];
+  sourceType: 'ANY' | 'SAME_IP_OR_LOOPBACK' | 'EXTERNAL';
+  sourcePrefixRanges: CidrRange[];
+  sourcePorts: number[];
 }
 
 /** A `{ name, typed_config }` pair after the registry resolved it to a factory and parsed its config. */

@@ -21,6 +21,8 @@ const CATEGORY_LABEL: Record<ExtensionCategory, string> = {
   http_filter: 'HTTP filter',
   lb_policy: 'load balancing policy',
   access_logger: 'access logger',
+  listener_filter: 'listener filter',
+  downstream_transport_socket: 'transport socket',
 };
 const TYPED_STRUCT = /(^|\/)(udpa\.type\.v1|xds\.type\.v3)\.TypedStruct$/;
 

@@ -15,7 +15,7 @@ import { createAccessLoggers } from '../access-log/access-logs';
 import { buildAll, buildAt, buildEach, ConfigBuildError } from '../config/build-error';
 import type { AccessLogger } from '../access-log/api';
 import { ConnectionLogStream } from '../access-log/connection-log';
-import type { ListenerConfig } from '../config/bootstrap';
+import type { FilterChainConfig, ListenerConfig } from '../config/bootstrap';
 import {
   FilterStatus,
   type NetworkFilter,
@@ -31,6 +31,20 @@ import type { NativeEngine, EngineListenerHandler } from '../engine/native-engin
 import { EngineServerConnection } from '../engine/engine-server-connection';
 import { engineCodecLimits } from '../engine/codec-limits';
 import type { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
+import {
+  tlsInfoOf,
+  type DownstreamTransport,
+  type DownstreamTransportSocketFactory,
+  type TlsConnectionInfo,
+} from '../transport/api';
+import {
+  ListenerFilterResult,
+  type ConnectionFacts,
+  type ListenerFilter,
+  type ListenerFilterFactory,
+} from '../filters/listener/api';
+import { FilterChainSelector } from './filter-chain-selector';
+import { ipBytes } from '../common/cidr';
 
 /** Where this worker's socket for a listener comes from (decided by the primary). */
 export interface ListenerSocketPlan {
@@ -46,43 +60,95 @@ export interface ListenerSocketPlan {
   handoff: boolean;
 }
 
+/** One filter chain of a listener on one worker: its transport socket and network filters. */
+class ActiveFilterChain {
+  readonly filters: NetworkFilter[];
+  readonly terminal: TerminalNetworkFilter;
+  /** Null: plaintext. */
+  readonly transport: DownstreamTransport | null;
+  /** Whether the chain serves requests, so that a connection that sent nothing started none. */
+  readonly servesRequests: boolean;
+
+  constructor(
+    readonly config: FilterChainConfig,
+    listener: ListenerConfig,
+    services: WorkerServices,
+    listenerStatPrefix: string,
+  ) {
+    const ctx = { workerIndex: services.workerIndex, listener, chain: config, services };
+    this.filters = buildEach(config.filters, (f) =>
+      buildAt(f.at, () =>
+        (services.registry.get('network_filter', f.name) as NetworkFilterFactory).createFilter(f.config, ctx),
+      ),
+    );
+    this.terminal = this.filters[this.filters.length - 1] as TerminalNetworkFilter;
+    this.servesRequests = this.terminal.httpCallbacks !== undefined;
+    const socket = config.transportSocket;
+    this.transport =
+      socket === null
+        ? null
+        : buildAt(socket.at, () =>
+            (
+              services.registry.get(
+                'downstream_transport_socket',
+                socket.name,
+              ) as DownstreamTransportSocketFactory
+            ).createTransport(socket.config, { stats: services.stats, listenerStatPrefix }),
+          );
+  }
+
+  /** Hands a connection (secured, if the chain has a transport socket) to the chain's filters. */
+  serve(socket: net.Socket, peeked: Buffer | null): void {
+    for (let i = 0; i < this.filters.length; i++) {
+      if (this.filters[i]!.onNewConnection(socket, peeked) === FilterStatus.StopIteration) return;
+    }
+  }
+}
+
 export class ActiveListener implements EngineListenerHandler {
   private server: net.Server | null = null;
   private uws: UwsListener | null = null;
   /** This worker's native engine, when it serves this listener (else null: Node sockets). */
   private readonly engine: NativeEngine | null;
   private engineListener = -1;
-  private readonly filters: NetworkFilter[];
-  private readonly terminal: TerminalNetworkFilter;
+  /** `filter_chains` then `default_filter_chain`. */
+  private readonly chains: ActiveFilterChain[];
+  /** Null when one chain serves every connection (no criteria to check). */
+  private readonly selector: FilterChainSelector<ActiveFilterChain> | null;
+  private readonly listenerFilters: ListenerFilter[];
   private readonly cxTotal: Counter;
   private readonly cxActive: Gauge;
   private readonly workerCxActive: Gauge;
+  private readonly noFilterChainMatch: Counter;
+  private readonly preCxTimeout: Counter;
+  private readonly handshakeTimeouts: Counter;
   private readonly accessLoggers: AccessLogger[];
   private readonly now: () => number;
-  /** Whether the chain serves requests, so that a connection that sent nothing started none. */
-  private readonly servesRequests: boolean;
   boundPort = 0;
 
   constructor(
     readonly config: ListenerConfig,
     services: WorkerServices,
   ) {
-    const chain = config.filterChains[0]!;
-    const ctx = { workerIndex: services.workerIndex, listener: config, services };
-    [this.filters, this.accessLoggers] = buildAll(
+    const prefix = listenerStatPrefix(config.address.address, config.address.port);
+    const chainConfigs = config.defaultFilterChain
+      ? [...config.filterChains, config.defaultFilterChain]
+      : config.filterChains;
+    [this.chains, this.accessLoggers, this.listenerFilters] = buildAll(
+      () => buildEach(chainConfigs, (chain) => new ActiveFilterChain(chain, config, services, prefix)),
+      () => createAccessLoggers(config.accessLog, services.registry, services.accessLogSinks),
       () =>
-        buildEach(chain.filters, (f) =>
+        buildEach(config.listenerFilters, (f) =>
           buildAt(f.at, () =>
-            (services.registry.get('network_filter', f.name) as NetworkFilterFactory).createFilter(
+            (services.registry.get('listener_filter', f.name) as ListenerFilterFactory).createFilter(
               f.config,
-              ctx,
+              services.stats,
             ),
           ),
         ),
-      () => createAccessLoggers(config.accessLog, services.registry, services.accessLogSinks),
     );
-    this.terminal = this.filters[this.filters.length - 1] as TerminalNetworkFilter;
-    if (config.http1Codec === 'uws' && this.terminal.httpCallbacks && this.filters.length > 1) {
+    const first = this.chains[0]!;
+    if (config.http1Codec === 'uws' && first.terminal.httpCallbacks && first.filters.length > 1) {
       throw new ConfigBuildError([
         {
           path: `${config.at}.legate_http1_codec`,
@@ -92,29 +158,49 @@ export class ActiveListener implements EngineListenerHandler {
         },
       ]);
     }
-    this.servesRequests = this.terminal.httpCallbacks !== undefined;
+    const matched = this.chains.slice(0, config.filterChains.length);
+    this.selector =
+      this.chains.length === 1 && config.filterChains.length === 1 && !hasCriteria(config.filterChains[0]!)
+        ? null
+        : new FilterChainSelector(
+            matched.map((chain) => ({ match: chain.config.match, value: chain })),
+            config.defaultFilterChain ? this.chains[this.chains.length - 1]! : null,
+          );
     this.now = services.now;
-    const prefix = listenerStatPrefix(config.address.address, config.address.port);
     this.cxTotal = services.stats.counter(prefix + 'downstream_cx_total');
     this.cxActive = services.stats.gauge(prefix + 'downstream_cx_active');
     this.workerCxActive = services.stats.gauge(
       `${prefix}worker_${services.workerIndex}.downstream_cx_active`,
     );
+    this.noFilterChainMatch = services.stats.counter(prefix + 'no_filter_chain_match');
+    this.preCxTimeout = services.stats.counter(prefix + 'downstream_pre_cx_timeout');
+    this.handshakeTimeouts = services.stats.counter(
+      prefix + 'downstream_cx_transport_socket_connect_timeout',
+    );
     this.engine = this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
   }
 
+  /** The chain serving every connection when there is no choice to make (engine and uWS need one). */
+  private get onlyChain(): ActiveFilterChain | null {
+    return this.selector === null && this.listenerFilters.length === 0 ? this.chains[0]! : null;
+  }
+
   /**
-   * The native engine serves a listener whose chain is an HTTP connection manager alone on Legate's
-   * codec; network filters before it need a Node socket per connection, and so does the listener
-   * access log (connections that never sent a request), so those listeners stay on Node's sockets.
+   * The native engine serves a listener whose one plaintext chain is an HTTP connection manager
+   * alone on Legate's codec; TLS, a choice among chains, listener filters and network filters
+   * before the HCM need a Node socket per connection, and so does the listener access log
+   * (connections that never sent a request), so those listeners stay on Node's sockets.
    */
   private engineServes(engine: NativeEngine | null): engine is NativeEngine {
+    const chain = this.onlyChain;
     return (
       engine !== null &&
-      this.filters.length === 1 &&
+      chain !== null &&
+      chain.transport === null &&
+      chain.filters.length === 1 &&
       this.config.http1Codec === 'legate' &&
       this.accessLoggers.length === 0 &&
-      (this.terminal as Partial<HttpConnectionManager>).acceptConnection !== undefined
+      (chain.terminal as Partial<HttpConnectionManager>).acceptConnection !== undefined
     );
   }
 
@@ -127,7 +213,7 @@ export class ActiveListener implements EngineListenerHandler {
   async start(plan: ListenerSocketPlan): Promise<number> {
     const { address } = this.config;
     if (this.engine !== null && (plan.handoff || plan.fd !== null)) {
-      const hcm = this.terminal as HttpConnectionManager;
+      const hcm = this.onlyChain!.terminal as HttpConnectionManager;
       this.engineListener = this.engine.listen(
         plan.handoff ? -1 : plan.fd!,
         engineCodecLimits(hcm.codecSettings),
@@ -140,10 +226,11 @@ export class ActiveListener implements EngineListenerHandler {
       this.boundPort = plan.port;
       return this.boundPort;
     }
-    if (this.config.http1Codec === 'uws' && this.terminal.httpCallbacks) {
+    const uwsChain = this.config.http1Codec === 'uws' ? this.onlyChain : null;
+    if (uwsChain?.terminal.httpCallbacks) {
       this.uws = await startUwsListener(
         { host: address.address, port: plan.port },
-        this.terminal.httpCallbacks(),
+        uwsChain.terminal.httpCallbacks(),
       );
       this.boundPort = this.uws.port;
       return this.boundPort;
@@ -178,10 +265,14 @@ export class ActiveListener implements EngineListenerHandler {
    */
   drain(done: () => void): void {
     this.stopAccepting();
-    this.terminal.drain(() => {
-      this.uws?.close();
-      done();
-    });
+    let pending = this.chains.length;
+    for (const chain of this.chains) {
+      chain.terminal.drain(() => {
+        if (--pending > 0) return;
+        this.uws?.close();
+        done();
+      });
+    }
   }
 
   private stopAccepting(): void {
@@ -220,7 +311,9 @@ export class ActiveListener implements EngineListenerHandler {
         adopted();
       };
     }
-    (this.terminal as HttpConnectionManager).acceptConnection(conn, (callbacks) => conn.attach(callbacks));
+    (this.onlyChain!.terminal as HttpConnectionManager).acceptConnection(conn, (callbacks) =>
+      conn.attach(callbacks),
+    );
   }
 
   private readonly onEngineConnectionClosed = (): void => {
@@ -243,17 +336,140 @@ export class ActiveListener implements EngineListenerHandler {
     this.cxActive.inc();
     this.workerCxActive.inc();
     const log =
-      this.servesRequests && this.accessLoggers.length > 0
+      this.accessLoggers.length > 0 && this.chains.some((c) => c.servesRequests)
         ? new ConnectionLogStream(socket, this.now())
         : null;
+    let served: ActiveFilterChain | null = null;
     socket.once('close', () => {
       this.cxActive.dec();
       this.workerCxActive.dec();
-      if (log !== null && socket.bytesRead === 0)
+      if (log !== null && (served === null || served.servesRequests) && socket.bytesRead === 0)
         log.logEnd(this.now(), 0, socket.bytesWritten, this.accessLoggers);
     });
-    for (let i = 0; i < this.filters.length; i++) {
-      if (this.filters[i]!.onNewConnection(socket) === FilterStatus.StopIteration) return;
+    const only = this.onlyChain;
+    if (only !== null && only.transport === null) {
+      served = only;
+      only.serve(socket, null);
+      return;
     }
+    const facts: ConnectionFacts = {
+      serverName: '',
+      applicationProtocols: [],
+      transportProtocol: '',
+      peeked: null,
+    };
+    this.runListenerFilters(socket, facts, () => {
+      const chain = this.selectChain(socket, facts);
+      if (chain === null) {
+        this.noFilterChainMatch.inc();
+        socket.destroy();
+        return;
+      }
+      served = chain;
+      this.secureAndServe(chain, socket, facts.peeked);
+    });
   }
+
+  /**
+   * Runs the listener filters in order, within listener_filters_timeout: at the timeout the
+   * connection is closed (downstream_pre_cx_timeout), or served with what was learned when
+   * continue_on_listener_filters_timeout is set.
+   */
+  private runListenerFilters(socket: net.Socket, facts: ConnectionFacts, then: () => void): void {
+    const filters = this.listenerFilters;
+    if (filters.length === 0) {
+      then();
+      return;
+    }
+    let abandon: (() => void) | null = null;
+    const { listenerFiltersTimeoutMs, continueOnListenerFiltersTimeout } = this.config;
+    const timer =
+      listenerFiltersTimeoutMs > 0
+        ? setTimeout(() => {
+            abandon?.();
+            this.preCxTimeout.inc();
+            if (continueOnListenerFiltersTimeout) then();
+            else socket.destroy();
+          }, listenerFiltersTimeoutMs)
+        : null;
+    const next = (i: number): void => {
+      if (i === filters.length) {
+        if (timer !== null) clearTimeout(timer);
+        then();
+        return;
+      }
+      abandon = filters[i]!.onAccept(socket, facts, (result) => {
+        if (result === ListenerFilterResult.Continue) next(i + 1);
+        else if (timer !== null) clearTimeout(timer);
+      });
+    };
+    next(0);
+  }
+
+  private selectChain(socket: net.Socket, facts: ConnectionFacts): ActiveFilterChain | null {
+    if (this.selector === null) return this.chains[0]!;
+    const source = socket.remoteAddress ?? '';
+    const destination = socket.localAddress ?? '';
+    const sourceIp = ipBytes(source);
+    return this.selector.select({
+      destinationPort: socket.localPort ?? 0,
+      destinationIp: ipBytes(destination),
+      serverName: facts.serverName,
+      // Envoy's default when no listener filter detected a protocol.
+      transportProtocol: facts.transportProtocol || 'raw_buffer',
+      applicationProtocols: facts.applicationProtocols,
+      sourceIp,
+      sourcePort: socket.remotePort ?? 0,
+      sourceIsLocal: source === destination || (sourceIp !== null && isLoopback(sourceIp)),
+    });
+  }
+
+  /**
+   * Runs the chain's TLS handshake (bounded by transport_socket_connect_timeout), then hands the
+   * connection to its filters; a plaintext chain gets the socket and any peeked bytes at once.
+   */
+  private secureAndServe(chain: ActiveFilterChain, socket: net.Socket, peeked: Buffer | null): void {
+    const transport = chain.transport;
+    if (transport === null) {
+      chain.serve(socket, peeked);
+      return;
+    }
+    if (peeked !== null) socket.unshift(peeked);
+    const limitMs = chain.config.transportSocketConnectTimeoutMs;
+    const timer =
+      limitMs > 0
+        ? setTimeout(() => {
+            this.handshakeTimeouts.inc();
+            socket.destroy();
+          }, limitMs)
+        : null;
+    transport.start(socket, (secured: net.Socket | null, info: TlsConnectionInfo | null) => {
+      if (timer !== null) clearTimeout(timer);
+      if (secured === null) return;
+      tlsInfoOf.set(secured, info!);
+      chain.serve(secured, null);
+    });
+  }
+}
+
+/** Whether the chain has criteria to check (else it serves every connection). */
+function hasCriteria(chain: FilterChainConfig): boolean {
+  const m = chain.match;
+  return (
+    m.destinationPort !== 0 ||
+    m.prefixRanges.length > 0 ||
+    m.serverNames.length > 0 ||
+    m.transportProtocol !== '' ||
+    m.applicationProtocols.length > 0 ||
+    m.sourceType !== 'ANY' ||
+    m.sourcePrefixRanges.length > 0 ||
+    m.sourcePorts.length > 0
+  );
+}
+
+/** 127.0.0.0/8 (as ::ffff:127.x.x.x) or ::1. */
+function isLoopback(ip: Uint8Array): boolean {
+  const v4Mapped = ip[10] === 0xff && ip[11] === 0xff && ip.subarray(0, 10).every((b) => b === 0);
+  if (v4Mapped) return ip[12] === 127;
+  return ip.subarray(0, 15).every((b) => b === 0) && ip[15] === 1;
 }

@@ -10,6 +10,9 @@ import { routerFactory } from '../filters/http/router/factory';
 import { httpConnectionManagerFactory } from '../filters/network/http-connection-manager/factory';
 import { networkLocalRateLimitFactory } from '../filters/network/local-ratelimit/factory';
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
+import { tlsInspectorFactory } from '../filters/listener/tls-inspector/factory';
+import { rawBufferFactory } from '../transport/raw-buffer';
+import { downstreamTlsFactory } from '../transport/tls/factory';
 import { leastRequestFactory } from '../upstream/lb/least-request';
 import { maglevFactory } from '../upstream/lb/maglev';
 import { peakEwmaFactory } from '../upstream/lb/peak-ewma';
@@ -34,6 +37,9 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   fileAccessLoggerFactory,
   stdoutAccessLoggerFactory,
   stderrAccessLoggerFactory,
+  tlsInspectorFactory,
+  rawBufferFactory,
+  downstreamTlsFactory,
 ];
 
 /** A registry holding every built-in extension. */

@@ -6,7 +6,13 @@
  */
 import type { ObjectReader } from '../config/config-reader';
 
-export type ExtensionCategory = 'network_filter' | 'http_filter' | 'lb_policy' | 'access_logger';
+export type ExtensionCategory =
+  | 'network_filter'
+  | 'http_filter'
+  | 'lb_policy'
+  | 'access_logger'
+  | 'listener_filter'
+  | 'downstream_transport_socket';
 
 export interface ExtensionFactory<C = unknown> {
   readonly category: ExtensionCategory;

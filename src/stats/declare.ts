@@ -5,6 +5,8 @@
 import type { Bootstrap } from '../config/bootstrap';
 import type { Registry } from '../registry/registry';
 import type { NetworkFilterFactory } from '../filters/network/api';
+import type { ListenerFilterFactory } from '../filters/listener/api';
+import type { DownstreamTransportSocketFactory } from '../transport/api';
 import type { StatsLayout } from './store';
 import {
   CLUSTER_COUNTERS,
@@ -31,7 +33,19 @@ export function declareBootstrapStats(
     layout.declareAll(prefix, LISTENER_COUNTERS, 'counter');
     layout.declareAll(prefix, LISTENER_GAUGES, 'gauge');
     for (let w = 0; w < workers; w++) layout.declare(`${prefix}worker_${w}.downstream_cx_active`, 'gauge');
-    for (const chain of l.filterChains) {
+    for (const f of l.listenerFilters) {
+      const factory = registry.get('listener_filter', f.name) as ListenerFilterFactory;
+      factory.declareStats?.(f.config, layout, registry);
+    }
+    for (const chain of l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains) {
+      const socket = chain.transportSocket;
+      if (socket !== null) {
+        const factory = registry.get(
+          'downstream_transport_socket',
+          socket.name,
+        ) as DownstreamTransportSocketFactory;
+        factory.declareStats?.(socket.config, layout, prefix);
+      }
       for (const f of chain.filters) {
         const factory = registry.get('network_filter', f.name) as NetworkFilterFactory;
         factory.declareStats?.(f.config, layout, registry);

@@ -76,7 +76,12 @@ export const CLUSTER_STATUS_CODE_COUNTERS: readonly string[] = Array.from(
   (_, i) => `upstream_rq_${100 + i}`,
 );
 
-export const LISTENER_COUNTERS = ['downstream_cx_total'] as const;
+export const LISTENER_COUNTERS = [
+  'downstream_cx_total',
+  'no_filter_chain_match',
+  'downstream_pre_cx_timeout',
+  'downstream_cx_transport_socket_connect_timeout',
+] as const;
 export const LISTENER_GAUGES = ['downstream_cx_active'] as const;
 
 export const SERVER_GAUGES = [

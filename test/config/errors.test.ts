@@ -309,15 +309,15 @@ test('status codes and ports out of range are rejected', () => {
 
 test('known but unimplemented fields are errors saying so, at every level', () => {
   const text = minimalConfig({
-    listener: 'listener_filters: []',
+    listener: 'freebind: true',
     hcm: 'http2_protocol_options: {}\ntracing: {}',
     cluster:
       'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { detector_event_log_path: /tmp/od.log }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
-  }).replace('    - filters:\n', '    - transport_socket: { name: tls }\n      filters:\n');
+  }).replace('    - filters:\n', '    - use_proxy_proto: true\n      filters:\n');
   const issues = issuesOf(text);
   for (const path of [
-    'static_resources.listeners[0].listener_filters',
-    'static_resources.listeners[0].filter_chains[0].transport_socket',
+    'static_resources.listeners[0].freebind',
+    'static_resources.listeners[0].filter_chains[0].use_proxy_proto',
     `${HCM}.http2_protocol_options`,
     `${HCM}.tracing`,
     `${CLUSTER0}.health_checks[0].alt_port`,

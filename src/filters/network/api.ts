@@ -7,7 +7,7 @@
 import type * as net from 'node:net';
 import type { ExtensionFactory, Registry } from '../../registry/registry';
 import type { ServerConnectionCallbacks } from '../../http/codec';
-import type { ListenerConfig } from '../../config/bootstrap';
+import type { FilterChainConfig, ListenerConfig } from '../../config/bootstrap';
 import type { StatsLayout } from '../../stats/store';
 
 export const enum FilterStatus {
@@ -19,13 +19,20 @@ export const enum FilterStatus {
 export interface NetworkFilterContext {
   readonly workerIndex: number;
   readonly listener: ListenerConfig;
+  /** The filter chain this filter belongs to. */
+  readonly chain: FilterChainConfig;
   /** Worker services (cluster manager, stats, timers); the filters that need it cast it. */
   readonly services: unknown;
 }
 
 export interface NetworkFilter {
-  /** A connection was accepted. StopIteration means the filter closed or took the socket. */
-  onNewConnection(socket: net.Socket): FilterStatus;
+  /**
+   * A connection was accepted (and its transport socket's handshake done): StopIteration means the
+   * filter closed or took the socket. `peeked` holds bytes listener filters already read from it
+   * (e.g. tls_inspector's ClientHello on a plaintext chain), which the filter that consumes the
+   * connection's bytes must take first; the socket may be paused by them (`isPaused()`).
+   */
+  onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus;
 }
 
 /**

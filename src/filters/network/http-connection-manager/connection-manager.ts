@@ -169,10 +169,13 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     };
   }
 
-  onNewConnection(socket: net.Socket): FilterStatus {
+  onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus {
+    if (peeked !== null) socket.unshift(peeked);
     this.acceptConnection(socket, (callbacks) =>
       createServerConnection(socket, callbacks, this.codecOptions),
     );
+    // A listener filter stopped reading to inspect the first bytes: the codec reads from here on.
+    if (socket.isPaused()) socket.resume();
     return FilterStatus.StopIteration;
   }
 

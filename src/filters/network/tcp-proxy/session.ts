@@ -58,6 +58,8 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
   private attempts = 0;
   private connect: UpstreamConnect | null = null;
   private relay: Relay | null = null;
+  /** Connected, while the bytes listener filters read (`peeked`) are written to it. */
+  private upstreamSendingPeeked: net.Socket | null = null;
   private target: UpstreamTarget | null = null;
   private readonly lbContext: LbContext;
   private readonly startedMs: number;
@@ -70,6 +72,8 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
   constructor(
     private readonly env: TcpProxyEnv,
     private readonly downstream: net.Socket,
+    /** Bytes listener filters read (e.g. a ClientHello peeked by tls_inspector): sent upstream first. */
+    private peeked: Buffer | null = null,
   ) {
     this.startedMs = env.now();
     this.lastActiveMs = this.startedMs;
@@ -116,6 +120,30 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
       this.finish();
       return;
     }
+    const peeked = this.peeked;
+    if (peeked === null) {
+      this.beginRelay(upstream);
+      return;
+    }
+    // The relay (splice included) takes over once these bytes are on their way, so they come first.
+    this.peeked = null;
+    this.upstreamSendingPeeked = upstream;
+    const onError = (): void => {};
+    upstream.on('error', onError);
+    upstream.write(peeked, (err) => {
+      upstream.removeListener('error', onError);
+      this.upstreamSendingPeeked = null;
+      if (err || this.phase === Phase.Done || this.downstream.destroyed) {
+        upstream.destroy();
+        if (err) this.log?.addFlag('UF');
+        this.finish();
+        return;
+      }
+      this.beginRelay(upstream);
+    });
+  }
+
+  private beginRelay(upstream: net.Socket): void {
     this.phase = Phase.Relaying;
     this.relay = this.startRelay(upstream);
     this.armTick();
@@ -244,6 +272,7 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.env.timers.disarm(this);
     this.connect?.cancel();
     this.connect = null;
+    this.upstreamSendingPeeked?.destroy();
     if (relaying) this.publishBytes();
     this.downstream.destroy();
     this.ended();

@@ -95,8 +95,8 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
     }
   }
 
-  onNewConnection(socket: net.Socket): FilterStatus {
-    const session = new TcpProxySession(this, socket);
+  onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus {
+    const session = new TcpProxySession(this, socket, peeked);
     this.sessions.add(session);
     session.start();
     if (this.draining) session.startDrain();
@@ -151,9 +151,13 @@ function effectiveIdleTimeout(config: TcpProxyConfig): number {
   return set.length === 0 ? 0 : Math.min(...set);
 }
 
-/** Whether the filters before tcp_proxy (if any) never need the bytes, so splice may move them. */
+/**
+ * Whether the bytes are the socket's own (no TLS termination on the chain) and the filters before
+ * tcp_proxy (if any) never need them, so splice may move them.
+ */
 function onlyConnectionFiltersBefore(ctx: NetworkFilterContext, services: WorkerServices): boolean {
-  const filters = ctx.listener.filterChains[0]!.filters;
+  if (ctx.chain.transportSocket !== null) return false;
+  const filters = ctx.chain.filters;
   for (let i = 0; i < filters.length - 1; i++) {
     const factory = services.registry.get('network_filter', filters[i]!.name) as NetworkFilterFactory;
     if (factory.connectionOnly !== true) return false;

@@ -1,0 +1,52 @@
+/**
+ * Transport sockets (Envoy's `transport_socket` extensions): what runs between the TCP connection
+ * and the network filters. A listener's filter chain names one (category
+ * 'downstream_transport_socket'): `envoy.transport_sockets.raw_buffer` (plaintext: the accepted
+ * socket goes to the filters as it is) or `envoy.transport_sockets.tls` (node:tls; the filters get
+ * the TLS socket once its handshake succeeded). A native TLS path would be another factory here.
+ */
+import type * as net from 'node:net';
+import type { ExtensionFactory } from '../registry/registry';
+import type { StatsLayout, StatsStore } from '../stats/store';
+
+/** Per-listener context a transport factory gets on its worker. */
+export interface DownstreamTransportContext {
+  readonly stats: StatsStore;
+  /** `listener.<address>.`: the listener's stat prefix (Envoy puts TLS stats under `<prefix>ssl.`). */
+  readonly listenerStatPrefix: string;
+}
+
+/** The TLS facts of a secured connection (for headers, access logs and routing). */
+export interface TlsConnectionInfo {
+  /** 'TLSv1.2', 'TLSv1.3'. */
+  readonly version: string;
+  readonly cipher: string;
+  /** SNI sent by the client ('' without). */
+  readonly serverName: string;
+  /** ALPN protocol agreed ('' without). */
+  readonly alpn: string;
+  /** The client certificate's subject, RFC 2253 style as Envoy prints it ('' without). */
+  readonly peerSubject: string;
+}
+
+/** The TLS facts of each secured downstream socket, for whoever serves it (headers, access logs). */
+export const tlsInfoOf = new WeakMap<net.Socket, TlsConnectionInfo>();
+
+export interface DownstreamTransport {
+  /**
+   * Runs the transport's handshake on an accepted socket: `done` gets the socket the filters use
+   * (with its TLS facts), or null when the handshake failed (the socket is then closed, and
+   * counted under `ssl.*`).
+   */
+  start(socket: net.Socket, done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void): void;
+}
+
+export interface DownstreamTransportSocketFactory<C = unknown> extends ExtensionFactory<C> {
+  readonly category: 'downstream_transport_socket';
+  /** Plaintext (raw_buffer): the config keeps no transport for such a chain. */
+  readonly plaintext?: true;
+  /** On the primary, before workers start: the stats `createTransport` will bind. */
+  declareStats?(config: C, layout: StatsLayout, listenerStatPrefix: string): void;
+  /** Once per worker per filter chain; null for plaintext (raw_buffer). */
+  createTransport(config: C, ctx: DownstreamTransportContext): DownstreamTransport | null;
+}

@@ -1,0 +1,286 @@
+/**
+ * Envoy's TLS transport socket configs (extensions/transport_sockets/tls/v3: tls.proto,
+ * common.proto) as plain data: `DownstreamTlsContext` for listeners. Certificates and CAs are
+ * read here, once, from their DataSources (PEM text); the defaults are Envoy's (TlsParameters'
+ * comments): TLS 1.2 to 1.3, Envoy's server cipher list, curves X25519 and P-256.
+ *
+ * Fields Legate does not implement are errors ("not supported by Legate yet"), never ignored.
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import * as tls from 'node:tls';
+import { createSecureContext } from 'node:tls';
+import type { StringMatcher } from '../../config/bootstrap';
+import type { ObjectReader } from '../../config/config-reader';
+import { readBoolValue } from '../../config/bool-value';
+import { readDataSource } from '../../config/data-source';
+import { parseStringMatcher } from '../../config/route/string-matcher';
+import { rejectUnsupported } from '../../config/unsupported';
+
+export const TLS_VERSIONS = ['TLS_AUTO', 'TLSv1_0', 'TLSv1_1', 'TLSv1_2', 'TLSv1_3'] as const;
+export type TlsVersion = Exclude<(typeof TLS_VERSIONS)[number], 'TLS_AUTO'>;
+
+/**
+ * Envoy's default server cipher list (TLS 1.0–1.2). BoringSSL's `[a|b]` equal-preference groups
+ * have no OpenSSL equivalent: each group is listed in order instead.
+ */
+export const ENVOY_DEFAULT_SERVER_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+] as const;
+/** TLS 1.3 suites: not configurable in Envoy (BoringSSL); these are BoringSSL's. */
+export const TLS13_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+];
+export const ENVOY_DEFAULT_CURVES = ['X25519', 'P-256'] as const;
+
+export interface TlsCertificateConfig {
+  at: string;
+  certificateChain: string;
+  privateKey: string;
+  password: string;
+  /** 'RSA', 'EC', … (the key's type): OpenSSL serves one certificate per type, picked per client. */
+  keyType: string;
+}
+
+export type SanType = 'EMAIL' | 'DNS' | 'URI' | 'IP_ADDRESS';
+
+export interface SanMatcherConfig {
+  sanType: SanType;
+  matcher: StringMatcher;
+}
+
+export interface CertificateValidationConfig {
+  /** PEM of the CAs a peer certificate must chain to ('' : a presented certificate is not verified). */
+  trustedCa: string;
+  matchSans: SanMatcherConfig[];
+}
+
+export interface CommonTlsConfig {
+  certificates: TlsCertificateConfig[];
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
+  /** TLS ≤ 1.2 suites, OpenSSL names. */
+  cipherSuites: string[];
+  ecdhCurves: string[];
+  alpnProtocols: string[];
+  validation: CertificateValidationConfig | null;
+}
+
+export interface DownstreamTlsConfig {
+  common: CommonTlsConfig;
+  /** The handshake fails without a client certificate (also implied by SAN matchers, as in Envoy). */
+  requireClientCertificate: boolean;
+  /** `prefer_client_ciphers`: the client's order of cipher suites wins (default: the server's). */
+  preferClientCiphers: boolean;
+}
+
+const UNSUPPORTED_DOWNSTREAM_FIELDS = [
+  'session_ticket_keys',
+  'session_ticket_keys_sds_secret_config',
+  'disable_stateless_session_resumption',
+  'disable_stateful_session_resumption',
+  'session_timeout',
+  'require_sni',
+  'full_scan_certs_on_sni_mismatch',
+  'prefer_client_ciphers_sni',
+] as const;
+const UNSUPPORTED_COMMON_FIELDS = [
+  'tls_certificate_sds_secret_configs',
+  'tls_certificate_provider_instance',
+  'tls_certificate_certificate_provider',
+  'tls_certificate_certificate_provider_instance',
+  'validation_context_sds_secret_config',
+  'combined_validation_context',
+  'validation_context_certificate_provider',
+  'validation_context_certificate_provider_instance',
+  'custom_handshaker',
+  'key_log',
+  'custom_tls_certificate_selector',
+] as const;
+const UNSUPPORTED_CERTIFICATE_FIELDS = [
+  'pkcs12',
+  'watched_directory',
+  'private_key_provider',
+  'ocsp_staple',
+  'signed_certificate_timestamp',
+] as const;
+const UNSUPPORTED_VALIDATION_FIELDS = [
+  'verify_certificate_spki',
+  'verify_certificate_hash',
+  'crl',
+  'allow_expired_certificate',
+  'trust_chain_verification',
+  'custom_validator_config',
+  'only_verify_leaf_cert_crl',
+  'max_verify_depth',
+  'system_root_certs',
+  'ca_certificate_provider_instance',
+  'watched_directory',
+] as const;
+const SAN_TYPES = ['SAN_TYPE_UNSPECIFIED', 'EMAIL', 'DNS', 'URI', 'IP_ADDRESS'] as const;
+const OCSP_POLICIES = ['LENIENT_STAPLING', 'STRICT_STAPLING', 'MUST_STAPLE'] as const;
+
+export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig {
+  rejectUnsupported(r, UNSUPPORTED_DOWNSTREAM_FIELDS);
+  if (r.enumValue('ocsp_staple_policy', OCSP_POLICIES, 'LENIENT_STAPLING') !== 'LENIENT_STAPLING')
+    r.unsupported('ocsp_staple_policy', 'only LENIENT_STAPLING (no OCSP stapling)');
+  const common = parseCommonTlsContext(r.requiredObject('common_tls_context'), 'TLSv1_3');
+  if (common.certificates.length === 0)
+    r.error('common_tls_context', 'a listener needs tls_certificates (a certificate and its key)');
+  const requireClientCertificate = readBoolValue(r, 'require_client_certificate', false);
+  if (requireClientCertificate && (common.validation === null || common.validation.trustedCa === ''))
+    r.error(
+      'require_client_certificate',
+      'needs common_tls_context.validation_context.trusted_ca to verify client certificates against',
+    );
+  return {
+    common,
+    requireClientCertificate:
+      requireClientCertificate || (common.validation !== null && common.validation.matchSans.length > 0),
+    preferClientCiphers: r.bool('prefer_client_ciphers', false),
+  };
+}
+
+export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): CommonTlsConfig {
+  rejectUnsupported(r, UNSUPPORTED_COMMON_FIELDS);
+  const params = r.object('tls_params');
+  params?.unsupported('signature_algorithms');
+  params?.unsupported('compliance_policies');
+  const minVersion = version(
+    params?.enumValue('tls_minimum_protocol_version', TLS_VERSIONS, 'TLS_AUTO'),
+    'TLSv1_2',
+  );
+  const maxVersion = version(
+    params?.enumValue('tls_maximum_protocol_version', TLS_VERSIONS, 'TLS_AUTO'),
+    defaultMax,
+  );
+  if (params && minVersion > maxVersion)
+    params.error('tls_minimum_protocol_version', `${minVersion} is above the maximum ${maxVersion}`);
+  const certificates = r.objectArray('tls_certificates').map(parseCertificate);
+  checkOneCertificatePerKeyType(r, certificates);
+  const validation = r.object('validation_context');
+  return {
+    certificates,
+    minVersion,
+    maxVersion,
+    cipherSuites: params ? parseCipherSuites(params) : [...ENVOY_DEFAULT_SERVER_CIPHERS],
+    ecdhCurves: params ? parseCurves(params) : [...ENVOY_DEFAULT_CURVES],
+    alpnProtocols: r.stringArray('alpn_protocols'),
+    validation: validation ? parseValidationContext(validation) : null,
+  };
+}
+
+function version(v: (typeof TLS_VERSIONS)[number] | undefined, dflt: TlsVersion): TlsVersion {
+  return v === undefined || v === 'TLS_AUTO' ? dflt : v;
+}
+
+function parseCertificate(r: ObjectReader): TlsCertificateConfig {
+  rejectUnsupported(r, UNSUPPORTED_CERTIFICATE_FIELDS);
+  const certificateChain = readDataSource(r, 'certificate_chain');
+  const privateKey = readDataSource(r, 'private_key');
+  const password = r.has('password') ? readDataSource(r, 'password') : '';
+  let keyType = '';
+  if (privateKey !== '') {
+    try {
+      keyType = createPrivateKey({ key: privateKey, passphrase: password }).asymmetricKeyType ?? '';
+    } catch (err) {
+      r.error('private_key', `not a usable PEM private key: ${(err as Error).message}`);
+    }
+  }
+  if (certificateChain !== '') {
+    try {
+      new X509Certificate(certificateChain);
+    } catch (err) {
+      r.error('certificate_chain', `not a PEM certificate: ${(err as Error).message}`);
+    }
+  }
+  if (keyType !== '' && certificateChain !== '') {
+    try {
+      createSecureContext({ cert: certificateChain, key: privateKey, passphrase: password });
+    } catch (err) {
+      r.error('private_key', `does not match certificate_chain: ${(err as Error).message}`);
+    }
+  }
+  return { at: r.path, certificateChain, privateKey, password, keyType };
+}
+
+/** OpenSSL keeps one certificate per key type; choosing among same-type ones by SNI is not done yet. */
+function checkOneCertificatePerKeyType(r: ObjectReader, certificates: readonly TlsCertificateConfig[]): void {
+  const seen = new Set<string>();
+  for (const cert of certificates) {
+    if (cert.keyType === '') continue;
+    if (seen.has(cert.keyType))
+      r.unsupported(
+        'tls_certificates',
+        `a second ${cert.keyType} certificate (Legate serves one certificate per key type, e.g. one RSA and one ECDSA; choosing among several by SNI is not implemented)`,
+      );
+    seen.add(cert.keyType);
+  }
+}
+
+/** Cipher names as OpenSSL knows them (lower case), for checking names at load time. */
+const KNOWN_CIPHERS = new Set(tls.getCiphers());
+
+function parseCipherSuites(r: ObjectReader): string[] {
+  if (!r.has('cipher_suites')) return [...ENVOY_DEFAULT_SERVER_CIPHERS];
+  const out: string[] = [];
+  let unknown = false;
+  for (const entry of r.stringArray('cipher_suites')) {
+    // BoringSSL's equal-preference group "[A|B]": listed in order (see ENVOY_DEFAULT_SERVER_CIPHERS).
+    for (const name of entry.replace(/^\[|\]$/g, '').split('|')) {
+      if (!KNOWN_CIPHERS.has(name.toLowerCase()) || name.startsWith('TLS_')) {
+        unknown = true;
+        r.error(
+          'cipher_suites',
+          `unknown TLS 1.0–1.2 cipher suite '${name}'`,
+          'OpenSSL names, e.g. ECDHE-RSA-AES128-GCM-SHA256 (TLS 1.3 suites are not configurable, as in Envoy)',
+        );
+      } else out.push(name);
+    }
+  }
+  if (out.length === 0 && !unknown) r.error('cipher_suites', 'must not be empty');
+  return out;
+}
+
+function parseCurves(r: ObjectReader): string[] {
+  if (!r.has('ecdh_curves')) return [...ENVOY_DEFAULT_CURVES];
+  const curves = r.stringArray('ecdh_curves');
+  for (const curve of curves) {
+    try {
+      createSecureContext({ ecdhCurve: curve });
+    } catch {
+      r.error('ecdh_curves', `unknown curve '${curve}'`, 'e.g. X25519, P-256, P-384');
+    }
+  }
+  return curves;
+}
+
+function parseValidationContext(r: ObjectReader): CertificateValidationConfig {
+  rejectUnsupported(r, UNSUPPORTED_VALIDATION_FIELDS);
+  if (r.has('match_subject_alt_names'))
+    r.unsupported('match_subject_alt_names', 'use match_typed_subject_alt_names');
+  const trustedCa = r.has('trusted_ca') ? readDataSource(r, 'trusted_ca') : '';
+  if (trustedCa !== '') {
+    try {
+      createSecureContext({ ca: trustedCa });
+      new X509Certificate(trustedCa);
+    } catch (err) {
+      r.error('trusted_ca', `not PEM certificates: ${(err as Error).message}`);
+    }
+  }
+  const matchSans = r.objectArray('match_typed_subject_alt_names').map((m) => {
+    const sanType = m.enumValue('san_type', SAN_TYPES, 'SAN_TYPE_UNSPECIFIED');
+    if (sanType === 'SAN_TYPE_UNSPECIFIED') m.error('san_type', 'is required: EMAIL, DNS, URI or IP_ADDRESS');
+    m.unsupported('oid');
+    return { sanType: sanType as SanType, matcher: parseStringMatcher(m.requiredObject('matcher')) };
+  });
+  if (matchSans.length > 0 && trustedCa === '')
+    r.error('match_typed_subject_alt_names', 'needs trusted_ca: only a verified certificate is matched');
+  return { trustedCa, matchSans };
+}

@@ -1,0 +1,175 @@
+/**
+ * Config errors and warnings of TLS listeners, filter chain matching and listener filters: each
+ * located at the field, saying what is wrong or not supported, never silently ignored.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { errorAt, issuesOf, load } from '../config/helpers';
+import { certPath, chainYaml, listenerYaml, staticCluster, TLS_INSPECTOR, tlsSocketYaml } from './fixtures';
+
+const L = 'static_resources.listeners[0]';
+const TLS_CTX = `${L}.filter_chains[0].transport_socket.typed_config`;
+const CLUSTERS = [staticCluster('c', 8080)];
+
+const oneChain = (tls: string, listenerExtra?: string): string =>
+  listenerYaml({ chains: [chainYaml({ cluster: 'c', tls })], clusters: CLUSTERS, listenerExtra });
+
+test("a valid TLS listener loads: defaults are Envoy's", () => {
+  const { bootstrap } = load(oneChain(tlsSocketYaml({ certs: ['server-rsa', 'server-ec'] })));
+  const socket = bootstrap.listeners[0]!.filterChains[0]!.transportSocket!;
+  assert.equal(socket.name, 'envoy.transport_sockets.tls');
+  const common = (socket.config as { common: Record<string, unknown> }).common;
+  assert.equal(common.minVersion, 'TLSv1_2');
+  assert.equal(common.maxVersion, 'TLSv1_3');
+  assert.deepEqual(common.ecdhCurves, ['X25519', 'P-256']);
+  assert.equal((common.cipherSuites as string[])[0], 'ECDHE-ECDSA-AES128-GCM-SHA256');
+});
+
+test('raw_buffer is plaintext', () => {
+  const raw = `transport_socket:
+  name: envoy.transport_sockets.raw_buffer
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`;
+  assert.equal(load(oneChain(raw)).bootstrap.listeners[0]!.filterChains[0]!.transportSocket, null);
+});
+
+test('TLS config errors are located and precise', () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      tlsSocketYaml({ common: 'tls_params: { cipher_suites: [NOPE-CIPHER] }' }),
+      `${TLS_CTX}.common_tls_context.tls_params.cipher_suites`,
+      /unknown TLS 1.0–1.2 cipher suite 'NOPE-CIPHER'/,
+    ],
+    [
+      tlsSocketYaml({ common: 'tls_params: { ecdh_curves: [P-999] }' }),
+      `${TLS_CTX}.common_tls_context.tls_params.ecdh_curves`,
+      /unknown curve 'P-999'/,
+    ],
+    [
+      tlsSocketYaml({
+        common:
+          'tls_params: { tls_minimum_protocol_version: TLSv1_3, tls_maximum_protocol_version: TLSv1_2 }',
+      }),
+      `${TLS_CTX}.common_tls_context.tls_params.tls_minimum_protocol_version`,
+      /above the maximum/,
+    ],
+    [
+      tlsSocketYaml({ context: 'session_ticket_keys: { keys: [] }' }),
+      `${TLS_CTX}.session_ticket_keys`,
+      /not supported by Legate yet/,
+    ],
+    [
+      tlsSocketYaml({ common: 'validation_context: { trusted_ca: { filename: /nonexistent/ca.pem } }' }),
+      `${TLS_CTX}.common_tls_context.validation_context.trusted_ca.filename`,
+      /cannot read '\/nonexistent\/ca.pem': ENOENT/,
+    ],
+    [
+      tlsSocketYaml({
+        common: `validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} }, verify_certificate_hash: [ab] }`,
+      }),
+      `${TLS_CTX}.common_tls_context.validation_context.verify_certificate_hash`,
+      /not supported by Legate yet/,
+    ],
+    [
+      tlsSocketYaml({ context: 'require_client_certificate: true' }),
+      `${TLS_CTX}.require_client_certificate`,
+      /needs .*trusted_ca/,
+    ],
+    [
+      tlsSocketYaml({ certs: ['server-rsa', 'server-b'] }),
+      `${TLS_CTX}.common_tls_context.tls_certificates`,
+      /second rsa certificate/,
+    ],
+    [tlsSocketYaml({ certs: [] }), `${TLS_CTX}.common_tls_context`, /needs tls_certificates/],
+  ];
+  for (const [tls, path, message] of cases) {
+    const issue = errorAt(issuesOf(oneChain(tls)), path);
+    assert.match(issue.message, message, path);
+  }
+  // A key that is not the certificate's.
+  const swapped = tlsSocketYaml({}).replace(certPath('server-rsa.key'), certPath('server-b.key'));
+  assert.match(
+    errorAt(issuesOf(oneChain(swapped)), `${TLS_CTX}.common_tls_context.tls_certificates[0].private_key`)
+      .message,
+    /does not match certificate_chain/,
+  );
+});
+
+test('the uws codec cannot serve TLS, several chains or listener filters: an error at legate_http1_codec', () => {
+  const tls = listenerYaml({
+    chains: [chainYaml({ cluster: 'c', tls: tlsSocketYaml({}) })],
+    clusters: CLUSTERS,
+    listenerExtra: 'legate_http1_codec: uws',
+  });
+  assert.match(errorAt(issuesOf(tls), `${L}.legate_http1_codec`).message, /cannot serve TLS/);
+  const two = listenerYaml({
+    chains: [chainYaml({ cluster: 'c', match: 'destination_port: 1' }), chainYaml({ cluster: 'c' })],
+    clusters: CLUSTERS,
+    listenerExtra: 'legate_http1_codec: uws',
+  });
+  assert.match(
+    errorAt(issuesOf(two), `${L}.legate_http1_codec`).message,
+    /cannot choose among filter chains/,
+  );
+});
+
+test('filter_chain_match: duplicate rules, bad prefixes, partial wildcards, unsupported fields', () => {
+  const dup = listenerYaml({
+    chains: [
+      chainYaml({ cluster: 'c', match: 'server_names: [a, b]' }),
+      chainYaml({ cluster: 'c', match: 'server_names: [b, a]' }),
+    ],
+    clusters: CLUSTERS,
+    listenerExtra: TLS_INSPECTOR,
+  });
+  assert.match(
+    errorAt(issuesOf(dup), `${L}.filter_chains[1].filter_chain_match`).message,
+    /filter_chains\[0\] has the same matching rules/,
+  );
+  const cases: [string, string, RegExp][] = [
+    [
+      'prefix_ranges: [{ address_prefix: not-an-ip, prefix_len: 8 }]',
+      'prefix_ranges[0].address_prefix',
+      /not an IP address/,
+    ],
+    ['prefix_ranges: [{ address_prefix: 10.0.0.0, prefix_len: 33 }]', 'prefix_ranges[0].prefix_len', /33/],
+    ['server_names: ["w*.example"]', 'server_names', /only a leading '\*\.' wildcard/],
+    ['source_ports: [0]', 'source_ports', /expected ports/],
+    ['direct_source_prefix_ranges: []', 'direct_source_prefix_ranges', /not supported by Legate yet/],
+  ];
+  for (const [match, field, message] of cases) {
+    const yaml = listenerYaml({ chains: [chainYaml({ cluster: 'c', match })], clusters: CLUSTERS });
+    assert.match(
+      errorAt(issuesOf(yaml), `${L}.filter_chains[0].filter_chain_match.${field}`).message,
+      message,
+      field,
+    );
+  }
+});
+
+test('SNI criteria without tls_inspector: a warning that the chain never matches', () => {
+  const yaml = listenerYaml({
+    chains: [chainYaml({ cluster: 'c', match: 'server_names: [a.example]' }), chainYaml({ cluster: 'c' })],
+    clusters: CLUSTERS,
+  });
+  const { warnings } = load(yaml);
+  assert.ok(
+    warnings.some(
+      (w) => w.path === `${L}.filter_chains[0].filter_chain_match` && /tls_inspector/.test(w.message),
+    ),
+    JSON.stringify(warnings),
+  );
+});
+
+test('listener filters: unknown ones are errors naming what Legate has', () => {
+  const yaml = oneChain(
+    tlsSocketYaml({}),
+    'listener_filters:\n- name: envoy.filters.listener.proxy_protocol',
+  );
+  const issue = errorAt(issuesOf(yaml), `${L}.listener_filters[0].name`);
+  assert.match(
+    issue.message,
+    /unknown or unsupported listener filter 'envoy.filters.listener.proxy_protocol'/,
+  );
+  assert.match(issue.hint ?? '', /tls_inspector/);
+});

@@ -1,0 +1,226 @@
+/**
+ * TLS termination on a listener (DownstreamTlsContext) with node:tls clients: certificates by key
+ * type, versions × cipher suites, ALPN, client certificates (required / optional / SAN-matched),
+ * DataSource forms, tcp_proxy behind TLS, and bad handshakes — each closed, counted, nothing hangs.
+ * Every listener here stays on the JS path (the native engine serves plaintext only).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  admin,
+  startOrigin,
+  stat,
+  startLegate,
+  type LegateProcess,
+  type Origin,
+} from '../integration/harness';
+import { startEcho, type Upstream } from '../l4/fixtures';
+import {
+  certPath,
+  chainYaml,
+  GET,
+  listenerYaml,
+  pem,
+  rawTcp,
+  staticCluster,
+  tlsClient,
+  tlsSocketYaml,
+} from './fixtures';
+
+let origin: Origin;
+let echo: Upstream;
+before(async () => {
+  origin = await startOrigin();
+  echo = await startEcho();
+});
+after(async () => {
+  await origin.close();
+  await echo.close();
+});
+
+async function withTlsListener(
+  tlsYaml: string,
+  body: (port: number, lp: LegateProcess) => Promise<void>,
+  kind: 'http' | 'tcp' = 'http',
+  chainExtra?: string,
+): Promise<void> {
+  const yaml = listenerYaml({
+    chains: [
+      chainYaml({ cluster: kind === 'http' ? 'origin' : 'echo', kind, tls: tlsYaml, extra: chainExtra }),
+    ],
+    clusters: [staticCluster('origin', origin.port), staticCluster('echo', echo.port)],
+  });
+  const lp = await startLegate(yaml, { concurrency: 1 });
+  try {
+    await body(lp.ports.get('proxy')!, lp);
+  } finally {
+    await lp.stop();
+  }
+}
+
+const ssl = (name: string): string => `listener.127.0.0.1_0.ssl.${name}`;
+
+test('HTTPS through the HCM: RSA and ECDSA certificates, each served to the client that wants it', async () => {
+  await withTlsListener(tlsSocketYaml({ certs: ['server-rsa', 'server-ec'] }), async (port, lp) => {
+    const shapes: [string, Parameters<typeof tlsClient>[1], string][] = [
+      ['TLS 1.3 default', {}, 'EC'],
+      ['TLS 1.2 ECDSA suite', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' }, 'EC'],
+      ['TLS 1.2 RSA suite', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' }, 'RSA'],
+      ['TLS 1.3 RSA signatures only', { sigalgs: 'rsa_pss_rsae_sha256' }, 'RSA'],
+    ];
+    for (const [name, options, keyType] of shapes) {
+      const r = await tlsClient(port, { ...options, request: GET('/x') });
+      assert.equal(r.error, '', name);
+      assert.equal(r.serverKeyType, keyType, name);
+      assert.match(r.response, /^HTTP\/1\.1 200 /, name);
+      assert.match(r.response, /origin \d+ GET \/x/, name);
+    }
+    assert.equal(await stat(lp, ssl('handshake')), 4);
+    assert.equal(await stat(lp, ssl('versions.TLSv1.3')), 2);
+    assert.equal(await stat(lp, ssl('versions.TLSv1.2')), 2);
+    assert.equal(await stat(lp, ssl('ciphers.ECDHE-RSA-AES256-GCM-SHA384')), 1);
+    const path = (await admin(lp, '/server_info')).body.toString();
+    assert.match(path, /"proxy":\s*"js"|js/);
+  });
+});
+
+test('tls_params: versions × cipher suites refused outside the configured ones, and counted', async () => {
+  const params = `tls_params:
+  tls_minimum_protocol_version: TLSv1_2
+  tls_maximum_protocol_version: TLSv1_2
+  cipher_suites: [ECDHE-RSA-AES256-GCM-SHA384]
+  ecdh_curves: [P-256]`;
+  await withTlsListener(tlsSocketYaml({ common: params }), async (port, lp) => {
+    const cases: [string, Parameters<typeof tlsClient>[1], boolean][] = [
+      ['1.2 with the suite', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' }, true],
+      ['1.2 with another suite', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }, false],
+      ['1.3 only', { minVersion: 'TLSv1.3' }, false],
+      ['1.1 only', { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'ALL@SECLEVEL=0' }, false],
+      ['1.2 with X25519 only', { maxVersion: 'TLSv1.2', ecdhCurve: 'X25519' }, false],
+      ['default client (negotiates 1.2)', {}, true],
+    ];
+    for (const [name, options, ok] of cases) {
+      const r = await tlsClient(port, { ...options, request: GET() });
+      assert.equal(r.ok, ok, `${name}: ${r.error}`);
+      if (ok) {
+        assert.equal(r.protocol, 'TLSv1.2', name);
+        assert.equal(r.cipher, 'ECDHE-RSA-AES256-GCM-SHA384', name);
+        assert.match(r.response, /^HTTP\/1\.1 200 /, name);
+      }
+    }
+    assert.equal(await stat(lp, ssl('handshake')), 2);
+    assert.equal(await stat(lp, ssl('connection_error')), 4);
+    assert.equal(await stat(lp, ssl('ciphers.ECDHE-RSA-AES256-GCM-SHA384')), 2);
+    // Only what the config allows is declared.
+    const all = (await admin(lp, '/stats?filter=ssl.versions')).body.toString();
+    assert.doesNotMatch(all, /TLSv1\.3/);
+  });
+});
+
+test('alpn_protocols: the server picks from its list; a client offering none of it is refused', async () => {
+  await withTlsListener(tlsSocketYaml({ common: 'alpn_protocols: [http/1.1]' }), async (port) => {
+    const r = await tlsClient(port, { ALPNProtocols: ['h2', 'http/1.1'], request: GET() });
+    assert.equal(r.alpn, 'http/1.1');
+    assert.match(r.response, /^HTTP\/1\.1 200 /);
+    const none = await tlsClient(port, { ALPNProtocols: ['h2'] });
+    assert.equal(none.ok, false);
+    const absent = await tlsClient(port, { request: GET() });
+    assert.equal(absent.alpn, '');
+    assert.match(absent.response, /^HTTP\/1\.1 200 /);
+  });
+});
+
+const CLIENT = { cert: pem('client.crt'), key: pem('client.key') };
+const UNTRUSTED = { cert: pem('client-untrusted.crt'), key: pem('client-untrusted.key') };
+const OTHER_SAN = { cert: pem('client-other-san.crt'), key: pem('client-other-san.key') };
+const validation = (extra = ''): string => `validation_context:
+  trusted_ca: { filename: ${certPath('ca.crt')} }
+${extra}`;
+
+test('mTLS required: a good client is served; absent, untrusted and wrong-SAN certificates are refused and counted', async () => {
+  const sans = `  match_typed_subject_alt_names:
+  - san_type: URI
+    matcher: { exact: "spiffe://legate/client" }`;
+  const yaml = tlsSocketYaml({
+    common: validation(sans),
+    context: 'require_client_certificate: true',
+  });
+  await withTlsListener(yaml, async (port, lp) => {
+    const good = await tlsClient(port, { ...CLIENT, request: GET() });
+    assert.match(good.response, /^HTTP\/1\.1 200 /);
+    for (const [name, creds] of [
+      ['absent', {}],
+      ['untrusted', UNTRUSTED],
+      ['other SAN', OTHER_SAN],
+    ] as const) {
+      const r = await tlsClient(port, { ...creds, request: GET() });
+      assert.equal(r.response, '', `${name}: nothing is served`);
+    }
+    assert.equal(await stat(lp, ssl('handshake')), 1);
+    assert.equal(await stat(lp, ssl('fail_verify_no_cert')), 1);
+    assert.equal(await stat(lp, ssl('fail_verify_error')), 1);
+    assert.equal(await stat(lp, ssl('fail_verify_san')), 1);
+  });
+});
+
+test('mTLS optional (trusted_ca without require_client_certificate): absent is served and counted, untrusted refused', async () => {
+  await withTlsListener(tlsSocketYaml({ common: validation() }), async (port, lp) => {
+    assert.match((await tlsClient(port, { request: GET() })).response, /^HTTP\/1\.1 200 /);
+    assert.match((await tlsClient(port, { ...CLIENT, request: GET() })).response, /^HTTP\/1\.1 200 /);
+    assert.equal((await tlsClient(port, { ...UNTRUSTED, request: GET() })).response, '');
+    assert.equal(await stat(lp, ssl('no_certificate')), 1);
+    assert.equal(await stat(lp, ssl('fail_verify_error')), 1);
+  });
+});
+
+test('certificates from inline_string and inline_bytes serve as files do', async () => {
+  const inline = `transport_socket:
+  name: envoy.transport_sockets.tls
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+    common_tls_context:
+      tls_certificates:
+      - certificate_chain: { inline_string: ${JSON.stringify(pem('server-rsa.crt'))} }
+        private_key: { inline_bytes: ${Buffer.from(pem('server-rsa.key')).toString('base64')} }`;
+  await withTlsListener(inline, async (port) => {
+    const r = await tlsClient(port, { request: GET() });
+    assert.equal(r.serverCn, 'a.example');
+    assert.match(r.response, /^HTTP\/1\.1 200 /);
+  });
+});
+
+test('tcp_proxy behind TLS termination relays the decrypted bytes (JS relay)', async () => {
+  await withTlsListener(
+    tlsSocketYaml({}),
+    async (port, lp) => {
+      const r = await tlsClient(port, { request: 'hello through tls\n' });
+      assert.equal(r.response, 'hello through tls\n');
+      assert.match(lp.output(), /tcp_proxy 'l4' relays with JS streams/);
+    },
+    'tcp',
+  );
+});
+
+test('bad handshakes are closed and counted: plaintext, garbage, a truncated ClientHello that stalls', async () => {
+  await withTlsListener(
+    tlsSocketYaml({}),
+    async (port, lp) => {
+      const plain = await rawTcp(port, 'GET / HTTP/1.1\r\nhost: a\r\n\r\n');
+      assert.notEqual(plain.closed, 'timeout');
+      assert.doesNotMatch(plain.received.toString('latin1'), /HTTP\/1\.1/);
+      const garbage = await rawTcp(port, Buffer.alloc(300, 0x41));
+      assert.notEqual(garbage.closed, 'timeout');
+      // A ClientHello record header promising 512 bytes, then silence: the handshake timeout ends it.
+      const started = Date.now();
+      const stalled = await rawTcp(port, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), 5000);
+      assert.notEqual(stalled.closed, 'timeout');
+      assert.ok(Date.now() - started >= 250, 'closed by the handshake timeout, not at once');
+      assert.equal(await stat(lp, ssl('connection_error')), 3);
+      assert.equal(await stat(lp, 'listener.127.0.0.1_0.downstream_cx_transport_socket_connect_timeout'), 1);
+      // The worker is unaffected.
+      assert.match((await tlsClient(port, { request: GET() })).response, /^HTTP\/1\.1 200 /);
+    },
+    'http',
+    'transport_socket_connect_timeout: 0.3s',
+  );
+});

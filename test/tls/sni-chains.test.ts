@@ -164,9 +164,13 @@ test('TLS passthrough by SNI: the origin terminates, the proxy relays the bytes 
       },
     );
     const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error('passthrough: no answer within 10 s')), 10_000);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString());
+    });
   });
   assert.equal(result, `passthrough ${payload.length} ${createHash('sha256').update(payload).digest('hex')}`);
   assert.equal(await stat(lp, 'tcp.pass.downstream_cx_total'), 1);

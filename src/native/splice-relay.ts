@@ -39,6 +39,11 @@ interface ReadableHandle {
   _handle?: { reading?: boolean; readStop?(): number } | null;
 }
 
+/** Readable's internal state, as far as suppressing its read-ahead needs it. */
+interface ReadAheadState {
+  _readableState?: { readingMore: boolean };
+}
+
 const running = new Map<number, SpliceRelay>();
 let api: SpliceApi | null | undefined;
 let nextId = 1;
@@ -79,10 +84,18 @@ export function spliceRelayCount(): number {
 /**
  * Stops libuv reading `socket` (what `pause()` does for `onread` sockets) so that bytes stay in
  * the kernel for the relay. Call it before the relay starts — for a just-accepted socket, in the
- * same tick it was accepted, before libuv polls it.
+ * same tick it was accepted, before libuv polls it; for one that was read (tls_inspector), inside
+ * the 'data' handler of the last chunk read.
+ *
+ * A stream that has just delivered a chunk schedules a read-ahead (Readable's `maybeReadMore`,
+ * on the next tick) that would start libuv reading again even though the stream is paused, and
+ * take bytes meant for the relay; marking that read-ahead as already scheduled prevents it. A
+ * later `resume()` still reads as usual.
  */
 export function stopReading(socket: net.Socket): void {
   socket.pause();
+  const state = (socket as unknown as ReadAheadState)._readableState;
+  if (state !== undefined) state.readingMore = true;
   const handle = (socket as unknown as ReadableHandle)._handle;
   if (handle?.readStop === undefined) return;
   handle.reading = false;

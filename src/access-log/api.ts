@@ -5,6 +5,7 @@
  * stream. A logger must never block or throw on the request path: it formats a line and hands it to
  * a buffered sink (sinks.ts).
  */
+import type { DownstreamConnectionInfo } from '../transport/api';
 import type { RequestHead } from '../http/codec';
 import type { HeaderMap } from '../http/header-map';
 import type { ExtensionFactory } from '../registry/registry';
@@ -37,6 +38,8 @@ export interface AccessLogStream extends HeaderFormatContext {
   readonly upstreamHost: string;
   /** The cluster the router chose, '' if none. */
   readonly upstreamCluster: string;
+  /** SNI and TLS facts of the downstream connection (null: plaintext without tls_inspector). */
+  readonly downstreamInfo: DownstreamConnectionInfo | null;
   route(): MatchedRoute | null;
 }
 

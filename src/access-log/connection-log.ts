@@ -7,6 +7,7 @@
  * The socket's addresses are copied at construction: once a socket is destroyed, Node may no
  * longer be able to report its peer.
  */
+import { downstreamInfoOf, type DownstreamConnectionInfo } from '../transport/api';
 import { HeaderMap } from '../http/header-map';
 import type { AccessLogger, AccessLogStream } from './api';
 
@@ -40,6 +41,7 @@ export class ConnectionLogStream implements AccessLogStream {
   durationMs = 0;
   upstreamHost = '';
   upstreamCluster = '';
+  readonly downstreamInfo: DownstreamConnectionInfo | null;
 
   constructor(
     socket: ConnectionAddresses,
@@ -55,6 +57,7 @@ export class ConnectionLogStream implements AccessLogStream {
     this.directRemotePort = this.remotePort;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
+    this.downstreamInfo = downstreamInfoOf.get(socket) ?? null;
   }
 
   route(): null {

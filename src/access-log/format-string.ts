@@ -10,6 +10,7 @@
  *   %UPSTREAM_HOST% %UPSTREAM_CLUSTER% %ROUTE_NAME% %PROTOCOL% %HOSTNAME%
  *   %DOWNSTREAM_REMOTE_ADDRESS[_WITHOUT_PORT]% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS[_WITHOUT_PORT]%
  *   %DOWNSTREAM_LOCAL_ADDRESS[_WITHOUT_PORT]%
+ *   %REQUESTED_SERVER_NAME% %DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT%
  *
  * A missing value prints '-' in text (Envoy's rule) and is null in JSON. `%%` is a literal '%'.
  * The route's header formatter (router/header-format.ts) has different rules (missing → '', no
@@ -51,6 +52,10 @@ const enum Op {
   DirectRemoteIp,
   LocalAddress,
   LocalIp,
+  RequestedServerName,
+  TlsVersion,
+  TlsCipher,
+  PeerSubject,
 }
 
 const SIMPLE_OPS: Record<string, Op> = {
@@ -70,6 +75,10 @@ const SIMPLE_OPS: Record<string, Op> = {
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: Op.DirectRemoteIp,
   DOWNSTREAM_LOCAL_ADDRESS: Op.LocalAddress,
   DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: Op.LocalIp,
+  REQUESTED_SERVER_NAME: Op.RequestedServerName,
+  DOWNSTREAM_TLS_VERSION: Op.TlsVersion,
+  DOWNSTREAM_TLS_CIPHER: Op.TlsCipher,
+  DOWNSTREAM_PEER_SUBJECT: Op.PeerSubject,
 };
 
 /** `%NAME%`, `%NAME(arg)%`, `%NAME(arg):max%` at a given position (the argument may hold '%'). */
@@ -190,7 +199,20 @@ export function evaluate(p: Part, s: AccessLogStream): FormatValue {
       return joinHostPort(s.localAddress, s.localPort);
     case Op.LocalIp:
       return s.localAddress;
+    case Op.RequestedServerName:
+      return orNull(s.downstreamInfo?.requestedServerName);
+    case Op.TlsVersion:
+      return orNull(s.downstreamInfo?.tls?.version);
+    case Op.TlsCipher:
+      return orNull(s.downstreamInfo?.tls?.cipher);
+    case Op.PeerSubject:
+      return orNull(s.downstreamInfo?.tls?.peerSubject);
   }
+}
+
+/** An absent or empty value prints '-' (text) / null (JSON), as Envoy's. */
+function orNull(v: string | undefined): string | null {
+  return v === undefined || v === '' ? null : v;
 }
 
 /** Text rendering: the parts joined, '-' for a missing value. */
@@ -214,7 +236,7 @@ function requestHeader(s: AccessLogStream, name: string): string | null {
     case ':authority':
       return req.headers.get('host') ?? null;
     case ':scheme':
-      return 'http';
+      return s.downstreamInfo?.tls ? 'https' : 'http';
     default:
       return headerOrNull(req.headers, name);
   }

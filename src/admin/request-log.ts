@@ -27,6 +27,7 @@ class AdminRequestLog implements AccessLogStream {
   durationMs = 0;
   readonly upstreamHost = '';
   readonly upstreamCluster = '';
+  readonly downstreamInfo = null;
 
   constructor(req: http.IncomingMessage) {
     const socket = req.socket;

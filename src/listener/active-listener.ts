@@ -32,7 +32,7 @@ import { EngineServerConnection } from '../engine/engine-server-connection';
 import { engineCodecLimits } from '../engine/codec-limits';
 import type { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
 import {
-  tlsInfoOf,
+  downstreamInfoOf,
   type DownstreamTransport,
   type DownstreamTransportSocketFactory,
   type TlsConnectionInfo,
@@ -366,7 +366,7 @@ export class ActiveListener implements EngineListenerHandler {
         return;
       }
       served = chain;
-      this.secureAndServe(chain, socket, facts.peeked);
+      this.secureAndServe(chain, socket, facts.peeked, facts.serverName);
     });
   }
 
@@ -428,9 +428,15 @@ export class ActiveListener implements EngineListenerHandler {
    * Runs the chain's TLS handshake (bounded by transport_socket_connect_timeout), then hands the
    * connection to its filters; a plaintext chain gets the socket and any peeked bytes at once.
    */
-  private secureAndServe(chain: ActiveFilterChain, socket: net.Socket, peeked: Buffer | null): void {
+  private secureAndServe(
+    chain: ActiveFilterChain,
+    socket: net.Socket,
+    peeked: Buffer | null,
+    serverName: string,
+  ): void {
     const transport = chain.transport;
     if (transport === null) {
+      if (serverName !== '') downstreamInfoOf.set(socket, { requestedServerName: serverName, tls: null });
       chain.serve(socket, peeked);
       return;
     }
@@ -446,7 +452,7 @@ export class ActiveListener implements EngineListenerHandler {
     transport.start(socket, (secured: net.Socket | null, info: TlsConnectionInfo | null) => {
       if (timer !== null) clearTimeout(timer);
       if (secured === null) return;
-      tlsInfoOf.set(secured, info!);
+      downstreamInfoOf.set(secured, { requestedServerName: info!.serverName, tls: info });
       chain.serve(secured, null);
     });
   }

@@ -29,8 +29,19 @@ export interface TlsConnectionInfo {
   readonly peerSubject: string;
 }
 
-/** The TLS facts of each secured downstream socket, for whoever serves it (headers, access logs). */
-export const tlsInfoOf = new WeakMap<net.Socket, TlsConnectionInfo>();
+/** What the listener learned about a downstream connection before its filters got it. */
+export interface DownstreamConnectionInfo {
+  /** SNI seen by tls_inspector or the TLS handshake ('' without): Envoy's %REQUESTED_SERVER_NAME%. */
+  readonly requestedServerName: string;
+  /** Null unless the listener terminated TLS on it. */
+  readonly tls: TlsConnectionInfo | null;
+}
+
+/**
+ * The info of each downstream connection that has any (keyed by the socket its filters get), for
+ * whoever serves it: x-forwarded-proto, :scheme and the access-log operators.
+ */
+export const downstreamInfoOf = new WeakMap<object, DownstreamConnectionInfo>();
 
 export interface DownstreamTransport {
   /**

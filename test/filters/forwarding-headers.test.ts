@@ -110,7 +110,7 @@ const CASES: [string, boolean, number, string, string[], string | null, string |
 for (const [name, useRemote, hops, peer, xff, client, sent] of CASES) {
   test(`x-forwarded-for: ${name}`, () => {
     const h = head(xff.map((v) => ['x-forwarded-for', v]));
-    assert.equal(mutateForwardingHeaders(h, config(useRemote, hops), peer), client);
+    assert.equal(mutateForwardingHeaders(h, config(useRemote, hops), peer, 'http'), client);
     const forwarded = h.headers.getAll('x-forwarded-for');
     if (sent === undefined) assert.deepEqual(forwarded, []);
     // Appending leaves one field; without append the fields pass as received.
@@ -121,7 +121,7 @@ for (const [name, useRemote, hops, peer, xff, client, sent] of CASES) {
 test('x-forwarded-proto: an edge overwrites it unless a trusted hop set it; an internal proxy keeps it', () => {
   const xfp = (useRemote: boolean, hops: number, given?: string): string[] => {
     const h = head(given === undefined ? [] : [['x-forwarded-proto', given]]);
-    mutateForwardingHeaders(h, config(useRemote, hops), '192.0.2.10');
+    mutateForwardingHeaders(h, config(useRemote, hops), '192.0.2.10', 'http');
     return h.headers.getAll('x-forwarded-proto');
   };
   assert.deepEqual(xfp(true, 0, 'https'), ['http']);

@@ -25,6 +25,7 @@ import type { DownstreamConnection, HttpConnectionManager } from './connection-m
 import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
 import type { AccessLogStream } from '../../../access-log/api';
+import type { DownstreamConnectionInfo } from '../../../transport/api';
 
 let nextStreamId = 1;
 const EMPTY_HEADERS = new HeaderMap();
@@ -125,6 +126,10 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     return this.connection;
   }
 
+  get downstreamInfo(): DownstreamConnectionInfo | null {
+    return this.connection?.info ?? null;
+  }
+
   get request(): RequestHead | null {
     return this.requestHead;
   }
@@ -153,7 +158,12 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       }
       head.path = normalized;
     }
-    this.clientAddress = mutateForwardingHeaders(head, config, this.encoder.remoteAddress);
+    this.clientAddress = mutateForwardingHeaders(
+      head,
+      config,
+      this.encoder.remoteAddress,
+      this.connection?.info?.tls ? 'https' : 'http',
+    );
     this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
 
     this.filters = this.hcm.createFilters();

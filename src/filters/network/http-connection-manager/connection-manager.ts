@@ -33,6 +33,7 @@ import type { TimeoutTarget } from '../../../common/timer-wheel';
 import { UnstreamedRequestLog } from './unstreamed-request';
 import type { ConnectionAddresses } from '../../../access-log/connection-log';
 import { DRAIN_QUIET_MS } from '../../../common/drain';
+import { downstreamInfoOf, type DownstreamConnectionInfo } from '../../../transport/api';
 
 /** The stats one HCM updates, bound once (`http.<stat_prefix>.*`). */
 export class HcmStats {
@@ -385,6 +386,8 @@ class CodecOwnedConnections implements TimeoutTarget {
  */
 export class DownstreamConnection implements ServerConnectionCallbacks {
   codec: ServerConnection | null = null;
+  /** SNI and TLS facts the listener recorded for this connection (null: plaintext, uninspected). */
+  readonly info: DownstreamConnectionInfo | null;
   private readonly idleTimer: ConnectionTimer;
   private readonly headTimer: ConnectionTimer;
   /** Monotonic ms of the current request's first byte. */
@@ -399,6 +402,7 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
     private readonly hcm: HttpConnectionManager,
     private readonly peer: ConnectionAddresses,
   ) {
+    this.info = downstreamInfoOf.get(peer) ?? null;
     this.idleTimer = new ConnectionTimer(this, 'idle');
     this.headTimer = new ConnectionTimer(this, 'head');
     this.drainTimer = new ConnectionTimer(this, 'drain');

@@ -74,6 +74,8 @@ export function mutateForwardingHeaders(
   head: RequestHead,
   config: HttpConnectionManagerConfig,
   peerAddress: string,
+  /** The downstream connection's scheme ('https' when the listener terminated TLS). */
+  scheme: 'http' | 'https',
 ): string | null {
   const headers = head.headers;
   const xff = forwardedFor(headers);
@@ -82,10 +84,10 @@ export function mutateForwardingHeaders(
   if (config.useRemoteAddress) {
     client = trustedHops > 0 && xff !== undefined ? addressFromRight(xff, trustedHops - 1) : null;
     headers.set('x-forwarded-for', xff === undefined ? peerAddress : `${xff},${peerAddress}`);
-    if (trustedHops === 0 || !headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', 'http');
+    if (trustedHops === 0 || !headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', scheme);
   } else {
     client = xff === undefined ? null : addressFromRight(xff, trustedHops);
-    if (!headers.has('x-forwarded-proto')) headers.add('x-forwarded-proto', 'http');
+    if (!headers.has('x-forwarded-proto')) headers.add('x-forwarded-proto', scheme);
   }
   if (config.generateRequestId && !headers.has('x-request-id')) headers.add('x-request-id', randomUUID());
   return client;

@@ -335,6 +335,8 @@ export interface ClusterConfig {
   outlierDetection?: OutlierDetectionConfig | null;
   /** `health_checks` (Legate runs at most one per cluster); absent/empty: no active checking. */
   healthChecks?: HealthCheckConfig[];
+  /** `transport_socket` (category 'upstream_transport_socket'); null/absent: plaintext. */
+  transportSocket?: ExtensionConfig | null;
   /** `common_lb_config.healthy_panic_threshold` in percent (default 50; 0 disables panic mode). */
   healthyPanicThreshold?: number;
   /** `load_assignment.policy.overprovisioning_factor` in percent (default 140, i.e. 1.4). */

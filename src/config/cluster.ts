@@ -4,7 +4,15 @@
  * and whose settings the policy's factory reads from the cluster mapping itself.
  */
 import { isIP } from 'node:net';
-import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig } from './bootstrap';
+import type {
+  ClusterConfig,
+  ClusterDiscoveryType,
+  EndpointConfig,
+  ExtensionConfig,
+  HealthCheckConfig,
+} from './bootstrap';
+import type { UpstreamTransportSocketFactory } from '../transport/api';
+import { resolveExtension } from './extension';
 import type { ExtensionFactory, ParseContext } from '../registry/registry';
 import { parseAddress } from './address';
 import { parseCircuitBreakers } from './circuit-breakers';
@@ -41,7 +49,6 @@ const LB_CONFIG_FIELDS = [
 const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 const UNSUPPORTED_CLUSTER_FIELDS = [
-  'transport_socket',
   'transport_socket_matches',
   'cluster_type',
   'eds_cluster_config',
@@ -97,6 +104,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
   if (dnsRefreshRateMs < 1) r.error('dns_refresh_rate', 'must be at least 0.001s');
   const http = parseUpstreamHttpOptions(r);
   const assignment = r.object('load_assignment');
+  const healthChecks = parseHealthChecks(r);
   return {
     at: r.path,
     name,
@@ -112,10 +120,27 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
     circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
-    healthChecks: parseHealthChecks(r),
+    healthChecks,
+    transportSocket: parseUpstreamTransportSocket(r, ctx, healthChecks),
     healthyPanicThreshold: parseHealthyPanicThreshold(r),
     outlierDetection: parseOutlierDetection(r.object('outlier_detection')),
   };
+}
+
+/** `transport_socket`: TLS to the hosts (UpstreamTlsContext), or null for plaintext (raw_buffer). */
+function parseUpstreamTransportSocket(
+  r: ObjectReaderImpl,
+  ctx: ParseContext,
+  healthChecks: readonly HealthCheckConfig[],
+): ExtensionConfig | null {
+  const socket = r.object('transport_socket');
+  const resolved = socket ? resolveExtension(socket, 'upstream_transport_socket', ctx) : null;
+  if (resolved === null || (resolved.factory as UpstreamTransportSocketFactory).plaintext === true)
+    return null;
+  // The health checker speaks plaintext; a TCP check (connect only) is still right.
+  if (healthChecks.some((hc) => hc.http !== null))
+    r.unsupported('transport_socket', 'with an http_health_check (health checks do not use TLS yet)');
+  return resolved.config;
 }
 
 // ---------------------------------------------------------------- load balancing policy

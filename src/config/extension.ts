@@ -23,6 +23,7 @@ const CATEGORY_LABEL: Record<ExtensionCategory, string> = {
   access_logger: 'access logger',
   listener_filter: 'listener filter',
   downstream_transport_socket: 'transport socket',
+  upstream_transport_socket: 'upstream transport socket',
 };
 const TYPED_STRUCT = /(^|\/)(udpa\.type\.v1|xds\.type\.v3)\.TypedStruct$/;
 

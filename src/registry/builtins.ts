@@ -11,8 +11,8 @@ import { httpConnectionManagerFactory } from '../filters/network/http-connection
 import { networkLocalRateLimitFactory } from '../filters/network/local-ratelimit/factory';
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
 import { tlsInspectorFactory } from '../filters/listener/tls-inspector/factory';
-import { rawBufferFactory } from '../transport/raw-buffer';
-import { downstreamTlsFactory } from '../transport/tls/factory';
+import { rawBufferFactory, upstreamRawBufferFactory } from '../transport/raw-buffer';
+import { downstreamTlsFactory, upstreamTlsFactory } from '../transport/tls/factory';
 import { leastRequestFactory } from '../upstream/lb/least-request';
 import { maglevFactory } from '../upstream/lb/maglev';
 import { peakEwmaFactory } from '../upstream/lb/peak-ewma';
@@ -40,6 +40,8 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   tlsInspectorFactory,
   rawBufferFactory,
   downstreamTlsFactory,
+  upstreamRawBufferFactory,
+  upstreamTlsFactory,
 ];
 
 /** A registry holding every built-in extension. */

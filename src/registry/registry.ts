@@ -12,7 +12,8 @@ export type ExtensionCategory =
   | 'lb_policy'
   | 'access_logger'
   | 'listener_filter'
-  | 'downstream_transport_socket';
+  | 'downstream_transport_socket'
+  | 'upstream_transport_socket';
 
 export interface ExtensionFactory<C = unknown> {
   readonly category: ExtensionCategory;

@@ -6,7 +6,7 @@ import type { Bootstrap } from '../config/bootstrap';
 import type { Registry } from '../registry/registry';
 import type { NetworkFilterFactory } from '../filters/network/api';
 import type { ListenerFilterFactory } from '../filters/listener/api';
-import type { DownstreamTransportSocketFactory } from '../transport/api';
+import type { DownstreamTransportSocketFactory, UpstreamTransportSocketFactory } from '../transport/api';
 import type { StatsLayout } from './store';
 import {
   CLUSTER_COUNTERS,
@@ -57,6 +57,14 @@ export function declareBootstrapStats(
     layout.declareAll(`cluster.${c.name}.`, CLUSTER_GAUGES, 'gauge');
     layout.declareAll(`cluster.${c.name}.`, CLUSTER_STATUS_CODE_COUNTERS, 'counter', true);
     layout.declareHistograms(`cluster.${c.name}.`, CLUSTER_HISTOGRAMS);
+    const socket = c.transportSocket;
+    if (socket) {
+      const factory = registry.get(
+        'upstream_transport_socket',
+        socket.name,
+      ) as UpstreamTransportSocketFactory;
+      factory.declareStats?.(socket.config, layout, `cluster.${c.name}.`);
+    }
     if ((c.healthChecks?.length ?? 0) > 0) {
       layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_COUNTERS, 'counter');
       layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_GAUGES, 'gauge');

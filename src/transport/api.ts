@@ -7,6 +7,7 @@
  */
 import type * as net from 'node:net';
 import type { ExtensionFactory } from '../registry/registry';
+import type { ClientCodecFactory, UpstreamConnector } from '../upstream/transport';
 import type { StatsLayout, StatsStore } from '../stats/store';
 
 /** Per-listener context a transport factory gets on its worker. */
@@ -60,4 +61,25 @@ export interface DownstreamTransportSocketFactory<C = unknown> extends Extension
   declareStats?(config: C, layout: StatsLayout, listenerStatPrefix: string): void;
   /** Once per worker per filter chain; null for plaintext (raw_buffer). */
   createTransport(config: C, ctx: DownstreamTransportContext): DownstreamTransport | null;
+}
+
+/** Per-cluster context an upstream transport factory gets on its worker. */
+export interface UpstreamTransportContext {
+  /** Null in unit tests: nothing is counted. */
+  readonly stats: StatsStore | null;
+  /** `cluster.<name>.`: TLS stats go under `<prefix>ssl.`, as in Envoy. */
+  readonly clusterStatPrefix: string;
+}
+
+/**
+ * A cluster's `transport_socket` (category 'upstream_transport_socket'): how its pools reach the
+ * hosts, as an UpstreamConnector (the pool's seam, src/upstream/transport.ts).
+ */
+export interface UpstreamTransportSocketFactory<C = unknown> extends ExtensionFactory<C> {
+  readonly category: 'upstream_transport_socket';
+  /** Plaintext (raw_buffer): the config keeps no transport for such a cluster. */
+  readonly plaintext?: true;
+  declareStats?(config: C, layout: StatsLayout, clusterStatPrefix: string): void;
+  /** Once per worker per cluster: connections with `codec` (Legate's JS HTTP/1.1 codec) on top. */
+  createConnector(config: C, codec: ClientCodecFactory, ctx: UpstreamTransportContext): UpstreamConnector;
 }

@@ -18,6 +18,8 @@ import type { HostTable } from './host-table';
 import { isLbPolicyFactory, type LbEnv, type LbPolicyFactory } from './lb/api';
 import type { CircuitBreaker } from './circuit-breakers';
 import type { ClusterStats } from '../stats/cluster-stats';
+import type { StatsStore } from '../stats/store';
+import type { UpstreamTransportSocketFactory } from '../transport/api';
 import type { ThresholdListener } from './outlier/recorder';
 
 export interface ClusterManagerDeps {
@@ -32,6 +34,8 @@ export interface ClusterManagerDeps {
   readonly dnsResolver?: DnsResolver;
   /** Defaults to TCP with Legate's JS HTTP/1.1 codec. */
   readonly connector?: UpstreamConnector;
+  /** This worker's stats, for what transport sockets count (absent in unit tests: no stats). */
+  readonly stats?: StatsStore;
   /** Binds a cluster's stats in this worker (absent in unit tests: no stats). */
   readonly clusterStats?: (cluster: string) => ClusterStats;
   /** This worker's view of a cluster's shared circuit breaker (absent in unit tests: local ones). */
@@ -49,7 +53,21 @@ export class ClusterManager {
       random: () => deps.random(),
       nowMs: () => deps.nowMs(),
     };
-    const connector = deps.connector ?? tcpConnector(createClientConnection);
+    const plainConnector = deps.connector ?? tcpConnector(createClientConnection);
+    // A cluster with a transport socket (TLS) connects through it, with Legate's JS codec on top
+    // (the native engine opens plaintext connections only).
+    const connectorOf = (config: ClusterConfig): UpstreamConnector => {
+      const socket = config.transportSocket;
+      if (!socket) return plainConnector;
+      const factory = deps.registry.get(
+        'upstream_transport_socket',
+        socket.name,
+      ) as UpstreamTransportSocketFactory;
+      return factory.createConnector(socket.config, createClientConnection, {
+        stats: deps.stats ?? null,
+        clusterStatPrefix: `cluster.${config.name}.`,
+      });
+    };
     const resolver = deps.dnsResolver ?? systemDnsResolver;
     const clusters = buildEach(configs, (config) =>
       buildAt(
@@ -59,7 +77,7 @@ export class ClusterManager {
             lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
             lbEnv,
             discovery: discoveryFor(config, deps.hostTable, resolver),
-            connector,
+            connector: connectorOf(config),
             stats: deps.clusterStats?.(config.name),
             circuitBreaker: deps.circuitBreaker?.(config),
             outlierThreshold: deps.outlierThreshold,

@@ -84,6 +84,7 @@ export function buildDataPlane(deps: DataPlaneDeps): DataPlane {
     ...(nativeEngine !== null ? { connector: engineConnector(nativeEngine) } : {}),
     hostTable: deps.hostTable,
     registry,
+    stats,
     random,
     nowMs: now,
     dnsResolver: deps.dnsResolver,

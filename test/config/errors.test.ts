@@ -312,7 +312,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     listener: 'freebind: true',
     hcm: 'http2_protocol_options: {}\ntracing: {}',
     cluster:
-      'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { detector_event_log_path: /tmp/od.log }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket: { name: tls }',
+      'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { detector_event_log_path: /tmp/od.log }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket_matches: []',
   }).replace('    - filters:\n', '    - use_proxy_proto: true\n      filters:\n');
   const issues = issuesOf(text);
   for (const path of [
@@ -323,7 +323,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
     `${CLUSTER0}.health_checks[0].alt_port`,
     `${CLUSTER0}.outlier_detection.detector_event_log_path`,
     `${CLUSTER0}.circuit_breakers.per_host_thresholds`,
-    `${CLUSTER0}.transport_socket`,
+    `${CLUSTER0}.transport_socket_matches`,
   ]) {
     assert.equal(errorAt(issues, path).message, 'not supported by Legate yet', path);
   }

@@ -173,3 +173,43 @@ test('listener filters: unknown ones are errors naming what Legate has', () => {
   );
   assert.match(issue.hint ?? '', /tls_inspector/);
 });
+
+test('UpstreamTlsContext errors: renegotiation, two client certificates, HTTP health checks over TLS', () => {
+  const cluster = (tls: string, extra = ''): string =>
+    listenerYaml({
+      chains: [chainYaml({ cluster: 'c' })],
+      clusters: [
+        `${staticCluster('c', 8080)}
+  transport_socket:
+    name: envoy.transport_sockets.tls
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+${tls
+  .split('\n')
+  .map((l) => `      ${l}`)
+  .join('\n')}
+${extra}`,
+      ],
+    });
+  const C = 'static_resources.clusters[0]';
+  const cert = `{ certificate_chain: { filename: ${certPath('client.crt')} }, private_key: { filename: ${certPath('client.key')} } }`;
+  const cases: [string, string, string, RegExp][] = [
+    ['allow_renegotiation: true', '', `${C}.transport_socket.typed_config.allow_renegotiation`, /false only/],
+    [
+      `common_tls_context: { tls_certificates: [${cert}, ${cert}] }`,
+      '',
+      `${C}.transport_socket.typed_config.common_tls_context.tls_certificates`,
+      /one client certificate/,
+    ],
+    [
+      'sni: a.example',
+      '  health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: / } }]',
+      `${C}.transport_socket`,
+      /health checks do not use TLS yet/,
+    ],
+  ];
+  for (const [tls, extra, path, message] of cases)
+    assert.match(errorAt(issuesOf(cluster(tls, extra)), path).message, message, path);
+  const ok = load(cluster('sni: a.example')).bootstrap.clusters[0]!;
+  assert.equal(ok.transportSocket?.name, 'envoy.transport_sockets.tls');
+});

@@ -38,9 +38,16 @@ ${indent(o.common ?? '', 6)}
 ${indent(certs, 6)}`;
 }
 
-/** A filter chain (list item) with an HCM routing everything to `cluster`, or a tcp_proxy to it. */
+/**
+ * A filter chain (list item) with an HCM routing everything to `cluster` (or by `routes`), or a
+ * tcp_proxy to it.
+ */
 export function chainYaml(o: {
   cluster: string;
+  /** The HCM's routes (YAML list items) instead of everything to `cluster`. */
+  routes?: string;
+  /** More HttpConnectionManager fields (YAML lines), e.g. access_log. */
+  hcmExtra?: string;
   kind?: 'http' | 'tcp';
   /** filter_chain_match fields (YAML lines). */
   match?: string;
@@ -60,13 +67,18 @@ export function chainYaml(o: {
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
     stat_prefix: ${o.statPrefix ?? 'ingress'}
+${indent(o.hcmExtra ?? '', 4)}
     route_config:
       virtual_hosts:
       - name: all
         domains: ["*"]
         routes:
-        - match: { prefix: / }
-          route: { cluster: ${o.cluster} }
+${indent(
+  o.routes ??
+    `- match: { prefix: / }
+  route: { cluster: ${o.cluster} }`,
+  8,
+)}
     http_filters:
     - name: envoy.filters.http.router
       typed_config:

@@ -1,8 +1,9 @@
 /**
  * Envoy's TLS transport socket configs (extensions/transport_sockets/tls/v3: tls.proto,
- * common.proto) as plain data: `DownstreamTlsContext` for listeners. Certificates and CAs are
- * read here, once, from their DataSources (PEM text); the defaults are Envoy's (TlsParameters'
- * comments): TLS 1.2 to 1.3, Envoy's server cipher list, curves X25519 and P-256.
+ * common.proto) as plain data: `DownstreamTlsContext` for listeners, `UpstreamTlsContext` for
+ * clusters. Certificates and CAs are read here, once, from their DataSources (PEM text); the
+ * defaults are Envoy's (TlsParameters' comments): TLS 1.2 to 1.3 for servers and TLS 1.2 only
+ * for clients, Envoy's cipher list (the same for both), curves X25519 and P-256.
  *
  * Fields Legate does not implement are errors ("not supported by Legate yet"), never ignored.
  */
@@ -20,10 +21,10 @@ export const TLS_VERSIONS = ['TLS_AUTO', 'TLSv1_0', 'TLSv1_1', 'TLSv1_2', 'TLSv1
 export type TlsVersion = Exclude<(typeof TLS_VERSIONS)[number], 'TLS_AUTO'>;
 
 /**
- * Envoy's default server cipher list (TLS 1.0–1.2). BoringSSL's `[a|b]` equal-preference groups
+ * Envoy's default cipher list for servers and clients (TLS 1.0–1.2). BoringSSL's `[a|b]` equal-preference groups
  * have no OpenSSL equivalent: each group is listed in order instead.
  */
-export const ENVOY_DEFAULT_SERVER_CIPHERS = [
+export const ENVOY_DEFAULT_CIPHERS = [
   'ECDHE-ECDSA-AES128-GCM-SHA256',
   'ECDHE-ECDSA-CHACHA20-POLY1305',
   'ECDHE-RSA-AES128-GCM-SHA256',
@@ -70,6 +71,12 @@ export interface CommonTlsConfig {
   ecdhCurves: string[];
   alpnProtocols: string[];
   validation: CertificateValidationConfig | null;
+}
+
+export interface UpstreamTlsConfig {
+  common: CommonTlsConfig;
+  /** SNI sent to every host ('' : none). */
+  sni: string;
 }
 
 export interface DownstreamTlsConfig {
@@ -123,6 +130,12 @@ const UNSUPPORTED_VALIDATION_FIELDS = [
   'ca_certificate_provider_instance',
   'watched_directory',
 ] as const;
+const UNSUPPORTED_UPSTREAM_FIELDS = [
+  'max_session_keys',
+  'enforce_rsa_key_usage',
+  'auto_host_sni',
+  'auto_sni_san_validation',
+] as const;
 const SAN_TYPES = ['SAN_TYPE_UNSPECIFIED', 'EMAIL', 'DNS', 'URI', 'IP_ADDRESS'] as const;
 const OCSP_POLICIES = ['LENIENT_STAPLING', 'STRICT_STAPLING', 'MUST_STAPLE'] as const;
 
@@ -130,7 +143,9 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
   rejectUnsupported(r, UNSUPPORTED_DOWNSTREAM_FIELDS);
   if (r.enumValue('ocsp_staple_policy', OCSP_POLICIES, 'LENIENT_STAPLING') !== 'LENIENT_STAPLING')
     r.unsupported('ocsp_staple_policy', 'only LENIENT_STAPLING (no OCSP stapling)');
-  const common = parseCommonTlsContext(r.requiredObject('common_tls_context'), 'TLSv1_3');
+  const context = r.requiredObject('common_tls_context');
+  const common = parseCommonTlsContext(context, 'TLSv1_3');
+  checkOneCertificatePerKeyType(context, common.certificates);
   if (common.certificates.length === 0)
     r.error('common_tls_context', 'a listener needs tls_certificates (a certificate and its key)');
   const requireClientCertificate = readBoolValue(r, 'require_client_certificate', false);
@@ -146,6 +161,28 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
     preferClientCiphers: r.bool('prefer_client_ciphers', false),
   };
 }
+
+export function parseUpstreamTlsContext(r: ObjectReader): UpstreamTlsConfig {
+  rejectUnsupported(r, UNSUPPORTED_UPSTREAM_FIELDS);
+  if (r.bool('allow_renegotiation', false))
+    r.unsupported('allow_renegotiation', 'Legate never lets an upstream renegotiate (false only)');
+  const context = r.object('common_tls_context');
+  const common = context ? parseCommonTlsContext(context, 'TLSv1_2') : DEFAULT_CLIENT_COMMON;
+  if (context && common.certificates.length > 1)
+    context.error('tls_certificates', 'an upstream connection presents one client certificate (as in Envoy)');
+  return { common, sni: r.string('sni') };
+}
+
+/** An UpstreamTlsContext without common_tls_context: TLS 1.2, no client certificate, no verification. */
+const DEFAULT_CLIENT_COMMON: CommonTlsConfig = {
+  certificates: [],
+  minVersion: 'TLSv1_2',
+  maxVersion: 'TLSv1_2',
+  cipherSuites: [...ENVOY_DEFAULT_CIPHERS],
+  ecdhCurves: [...ENVOY_DEFAULT_CURVES],
+  alpnProtocols: [],
+  validation: null,
+};
 
 export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): CommonTlsConfig {
   rejectUnsupported(r, UNSUPPORTED_COMMON_FIELDS);
@@ -163,13 +200,12 @@ export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): 
   if (params && minVersion > maxVersion)
     params.error('tls_minimum_protocol_version', `${minVersion} is above the maximum ${maxVersion}`);
   const certificates = r.objectArray('tls_certificates').map(parseCertificate);
-  checkOneCertificatePerKeyType(r, certificates);
   const validation = r.object('validation_context');
   return {
     certificates,
     minVersion,
     maxVersion,
-    cipherSuites: params ? parseCipherSuites(params) : [...ENVOY_DEFAULT_SERVER_CIPHERS],
+    cipherSuites: params ? parseCipherSuites(params) : [...ENVOY_DEFAULT_CIPHERS],
     ecdhCurves: params ? parseCurves(params) : [...ENVOY_DEFAULT_CURVES],
     alpnProtocols: r.stringArray('alpn_protocols'),
     validation: validation ? parseValidationContext(validation) : null,
@@ -228,11 +264,11 @@ function checkOneCertificatePerKeyType(r: ObjectReader, certificates: readonly T
 const KNOWN_CIPHERS = new Set(tls.getCiphers());
 
 function parseCipherSuites(r: ObjectReader): string[] {
-  if (!r.has('cipher_suites')) return [...ENVOY_DEFAULT_SERVER_CIPHERS];
+  if (!r.has('cipher_suites')) return [...ENVOY_DEFAULT_CIPHERS];
   const out: string[] = [];
   let unknown = false;
   for (const entry of r.stringArray('cipher_suites')) {
-    // BoringSSL's equal-preference group "[A|B]": listed in order (see ENVOY_DEFAULT_SERVER_CIPHERS).
+    // BoringSSL's equal-preference group "[A|B]": listed in order (see ENVOY_DEFAULT_CIPHERS).
     for (const name of entry.replace(/^\[|\]$/g, '').split('|')) {
       if (!KNOWN_CIPHERS.has(name.toLowerCase()) || name.startsWith('TLS_')) {
         unknown = true;

@@ -11,15 +11,9 @@
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CompiledStringMatcher } from '../../router/string-matcher';
 import type { DownstreamTransport, DownstreamTransportContext, TlsConnectionInfo } from '../api';
-import {
-  TLS13_CIPHERS,
-  type CommonTlsConfig,
-  type DownstreamTlsConfig,
-  type SanType,
-  type TlsVersion,
-} from './config';
+import { TLS13_CIPHERS, type CommonTlsConfig, type DownstreamTlsConfig, type TlsVersion } from './config';
+import { SanMatchers } from './san';
 import { SslStats } from './stats';
 
 const NODE_VERSIONS: Record<TlsVersion, tls.SecureVersion> = {
@@ -28,19 +22,6 @@ const NODE_VERSIONS: Record<TlsVersion, tls.SecureVersion> = {
   TLSv1_2: 'TLSv1.2',
   TLSv1_3: 'TLSv1.3',
 };
-
-/** How Node's `subjectaltname` names each SAN type ("DNS:a.example, IP Address:10.0.0.1"). */
-const SAN_PREFIXES: Record<SanType, string> = {
-  DNS: 'DNS:',
-  URI: 'URI:',
-  EMAIL: 'email:',
-  IP_ADDRESS: 'IP Address:',
-};
-
-interface CompiledSanMatcher {
-  readonly prefix: string;
-  readonly matcher: CompiledStringMatcher;
-}
 
 /** The secure-context options both sides of Legate's TLS share (certificates, versions, ciphers, CA). */
 export function secureContextOptions(common: CommonTlsConfig): tls.SecureContextOptions {
@@ -58,7 +39,7 @@ export function secureContextOptions(common: CommonTlsConfig): tls.SecureContext
 
 export class DownstreamTlsTransport implements DownstreamTransport {
   private readonly options: tls.TLSSocketOptions;
-  private readonly sanMatchers: readonly CompiledSanMatcher[];
+  private readonly sanMatchers: SanMatchers;
   private readonly verifyPeer: boolean;
   private readonly requirePeer: boolean;
   private readonly stats: SslStats;
@@ -67,10 +48,7 @@ export class DownstreamTlsTransport implements DownstreamTransport {
     const { common } = config;
     this.verifyPeer = common.validation !== null && common.validation.trustedCa !== '';
     this.requirePeer = config.requireClientCertificate;
-    this.sanMatchers = (common.validation?.matchSans ?? []).map((m) => ({
-      prefix: SAN_PREFIXES[m.sanType],
-      matcher: new CompiledStringMatcher(m.matcher),
-    }));
+    this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
     this.options = {
       isServer: true,
       secureContext: tls.createSecureContext({
@@ -145,20 +123,11 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       this.stats.failVerifyError.inc();
       return false;
     }
-    if (this.sanMatchers.length > 0 && !this.sanMatches(peer.subjectaltname ?? '')) {
+    if (!this.sanMatchers.accept(peer)) {
       this.stats.failVerifySan.inc();
       return false;
     }
     return true;
-  }
-
-  private sanMatches(subjectAltName: string): boolean {
-    const sans = subjectAltName === '' ? [] : subjectAltName.split(', ');
-    for (const { prefix, matcher } of this.sanMatchers) {
-      for (const san of sans)
-        if (san.startsWith(prefix) && matcher.match(san.slice(prefix.length))) return true;
-    }
-    return false;
   }
 }
 

@@ -231,10 +231,13 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     // upstream_cx_connect_fail / _timeout are counted per connection, by the pool.
     this.cluster!.outlier?.recordLocalFailure(up.host!.slot, false);
     if (this.tryRetry('connect-failure', 0)) return;
-    void detail;
     this.failBeforeHeaders(
       'UF',
-      reason === 'timeout' ? 'connection timeout' : 'connection failure',
+      reason === 'timeout'
+        ? 'connection timeout'
+        : detail.startsWith('TLS_error')
+          ? `connection failure, transport failure reason: ${detail}`
+          : 'connection failure',
       'upstream_reset_before_response_started{connection_failure}',
       false,
     );

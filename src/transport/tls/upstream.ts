@@ -1,0 +1,89 @@
+/**
+ * TLS to a cluster's hosts (Envoy's ClientSslSocket) with node:tls, behind the connection pool's
+ * UpstreamConnector seam: the pool gets Legate's JS HTTP/1.1 codec on the TLS socket once the
+ * handshake succeeded and the host's certificate passed verification. One SecureContext per
+ * cluster per worker, built at startup.
+ *
+ * As in Envoy, a host's certificate is verified only with `validation_context.trusted_ca` (chain)
+ * and `match_typed_subject_alt_names` (names); the host name itself is not checked otherwise. A
+ * failure is a connect failure whose detail is Envoy's `TLS_error:|…:TLS_error_end` form, which
+ * the router puts in its 503 body (`transport failure reason: …`) and logs as UF.
+ */
+import * as tls from 'node:tls';
+import type { ClientCodecFactory, UpstreamConnector } from '../../upstream/transport';
+import type { UpstreamTransportContext } from '../api';
+import type { UpstreamTlsConfig } from './config';
+import { secureContextOptions } from './downstream';
+import { SanMatchers } from './san';
+import { SslStats } from './stats';
+
+/** Envoy's wrapping of an OpenSSL error in a transport failure reason. */
+export function tlsError(reason: string): string {
+  return `TLS_error:|${reason}:TLS_error_end`;
+}
+
+export function upstreamTlsConnector(
+  config: UpstreamTlsConfig,
+  codec: ClientCodecFactory,
+  ctx: UpstreamTransportContext,
+): UpstreamConnector {
+  const { common } = config;
+  const verifyChain = common.validation !== null && common.validation.trustedCa !== '';
+  const sans = new SanMatchers(common.validation?.matchSans ?? []);
+  const stats = ctx.stats === null ? null : new SslStats(ctx.stats, ctx.clusterStatPrefix, common);
+  const options: tls.ConnectionOptions = {
+    secureContext: tls.createSecureContext(secureContextOptions(common)),
+    servername: config.sni === '' ? undefined : config.sni,
+    ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
+    // Verification is decided on 'secureConnect' (below), so that it is counted and reported.
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  };
+
+  /** Why the host's certificate is refused, or null. */
+  const refusal = (socket: tls.TLSSocket): string | null => {
+    if (verifyChain && !socket.authorized) {
+      stats?.failVerifyError.inc();
+      return `CERTIFICATE_VERIFY_FAILED (${String(socket.authorizationError)})`;
+    }
+    if (!sans.accept(socket.getPeerCertificate())) {
+      stats?.failVerifySan.inc();
+      return 'CERTIFICATE_VERIFY_FAILED (no subject alt name matches match_typed_subject_alt_names)';
+    }
+    return null;
+  };
+
+  return (address, port, handler) => {
+    const socket = tls.connect({ ...options, host: address, port });
+    socket.setNoDelay(true);
+    let tcpConnected = false;
+    const onTcpConnect = (): void => {
+      tcpConnected = true;
+    };
+    const onSecure = (): void => {
+      socket.removeListener('error', onError);
+      const refused = refusal(socket);
+      if (refused !== null) {
+        stats?.connectionError.inc();
+        socket.destroy();
+        handler.onConnectFailed(tlsError(refused));
+        return;
+      }
+      stats?.negotiated(socket.getProtocol() ?? '', socket.getCipher().name, socket.isSessionReused());
+      handler.onConnected(codec(socket, handler));
+    };
+    const onError = (err: NodeJS.ErrnoException): void => {
+      socket.removeListener('secureConnect', onSecure);
+      if (!tcpConnected) {
+        handler.onConnectFailed(`connect error: ${err.code ?? err.message}`);
+        return;
+      }
+      stats?.connectionError.inc();
+      handler.onConnectFailed(tlsError(err.code ?? err.message));
+    };
+    socket.once('connect', onTcpConnect);
+    socket.once('secureConnect', onSecure);
+    socket.once('error', onError);
+    return socket;
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Upstream TLS (UpstreamTlsContext on a cluster) through the pool's connector seam, against node
+ * https origins: SNI, chain and SAN verification, client certificates, ALPN; and each failure a
+ * connect failure: 503 with Envoy's `transport failure reason: TLS_error:|…`, UF in the access log,
+ * `cluster.<name>.ssl.*` counted. Runs with whatever engine the process picks for the plaintext
+ * listener in front (native engine or JS): TLS clusters always connect with node:tls.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as tls from 'node:tls';
+import { after, before, test } from 'node:test';
+import { indent, request, stat, startLegate, type LegateProcess } from '../integration/harness';
+import { certPath, chainYaml, listenerYaml, pem } from './fixtures';
+
+interface TlsOrigin {
+  port: number;
+  server: https.Server;
+}
+
+/** An https origin answering `<sni> <alpn> <client CN>` ('-' for each absent). */
+async function startHttpsOrigin(options: https.ServerOptions): Promise<TlsOrigin> {
+  const server = https.createServer(
+    { cert: pem('server-rsa.crt'), key: pem('server-rsa.key'), ...options },
+    (req, res) => {
+      const socket = req.socket as tls.TLSSocket;
+      const cn = socket.getPeerCertificate()?.subject?.CN;
+      const sni = (socket as unknown as { servername?: string | false }).servername;
+      res.end(`${sni || '-'} ${socket.alpnProtocol || '-'} ${typeof cn === 'string' ? cn : '-'}`);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, server };
+}
+
+let plainOrigin: TlsOrigin;
+let mtlsOrigin: TlsOrigin;
+let notTls: net.Server;
+let lp: LegateProcess;
+let port: number;
+let logFile: string;
+
+const CLUSTERS: Record<string, { origin: () => number; tls: string }> = {
+  none: { origin: () => plainOrigin.port, tls: '' },
+  verified: {
+    origin: () => plainOrigin.port,
+    tls: `sni: a.example
+common_tls_context:
+  alpn_protocols: [http/1.1]
+  validation_context:
+    trusted_ca: { filename: ${certPath('ca.crt')} }
+    match_typed_subject_alt_names: [{ san_type: DNS, matcher: { exact: a.example } }]`,
+  },
+  untrusted: {
+    origin: () => plainOrigin.port,
+    tls: `common_tls_context: { validation_context: { trusted_ca: { filename: ${certPath('other-ca.crt')} } } }`,
+  },
+  wrongsan: {
+    origin: () => plainOrigin.port,
+    tls: `common_tls_context:
+  validation_context:
+    trusted_ca: { filename: ${certPath('ca.crt')} }
+    match_typed_subject_alt_names: [{ san_type: DNS, matcher: { exact: b.example } }]`,
+  },
+  client: {
+    origin: () => mtlsOrigin.port,
+    tls: `common_tls_context:
+  tls_certificates:
+  - certificate_chain: { filename: ${certPath('client.crt')} }
+    private_key: { filename: ${certPath('client.key')} }`,
+  },
+  noclient: { origin: () => mtlsOrigin.port, tls: '' },
+  nottls: { origin: () => (notTls.address() as net.AddressInfo).port, tls: '' },
+};
+
+function yaml(): string {
+  const routes = Object.keys(CLUSTERS)
+    .map((c) => `- match: { prefix: /${c} }\n  route: { cluster: ${c} }`)
+    .join('\n');
+  const clusters = Object.entries(CLUSTERS)
+    .map(
+      ([name, c]) => `- name: ${name}
+  connect_timeout: 2s
+  load_assignment:
+    cluster_name: ${name}
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${c.origin()} } } } }] }]
+  transport_socket:
+    name: envoy.transport_sockets.tls
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+${indent(c.tls, 6)}`,
+    )
+    .join('\n');
+  const accessLog = `access_log:
+- name: envoy.access_loggers.file
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+    path: ${logFile}
+    log_format: { text_format_source: { inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS%\\n" } }`;
+  return listenerYaml({
+    chains: [chainYaml({ cluster: '', routes, hcmExtra: accessLog })],
+    clusters: [clusters],
+  });
+}
+
+before(async () => {
+  plainOrigin = await startHttpsOrigin({});
+  mtlsOrigin = await startHttpsOrigin({ requestCert: true, rejectUnauthorized: true, ca: pem('ca.crt') });
+  notTls = net.createServer((s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
+  await new Promise<void>((resolve) => notTls.listen(0, '127.0.0.1', resolve));
+  logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'legate-up-tls-')), 'access.log');
+  lp = await startLegate(yaml(), { concurrency: 1 });
+  port = lp.ports.get('proxy')!;
+});
+
+after(async () => {
+  await lp.stop();
+  plainOrigin.server.close();
+  mtlsOrigin.server.close();
+  notTls.close();
+});
+
+test('upstream TLS without verification, with SNI + trusted_ca + SAN + ALPN, with a client certificate', async () => {
+  const none = await request(port, { path: '/none' });
+  assert.equal(none.status, 200);
+  assert.equal(none.body.toString(), '- - -');
+  const verified = await request(port, { path: '/verified' });
+  assert.equal(verified.status, 200);
+  assert.equal(verified.body.toString(), 'a.example http/1.1 -');
+  const client = await request(port, { path: '/client' });
+  assert.equal(client.status, 200);
+  assert.equal(client.body.toString(), '- - client');
+  assert.equal(await stat(lp, 'cluster.verified.ssl.handshake'), 1);
+  // Envoy's client default is TLS 1.2 only.
+  assert.equal(await stat(lp, 'cluster.verified.ssl.versions.TLSv1.2'), 1);
+});
+
+test('each upstream TLS failure is a 503 naming the TLS error, UF, counted', async () => {
+  const cases: [string, RegExp, string][] = [
+    [
+      '/untrusted',
+      /CERTIFICATE_VERIFY_FAILED \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/,
+      'cluster.untrusted.ssl.fail_verify_error',
+    ],
+    [
+      '/wrongsan',
+      /CERTIFICATE_VERIFY_FAILED \(no subject alt name matches/,
+      'cluster.wrongsan.ssl.fail_verify_san',
+    ],
+    ['/noclient', /TLS_error:\|.+:TLS_error_end/, 'cluster.noclient.ssl.connection_error'],
+    ['/nottls', /TLS_error:\|.+:TLS_error_end/, 'cluster.nottls.ssl.connection_error'],
+  ];
+  for (const [p, reason, counter] of cases) {
+    const r = await request(port, { path: p });
+    assert.equal(r.status, 503, p);
+    const body = r.body.toString();
+    assert.match(
+      body,
+      /^upstream connect error or disconnect\/reset before headers\. reset reason: connection failure, transport failure reason: TLS_error:\|/,
+      p,
+    );
+    assert.match(body, reason, p);
+    assert.equal(await stat(lp, counter), 1, counter);
+  }
+  await lp.stop();
+  const log = fs.readFileSync(logFile, 'utf8');
+  for (const [p] of cases) assert.match(log, new RegExp(`^${p} 503 UF$`, 'm'));
+  assert.match(log, /^\/verified 200 -$/m);
+});

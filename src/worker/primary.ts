@@ -145,7 +145,7 @@ export class Primary implements ServerState {
     await Promise.all(this.slots.slice(1).map((s) => this.startWorker(s)));
     for (const l of this.bootstrap.listeners) {
       log.info(
-        `listener '${l.name}' listening on ${l.address.address}:${this.ports.get(l.name)} (${l.http1Codec} codec${this.listenerPaths.get(l.name) === 'native' ? ', native engine' : ''})`,
+        `listener '${l.name}' listening on ${l.address.address}:${this.ports.get(l.name)} (${l.http1Codec} codec${this.listenerPaths.get(l.name) === 'native' ? ', native engine' : ''}${chainSummary(l)})`,
       );
     }
     const engineOff = NativeEngine.unavailableReason();
@@ -367,4 +367,12 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** ", 3 filter chains, TLS on 2" for a listener with more than one chain or with TLS; else "". */
+function chainSummary(l: ListenerConfig): string {
+  const chains = l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains;
+  const tls = chains.filter((c) => c.transportSocket !== null).length;
+  const count = chains.length > 1 ? `, ${chains.length} filter chains` : '';
+  return tls === 0 ? count : `${count}, TLS${chains.length > 1 ? ` on ${tls}` : ''}`;
 }

@@ -141,6 +141,7 @@ test('SNI picks the chain and its certificate: exact, wildcard, another name, no
 });
 
 test('plaintext HTTP on the same port goes to the raw_buffer chain', async () => {
+  assert.match(lp.output(), /listener 'proxy' listening on \S+ \(legate codec, 5 filter chains, TLS on 3\)/);
   const r = await request(port, { path: '/plain' });
   assert.equal(r.status, 200);
   assert.match(r.body.toString(), /GET \/plain/);

@@ -224,3 +224,22 @@ test('bad handshakes are closed and counted: plaintext, garbage, a truncated Cli
     'transport_socket_connect_timeout: 0.3s',
   );
 });
+
+test('every accept path: SO_REUSEPORT workers and exact_balance hand-off serve TLS (2 workers)', async () => {
+  for (const listenerExtra of ['', 'connection_balance_config: { exact_balance: {} }']) {
+    const yaml = listenerYaml({
+      chains: [chainYaml({ cluster: 'origin', tls: tlsSocketYaml({}) })],
+      clusters: [staticCluster('origin', origin.port)],
+      listenerExtra,
+    });
+    const lp = await startLegate(yaml, { concurrency: 2 });
+    try {
+      const port = lp.ports.get('proxy')!;
+      const results = await Promise.all(Array.from({ length: 8 }, () => tlsClient(port, { request: GET() })));
+      for (const r of results) assert.match(r.response, /^HTTP\/1\.1 200 /, listenerExtra || 'reuseport');
+      assert.equal(await stat(lp, ssl('handshake')), 8);
+    } finally {
+      await lp.stop();
+    }
+  }
+});

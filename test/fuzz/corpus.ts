@@ -9,6 +9,14 @@ import { REPO_ROOT } from '../repo-root';
 import { TCP_PROXY_FILTER, listenerYaml, minimalConfig, withListeners } from '../config/helpers';
 import { catchAllYaml, healthChecksYaml, httpProxyYaml, staticCluster } from '../integration/harness';
 import { tcpProxyYaml } from '../l4/fixtures';
+import {
+  certPath,
+  chainYaml,
+  listenerYaml as tlsListenerYaml,
+  staticCluster as tlsStaticCluster,
+  TLS_INSPECTOR,
+  tlsSocketYaml,
+} from '../tls/fixtures';
 
 export interface CorpusConfig {
   /** Where it comes from: a repo-relative path, or `builder:<what>`. */
@@ -57,10 +65,52 @@ export function builderConfigs(): CorpusConfig[] {
       }),
     ],
     ['tcpProxyYaml', tcpProxyYaml({ upstreamPorts: [8080, 8081], tcpProxyExtra: 'idle_timeout: 5s' })],
+    ['TLS: SNI chains, mTLS, passthrough, upstream TLS', tlsCorpusYaml()],
   ];
   return built.map(([what, text]) => ({ name: `builder:${what}`, text }));
 }
 
 export function validCorpus(): CorpusConfig[] {
   return [...corpusFiles(), ...builderConfigs()];
+}
+
+/** A listener with tls_inspector and TLS, mTLS, passthrough and plaintext chains; a TLS cluster. */
+function tlsCorpusYaml(): string {
+  const mtls = `validation_context:
+  trusted_ca: { filename: ${certPath('ca.crt')} }
+  match_typed_subject_alt_names: [{ san_type: URI, matcher: { prefix: "spiffe://legate/" } }]
+tls_params: { tls_minimum_protocol_version: TLSv1_2, cipher_suites: [ECDHE-RSA-AES128-GCM-SHA256], ecdh_curves: [X25519] }
+alpn_protocols: [http/1.1]`;
+  return tlsListenerYaml({
+    listenerExtra: `${TLS_INSPECTOR}\nlistener_filters_timeout: 5s`,
+    chains: [
+      chainYaml({
+        cluster: 'tls',
+        match: 'server_names: [a.example, "*.wild.example"]',
+        tls: tlsSocketYaml({ certs: ['server-rsa', 'server-ec'] }),
+      }),
+      chainYaml({
+        cluster: 'tls',
+        match: 'server_names: [m.example]',
+        tls: tlsSocketYaml({ common: mtls, context: 'require_client_certificate: true' }),
+      }),
+      chainYaml({
+        cluster: 'plain',
+        kind: 'tcp',
+        match:
+          'server_names: [pass.example]\nsource_prefix_ranges: [{ address_prefix: 10.0.0.0, prefix_len: 8 }]',
+      }),
+      chainYaml({ cluster: 'plain', match: 'transport_protocol: raw_buffer\ndestination_port: 8080' }),
+    ],
+    clusters: [
+      tlsStaticCluster('plain', 8080),
+      `${tlsStaticCluster('tls', 8443)}
+  transport_socket:
+    name: envoy.transport_sockets.tls
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+      sni: a.example
+      common_tls_context: { validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} } } }`,
+    ],
+  });
 }

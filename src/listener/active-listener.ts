@@ -124,6 +124,8 @@ export class ActiveListener implements EngineListenerHandler {
   private readonly handshakeTimeouts: Counter;
   private readonly accessLoggers: AccessLogger[];
   private readonly now: () => number;
+  /** The listener access log has connections to log: some chain serves requests. */
+  private readonly logsConnections: boolean;
   boundPort = 0;
 
   constructor(
@@ -167,6 +169,7 @@ export class ActiveListener implements EngineListenerHandler {
             config.defaultFilterChain ? this.chains[this.chains.length - 1]! : null,
           );
     this.now = services.now;
+    this.logsConnections = this.accessLoggers.length > 0 && this.chains.some((c) => c.servesRequests);
     this.cxTotal = services.stats.counter(prefix + 'downstream_cx_total');
     this.cxActive = services.stats.gauge(prefix + 'downstream_cx_active');
     this.workerCxActive = services.stats.gauge(
@@ -335,10 +338,7 @@ export class ActiveListener implements EngineListenerHandler {
     this.cxTotal.inc();
     this.cxActive.inc();
     this.workerCxActive.inc();
-    const log =
-      this.accessLoggers.length > 0 && this.chains.some((c) => c.servesRequests)
-        ? new ConnectionLogStream(socket, this.now())
-        : null;
+    const log = this.logsConnections ? new ConnectionLogStream(socket, this.now()) : null;
     let served: ActiveFilterChain | null = null;
     socket.once('close', () => {
       this.cxActive.dec();

@@ -19,7 +19,7 @@ import {
   type LegateProcess,
   type Origin,
 } from '../integration/harness';
-import { addonActive } from '../l4/fixtures';
+import { addonActive, startEcho } from '../l4/fixtures';
 import { requireTool } from '../support/system-tools';
 import {
   certPath,
@@ -296,5 +296,28 @@ test('openssl s_client: SNI, ALPN offer, TLS 1.2 and 1.3', (t) => {
     );
     assert.match(r.stdout + r.stderr, expect, args.join(' '));
     assert.match(r.stdout, /Verify return code: 0 \(ok\)/, args.join(' '));
+  }
+});
+
+test('continue_on_listener_filters_timeout: an unfinished ClientHello is served by the plaintext chain, its bytes first', async () => {
+  const echo = await startEcho();
+  const yaml = listenerYaml({
+    listenerExtra: `${TLS_INSPECTOR}\nlistener_filters_timeout: 0.3s\ncontinue_on_listener_filters_timeout: true`,
+    chains: [
+      chainYaml({ cluster: 'origin', match: 'transport_protocol: tls', tls: tlsSocketYaml({}) }),
+      chainYaml({ cluster: 'echo', kind: 'tcp', match: 'transport_protocol: raw_buffer', statPrefix: 'raw' }),
+    ],
+    clusters: [staticCluster('origin', origin.port), staticCluster('echo', echo.port)],
+  });
+  const lenient = await startLegate(yaml, { concurrency: 1 });
+  try {
+    const partial = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40, 0x01]);
+    // The echo returns what reached it: the peeked bytes, after the timeout picked the raw chain.
+    const r = await rawTcp(lenient.ports.get('proxy')!, partial, 3000);
+    assert.deepEqual(r.received, partial);
+    assert.equal(await stat(lenient, 'listener.127.0.0.1_0.downstream_pre_cx_timeout'), 1);
+  } finally {
+    await lenient.stop();
+    await echo.close();
   }
 });

@@ -55,10 +55,14 @@ export class TlsInspector implements ListenerFilter {
       // The rest stays in the kernel for whatever serves the connection (possibly splice).
       stopReading(socket);
     };
-    const finish = (result: ListenerFilterResult): void => {
+    /** Stops, keeping what was read for whoever serves the connection. */
+    const keep = (): void => {
       stop();
       facts.peeked =
         buffered === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+    };
+    const finish = (result: ListenerFilterResult): void => {
+      keep();
       done(result);
     };
     const onData = (chunk: Buffer): void => {
@@ -102,6 +106,7 @@ export class TlsInspector implements ListenerFilter {
     socket.once('end', onEnd);
     socket.once('close', onEnd);
     socket.once('error', onEnd);
-    return stop;
+    // Abandoned at listener_filters_timeout: the bytes read so far still go first.
+    return keep;
   }
 }

@@ -30,6 +30,12 @@
 #include "h1_parser.h"
 #include "wqueue.h"
 
+/*
+ * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
+ * bump it whenever an argument list or an event changes, so JS never drives a stale build.
+ */
+#define LG_ENGINE_INTERFACE 2
+
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
 

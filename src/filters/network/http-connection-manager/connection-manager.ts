@@ -332,6 +332,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
 class CodecOwnedConnections implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   /** httpCallbacks() was asked for: a codec owns this listener's connections. */
   inUse = false;
   drained = true;
@@ -493,6 +495,8 @@ type ConnectionTimerKind = 'idle' | 'head' | 'drain';
 class ConnectionTimer implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   constructor(
     private readonly conn: DownstreamConnection,
     private readonly kind: ConnectionTimerKind,

@@ -6,14 +6,7 @@
  */
 import type { RequestHead, ResponseHead } from './codec';
 import { statusLine } from './local-reply';
-import {
-  FRAMING_HEADERS,
-  FRAMING_HEADERS_FOR_UPGRADE,
-  headWriter,
-  isValidHeaderValue,
-  listHasToken,
-  type HeadWriter,
-} from './h1-serialize';
+import { headWriter, isValidHeaderValue, listHasToken, type HeadWriter } from './h1-serialize';
 
 /** How a body is framed on the wire. The numbers are the native engine's too (engine.h lg_framing). */
 export const enum BodyFraming {
@@ -50,7 +43,7 @@ export function writeResponseHead(
   stream.closeAfterResponse = !stream.requestKeepAlive || draining || upgrade;
   stream.framing = BodyFraming.NONE;
   writeStatusLine(w, head.status, isValidHeaderValue(head.reason) ? head.reason : '');
-  w.fields(head.headers, upgrade ? FRAMING_HEADERS_FOR_UPGRADE : FRAMING_HEADERS);
+  w.fields(head.headers, upgrade);
   if (noBody) {
     if (stream.headRequest) writeHeadContentLength(w, head, contentLength);
   } else if (contentLength >= 0 || endStream) {
@@ -111,7 +104,9 @@ function writeHeadContentLength(w: HeadWriter, head: ResponseHead, contentLength
 }
 
 /** Methods whose requests carry a body by definition, so an empty one is sent as `content-length: 0`. */
-const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
+function isBodyMethod(method: string): boolean {
+  return method === 'POST' || method === 'PUT' || method === 'PATCH';
+}
 
 /** What the request side of one exchange decides when it writes the head. */
 export interface RequestFramingState {
@@ -137,14 +132,14 @@ export function writeRequestHead(
   w.text(' ');
   w.text(head.path);
   w.text(' HTTP/1.1\r\n');
-  w.fields(head.headers, FRAMING_HEADERS);
+  w.fields(head.headers);
   if (contentLength >= 0) {
     state.framing = BodyFraming.CONTENT_LENGTH;
     writeContentLength(w, endStream ? 0 : contentLength);
   } else if (!endStream) {
     state.framing = BodyFraming.CHUNKED;
     w.text('transfer-encoding: chunked\r\n');
-  } else if (BODY_METHODS.has(head.method)) w.text('content-length: 0\r\n');
+  } else if (isBodyMethod(head.method)) w.text('content-length: 0\r\n');
   const connection = head.headers.get('connection');
   if (connection !== undefined && listHasToken(connection, 'close')) {
     state.closeRequested = true;

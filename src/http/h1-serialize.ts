@@ -11,20 +11,24 @@
 import type { HeaderMap } from './header-map';
 import { latin1Slice } from './latin1';
 
-/** Fields the codec controls itself (framing and connection management); never copied through. */
-export const FRAMING_HEADERS: ReadonlySet<string> = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-]);
-
-/** As `FRAMING_HEADERS` but for a 101 response, whose `connection: upgrade` must go through. */
-export const FRAMING_HEADERS_FOR_UPGRADE: ReadonlySet<string> = new Set([
-  'content-length',
-  'transfer-encoding',
-  'keep-alive',
-]);
+/**
+ * Whether `name` is a field the codec controls itself (framing and connection management), never
+ * copied through: content-length, transfer-encoding, keep-alive and, except on a 101 response
+ * (whose `connection: upgrade` must go through), connection. A switch on the length rather than a
+ * Set: a Set lookup hashes every freshly parsed name first.
+ */
+export function isFramingField(name: string, keepConnection: boolean): boolean {
+  switch (name.length) {
+    case 10:
+      return name === 'keep-alive' || (name === 'connection' && !keepConnection);
+    case 14:
+      return name === 'content-length';
+    case 17:
+      return name === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
 
 const CR = 13;
 const LF = 10;
@@ -102,15 +106,15 @@ export class HeadWriter {
   }
 
   /**
-   * Every field of `headers` not in `drop`; invalid fields are dropped silently (the caller's
-   * stats/logs are the place to count them, not the wire).
+   * Every field of `headers` but the framing ones (`isFramingField`); invalid fields are dropped
+   * silently (the caller's stats/logs are the place to count them, not the wire).
    */
-  fields(headers: HeaderMap, drop: ReadonlySet<string>): void {
+  fields(headers: HeaderMap, keepConnection = false): void {
     const names = headers.names;
     const values = headers.values;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      if (!drop.has(name)) this.field(name, values[i]!);
+      if (!isFramingField(name, keepConnection)) this.field(name, values[i]!);
     }
   }
 
@@ -175,7 +179,7 @@ export const LAST_CHUNK = '0\r\n\r\n';
 export function lastChunkWithTrailers(trailers: HeaderMap): string {
   const w = headWriter();
   w.text('0\r\n');
-  w.fields(trailers, FRAMING_HEADERS);
+  w.fields(trailers);
   w.crlf();
   return w.toLatin1();
 }

@@ -245,6 +245,7 @@ void lg_engine_free(lg_engine *e) {
   }
   free(e->listeners);
   free(e);
+  lg_wq_release_spares();
 }
 
 /* Closes everything; the struct is freed once libuv has closed its handles. */

@@ -383,6 +383,7 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   lg_listener *l = calloc(1, sizeof *l);
   if (l == NULL) return NULL;
   l->fd = int_arg(env, argv[0]);
+  lg_listener_learn_local(l);
   l->limits.max_head_bytes = (uint32_t)int_arg(env, argv[1]);
   l->limits.max_headers = (uint32_t)int_arg(env, argv[2]);
   l->limits.underscores = (uint8_t)int_arg(env, argv[3]);

@@ -43,6 +43,9 @@ export const enum EngineEvent {
   REQUEST_RESET = 18,
 }
 
+/** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
+const ENGINE_INTERFACE = 2;
+
 const ENGINE_FUNCTIONS = [
   'engineCreate',
   'engineData',
@@ -90,6 +93,9 @@ export class NativeEngine {
     if (process.env.LEGATE_ENGINE === 'js') return 'disabled by LEGATE_ENGINE=js';
     const native = loadNative();
     if (native === null) return 'the native addon is not active';
+    if (native.engineInterface !== ENGINE_INTERFACE) {
+      return `the addon's engine interface is ${native.engineInterface ?? 'absent'}, this Legate needs ${ENGINE_INTERFACE} (stale build? node native-bindings/build.js)`;
+    }
     const missing = ENGINE_FUNCTIONS.filter((f) => typeof native[f] !== 'function');
     if (missing.length > 0) return `the addon lacks ${missing.join(', ')} (stale build?)`;
     const parser = native.h1Status?.();

@@ -31,6 +31,8 @@ import type { NativeEngine, EngineListenerHandler } from '../engine/native-engin
 import { EngineServerConnection } from '../engine/engine-server-connection';
 import { engineCodecLimits } from '../engine/codec-limits';
 import type { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
+import { TcpProxyFilter } from '../filters/network/tcp-proxy/tcp-proxy';
+import type { EngineSessionHooks } from '../filters/network/tcp-proxy/engine-sessions';
 
 /** Where this worker's socket for a listener comes from (decided by the primary). */
 export interface ListenerSocketPlan {
@@ -46,11 +48,13 @@ export interface ListenerSocketPlan {
   handoff: boolean;
 }
 
-export class ActiveListener implements EngineListenerHandler {
+export class ActiveListener implements EngineListenerHandler, EngineSessionHooks {
   private server: net.Server | null = null;
   private uws: UwsListener | null = null;
   /** This worker's native engine, when it serves this listener (else null: Node sockets). */
   private readonly engine: NativeEngine | null;
+  /** The chain's tcp_proxy when the engine runs its sessions (accept, connect, splice in C). */
+  private readonly engineTcpProxy: TcpProxyFilter | null;
   private engineListener = -1;
   private readonly filters: NetworkFilter[];
   private readonly terminal: TerminalNetworkFilter;
@@ -100,7 +104,22 @@ export class ActiveListener implements EngineListenerHandler {
     this.workerCxActive = services.stats.gauge(
       `${prefix}worker_${services.workerIndex}.downstream_cx_active`,
     );
-    this.engine = this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
+    const tcpProxy = this.terminal instanceof TcpProxyFilter ? this.terminal : null;
+    const l4Off = tcpProxy === null ? null : this.engineL4Ineligibility(services.nativeEngine, tcpProxy);
+    this.engineTcpProxy = tcpProxy !== null && l4Off === null ? tcpProxy : null;
+    this.engine =
+      this.engineTcpProxy !== null || this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
+    tcpProxy?.logDataPath(this.engineTcpProxy !== null, l4Off);
+  }
+
+  /**
+   * Why the engine cannot run the sessions of this tcp_proxy listener, or null when it can: it runs
+   * a chain of tcp_proxy alone (a filter before it needs a Node socket per connection).
+   */
+  private engineL4Ineligibility(engine: NativeEngine | null, tcpProxy: TcpProxyFilter): string | null {
+    if (engine === null) return 'the native engine is off';
+    if (this.filters.length > 1) return 'network filters before tcp_proxy';
+    return tcpProxy.engineIneligibility();
   }
 
   /**
@@ -126,6 +145,15 @@ export class ActiveListener implements EngineListenerHandler {
   /** Starts accepting; resolves with the bound port. */
   async start(plan: ListenerSocketPlan): Promise<number> {
     const { address } = this.config;
+    if (this.engineTcpProxy !== null && (plan.handoff || plan.fd !== null)) {
+      this.engineListener = this.engineTcpProxy.listenOnEngine(
+        this.engine!,
+        plan.handoff ? -1 : plan.fd!,
+        this,
+      );
+      this.boundPort = plan.port;
+      return this.boundPort;
+    }
     if (this.engine !== null && (plan.handoff || plan.fd !== null)) {
       const hcm = this.terminal as HttpConnectionManager;
       this.engineListener = this.engine.listen(
@@ -196,13 +224,16 @@ export class ActiveListener implements EngineListenerHandler {
    */
   adoptFd(fd: number, onClosed: () => void): boolean {
     if (this.engine === null) return false;
-    const id = this.engine.bindings.engineAdopt(this.engineListener, fd);
+    const id =
+      this.engineTcpProxy !== null
+        ? this.engineTcpProxy.adoptOnEngine(fd)
+        : this.engine.bindings.engineAdopt(this.engineListener, fd);
     if (id >= 0) this.adoptedClosers.set(id, onClosed);
     else onClosed();
     return true;
   }
 
-  /** Connections adopted by id, until the engine announces them (ACCEPTED). */
+  /** Connections adopted by id: HTTP until the engine announces them (ACCEPTED), tcp_proxy until they end. */
   private readonly adoptedClosers = new Map<number, () => void>();
 
   /** The native engine accepted connection `id` (EngineListenerHandler). */
@@ -227,6 +258,22 @@ export class ActiveListener implements EngineListenerHandler {
     this.cxActive.dec();
     this.workerCxActive.dec();
   };
+
+  /** A tcp_proxy session on the engine started (EngineSessionHooks). */
+  sessionStarted(): void {
+    this.cxTotal.inc();
+    this.cxActive.inc();
+    this.workerCxActive.inc();
+  }
+
+  /** A tcp_proxy session on the engine ended (EngineSessionHooks). */
+  sessionEnded(session: number): void {
+    this.onEngineConnectionClosed();
+    const adopted = this.adoptedClosers.get(session);
+    if (adopted === undefined) return;
+    this.adoptedClosers.delete(session);
+    adopted();
+  }
 
   /**
    * Serves a connection the primary accepted and handed over (exact_balance), set up as this

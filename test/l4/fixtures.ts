@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
+import { NativeEngine } from '../../src/engine/native-engine';
 import { loadNative } from '../../src/native';
 import { indent, tcpProxyListener } from '../integration/harness';
 
@@ -24,6 +25,41 @@ export function within<T>(promise: Promise<T>, what: string, ms = STEP_TIMEOUT_M
 /** Whether tests in this process run with the addon (LEGATE_NATIVE=0 runs the suite without it). */
 export function addonActive(): boolean {
   return loadNative() !== null;
+}
+
+/** One way Legate can run tcp_proxy sessions, selected by `env`, and how its startup log names it. */
+export interface L4Path {
+  name: 'engine' | 'splice' | 'JS';
+  env: Record<string, string>;
+  /** What the startup log says after `tcp_proxy '<prefix>' `. */
+  log: string;
+}
+
+const ENGINE_PATH: L4Path = {
+  name: 'engine',
+  env: { LEGATE_ENGINE: 'native' },
+  log: 'runs on the native engine',
+};
+const SPLICE_PATH: L4Path = { name: 'splice', env: { LEGATE_ENGINE: 'js' }, log: 'relays with splice' };
+const JS_PATH: L4Path = { name: 'JS', env: { LEGATE_NATIVE: '0' }, log: 'relays with JS streams' };
+
+/**
+ * Every tcp_proxy path this process can run, each selected explicitly (so CI's LEGATE_ENGINE=js
+ * pass still covers the engine, as the HTTP matrix does): the native engine, the splice relay on
+ * Node sockets (both with the addon), and the JS relay (always).
+ */
+export function l4Paths(): L4Path[] {
+  return [
+    ...(addonActive() && NativeEngine.unavailableReason({}) === null ? [ENGINE_PATH] : []),
+    ...(addonActive() ? [SPLICE_PATH] : []),
+    JS_PATH,
+  ];
+}
+
+/** The tcp_proxy path a plain tcp_proxy listener gets in this process's environment. */
+export function defaultL4Path(): L4Path {
+  if (NativeEngine.unavailableReason() === null) return ENGINE_PATH;
+  return addonActive() ? SPLICE_PATH : JS_PATH;
 }
 
 /** Open fds of process `pid` ('self' for this one). */

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "l4.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -210,6 +211,7 @@ static lg_conn *conn_call(napi_env env, napi_callback_info info, size_t want, na
 /* ------------------------------------------------------------------ engine lifecycle */
 
 void lg_engine_free(lg_engine *e) {
+  lg_l4_free(e);
   for (lg_retired *r = e->retired; r != NULL;) {
     lg_retired *next = r->next;
     free(r->memory);
@@ -262,6 +264,7 @@ void lg_engine_destroy(lg_engine *e) {
       l->closed = true;
     }
   }
+  lg_l4_destroy(e);
   napi_delete_reference(e->env, e->on_event);
   napi_delete_reference(e->env, e->resource);
   napi_delete_reference(e->env, e->control_ref);
@@ -652,5 +655,6 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("connClose", ConnClose),
       METHOD("connBytes", ConnBytes),
   };
-  return napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  napi_status status = napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  return status == napi_ok ? lg_l4_define(env, exports) : status;
 }

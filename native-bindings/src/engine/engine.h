@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <node_api.h>
@@ -63,6 +64,7 @@ typedef enum {
   LG_EV_UPSTREAM_WATERMARK = 16,  /* a = above/below (request body outran the upstream) */
   LG_EV_UPSTREAM_CLOSED = 17,
   LG_EV_REQUEST_RESET = 18,       /* a = reset reason: the request failed after its head (413, bad chunk) */
+  LG_EV_L4_BATCH = 19,            /* tcp_proxy records (l4.h): conn = buffer, a = count, b = generation */
 } lg_event;
 
 /* codec.ts StreamResetReason, as numbers. */
@@ -90,6 +92,7 @@ typedef struct lg_listener {
   size_t reply_len[LG_REPLY_SLOTS];
   bool closed;
   bool accept_pending; /* accept on the next dispatch (the fd may hold queued connections) */
+  struct lg_l4_listener *l4; /* a tcp_proxy listener (l4.c), else NULL */
 } lg_listener;
 
 /* Exchange control block (exchange.c, src/engine/exchange.ts): Int32 and Float64 field indexes. */
@@ -221,6 +224,7 @@ struct lg_engine {
   size_t high_water, low_water;
   bool destroyed;
   bool destroy_requested; /* by JS during a dispatch: done when the dispatch ends */
+  struct lg_l4 *l4;       /* tcp_proxy sessions (l4.c), created with the first such listener */
 };
 
 /* ---- loop.c */
@@ -283,6 +287,8 @@ void lg_downstream_go_away(lg_conn *c);
 void lg_downstream_end(lg_conn *c);
 
 /* ---- upstream.c */
+/* `ip` (an IPv4 or IPv6 literal) and `port` as a socket address; false when `ip` is neither. */
+bool lg_sockaddr_parse(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
 lg_conn *lg_upstream_connect(lg_engine *e, const char *ip, int port, int *err);
 void lg_upstream_connected(lg_conn *c, int err);
 void lg_upstream_start_stream(lg_conn *c, bool head_request, bool reusable);

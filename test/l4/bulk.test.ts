@@ -11,31 +11,15 @@ import {
   connect,
   hashedUpload,
   l4Paths,
-  openFdCount,
+  settledFdCount,
   startEcho,
   startHashSink,
   tcpProxyYaml,
-  within,
   type L4Path,
 } from './fixtures';
 
 const GIB = 1 << 30;
 const BULK_TIMEOUT_MS = 180_000;
-
-/**
- * The fd count of `pid` once it stopped changing (the same over 3 readings 100 ms apart, within
- * 5 s): the proxy closes its side of a connection a moment after the client saw it end.
- */
-async function settledFdCount(pid: number): Promise<number> {
-  let last = openFdCount(pid);
-  for (let same = 0, i = 0; same < 3 && i < 50; i++) {
-    await within(new Promise((resolve) => setTimeout(resolve, 100)), 'fd settle');
-    const now = openFdCount(pid);
-    same = now === last ? same + 1 : 0;
-    last = now;
-  }
-  return last;
-}
 
 async function uploadThrough(path: L4Path): Promise<void> {
   const sink = await startHashSink();

@@ -67,6 +67,21 @@ export function openFdCount(pid: number | 'self' = 'self'): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/**
+ * The fd count of `pid` once it stopped changing (the same over 3 readings 100 ms apart, within
+ * 5 s): the proxy closes its side of a connection a moment after the client saw it end.
+ */
+export async function settledFdCount(pid: number): Promise<number> {
+  let last = openFdCount(pid);
+  for (let same = 0, i = 0; same < 3 && i < 50; i++) {
+    await within(new Promise((resolve) => setTimeout(resolve, 100)), 'fd settle');
+    const now = openFdCount(pid);
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 export interface TcpProxyYamlOptions {
   /** Upstream ports of cluster `up` (127.0.0.1). */
   upstreamPorts: number[];

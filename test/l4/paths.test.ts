@@ -2,9 +2,12 @@
  * tcp_proxy semantics that every path must share (the native engine, the splice relay on Node
  * sockets, the JS relay), each path selected explicitly: which path serves a listener and where
  * that shows, the circuit breaker's max_connections, byte counts published while a session lives,
- * and no fd left behind by refused connects (with retries) and client resets.
+ * bounded buffering towards an upstream that stops reading, and no fd left behind by refused
+ * connects (with retries) and client resets.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type * as net from 'node:net';
 import { test } from 'node:test';
 import { admin, startLegate, stat, withLegate } from '../integration/harness';
 import {
@@ -14,6 +17,7 @@ import {
   refusedPort,
   settledFdCount,
   startEcho,
+  startUpstream,
   tcpProxyYaml,
   within,
   type L4Path,
@@ -134,6 +138,73 @@ for (const path of l4Paths()) {
       await echo.close();
     }
   });
+
+  test(
+    `${path.name} path: an upstream that stops reading holds the client back; every byte arrives once it reads again`,
+    { timeout: 60_000 },
+    async () => {
+      const TOTAL = 64 * 1024 * 1024;
+      /** Far below TOTAL, far above what the kernel's socket buffers and one relay buffer hold. */
+      const MAX_IN_FLIGHT = 40 * 1024 * 1024;
+      let paused: net.Socket | null = null;
+      const received = createHash('sha256');
+      let receivedBytes = 0;
+      const upstream = await startUpstream((socket) => {
+        socket.pause();
+        paused = socket;
+        socket.on('data', (c: Buffer) => {
+          received.update(c);
+          receivedBytes += c.length;
+        });
+      });
+      const proxy = await startLegate(tcpProxyYaml({ upstreamPorts: [upstream.port] }), { env: path.env });
+      try {
+        const client = await connect(proxy.ports.get('tcp')!);
+        const sent = createHash('sha256');
+        // Small writes, each waited for: the proxy reads short pieces (its copy mode) until it stalls.
+        const chunk = Buffer.alloc(16 * 1024);
+        let written = 0;
+        let stalledAt = -1;
+        const writeAll = (async () => {
+          while (written < TOTAL) {
+            chunk.fill(written & 0xff);
+            sent.update(chunk);
+            await new Promise<void>((resolve, reject) =>
+              client.write(chunk, (err) => (err ? reject(err) : resolve())),
+            );
+            written += chunk.length;
+          }
+        })();
+        // The writes stop completing: nothing reads past the proxy's bounded buffers.
+        let last = -1;
+        for (let i = 0; i < 100 && stalledAt < 0; i++) {
+          await sleep(250);
+          if (written === last) stalledAt = written;
+          last = written;
+        }
+        assert.ok(stalledAt > 0, `the client never stalled (${written} bytes written)`);
+        assert.ok(stalledAt < MAX_IN_FLIGHT, `${stalledAt} bytes were taken while nothing read`);
+        await until(
+          async () => (paused === null ? 0 : 1),
+          (v) => v === 1,
+          'upstream connection',
+        );
+        paused!.resume();
+        await within(writeAll, 'the rest of the upload', 30_000);
+        client.end();
+        await until(
+          async () => receivedBytes,
+          (v) => v === TOTAL,
+          'every byte at the upstream',
+        );
+        assert.equal(received.digest('hex'), sent.digest('hex'));
+        client.destroy();
+      } finally {
+        await proxy.stop();
+        await upstream.close();
+      }
+    },
+  );
 
   test(
     `${path.name} path: 300 refused connects (2 attempts each) and 300 client resets leave no fd behind`,

@@ -18,10 +18,13 @@
  *   - one timer per session (deadline_heap.c): the connect timeout while connecting, then a tick
  *     that reports bytes, and checks idle_timeout, max_downstream_connection_duration and the drain.
  *
- * Pipes: two per connected session, taken from a per-listener pool of empty pipes and given back
- * empty, so a short connection costs no pipe2/fcntl. The pool holds at most what the listener's
- * busiest moment used (PIPE_POOL_MAX pairs) and is emptied whenever the listener has no session
- * left, so an idle proxy holds no fd beyond its listening sockets.
+ * Bytes: each direction starts copying (recv/send through the engine's read buffer: a short
+ * exchange needs no pipe) and splices once a read fills the buffer (copy_pump).
+ *
+ * Pipes: one per direction that splices, taken from a per-listener pool of empty pipes and given back
+ * empty, so a short connection costs no pipe2/fcntl. The pool never holds more pipes than the
+ * listener has live sessions (nor more than PIPE_POOL_MAX), so it follows the load down and an
+ * idle proxy holds no fd beyond its listening sockets.
  */
 #define _GNU_SOURCE
 #include "l4.h"
@@ -40,6 +43,8 @@
 
 #define INITIAL_RECORDS 256
 #define PIPE_POOL_MAX 64
+/* A copy-mode read of this size means a bulk transfer (see copy_pump); no more than a pipe holds. */
+#define COPY_READ_BYTES 65536
 /* The session tick: as session.ts (stats at least every second, idleness 8 times per timeout). */
 #define STATS_TICK_MS 1000
 #define DRAIN_TICK_MS 100
@@ -56,6 +61,7 @@ typedef struct lg_l4_session lg_l4_session;
 
 typedef struct lg_l4_listener {
   lg_listener *listener;
+  uint32_t live;             /* sessions not ended */
   uint32_t idle_timeout_ms;  /* 0: none */
   uint32_t max_duration_ms;  /* 0: none */
   int pipe_bytes;
@@ -73,6 +79,8 @@ struct lg_l4_session {
   session_state state;
   int fd[2];
   lg_splice_dir dir[2]; /* dir[SIDE_DOWN]: downstream -> upstream */
+  bool splicing[2];     /* the direction left copy mode (copy_pump) */
+  bool hangup[2];       /* epoll reported RDHUP/HUP/ERR on the side */
   uint64_t bytes[2], reported[2];
   uint64_t started_ms, last_active_ms, connect_deadline;
   uint64_t connect_started_ns;
@@ -316,10 +324,13 @@ static bool take_pipe(lg_l4_listener *l4, lg_splice_dir *p) {
   return lg_splice_dir_open(p, l4->pipe_bytes);
 }
 
-/* An empty pipe goes back to the pool; one holding bytes (a reset cut them off) is closed. */
+/*
+ * An empty pipe goes back to the pool (while the pool holds less than a pair per live session);
+ * one holding bytes (a reset cut them off) is closed.
+ */
 static void give_back_pipe(lg_l4_listener *l4, lg_splice_dir *p) {
   if (p->pipe_r < 0) return;
-  if (p->in_pipe == 0 && l4->pooled < PIPE_POOL_MAX) {
+  if (p->in_pipe == 0 && l4->pooled < PIPE_POOL_MAX && l4->pooled < 2 * l4->live) {
     lg_splice_dir *pooled = &l4->pool[l4->pooled++];
     lg_splice_dir_init(pooled);
     pooled->pipe_r = p->pipe_r;
@@ -331,8 +342,9 @@ static void give_back_pipe(lg_l4_listener *l4, lg_splice_dir *p) {
   lg_splice_dir_close(p);
 }
 
-static void empty_pool(lg_l4_listener *l4) {
-  while (l4->pooled > 0) lg_splice_dir_close(&l4->pool[--l4->pooled]);
+/* Closes pooled pipes beyond `keep`. */
+static void trim_pool(lg_l4_listener *l4, uint32_t keep) {
+  while (l4->pooled > keep) lg_splice_dir_close(&l4->pool[--l4->pooled]);
 }
 
 /* ------------------------------------------------------------------ session lifecycle */
@@ -361,6 +373,7 @@ static void end_session(lg_l4_session *s, lg_l4_end_reason reason) {
                  : s->state == S_CONNECTING ? LG_L4_UPSTREAM_CONNECTING
                                             : LG_L4_UPSTREAM_NONE;
   s->state = S_CLOSED;
+  s->l4->live--;
   lg_heap_disarm(&x->heap, &s->timer);
   for (int side = 0; side < 2; side++) {
     int fd = s->fd[side];
@@ -383,7 +396,7 @@ static void end_session(lg_l4_session *s, lg_l4_end_reason reason) {
   else l4->sessions = s->next;
   if (s->next != NULL) s->next->prev = s->prev;
   s->prev = s->next = NULL;
-  if (l4->sessions == NULL) empty_pool(l4);
+  trim_pool(l4, 2 * l4->live);
   x->live--;
   s->next_dead = x->dead;
   x->dead = s;
@@ -416,6 +429,7 @@ static lg_l4_session *start_session(lg_engine *e, lg_listener *l, int fd) {
   s->next = l->l4->sessions;
   if (s->next != NULL) s->next->prev = s;
   l->l4->sessions = s;
+  l->l4->live++;
   x->live++;
   ask_pick(s, LG_L4_PICK, 0, 0);
   return s;
@@ -475,11 +489,16 @@ static void connect_to(lg_l4_session *s, const l4_address *a, uint32_t timeout_m
   arm(s, s->l4->draining && now + DRAIN_TICK_MS < s->connect_deadline ? now + DRAIN_TICK_MS : s->connect_deadline);
 }
 
-static void on_connect_event(lg_l4_session *s) {
+/* The connecting socket reported `events`: writable and no error is a connection (no getsockopt). */
+static void on_connect_event(lg_l4_session *s, uint32_t events) {
   int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(s->fd[SIDE_UP], SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err == EINPROGRESS) return;
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd[SIDE_UP], SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0) err = ECONNRESET; /* hung up with no error recorded */
+  } else if (!(events & EPOLLOUT)) {
+    return;
+  }
   if (err != 0) {
     lg_heap_disarm(&s->engine->l4->heap, &s->timer);
     connect_failed(s, err, false);
@@ -494,9 +513,9 @@ static void on_connect_event(lg_l4_session *s) {
 
 /* ------------------------------------------------------------------ relaying */
 
-/* Moves what it can in direction d; the session's end if one side failed, else -1. */
-static int pump(lg_l4_session *s, int d) {
-  switch (lg_splice_pump(&s->dir[d], s->fd[d], s->fd[1 - d], &s->bytes[d])) {
+/* The session's end for a pump result in direction d, or -1 when it goes on. */
+static int end_of(int d, lg_pump_result r) {
+  switch (r) {
     case LG_PUMP_SRC_FAILED:
       return d == SIDE_DOWN ? LG_L4_END_DOWNSTREAM_RESET : LG_L4_END_UPSTREAM_RESET;
     case LG_PUMP_DST_FAILED:
@@ -504,6 +523,68 @@ static int pump(lg_l4_session *s, int d) {
     default:
       return -1;
   }
+}
+
+/* Direction d moves with splice(2) from now on (it takes its pipe). False: no pipe to be had. */
+static bool enter_splice(lg_l4_session *s, int d) {
+  s->splicing[d] = true;
+  return s->dir[d].pipe_r >= 0 || take_pipe(s->l4, &s->dir[d]);
+}
+
+/*
+ * Copy mode, how every direction starts: recv into the engine's read buffer and send on. A short
+ * exchange then needs no pipe, and no read that ends in EAGAIN: a recv shorter than asked for
+ * emptied the socket (new bytes raise a new edge), unless a FIN was seen, which is read to its 0.
+ * A recv that fills the buffer means a bulk transfer: the direction splices from then on. Bytes the
+ * destination cannot take wait in the direction's pipe (splicing from then on too), so EPOLLOUT
+ * resumes them as any spliced bytes.
+ */
+static int copy_pump(lg_l4_session *s, int d) {
+  lg_splice_dir *p = &s->dir[d];
+  int src = s->fd[d], dst = s->fd[1 - d];
+  uint8_t *buf = s->engine->rbuf;
+  size_t size = s->engine->rbuf_size < COPY_READ_BYTES ? s->engine->rbuf_size : COPY_READ_BYTES;
+  if (p->done) return -1;
+  for (;;) {
+    ssize_t n = recv(src, buf, size, 0);
+    if (n == 0) {
+      p->eof = p->done = true;
+      /* With the other way done too, the session closes dst at once, which sends the FIN. */
+      if (!s->dir[1 - d].done) shutdown(dst, SHUT_WR);
+      return -1;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : end_of(d, LG_PUMP_SRC_FAILED);
+    }
+    size_t sent = 0;
+    while (sent < (size_t)n) {
+      ssize_t w = send(dst, buf + sent, (size_t)n - sent, MSG_NOSIGNAL);
+      if (w > 0) sent += (size_t)w;
+      else if (w < 0 && errno == EINTR) continue;
+      else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      else return end_of(d, LG_PUMP_DST_FAILED);
+    }
+    s->bytes[d] += sent;
+    if (sent < (size_t)n) {
+      size_t rest = (size_t)n - sent;
+      /* The pipe is empty and holds at least COPY_READ_BYTES: the rest fits in one write. */
+      if (!enter_splice(s, d) || write(p->pipe_w, buf + sent, rest) != (ssize_t)rest) return LG_L4_END_LOCAL_FAILURE;
+      p->in_pipe = rest;
+      return -1;
+    }
+    if ((size_t)n == size) {
+      if (!enter_splice(s, d)) return LG_L4_END_LOCAL_FAILURE;
+      return end_of(d, lg_splice_pump(p, src, dst, &s->bytes[d]));
+    }
+    if (!s->hangup[d]) return -1;
+  }
+}
+
+/* Moves what it can in direction d; the session's end if one side failed, else -1. */
+static int pump(lg_l4_session *s, int d) {
+  if (!s->splicing[d]) return copy_pump(s, d);
+  return end_of(d, lg_splice_pump(&s->dir[d], s->fd[d], s->fd[1 - d], &s->bytes[d]));
 }
 
 /* After pumping: end the session if a side failed or both directions are done. */
@@ -518,11 +599,6 @@ static void check_end(lg_l4_session *s, int end, bool error_seen) {
 
 static void start_relay(lg_l4_session *s) {
   lg_heap_disarm(&s->engine->l4->heap, &s->timer);
-  if (!take_pipe(s->l4, &s->dir[0]) || !take_pipe(s->l4, &s->dir[1])) {
-    s->state = S_RELAYING;
-    end_session(s, LG_L4_END_LOCAL_FAILURE);
-    return;
-  }
   s->state = S_RELAYING;
   /* The downstream's bytes (and FIN) that came while connecting gave their edge already. */
   int end = pump(s, SIDE_DOWN);
@@ -535,12 +611,14 @@ void lg_l4_on_event(void *tag, uint32_t events) {
   lg_l4_session *s = tag_session(tag);
   int side = ((uintptr_t)tag & 2) ? SIDE_UP : SIDE_DOWN;
   bool failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
+  /* Copy mode reads a side whose FIN (or failure) was seen to the end, whenever that was seen. */
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s->hangup[side] = true;
   switch (s->state) {
     case S_PICKING:
       if (side == SIDE_DOWN && failed) s->downstream_gone = true;
       return;
     case S_CONNECTING:
-      if (side == SIDE_UP) on_connect_event(s);
+      if (side == SIDE_UP) on_connect_event(s, events);
       /* A FIN alone waits for the relay (it is passed on); a reset ends the attempt now. */
       else if (failed) end_session(s, LG_L4_END_DOWNSTREAM_GONE);
       return;
@@ -700,7 +778,7 @@ void lg_l4_destroy(lg_engine *e) {
       }
       free(s);
     }
-    empty_pool(l4);
+    trim_pool(l4, 0);
   }
   while (x->dead != NULL) {
     lg_l4_session *s = x->dead;

@@ -1,7 +1,7 @@
 /*
  * tcp_proxy sessions on the engine: a listener whose chain is tcp_proxy alone is accepted here,
- * each connection's upstream connected and its bytes spliced both ways (splice_pump.c) on the
- * worker's engine epoll, with no JavaScript call per connection.
+ * each connection's upstream connected and its bytes moved both ways (copied while short, then
+ * spliced: splice_pump.c) on the worker's engine epoll, with no JavaScript call per connection.
  *
  * What stays in JS (src/filters/network/tcp-proxy/engine-sessions.ts) is every decision and every
  * count: the host (the cluster's load balancer over the shared host table), the circuit breaker,

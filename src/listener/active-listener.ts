@@ -113,12 +113,13 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
   }
 
   /**
-   * Why the engine cannot run the sessions of this tcp_proxy listener, or null when it can: it runs
-   * a chain of tcp_proxy alone (a filter before it needs a Node socket per connection).
+   * Why the engine cannot run the sessions of this tcp_proxy listener, or null when it can: every
+   * filter before tcp_proxy must decide without a Node socket (`admitsConnection`).
    */
   private engineL4Ineligibility(engine: NativeEngine | null, tcpProxy: TcpProxyFilter): string | null {
     if (engine === null) return 'the native engine is off';
-    if (this.filters.length > 1) return 'network filters before tcp_proxy';
+    for (let i = 0; i < this.filters.length - 1; i++)
+      if (this.filters[i]!.admitsConnection === undefined) return 'network filters before tcp_proxy';
     return tcpProxy.engineIneligibility();
   }
 
@@ -259,11 +260,13 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     this.workerCxActive.dec();
   };
 
-  /** A tcp_proxy session on the engine started (EngineSessionHooks). */
-  sessionStarted(): void {
+  /** A tcp_proxy session on the engine started; the filters before tcp_proxy decide (EngineSessionHooks). */
+  sessionStarted(): boolean {
     this.cxTotal.inc();
     this.cxActive.inc();
     this.workerCxActive.inc();
+    for (let i = 0; i < this.filters.length - 1; i++) if (!this.filters[i]!.admitsConnection!()) return false;
+    return true;
   }
 
   /** A tcp_proxy session on the engine ended (EngineSessionHooks). */

@@ -26,6 +26,13 @@ export interface NetworkFilterContext {
 export interface NetworkFilter {
   /** A connection was accepted. StopIteration means the filter closed or took the socket. */
   onNewConnection(socket: net.Socket): FilterStatus;
+  /**
+   * The same decision as `onNewConnection` for a connection with no Node socket (the native
+   * engine's tcp_proxy sessions): false refuses it (the engine closes it; the filter counted it).
+   * Only `connectionOnly` filters have it; a listener whose filters before tcp_proxy all have it
+   * may run on the engine.
+   */
+  admitsConnection?(): boolean;
 }
 
 /**

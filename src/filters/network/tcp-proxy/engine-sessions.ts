@@ -7,8 +7,9 @@
  * cluster and host stats — and keeps no state per session: each record carries the session's
  * target and host.
  *
- * Not served here (the listener stays on Node sockets; tcp-proxy.ts says why): access_log,
- * hash_policy (it needs the downstream address per pick), and network filters before tcp_proxy.
+ * Not served here (the listener stays on Node sockets; tcp-proxy.ts and active-listener.ts say why):
+ * access_log, hash_policy (it needs the downstream address per pick), and network filters before
+ * tcp_proxy that need a socket (local_ratelimit does not: it decides in `admitsConnection`).
  */
 import type { NativeEngine } from '../../../engine/native-engine';
 import {
@@ -22,9 +23,10 @@ import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
 import type { TcpProxyEnv } from './tcp-proxy';
 import { openUpstream, upstreamClosed, upstreamConnectFailed, type UpstreamTarget } from './upstream-connect';
 
-/** What the listener counts per connection (downstream_cx_*, exact_balance's hand-back). */
+/** What the listener does per connection: counts (downstream_cx_*), filters, exact_balance's hand-back. */
 export interface EngineSessionHooks {
-  sessionStarted(): void;
+  /** A connection was accepted; false when a filter before tcp_proxy refused it (`admitsConnection`). */
+  sessionStarted(): boolean;
   sessionEnded(session: number): void;
 }
 
@@ -102,7 +104,10 @@ export class EngineTcpProxySessions implements EngineL4Handler {
   private onNewSession(r: L4Record): void {
     const { env } = this;
     this.active++;
-    this.hooks.sessionStarted();
+    if (!this.hooks.sessionStarted()) {
+      r.answerRefuse();
+      return;
+    }
     env.stats.cxTotal.inc();
     const index = env.pickTargetIndex();
     if (env.targets[index]!.cluster === undefined) {

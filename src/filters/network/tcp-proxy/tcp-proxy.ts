@@ -3,8 +3,8 @@
  * accepted socket and proxies it to an upstream cluster as a `TcpProxySession`.
  *
  * Where sessions run: on the native engine (engine-sessions.ts: accepted, connected and spliced in
- * C) when the listener's chain is tcp_proxy alone and nothing needs a Node socket per connection
- * (`engineIneligibility`); else on Node sockets, relayed by the native splice relay when the addon
+ * C) when nothing needs a Node socket per connection (the filters before tcp_proxy, if any, decide
+ * in `admitsConnection`; `engineIneligibility`); else on Node sockets, relayed by the native splice relay when the addon
  * provides it and no filter before tcp_proxy needs to see the bytes (none, or only `connectionOnly`
  * ones), else by the JS streams relay.
  */

@@ -118,20 +118,20 @@ void lg_bridge_conn_closed(lg_engine *e, lg_conn *c) {
  * The engine of this thread, or NULL once it was destroyed: calls about connections are then
  * ignored, as writes to a destroyed socket are.
  */
-static lg_engine *engine_of(napi_env env) {
+lg_engine *engine_of(napi_env env) {
   legate_instance *instance = legate_instance_of(env);
   lg_engine *e = instance != NULL ? instance->engine : NULL;
   return e != NULL && !e->destroyed && !e->destroy_requested ? e : NULL;
 }
 
 /* engine_of for calls that must not silently do nothing (listen, connect). */
-static lg_engine *running_engine(napi_env env) {
+lg_engine *running_engine(napi_env env) {
   lg_engine *e = engine_of(env);
   if (e == NULL) napi_throw_error(env, "ERR_LEGATE_ENGINE", "the native engine is not running");
   return e;
 }
 
-static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
   if (argc < want) {

@@ -249,6 +249,13 @@ void lg_bridge_conn_closed(lg_engine *e, lg_conn *c);
 void lg_engine_free(lg_engine *e);
 void lg_engine_destroy(lg_engine *e);
 napi_status legate_define_engine(napi_env env, napi_value exports);
+/* Argument helpers of the N-API files (bridge.c, l4_napi.c). This thread's engine, NULL once destroyed. */
+lg_engine *engine_of(napi_env env);
+/* engine_of, throwing when there is none (for calls that must not silently do nothing). */
+lg_engine *running_engine(napi_env env);
+/* The call's first `want` arguments into argv; false (a JS exception pending) when fewer came. */
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+#define LG_NAPI_METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 /* ---- conn.c */
 lg_conn *lg_conn_new(lg_engine *e, int fd, lg_conn_kind kind);

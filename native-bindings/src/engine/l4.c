@@ -211,12 +211,14 @@ static bool take_bytes(lg_l4_session *s, double *r) {
 
 /* The session needs a host: its record is answered by JS in this dispatch. */
 static void ask_pick(lg_l4_session *s, lg_l4_record_kind kind, int err, int flags) {
-  s->state = S_PICKING;
   double *r = new_record(s, kind, s);
   if (r == NULL) {
+    /* Out of memory: a failed attempt's counts are JS's to give back, which END with CONNECTING does. */
+    s->state = kind == LG_L4_CONNECT_FAILED ? S_CONNECTING : S_PICKING;
     end_session(s, LG_L4_END_LOCAL_FAILURE);
     return;
   }
+  s->state = S_PICKING;
   r[LG_L4_F_INFO] = s->attempts;
   r[LG_L4_F_A] = err;
   r[LG_L4_F_B] = flags;

@@ -11,28 +11,6 @@
 
 #include "../splice_relay.h"
 
-static lg_engine *live_engine(napi_env env) {
-  legate_instance *instance = legate_instance_of(env);
-  lg_engine *e = instance != NULL ? instance->engine : NULL;
-  return e != NULL && !e->destroyed && !e->destroy_requested ? e : NULL;
-}
-
-static lg_engine *running_engine(napi_env env) {
-  lg_engine *e = live_engine(env);
-  if (e == NULL) napi_throw_error(env, "ERR_LEGATE_ENGINE", "the native engine is not running");
-  return e;
-}
-
-static bool args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  if (argc < want) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "legate engine: missing arguments");
-    return false;
-  }
-  return true;
-}
-
 static lg_listener *l4_listener(napi_env env, lg_engine *e, napi_value v) {
   int32_t id = -1;
   napi_get_value_int32(env, v, &id);
@@ -52,7 +30,7 @@ static napi_value number(napi_env env, double v) {
 /* engineListenL4(fd, idleTimeoutMs, maxDurationMs, pipeBytes): listener id. */
 static napi_value EngineListenL4(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!args(env, info, 4, argv)) return NULL;
+  if (!get_args(env, info, 4, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   int32_t fd, idle_ms, max_ms, pipe_bytes;
@@ -82,7 +60,7 @@ static napi_value EngineListenL4(napi_env env, napi_callback_info info) {
 /* engineAdoptL4(listenerId, fd): session id, or -1 (the fd was closed) — exact_balance hand-over. */
 static napi_value EngineAdoptL4(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return NULL;
+  if (!get_args(env, info, 2, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   lg_listener *l = l4_listener(env, e, argv[0]);
@@ -94,7 +72,7 @@ static napi_value EngineAdoptL4(napi_env env, napi_callback_info info) {
 /* engineL4Address(ip, port): the id picks name this address by (registered once per host). */
 static napi_value EngineL4Address(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return NULL;
+  if (!get_args(env, info, 2, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   char ip[64];
@@ -116,8 +94,8 @@ static napi_value EngineL4Address(napi_env env, napi_callback_info info) {
 /* engineL4Drain(listenerId): sessions close once quiet, after the drain's grace at the latest. */
 static napi_value EngineL4Drain(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return NULL;
-  lg_engine *e = live_engine(env);
+  if (!get_args(env, info, 1, argv)) return NULL;
+  lg_engine *e = engine_of(env);
   if (e == NULL) return NULL;
   lg_listener *l = l4_listener(env, e, argv[0]);
   if (l != NULL) lg_l4_drain(e, l);
@@ -127,7 +105,7 @@ static napi_value EngineL4Drain(napi_env env, napi_callback_info info) {
 /* engineL4Records(which): the record buffer `which` (see the L4_BATCH event's generation). */
 static napi_value EngineL4Records(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return NULL;
+  if (!get_args(env, info, 1, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   int32_t which = -1;
@@ -143,17 +121,15 @@ static napi_value EngineL4Records(napi_env env, napi_callback_info info) {
 /* engineL4Sessions(): live sessions of this thread's engine (for leak tests). */
 static napi_value EngineL4Sessions(napi_env env, napi_callback_info info) {
   (void)info;
-  lg_engine *e = live_engine(env);
+  lg_engine *e = engine_of(env);
   return number(env, e != NULL ? lg_l4_live_sessions(e) : 0);
 }
 
-#define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
-
 napi_status lg_l4_define(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
-      METHOD("engineListenL4", EngineListenL4),   METHOD("engineAdoptL4", EngineAdoptL4),
-      METHOD("engineL4Address", EngineL4Address), METHOD("engineL4Drain", EngineL4Drain),
-      METHOD("engineL4Records", EngineL4Records), METHOD("engineL4Sessions", EngineL4Sessions),
+      LG_NAPI_METHOD("engineListenL4", EngineListenL4),   LG_NAPI_METHOD("engineAdoptL4", EngineAdoptL4),
+      LG_NAPI_METHOD("engineL4Address", EngineL4Address), LG_NAPI_METHOD("engineL4Drain", EngineL4Drain),
+      LG_NAPI_METHOD("engineL4Records", EngineL4Records), LG_NAPI_METHOD("engineL4Sessions", EngineL4Sessions),
   };
   return napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
 }

@@ -13,6 +13,7 @@ import { parseBenchArgs } from '../../src/bench/options';
 import { runBench, type RunControls } from '../../src/bench/run';
 import type { TimelineEntry } from '../../src/bench/timeline';
 import { runWrk } from './wrk';
+import { measureIdleMemory } from './idle-memory';
 import type { ErrorCounts } from '../../src/bench/error-counts';
 import { summarizeFailover, type FailoverSummary } from './failover-report';
 import { OriginEventDriver, type EventLogEntry } from './origin-events';
@@ -39,7 +40,7 @@ export interface RunRecord {
   ok: boolean;
   error?: string;
   throughput: number;
-  unit: 'req/s' | 'Gbit/s';
+  unit: 'req/s' | 'Gbit/s' | 'KiB/conn';
   /** Constant rate requested (req/s), 0 for closed loop. */
   rate: number;
   latency?: LatencySummary;
@@ -266,7 +267,9 @@ function describe(r: RunRecord): string {
   const tp =
     r.unit === 'Gbit/s'
       ? `${r.throughput.toFixed(1)} Gbit/s`
-      : `${Math.round(r.throughput).toLocaleString('en-US')} req/s`;
+      : r.unit === 'KiB/conn'
+        ? `${r.throughput.toFixed(2)} KiB per idle connection`
+        : `${Math.round(r.throughput).toLocaleString('en-US')} req/s`;
   const lat = r.latency ? `  p50 ${r.latency.p50.toFixed(3)} ms  p99 ${r.latency.p99.toFixed(3)} ms` : '';
   const cpu = r.systemCpuPercent === null ? '' : `  cpu ${r.systemCpuPercent.toFixed(0)}%`;
   return tp + lat + cpu + (r.generatorBehind ? '  (generator behind schedule)' : '');
@@ -336,20 +339,23 @@ export async function runScenario(sc: Scenario, opts: ExecuteOptions): Promise<S
     live = await startSystems(sc, origin, opts, failures);
     if (sc.kind === 'http') await warmUp(sc, live, opts);
     const variants = await planVariants(sc, live, durationMs, records, failures, opts);
+    // Memory freed by one run is reused by the next without showing in RSS: one run per process.
+    const reps = sc.kind === 'idle-memory' ? 1 : opts.reps;
+    if (reps < opts.reps) opts.log(`  (idle-memory: one run per fresh process, not ${opts.reps})`);
     for (const v of variants) {
-      for (let rep = 1; rep <= opts.reps; rep++) {
+      for (let rep = 1; rep <= reps; rep++) {
         for (const sys of live) {
           if (failures[sys.name] !== undefined) continue;
           const r =
             sc.kind === 'tcp-bulk'
               ? await measureTcp(sc, sys, rep, durationMs)
-              : sc.events.length > 0
-                ? await measureWithEvents(sc, sys, origin, rep, durationMs, opts)
-                : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs);
+              : sc.kind === 'idle-memory'
+                ? await measureIdleMemory(sc, sys.name, sys.port, sys.process?.pid ?? null, rep)
+                : sc.events.length > 0
+                  ? await measureWithEvents(sc, sys, origin, rep, durationMs, opts)
+                  : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs);
           records.push(r);
-          opts.log(
-            `  ${v.name ? v.name + ' ' : ''}rep ${rep}/${opts.reps} ${sys.name.padEnd(10)} ${describe(r)}`,
-          );
+          opts.log(`  ${v.name ? v.name + ' ' : ''}rep ${rep}/${reps} ${sys.name.padEnd(10)} ${describe(r)}`);
           if (sys.process?.exited != null) {
             failures[sys.name] = `${sys.name} ${sys.process.exited} during the run\n${logTail(sys.process)}`;
           }

@@ -193,6 +193,23 @@ export function treeCpu(pid: number): CpuSeconds {
   return total;
 }
 
+/** Resident memory (VmRSS) of `pid` and every live descendant, in KiB; 0 for a process gone. */
+export function treeRssKiB(pid: number): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {
+      // exited
+    }
+    stack.push(...childrenOf(p));
+  }
+  return total;
+}
+
 export function treeCpuSeconds(pid: number): number {
   const cpu = treeCpu(pid);
   return cpu.user + cpu.kernel;

@@ -34,7 +34,11 @@ export interface ScenarioEvent {
 export interface Scenario {
   name: string;
   title: string;
-  kind: 'http' | 'tcp-bulk';
+  /**
+   * `idle-memory`: `load.connections` keep-alive connections, one request each, left open; the
+   * system's resident memory per connection once it has settled (lower is better).
+   */
+  kind: 'http' | 'tcp-bulk' | 'idle-memory';
   /**
    * How the proxies are configured: `tcp` for tcp-bulk, and for an http scenario that puts L4
    * proxies in front of an HTTP origin (`"proxyMode": "tcp"`, e.g. connections per second).
@@ -81,11 +85,9 @@ export function parseScenario(raw: Json, file: string): Scenario {
   const baseline = str(raw.baseline, 'baseline');
   if (!systems.includes(baseline)) fail(file, `baseline '${baseline}' is not among the systems`);
   const kind =
-    raw.kind === 'tcp-bulk'
-      ? 'tcp-bulk'
-      : raw.kind === 'http'
-        ? 'http'
-        : fail(file, "'kind' must be http or tcp-bulk");
+    raw.kind === 'tcp-bulk' || raw.kind === 'http' || raw.kind === 'idle-memory'
+      ? raw.kind
+      : fail(file, "'kind' must be http, tcp-bulk or idle-memory");
   const proxyMode =
     raw.proxyMode === undefined
       ? kind === 'tcp-bulk'

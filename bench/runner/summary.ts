@@ -116,8 +116,9 @@ const ms = (v: number | null): string =>
 export function markdownForOutcome(outcome: ScenarioOutcome, cells: Cell[]): string {
   const sc = outcome.scenario;
   const lines = [`### ${sc.name}: ${sc.title}`, ''];
-  const unit = cells[0]?.unit ?? (sc.kind === 'tcp-bulk' ? 'Gbit/s' : 'req/s');
-  const digits = unit === 'Gbit/s' ? 1 : 0;
+  const unit =
+    cells[0]?.unit ?? (sc.kind === 'tcp-bulk' ? 'Gbit/s' : sc.kind === 'idle-memory' ? 'KiB/conn' : 'req/s');
+  const digits = unit === 'Gbit/s' ? 1 : unit === 'KiB/conn' ? 2 : 0;
   lines.push(
     `| variant | system | ${unit} (median) | min–max | p50 | p99 | p99.9 | errors | system CPU | µs CPU/req | µs user/req | µs kernel/req | ÷${sc.baseline} | p99 ÷${sc.baseline} |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',

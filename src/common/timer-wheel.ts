@@ -1,16 +1,24 @@
 /**
  * Coarse timeouts for the data plane (Pingora's timer wheel, undici's fast timers): one interval per
  * thread drives every route timeout, idle timeout and connect timeout. Arming and cancelling are O(1)
- * Set operations and allocate nothing (the armed object is its own entry), where `setTimeout` per
- * request would create a timer object and a closure each time.
+ * and allocate nothing: each bucket is an intrusive doubly-linked list through the targets' own
+ * `timerPrev`/`timerNext` fields, where `setTimeout` per request would create a timer object and a
+ * closure each time.
+ *
+ * Not a Set per bucket: a Set's table is reallocated as it grows and shrinks under churn, and the
+ * tables, promoted to the old generation, kept the young requests they had listed alive through
+ * every scavenge until the next full GC (a third of what a proxied request allocated survived a
+ * scavenge). A target that leaves a bucket clears its links, so nothing dead points at it.
  *
  * Precision is one tick (TICK_MS): a 15 s route timeout fires between 15.00 and 15.05 s.
  */
 export interface TimeoutTarget {
   /** Monotonic deadline in ms; set by `arm`, read by the wheel. */
   timerDeadline: number;
-  /** Bucket the target sits in, or -1; owned by the wheel. */
+  /** Bucket the target sits in, or -1; owned by the wheel, as are the two links. */
   timerBucket: number;
+  timerPrev: TimeoutTarget | null;
+  timerNext: TimeoutTarget | null;
   onTimeout(): void;
 }
 
@@ -20,7 +28,8 @@ const TICK_MS = TIMER_TICK_MS;
 const BUCKETS = 256; // one revolution = 12.8 s; longer deadlines go around again
 
 export class TimerWheel {
-  private readonly buckets: Set<TimeoutTarget>[] = [];
+  /** The first target of each bucket's list. */
+  private readonly buckets: (TimeoutTarget | null)[] = new Array<TimeoutTarget | null>(BUCKETS).fill(null);
   private cursor = 0;
   private readonly interval: NodeJS.Timeout | null = null;
   private armed = 0;
@@ -33,7 +42,6 @@ export class TimerWheel {
     private readonly now: () => number = monotonicMs,
     driven: 'interval' | 'manual' = 'interval',
   ) {
-    for (let i = 0; i < BUCKETS; i++) this.buckets.push(new Set());
     if (driven === 'manual') return;
     this.interval = setInterval(() => this.tick(), TICK_MS);
     this.interval.unref();
@@ -45,15 +53,25 @@ export class TimerWheel {
     if (ms <= 0) return;
     target.timerDeadline = this.now() + ms;
     const slots = Math.max(1, Math.ceil(ms / TICK_MS));
+    // Never the cursor's own bucket: a target armed while that bucket fires waits for its turn.
     const bucket = (this.cursor + Math.min(slots, BUCKETS - 1)) % BUCKETS;
+    const first = this.buckets[bucket]!;
     target.timerBucket = bucket;
-    this.buckets[bucket]!.add(target);
+    target.timerNext = first;
+    if (first !== null) first.timerPrev = target;
+    this.buckets[bucket] = target;
     this.armed++;
   }
 
   disarm(target: TimeoutTarget): void {
     if (target.timerBucket < 0) return;
-    this.buckets[target.timerBucket]!.delete(target);
+    const prev = target.timerPrev;
+    const next = target.timerNext;
+    if (prev === null) this.buckets[target.timerBucket] = next;
+    else prev.timerNext = next;
+    if (next !== null) next.timerPrev = prev;
+    target.timerPrev = null;
+    target.timerNext = null;
     target.timerBucket = -1;
     this.armed--;
   }
@@ -69,23 +87,15 @@ export class TimerWheel {
   /** Moves the wheel one slot and fires the targets that are due (called every TICK_MS). */
   tick(): void {
     this.cursor = (this.cursor + 1) % BUCKETS;
-    const bucket = this.buckets[this.cursor]!;
-    if (bucket.size === 0) return;
     const now = this.now();
-    for (const target of bucket) {
-      if (target.timerDeadline > now) {
-        // Not due yet: it went around the wheel; move it forward again.
-        const remaining = target.timerDeadline - now;
-        bucket.delete(target);
-        this.armed--;
-        target.timerBucket = -1;
-        this.arm(target, remaining);
-        continue;
-      }
-      bucket.delete(target);
-      target.timerBucket = -1;
-      this.armed--;
-      target.onTimeout();
+    // Always take the bucket's first target: a callback may disarm any other one, and what it
+    // arms lands in other buckets, so this ends.
+    let target: TimeoutTarget | null;
+    while ((target = this.buckets[this.cursor]!) !== null) {
+      this.disarm(target);
+      // Not due yet: it went around the wheel; move it forward again.
+      if (target.timerDeadline > now) this.arm(target, target.timerDeadline - now);
+      else target.onTimeout();
     }
   }
 }

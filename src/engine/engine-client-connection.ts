@@ -14,8 +14,8 @@ import type {
 } from '../http/codec';
 import { constants } from 'node:os';
 import type { HeaderMap } from '../http/header-map';
-import { BodyFraming, serializeRequestHead, type RequestFramingState } from '../http/h1-heads';
-import { isValidRequestTarget, lastChunkWithTrailers } from '../http/h1-serialize';
+import { BodyFraming, writeRequestHead, type RequestFramingState } from '../http/h1-heads';
+import { headWriter, isValidRequestTarget, lastChunkWithTrailers } from '../http/h1-serialize';
 import type { ConnectHandler, UpstreamConnector, UpstreamTransport } from '../upstream/transport';
 import { EngineEvent, type NativeEngine } from './native-engine';
 import { resetReasonName } from './reset-reasons';
@@ -107,10 +107,12 @@ export class EngineClientConnection implements ClientConnection, RequestEncoder,
       this.failStream('local_reset');
       return false;
     }
-    const text = serializeRequestHead(this.framingState, head, contentLength, endStream);
+    const w = headWriter();
+    writeRequestHead(w, this.framingState, head, contentLength, endStream);
     this.engine.bindings.clientWriteHead(
       this.id,
-      text,
+      w.bytes,
+      w.length,
       this.framingState.framing,
       endStream,
       head.method === 'HEAD',

@@ -3,7 +3,7 @@
  * manager drives: the JS half of the engine's server codec. The C half (downstream.c) parses and
  * checks requests exactly as src/http/server-connection.ts does; this half turns its events into
  * `RequestDecoder` calls and the manager's responses into writes, with the same framing decisions
- * (serializeResponseHead, shared with the JS codec).
+ * (writeResponseHead, shared with the JS codec).
  */
 import type {
   RequestDecoder,
@@ -15,8 +15,8 @@ import type {
   StreamResetReason,
 } from '../http/codec';
 import type { HeaderMap } from '../http/header-map';
-import { BodyFraming, serializeResponseHead, type ResponseFramingState } from '../http/h1-heads';
-import { lastChunkWithTrailers } from '../http/h1-serialize';
+import { BodyFraming, writeResponseHead, type ResponseFramingState } from '../http/h1-heads';
+import { headWriter, lastChunkWithTrailers } from '../http/h1-serialize';
 import { localReplyBody, serializeLocalReply } from '../http/local-reply';
 import { EngineEvent, type NativeEngine } from './native-engine';
 import { EngineClientConnection } from './engine-client-connection';
@@ -90,10 +90,12 @@ class EngineServerStream implements ResponseEncoder, ResponseFramingState {
     if (this.detached || this.responseStarted) return false;
     this.responseStarted = true;
     const connection = this.connection;
-    const text = serializeResponseHead(this, head, contentLength, endStream, connection.draining);
+    const w = headWriter();
+    writeResponseHead(w, this, head, contentLength, endStream, connection.draining);
     connection.engine.bindings.serverWriteHead(
       connection.id,
-      text,
+      w.bytes,
+      w.length,
       this.framing,
       endStream,
       this.closeAfterResponse,

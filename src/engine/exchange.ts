@@ -47,6 +47,9 @@ export class Exchange {
   private generation = -1;
   private data: Buffer = Buffer.alloc(0);
   private data32: Int32Array = new Int32Array(0);
+  /** The addresses of the last accepted connection (`addresses`). */
+  private lastRemote = '';
+  private lastLocal = '';
 
   constructor(
     control: ArrayBuffer,
@@ -120,12 +123,29 @@ export class Exchange {
     this.refresh();
     const x = this.control32;
     const remoteLen = x[X.REMOTE_LEN]!;
+    this.lastRemote = this.sameOrNew(this.lastRemote, 0, remoteLen);
+    this.lastLocal = this.sameOrNew(this.lastLocal, remoteLen, remoteLen + x[X.LOCAL_LEN]!);
     return {
-      remoteAddress: latin1Slice(this.data, 0, remoteLen),
+      remoteAddress: this.lastRemote,
       remotePort: x[X.REMOTE_PORT]!,
-      localAddress: latin1Slice(this.data, remoteLen, remoteLen + x[X.LOCAL_LEN]!),
+      localAddress: this.lastLocal,
       localPort: x[X.LOCAL_PORT]!,
     };
+  }
+
+  /**
+   * `previous` when the data area's bytes [start, end) spell it, else a new string of them:
+   * connections mostly come from a few addresses (a load balancer, a sidecar) to one, and every
+   * idle connection keeps its two address strings, so they are shared rather than one pair each.
+   */
+  private sameOrNew(previous: string, start: number, end: number): string {
+    const data = this.data;
+    if (previous.length === end - start) {
+      let i = 0;
+      while (i < previous.length && previous.charCodeAt(i) === data[start + i]) i++;
+      if (i === previous.length) return previous;
+    }
+    return latin1Slice(data, start, end);
   }
 
   private fields(): { headers: HeaderMap; text: string } {

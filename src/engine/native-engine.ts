@@ -45,6 +45,9 @@ export const enum EngineEvent {
   L4_BATCH = 19,
 }
 
+/** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
+const ENGINE_INTERFACE = 3;
+
 const ENGINE_FUNCTIONS = [
   'engineCreate',
   'engineData',
@@ -103,6 +106,9 @@ export class NativeEngine {
     if (env.LEGATE_ENGINE === 'js') return 'disabled by LEGATE_ENGINE=js';
     const native = loadNative();
     if (native === null) return 'the native addon is not active';
+    if (native.engineInterface !== ENGINE_INTERFACE) {
+      return `the addon's engine interface is ${native.engineInterface ?? 'absent'}, this Legate needs ${ENGINE_INTERFACE} (stale build? node native-bindings/build.js)`;
+    }
     const missing = ENGINE_FUNCTIONS.filter((f) => typeof native[f] !== 'function');
     if (missing.length > 0) return `the addon lacks ${missing.join(', ')} (stale build?)`;
     const parser = native.h1Status?.();

@@ -47,12 +47,15 @@ export interface NativeBindings {
     maxBodyBytes: number,
     replies: string[],
   ): number;
+  /** The engine functions' interface version (engine.h LG_ENGINE_INTERFACE). */
+  engineInterface?: number;
   engineStopListening?(listener: number): void;
   engineAdopt?(listener: number, fd: number): number;
   engineConnect?(ip: string, port: number): number;
   serverWriteHead?(
     conn: number,
-    text: string,
+    head: Uint8Array,
+    headLength: number,
     framing: number,
     endStream: boolean,
     closeAfterResponse: boolean,
@@ -65,7 +68,8 @@ export interface NativeBindings {
   serverReplyPartial?(conn: number, text: string): boolean;
   clientWriteHead?(
     conn: number,
-    text: string,
+    head: Uint8Array,
+    headLength: number,
     framing: number,
     endStream: boolean,
     headRequest: boolean,

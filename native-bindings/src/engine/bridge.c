@@ -188,6 +188,20 @@ static const char *bytes_arg(napi_env env, napi_value v, size_t *len) {
   return data != NULL ? data : "";
 }
 
+/* A head JS wrote into a byte buffer: the first `length` bytes of a Uint8Array. */
+static const char *head_arg(napi_env env, napi_value bytes, napi_value length, size_t *len) {
+  size_t capacity;
+  const char *data = bytes_arg(env, bytes, &capacity);
+  if (data == NULL) return NULL;
+  int32_t n = int_arg(env, length);
+  if (n < 0 || (size_t)n > capacity) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "legate engine: head length outside its buffer");
+    return NULL;
+  }
+  *len = (size_t)n;
+  return data;
+}
+
 static napi_value int_result(napi_env env, int32_t v) {
   napi_value out;
   napi_create_int32(env, v, &out);
@@ -233,6 +247,7 @@ void lg_engine_free(lg_engine *e) {
   }
   free(e->listeners);
   free(e);
+  lg_wq_release_spares();
 }
 
 /* Closes everything; the struct is freed once libuv has closed its handles. */
@@ -371,6 +386,7 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   lg_listener *l = calloc(1, sizeof *l);
   if (l == NULL) return NULL;
   l->fd = int_arg(env, argv[0]);
+  lg_listener_learn_local(l);
   l->limits.max_head_bytes = (uint32_t)int_arg(env, argv[1]);
   l->limits.max_headers = (uint32_t)int_arg(env, argv[2]);
   l->limits.underscores = (uint8_t)int_arg(env, argv[3]);
@@ -438,25 +454,25 @@ static napi_value EngineAdopt(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------ downstream: the response */
 
-/* serverWriteHead(id, text, framing, endStream, closeAfterResponse, status, pipeFrom) */
+/* serverWriteHead(id, bytes, length, framing, endStream, closeAfterResponse, status, pipeFrom) */
 static napi_value ServerWriteHead(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  lg_conn *c = conn_call(env, info, 7, argv);
+  napi_value argv[8];
+  lg_conn *c = conn_call(env, info, 8, argv);
   if (c == NULL || c->kind != LG_CONN_DOWNSTREAM || !c->stream_active || c->response_started) return NULL;
   size_t len;
-  const char *text = text_arg(c->engine, argv[1], &len);
-  if (text == NULL) return NULL;
+  const char *head = head_arg(env, argv[1], argv[2], &len);
+  if (head == NULL) return NULL;
   c->response_started = true;
-  c->out_framing = (lg_framing)int_arg(env, argv[2]);
-  bool end_stream = bool_arg(env, argv[3]);
-  c->close_after_response = bool_arg(env, argv[4]);
-  c->status = (uint16_t)int_arg(env, argv[5]);
-  lg_conn_write(c, text, len);
+  c->out_framing = (lg_framing)int_arg(env, argv[3]);
+  bool end_stream = bool_arg(env, argv[4]);
+  c->close_after_response = bool_arg(env, argv[5]);
+  c->status = (uint16_t)int_arg(env, argv[6]);
+  lg_conn_write(c, head, len);
   if (end_stream) {
     lg_downstream_response_complete(c);
     return NULL;
   }
-  lg_conn *source = conn_arg(c->engine, argv[6]);
+  lg_conn *source = conn_arg(c->engine, argv[7]);
   if (source != NULL && source->kind == LG_CONN_UPSTREAM && source->stream_active) lg_conn_pipe(source, c);
   return NULL;
 }
@@ -581,22 +597,22 @@ static napi_value EngineConnect(napi_env env, napi_callback_info info) {
   return int_result(env, c->id);
 }
 
-/* clientWriteHead(id, text, framing, endStream, headRequest, reusable, pipeFrom) */
+/* clientWriteHead(id, bytes, length, framing, endStream, headRequest, reusable, pipeFrom) */
 static napi_value ClientWriteHead(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  lg_conn *c = conn_call(env, info, 7, argv);
+  napi_value argv[8];
+  lg_conn *c = conn_call(env, info, 8, argv);
   if (c == NULL || c->kind != LG_CONN_UPSTREAM) return NULL;
   size_t len;
-  const char *text = text_arg(c->engine, argv[1], &len);
-  if (text == NULL) return NULL;
-  lg_upstream_start_stream(c, bool_arg(env, argv[4]), bool_arg(env, argv[5]));
-  c->out_framing = (lg_framing)int_arg(env, argv[2]);
-  lg_conn_write(c, text, len);
-  if (bool_arg(env, argv[3])) {
+  const char *head = head_arg(env, argv[1], argv[2], &len);
+  if (head == NULL) return NULL;
+  lg_upstream_start_stream(c, bool_arg(env, argv[5]), bool_arg(env, argv[6]));
+  c->out_framing = (lg_framing)int_arg(env, argv[3]);
+  lg_conn_write(c, head, len);
+  if (bool_arg(env, argv[4])) {
     lg_upstream_request_complete(c);
     return NULL;
   }
-  lg_conn *source = conn_arg(c->engine, argv[6]);
+  lg_conn *source = conn_arg(c->engine, argv[7]);
   if (source != NULL && source->kind == LG_CONN_DOWNSTREAM && source->stream_active &&
       !source->request_complete)
     lg_conn_pipe(source, c);
@@ -635,7 +651,11 @@ static napi_value ClientWriteText(napi_env env, napi_callback_info info) {
 #define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 napi_status legate_define_engine(napi_env env, napi_value exports) {
+  napi_value interface_version;
+  napi_status status = napi_create_int32(env, LG_ENGINE_INTERFACE, &interface_version);
+  if (status != napi_ok) return status;
   napi_property_descriptor methods[] = {
+      {"engineInterface", NULL, NULL, NULL, NULL, interface_version, napi_enumerable, NULL},
       METHOD("engineCreate", EngineCreate),
       METHOD("engineData", EngineData),
       METHOD("engineDestroy", EngineDestroy),
@@ -655,6 +675,6 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("connClose", ConnClose),
       METHOD("connBytes", ConnBytes),
   };
-  napi_status status = napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  status = napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return status == napi_ok ? lg_l4_define(env, exports) : status;
 }

@@ -56,15 +56,27 @@ static void set_nodelay(int fd) {
 
 void lg_downstream_accept(lg_engine *e, lg_listener *l) {
   for (;;) {
-    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage remote;
+    socklen_t remote_len = sizeof remote;
+    int fd = accept4(l->fd, (struct sockaddr *)&remote, &remote_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       /* EAGAIN: accepted everything; EMFILE/ENFILE: leave the rest in the backlog. */
       return;
     }
     lg_conn *c = adopt(e, l, fd);
-    if (c != NULL) lg_downstream_announce(c);
+    if (c != NULL) lg_downstream_announce(c, &remote);
   }
+}
+
+void lg_listener_learn_local(lg_listener *l) {
+  socklen_t len = sizeof l->local;
+  memset(&l->local, 0, sizeof l->local);
+  if (l->fd < 0 || getsockname(l->fd, (struct sockaddr *)&l->local, &len) != 0) return;
+  if (l->local.ss_family == AF_INET)
+    l->local_fixed = ((struct sockaddr_in *)&l->local)->sin_addr.s_addr != htonl(INADDR_ANY);
+  else if (l->local.ss_family == AF_INET6)
+    l->local_fixed = !IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&l->local)->sin6_addr);
 }
 
 static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd) {
@@ -82,8 +94,9 @@ static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd) {
 }
 
 /* Tells JS about a new connection (from a dispatch: its addresses travel in the exchange). */
-void lg_downstream_announce(lg_conn *c) {
-  lg_exchange_put_addresses(c->engine, c->fd);
+void lg_downstream_announce(lg_conn *c, const struct sockaddr_storage *remote) {
+  lg_listener *l = c->listener;
+  lg_exchange_put_addresses(c->engine, c->fd, remote, l->local_fixed ? &l->local : NULL);
   lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, 0);
 }
 

@@ -31,6 +31,12 @@
 #include "h1_parser.h"
 #include "wqueue.h"
 
+/*
+ * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
+ * bump it whenever an argument list or an event changes, so JS never drives a stale build.
+ */
+#define LG_ENGINE_INTERFACE 3
+
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
 
@@ -93,6 +99,10 @@ typedef struct lg_listener {
   bool closed;
   bool accept_pending; /* accept on the next dispatch (the fd may hold queued connections) */
   struct lg_l4_listener *l4; /* a tcp_proxy listener (l4.c), else NULL */
+  /* The address every accepted socket has locally, when the listener is bound to one (not a
+   * wildcard): no getsockname per connection then. */
+  bool local_fixed;
+  struct sockaddr_storage local;
 } lg_listener;
 
 /* Exchange control block (exchange.c, src/engine/exchange.ts): Int32 and Float64 field indexes. */
@@ -285,7 +295,9 @@ void lg_conn_release(lg_conn *c);
 void lg_downstream_accept(lg_engine *e, lg_listener *l);
 void lg_downstream_accept_from_js(lg_engine *e, lg_listener *l);
 lg_conn *lg_downstream_adopt_from_js(lg_engine *e, lg_listener *l, int fd);
-void lg_downstream_announce(lg_conn *c);
+/* `remote`: the peer as accept4 reported it, or NULL (an adopted fd: asked of the socket). */
+void lg_downstream_announce(lg_conn *c, const struct sockaddr_storage *remote);
+void lg_listener_learn_local(lg_listener *l);
 void lg_downstream_feed(lg_conn *c, uint8_t *data, size_t len);
 void lg_downstream_on_eof(lg_conn *c);
 void lg_downstream_continue(lg_conn *c);
@@ -307,6 +319,7 @@ void lg_upstream_on_eof(lg_conn *c);
 void lg_exchange_put_head(lg_engine *e, const lg_h1_head *head);
 size_t lg_exchange_put_data(lg_engine *e, const void *data, size_t len);
 void lg_exchange_put_piped(lg_engine *e, uint64_t bytes);
-void lg_exchange_put_addresses(lg_engine *e, int fd);
+void lg_exchange_put_addresses(lg_engine *e, int fd, const struct sockaddr_storage *remote,
+                               const struct sockaddr_storage *local);
 
 #endif

@@ -184,7 +184,7 @@ void lg_loop_flush(lg_engine *e) {
       lg_conn *c = e->announce;
       e->announce = c->next_announce;
       c->in_announce_list = false;
-      if (!c->closed) lg_downstream_announce(c);
+      if (!c->closed) lg_downstream_announce(c, NULL);
       worked = true;
     }
     while (e->resume != NULL) {

@@ -19,6 +19,35 @@ struct lg_wchunk {
   char data[];
 };
 
+/*
+ * Emptied MIN_CHUNK chunks kept for the next write, per thread (each worker's engine runs on its
+ * own thread): a proxied request queues a head on each side, and malloc + free of two 4 KiB chunks
+ * per request showed in the profile. At most SPARE_MAX are kept (256 KiB per thread).
+ */
+#define SPARE_MAX 64
+static _Thread_local lg_wchunk *spare;
+static _Thread_local int spare_count;
+
+static lg_wchunk *chunk_new(size_t cap) {
+  if (cap == MIN_CHUNK && spare != NULL) {
+    lg_wchunk *c = spare;
+    spare = c->next;
+    spare_count--;
+    return c;
+  }
+  return malloc(sizeof(lg_wchunk) + cap);
+}
+
+static void chunk_free(lg_wchunk *c) {
+  if (c->cap == MIN_CHUNK && spare_count < SPARE_MAX) {
+    c->next = spare;
+    spare = c;
+    spare_count++;
+    return;
+  }
+  free(c);
+}
+
 int lg_wq_append(lg_wqueue *q, const char *data, size_t len) {
   if (len == 0) return 0;
   lg_wchunk *t = q->tail;
@@ -29,7 +58,7 @@ int lg_wq_append(lg_wqueue *q, const char *data, size_t len) {
     return 0;
   }
   size_t cap = len < MIN_CHUNK ? MIN_CHUNK : len;
-  lg_wchunk *c = malloc(sizeof *c + cap);
+  lg_wchunk *c = chunk_new(cap);
   if (c == NULL) return -1;
   c->next = NULL;
   c->cap = cap;
@@ -71,7 +100,7 @@ int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written) {
       left -= in_chunk;
       q->head = c->next;
       if (q->head == NULL) q->tail = NULL;
-      free(c);
+      chunk_free(c);
     }
   }
   return 0;
@@ -81,9 +110,18 @@ void lg_wq_clear(lg_wqueue *q) {
   lg_wchunk *c = q->head;
   while (c != NULL) {
     lg_wchunk *next = c->next;
-    free(c);
+    chunk_free(c);
     c = next;
   }
   q->head = q->tail = NULL;
   q->bytes = 0;
+}
+
+void lg_wq_release_spares(void) {
+  while (spare != NULL) {
+    lg_wchunk *next = spare->next;
+    free(spare);
+    spare = next;
+  }
+  spare_count = 0;
 }

@@ -28,4 +28,7 @@ int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written);
 
 void lg_wq_clear(lg_wqueue *q);
 
+/* Frees the calling thread's spare chunks (its engine is going away). */
+void lg_wq_release_spares(void);
+
 #endif

@@ -36,6 +36,8 @@ export class RetryState implements TimeoutTarget {
   attempts = 0;
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   private target: Retryable | null = null;
   /** This request holds a unit of the retry circuit breaker (a retry is scheduled or in flight). */
   private holdsRetry = false;

@@ -57,6 +57,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private isHead = false;
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
 
   constructor(private readonly shared: RouterShared) {
     super();

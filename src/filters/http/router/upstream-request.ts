@@ -33,6 +33,8 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   attachedAtMs = 0;
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
 
   constructor(
     private readonly router: RouterFilter,

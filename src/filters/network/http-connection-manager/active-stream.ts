@@ -58,6 +58,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   upstreamHost = '';
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
 
   /** request_timeout: the whole request must arrive in time (armed until the request ends). */
   private readonly requestTimer: RequestTimer | null;
@@ -427,6 +429,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 class RequestTimer implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   constructor(private readonly stream: ActiveStream) {}
   onTimeout(): void {
     this.stream.onRequestTimeout();

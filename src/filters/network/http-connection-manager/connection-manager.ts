@@ -332,6 +332,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
 class CodecOwnedConnections implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   /** httpCallbacks() was asked for: a codec owns this listener's connections. */
   inUse = false;
   drained = true;
@@ -380,15 +382,24 @@ class CodecOwnedConnections implements TimeoutTarget {
  * the per-request timeouts (`HeadTimeout` → 408 and close); while draining, when to close it (see
  * common/drain.ts). It also accounts for the requests the codec refuses (`onProtocolError`).
  */
-export class DownstreamConnection implements ServerConnectionCallbacks {
+export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutTarget {
   codec: ServerConnection | null = null;
-  private readonly idleTimer: ConnectionTimer;
-  private readonly headTimer: ConnectionTimer;
+  /**
+   * The connection is its own timer (TimeoutTarget) for the idle timeout while no request is under
+   * way and the head timeout from a request's first byte until its head is complete — never both
+   * at once. One object less per connection: idle keep-alive connections are the ones that count.
+   */
+  timerDeadline = 0;
+  timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
+  private timing: 'idle' | 'head' = 'idle';
   /** Monotonic ms of the current request's first byte. */
   private requestStartMs = 0;
   /** The stream of the request in flight, from its head's completion until it is destroyed. */
   private stream: ActiveStream | null = null;
-  private readonly drainTimer: ConnectionTimer;
+  /** Made when a drain first needs it. */
+  private drainTimer: DrainTimer | null = null;
   /** When the connection last became idle (accepted, or its last exchange ended); -1 while a request is under way. */
   private idleSinceMs: number;
 
@@ -396,28 +407,24 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
     private readonly hcm: HttpConnectionManager,
     private readonly peer: ConnectionAddresses,
   ) {
-    this.idleTimer = new ConnectionTimer(this, 'idle');
-    this.headTimer = new ConnectionTimer(this, 'head');
-    this.drainTimer = new ConnectionTimer(this, 'drain');
-    hcm.services.timers.arm(this.idleTimer, hcm.config.idleTimeoutMs);
+    hcm.services.timers.arm(this, hcm.config.idleTimeoutMs);
     this.idleSinceMs = hcm.services.now();
   }
 
   onRequestBegin(): void {
     const hcm = this.hcm;
     this.idleSinceMs = -1;
-    hcm.services.timers.disarm(this.idleTimer);
     this.requestStartMs = hcm.services.now();
-    if (hcm.headTimeout !== null) hcm.services.timers.arm(this.headTimer, hcm.headTimeout.ms);
+    this.timing = 'head';
+    if (hcm.headTimeout !== null) hcm.services.timers.arm(this, hcm.headTimeout.ms);
+    else hcm.services.timers.disarm(this);
     // Draining: a request on its way is no longer idle: it has until drain_timeout.
     if (hcm.draining) this.scheduleDrainClose();
   }
 
   newStream(encoder: ResponseEncoder): RequestDecoder {
     this.idleSinceMs = -1;
-    const timers = this.hcm.services.timers;
-    timers.disarm(this.idleTimer);
-    timers.disarm(this.headTimer);
+    this.hcm.services.timers.disarm(this);
     const stream = new ActiveStream(this.hcm, encoder, this);
     this.stream = stream;
     return stream;
@@ -427,7 +434,8 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
   streamDone(): void {
     const hcm = this.hcm;
     this.stream = null;
-    hcm.services.timers.arm(this.idleTimer, hcm.config.idleTimeoutMs);
+    this.timing = 'idle';
+    hcm.services.timers.arm(this, hcm.config.idleTimeoutMs);
     this.idleSinceMs = hcm.services.now();
     if (hcm.draining) this.scheduleDrainClose();
   }
@@ -448,26 +456,23 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
     let closeAt = hcm.drainDeadlineMs;
     if (this.idleSinceMs >= 0) closeAt = Math.min(closeAt, this.idleSinceMs + DRAIN_QUIET_MS);
     if (closeAt <= now) this.codec?.goAway();
-    else hcm.services.timers.arm(this.drainTimer, closeAt - now);
+    else hcm.services.timers.arm((this.drainTimer ??= new DrainTimer(this)), closeAt - now);
   }
 
   onProtocolError(status: number, bodyBytes: number): void {
     const hcm = this.hcm;
     hcm.stats.cxProtocolError.inc();
-    hcm.services.timers.disarm(this.headTimer);
+    if (this.timing === 'head') hcm.services.timers.disarm(this);
     const stream = this.stream;
     if (stream !== null) stream.onCodecProtocolError(status, bodyBytes);
     else if (status !== 0)
       hcm.recordUnstreamedReply(this.peer, this.requestStartMs, status, 'DPE', bodyBytes);
   }
 
-  onTimer(kind: ConnectionTimerKind): void {
+  /** The idle or the head timeout (`timing`). */
+  onTimeout(): void {
     const hcm = this.hcm;
-    if (kind === 'drain') {
-      this.codec?.goAway();
-      return;
-    }
-    if (kind === 'idle') {
+    if (this.timing === 'idle') {
       hcm.stats.cxIdleTimeout.inc();
       this.codec?.close();
       return;
@@ -479,25 +484,26 @@ export class DownstreamConnection implements ServerConnectionCallbacks {
     } else this.codec?.close();
   }
 
+  onDrainTimeout(): void {
+    this.codec?.goAway();
+  }
+
   onConnectionClose(): void {
     const timers = this.hcm.services.timers;
-    timers.disarm(this.idleTimer);
-    timers.disarm(this.headTimer);
-    timers.disarm(this.drainTimer);
+    timers.disarm(this);
+    if (this.drainTimer !== null) timers.disarm(this.drainTimer);
     this.hcm.connectionClosed(this);
   }
 }
 
-type ConnectionTimerKind = 'idle' | 'head' | 'drain';
-
-class ConnectionTimer implements TimeoutTarget {
+/** When a draining connection closes (see `scheduleDrainClose`). */
+class DrainTimer implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
-  constructor(
-    private readonly conn: DownstreamConnection,
-    private readonly kind: ConnectionTimerKind,
-  ) {}
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
+  constructor(private readonly conn: DownstreamConnection) {}
   onTimeout(): void {
-    this.conn.onTimer(this.kind);
+    this.conn.onDrainTimeout();
   }
 }

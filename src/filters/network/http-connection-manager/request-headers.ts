@@ -3,11 +3,11 @@
  * ConnectionManagerUtility::mutateRequestHeaders): drop hop-by-hop fields, apply the
  * x-forwarded-* and x-request-id rules, and resolve the authority.
  */
-import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type { RequestHead } from '../../../http/codec';
 import type { HeaderMap } from '../../../http/header-map';
+import { randomRequestId } from '../../../common/request-id';
 
 /** Fields that describe one hop, never forwarded (RFC 9110 §7.6.1, plus legacy proxy fields). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
@@ -87,7 +87,8 @@ export function mutateForwardingHeaders(
     client = xff === undefined ? null : addressFromRight(xff, trustedHops);
     if (!headers.has('x-forwarded-proto')) headers.add('x-forwarded-proto', 'http');
   }
-  if (config.generateRequestId && !headers.has('x-request-id')) headers.add('x-request-id', randomUUID());
+  if (config.generateRequestId && !headers.has('x-request-id'))
+    headers.add('x-request-id', randomRequestId());
   return client;
 }
 

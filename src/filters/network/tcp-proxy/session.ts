@@ -54,6 +54,8 @@ const enum Phase {
 export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   private phase = Phase.Connecting;
   private attempts = 0;
   private connect: UpstreamConnect | null = null;

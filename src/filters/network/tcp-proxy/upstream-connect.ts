@@ -40,6 +40,8 @@ export interface UpstreamConnectCallbacks {
 export class UpstreamConnect implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
   private socket: net.Socket | null = null;
   private host: Host | null = null;
   private connected = false;

@@ -123,7 +123,8 @@ function haproxy(threads: number): SystemDef {
 
 /**
  * Legate from the Envoy YAML template, with the given downstream HTTP/1.1 codec; `legate-js` is
- * Legate's codec with the native HTTP engine turned off (LEGATE_ENGINE=js: Node's sockets).
+ * Legate with the native engine turned off (LEGATE_ENGINE=js: Node's sockets; for tcp_proxy, the
+ * splice relay thread).
  */
 function legate(codec: 'legate' | 'uws', engine: 'native' | 'js' = 'native'): SystemDef {
   const name = codec === 'uws' ? 'legate-uws' : engine === 'js' ? 'legate-js' : 'legate';

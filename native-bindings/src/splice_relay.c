@@ -43,6 +43,7 @@
 
 #include <node_api.h>
 
+#include "splice_pump.h"
 #include "splice_relay.h"
 
 #define EVENT_BATCH 128
@@ -56,19 +57,11 @@ enum relay_end { END_CLEAN = 0, END_RESET_A = 1, END_RESET_B = 2 };
 
 struct relay_env;
 
-typedef struct direction {
-  int pipe_r, pipe_w;
-  size_t capacity; /* bytes the pipe holds */
-  size_t in_pipe;  /* bytes read from src, not yet written to dst */
-  bool eof;        /* src sent FIN */
-  bool done;       /* FIN propagated to dst */
-} direction;
-
 typedef struct relay {
   pthread_mutex_t lock;
   enum relay_state state;
   int fd[2];       /* dups: 0 = A (downstream), 1 = B (upstream) */
-  direction dir[2]; /* dir[0]: A -> B, dir[1]: B -> A */
+  lg_splice_dir dir[2]; /* dir[0]: A -> B, dir[1]: B -> A */
   uint64_t bytes[2]; /* delivered per direction; written under lock, read with __atomic */
   double id;
   struct relay_env *env;
@@ -103,9 +96,8 @@ static struct {
 static void close_relay_fds(relay *r) {
   for (int i = 0; i < 2; i++) {
     if (r->fd[i] >= 0) close(r->fd[i]);
-    if (r->dir[i].pipe_r >= 0) close(r->dir[i].pipe_r);
-    if (r->dir[i].pipe_w >= 0) close(r->dir[i].pipe_w);
-    r->fd[i] = r->dir[i].pipe_r = r->dir[i].pipe_w = -1;
+    r->fd[i] = -1;
+    lg_splice_dir_close(&r->dir[i]);
   }
 }
 
@@ -128,54 +120,20 @@ static void free_graveyard(void) {
  * failed.
  */
 static int pump(relay *r, int d) {
-  direction *p = &r->dir[d];
-  int src = r->fd[d], dst = r->fd[1 - d];
-  int src_end = d == 0 ? END_RESET_A : END_RESET_B;
-  int dst_end = d == 0 ? END_RESET_B : END_RESET_A;
-  if (p->done) return END_CLEAN;
-  for (;;) {
-    while (p->in_pipe > 0) {
-      ssize_t n = splice(p->pipe_r, NULL, dst, NULL, p->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        p->in_pipe -= (size_t)n;
-        __atomic_add_fetch(&r->bytes[d], (uint64_t)n, __ATOMIC_RELAXED);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && errno == EAGAIN) {
-        return END_CLEAN; /* dst's send buffer is full: its EPOLLOUT resumes us */
-      } else {
-        return dst_end;
-      }
-    }
-    if (p->eof) {
-      shutdown(dst, SHUT_WR);
-      p->done = true;
+  switch (lg_splice_pump(&r->dir[d], r->fd[d], r->fd[1 - d], &r->bytes[d])) {
+    case LG_PUMP_SRC_FAILED:
+      return d == 0 ? END_RESET_A : END_RESET_B;
+    case LG_PUMP_DST_FAILED:
+      return d == 0 ? END_RESET_B : END_RESET_A;
+    default:
       return END_CLEAN;
-    }
-    /* The pipe is empty here, so EAGAIN can only mean src has nothing to read. */
-    ssize_t n = splice(src, NULL, p->pipe_w, NULL, p->capacity, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) {
-      p->in_pipe = (size_t)n;
-    } else if (n == 0) {
-      p->eof = true;
-    } else if (errno == EINTR) {
-      continue;
-    } else if (errno == EAGAIN) {
-      return END_CLEAN;
-    } else {
-      return src_end;
-    }
   }
 }
 
 /* A pending socket error (EPOLLERR) on a direction that is idle would go unnoticed by pump. */
 static int socket_error_end(relay *r) {
-  for (int i = 0; i < 2; i++) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(r->fd[i], SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
-      return i == 0 ? END_RESET_A : END_RESET_B;
-  }
+  for (int i = 0; i < 2; i++)
+    if (lg_socket_has_error(r->fd[i])) return i == 0 ? END_RESET_A : END_RESET_B;
   return END_CLEAN;
 }
 
@@ -329,18 +287,6 @@ static napi_value SpliceRelayInit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static bool setup_direction(direction *p, int pipe_bytes) {
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
-  p->pipe_r = fds[0];
-  p->pipe_w = fds[1];
-  /* Best effort: the kernel may refuse (pipe-max-size, per-user limits); the default still works. */
-  fcntl(p->pipe_w, F_SETPIPE_SZ, pipe_bytes);
-  int capacity = fcntl(p->pipe_w, F_GETPIPE_SZ);
-  p->capacity = capacity > 0 ? (size_t)capacity : 65536;
-  return true;
-}
-
 /*
  * spliceRelayStart(id: number, fdA: number, fdB: number, pipeBytes: number): external
  * fdA/fdB are connected, non-blocking TCP sockets that libuv no longer reads.
@@ -381,14 +327,17 @@ static napi_value SpliceRelayStart(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&r->lock, NULL);
   r->id = id;
   r->env = renv;
-  for (int i = 0; i < 2; i++) r->fd[i] = r->dir[i].pipe_r = r->dir[i].pipe_w = -1;
+  for (int i = 0; i < 2; i++) {
+    r->fd[i] = -1;
+    lg_splice_dir_init(&r->dir[i]);
+  }
   for (int i = 0; i < 2 && err == 0; i++) {
     r->fd[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
     if (r->fd[i] < 0) err = errno;
   }
   for (int i = 0; i < 2 && err == 0; i++) {
     syscall = "pipe2";
-    if (!setup_direction(&r->dir[i], pipe_bytes)) err = errno;
+    if (!lg_splice_dir_open(&r->dir[i], pipe_bytes)) err = errno;
   }
   /* Registered under the lock so the relay thread cannot run this relay before it is complete. */
   pthread_mutex_lock(&r->lock);

@@ -20,6 +20,7 @@ import { Exchange } from './exchange';
 import { llhttpMethodNames } from '../http/llhttp';
 import type { EngineServerConnection } from './engine-server-connection';
 import type { EngineClientConnection } from './engine-client-connection';
+import { L4Batches, type EngineL4Handler } from './l4-batch';
 
 /** engine.h lg_event. */
 export const enum EngineEvent {
@@ -41,10 +42,11 @@ export const enum EngineEvent {
   UPSTREAM_WATERMARK = 16,
   UPSTREAM_CLOSED = 17,
   REQUEST_RESET = 18,
+  L4_BATCH = 19,
 }
 
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 2;
+const ENGINE_INTERFACE = 3;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -65,6 +67,12 @@ const ENGINE_FUNCTIONS = [
   'connReadDisable',
   'connClose',
   'connBytes',
+  'engineListenL4',
+  'engineAdoptL4',
+  'engineL4Address',
+  'engineL4Drain',
+  'engineL4Records',
+  'engineL4Sessions',
 ] as const;
 export type EngineBindings = Required<Pick<NativeBindings, (typeof ENGINE_FUNCTIONS)[number]>>;
 
@@ -80,17 +88,22 @@ export class NativeEngine {
   readonly servers: (EngineServerConnection | undefined)[] = [];
   readonly clients: (EngineClientConnection | undefined)[] = [];
   private readonly listeners: EngineListenerHandler[] = [];
+  private readonly l4Handlers: EngineL4Handler[] = [];
+  private readonly l4Batches: L4Batches;
+  /** engineL4Address ids by `address:port`: each host is registered with the engine once. */
+  private readonly l4Addresses = new Map<string, number>();
   private destroyed = false;
 
   private constructor(readonly bindings: EngineBindings) {
     const created = bindings.engineCreate(this.onEvent);
     // llhttp numbers methods the same in every 9.x build: the wasm codec's names serve the engine's.
     this.exchange = new Exchange(created.control, () => bindings.engineData(), llhttpMethodNames());
+    this.l4Batches = new L4Batches((which) => bindings.engineL4Records(which), this.l4Handlers);
   }
 
-  /** Why the engine cannot run here, or null when it can. */
-  static unavailableReason(): string | null {
-    if (process.env.LEGATE_ENGINE === 'js') return 'disabled by LEGATE_ENGINE=js';
+  /** Why the engine cannot run here (with `env`'s settings), or null when it can. */
+  static unavailableReason(env: NodeJS.ProcessEnv = process.env): string | null {
+    if (env.LEGATE_ENGINE === 'js') return 'disabled by LEGATE_ENGINE=js';
     const native = loadNative();
     if (native === null) return 'the native addon is not active';
     if (native.engineInterface !== ENGINE_INTERFACE) {
@@ -136,6 +149,45 @@ export class NativeEngine {
     return id;
   }
 
+  /**
+   * Serves tcp_proxy sessions accepted on `fd` (or, with fd -1, only those handed over with
+   * `adoptL4`): the engine connects and splices them, `handler` picks hosts and counts (l4-batch.ts).
+   */
+  listenL4(
+    fd: number,
+    options: { idleTimeoutMs: number; maxDurationMs: number; pipeBytes: number },
+    handler: EngineL4Handler,
+  ): number {
+    const id = this.bindings.engineListenL4(
+      fd,
+      options.idleTimeoutMs,
+      options.maxDurationMs,
+      options.pipeBytes,
+    );
+    this.l4Handlers[id] = handler;
+    return id;
+  }
+
+  /** A connection the primary accepted (exact_balance) becomes a session of L4 listener `listener`. */
+  adoptL4(listener: number, fd: number): number {
+    return this.bindings.engineAdoptL4(listener, fd);
+  }
+
+  /** Sessions of `listener` close once quiet, after the drain's grace at the latest. */
+  drainL4(listener: number): void {
+    this.bindings.engineL4Drain(listener);
+  }
+
+  /** The id picks name `address`:`port` by (registered on first use). */
+  l4Address(key: string, address: string, port: number): number {
+    let id = this.l4Addresses.get(key);
+    if (id === undefined) {
+      id = this.bindings.engineL4Address(address, port);
+      this.l4Addresses.set(key, id);
+    }
+    return id;
+  }
+
   stopListening(listener: number): void {
     this.bindings.engineStopListening(listener);
   }
@@ -164,6 +216,9 @@ export class NativeEngine {
         client?.onClosed(a);
         return;
       }
+      case EngineEvent.L4_BATCH:
+        this.l4Batches.deliver(conn, a, b);
+        return;
       case EngineEvent.CONNECT_FAILED: {
         const client = this.clients[conn];
         this.clients[conn] = undefined;

@@ -45,6 +45,8 @@ import {
 } from '../filters/listener/api';
 import { FilterChainSelector } from './filter-chain-selector';
 import { ipBytes } from '../common/cidr';
+import { TcpProxyFilter } from '../filters/network/tcp-proxy/tcp-proxy';
+import type { EngineSessionHooks } from '../filters/network/tcp-proxy/engine-sessions';
 
 /** Where this worker's socket for a listener comes from (decided by the primary). */
 export interface ListenerSocketPlan {
@@ -105,11 +107,13 @@ class ActiveFilterChain {
   }
 }
 
-export class ActiveListener implements EngineListenerHandler {
+export class ActiveListener implements EngineListenerHandler, EngineSessionHooks {
   private server: net.Server | null = null;
   private uws: UwsListener | null = null;
   /** This worker's native engine, when it serves this listener (else null: Node sockets). */
   private readonly engine: NativeEngine | null;
+  /** The chain's tcp_proxy when the engine runs its sessions (accept, connect, splice in C). */
+  private readonly engineTcpProxy: TcpProxyFilter | null;
   private engineListener = -1;
   /** `filter_chains` then `default_filter_chain`. */
   private readonly chains: ActiveFilterChain[];
@@ -180,7 +184,31 @@ export class ActiveListener implements EngineListenerHandler {
     this.handshakeTimeouts = services.stats.counter(
       prefix + 'downstream_cx_transport_socket_connect_timeout',
     );
-    this.engine = this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
+    const only = this.onlyChain;
+    const engineTcpProxy = only?.terminal instanceof TcpProxyFilter ? only.terminal : null;
+    const l4Off = engineTcpProxy === null ? null : this.engineL4Ineligibility(services.nativeEngine, only!);
+    this.engineTcpProxy = engineTcpProxy !== null && l4Off === null ? engineTcpProxy : null;
+    this.engine =
+      this.engineTcpProxy !== null || this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
+    for (const chain of this.chains) {
+      if (!(chain.terminal instanceof TcpProxyFilter)) continue;
+      const off = chain === only ? l4Off : 'several filter chains or listener filters';
+      chain.terminal.logDataPath(chain.terminal === this.engineTcpProxy, off);
+    }
+  }
+
+  /**
+   * Why the engine cannot run the sessions of this listener's one tcp_proxy chain, or null when it
+   * can: the chain is plaintext and every filter before tcp_proxy decides without a Node socket
+   * (`admitsConnection`).
+   */
+  private engineL4Ineligibility(engine: NativeEngine | null, chain: ActiveFilterChain): string | null {
+    if (engine === null) return 'the native engine is off';
+    if (chain.transport !== null) return 'TLS';
+    const filters = chain.filters;
+    for (let i = 0; i < filters.length - 1; i++)
+      if (filters[i]!.admitsConnection === undefined) return 'network filters before tcp_proxy';
+    return (chain.terminal as TcpProxyFilter).engineIneligibility();
   }
 
   /** The chain serving every connection when there is no choice to make (engine and uWS need one). */
@@ -215,6 +243,15 @@ export class ActiveListener implements EngineListenerHandler {
   /** Starts accepting; resolves with the bound port. */
   async start(plan: ListenerSocketPlan): Promise<number> {
     const { address } = this.config;
+    if (this.engineTcpProxy !== null && (plan.handoff || plan.fd !== null)) {
+      this.engineListener = this.engineTcpProxy.listenOnEngine(
+        this.engine!,
+        plan.handoff ? -1 : plan.fd!,
+        this,
+      );
+      this.boundPort = plan.port;
+      return this.boundPort;
+    }
     if (this.engine !== null && (plan.handoff || plan.fd !== null)) {
       const hcm = this.onlyChain!.terminal as HttpConnectionManager;
       this.engineListener = this.engine.listen(
@@ -290,13 +327,16 @@ export class ActiveListener implements EngineListenerHandler {
    */
   adoptFd(fd: number, onClosed: () => void): boolean {
     if (this.engine === null) return false;
-    const id = this.engine.bindings.engineAdopt(this.engineListener, fd);
+    const id =
+      this.engineTcpProxy !== null
+        ? this.engineTcpProxy.adoptOnEngine(fd)
+        : this.engine.bindings.engineAdopt(this.engineListener, fd);
     if (id >= 0) this.adoptedClosers.set(id, onClosed);
     else onClosed();
     return true;
   }
 
-  /** Connections adopted by id, until the engine announces them (ACCEPTED). */
+  /** Connections adopted by id: HTTP until the engine announces them (ACCEPTED), tcp_proxy until they end. */
   private readonly adoptedClosers = new Map<number, () => void>();
 
   /** The native engine accepted connection `id` (EngineListenerHandler). */
@@ -323,6 +363,25 @@ export class ActiveListener implements EngineListenerHandler {
     this.cxActive.dec();
     this.workerCxActive.dec();
   };
+
+  /** A tcp_proxy session on the engine started; the filters before tcp_proxy decide (EngineSessionHooks). */
+  sessionStarted(): boolean {
+    this.cxTotal.inc();
+    this.cxActive.inc();
+    this.workerCxActive.inc();
+    const filters = this.onlyChain!.filters;
+    for (let i = 0; i < filters.length - 1; i++) if (!filters[i]!.admitsConnection!()) return false;
+    return true;
+  }
+
+  /** A tcp_proxy session on the engine ended (EngineSessionHooks). */
+  sessionEnded(session: number): void {
+    this.onEngineConnectionClosed();
+    const adopted = this.adoptedClosers.get(session);
+    if (adopted === undefined) return;
+    this.adoptedClosers.delete(session);
+    adopted();
+  }
 
   /**
    * Serves a connection the primary accepted and handed over (exact_balance), set up as this

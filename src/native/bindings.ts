@@ -81,6 +81,13 @@ export interface NativeBindings {
   connReadDisable?(conn: number, disable: boolean): void;
   connClose?(conn: number): void;
   connBytes?(conn: number, out: Float64Array): void;
+  /** tcp_proxy sessions on the engine (native-bindings/src/engine/l4_napi.c; see src/engine/l4-batch.ts). */
+  engineListenL4?(fd: number, idleTimeoutMs: number, maxDurationMs: number, pipeBytes: number): number;
+  engineAdoptL4?(listener: number, fd: number): number;
+  engineL4Address?(ip: string, port: number): number;
+  engineL4Drain?(listener: number): void;
+  engineL4Records?(which: number): ArrayBuffer;
+  engineL4Sessions?(): number;
   /**
    * The native HTTP/1 parser (native-bindings/src/engine/h1_parser.c, on Node's own llhttp):
    * whether it can run in this process, and if not why (absent from addons built before it).

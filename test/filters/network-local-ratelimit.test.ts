@@ -1,6 +1,7 @@
 /**
  * envoy.filters.network.local_ratelimit through the real proxy (2 workers sharing one bucket), in
- * front of tcp_proxy and in front of http_connection_manager.
+ * front of tcp_proxy (on each tcp_proxy path: native engine, splice relay, JS relay) and in front
+ * of http_connection_manager.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,7 +18,7 @@ import {
   type LegateProcess,
   type Origin,
 } from '../integration/harness';
-import { addonActive, collect, connect, startEcho, tcpProxyYaml, type Upstream } from '../l4/fixtures';
+import { collect, connect, l4Paths, startEcho, tcpProxyYaml, type Upstream } from '../l4/fixtures';
 
 const TCP_PROXY_ENTRY = '      - name: envoy.filters.network.tcp_proxy\n';
 const HCM_ENTRY = '      - name: envoy.filters.network.http_connection_manager\n';
@@ -59,8 +60,12 @@ function withSecondListener(yaml: string): string {
 }
 
 /** Legate (2 workers, one bucket between them) on `yaml` for the length of `body`. */
-function withProxy(yaml: string, body: (proxy: LegateProcess) => Promise<void>): Promise<void> {
-  return withLegate(yaml, { concurrency: 2 }, body);
+function withProxy(
+  yaml: string,
+  body: (proxy: LegateProcess) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  return withLegate(yaml, { concurrency: 2, env }, body);
 }
 
 /** Opens `n` connections at once, each sends `ping` and half-closes; resolves with what each read. */
@@ -84,20 +89,6 @@ after(async () => {
   await origin?.close();
 });
 
-test('before tcp_proxy: max_tokens connections relay, the rest are closed before any upstream connect', async () => {
-  await withProxy(limitedTcpYaml(3), async (proxy) => {
-    const results = await pingAll(proxy.ports.get('tcp')!, 6);
-    assert.equal(results.filter((r) => r === 'ping').length, 3, `results: ${JSON.stringify(results)}`);
-    assert.equal(results.filter((r) => r === '').length, 3);
-    assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 3);
-    assert.equal(await stat(proxy, 'tcp.l4.downstream_cx_total'), 3, 'tcp_proxy never saw the limited ones');
-    assert.equal(await stat(proxy, 'cluster.up.upstream_cx_total'), 3);
-    // A filter that only looks at new connections keeps the splice relay.
-    const relay = addonActive() ? 'splice' : 'JS streams';
-    assert.match(proxy.output(), new RegExp(`tcp_proxy 'l4' relays with ${relay}\\b`));
-  });
-});
-
 test('before http_connection_manager: a limited connection is closed before any request', async () => {
   await withProxy(insertBefore(catchAllYaml([origin.port]), HCM_ENTRY, rateLimitEntry(2)), async (proxy) => {
     const port = proxy.ports.get('proxy')!;
@@ -111,30 +102,69 @@ test('before http_connection_manager: a limited connection is closed before any 
   });
 });
 
-test('share_key: two listeners with the same key and token_bucket share one bucket', async () => {
-  await withProxy(withSecondListener(limitedTcpYaml(3, 'share_key: shared')), async (proxy) => {
-    const first = await pingAll(proxy.ports.get('tcp')!, 2);
-    const second = await pingAll(proxy.ports.get('tcp2')!, 2);
-    assert.deepEqual(first, ['ping', 'ping']);
-    assert.equal(second.filter((r) => r === 'ping').length, 1, 'one token was left for the second listener');
-    assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 1);
+for (const path of l4Paths()) {
+  test(`${path.name} path, before tcp_proxy: max_tokens connections relay, the rest are closed before any upstream connect`, async () => {
+    await withProxy(
+      limitedTcpYaml(3),
+      async (proxy) => {
+        const results = await pingAll(proxy.ports.get('tcp')!, 6);
+        assert.equal(results.filter((r) => r === 'ping').length, 3, `results: ${JSON.stringify(results)}`);
+        assert.equal(results.filter((r) => r === '').length, 3);
+        assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 3);
+        assert.equal(
+          await stat(proxy, 'tcp.l4.downstream_cx_total'),
+          3,
+          'tcp_proxy never saw the limited ones',
+        );
+        assert.equal(await stat(proxy, 'cluster.up.upstream_cx_total'), 3);
+        // A filter that only looks at new connections keeps the engine, or the splice relay.
+        assert.match(proxy.output(), new RegExp(`tcp_proxy 'l4' ${path.log}\\b`));
+      },
+      path.env,
+    );
   });
-});
 
-test('without share_key each listener has its own bucket', async () => {
-  await withProxy(withSecondListener(limitedTcpYaml(2)), async (proxy) => {
-    assert.deepEqual(await pingAll(proxy.ports.get('tcp')!, 2), ['ping', 'ping']);
-    assert.deepEqual(await pingAll(proxy.ports.get('tcp2')!, 2), ['ping', 'ping']);
+  test(`${path.name} path, share_key: two listeners with the same key and token_bucket share one bucket`, async () => {
+    await withProxy(
+      withSecondListener(limitedTcpYaml(3, 'share_key: shared')),
+      async (proxy) => {
+        const first = await pingAll(proxy.ports.get('tcp')!, 2);
+        const second = await pingAll(proxy.ports.get('tcp2')!, 2);
+        assert.deepEqual(first, ['ping', 'ping']);
+        assert.equal(
+          second.filter((r) => r === 'ping').length,
+          1,
+          'one token was left for the second listener',
+        );
+        assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 1);
+      },
+      path.env,
+    );
   });
-});
 
-test('runtime_enabled with default_value false turns the filter off', async () => {
-  const yaml = limitedTcpYaml(1, 'runtime_enabled: { runtime_key: rl_on, default_value: false }');
-  await withProxy(yaml, async (proxy) => {
-    assert.deepEqual(await pingAll(proxy.ports.get('tcp')!, 3), ['ping', 'ping', 'ping']);
-    assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 0);
+  test(`${path.name} path: without share_key each listener has its own bucket`, async () => {
+    await withProxy(
+      withSecondListener(limitedTcpYaml(2)),
+      async (proxy) => {
+        assert.deepEqual(await pingAll(proxy.ports.get('tcp')!, 2), ['ping', 'ping']);
+        assert.deepEqual(await pingAll(proxy.ports.get('tcp2')!, 2), ['ping', 'ping']);
+      },
+      path.env,
+    );
   });
-});
+
+  test(`${path.name} path: runtime_enabled with default_value false turns the filter off`, async () => {
+    const yaml = limitedTcpYaml(1, 'runtime_enabled: { runtime_key: rl_on, default_value: false }');
+    await withProxy(
+      yaml,
+      async (proxy) => {
+        assert.deepEqual(await pingAll(proxy.ports.get('tcp')!, 3), ['ping', 'ping', 'ping']);
+        assert.equal(await stat(proxy, 'local_rate_limit.conn_rl.rate_limited'), 0);
+      },
+      path.env,
+    );
+  });
+}
 
 test('config errors: token_bucket and stat_prefix are required; the filter is not terminal', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-nrl-'));

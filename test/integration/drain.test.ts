@@ -21,15 +21,12 @@ import {
   tcpProxyListener,
 } from './harness';
 import type { LegateProcess, Origin } from './harness';
-import { addonActive, connect, startEcho, within, type Upstream } from '../l4/fixtures';
+import { connect, l4Paths, startEcho, within, type Upstream } from '../l4/fixtures';
 import { KeepAliveLoad } from '../support/keep-alive-load';
 
 const CODECS = ['legate', 'uws'] as const;
 type Codec = (typeof CODECS)[number];
-const RELAYS: { name: string; env: Record<string, string> }[] = [
-  ...(addonActive() ? [{ name: 'splice', env: {} }] : []),
-  { name: 'JS', env: { LEGATE_NATIVE: '0' } },
-];
+const RELAYS = l4Paths();
 /** Longer than any test here: a drain that waited for it would fail the test's own bound. */
 const DRAIN_TIME_ARGS = ['--drain-time-s', '30'];
 /** Runs of the keep-alive load per codec: a lost request is a race, so one clean run proves little. */

@@ -1,46 +1,32 @@
 /**
- * A 1 GiB upload through each relay, with the SHA-256 of what the client sent compared to the one
- * of what the upstream received, and the proxy's fd count across 10,000 connections.
+ * A 1 GiB upload through each tcp_proxy path (native engine, splice relay, JS relay), with the
+ * SHA-256 of what the client sent compared to the one of what the upstream received, and the
+ * proxy's fd count across 10,000 connections on each path.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startLegate, type LegateProcess } from '../integration/harness';
 import {
-  addonActive,
   collect,
   connect,
   hashedUpload,
-  openFdCount,
+  l4Paths,
+  settledFdCount,
   startEcho,
   startHashSink,
   tcpProxyYaml,
-  within,
+  type L4Path,
 } from './fixtures';
 
 const GIB = 1 << 30;
 const BULK_TIMEOUT_MS = 180_000;
 
-/**
- * The fd count of `pid` once it stopped changing (the same over 3 readings 100 ms apart, within
- * 5 s): the proxy closes its side of a connection a moment after the client saw it end.
- */
-async function settledFdCount(pid: number): Promise<number> {
-  let last = openFdCount(pid);
-  for (let same = 0, i = 0; same < 3 && i < 50; i++) {
-    await within(new Promise((resolve) => setTimeout(resolve, 100)), 'fd settle');
-    const now = openFdCount(pid);
-    same = now === last ? same + 1 : 0;
-    last = now;
-  }
-  return last;
-}
-
-async function uploadThrough(env: Record<string, string>, relay: string): Promise<void> {
+async function uploadThrough(path: L4Path): Promise<void> {
   const sink = await startHashSink();
   let proxy: LegateProcess | undefined;
   try {
-    proxy = await startLegate(tcpProxyYaml({ upstreamPorts: [sink.port] }), { env });
-    assert.match(proxy.output(), new RegExp(`relays with ${relay}\\b`));
+    proxy = await startLegate(tcpProxyYaml({ upstreamPorts: [sink.port] }), { env: path.env });
+    assert.match(proxy.output(), new RegExp(`${path.log}\\b`));
     const started = Date.now();
     const { sent, received, receivedBytes } = await hashedUpload(
       proxy.ports.get('tcp')!,
@@ -50,49 +36,51 @@ async function uploadThrough(env: Record<string, string>, relay: string): Promis
     const seconds = (Date.now() - started) / 1000;
     assert.equal(receivedBytes, GIB);
     assert.equal(received, sent);
-    process.stdout.write(`# ${relay}: 1 GiB in ${seconds.toFixed(1)} s (hashing at both ends included)\n`);
+    process.stdout.write(
+      `# ${path.name}: 1 GiB in ${seconds.toFixed(1)} s (hashing at both ends included)\n`,
+    );
   } finally {
     await proxy?.stop();
     await sink.close();
   }
 }
 
-test(
-  '1 GiB through the splice relay (the JS relay without the addon) arrives intact',
-  { timeout: BULK_TIMEOUT_MS },
-  async () => {
-    await uploadThrough({}, addonActive() ? 'splice' : 'JS streams');
-  },
-);
+for (const path of l4Paths()) {
+  test(`1 GiB through the ${path.name} path arrives intact`, { timeout: BULK_TIMEOUT_MS }, async () => {
+    await uploadThrough(path);
+  });
+}
 
-test('1 GiB through the JS relay arrives intact', { timeout: BULK_TIMEOUT_MS }, async () => {
-  await uploadThrough({ LEGATE_NATIVE: '0' }, 'JS streams');
-});
-
-test('10,000 connections leave the proxy with the fds it started with', { timeout: 120_000 }, async () => {
-  const echo = await startEcho();
-  const proxy = await startLegate(tcpProxyYaml({ upstreamPorts: [echo.port] }));
-  try {
-    const port = proxy.ports.get('tcp')!;
-    const pid = proxy.proc.pid!;
-    const exchange = async (i: number): Promise<void> => {
-      const socket = await connect(port);
-      const outcome = collect(socket);
-      socket.end(`#${i}`);
-      assert.equal((await outcome).data.toString(), `#${i}`);
-    };
-    // Warm up (the relay thread, epoll fd, timers), then measure once the closes have landed.
-    for (let i = 0; i < 20; i++) await exchange(i);
-    const baseline = await settledFdCount(pid);
-    const lanes = 50;
-    await Promise.all(
-      Array.from({ length: lanes }, async (_, lane) => {
-        for (let i = lane; i < 10_000; i += lanes) await exchange(i);
-      }),
-    );
-    assert.equal(await settledFdCount(pid), baseline);
-  } finally {
-    await proxy.stop();
-    await echo.close();
-  }
-});
+for (const path of l4Paths()) {
+  test(
+    `10,000 connections leave the proxy with the fds it started with (${path.name} path)`,
+    { timeout: 120_000 },
+    async () => {
+      const echo = await startEcho();
+      const proxy = await startLegate(tcpProxyYaml({ upstreamPorts: [echo.port] }), { env: path.env });
+      try {
+        const port = proxy.ports.get('tcp')!;
+        const pid = proxy.proc.pid!;
+        const exchange = async (i: number): Promise<void> => {
+          const socket = await connect(port);
+          const outcome = collect(socket);
+          socket.end(`#${i}`);
+          assert.equal((await outcome).data.toString(), `#${i}`);
+        };
+        // Warm up (the relay thread, epoll fd, timers), then measure once the closes have landed.
+        for (let i = 0; i < 20; i++) await exchange(i);
+        const baseline = await settledFdCount(pid);
+        const lanes = 50;
+        await Promise.all(
+          Array.from({ length: lanes }, async (_, lane) => {
+            for (let i = lane; i < 10_000; i += lanes) await exchange(i);
+          }),
+        );
+        assert.equal(await settledFdCount(pid), baseline);
+      } finally {
+        await proxy.stop();
+        await echo.close();
+      }
+    },
+  );
+}

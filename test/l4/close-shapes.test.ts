@@ -1,6 +1,6 @@
 /**
- * Every way a tcp_proxy session can end, on both relays: the splice relay (with the addon) and the
- * JS relay (LEGATE_NATIVE=0, always run). Each shape must end with both of the proxy's sockets
+ * Every way a tcp_proxy session can end, on every path: the native engine and the splice relay
+ * (with the addon), and the JS relay (LEGATE_NATIVE=0, always run). Each shape must end with both of the proxy's sockets
  * closed within a bound: the listener's `downstream_cx_active` and the clusters'
  * `upstream_cx_active` back where they were before the shape, and the upstream server's own
  * sockets closed. A session that leaks (e.g. a FIN that never reaches the other side) keeps a
@@ -12,9 +12,9 @@ import type * as net from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startLegate, stat, type LegateProcess } from '../integration/harness';
 import {
-  addonActive,
   collect,
   connect,
+  l4Paths,
   refusedPort,
   startStalledUpstream,
   startUpstream,
@@ -29,10 +29,7 @@ const CLOSE_BOUND_MS = 3_000;
 const STALLED_CLOSE_BOUND_MS = 6_000;
 const CLUSTERS = ['up', 'refused', 'stalled', 'stalled_timeout'];
 
-const RELAYS: { name: string; env: Record<string, string>; log: string }[] = [
-  ...(addonActive() ? [{ name: 'splice', env: {}, log: 'splice' }] : []),
-  { name: 'JS', env: { LEGATE_NATIVE: '0' }, log: 'JS streams' },
-];
+const RELAYS = l4Paths();
 
 function listenerYaml(name: string, cluster: string): string {
   return `  - name: ${name}
@@ -150,7 +147,7 @@ for (const relay of RELAYS) {
     }
 
     test('the proxy runs the relay under test', () => {
-      assert.match(proxy.output(), new RegExp(`tcp_proxy 'tcp' relays with ${relay.log}\\b`));
+      assert.match(proxy.output(), new RegExp(`tcp_proxy 'tcp' ${relay.log}\\b`));
     });
 
     test('20 clients that connect and close at once without sending (FIN racing the upstream connect)', async () => {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
+import { NativeEngine } from '../../src/engine/native-engine';
 import { loadNative } from '../../src/native';
 import { indent, tcpProxyListener } from '../integration/harness';
 
@@ -26,9 +27,59 @@ export function addonActive(): boolean {
   return loadNative() !== null;
 }
 
+/** One way Legate can run tcp_proxy sessions, selected by `env`, and how its startup log names it. */
+export interface L4Path {
+  name: 'engine' | 'splice' | 'JS';
+  env: Record<string, string>;
+  /** What the startup log says after `tcp_proxy '<prefix>' `. */
+  log: string;
+}
+
+const ENGINE_PATH: L4Path = {
+  name: 'engine',
+  env: { LEGATE_ENGINE: 'native' },
+  log: 'runs on the native engine',
+};
+const SPLICE_PATH: L4Path = { name: 'splice', env: { LEGATE_ENGINE: 'js' }, log: 'relays with splice' };
+const JS_PATH: L4Path = { name: 'JS', env: { LEGATE_NATIVE: '0' }, log: 'relays with JS streams' };
+
+/**
+ * Every tcp_proxy path this process can run, each selected explicitly (so CI's LEGATE_ENGINE=js
+ * pass still covers the engine, as the HTTP matrix does): the native engine, the splice relay on
+ * Node sockets (both with the addon), and the JS relay (always).
+ */
+export function l4Paths(): L4Path[] {
+  return [
+    ...(addonActive() && NativeEngine.unavailableReason({}) === null ? [ENGINE_PATH] : []),
+    ...(addonActive() ? [SPLICE_PATH] : []),
+    JS_PATH,
+  ];
+}
+
+/** The tcp_proxy path a plain tcp_proxy listener gets in this process's environment. */
+export function defaultL4Path(): L4Path {
+  if (NativeEngine.unavailableReason() === null) return ENGINE_PATH;
+  return addonActive() ? SPLICE_PATH : JS_PATH;
+}
+
 /** Open fds of process `pid` ('self' for this one). */
 export function openFdCount(pid: number | 'self' = 'self'): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/**
+ * The fd count of `pid` once it stopped changing (the same over 3 readings 100 ms apart, within
+ * 5 s): the proxy closes its side of a connection a moment after the client saw it end.
+ */
+export async function settledFdCount(pid: number): Promise<number> {
+  let last = openFdCount(pid);
+  for (let same = 0, i = 0; same < 3 && i < 50; i++) {
+    await within(new Promise((resolve) => setTimeout(resolve, 100)), 'fd settle');
+    const now = openFdCount(pid);
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
 }
 
 export interface TcpProxyYamlOptions {

@@ -1,16 +1,17 @@
 /**
  * tcp_proxy end to end: the real proxy (2 workers) between real clients and upstreams on
- * 127.0.0.1. Runs on whichever relay the environment gives: the splice relay with the addon,
- * the JS relay under LEGATE_NATIVE=0 (the startup log line says which, and is asserted).
+ * 127.0.0.1. Runs on whichever path the environment gives: the native engine by default with the
+ * addon, the splice relay under LEGATE_ENGINE=js, the JS relay under LEGATE_NATIVE=0 (the startup
+ * log line says which, and is asserted).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { startLegate, stat, type LegateProcess } from '../integration/harness';
 import {
-  addonActive,
   collect,
   connect,
+  defaultL4Path,
   refusedPort,
   startEcho,
   startUpstream,
@@ -19,7 +20,7 @@ import {
   type Upstream,
 } from './fixtures';
 
-const EXPECTED_RELAY = addonActive() ? 'splice' : 'JS streams';
+const EXPECTED_PATH = defaultL4Path();
 
 let echo: Upstream;
 let proxy: LegateProcess;
@@ -36,8 +37,8 @@ after(async () => {
   await echo?.close();
 });
 
-test('the startup log names the relay this environment provides', () => {
-  assert.match(proxy.output(), new RegExp(`tcp_proxy 'l4' relays with ${EXPECTED_RELAY}\\b`));
+test(`the startup log names the path this environment provides (${EXPECTED_PATH.name})`, () => {
+  assert.match(proxy.output(), new RegExp(`tcp_proxy 'l4' ${EXPECTED_PATH.log}\\b`));
 });
 
 test('bytes round-trip through an echo upstream, and the stats count them', async () => {

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "l4.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -117,20 +118,20 @@ void lg_bridge_conn_closed(lg_engine *e, lg_conn *c) {
  * The engine of this thread, or NULL once it was destroyed: calls about connections are then
  * ignored, as writes to a destroyed socket are.
  */
-static lg_engine *engine_of(napi_env env) {
+lg_engine *engine_of(napi_env env) {
   legate_instance *instance = legate_instance_of(env);
   lg_engine *e = instance != NULL ? instance->engine : NULL;
   return e != NULL && !e->destroyed && !e->destroy_requested ? e : NULL;
 }
 
 /* engine_of for calls that must not silently do nothing (listen, connect). */
-static lg_engine *running_engine(napi_env env) {
+lg_engine *running_engine(napi_env env) {
   lg_engine *e = engine_of(env);
   if (e == NULL) napi_throw_error(env, "ERR_LEGATE_ENGINE", "the native engine is not running");
   return e;
 }
 
-static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
   if (argc < want) {
@@ -224,6 +225,7 @@ static lg_conn *conn_call(napi_env env, napi_callback_info info, size_t want, na
 /* ------------------------------------------------------------------ engine lifecycle */
 
 void lg_engine_free(lg_engine *e) {
+  lg_l4_free(e);
   for (lg_retired *r = e->retired; r != NULL;) {
     lg_retired *next = r->next;
     free(r->memory);
@@ -277,6 +279,7 @@ void lg_engine_destroy(lg_engine *e) {
       l->closed = true;
     }
   }
+  lg_l4_destroy(e);
   napi_delete_reference(e->env, e->on_event);
   napi_delete_reference(e->env, e->resource);
   napi_delete_reference(e->env, e->control_ref);
@@ -672,5 +675,6 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("connClose", ConnClose),
       METHOD("connBytes", ConnBytes),
   };
-  return napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  status = napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  return status == napi_ok ? lg_l4_define(env, exports) : status;
 }

@@ -35,7 +35,7 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 2
+#define LG_ENGINE_INTERFACE 3
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
@@ -70,6 +70,7 @@ typedef enum {
   LG_EV_UPSTREAM_WATERMARK = 16,  /* a = above/below (request body outran the upstream) */
   LG_EV_UPSTREAM_CLOSED = 17,
   LG_EV_REQUEST_RESET = 18,       /* a = reset reason: the request failed after its head (413, bad chunk) */
+  LG_EV_L4_BATCH = 19,            /* tcp_proxy records (l4.h): conn = buffer, a = count, b = generation */
 } lg_event;
 
 /* codec.ts StreamResetReason, as numbers. */
@@ -97,6 +98,7 @@ typedef struct lg_listener {
   size_t reply_len[LG_REPLY_SLOTS];
   bool closed;
   bool accept_pending; /* accept on the next dispatch (the fd may hold queued connections) */
+  struct lg_l4_listener *l4; /* a tcp_proxy listener (l4.c), else NULL */
   /* The address every accepted socket has locally, when the listener is bound to one (not a
    * wildcard): no getsockname per connection then. */
   bool local_fixed;
@@ -232,6 +234,7 @@ struct lg_engine {
   size_t high_water, low_water;
   bool destroyed;
   bool destroy_requested; /* by JS during a dispatch: done when the dispatch ends */
+  struct lg_l4 *l4;       /* tcp_proxy sessions (l4.c), created with the first such listener */
 };
 
 /* ---- loop.c */
@@ -256,6 +259,13 @@ void lg_bridge_conn_closed(lg_engine *e, lg_conn *c);
 void lg_engine_free(lg_engine *e);
 void lg_engine_destroy(lg_engine *e);
 napi_status legate_define_engine(napi_env env, napi_value exports);
+/* Argument helpers of the N-API files (bridge.c, l4_napi.c). This thread's engine, NULL once destroyed. */
+lg_engine *engine_of(napi_env env);
+/* engine_of, throwing when there is none (for calls that must not silently do nothing). */
+lg_engine *running_engine(napi_env env);
+/* The call's first `want` arguments into argv; false (a JS exception pending) when fewer came. */
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+#define LG_NAPI_METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 /* ---- conn.c */
 lg_conn *lg_conn_new(lg_engine *e, int fd, lg_conn_kind kind);
@@ -296,6 +306,8 @@ void lg_downstream_go_away(lg_conn *c);
 void lg_downstream_end(lg_conn *c);
 
 /* ---- upstream.c */
+/* `ip` (an IPv4 or IPv6 literal) and `port` as a socket address; false when `ip` is neither. */
+bool lg_sockaddr_parse(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
 lg_conn *lg_upstream_connect(lg_engine *e, const char *ip, int port, int *err);
 void lg_upstream_connected(lg_conn *c, int err);
 void lg_upstream_start_stream(lg_conn *c, bool head_request, bool reusable);

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "l4.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +21,15 @@
 /* A dispatch's deferred work may create more (a flush closes a conn, a close resumes a pipe). */
 #define MAX_FLUSH_ROUNDS 64
 
-/* Tags in epoll data that are not connections: listeners are tagged by index + 1. */
+static void accept_on(lg_engine *e, lg_listener *l) {
+  if (l->l4 != NULL) lg_l4_accept(e, l);
+  else lg_downstream_accept(e, l);
+}
+
+/*
+ * Tags in epoll data that are not connections: listeners are tagged by index + 1, tcp_proxy
+ * sessions (l4.c) by their address with the low bit set.
+ */
 static void on_epoll(lg_engine *e) {
   struct epoll_event events[EVENT_BATCH];
   int n;
@@ -32,7 +41,11 @@ static void on_epoll(lg_engine *e) {
     void *tag = events[i].data.ptr;
     if ((uintptr_t)tag <= e->listener_count) {
       lg_listener *l = e->listeners[(uintptr_t)tag - 1];
-      if (l != NULL && !l->closed) lg_downstream_accept(e, l);
+      if (l != NULL && !l->closed) accept_on(e, l);
+      continue;
+    }
+    if (lg_l4_is_session_tag(tag)) {
+      lg_l4_on_event(tag, events[i].events);
       continue;
     }
     lg_conn_on_event((lg_conn *)tag, events[i].events);
@@ -134,7 +147,7 @@ static void on_handle_closed(uv_handle_t *handle) {
 }
 
 void lg_loop_stop(lg_engine *e) {
-  e->open_handles = 3;
+  e->open_handles = 3 + lg_l4_close_handles(e, on_handle_closed);
   uv_close((uv_handle_t *)&e->poll, on_handle_closed);
   uv_close((uv_handle_t *)&e->idle, on_handle_closed);
   uv_close((uv_handle_t *)&e->close_timer, on_handle_closed);
@@ -164,7 +177,7 @@ void lg_loop_flush(lg_engine *e) {
       lg_listener *l = e->listeners[i];
       if (l == NULL || !l->accept_pending) continue;
       l->accept_pending = false;
-      if (!l->closed) lg_downstream_accept(e, l);
+      if (!l->closed) accept_on(e, l);
       worked = true;
     }
     while (e->announce != NULL) {
@@ -189,6 +202,7 @@ void lg_loop_flush(lg_engine *e) {
       worked = true;
     }
     if (lg_bridge_flush_events(e)) worked = true;
+    if (lg_l4_flush(e)) worked = true;
     while (e->closed_list != NULL && !e->destroy_requested) {
       lg_conn *c = e->closed_list;
       e->closed_list = c->next_closed;

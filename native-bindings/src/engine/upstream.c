@@ -51,21 +51,29 @@ static const lg_h1_limits LIMITS = {
     .max_body_bytes = 0,
 };
 
-lg_conn *lg_upstream_connect(lg_engine *e, const char *ip, int port, int *err) {
-  struct sockaddr_storage ss;
-  socklen_t len;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+bool lg_sockaddr_parse(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
   if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons((uint16_t)port);
-    len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+    *len = sizeof *v4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons((uint16_t)port);
-    len = sizeof *v6;
-  } else {
+    *len = sizeof *v6;
+    return true;
+  }
+  return false;
+}
+
+lg_conn *lg_upstream_connect(lg_engine *e, const char *ip, int port, int *err) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!lg_sockaddr_parse(ip, port, &ss, &len)) {
     *err = EINVAL;
     return NULL;
   }

@@ -33,6 +33,13 @@ export interface NetworkFilter {
    * connection's bytes must take first; the socket may be paused by them (`isPaused()`).
    */
   onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus;
+  /**
+   * The same decision as `onNewConnection` for a connection with no Node socket (the native
+   * engine's tcp_proxy sessions): false refuses it (the engine closes it; the filter counted it).
+   * Only `connectionOnly` filters have it; a listener whose filters before tcp_proxy all have it
+   * may run on the engine.
+   */
+  admitsConnection?(): boolean;
 }
 
 /**

@@ -32,10 +32,16 @@ export class NetworkLocalRateLimitFilter implements NetworkFilter {
   }
 
   onNewConnection(socket: net.Socket): FilterStatus {
-    if (!this.enabled || this.bucket.consume(Date.now())) return FilterStatus.Continue;
-    this.rateLimited.inc();
+    if (this.admitsConnection()) return FilterStatus.Continue;
     // Envoy closes with NoFlush: nothing was written, so destroy() is a plain close.
     socket.destroy();
     return FilterStatus.StopIteration;
+  }
+
+  /** Takes a token, or counts the connection as rate limited. */
+  admitsConnection(): boolean {
+    if (!this.enabled || this.bucket.consume(Date.now())) return true;
+    this.rateLimited.inc();
+    return false;
   }
 }

@@ -2,13 +2,17 @@
  * The tcp_proxy network filter on one worker for one listener: a terminal filter that takes each
  * accepted socket and proxies it to an upstream cluster as a `TcpProxySession`.
  *
- * Relay choice: the native splice relay when the addon provides it and no filter before tcp_proxy
- * needs to see the bytes (none, or only `connectionOnly` ones), else the JS streams relay.
+ * Where sessions run: on the native engine (engine-sessions.ts: accepted, connected and spliced in
+ * C) when nothing needs a Node socket per connection (the filters before tcp_proxy, if any, decide
+ * in `admitsConnection`; `engineIneligibility`); else on Node sockets, relayed by the native splice relay when the addon
+ * provides it and no filter before tcp_proxy needs to see the bytes (none, or only `connectionOnly`
+ * ones), else by the JS streams relay.
  */
 import type * as net from 'node:net';
 import { createAccessLoggers } from '../../../access-log/access-logs';
 import type { AccessLogger } from '../../../access-log/api';
 import { TCP_PROXY_DRAIN_GRACE_MS } from '../../../common/drain';
+import type { NativeEngine } from '../../../engine/native-engine';
 import { log } from '../../../common/log';
 import type { TimerWheel } from '../../../common/timer-wheel';
 import { spliceRelayAvailable } from '../../../native';
@@ -23,6 +27,7 @@ import {
   type TerminalNetworkFilter,
 } from '../api';
 import type { TcpProxyConfig } from './config';
+import { EngineTcpProxySessions, type EngineSessionHooks, type EngineTargets } from './engine-sessions';
 import { TcpProxySession } from './session';
 import { TcpClusterStats, TcpProxyStats } from './stats';
 import type { UpstreamTarget } from './upstream-connect';
@@ -50,7 +55,7 @@ export interface TcpProxyEnv {
   sessionEnded(session: TcpProxySession): void;
 }
 
-export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
+export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, EngineTargets {
   readonly stats: TcpProxyStats;
   readonly hostTable: HostTable;
   readonly timers: TimerWheel;
@@ -58,7 +63,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
   readonly bufferLimit: number;
   readonly splice: boolean;
   readonly accessLoggers: AccessLogger[];
-  private readonly targets: UpstreamTarget[];
+  readonly targets: UpstreamTarget[];
   private readonly totalWeight: number;
   private readonly sessions = new Set<TcpProxySession>();
   private readonly random: () => number;
@@ -66,6 +71,10 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
   draining = false;
   drainDeadlineMs = 0;
   private drained: (() => void) | null = null;
+  /** Set when the native engine runs this listener's sessions. */
+  private engineSessions: EngineTcpProxySessions | null = null;
+  private readonly workerIndex: number;
+  private readonly listenerName: string;
 
   constructor(
     readonly config: TcpProxyConfig,
@@ -88,11 +97,38 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
     }));
     this.accessLoggers = createAccessLoggers(config.accessLog, services.registry, services.accessLogSinks);
     this.totalWeight = this.targets.reduce((sum, t) => sum + t.weight, 0);
-    if (ctx.workerIndex === 0) {
-      log.info(
-        `listener '${ctx.listener.name}': tcp_proxy '${config.statPrefix}' relays with ${this.splice ? 'splice' : 'JS streams'}`,
-      );
-    }
+    this.workerIndex = ctx.workerIndex;
+    this.listenerName = ctx.listener.name;
+  }
+
+  /**
+   * Why the native engine cannot run these sessions (so the listener stays on Node sockets), or
+   * null: what it does not carry into C needs a Node socket or the downstream address per connection.
+   */
+  engineIneligibility(): string | null {
+    if (this.accessLoggers.length > 0) return 'tcp_proxy access_log';
+    if (this.config.hashSourceIp) return 'hash_policy source_ip';
+    return null;
+  }
+
+  /** Logs (once, from worker 0) how this listener's sessions are served; `engineOff`: why not on the engine. */
+  logDataPath(onEngine: boolean, engineOff: string | null): void {
+    if (this.workerIndex !== 0) return;
+    const how = onEngine
+      ? 'runs on the native engine (accept, connect and splice in C)'
+      : `relays with ${this.splice ? 'splice' : 'JS streams'}${engineOff ? ` (not on the native engine: ${engineOff})` : ''}`;
+    log.info(`listener '${this.listenerName}': tcp_proxy '${this.config.statPrefix}' ${how}`);
+  }
+
+  /** Runs the sessions on `engine`, accepting on `fd` (-1: handed-over fds only); the engine listener id. */
+  listenOnEngine(engine: NativeEngine, fd: number, hooks: EngineSessionHooks): number {
+    this.engineSessions = new EngineTcpProxySessions(this, engine, hooks);
+    return this.engineSessions.listen(fd);
+  }
+
+  /** exact_balance on the engine: the session id of a handed-over fd (-1: it could not start). */
+  adoptOnEngine(fd: number): number {
+    return this.engineSessions!.adopt(fd);
   }
 
   onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus {
@@ -111,6 +147,10 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
   drain(done: () => void): void {
     this.draining = true;
     this.drainDeadlineMs = this.now() + TCP_PROXY_DRAIN_GRACE_MS;
+    if (this.engineSessions !== null) {
+      this.engineSessions.drain(done);
+      return;
+    }
     if (this.sessions.size === 0) {
       done();
       return;
@@ -120,13 +160,18 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv {
   }
 
   pickTarget(): UpstreamTarget {
-    if (this.targets.length === 1) return this.targets[0]!;
+    return this.targets[this.pickTargetIndex()]!;
+  }
+
+  /** weighted_clusters: a target at random, in proportion to its weight. */
+  pickTargetIndex(): number {
+    if (this.targets.length === 1) return 0;
     let point = this.random() * this.totalWeight;
-    for (const t of this.targets) {
-      point -= t.weight;
-      if (point < 0) return t;
+    for (let i = 0; i < this.targets.length; i++) {
+      point -= this.targets[i]!.weight;
+      if (point < 0) return i;
     }
-    return this.targets[this.targets.length - 1]!;
+    return this.targets.length - 1;
   }
 
   lbContext(downstream: net.Socket): LbContext {

@@ -62,16 +62,9 @@ export class UpstreamConnect implements TimeoutTarget {
    * the socket never starts reading (the splice relay will read it instead).
    */
   start(lbContext: LbContext, paused: boolean): void {
-    const { cluster, stats } = this.target;
-    const host = cluster.chooseHost(lbContext);
-    if (host === null) {
-      stats.cxNoneHealthy.inc();
-      this.callbacks.onUpstreamFailed(ConnectFailure.NoHealthyHost);
-      return;
-    }
-    // Counts upstream_cx_overflow itself when it refuses.
-    if (!cluster.circuitBreaker.tryOpenConnection(false)) {
-      this.callbacks.onUpstreamFailed(ConnectFailure.Overflow);
+    const host = openUpstream(this.target, this.table, lbContext);
+    if (typeof host === 'number') {
+      this.callbacks.onUpstreamFailed(host);
       return;
     }
     this.host = host;
@@ -79,15 +72,12 @@ export class UpstreamConnect implements TimeoutTarget {
     const socket = net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen: true });
     if (paused) socket.pause();
     this.socket = socket;
-    this.table.add(host.slot, HostColumn.ActiveConnections, 1);
-    stats.cxTotal.inc();
-    stats.cxActive.inc();
     socket.once('connect', this.onConnect);
     // Stays attached after the connect: errors then belong to the relay, but one must never go
     // unheard (an 'error' without a listener kills the worker).
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
-    this.timers.arm(this, cluster.config.connectTimeoutMs);
+    this.timers.arm(this, this.target.cluster.config.connectTimeoutMs);
   }
 
   /** The host this attempt chose, null if it chose none (no healthy host). */
@@ -102,8 +92,7 @@ export class UpstreamConnect implements TimeoutTarget {
   }
 
   onTimeout(): void {
-    this.target.stats.cxConnectTimeout.inc();
-    this.fail();
+    this.fail(true);
   }
 
   private readonly onConnect = (): void => {
@@ -117,22 +106,71 @@ export class UpstreamConnect implements TimeoutTarget {
   private readonly onError = (): void => {
     if (this.connected || this.failed) return;
     this.timers.disarm(this);
-    this.fail();
+    this.fail(false);
   };
 
-  private fail(): void {
+  private fail(timedOut: boolean): void {
     this.failed = true;
-    this.target.stats.cxConnectFail.inc();
-    this.table.add(this.host!.slot, HostColumn.ConnectFailures, 1);
+    upstreamConnectFailed(this.target, this.table, this.host!.slot, timedOut);
     this.socket!.removeListener('connect', this.onConnect);
     this.socket!.destroy();
     this.callbacks.onUpstreamFailed(ConnectFailure.ConnectFailed);
   }
 
   private readonly onClose = (): void => {
-    this.target.cluster.circuitBreaker.connectionClosed();
-    this.table.add(this.host!.slot, HostColumn.ActiveConnections, -1);
-    this.target.stats.cxActive.dec();
-    if (this.connected) this.target.stats.cxDestroy.inc();
+    upstreamClosed(this.target, this.table, this.host!.slot, this.connected);
   };
+}
+
+/*
+ * The accounting of one upstream connection, shared with the engine's sessions (engine-sessions.ts),
+ * which connect in C: open (host pick, circuit breaker, counts), connect failure, close.
+ */
+
+/**
+ * Picks a host for a new upstream connection of `target` and counts it as open (host table,
+ * circuit breaker, upstream_cx_total/active); or says why there is none (counting that too).
+ */
+export function openUpstream(
+  target: UpstreamTarget & { readonly cluster: Cluster },
+  table: HostTable,
+  lbContext: LbContext,
+): Host | ConnectFailure.NoHealthyHost | ConnectFailure.Overflow {
+  const { cluster, stats } = target;
+  const host = cluster.chooseHost(lbContext);
+  if (host === null) {
+    stats.cxNoneHealthy.inc();
+    return ConnectFailure.NoHealthyHost;
+  }
+  // Counts upstream_cx_overflow itself when it refuses.
+  if (!cluster.circuitBreaker.tryOpenConnection(false)) return ConnectFailure.Overflow;
+  table.add(host.slot, HostColumn.ActiveConnections, 1);
+  stats.cxTotal.inc();
+  stats.cxActive.inc();
+  return host;
+}
+
+/** An upstream connection opened by `openUpstream` failed to connect (it is then closed too). */
+export function upstreamConnectFailed(
+  target: UpstreamTarget,
+  table: HostTable,
+  slot: number,
+  timedOut: boolean,
+): void {
+  if (timedOut) target.stats.cxConnectTimeout.inc();
+  target.stats.cxConnectFail.inc();
+  table.add(slot, HostColumn.ConnectFailures, 1);
+}
+
+/** An upstream connection opened by `openUpstream` closed (`connected`: after connecting). */
+export function upstreamClosed(
+  target: UpstreamTarget & { readonly cluster: Cluster },
+  table: HostTable,
+  slot: number,
+  connected: boolean,
+): void {
+  target.cluster.circuitBreaker.connectionClosed();
+  table.add(slot, HostColumn.ActiveConnections, -1);
+  target.stats.cxActive.dec();
+  if (connected) target.stats.cxDestroy.inc();
 }

@@ -405,22 +405,16 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
     memcpy(l->reply[k], text, len);
     l->reply_len[k] = len;
   }
-  lg_listener **ls = realloc(e->listeners, (e->listener_count + 1) * sizeof *ls);
-  if (ls == NULL) {
+  if (!lg_engine_add_listener(e, l)) {
+    for (int k = 0; k < LG_REPLY_SLOTS; k++) free(l->reply[k]);
     free(l);
+    legate_throw_errno(env, "malloc", NULL, ENOMEM);
     return NULL;
   }
-  e->listeners = ls;
-  l->id = (int32_t)e->listener_count;
-  e->listeners[e->listener_count++] = l;
-  if (l->fd >= 0) {
-    int r = lg_loop_add_listener(e, l->fd, (uint32_t)l->id);
-    if (r != 0) {
-      legate_throw_errno(env, "epoll_ctl", NULL, -r);
-      return NULL;
-    }
-    /* Connections that queued before we watched the fd gave their edge already. */
-    lg_downstream_accept_from_js(e, l);
+  int r = lg_listener_start(e, l);
+  if (r != 0) {
+    legate_throw_errno(env, "epoll_ctl", NULL, -r);
+    return NULL;
   }
   return int_result(env, l->id);
 }

@@ -100,12 +100,6 @@ void lg_downstream_announce(lg_conn *c, const struct sockaddr_storage *remote) {
   lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, 0);
 }
 
-/* From JS (engineListen): connections may be queued already; accept them from the loop. */
-void lg_downstream_accept_from_js(lg_engine *e, lg_listener *l) {
-  l->accept_pending = true;
-  lg_loop_schedule(e);
-}
-
 /* From JS (engineAdopt, exact_balance): the conn is announced by the next dispatch. */
 lg_conn *lg_downstream_adopt_from_js(lg_engine *e, lg_listener *l, int fd) {
   lg_conn *c = adopt(e, l, fd);

@@ -242,6 +242,14 @@ int lg_loop_start(lg_engine *e);
 void lg_loop_stop(lg_engine *e);
 int lg_loop_add(lg_engine *e, int fd, void *tag);
 int lg_loop_add_listener(lg_engine *e, int fd, uint32_t index);
+/* Makes `l` the engine's listener number listener_count (its id); false when out of memory. */
+bool lg_engine_add_listener(lg_engine *e, lg_listener *l);
+/*
+ * Starts accepting on `l`'s fd, when it has one (else connections come only by adoption): watched
+ * by the engine's epoll, and what queued before is accepted from the next dispatch. 0, or -errno
+ * (the listener is then closed).
+ */
+int lg_listener_start(lg_engine *e, lg_listener *l);
 /* Marks that deferred work exists (dirty/resume/closed lists, events); runs it soon. */
 void lg_loop_schedule(lg_engine *e);
 /* Runs the deferred work now (end of a dispatch). */
@@ -293,7 +301,6 @@ void lg_conn_release(lg_conn *c);
 
 /* ---- downstream.c */
 void lg_downstream_accept(lg_engine *e, lg_listener *l);
-void lg_downstream_accept_from_js(lg_engine *e, lg_listener *l);
 lg_conn *lg_downstream_adopt_from_js(lg_engine *e, lg_listener *l, int fd);
 /* `remote`: the peer as accept4 reported it, or NULL (an adopted fd: asked of the socket). */
 void lg_downstream_announce(lg_conn *c, const struct sockaddr_storage *remote);

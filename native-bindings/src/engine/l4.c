@@ -700,21 +700,17 @@ lg_listener *lg_l4_listen(lg_engine *e, int fd, uint32_t idle_timeout_ms, uint32
   if (l4_state(e) == NULL) return NULL;
   lg_listener *l = calloc(1, sizeof *l);
   lg_l4_listener *l4 = calloc(1, sizeof *l4);
-  lg_listener **ls = l != NULL && l4 != NULL ? realloc(e->listeners, (e->listener_count + 1) * sizeof *ls) : NULL;
-  if (ls == NULL) {
+  if (l == NULL || l4 == NULL || !lg_engine_add_listener(e, l)) {
     free(l);
     free(l4);
     return NULL;
   }
-  e->listeners = ls;
   l->fd = fd;
   l->l4 = l4;
   l4->listener = l;
   l4->idle_timeout_ms = idle_timeout_ms;
   l4->max_duration_ms = max_duration_ms;
   l4->pipe_bytes = pipe_bytes;
-  l->id = (int32_t)e->listener_count;
-  e->listeners[e->listener_count++] = l;
   return l;
 }
 

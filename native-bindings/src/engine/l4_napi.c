@@ -44,15 +44,10 @@ static napi_value EngineListenL4(napi_env env, napi_callback_info info) {
     legate_throw_errno(env, "malloc", NULL, ENOMEM);
     return NULL;
   }
-  if (fd >= 0) {
-    int r = lg_loop_add_listener(e, fd, (uint32_t)l->id);
-    if (r != 0) {
-      l->closed = true;
-      legate_throw_errno(env, "epoll_ctl", NULL, -r);
-      return NULL;
-    }
-    /* Connections that queued before we watched the fd gave their edge already. */
-    lg_downstream_accept_from_js(e, l);
+  int r = lg_listener_start(e, l);
+  if (r != 0) {
+    legate_throw_errno(env, "epoll_ctl", NULL, -r);
+    return NULL;
   }
   return number(env, l->id);
 }

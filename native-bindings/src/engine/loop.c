@@ -163,6 +163,29 @@ int lg_loop_add_listener(lg_engine *e, int fd, uint32_t index) {
   return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
+bool lg_engine_add_listener(lg_engine *e, lg_listener *l) {
+  lg_listener **ls = realloc(e->listeners, (e->listener_count + 1) * sizeof *ls);
+  if (ls == NULL) return false;
+  e->listeners = ls;
+  l->id = (int32_t)e->listener_count;
+  e->listeners[e->listener_count++] = l;
+  return true;
+}
+
+int lg_listener_start(lg_engine *e, lg_listener *l) {
+  if (l->fd < 0) return 0;
+  int r = lg_loop_add_listener(e, l->fd, (uint32_t)l->id);
+  if (r != 0) {
+    l->closed = true;
+    return r;
+  }
+  /* Connections that queued before we watched the fd gave their edge already: accept them from
+   * the next dispatch. */
+  l->accept_pending = true;
+  lg_loop_schedule(e);
+  return 0;
+}
+
 void lg_loop_schedule(lg_engine *e) {
   if (e->dispatching > 0 || e->idle_active || e->destroyed) return;
   e->idle_active = true;

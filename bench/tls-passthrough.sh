@@ -7,15 +7,10 @@
 #   throughput: curl downloading a 1 GiB file over HTTPS (one connection)
 # Usage: npm run build && bench/tls-passthrough.sh [connections, default 3000] [concurrency, default 50]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 CONNS=${1:-3000}
 CONC=${2:-50}
-CERTS=$PWD/test/fixtures/tls
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# shellcheck source=bench/tls-script-setup.sh
+source "$(dirname "$0")/tls-script-setup.sh"
 ORIGIN=$(free_port); LEGATE=$(free_port); HAPROXY=$(free_port)
 head -c 1073741824 /dev/zero > "$WORK/1g"
 mkdir -p "$WORK/logs"

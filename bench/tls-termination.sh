@@ -6,14 +6,9 @@
 #   full handshake per request).
 # Usage: npm run build && bench/tls-termination.sh [seconds per run, default 5]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 SECS=${1:-5}
-CERTS=$PWD/test/fixtures/tls
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# shellcheck source=bench/tls-script-setup.sh
+source "$(dirname "$0")/tls-script-setup.sh"
 ORIGIN=$(free_port); NGINX=$(free_port); LEGATE=$(free_port)
 mkdir -p "$WORK/logs"
 cat > "$WORK/nginx.conf" <<CONF

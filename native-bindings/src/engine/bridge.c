@@ -411,6 +411,10 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
     legate_throw_errno(env, "malloc", NULL, ENOMEM);
     return NULL;
   }
+  return lg_bridge_start_listener(env, e, l);
+}
+
+napi_value lg_bridge_start_listener(napi_env env, lg_engine *e, lg_listener *l) {
   int r = lg_listener_start(e, l);
   if (r != 0) {
     legate_throw_errno(env, "epoll_ctl", NULL, -r);

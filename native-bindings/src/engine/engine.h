@@ -250,6 +250,9 @@ bool lg_engine_add_listener(lg_engine *e, lg_listener *l);
  * (the listener is then closed).
  */
 int lg_listener_start(lg_engine *e, lg_listener *l);
+/* JS calls that make a listener end here: `lg_listener_start`, its id as the result, or a thrown
+ * error (NULL). */
+napi_value lg_bridge_start_listener(napi_env env, lg_engine *e, lg_listener *l);
 /* Marks that deferred work exists (dirty/resume/closed lists, events); runs it soon. */
 void lg_loop_schedule(lg_engine *e);
 /* Runs the deferred work now (end of a dispatch). */

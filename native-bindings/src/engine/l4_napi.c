@@ -44,12 +44,7 @@ static napi_value EngineListenL4(napi_env env, napi_callback_info info) {
     legate_throw_errno(env, "malloc", NULL, ENOMEM);
     return NULL;
   }
-  int r = lg_listener_start(e, l);
-  if (r != 0) {
-    legate_throw_errno(env, "epoll_ctl", NULL, -r);
-    return NULL;
-  }
-  return number(env, l->id);
+  return lg_bridge_start_listener(env, e, l);
 }
 
 /* engineAdoptL4(listenerId, fd): session id, or -1 (the fd was closed) — exact_balance hand-over. */

@@ -107,7 +107,7 @@ export class EngineClientConnection implements ClientConnection, RequestEncoder,
       this.failStream('local_reset');
       return false;
     }
-    const w = headWriter();
+    const w = headWriter().nameFieldsOf(this.engine.exchange);
     writeRequestHead(w, this.framingState, head, contentLength, endStream);
     this.engine.bindings.clientWriteHead(
       this.id,

@@ -90,7 +90,7 @@ class EngineServerStream implements ResponseEncoder, ResponseFramingState {
     if (this.detached || this.responseStarted) return false;
     this.responseStarted = true;
     const connection = this.connection;
-    const w = headWriter();
+    const w = headWriter().nameFieldsOf(connection.engine.exchange);
     writeResponseHead(w, this, head, contentLength, endStream, connection.draining);
     connection.engine.bindings.serverWriteHead(
       connection.id,

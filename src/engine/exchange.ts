@@ -8,6 +8,7 @@
  */
 import type { RequestHead, ResponseHead } from '../http/codec';
 import { HeaderMap } from '../http/header-map';
+import type { LiveHeadFields } from '../http/h1-serialize';
 import { latin1Slice } from '../http/latin1';
 
 const X = {
@@ -41,7 +42,15 @@ export interface Addresses {
   localPort: number;
 }
 
-export class Exchange {
+/**
+ * Also the fields of the head the event being handled carries (`LiveHeadFields`): a head written
+ * to the engine during that event names those it passes through unchanged rather than copying them
+ * (see HeadWriter.nameFieldsOf); `endEvent` ends that, as the engine does when the event returns.
+ */
+export class Exchange implements LiveHeadFields {
+  liveCount = 0;
+  readonly names: string[] = [];
+  readonly values: string[] = [];
   private readonly control32: Int32Array;
   private readonly control64: Float64Array;
   private generation = -1;
@@ -148,6 +157,10 @@ export class Exchange {
     return latin1Slice(data, start, end);
   }
 
+  endEvent(): void {
+    this.liveCount = 0;
+  }
+
   private fields(): { headers: HeaderMap; text: string } {
     const x = this.control32;
     const count = x[X.HEADER_COUNT]!;
@@ -155,14 +168,18 @@ export class Exchange {
     const text = latin1Slice(this.data, bytesOff, bytesOff + x[X.HEAD_BYTES]!);
     const headers = new HeaderMap();
     const spans = this.data32;
+    const names = this.names;
+    const values = this.values;
     for (let i = 0; i < count; i++) {
       const nameOff = spans[4 * i]!;
       const valueOff = spans[4 * i + 2]!;
-      headers.add(
-        text.slice(nameOff, nameOff + spans[4 * i + 1]!),
-        text.slice(valueOff, valueOff + spans[4 * i + 3]!),
-      );
+      const name = text.slice(nameOff, nameOff + spans[4 * i + 1]!);
+      const value = text.slice(valueOff, valueOff + spans[4 * i + 3]!);
+      headers.add(name, value);
+      names[i] = name;
+      values[i] = value;
     }
+    this.liveCount = count;
     return { headers, text };
   }
 }

@@ -46,7 +46,7 @@ export const enum EngineEvent {
 }
 
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 3;
+const ENGINE_INTERFACE = 4;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -200,6 +200,14 @@ export class NativeEngine {
   }
 
   private readonly onEvent = (type: number, conn: number, a: number, b: number): void => {
+    try {
+      this.dispatch(type, conn, a, b);
+    } finally {
+      this.exchange.endEvent();
+    }
+  };
+
+  private dispatch(type: number, conn: number, a: number, b: number): void {
     switch (type) {
       case EngineEvent.ACCEPTED:
         this.listeners[a]!.onAccepted(this, conn);
@@ -231,5 +239,5 @@ export class NativeEngine {
     } else {
       this.clients[conn]?.onEngineEvent(type, a, b);
     }
-  };
+  }
 }

@@ -76,7 +76,8 @@ export function serializeResponseHead(
 
 /** `statusLine`, without building a string for a reason phrase of the upstream's. */
 function writeStatusLine(w: HeadWriter, status: number, reason: string): void {
-  if (reason === '') {
+  // An upstream's reason passed the parser; one a filter set may not have (CR, LF or NUL in it).
+  if (reason === '' || !isValidHeaderValue(reason)) {
     w.text(statusLine(status, ''));
     return;
   }

@@ -51,13 +51,44 @@ export function isValidHeaderValue(value: string): boolean {
   return true;
 }
 
+/**
+ * The fields of a head the reader of these bytes still holds (the native engine's exchange, during
+ * the event that carried the head), as the HeaderMap built from it got them: a writer may name such
+ * a field instead of copying its characters.
+ */
+export interface LiveHeadFields {
+  /** How many of `names`/`values` are live (0: none). */
+  readonly liveCount: number;
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+}
+
+/**
+ * Marks a named field in the bytes: NUL (which no head can contain), then the field's index in two
+ * bytes, little-endian. native-bindings/src/engine/exchange.c (lg_exchange_compose_head) puts the
+ * field's line in its place, validated as `field` validates.
+ */
+const FIELD_REF = 0;
+const MAX_FIELD_REFS = 0x10000;
+
 export class HeadWriter {
   bytes: Buffer = Buffer.allocUnsafeSlow(4096);
   /** Bytes written since `reset`. */
   length = 0;
+  private live: LiveHeadFields | null = null;
 
   reset(): this {
     this.length = 0;
+    this.live = null;
+    return this;
+  }
+
+  /**
+   * Lets `fields` name the fields of `live` that a HeaderMap still has unchanged, instead of writing
+   * them: only for a reader that puts them back (the native engine), never for `toLatin1`.
+   */
+  nameFieldsOf(live: LiveHeadFields): this {
+    this.live = live;
     return this;
   }
 
@@ -112,9 +143,26 @@ export class HeadWriter {
   fields(headers: HeaderMap, keepConnection = false): void {
     const names = headers.names;
     const values = headers.values;
+    const live = this.live;
+    const liveCount = live === null ? 0 : Math.min(live.liveCount, MAX_FIELD_REFS);
+    // Fields keep their order when others are removed or added, so the next live field to look
+    // for only moves forward.
+    let next = 0;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      if (!isFramingField(name, keepConnection)) this.field(name, values[i]!);
+      if (isFramingField(name, keepConnection)) continue;
+      const value = values[i]!;
+      const j = liveCount === 0 ? -1 : findLiveField(live!, liveCount, next, name, value);
+      if (j === -1) {
+        this.field(name, value);
+        continue;
+      }
+      this.reserve(3);
+      const bytes = this.bytes;
+      bytes[this.length++] = FIELD_REF;
+      bytes[this.length++] = j & 0xff;
+      bytes[this.length++] = j >>> 8;
+      next = j + 1;
     }
   }
 
@@ -132,6 +180,20 @@ export class HeadWriter {
     this.bytes.copy(grown, 0, 0, this.length);
     this.bytes = grown;
   }
+}
+
+/** The index of the live field from `from` on that is `name: value`, or -1. */
+function findLiveField(
+  live: LiveHeadFields,
+  count: number,
+  from: number,
+  name: string,
+  value: string,
+): number {
+  const names = live.names;
+  const values = live.values;
+  for (let j = from; j < count; j++) if (values[j] === value && names[j] === name) return j;
+  return -1;
 }
 
 const threadWriter = new HeadWriter();

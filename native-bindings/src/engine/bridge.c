@@ -66,6 +66,7 @@ static bool call_js(lg_engine *e, int32_t type, int32_t conn, double a, double b
   e->in_js++;
   napi_status status = napi_call_function(env, recv, fn, 4, argv, NULL);
   e->in_js--;
+  e->live_head_fields = 0; /* a head in the exchange is only named during its own event */
   if (status != napi_ok) report_exception(env);
   napi_close_handle_scope(env, scope);
   return status == napi_ok;
@@ -202,6 +203,20 @@ static const char *head_arg(napi_env env, napi_value bytes, napi_value length, s
   return data;
 }
 
+/*
+ * The head `bytes`/`length` give for connection `c`, with the fields it names from the live head put
+ * in (lg_exchange_compose_head). A head that cannot be composed fails its stream: nothing partial
+ * goes out.
+ */
+static const char *composed_head_arg(lg_conn *c, napi_value bytes, napi_value length, size_t *len) {
+  size_t written;
+  const char *head = head_arg(c->engine->env, bytes, length, &written);
+  if (head == NULL) return NULL;
+  head = lg_exchange_compose_head(c->engine, head, written, len);
+  if (head == NULL) lg_conn_close(c, LG_RESET_LOCAL);
+  return head;
+}
+
 static napi_value int_result(napi_env env, int32_t v) {
   napi_value out;
   napi_create_int32(env, v, &out);
@@ -233,6 +248,7 @@ void lg_engine_free(lg_engine *e) {
     r = next;
   }
   free(e->data);
+  free(e->composed);
   free(e->control);
   free(e->rbuf);
   free(e->scratch);
@@ -458,7 +474,7 @@ static napi_value ServerWriteHead(napi_env env, napi_callback_info info) {
   lg_conn *c = conn_call(env, info, 8, argv);
   if (c == NULL || c->kind != LG_CONN_DOWNSTREAM || !c->stream_active || c->response_started) return NULL;
   size_t len;
-  const char *head = head_arg(env, argv[1], argv[2], &len);
+  const char *head = composed_head_arg(c, argv[1], argv[2], &len);
   if (head == NULL) return NULL;
   c->response_started = true;
   c->out_framing = (lg_framing)int_arg(env, argv[3]);
@@ -601,7 +617,7 @@ static napi_value ClientWriteHead(napi_env env, napi_callback_info info) {
   lg_conn *c = conn_call(env, info, 8, argv);
   if (c == NULL || c->kind != LG_CONN_UPSTREAM) return NULL;
   size_t len;
-  const char *head = head_arg(env, argv[1], argv[2], &len);
+  const char *head = composed_head_arg(c, argv[1], argv[2], &len);
   if (head == NULL) return NULL;
   lg_upstream_start_stream(c, bool_arg(env, argv[5]), bool_arg(env, argv[6]));
   c->out_framing = (lg_framing)int_arg(env, argv[3]);

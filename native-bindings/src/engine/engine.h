@@ -35,7 +35,7 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 3
+#define LG_ENGINE_INTERFACE 4
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
@@ -210,6 +210,11 @@ struct lg_engine {
   uint8_t *data;
   size_t data_size;
   lg_retired *retired;
+  /* Fields of the head in the data area that a head JS writes may name (exchange.c); 0 once the
+   * event that carried the head returned. */
+  uint32_t live_head_fields;
+  uint8_t *composed; /* a head JS wrote with such fields put in (lg_exchange_compose_head) */
+  size_t composed_size;
   char *scratch; /* JS strings copied in */
   size_t scratch_size;
   void *deferred; /* events raised while JS ran, delivered after it returned */
@@ -329,6 +334,7 @@ void lg_upstream_on_eof(lg_conn *c);
 void lg_exchange_put_head(lg_engine *e, const lg_h1_head *head);
 size_t lg_exchange_put_data(lg_engine *e, const void *data, size_t len);
 void lg_exchange_put_piped(lg_engine *e, uint64_t bytes);
+const char *lg_exchange_compose_head(lg_engine *e, const char *head, size_t len, size_t *out_len);
 void lg_exchange_put_addresses(lg_engine *e, int fd, const struct sockaddr_storage *remote,
                                const struct sockaddr_storage *local);
 

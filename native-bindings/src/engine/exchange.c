@@ -50,6 +50,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   if (!reserve(e, spans + h->size)) {
     x[LG_X_HEAD_BYTES] = 0;
     x[LG_X_HEADER_COUNT] = 0;
+    e->live_head_fields = 0;
     return;
   }
   int32_t *out = (int32_t *)e->data;
@@ -64,6 +65,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   x[LG_X_BYTES_OFF] = (int32_t)spans;
   x[LG_X_HEAD_BYTES] = (int32_t)h->size;
   x[LG_X_HEADER_COUNT] = (int32_t)h->header_count;
+  e->live_head_fields = h->header_count;
   x[LG_X_METHOD_OR_STATUS] = h->status != 0 ? h->status : h->method_id;
   x[LG_X_VERSION_MAJOR] = h->version_major;
   x[LG_X_VERSION_MINOR] = h->version_minor;
@@ -73,6 +75,91 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   x[LG_X_REASON_OFF] = (int32_t)h->reason.off;
   x[LG_X_REASON_LEN] = (int32_t)h->reason.len;
   control64(e)[LG_XF_CONTENT_LENGTH] = (double)h->content_length;
+}
+
+/* RFC 9110 tchar (a field name's bytes). */
+static bool is_token_byte(uint8_t c) {
+  static const char others[] = "!#$%&'*+-.^_`|~";
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return c != 0 && memchr(others, c, sizeof others - 1) != NULL;
+}
+
+/* A field value's byte as src/http/h1-serialize.ts's isValueChar: HTAB, SP, VCHAR, obs-text. */
+static bool is_value_byte(uint8_t c) { return (c >= 0x20 || c == 0x09) && c != 0x7f; }
+
+/* The length of `name: value\r\n` for field `index` of the live head; 0 when the writer in JS would
+ * have left the field out (an invalid byte), so both ways write the same bytes. */
+static size_t field_line_length(lg_engine *e, uint32_t index) {
+  const int32_t *span = (const int32_t *)e->data + 4 * index;
+  const uint8_t *bytes = e->data + control32(e)[LG_X_BYTES_OFF];
+  if (span[1] == 0) return 0;
+  for (int32_t i = 0; i < span[1]; i++)
+    if (!is_token_byte(bytes[span[0] + i])) return 0;
+  for (int32_t i = 0; i < span[3]; i++)
+    if (!is_value_byte(bytes[span[2] + i])) return 0;
+  return (size_t)span[1] + (size_t)span[3] + 4;
+}
+
+static uint8_t *put_field_line(lg_engine *e, uint32_t index, uint8_t *out) {
+  const int32_t *span = (const int32_t *)e->data + 4 * index;
+  const uint8_t *bytes = e->data + control32(e)[LG_X_BYTES_OFF];
+  memcpy(out, bytes + span[0], (size_t)span[1]);
+  out += span[1];
+  *out++ = ':';
+  *out++ = ' ';
+  memcpy(out, bytes + span[2], (size_t)span[3]);
+  out += span[3];
+  *out++ = '\r';
+  *out++ = '\n';
+  return out;
+}
+
+/*
+ * A head JS wrote may name fields of the live head (the one the event being handled carries)
+ * instead of copying them: a NUL byte, which no head can contain, then the field's index in two
+ * bytes, little-endian (HeadWriter in src/http/h1-serialize.ts). A proxied head is mostly fields
+ * passed through unchanged, and copying them here is a memcpy each instead of a JS loop over every
+ * character of strings cut from these very bytes.
+ * Returns the head to write (`head` itself when it names no field); NULL when it names a field
+ * that is not live (a defect in JS) or memory ran out.
+ */
+const char *lg_exchange_compose_head(lg_engine *e, const char *head, size_t len, size_t *out_len) {
+  const char *end = head + len;
+  const char *marker = memchr(head, 0, len);
+  if (marker == NULL) {
+    *out_len = len;
+    return head;
+  }
+  size_t need = 0;
+  for (const char *p = head; p < end; p = marker + 3) {
+    marker = memchr(p, 0, (size_t)(end - p));
+    if (marker == NULL) {
+      need += (size_t)(end - p);
+      break;
+    }
+    if (end - marker < 3) return NULL;
+    uint32_t index = (uint8_t)marker[1] | (uint32_t)(uint8_t)marker[2] << 8;
+    if (index >= e->live_head_fields) return NULL;
+    need += (size_t)(marker - p) + field_line_length(e, index);
+  }
+  if (need > e->composed_size) {
+    uint8_t *grown = realloc(e->composed, need);
+    if (grown == NULL) return NULL;
+    e->composed = grown;
+    e->composed_size = need;
+  }
+  uint8_t *out = e->composed;
+  for (const char *p = head; p < end; p = marker + 3) {
+    marker = memchr(p, 0, (size_t)(end - p));
+    size_t literal = (size_t)((marker != NULL ? marker : end) - p);
+    memcpy(out, p, literal);
+    out += literal;
+    if (marker == NULL) break;
+    uint32_t index = (uint8_t)marker[1] | (uint32_t)(uint8_t)marker[2] << 8;
+    if (field_line_length(e, index) != 0) out = put_field_line(e, index, out);
+  }
+  *out_len = (size_t)(out - e->composed);
+  return (const char *)e->composed;
 }
 
 size_t lg_exchange_put_data(lg_engine *e, const void *data, size_t len) {

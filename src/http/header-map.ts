@@ -28,6 +28,14 @@ export class HeaderMap {
     return this.names.indexOf(name) !== -1;
   }
 
+  /** How many fields are called `name` (lower case). */
+  count(name: string): number {
+    const names = this.names;
+    let n = 0;
+    for (let i = 0; i < names.length; i++) if (names[i] === name) n++;
+    return n;
+  }
+
   getAll(name: string): string[] {
     const out: string[] = [];
     for (let i = 0; i < this.names.length; i++) if (this.names[i] === name) out.push(this.values[i]!);

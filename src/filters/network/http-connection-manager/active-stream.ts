@@ -146,6 +146,12 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.sendLocalReply(400, 'Bad Request', 'connection_header_rejected');
       return;
     }
+    // RFC 9112 §3.2: more than one Host → 400, as nginx does (two hosts are how a front end and a
+    // back end come to disagree about which site a request is for).
+    if (head.headers.count('host') > 1) {
+      this.sendLocalReply(400, 'Bad Request', 'duplicate_host_header');
+      return;
+    }
     const authority = resolveAuthority(head);
     if (authority === null) {
       this.sendLocalReply(400, 'Bad Request', 'missing_host_header');

@@ -21,6 +21,7 @@ import { loadNative } from '../src/native/bindings';
 import { Exchange } from '../src/engine/exchange';
 import { engineCodecLimits } from '../src/engine/codec-limits';
 import { BodyFraming } from '../src/http/h1-heads';
+import { oneRouteProxyYaml } from './lib/proxy-yaml';
 
 const REPO = path.join(__dirname, '..', '..');
 const LEGATE = path.join(REPO, 'bin', 'legate.js');
@@ -205,27 +206,6 @@ async function main(): Promise<void> {
   const origin = await startOrigin();
   const originPort = (origin.address() as net.AddressInfo).port;
   const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'legate-floor-')), 'legate.yaml');
-  const legateYaml = (port: number): string => `static_resources:
-  listeners:
-  - name: proxy
-    address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: origin } }] }]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-  clusters:
-  - name: origin
-    load_assignment:
-      cluster_name: origin
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${originPort} } } } }] }]
-`;
   try {
     console.log(`${CONNECTIONS} connections, ${SECONDS} s each, 13 B responses, one proxy process at a time`);
     for (let round = 0; round < 2; round++) {
@@ -236,7 +216,7 @@ async function main(): Promise<void> {
         String(originPort),
       ]);
       await measure('Legate (engine, HCM + router)', (port) => {
-        fs.writeFileSync(config, legateYaml(port));
+        fs.writeFileSync(config, oneRouteProxyYaml(port, originPort));
         return [LEGATE, '-c', config, '--concurrency', '1'];
       });
     }

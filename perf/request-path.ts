@@ -38,33 +38,10 @@ import type { HttpConnectionManagerConfig } from '../src/config/bootstrap';
 import { BodyFraming, serializeRequestHead, serializeResponseHead } from '../src/http/h1-heads';
 import type { WorkerServices } from '../src/worker/services';
 import type { UpstreamConnector } from '../src/upstream/transport';
+import { oneRouteProxyYaml } from './lib/proxy-yaml';
 
-const YAML = `
-static_resources:
-  listeners:
-  - name: proxy
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes: [{ match: { prefix: "/" }, route: { cluster: origin } }]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-  clusters:
-  - name: origin
-    type: STATIC
-    load_assignment:
-      cluster_name: origin
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9 } } } }] }]
-`;
+/** Port 9 (discard): the upstream here is InstantUpstream, never a socket. */
+const YAML = oneRouteProxyYaml(0, 9);
 
 const BODY = Buffer.from('hello world!\n');
 let sink = 0;

@@ -68,6 +68,10 @@ class EngineServerStream implements ResponseEncoder, ResponseFramingState {
     return this.connection.id;
   }
 
+  ioIdleMs(): number {
+    return this.connection.engine.bindings.connIdleMs(this.connection.id);
+  }
+
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
     this.writeHead(head, contentLength, endStream, -1);
   }

@@ -46,7 +46,7 @@ export const enum EngineEvent {
 }
 
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 4;
+const ENGINE_INTERFACE = 5;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -67,6 +67,7 @@ const ENGINE_FUNCTIONS = [
   'connReadDisable',
   'connClose',
   'connBytes',
+  'connIdleMs',
   'engineListenL4',
   'engineAdoptL4',
   'engineL4Address',

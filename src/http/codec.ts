@@ -93,6 +93,11 @@ export interface ResponseEncoder {
   encodeHeadersPipedFrom?(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean;
   /** Native codecs only: body bytes that moved without JS (request body received, response body sent). */
   readonly nativeBodyBytes?: { readonly received: number; readonly sent: number };
+  /**
+   * Native codecs only: milliseconds since the downstream connection last moved a byte either way.
+   * Piped bodies move without JS, and every byte is activity for the stream's idle timeout.
+   */
+  ioIdleMs?(): number;
 }
 
 /** What the codec asks of its owner (the connection manager), once per connection. */

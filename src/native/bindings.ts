@@ -81,6 +81,8 @@ export interface NativeBindings {
   connReadDisable?(conn: number, disable: boolean): void;
   connClose?(conn: number): void;
   connBytes?(conn: number, out: Float64Array): void;
+  /** Milliseconds since `conn` last read or wrote a byte; -1 once it is gone. */
+  connIdleMs?(conn: number): number;
   /** tcp_proxy sessions on the engine (native-bindings/src/engine/l4_napi.c; see src/engine/l4-batch.ts). */
   engineListenL4?(fd: number, idleTimeoutMs: number, maxDurationMs: number, pipeBytes: number): number;
   engineAdoptL4?(listener: number, fd: number): number;

@@ -591,6 +591,19 @@ static napi_value ConnBytes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * connIdleMs(id): milliseconds since connection `id` last read or wrote a byte (-1 when it is gone).
+ * Piped bodies move without telling JS; a stream's idle timeout asks this before it fires.
+ */
+static napi_value ConnIdleMs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  lg_conn *c = conn_call(env, info, 1, argv);
+  if (c == NULL) return int_result(env, -1);
+  uint64_t now = uv_now(c->engine->loop);
+  uint64_t idle = now > c->last_io_ms ? now - c->last_io_ms : 0;
+  return int_result(env, idle < INT32_MAX ? (int32_t)idle : INT32_MAX);
+}
+
 /* ------------------------------------------------------------------ upstream: the request */
 
 /* engineConnect(ip, port): conn id; CONNECTED or CONNECT_FAILED follows from the loop. */
@@ -688,6 +701,7 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("connReadDisable", ConnReadDisable),
       METHOD("connClose", ConnClose),
       METHOD("connBytes", ConnBytes),
+      METHOD("connIdleMs", ConnIdleMs),
   };
   status = napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return status == napi_ok ? lg_l4_define(env, exports) : status;

@@ -54,6 +54,7 @@ lg_conn *lg_conn_new(lg_engine *e, int fd, lg_conn_kind kind) {
   c->kind = kind;
   c->id = (int32_t)e->free_ids[--e->free_count];
   c->reusable = true;
+  c->last_io_ms = uv_now(e->loop);
   e->conns[c->id] = c;
   if (lg_loop_add(e, fd, c) != 0) {
     e->conns[c->id] = NULL;
@@ -139,6 +140,7 @@ static void read_ready(lg_conn *c) {
     ssize_t n = read(c->fd, e->rbuf, e->rbuf_size);
     if (n > 0) {
       c->bytes_in += (uint64_t)n;
+      c->last_io_ms = uv_now(e->loop);
       budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
       /*
        * A read shorter than the buffer emptied the socket: stop here rather than pay a read that
@@ -237,11 +239,13 @@ static void on_backlog(lg_conn *c) {
 void lg_conn_flush(lg_conn *c) {
   if (c->closed) return;
   if (c->writable && c->out.bytes > 0) {
+    uint64_t before = c->bytes_out;
     int r = lg_wq_flush(&c->out, c->fd, &c->bytes_out);
     if (r < 0) {
       lg_conn_close(c, LG_RESET_REMOTE);
       return;
     }
+    if (c->bytes_out != before) c->last_io_ms = uv_now(c->engine->loop);
     if (r == 1) c->writable = false;
   }
   if (c->out.bytes > 0) {

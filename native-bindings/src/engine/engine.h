@@ -35,7 +35,7 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 4
+#define LG_ENGINE_INTERFACE 5
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
@@ -187,6 +187,7 @@ struct lg_conn {
   lg_pipe pipe;            /* this conn's incoming body, relayed to pipe.sink without JS */
   lg_conn *pipe_source;    /* the conn whose body this conn is the sink of */
   uint64_t bytes_in, bytes_out;
+  uint64_t last_io_ms; /* uv_now() when bytes last moved either way (for stream_idle_timeout) */
   lg_conn *next_dirty, *next_resume, *next_closed, *next_closing, *next_announce;
 };
 

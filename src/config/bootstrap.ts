@@ -135,6 +135,8 @@ export interface HttpConnectionManagerConfig {
   mergeSlashes: boolean;
   /** http_protocol_options.accept_http_10: Envoy answers 426 to HTTP/1.0 unless set. */
   acceptHttp10: boolean;
+  /** Host for HTTP/1.0 requests that have none ('' = none: such a request gets 400, as in Envoy). */
+  defaultHostForHttp10: string;
   /**
    * `drain_timeout` (default 5 s): while draining, how long a downstream connection may stay open
    * for requests racing with its close (HTTP/1: answered with `Connection: close`); see common/drain.ts.

@@ -164,7 +164,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.sendLocalReply(400, 'Bad Request', 'duplicate_host_header');
       return;
     }
-    const authority = resolveAuthority(head);
+    const authority = resolveAuthority(head, config.defaultHostForHttp10);
     if (authority === null) {
       this.sendLocalReply(400, 'Bad Request', 'missing_host_header');
       return;

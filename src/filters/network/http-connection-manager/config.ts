@@ -59,7 +59,6 @@ const UNSUPPORTED_COMMON_OPTIONS = [
 ] as const;
 const UNSUPPORTED_HTTP1_OPTIONS = [
   'allow_absolute_url',
-  'default_host_for_http_10',
   'header_key_format',
   'enable_trailers',
   'allow_chunked_length',
@@ -109,6 +108,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     normalizePath: r.bool('normalize_path', false),
     mergeSlashes: r.bool('merge_slashes', false),
     acceptHttp10: http1?.bool('accept_http_10', true) ?? true,
+    defaultHostForHttp10: http1?.string('default_host_for_http_10', '') ?? '',
     drainTimeoutMs: r.durationMs('drain_timeout', 5000),
     accessLog: parseAccessLogs(r, ctx),
   };

@@ -36,10 +36,10 @@ export function stripHopByHop(head: RequestHead): boolean {
 
 /**
  * Resolves the request's authority. An absolute-form target (`GET http://h/p`) overrides Host, as
- * RFC 9112 §3.2.2 requires; the path becomes origin-form. Returns null when there is no authority
- * at all on HTTP/1.1 (→ 400).
+ * RFC 9112 §3.2.2 requires; the path becomes origin-form. An HTTP/1.0 request without Host gets
+ * `default_host_for_http_10`. Returns null when there is no authority at all (→ 400, as Envoy).
  */
-export function resolveAuthority(head: RequestHead): string | null {
+export function resolveAuthority(head: RequestHead, defaultHostForHttp10: string): string | null {
   const path = head.path;
   if (path.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(path)) {
     const start = path.indexOf('//') + 2;
@@ -53,7 +53,9 @@ export function resolveAuthority(head: RequestHead): string | null {
   }
   const host = head.headers.get('host');
   if (host !== undefined) return host;
-  return head.versionMinor === 0 ? '' : null;
+  if (head.versionMinor !== 0 || defaultHostForHttp10 === '') return null;
+  head.headers.set('host', defaultHostForHttp10);
+  return defaultHostForHttp10;
 }
 
 /**

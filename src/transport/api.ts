@@ -30,12 +30,26 @@ export interface TlsConnectionInfo {
   readonly peerSubject: string;
 }
 
+/**
+ * A connection's addresses as a listener filter restored them (the PROXY protocol's source and
+ * destination): Envoy's downstream remote and local addresses. The socket's own peer stays the
+ * direct remote address (%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%).
+ */
+export interface RestoredAddresses {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
 /** What the listener learned about a downstream connection before its filters got it. */
 export interface DownstreamConnectionInfo {
   /** SNI seen by tls_inspector or the TLS handshake ('' without): Envoy's %REQUESTED_SERVER_NAME%. */
   readonly requestedServerName: string;
   /** Null unless the listener terminated TLS on it. */
   readonly tls: TlsConnectionInfo | null;
+  /** Null unless a listener filter (proxy_protocol) restored the client's addresses. */
+  readonly addresses: RestoredAddresses | null;
 }
 
 /**

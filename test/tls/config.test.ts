@@ -162,15 +162,9 @@ test('SNI criteria without tls_inspector: a warning that the chain never matches
 });
 
 test('listener filters: unknown ones are errors naming what Legate has', () => {
-  const yaml = oneChain(
-    tlsSocketYaml({}),
-    'listener_filters:\n- name: envoy.filters.listener.proxy_protocol',
-  );
+  const yaml = oneChain(tlsSocketYaml({}), 'listener_filters:\n- name: envoy.filters.listener.original_dst');
   const issue = errorAt(issuesOf(yaml), `${L}.listener_filters[0].name`);
-  assert.match(
-    issue.message,
-    /unknown or unsupported listener filter 'envoy.filters.listener.proxy_protocol'/,
-  );
+  assert.match(issue.message, /unknown or unsupported listener filter 'envoy.filters.listener.original_dst'/);
   assert.match(issue.hint ?? '', /tls_inspector/);
 });
 
@@ -212,4 +206,33 @@ ${extra}`,
     assert.match(errorAt(issuesOf(cluster(tls, extra)), path).message, message, path);
   const ok = load(cluster('sni: a.example')).bootstrap.clusters[0]!;
   assert.equal(ok.transportSocket?.name, 'envoy.transport_sockets.tls');
+});
+
+test('proxy_protocol: what Legate cannot do is a located error', () => {
+  const filter = (fields: string): string =>
+    listenerYaml({
+      chains: [chainYaml({ cluster: 'c' })],
+      clusters: CLUSTERS,
+      listenerExtra: `listener_filters:
+- name: envoy.filters.listener.proxy_protocol
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol
+    ${fields}`,
+    });
+  const at = `${L}.listener_filters[0].typed_config`;
+  const cases: [string, string, RegExp][] = [
+    ['rules: [{ tlv_type: 4, on_tlv_present: { key: k } }]', 'rules', /not supported.*metadata/],
+    ['pass_through_tlvs: { match_type: INCLUDE_ALL }', 'pass_through_tlvs', /not supported/],
+    ['disallowed_versions: [V3]', 'disallowed_versions', /'V3' is not a version: V1 or V2/],
+    ['allow_requests_without_proxy_protocl: true', 'allow_requests_without_proxy_protocl', /unknown field/],
+  ];
+  for (const [fields, field, message] of cases)
+    assert.match(errorAt(issuesOf(filter(fields)), `${at}.${field}`).message, message, fields);
+  const config = load(filter('rules: []\n    stat_prefix: edge')).bootstrap.listeners[0]!.listenerFilters[0]!
+    .config;
+  assert.deepEqual(config, {
+    allowRequestsWithoutProxyProtocol: false,
+    disallowedVersions: [],
+    statPrefix: 'proxy_proto.edge.',
+  });
 });

@@ -12,6 +12,7 @@ import { networkLocalRateLimitFactory } from '../filters/network/local-ratelimit
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
 import { tlsInspectorFactory } from '../filters/listener/tls-inspector/factory';
 import { proxyProtocolFactory } from '../filters/listener/proxy-protocol/factory';
+import { httpInspectorFactory } from '../filters/listener/http-inspector/factory';
 import { rawBufferFactory, upstreamRawBufferFactory } from '../transport/raw-buffer';
 import { downstreamTlsFactory, upstreamTlsFactory } from '../transport/tls/factory';
 import { leastRequestFactory } from '../upstream/lb/least-request';
@@ -40,6 +41,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   stderrAccessLoggerFactory,
   tlsInspectorFactory,
   proxyProtocolFactory,
+  httpInspectorFactory,
   rawBufferFactory,
   downstreamTlsFactory,
   upstreamRawBufferFactory,

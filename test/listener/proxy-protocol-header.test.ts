@@ -10,7 +10,7 @@ import {
   parseProxyHeader,
   ProxyHeaderStatus,
 } from '../../src/filters/listener/proxy-protocol/header';
-import { inet4, v2Header } from './proxy-protocol-fixtures';
+import { inet4, v2Header } from './fixtures';
 
 const TLVS = Buffer.from([0x04, 0x00, 0x03, 0x61, 0x62, 0x63, 0x20, 0x00, 0x01, 0x00]);
 

@@ -27,7 +27,7 @@ import { requireTool } from '../support/system-tools';
 import { startHaproxy } from '../support/haproxy';
 import { chainYaml, listenerYaml, pem, staticCluster, TLS_INSPECTOR, tlsSocketYaml } from '../tls/fixtures';
 import { indent } from '../integration/harness';
-import { proxyHeader, v2Header } from './proxy-protocol-fixtures';
+import { proxyHeader, readAll, v2Header } from './fixtures';
 
 const LOG_FORMAT =
   '%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT% %DOWNSTREAM_LOCAL_ADDRESS% %REQ(:PATH)%';
@@ -125,20 +125,6 @@ function connected(): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
     socket.once('error', reject);
-  });
-}
-
-/** Everything the server sends until it closes (or 5 s). */
-function readAll(socket: net.Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    const timer = setTimeout(() => socket.destroy(), 5000);
-    socket.on('data', (c: Buffer) => (out += c.toString('latin1')));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
   });
 }
 

@@ -161,6 +161,33 @@ test('SNI criteria without tls_inspector: a warning that the chain never matches
   );
 });
 
+test('criteria no listener filter learns warn, whatever other listener filters run', () => {
+  const filter = (name: string): string => `- name: envoy.filters.listener.${name}`;
+  const warned = (match: string, filters: string[]): boolean => {
+    const yaml = listenerYaml({
+      chains: [chainYaml({ cluster: 'c', match }), chainYaml({ cluster: 'c' })],
+      clusters: CLUSTERS,
+      listenerExtra: filters.length > 0 ? `listener_filters:\n${filters.map(filter).join('\n')}` : '',
+    });
+    return load(yaml).warnings.some((w) => w.path === `${L}.filter_chains[0].filter_chain_match`);
+  };
+  const cases: [string, string[], boolean][] = [
+    ['server_names: [a.example]', ['proxy_protocol'], true],
+    ['server_names: [a.example]', ['proxy_protocol', 'tls_inspector'], false],
+    ['transport_protocol: tls', ['http_inspector'], true],
+    ['application_protocols: [h2c]', [], true],
+    ['application_protocols: [h2c]', ['proxy_protocol'], true],
+    ['application_protocols: [h2c]', ['http_inspector'], false],
+    ['application_protocols: [h2]', ['tls_inspector'], false],
+  ];
+  for (const [match, filters, expected] of cases)
+    assert.equal(
+      warned(match, filters),
+      expected,
+      `${match} with ${filters.join(', ') || 'no listener filters'}`,
+    );
+});
+
 test('listener filters: unknown ones are errors naming what Legate has', () => {
   const yaml = oneChain(tlsSocketYaml({}), 'listener_filters:\n- name: envoy.filters.listener.original_dst');
   const issue = errorAt(issuesOf(yaml), `${L}.listener_filters[0].name`);

@@ -96,9 +96,14 @@ export abstract class PeekingListenerFilter implements ListenerFilter {
     facts: ConnectionFacts,
     done: (result: ListenerFilterResult) => void,
   ): () => void {
-    return peekConnectionStart(socket, facts, this.callbacks(facts), done);
+    const callbacks = this.callbacks(facts);
+    if (callbacks !== null) return peekConnectionStart(socket, facts, callbacks, done);
+    process.nextTick(done, ListenerFilterResult.Continue);
+    return doNothing;
   }
 
-  /** The examiner of one connection, recording what it learns in `facts`. */
-  protected abstract callbacks(facts: ConnectionFacts): PeekCallbacks;
+  /** The examiner of one connection, recording what it learns in `facts`; null: nothing to learn. */
+  protected abstract callbacks(facts: ConnectionFacts): PeekCallbacks | null;
 }
+
+function doNothing(): void {}

@@ -1,4 +1,8 @@
-/** PROXY protocol headers as a load balancer writes them, for the parser and end-to-end tests. */
+/**
+ * Listener filter test helpers: PROXY protocol headers as a load balancer writes them, and a
+ * reader of what the server sends back.
+ */
+import type * as net from 'node:net';
 
 const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
@@ -49,4 +53,18 @@ export function proxyHeader(version: 1 | 2, src: string, dst: string, sport: num
   return six
     ? v2Header(1, 0x21, inet6(src, dst, sport, dport))
     : v2Header(1, 0x11, inet4(src, dst, sport, dport));
+}
+
+/** Everything the server sends until it closes (or 5 s). */
+export function readAll(socket: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    socket.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
 }

@@ -54,8 +54,8 @@ test('TLS config errors are located and precise', () => {
       /above the maximum/,
     ],
     [
-      tlsSocketYaml({ context: 'session_ticket_keys: { keys: [] }' }),
-      `${TLS_CTX}.session_ticket_keys`,
+      tlsSocketYaml({ context: 'session_ticket_keys_sds_secret_config: { name: keys }' }),
+      `${TLS_CTX}.session_ticket_keys_sds_secret_config`,
       /not supported by Legate yet/,
     ],
     [

@@ -7,13 +7,13 @@
  *
  * Fields Legate does not implement are errors ("not supported by Legate yet"), never ignored.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { StringMatcher } from '../../config/bootstrap';
 import type { ObjectReader } from '../../config/config-reader';
 import { readBoolValue } from '../../config/bool-value';
-import { readDataSource } from '../../config/data-source';
+import { readDataSource, readSourceBytes } from '../../config/data-source';
 import { parseStringMatcher } from '../../config/route/string-matcher';
 import { rejectUnsupported } from '../../config/unsupported';
 
@@ -81,6 +81,14 @@ export interface UpstreamTlsConfig {
 
 export interface DownstreamTlsConfig {
   common: CommonTlsConfig;
+  /**
+   * The 48-byte key (hex: name, HMAC secret, AES key, 16 bytes each, as OpenSSL takes it) every
+   * worker encrypts and decrypts session tickets with, so that a client resumes on any worker;
+   * from `session_ticket_keys`, else made once when the config is loaded. '' : no tickets.
+   */
+  ticketKeys: string;
+  /** Seconds a session can be resumed (`session_timeout`). */
+  sessionTimeoutS: number;
   /** The handshake fails without a client certificate (also implied by SAN matchers, as in Envoy). */
   requireClientCertificate: boolean;
   /** `prefer_client_ciphers`: the client's order of cipher suites wins (default: the server's). */
@@ -88,11 +96,7 @@ export interface DownstreamTlsConfig {
 }
 
 const UNSUPPORTED_DOWNSTREAM_FIELDS = [
-  'session_ticket_keys',
   'session_ticket_keys_sds_secret_config',
-  'disable_stateless_session_resumption',
-  'disable_stateful_session_resumption',
-  'session_timeout',
   'require_sni',
   'full_scan_certs_on_sni_mismatch',
   'prefer_client_ciphers_sni',
@@ -156,10 +160,65 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
     );
   return {
     common,
+    ...parseSessionResumption(r),
     requireClientCertificate:
       requireClientCertificate || (common.validation !== null && common.validation.matchSans.length > 0),
     preferClientCiphers: r.bool('prefer_client_ciphers', false),
   };
+}
+
+/** BoringSSL's default session lifetime, which Envoy keeps unless `session_timeout` is set. */
+const DEFAULT_SESSION_TIMEOUT_S = 2 * 60 * 60;
+/** Envoy's session ticket key: 16 bytes of name, 32 of HMAC secret, 32 of AES key. */
+const ENVOY_TICKET_KEY_BYTES = 80;
+
+/**
+ * Session resumption by tickets (stateless), with keys shared by every worker. OpenSSL, as Node
+ * exposes it, takes one ticket key: the first of `session_ticket_keys` (Envoy's encrypting one)
+ * is used, and tickets made with the others are not accepted (those clients do a full handshake).
+ * Stateful resumption (session IDs) is not implemented: OpenSSL's session cache would be per worker.
+ */
+function parseSessionResumption(
+  r: ObjectReader,
+): Pick<DownstreamTlsConfig, 'ticketKeys' | 'sessionTimeoutS'> {
+  const sessionTimeoutS = Math.ceil(r.durationMs('session_timeout', DEFAULT_SESSION_TIMEOUT_S * 1000) / 1000);
+  // Envoy's default (false) asks for session-ID resumption too, which Legate does not have.
+  if (r.has('disable_stateful_session_resumption') && !r.bool('disable_stateful_session_resumption', false))
+    r.warn(
+      'disable_stateful_session_resumption',
+      'Legate resumes sessions by tickets only (no session-ID cache)',
+    );
+  const disabled = r.bool('disable_stateless_session_resumption', false);
+  const keys = r.object('session_ticket_keys');
+  if (disabled) {
+    if (keys !== null)
+      r.error('session_ticket_keys', 'set together with disable_stateless_session_resumption: true');
+    return { ticketKeys: '', sessionTimeoutS };
+  }
+  if (keys === null) return { ticketKeys: randomBytes(48).toString('hex'), sessionTimeoutS };
+  const sources = keys.objectArray('keys');
+  if (sources.length === 0) keys.error('keys', 'needs at least one key (80 bytes)');
+  if (sources.length > 1)
+    keys.warn(
+      'keys',
+      'only the first key is used (to make and to accept tickets): tickets made with the others are not accepted, those clients do a full handshake',
+    );
+  let ticketKeys = '';
+  sources.forEach((source, i) => {
+    const key = readSourceBytes(source);
+    if (key.length !== ENVOY_TICKET_KEY_BYTES)
+      keys.error(
+        `keys[${i}]`,
+        `a session ticket key is ${ENVOY_TICKET_KEY_BYTES} bytes, found ${key.length}`,
+      );
+    else if (i === 0) ticketKeys = toOpenSslTicketKey(key).toString('hex');
+  });
+  return { ticketKeys, sessionTimeoutS };
+}
+
+/** OpenSSL's 48-byte form of Envoy's key: its name, and the first 16 bytes of each secret. */
+function toOpenSslTicketKey(key: Buffer): Buffer {
+  return Buffer.concat([key.subarray(0, 16), key.subarray(16, 32), key.subarray(48, 64)]);
 }
 
 export function parseUpstreamTlsContext(r: ObjectReader): UpstreamTlsConfig {

@@ -10,6 +10,7 @@
  * missing fails inside the handshake (OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
  */
 import type * as net from 'node:net';
+import { constants } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { DownstreamTransport, DownstreamTransportContext, TlsConnectionInfo } from '../api';
 import { TLS13_CIPHERS, type CommonTlsConfig, type DownstreamTlsConfig, type TlsVersion } from './config';
@@ -54,6 +55,7 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       secureContext: tls.createSecureContext({
         ...secureContextOptions(common),
         honorCipherOrder: !config.preferClientCiphers,
+        ...ticketOptions(config),
       }),
       ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
       requestCert: this.verifyPeer,
@@ -129,6 +131,15 @@ export class DownstreamTlsTransport implements DownstreamTransport {
     }
     return true;
   }
+}
+
+/**
+ * Session tickets with the key every worker shares (made once on the primary), so that a client
+ * resumes whichever worker its next connection reaches; none when stateless resumption is off.
+ */
+function ticketOptions(config: DownstreamTlsConfig): tls.SecureContextOptions {
+  if (config.ticketKeys === '') return { secureOptions: constants.SSL_OP_NO_TICKET };
+  return { ticketKeys: Buffer.from(config.ticketKeys, 'hex'), sessionTimeout: config.sessionTimeoutS };
 }
 
 function ignoreError(): void {}

@@ -80,7 +80,11 @@ test('TLS config errors are located and precise', () => {
       `${TLS_CTX}.common_tls_context.tls_certificates`,
       /second rsa certificate/,
     ],
-    [tlsSocketYaml({ certs: [] }), `${TLS_CTX}.common_tls_context`, /needs tls_certificates/],
+    [
+      tlsSocketYaml({ certs: [] }),
+      `${TLS_CTX}.common_tls_context.tls_certificates`,
+      /needs tls_certificates or tls_certificate_sds_secret_configs/,
+    ],
   ];
   for (const [tls, path, message] of cases) {
     const issue = errorAt(issuesOf(oneChain(tls)), path);

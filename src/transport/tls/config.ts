@@ -16,6 +16,7 @@ import { readBoolValue } from '../../config/bool-value';
 import { readDataSource, readSourceBytes } from '../../config/data-source';
 import { parseStringMatcher } from '../../config/route/string-matcher';
 import { rejectUnsupported } from '../../config/unsupported';
+import { filenamesIn, readSdsSecret } from './sds-file';
 
 export const TLS_VERSIONS = ['TLS_AUTO', 'TLSv1_0', 'TLSv1_1', 'TLSv1_2', 'TLSv1_3'] as const;
 export type TlsVersion = Exclude<(typeof TLS_VERSIONS)[number], 'TLS_AUTO'>;
@@ -71,6 +72,11 @@ export interface CommonTlsConfig {
   ecdhCurves: string[];
   alpnProtocols: string[];
   validation: CertificateValidationConfig | null;
+  /**
+   * Files the certificates and CAs were read from (and SDS secret files and watched directories):
+   * a listener reads the context again when one changes.
+   */
+  watchedPaths: string[];
 }
 
 export interface UpstreamTlsConfig {
@@ -89,6 +95,8 @@ export interface DownstreamTlsConfig {
   ticketKeys: string;
   /** Seconds a session can be resumed (`session_timeout`). */
   sessionTimeoutS: number;
+  /** `common_tls_context` as plain data, to read again when a watched file changes. */
+  rawCommon: unknown;
   /** The handshake fails without a client certificate (also implied by SAN matchers, as in Envoy). */
   requireClientCertificate: boolean;
   /** `prefer_client_ciphers`: the client's order of cipher suites wins (default: the server's). */
@@ -102,11 +110,9 @@ const UNSUPPORTED_DOWNSTREAM_FIELDS = [
   'prefer_client_ciphers_sni',
 ] as const;
 const UNSUPPORTED_COMMON_FIELDS = [
-  'tls_certificate_sds_secret_configs',
   'tls_certificate_provider_instance',
   'tls_certificate_certificate_provider',
   'tls_certificate_certificate_provider_instance',
-  'validation_context_sds_secret_config',
   'combined_validation_context',
   'validation_context_certificate_provider',
   'validation_context_certificate_provider_instance',
@@ -147,11 +153,7 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
   rejectUnsupported(r, UNSUPPORTED_DOWNSTREAM_FIELDS);
   if (r.enumValue('ocsp_staple_policy', OCSP_POLICIES, 'LENIENT_STAPLING') !== 'LENIENT_STAPLING')
     r.unsupported('ocsp_staple_policy', 'only LENIENT_STAPLING (no OCSP stapling)');
-  const context = r.requiredObject('common_tls_context');
-  const common = parseCommonTlsContext(context, 'TLSv1_3');
-  checkOneCertificatePerKeyType(context, common.certificates);
-  if (common.certificates.length === 0)
-    r.error('common_tls_context', 'a listener needs tls_certificates (a certificate and its key)');
+  const common = parseServerCommonTlsContext(r.requiredObject('common_tls_context'));
   const requireClientCertificate = readBoolValue(r, 'require_client_certificate', false);
   if (requireClientCertificate && (common.validation === null || common.validation.trustedCa === ''))
     r.error(
@@ -161,10 +163,23 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
   return {
     common,
     ...parseSessionResumption(r),
+    rawCommon: r.raw('common_tls_context'),
     requireClientCertificate:
       requireClientCertificate || (common.validation !== null && common.validation.matchSans.length > 0),
     preferClientCiphers: r.bool('prefer_client_ciphers', false),
   };
+}
+
+/** A listener's common_tls_context: what a client is served (read again when its files change). */
+export function parseServerCommonTlsContext(context: ObjectReader): CommonTlsConfig {
+  const common = parseCommonTlsContext(context, 'TLSv1_3');
+  checkOneCertificatePerKeyType(context, common.certificates);
+  if (common.certificates.length === 0)
+    context.error(
+      'tls_certificates',
+      'a listener needs tls_certificates or tls_certificate_sds_secret_configs (a certificate and its key)',
+    );
+  return common;
 }
 
 /** BoringSSL's default session lifetime, which Envoy keeps unless `session_timeout` is set. */
@@ -241,6 +256,7 @@ const DEFAULT_CLIENT_COMMON: CommonTlsConfig = {
   ecdhCurves: [...ENVOY_DEFAULT_CURVES],
   alpnProtocols: [],
   validation: null,
+  watchedPaths: [],
 };
 
 export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): CommonTlsConfig {
@@ -259,7 +275,25 @@ export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): 
   if (params && minVersion > maxVersion)
     params.error('tls_minimum_protocol_version', `${minVersion} is above the maximum ${maxVersion}`);
   const certificates = r.objectArray('tls_certificates').map(parseCertificate);
-  const validation = r.object('validation_context');
+  const watchedPaths = filenamesIn(r.raw('tls_certificates'));
+  for (const sds of r.objectArray('tls_certificate_sds_secret_configs')) {
+    const secret = readSdsSecret(sds, 'tls_certificate', parseCertificate);
+    if (secret.value !== null) certificates.push(secret.value);
+    watchedPaths.push(...secret.watchedPaths);
+  }
+  let validation: CertificateValidationConfig | null = null;
+  const inline = r.object('validation_context');
+  const sdsValidation = r.object('validation_context_sds_secret_config');
+  if (inline !== null && sdsValidation !== null)
+    r.error('validation_context_sds_secret_config', 'only one of validation_context and this may be set');
+  if (inline !== null) {
+    validation = parseValidationContext(inline);
+    watchedPaths.push(...filenamesIn(r.raw('validation_context')));
+  } else if (sdsValidation !== null) {
+    const secret = readSdsSecret(sdsValidation, 'validation_context', parseValidationContext);
+    validation = secret.value;
+    watchedPaths.push(...secret.watchedPaths);
+  }
   return {
     certificates,
     minVersion,
@@ -267,7 +301,8 @@ export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): 
     cipherSuites: params ? parseCipherSuites(params) : [...ENVOY_DEFAULT_CIPHERS],
     ecdhCurves: params ? parseCurves(params) : [...ENVOY_DEFAULT_CURVES],
     alpnProtocols: r.stringArray('alpn_protocols'),
-    validation: validation ? parseValidationContext(validation) : null,
+    validation,
+    watchedPaths: [...new Set(watchedPaths)],
   };
 }
 

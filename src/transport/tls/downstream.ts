@@ -13,7 +13,15 @@ import type * as net from 'node:net';
 import { constants } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { DownstreamTransport, DownstreamTransportContext, TlsConnectionInfo } from '../api';
-import { TLS13_CIPHERS, type CommonTlsConfig, type DownstreamTlsConfig, type TlsVersion } from './config';
+import { readDetached } from '../../config/detached-reader';
+import {
+  parseServerCommonTlsContext,
+  TLS13_CIPHERS,
+  type CommonTlsConfig,
+  type DownstreamTlsConfig,
+  type TlsVersion,
+} from './config';
+import { CertificateReloader } from './reloader';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
 
@@ -40,35 +48,62 @@ export function secureContextOptions(common: CommonTlsConfig): tls.SecureContext
 
 export class DownstreamTlsTransport implements DownstreamTransport {
   private readonly options: tls.TLSSocketOptions;
-  private readonly sanMatchers: SanMatchers;
-  private readonly verifyPeer: boolean;
+  private sanMatchers!: SanMatchers;
+  private verifyPeer!: boolean;
   private readonly requirePeer: boolean;
   private readonly stats: SslStats;
+  /** Null when every certificate and CA is inline (nothing on disk can change). */
+  private readonly reloader: CertificateReloader<CommonTlsConfig> | null;
 
-  constructor(config: DownstreamTlsConfig, ctx: DownstreamTransportContext) {
+  constructor(
+    private readonly config: DownstreamTlsConfig,
+    ctx: DownstreamTransportContext,
+  ) {
     const { common } = config;
-    this.verifyPeer = common.validation !== null && common.validation.trustedCa !== '';
     this.requirePeer = config.requireClientCertificate;
-    this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
     this.options = {
       isServer: true,
-      secureContext: tls.createSecureContext({
-        ...secureContextOptions(common),
-        honorCipherOrder: !config.preferClientCiphers,
-        ...ticketOptions(config),
-      }),
       ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
-      requestCert: this.verifyPeer,
       // Only a missing certificate fails the handshake itself; the chain and SANs are checked on 'secure'.
       rejectUnauthorized: this.requirePeer,
     };
+    this.use(common);
     this.stats = new SslStats(ctx.stats, ctx.listenerStatPrefix, common);
+    this.reloader =
+      common.watchedPaths.length === 0
+        ? null
+        : new CertificateReloader(
+            common.watchedPaths,
+            `${ctx.listenerStatPrefix.slice(0, -1)} TLS`,
+            () => {
+              const read = readDetached(
+                'common_tls_context',
+                config.rawCommon as object,
+                parseServerCommonTlsContext,
+              );
+              return { ...read, watchedPaths: read.value?.watchedPaths ?? [] };
+            },
+            (fresh) => this.use(fresh),
+          );
+  }
+
+  /** Serves new handshakes with `common`'s certificates and CAs. */
+  private use(common: CommonTlsConfig): void {
+    this.verifyPeer = common.validation !== null && common.validation.trustedCa !== '';
+    this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
+    this.options.requestCert = this.verifyPeer;
+    this.options.secureContext = tls.createSecureContext({
+      ...secureContextOptions(common),
+      honorCipherOrder: !this.config.preferClientCiphers,
+      ...ticketOptions(this.config),
+    });
   }
 
   start(
     socket: net.Socket,
     done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
   ): void {
+    this.reloader?.check(performance.now());
     const secured = new tls.TLSSocket(socket, this.options);
     const fail = (): void => {
       secured.removeListener('secure', onSecure);

@@ -68,7 +68,24 @@ test('TLS config errors are located and precise', () => {
         common: `validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} }, verify_certificate_hash: [ab] }`,
       }),
       `${TLS_CTX}.common_tls_context.validation_context.verify_certificate_hash`,
-      /not supported by Legate yet/,
+      /'ab' is not a SHA-256 hash/,
+    ],
+    [
+      tlsSocketYaml({ common: 'validation_context: { verify_certificate_spki: ["abc="] }' }),
+      `${TLS_CTX}.common_tls_context.validation_context.verify_certificate_spki`,
+      /not a base64 SHA-256 hash/,
+    ],
+    [
+      tlsSocketYaml({
+        common: `validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} }, only_verify_leaf_cert_crl: true }`,
+      }),
+      `${TLS_CTX}.common_tls_context.validation_context.only_verify_leaf_cert_crl`,
+      /not supported.*every certificate of the chain/,
+    ],
+    [
+      tlsSocketYaml({ common: `validation_context: { crl: { filename: ${certPath('ca.crt')} } }` }),
+      `${TLS_CTX}.common_tls_context.validation_context.crl`,
+      /not PEM CRLs/,
     ],
     [
       tlsSocketYaml({ context: 'require_client_certificate: true' }),

@@ -61,6 +61,12 @@ export interface CertificateValidationConfig {
   /** PEM of the CAs a peer certificate must chain to ('' : a presented certificate is not verified). */
   trustedCa: string;
   matchSans: SanMatcherConfig[];
+  /** `verify_certificate_hash`: SHA-256 of the certificate's DER, lower-case hex without colons. */
+  certificateHashes: string[];
+  /** `verify_certificate_spki`: SHA-256 of the SubjectPublicKeyInfo's DER, base64. */
+  spkiHashes: string[];
+  /** `crl`: PEM CRLs; with them every certificate of the chain is checked for revocation. */
+  crl: string;
 }
 
 export interface CommonTlsConfig {
@@ -128,13 +134,9 @@ const UNSUPPORTED_CERTIFICATE_FIELDS = [
   'signed_certificate_timestamp',
 ] as const;
 const UNSUPPORTED_VALIDATION_FIELDS = [
-  'verify_certificate_spki',
-  'verify_certificate_hash',
-  'crl',
   'allow_expired_certificate',
   'trust_chain_verification',
   'custom_validator_config',
-  'only_verify_leaf_cert_crl',
   'max_verify_depth',
   'system_root_certs',
   'ca_certificate_provider_instance',
@@ -412,5 +414,30 @@ function parseValidationContext(r: ObjectReader): CertificateValidationConfig {
   });
   if (matchSans.length > 0 && trustedCa === '')
     r.error('match_typed_subject_alt_names', 'needs trusted_ca: only a verified certificate is matched');
-  return { trustedCa, matchSans };
+  const certificateHashes = r.stringArray('verify_certificate_hash').map((hash) => {
+    const hex = hash.replace(/:/g, '').toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex))
+      r.error('verify_certificate_hash', `'${hash}' is not a SHA-256 hash (64 hex digits, colons allowed)`);
+    return hex;
+  });
+  const spkiHashes = r.stringArray('verify_certificate_spki');
+  for (const spki of spkiHashes)
+    if (Buffer.from(spki, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(spki))
+      r.error('verify_certificate_spki', `'${spki}' is not a base64 SHA-256 hash (44 characters)`);
+  const crl = r.has('crl') ? readDataSource(r, 'crl') : '';
+  if (crl !== '') {
+    try {
+      createSecureContext({ crl });
+      if (trustedCa === '')
+        r.error('crl', 'needs trusted_ca: revocation is checked while verifying the chain');
+    } catch (err) {
+      r.error('crl', `not PEM CRLs: ${(err as Error).message}`);
+    }
+  }
+  if (r.bool('only_verify_leaf_cert_crl', false))
+    r.unsupported(
+      'only_verify_leaf_cert_crl',
+      "OpenSSL as Node drives it checks every certificate of the chain (Envoy's default)",
+    );
+  return { trustedCa, matchSans, certificateHashes, spkiHashes, crl };
 }

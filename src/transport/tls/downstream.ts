@@ -4,9 +4,10 @@
  * server TLSSocket and handed to the chain's filters once the handshake succeeded and the client
  * certificate (if any) passed verification. Everything is counted under `listener.<addr>.ssl.*`.
  *
- * Client certificates: requested when the chain has a validation context; verified against
- * `trusted_ca` after the handshake (Node reports the chain's verdict, never fails the handshake
- * for it), then matched against `match_typed_subject_alt_names`. A required certificate that is
+ * Client certificates: requested when the chain has `trusted_ca` or pins; verified against
+ * `trusted_ca` (and `crl`) after the handshake (Node reports the chain's verdict, never fails the
+ * handshake for it), then against `verify_certificate_hash` / `verify_certificate_spki`, then
+ * matched against `match_typed_subject_alt_names`. A required certificate that is
  * missing fails inside the handshake (OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
  */
 import type * as net from 'node:net';
@@ -22,6 +23,7 @@ import {
   type TlsVersion,
 } from './config';
 import { CertificateReloader } from './reloader';
+import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
 
@@ -43,13 +45,18 @@ export function secureContextOptions(common: CommonTlsConfig): tls.SecureContext
     ciphers: [...common.cipherSuites, ...TLS13_CIPHERS].join(':'),
     ecdhCurve: common.ecdhCurves.join(':'),
     ca: common.validation?.trustedCa || undefined,
+    crl: common.validation?.crl || undefined,
   };
 }
 
 export class DownstreamTlsTransport implements DownstreamTransport {
   private readonly options: tls.TLSSocketOptions;
   private sanMatchers!: SanMatchers;
-  private verifyPeer!: boolean;
+  private pins!: CertificatePins;
+  /** A client certificate is asked for (there is something to check it with). */
+  private requestPeer!: boolean;
+  /** It is verified against trusted_ca. */
+  private verifyChain!: boolean;
   private readonly requirePeer: boolean;
   private readonly stats: SslStats;
   /** Null when every certificate and CA is inline (nothing on disk can change). */
@@ -89,9 +96,11 @@ export class DownstreamTlsTransport implements DownstreamTransport {
 
   /** Serves new handshakes with `common`'s certificates and CAs. */
   private use(common: CommonTlsConfig): void {
-    this.verifyPeer = common.validation !== null && common.validation.trustedCa !== '';
+    this.verifyChain = common.validation !== null && common.validation.trustedCa !== '';
     this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
-    this.options.requestCert = this.verifyPeer;
+    this.pins = new CertificatePins(common.validation);
+    this.requestPeer = this.verifyChain || !this.pins.empty;
+    this.options.requestCert = this.requestPeer;
     this.options.secureContext = tls.createSecureContext({
       ...secureContextOptions(common),
       honorCipherOrder: !this.config.preferClientCiphers,
@@ -126,7 +135,7 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       secured.removeListener('close', onClose);
       // Errors after the handshake belong to whoever owns the socket next; until then, none throw.
       secured.on('error', ignoreError);
-      const peer = this.verifyPeer ? secured.getPeerCertificate() : null;
+      const peer = this.requestPeer ? secured.getPeerCertificate() : null;
       if (!this.peerAccepted(secured, peer)) {
         secured.destroy();
         done(null, null);
@@ -156,8 +165,12 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       this.stats.noCertificate.inc();
       return true;
     }
-    if (verifyError(secured) !== null) {
+    if (this.verifyChain && verifyError(secured) !== null) {
       this.stats.failVerifyError.inc();
+      return false;
+    }
+    if (!this.pins.accept(peer)) {
+      this.stats.failVerifyCertHash.inc();
       return false;
     }
     if (!this.sanMatchers.accept(peer)) {

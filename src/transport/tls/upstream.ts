@@ -4,8 +4,9 @@
  * handshake succeeded and the host's certificate passed verification. One SecureContext per
  * cluster per worker, built at startup.
  *
- * As in Envoy, a host's certificate is verified only with `validation_context.trusted_ca` (chain)
- * and `match_typed_subject_alt_names` (names); the host name itself is not checked otherwise. A
+ * As in Envoy, a host's certificate is verified only with `validation_context.trusted_ca` (chain,
+ * and `crl`), `verify_certificate_hash` / `verify_certificate_spki` (pins) and
+ * `match_typed_subject_alt_names` (names); the host name itself is not checked otherwise. A
  * failure is a connect failure whose detail is Envoy's `TLS_error:|…:TLS_error_end` form, which
  * the router puts in its 503 body (`transport failure reason: …`) and logs as UF.
  */
@@ -14,6 +15,7 @@ import type { ClientCodecFactory, UpstreamConnector } from '../../upstream/trans
 import type { UpstreamTransportContext } from '../api';
 import type { UpstreamTlsConfig } from './config';
 import { secureContextOptions } from './downstream';
+import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
 
@@ -30,6 +32,7 @@ export function upstreamTlsConnector(
   const { common } = config;
   const verifyChain = common.validation !== null && common.validation.trustedCa !== '';
   const sans = new SanMatchers(common.validation?.matchSans ?? []);
+  const pins = new CertificatePins(common.validation);
   const stats = ctx.stats === null ? null : new SslStats(ctx.stats, ctx.clusterStatPrefix, common);
   const options: tls.ConnectionOptions = {
     secureContext: tls.createSecureContext(secureContextOptions(common)),
@@ -46,7 +49,12 @@ export function upstreamTlsConnector(
       stats?.failVerifyError.inc();
       return `CERTIFICATE_VERIFY_FAILED (${String(socket.authorizationError)})`;
     }
-    if (!sans.accept(socket.getPeerCertificate())) {
+    const peer = socket.getPeerCertificate();
+    if (!pins.accept(peer)) {
+      stats?.failVerifyCertHash.inc();
+      return 'CERTIFICATE_VERIFY_FAILED (the certificate matches no verify_certificate_hash / verify_certificate_spki)';
+    }
+    if (!sans.accept(peer)) {
       stats?.failVerifySan.inc();
       return 'CERTIFICATE_VERIFY_FAILED (no subject alt name matches match_typed_subject_alt_names)';
     }

@@ -508,12 +508,16 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
             socket.destroy();
           }, limitMs)
         : null;
-    transport.start(socket, (secured: net.Socket | null, info: TlsConnectionInfo | null) => {
-      if (timer !== null) clearTimeout(timer);
-      if (secured === null) return;
-      downstreamInfoOf.set(secured, { requestedServerName: info!.serverName, tls: info, addresses });
-      chain.serve(secured, null);
-    });
+    transport.start(
+      socket,
+      (secured: net.Socket | null, info: TlsConnectionInfo | null) => {
+        if (timer !== null) clearTimeout(timer);
+        if (secured === null) return;
+        downstreamInfoOf.set(secured, { requestedServerName: info!.serverName, tls: info, addresses });
+        chain.serve(secured, null);
+      },
+      facts.transportProtocol === 'tls' ? serverName : undefined,
+    );
   }
 }
 

@@ -64,7 +64,12 @@ export interface DownstreamTransport {
    * (with its TLS facts), or null when the handshake failed (the socket is then closed, and
    * counted under `ssl.*`).
    */
-  start(socket: net.Socket, done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void): void;
+  start(
+    socket: net.Socket,
+    done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
+    /** The SNI when tls_inspector already read the ClientHello (undefined: not known yet). */
+    serverName?: string,
+  ): void;
 }
 
 export interface DownstreamTransportSocketFactory<C = unknown> extends ExtensionFactory<C> {

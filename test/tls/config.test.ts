@@ -93,11 +93,6 @@ test('TLS config errors are located and precise', () => {
       /needs .*trusted_ca/,
     ],
     [
-      tlsSocketYaml({ certs: ['server-rsa', 'server-b'] }),
-      `${TLS_CTX}.common_tls_context.tls_certificates`,
-      /second rsa certificate/,
-    ],
-    [
       tlsSocketYaml({ certs: [] }),
       `${TLS_CTX}.common_tls_context.tls_certificates`,
       /needs tls_certificates or tls_certificate_sds_secret_configs/,

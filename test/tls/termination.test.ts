@@ -29,6 +29,7 @@ import {
   pem,
   rawTcp,
   staticCluster,
+  TLS_INSPECTOR,
   tlsClient,
   tlsSocketYaml,
 } from './fixtures';
@@ -318,4 +319,55 @@ test('crl: a revoked client certificate is refused, others served', async (t) =>
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('several certificates of one key type: chosen by SNI (exact, one-label wildcard, else the default), then by key type', async () => {
+  // Default for names no certificate serves: the first of each type (server-b for RSA, server-ec).
+  const tlsYaml = tlsSocketYaml({ certs: ['server-b', 'server-rsa', 'server-ec'] });
+  // The transport reads the SNI itself, or has it from tls_inspector.
+  const withInspector = async (body: (port: number) => Promise<void>): Promise<void> => {
+    const lp = await startLegate(
+      listenerYaml({
+        listenerExtra: TLS_INSPECTOR,
+        chains: [chainYaml({ cluster: 'origin', tls: tlsYaml })],
+        clusters: [staticCluster('origin', origin.port)],
+      }),
+      { concurrency: 1 },
+    );
+    try {
+      await body(lp.ports.get('proxy')!);
+    } finally {
+      await lp.stop();
+    }
+  };
+  for (const run of [
+    (body: (port: number) => Promise<void>) => withTlsListener(tlsYaml, body),
+    withInspector,
+  ])
+    await run(async (port) => {
+      const rsaOnly = { sigalgs: 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256' };
+      const shapes: [string | undefined, object, string, string][] = [
+        ['b.example', {}, 'b.example', 'RSA'],
+        ['a.example', {}, 'a.example', 'EC'],
+        ['a.example', rsaOnly, 'a.example', 'RSA'],
+        ['A.Example', rsaOnly, 'a.example', 'RSA'],
+        ['x.wild.example', rsaOnly, 'a.example', 'RSA'],
+        ['deep.x.wild.example', rsaOnly, 'b.example', 'RSA'],
+        ['unknown.example', rsaOnly, 'b.example', 'RSA'],
+        ['unknown.example', {}, 'a.example', 'EC'],
+        [undefined, rsaOnly, 'b.example', 'RSA'],
+      ];
+      for (const [servername, options, cn, keyType] of shapes) {
+        const what = `${servername ?? 'no SNI'} ${JSON.stringify(options)}`;
+        const r = await tlsClient(port, {
+          ...options,
+          servername,
+          checkServerIdentity: () => undefined,
+          request: GET(),
+        });
+        assert.equal(r.error, '', what);
+        assert.deepEqual([r.serverCn, r.serverKeyType], [cn, keyType], what);
+        assert.match(r.response, /^HTTP\/1\.1 200 /, what);
+      }
+    });
 });

@@ -46,7 +46,7 @@ export interface TlsCertificateConfig {
   certificateChain: string;
   privateKey: string;
   password: string;
-  /** 'RSA', 'EC', … (the key's type): OpenSSL serves one certificate per type, picked per client. */
+  /** The key type (rsa, ec, …): OpenSSL serves the first certificate of a type the client can use. */
   keyType: string;
 }
 
@@ -175,7 +175,6 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
 /** A listener's common_tls_context: what a client is served (read again when its files change). */
 export function parseServerCommonTlsContext(context: ObjectReader): CommonTlsConfig {
   const common = parseCommonTlsContext(context, 'TLSv1_3');
-  checkOneCertificatePerKeyType(context, common.certificates);
   if (common.certificates.length === 0)
     context.error(
       'tls_certificates',
@@ -340,20 +339,6 @@ function parseCertificate(r: ObjectReader): TlsCertificateConfig {
     }
   }
   return { at: r.path, certificateChain, privateKey, password, keyType };
-}
-
-/** OpenSSL keeps one certificate per key type; choosing among same-type ones by SNI is not done yet. */
-function checkOneCertificatePerKeyType(r: ObjectReader, certificates: readonly TlsCertificateConfig[]): void {
-  const seen = new Set<string>();
-  for (const cert of certificates) {
-    if (cert.keyType === '') continue;
-    if (seen.has(cert.keyType))
-      r.unsupported(
-        'tls_certificates',
-        `a second ${cert.keyType} certificate (Legate serves one certificate per key type, e.g. one RSA and one ECDSA; choosing among several by SNI is not implemented)`,
-      );
-    seen.add(cert.keyType);
-  }
 }
 
 /** Cipher names as OpenSSL knows them (lower case), for checking names at load time. */

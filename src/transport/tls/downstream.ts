@@ -20,9 +20,15 @@ import {
   TLS13_CIPHERS,
   type CommonTlsConfig,
   type DownstreamTlsConfig,
+  type TlsCertificateConfig,
   type TlsVersion,
 } from './config';
+import { CertificateSelector, firstOfEachType } from './certificate-selector';
 import { CertificateReloader } from './reloader';
+import { ListenerFilterResult, type ConnectionFacts } from '../../filters/listener/api';
+import { NEED_MORE, peekConnectionStart } from '../../filters/listener/peek';
+import { HelloStatus, parseClientHello } from '../../filters/listener/tls-inspector/client-hello';
+import { MAX_CLIENT_HELLO_BYTES } from '../../filters/listener/tls-inspector/inspector';
 import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
@@ -59,6 +65,8 @@ export class DownstreamTlsTransport implements DownstreamTransport {
   private verifyChain!: boolean;
   private readonly requirePeer: boolean;
   private readonly stats: SslStats;
+  /** Null unless two certificates share a key type (then the SNI chooses among them). */
+  private selector: CertificateSelector | null = null;
   /** Null when every certificate and CA is inline (nothing on disk can change). */
   private readonly reloader: CertificateReloader<CommonTlsConfig> | null;
 
@@ -101,19 +109,70 @@ export class DownstreamTlsTransport implements DownstreamTransport {
     this.pins = new CertificatePins(common.validation);
     this.requestPeer = this.verifyChain || !this.pins.empty;
     this.options.requestCert = this.requestPeer;
-    this.options.secureContext = tls.createSecureContext({
-      ...secureContextOptions(common),
-      honorCipherOrder: !this.config.preferClientCiphers,
-      ...ticketOptions(this.config),
-    });
+    const contextFor = (certificates: TlsCertificateConfig[]): tls.SecureContext =>
+      tls.createSecureContext({
+        ...secureContextOptions({ ...common, certificates: firstOfEachType(certificates) }),
+        honorCipherOrder: !this.config.preferClientCiphers,
+        ...ticketOptions(this.config),
+      });
+    this.options.secureContext = contextFor(common.certificates);
+    // Node's SNICallback swaps in one certificate only, over those of the first context: choosing
+    // by SNI among several of each key type means choosing the context before the handshake.
+    this.selector = CertificateSelector.needed(common.certificates)
+      ? new CertificateSelector(common.certificates, contextFor)
+      : null;
   }
 
   start(
     socket: net.Socket,
     done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
+    serverName?: string,
   ): void {
     this.reloader?.check(performance.now());
-    const secured = new tls.TLSSocket(socket, this.options);
+    const selector = this.selector;
+    if (selector === null) {
+      this.handshake(socket, this.options, done);
+      return;
+    }
+    const withCertificatesFor = (sni: string): tls.TLSSocketOptions => {
+      const context = selector.select(sni);
+      return context === null ? this.options : { ...this.options, secureContext: context };
+    };
+    if (serverName !== undefined) {
+      this.handshake(socket, withCertificatesFor(serverName), done);
+      return;
+    }
+    // The certificates depend on the SNI, which only the ClientHello tells: read it first.
+    const facts: ConnectionFacts = {
+      serverName: '',
+      applicationProtocols: [],
+      transportProtocol: '',
+      peeked: null,
+      addresses: null,
+    };
+    const examine = (data: Buffer): number => {
+      const hello = parseClientHello(data, MAX_CLIENT_HELLO_BYTES);
+      if (hello.status === HelloStatus.NeedMore) return NEED_MORE;
+      facts.serverName = hello.serverName;
+      return 0;
+    };
+    const peerClosed = (): void => this.stats.connectionError.inc();
+    peekConnectionStart(socket, facts, { examine, peerClosed }, (result) => {
+      if (result !== ListenerFilterResult.Continue) {
+        done(null, null);
+        return;
+      }
+      if (facts.peeked !== null) socket.unshift(facts.peeked);
+      this.handshake(socket, withCertificatesFor(facts.serverName), done);
+    });
+  }
+
+  private handshake(
+    socket: net.Socket,
+    options: tls.TLSSocketOptions,
+    done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
+  ): void {
+    const secured = new tls.TLSSocket(socket, options);
     const fail = (): void => {
       secured.removeListener('secure', onSecure);
       secured.removeListener('close', onClose);

@@ -12,7 +12,7 @@ import { CLOSE, NEED_MORE, PeekingListenerFilter, type PeekCallbacks } from '../
 import { HelloStatus, parseClientHello } from './client-hello';
 
 /** Envoy's default max_client_hello_size. */
-const MAX_CLIENT_HELLO_BYTES = 64 * 1024;
+export const MAX_CLIENT_HELLO_BYTES = 64 * 1024;
 
 export const TLS_INSPECTOR_COUNTERS = [
   'connection_closed',

@@ -42,6 +42,7 @@ import {
   type ConnectionFacts,
   type ListenerFilter,
   type ListenerFilterFactory,
+  unexaminedConnection,
 } from '../filters/listener/api';
 import { FilterChainSelector } from './filter-chain-selector';
 import { ipBytes } from '../common/cidr';
@@ -411,13 +412,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       only.serve(socket, null);
       return;
     }
-    const facts: ConnectionFacts = {
-      serverName: '',
-      applicationProtocols: [],
-      transportProtocol: '',
-      peeked: null,
-      addresses: null,
-    };
+    const facts = unexaminedConnection();
     this.runListenerFilters(socket, facts, () => {
       const chain = this.selectChain(socket, facts);
       if (chain === null) {

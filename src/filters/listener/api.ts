@@ -23,6 +23,11 @@ export interface ConnectionFacts {
   addresses: RestoredAddresses | null;
 }
 
+/** What is known of a connection before any listener filter looked at it. */
+export function unexaminedConnection(): ConnectionFacts {
+  return { serverName: '', applicationProtocols: [], transportProtocol: '', peeked: null, addresses: null };
+}
+
 export const enum ListenerFilterResult {
   /** Go on with the next listener filter (or choose the filter chain). */
   Continue,

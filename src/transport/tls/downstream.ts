@@ -25,7 +25,7 @@ import {
 } from './config';
 import { CertificateSelector, firstOfEachType } from './certificate-selector';
 import { CertificateReloader } from './reloader';
-import { ListenerFilterResult, type ConnectionFacts } from '../../filters/listener/api';
+import { ListenerFilterResult, unexaminedConnection } from '../../filters/listener/api';
 import { NEED_MORE, peekConnectionStart } from '../../filters/listener/peek';
 import { HelloStatus, parseClientHello } from '../../filters/listener/tls-inspector/client-hello';
 import { MAX_CLIENT_HELLO_BYTES } from '../../filters/listener/tls-inspector/inspector';
@@ -143,13 +143,7 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       return;
     }
     // The certificates depend on the SNI, which only the ClientHello tells: read it first.
-    const facts: ConnectionFacts = {
-      serverName: '',
-      applicationProtocols: [],
-      transportProtocol: '',
-      peeked: null,
-      addresses: null,
-    };
+    const facts = unexaminedConnection();
     const examine = (data: Buffer): number => {
       const hello = parseClientHello(data, MAX_CLIENT_HELLO_BYTES);
       if (hello.status === HelloStatus.NeedMore) return NEED_MORE;

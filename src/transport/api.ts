@@ -28,6 +28,22 @@ export interface TlsConnectionInfo {
   readonly alpn: string;
   /** The client certificate's subject, RFC 2253 style as Envoy prints it ('' without). */
   readonly peerSubject: string;
+  /** The client certificate (mTLS), null without one. */
+  readonly clientCertificate: ClientCertificate | null;
+}
+
+/** What x-forwarded-client-cert can say of a client certificate and of the certificate Legate served. */
+export interface ClientCertificate {
+  /** SHA-256 of its DER, lower-case hex. */
+  readonly hash: string;
+  readonly subject: string;
+  readonly uriSans: readonly string[];
+  readonly dnsSans: readonly string[];
+  /** The leaf's PEM, and the chain's (leaf first) as the client sent them. */
+  readonly pem: string;
+  readonly chainPem: string;
+  /** URI SANs of the certificate Legate presented on this connection (XFCC's By). */
+  readonly localUriSans: readonly string[];
 }
 
 /**

@@ -29,6 +29,7 @@ import { ListenerFilterResult, unexaminedConnection } from '../../filters/listen
 import { NEED_MORE, peekConnectionStart } from '../../filters/listener/peek';
 import { HelloStatus, parseClientHello } from '../../filters/listener/tls-inspector/client-hello';
 import { MAX_CLIENT_HELLO_BYTES } from '../../filters/listener/tls-inspector/inspector';
+import { clientCertificateOf } from './client-certificate';
 import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
@@ -197,12 +198,14 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       const version = secured.getProtocol() ?? '';
       const cipher = secured.getCipher().name;
       this.stats.negotiated(version, cipher, secured.isSessionReused());
+      const peerSubject = peer !== null && peer.subject !== undefined ? rfc2253(peer.subject) : '';
       done(secured, {
         version,
         cipher,
         serverName: typeof secured.servername === 'string' ? secured.servername : '',
         alpn: typeof secured.alpnProtocol === 'string' ? secured.alpnProtocol : '',
-        peerSubject: peer !== null && peer.subject !== undefined ? rfc2253(peer.subject) : '',
+        peerSubject,
+        clientCertificate: peerSubject === '' ? null : clientCertificateOf(secured, peerSubject),
       });
     };
     secured.once('secure', onSecure);

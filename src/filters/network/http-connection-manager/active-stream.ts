@@ -22,7 +22,12 @@ import {
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { MatchedRoute } from '../../../router/route-table';
 import type { DownstreamConnection, HttpConnectionManager } from './connection-manager';
-import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
+import {
+  mutateClientCertHeader,
+  mutateForwardingHeaders,
+  resolveAuthority,
+  stripHopByHop,
+} from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
 import type { AccessLogStream } from '../../../access-log/api';
 import type { DownstreamConnectionInfo } from '../../../transport/api';
@@ -172,6 +177,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.connectionRemoteAddress,
       this.connection?.info?.tls ? 'https' : 'http',
     );
+    mutateClientCertHeader(head.headers, config, this.connection?.info?.tls);
     this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
 
     this.filters = this.hcm.createFilters();

@@ -48,6 +48,8 @@ export interface TlsCertificateConfig {
   password: string;
   /** The key type (rsa, ec, …): OpenSSL serves the first certificate of a type the client can use. */
   keyType: string;
+  /** Where certificate_chain came from: its filename, or '<inline>' (the admin's /certs). */
+  chainPath: string;
 }
 
 export type SanType = 'EMAIL' | 'DNS' | 'URI' | 'IP_ADDRESS';
@@ -60,6 +62,8 @@ export interface SanMatcherConfig {
 export interface CertificateValidationConfig {
   /** PEM of the CAs a peer certificate must chain to ('' : a presented certificate is not verified). */
   trustedCa: string;
+  /** Its filename, or '<inline>'. */
+  trustedCaPath: string;
   matchSans: SanMatcherConfig[];
   /** `verify_certificate_hash`: SHA-256 of the certificate's DER, lower-case hex without colons. */
   certificateHashes: string[];
@@ -307,6 +311,12 @@ export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): 
   };
 }
 
+/** A DataSource's filename, or Envoy's '<inline>' for the other kinds. */
+function dataSourcePath(r: ObjectReader, field: string): string {
+  const source = r.raw(field) as { filename?: unknown } | undefined;
+  return typeof source?.filename === 'string' ? source.filename : '<inline>';
+}
+
 function version(v: (typeof TLS_VERSIONS)[number] | undefined, dflt: TlsVersion): TlsVersion {
   return v === undefined || v === 'TLS_AUTO' ? dflt : v;
 }
@@ -338,7 +348,14 @@ function parseCertificate(r: ObjectReader): TlsCertificateConfig {
       r.error('private_key', `does not match certificate_chain: ${(err as Error).message}`);
     }
   }
-  return { at: r.path, certificateChain, privateKey, password, keyType };
+  return {
+    at: r.path,
+    certificateChain,
+    privateKey,
+    password,
+    keyType,
+    chainPath: dataSourcePath(r, 'certificate_chain'),
+  };
 }
 
 /** Cipher names as OpenSSL knows them (lower case), for checking names at load time. */
@@ -424,5 +441,12 @@ function parseValidationContext(r: ObjectReader): CertificateValidationConfig {
       'only_verify_leaf_cert_crl',
       "OpenSSL as Node drives it checks every certificate of the chain (Envoy's default)",
     );
-  return { trustedCa, matchSans, certificateHashes, spkiHashes, crl };
+  return {
+    trustedCa,
+    trustedCaPath: dataSourcePath(r, 'trusted_ca'),
+    matchSans,
+    certificateHashes,
+    spkiHashes,
+    crl,
+  };
 }

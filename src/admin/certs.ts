@@ -18,7 +18,7 @@ import {
 const TLS = 'envoy.transport_sockets.tls';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-interface CertificateDetails {
+export interface CertificateDetails {
   path: string;
   serial_number: string;
   subject_alt_names: Record<string, string>[];

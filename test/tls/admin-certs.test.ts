@@ -9,19 +9,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import type { CertificateDetails } from '../../src/admin/certs';
 import { admin, startLegate } from '../integration/harness';
 import { certPath, chainYaml, listenerYaml, pem, staticCluster, tlsSocketYaml } from './fixtures';
 
-interface Details {
-  path: string;
-  serial_number: string;
-  subject_alt_names: Record<string, string>[];
-  days_until_expiration: string;
-  valid_from: string;
-  expiration_time: string;
-}
-
-function expected(file: string, name: string): Details {
+function expected(file: string, name: string): CertificateDetails {
   const cert = new X509Certificate(pem(`${name}.crt`));
   const expires = new Date(cert.validTo);
   return {
@@ -77,8 +69,9 @@ test('/certs: listener and cluster certificates in Envoy format, and the file in
     { concurrency: 1 },
   );
   try {
-    const certs = async (): Promise<{ certificates: { ca_cert: Details[]; cert_chain: Details[] }[] }> =>
-      JSON.parse((await admin(lp, '/certs')).body.toString());
+    const certs = async (): Promise<{
+      certificates: { ca_cert: CertificateDetails[]; cert_chain: CertificateDetails[] }[];
+    }> => JSON.parse((await admin(lp, '/certs')).body.toString());
     assert.deepEqual(await certs(), {
       certificates: [
         {

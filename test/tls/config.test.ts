@@ -211,7 +211,7 @@ test('listener filters: unknown ones are errors naming what Legate has', () => {
   assert.match(issue.hint ?? '', /tls_inspector/);
 });
 
-test('UpstreamTlsContext errors: renegotiation, two client certificates, HTTP health checks over TLS', () => {
+test('UpstreamTlsContext errors: renegotiation, two client certificates', () => {
   const cluster = (tls: string, extra = ''): string =>
     listenerYaml({
       chains: [chainYaml({ cluster: 'c' })],
@@ -237,12 +237,6 @@ ${extra}`,
       '',
       `${C}.transport_socket.typed_config.common_tls_context.tls_certificates`,
       /one client certificate/,
-    ],
-    [
-      'sni: a.example',
-      '  health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: / } }]',
-      `${C}.transport_socket`,
-      /health checks do not use TLS yet/,
     ],
   ];
   for (const [tls, extra, path, message] of cases)

@@ -84,6 +84,31 @@ test('forward_client_cert_details × mTLS / TLS without a certificate / plaintex
   }
 });
 
+test('a plaintext listener the native engine may serve sanitizes the header too', async () => {
+  const origin = await startOrigin();
+  const lp = await startLegate(
+    listenerYaml({
+      chains: [chainYaml({ cluster: 'origin' })],
+      clusters: [staticCluster('origin', origin.port)],
+    }),
+    { concurrency: 1 },
+  );
+  try {
+    const port = lp.ports.get('proxy')!;
+    assert.equal(
+      (await request(port, { path: '/engine', headers: { 'x-forwarded-client-cert': SENT } })).status,
+      200,
+    );
+    assert.equal(
+      origin.requests.find((q) => q.url === '/engine')?.headers['x-forwarded-client-cert'],
+      undefined,
+    );
+  } finally {
+    await lp.stop();
+    await origin.close();
+  }
+});
+
 test('the XFCC element: By for each URI SAN of the served certificate, Hash, then the details asked for, escaped as Envoy does', () => {
   const cert: ClientCertificate = {
     hash: 'ab'.repeat(32),

@@ -5,7 +5,8 @@
  * %REQ()%, %RESP()% and %PROTOCOL% print '-' and %RESPONSE_CODE% prints 0.
  *
  * The socket's addresses are copied at construction: once a socket is destroyed, Node may no
- * longer be able to report its peer.
+ * longer be able to report its peer. Addresses a PROXY protocol header restored are the remote
+ * and local ones; the socket's peer stays the direct remote address.
  */
 import { downstreamInfoOf, type DownstreamConnectionInfo } from '../transport/api';
 import { HeaderMap } from '../http/header-map';
@@ -51,13 +52,14 @@ export class ConnectionLogStream implements AccessLogStream {
     nowMs = startMs,
   ) {
     this.startTimeMs = Date.now() - (nowMs - startMs);
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
-    this.directRemoteAddress = this.remoteAddress;
-    this.directRemotePort = this.remotePort;
-    this.localAddress = socket.localAddress ?? '';
-    this.localPort = socket.localPort ?? 0;
     this.downstreamInfo = downstreamInfoOf.get(socket) ?? null;
+    this.directRemoteAddress = socket.remoteAddress ?? '';
+    this.directRemotePort = socket.remotePort ?? 0;
+    const restored = this.downstreamInfo?.addresses;
+    this.remoteAddress = restored?.remoteAddress ?? this.directRemoteAddress;
+    this.remotePort = restored?.remotePort ?? this.directRemotePort;
+    this.localAddress = restored?.localAddress ?? socket.localAddress ?? '';
+    this.localPort = restored?.localPort ?? socket.localPort ?? 0;
   }
 
   route(): null {

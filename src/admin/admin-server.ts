@@ -14,6 +14,7 @@ import { nativeStatus } from '../native';
 import { VERSION } from '../common/version';
 import { renderStatsText, renderStatsJson, renderPrometheus, type StatsQuery } from './stats-format';
 import { renderClustersJson, renderClustersText } from './clusters';
+import { renderCerts } from './certs';
 import type { AccessLogger } from '../access-log/api';
 import { logAdminRequest } from './request-log';
 import { closeAccessLogSinks } from '../access-log/sinks';
@@ -154,6 +155,7 @@ export class AdminServer {
         }),
       ],
       ['/listeners', get('print listener info', (u, res) => this.listeners(u, res))],
+      ['/certs', get('print certs on machine', (_u, res) => sendJson(res, renderCerts(s.bootstrap)))],
       ['/clusters', get('upstream cluster status', (u, res) => this.clusters(u, res))],
       [
         '/memory',

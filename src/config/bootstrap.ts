@@ -85,6 +85,23 @@ export interface FilterChainMatch {
 }
 
 /** A `{ name, typed_config }` pair after the registry resolved it to a factory and parsed its config. */
+export const FORWARD_CLIENT_CERT_DETAILS = [
+  'SANITIZE',
+  'FORWARD_ONLY',
+  'APPEND_FORWARD',
+  'SANITIZE_SET',
+  'ALWAYS_FORWARD_ONLY',
+] as const;
+export type ForwardClientCertDetails = (typeof FORWARD_CLIENT_CERT_DETAILS)[number];
+
+export interface ClientCertDetailsConfig {
+  subject: boolean;
+  cert: boolean;
+  chain: boolean;
+  dns: boolean;
+  uri: boolean;
+}
+
 export interface ExtensionConfig<C = unknown> {
   at: string;
   /** Canonical Envoy name of the factory (aliases already resolved). */
@@ -122,6 +139,10 @@ export interface HttpConnectionManagerConfig {
   useRemoteAddress: boolean;
   xffNumTrustedHops: number;
   generateRequestId: boolean; // default true
+  /** `forward_client_cert_details` (Envoy's default SANITIZE: x-forwarded-client-cert is removed). */
+  forwardClientCertDetails: ForwardClientCertDetails;
+  /** `set_current_client_cert_details`: what SANITIZE_SET / APPEND_FORWARD put in (By and Hash always). */
+  clientCertDetails: ClientCertDetailsConfig;
   serverName: string; // default 'legate'
   serverHeaderTransformation: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   streamIdleTimeoutMs: number; // 300000; 0 = disabled

@@ -4,13 +4,7 @@
  * and whose settings the policy's factory reads from the cluster mapping itself.
  */
 import { isIP } from 'node:net';
-import type {
-  ClusterConfig,
-  ClusterDiscoveryType,
-  EndpointConfig,
-  ExtensionConfig,
-  HealthCheckConfig,
-} from './bootstrap';
+import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig, ExtensionConfig } from './bootstrap';
 import type { UpstreamTransportSocketFactory } from '../transport/api';
 import { resolveExtension } from './extension';
 import type { ExtensionFactory, ParseContext } from '../registry/registry';
@@ -121,25 +115,18 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
     circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
     healthChecks,
-    transportSocket: parseUpstreamTransportSocket(r, ctx, healthChecks),
+    transportSocket: parseUpstreamTransportSocket(r, ctx),
     healthyPanicThreshold: parseHealthyPanicThreshold(r),
     outlierDetection: parseOutlierDetection(r.object('outlier_detection')),
   };
 }
 
 /** `transport_socket`: TLS to the hosts (UpstreamTlsContext), or null for plaintext (raw_buffer). */
-function parseUpstreamTransportSocket(
-  r: ObjectReaderImpl,
-  ctx: ParseContext,
-  healthChecks: readonly HealthCheckConfig[],
-): ExtensionConfig | null {
+function parseUpstreamTransportSocket(r: ObjectReaderImpl, ctx: ParseContext): ExtensionConfig | null {
   const socket = r.object('transport_socket');
   const resolved = socket ? resolveExtension(socket, 'upstream_transport_socket', ctx) : null;
   if (resolved === null || (resolved.factory as UpstreamTransportSocketFactory).plaintext === true)
     return null;
-  // The health checker speaks plaintext; a TCP check (connect only) is still right.
-  if (healthChecks.some((hc) => hc.http !== null))
-    r.unsupported('transport_socket', 'with an http_health_check (health checks do not use TLS yet)');
   return resolved.config;
 }
 

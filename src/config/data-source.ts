@@ -24,7 +24,15 @@ function readBytes(r: ObjectReader, field: string): Buffer {
     r.error(field, 'is required');
     return Buffer.alloc(0);
   }
-  source.unsupported('watched_directory', 'files are read once, when the config is loaded');
+  return readSourceBytes(source);
+}
+
+/** The bytes of the DataSource `source` (e.g. an item of a list of them; binary keys). */
+export function readSourceBytes(source: ObjectReader): Buffer {
+  source.unsupported(
+    'watched_directory',
+    'the TLS context of a listener watches the files it names itself; elsewhere files are read once, when the config is loaded',
+  );
   const kind = source.oneOf(SOURCES, true);
   switch (kind) {
     case 'filename': {

@@ -161,19 +161,29 @@ function checkUwsCanServe(
     );
 }
 
-/** SNI, ALPN and transport protocol are only known through tls_inspector: without it such chains never match. */
+/**
+ * SNI and transport protocol are only known through tls_inspector, application protocols through
+ * it (ALPN) or http_inspector: without them such chains never match.
+ */
 function warnUninspectedCriteria(
   readers: readonly ObjectReader[],
   chains: readonly FilterChainConfig[],
   listenerFilters: readonly ExtensionConfig[],
 ): void {
-  if (listenerFilters.length > 0) return;
+  const has = (name: string): boolean => listenerFilters.some((f) => f.name === name);
+  const tlsInspector = has('envoy.filters.listener.tls_inspector');
+  const httpInspector = has('envoy.filters.listener.http_inspector');
   chains.forEach((chain, i) => {
     const m = chain.match;
-    if (m.serverNames.length > 0 || m.applicationProtocols.length > 0 || m.transportProtocol === 'tls')
+    if (!tlsInspector && (m.serverNames.length > 0 || m.transportProtocol === 'tls'))
       readers[i]!.warn(
         'filter_chain_match',
-        'server_names, application_protocols and transport_protocol tls are only known with the envoy.filters.listener.tls_inspector listener filter; without it this chain matches no connection',
+        'server_names and transport_protocol tls are only known with the envoy.filters.listener.tls_inspector listener filter; without it this chain matches no connection',
+      );
+    else if (!tlsInspector && !httpInspector && m.applicationProtocols.length > 0)
+      readers[i]!.warn(
+        'filter_chain_match',
+        'application_protocols are only known with the envoy.filters.listener.tls_inspector (ALPN) or envoy.filters.listener.http_inspector listener filter; without them this chain matches no connection',
       );
   });
 }

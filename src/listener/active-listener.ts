@@ -42,6 +42,7 @@ import {
   type ConnectionFacts,
   type ListenerFilter,
   type ListenerFilterFactory,
+  unexaminedConnection,
 } from '../filters/listener/api';
 import { FilterChainSelector } from './filter-chain-selector';
 import { ipBytes } from '../common/cidr';
@@ -411,12 +412,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       only.serve(socket, null);
       return;
     }
-    const facts: ConnectionFacts = {
-      serverName: '',
-      applicationProtocols: [],
-      transportProtocol: '',
-      peeked: null,
-    };
+    const facts = unexaminedConnection();
     this.runListenerFilters(socket, facts, () => {
       const chain = this.selectChain(socket, facts);
       if (chain === null) {
@@ -425,7 +421,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         return;
       }
       served = chain;
-      this.secureAndServe(chain, socket, facts.peeked, facts.serverName);
+      this.secureAndServe(chain, socket, facts);
     });
   }
 
@@ -467,18 +463,20 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
 
   private selectChain(socket: net.Socket, facts: ConnectionFacts): ActiveFilterChain | null {
     if (this.selector === null) return this.chains[0]!;
-    const source = socket.remoteAddress ?? '';
-    const destination = socket.localAddress ?? '';
+    // The PROXY protocol's addresses, when a listener filter restored them (as Envoy matches).
+    const restored = facts.addresses;
+    const source = restored?.remoteAddress ?? socket.remoteAddress ?? '';
+    const destination = restored?.localAddress ?? socket.localAddress ?? '';
     const sourceIp = ipBytes(source);
     return this.selector.select({
-      destinationPort: socket.localPort ?? 0,
+      destinationPort: restored?.localPort ?? socket.localPort ?? 0,
       destinationIp: ipBytes(destination),
       serverName: facts.serverName,
       // Envoy's default when no listener filter detected a protocol.
       transportProtocol: facts.transportProtocol || 'raw_buffer',
       applicationProtocols: facts.applicationProtocols,
       sourceIp,
-      sourcePort: socket.remotePort ?? 0,
+      sourcePort: restored?.remotePort ?? socket.remotePort ?? 0,
       sourceIsLocal: source === destination || (sourceIp !== null && isLoopback(sourceIp)),
     });
   }
@@ -487,15 +485,12 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
    * Runs the chain's TLS handshake (bounded by transport_socket_connect_timeout), then hands the
    * connection to its filters; a plaintext chain gets the socket and any peeked bytes at once.
    */
-  private secureAndServe(
-    chain: ActiveFilterChain,
-    socket: net.Socket,
-    peeked: Buffer | null,
-    serverName: string,
-  ): void {
+  private secureAndServe(chain: ActiveFilterChain, socket: net.Socket, facts: ConnectionFacts): void {
+    const { peeked, serverName, addresses } = facts;
     const transport = chain.transport;
     if (transport === null) {
-      if (serverName !== '') downstreamInfoOf.set(socket, { requestedServerName: serverName, tls: null });
+      if (serverName !== '' || addresses !== null)
+        downstreamInfoOf.set(socket, { requestedServerName: serverName, tls: null, addresses });
       chain.serve(socket, peeked);
       return;
     }
@@ -508,12 +503,16 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
             socket.destroy();
           }, limitMs)
         : null;
-    transport.start(socket, (secured: net.Socket | null, info: TlsConnectionInfo | null) => {
-      if (timer !== null) clearTimeout(timer);
-      if (secured === null) return;
-      downstreamInfoOf.set(secured, { requestedServerName: info!.serverName, tls: info });
-      chain.serve(secured, null);
-    });
+    transport.start(
+      socket,
+      (secured: net.Socket | null, info: TlsConnectionInfo | null) => {
+        if (timer !== null) clearTimeout(timer);
+        if (secured === null) return;
+        downstreamInfoOf.set(secured, { requestedServerName: info!.serverName, tls: info, addresses });
+        chain.serve(secured, null);
+      },
+      facts.transportProtocol === 'tls' ? serverName : undefined,
+    );
   }
 }
 

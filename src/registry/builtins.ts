@@ -11,6 +11,8 @@ import { httpConnectionManagerFactory } from '../filters/network/http-connection
 import { networkLocalRateLimitFactory } from '../filters/network/local-ratelimit/factory';
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
 import { tlsInspectorFactory } from '../filters/listener/tls-inspector/factory';
+import { proxyProtocolFactory } from '../filters/listener/proxy-protocol/factory';
+import { httpInspectorFactory } from '../filters/listener/http-inspector/factory';
 import { rawBufferFactory, upstreamRawBufferFactory } from '../transport/raw-buffer';
 import { downstreamTlsFactory, upstreamTlsFactory } from '../transport/tls/factory';
 import { leastRequestFactory } from '../upstream/lb/least-request';
@@ -38,6 +40,8 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   stdoutAccessLoggerFactory,
   stderrAccessLoggerFactory,
   tlsInspectorFactory,
+  proxyProtocolFactory,
+  httpInspectorFactory,
   rawBufferFactory,
   downstreamTlsFactory,
   upstreamRawBufferFactory,

@@ -28,6 +28,34 @@ export interface TlsConnectionInfo {
   readonly alpn: string;
   /** The client certificate's subject, RFC 2253 style as Envoy prints it ('' without). */
   readonly peerSubject: string;
+  /** The client certificate (mTLS), null without one. */
+  readonly clientCertificate: ClientCertificate | null;
+}
+
+/** What x-forwarded-client-cert can say of a client certificate and of the certificate Legate served. */
+export interface ClientCertificate {
+  /** SHA-256 of its DER, lower-case hex. */
+  readonly hash: string;
+  readonly subject: string;
+  readonly uriSans: readonly string[];
+  readonly dnsSans: readonly string[];
+  /** The leaf's PEM, and the chain's (leaf first) as the client sent them. */
+  readonly pem: string;
+  readonly chainPem: string;
+  /** URI SANs of the certificate Legate presented on this connection (XFCC's By). */
+  readonly localUriSans: readonly string[];
+}
+
+/**
+ * A connection's addresses as a listener filter restored them (the PROXY protocol's source and
+ * destination): Envoy's downstream remote and local addresses. The socket's own peer stays the
+ * direct remote address (%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%).
+ */
+export interface RestoredAddresses {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
 }
 
 /** What the listener learned about a downstream connection before its filters got it. */
@@ -36,6 +64,8 @@ export interface DownstreamConnectionInfo {
   readonly requestedServerName: string;
   /** Null unless the listener terminated TLS on it. */
   readonly tls: TlsConnectionInfo | null;
+  /** Null unless a listener filter (proxy_protocol) restored the client's addresses. */
+  readonly addresses: RestoredAddresses | null;
 }
 
 /**
@@ -50,7 +80,12 @@ export interface DownstreamTransport {
    * (with its TLS facts), or null when the handshake failed (the socket is then closed, and
    * counted under `ssl.*`).
    */
-  start(socket: net.Socket, done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void): void;
+  start(
+    socket: net.Socket,
+    done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
+    /** The SNI when tls_inspector already read the ClientHello (undefined: not known yet). */
+    serverName?: string,
+  ): void;
 }
 
 export interface DownstreamTransportSocketFactory<C = unknown> extends ExtensionFactory<C> {

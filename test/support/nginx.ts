@@ -3,11 +3,11 @@
  * foreground process (`daemon off; master_process off;`) as the current user, with its config, pid,
  * logs and temp directories in a fresh temp dir. Callers check `requireTool(t, 'nginx')` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort, stopProcess, waitUntilServing } from './reference-process';
 
 export interface NginxProcess {
   port: number;
@@ -43,18 +43,14 @@ export async function startNginx(nginxPath: string, httpBody: string): Promise<N
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    const ready = await waitForNginx(port, proc, path.join(dir, 'nginx.pid'));
+    const ready = await waitUntilServing(port, proc, path.join(dir, 'nginx.pid'), READY_TIMEOUT_MS);
     const readLog = (): string => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '') + stderr;
     if (ready) {
       return {
         port,
         dir,
         errorLog: readLog,
-        stop: async () => {
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-          await exited;
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
+        stop: () => stopProcess(proc, exited, dir),
       };
     }
     if (proc.exitCode === null) proc.kill('SIGKILL');
@@ -80,39 +76,4 @@ http {
 ${httpBody}
 }
 `;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Polls until nginx has written its pid file (it does so once its listen sockets are bound) and
- * `port` accepts a connection: true; false if the process exits or time runs out. The pid file
- * tells our nginx from another process that may have taken the port.
- */
-async function waitForNginx(port: number, proc: ChildProcess, pidFile: string): Promise<boolean> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline && proc.exitCode === null && proc.signalCode === null) {
-    if (fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() === String(proc.pid)) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1');
-        socket.once('connect', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      });
-      if (ok) return true;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
 }

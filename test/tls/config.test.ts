@@ -54,8 +54,8 @@ test('TLS config errors are located and precise', () => {
       /above the maximum/,
     ],
     [
-      tlsSocketYaml({ context: 'session_ticket_keys: { keys: [] }' }),
-      `${TLS_CTX}.session_ticket_keys`,
+      tlsSocketYaml({ context: 'session_ticket_keys_sds_secret_config: { name: keys }' }),
+      `${TLS_CTX}.session_ticket_keys_sds_secret_config`,
       /not supported by Legate yet/,
     ],
     [
@@ -68,7 +68,24 @@ test('TLS config errors are located and precise', () => {
         common: `validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} }, verify_certificate_hash: [ab] }`,
       }),
       `${TLS_CTX}.common_tls_context.validation_context.verify_certificate_hash`,
-      /not supported by Legate yet/,
+      /'ab' is not a SHA-256 hash/,
+    ],
+    [
+      tlsSocketYaml({ common: 'validation_context: { verify_certificate_spki: ["abc="] }' }),
+      `${TLS_CTX}.common_tls_context.validation_context.verify_certificate_spki`,
+      /not a base64 SHA-256 hash/,
+    ],
+    [
+      tlsSocketYaml({
+        common: `validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} }, only_verify_leaf_cert_crl: true }`,
+      }),
+      `${TLS_CTX}.common_tls_context.validation_context.only_verify_leaf_cert_crl`,
+      /not supported.*every certificate of the chain/,
+    ],
+    [
+      tlsSocketYaml({ common: `validation_context: { crl: { filename: ${certPath('ca.crt')} } }` }),
+      `${TLS_CTX}.common_tls_context.validation_context.crl`,
+      /not PEM CRLs/,
     ],
     [
       tlsSocketYaml({ context: 'require_client_certificate: true' }),
@@ -76,11 +93,10 @@ test('TLS config errors are located and precise', () => {
       /needs .*trusted_ca/,
     ],
     [
-      tlsSocketYaml({ certs: ['server-rsa', 'server-b'] }),
+      tlsSocketYaml({ certs: [] }),
       `${TLS_CTX}.common_tls_context.tls_certificates`,
-      /second rsa certificate/,
+      /needs tls_certificates or tls_certificate_sds_secret_configs/,
     ],
-    [tlsSocketYaml({ certs: [] }), `${TLS_CTX}.common_tls_context`, /needs tls_certificates/],
   ];
   for (const [tls, path, message] of cases) {
     const issue = errorAt(issuesOf(oneChain(tls)), path);
@@ -161,20 +177,41 @@ test('SNI criteria without tls_inspector: a warning that the chain never matches
   );
 });
 
+test('criteria no listener filter learns warn, whatever other listener filters run', () => {
+  const filter = (name: string): string => `- name: envoy.filters.listener.${name}`;
+  const warned = (match: string, filters: string[]): boolean => {
+    const yaml = listenerYaml({
+      chains: [chainYaml({ cluster: 'c', match }), chainYaml({ cluster: 'c' })],
+      clusters: CLUSTERS,
+      listenerExtra: filters.length > 0 ? `listener_filters:\n${filters.map(filter).join('\n')}` : '',
+    });
+    return load(yaml).warnings.some((w) => w.path === `${L}.filter_chains[0].filter_chain_match`);
+  };
+  const cases: [string, string[], boolean][] = [
+    ['server_names: [a.example]', ['proxy_protocol'], true],
+    ['server_names: [a.example]', ['proxy_protocol', 'tls_inspector'], false],
+    ['transport_protocol: tls', ['http_inspector'], true],
+    ['application_protocols: [h2c]', [], true],
+    ['application_protocols: [h2c]', ['proxy_protocol'], true],
+    ['application_protocols: [h2c]', ['http_inspector'], false],
+    ['application_protocols: [h2]', ['tls_inspector'], false],
+  ];
+  for (const [match, filters, expected] of cases)
+    assert.equal(
+      warned(match, filters),
+      expected,
+      `${match} with ${filters.join(', ') || 'no listener filters'}`,
+    );
+});
+
 test('listener filters: unknown ones are errors naming what Legate has', () => {
-  const yaml = oneChain(
-    tlsSocketYaml({}),
-    'listener_filters:\n- name: envoy.filters.listener.proxy_protocol',
-  );
+  const yaml = oneChain(tlsSocketYaml({}), 'listener_filters:\n- name: envoy.filters.listener.original_dst');
   const issue = errorAt(issuesOf(yaml), `${L}.listener_filters[0].name`);
-  assert.match(
-    issue.message,
-    /unknown or unsupported listener filter 'envoy.filters.listener.proxy_protocol'/,
-  );
+  assert.match(issue.message, /unknown or unsupported listener filter 'envoy.filters.listener.original_dst'/);
   assert.match(issue.hint ?? '', /tls_inspector/);
 });
 
-test('UpstreamTlsContext errors: renegotiation, two client certificates, HTTP health checks over TLS', () => {
+test('UpstreamTlsContext errors: renegotiation, two client certificates', () => {
   const cluster = (tls: string, extra = ''): string =>
     listenerYaml({
       chains: [chainYaml({ cluster: 'c' })],
@@ -201,15 +238,38 @@ ${extra}`,
       `${C}.transport_socket.typed_config.common_tls_context.tls_certificates`,
       /one client certificate/,
     ],
-    [
-      'sni: a.example',
-      '  health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: / } }]',
-      `${C}.transport_socket`,
-      /health checks do not use TLS yet/,
-    ],
   ];
   for (const [tls, extra, path, message] of cases)
     assert.match(errorAt(issuesOf(cluster(tls, extra)), path).message, message, path);
   const ok = load(cluster('sni: a.example')).bootstrap.clusters[0]!;
   assert.equal(ok.transportSocket?.name, 'envoy.transport_sockets.tls');
+});
+
+test('proxy_protocol: what Legate cannot do is a located error', () => {
+  const filter = (fields: string): string =>
+    listenerYaml({
+      chains: [chainYaml({ cluster: 'c' })],
+      clusters: CLUSTERS,
+      listenerExtra: `listener_filters:
+- name: envoy.filters.listener.proxy_protocol
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol
+    ${fields}`,
+    });
+  const at = `${L}.listener_filters[0].typed_config`;
+  const cases: [string, string, RegExp][] = [
+    ['rules: [{ tlv_type: 4, on_tlv_present: { key: k } }]', 'rules', /not supported.*metadata/],
+    ['pass_through_tlvs: { match_type: INCLUDE_ALL }', 'pass_through_tlvs', /not supported/],
+    ['disallowed_versions: [V3]', 'disallowed_versions', /'V3' is not a version: V1 or V2/],
+    ['allow_requests_without_proxy_protocl: true', 'allow_requests_without_proxy_protocl', /unknown field/],
+  ];
+  for (const [fields, field, message] of cases)
+    assert.match(errorAt(issuesOf(filter(fields)), `${at}.${field}`).message, message, fields);
+  const config = load(filter('rules: []\n    stat_prefix: edge')).bootstrap.listeners[0]!.listenerFilters[0]!
+    .config;
+  assert.deepEqual(config, {
+    allowRequestsWithoutProxyProtocol: false,
+    disallowedVersions: [],
+    statPrefix: 'proxy_proto.edge.',
+  });
 });

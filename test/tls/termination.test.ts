@@ -5,6 +5,11 @@
  * Every listener here stays on the JS path (the native engine serves plaintext only).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   admin,
@@ -15,6 +20,7 @@ import {
   type Origin,
 } from '../integration/harness';
 import { startEcho, type Upstream } from '../l4/fixtures';
+import { requireTool } from '../support/system-tools';
 import {
   certPath,
   chainYaml,
@@ -23,6 +29,7 @@ import {
   pem,
   rawTcp,
   staticCluster,
+  TLS_INSPECTOR,
   tlsClient,
   tlsSocketYaml,
 } from './fixtures';
@@ -245,4 +252,122 @@ test('every accept path: SO_REUSEPORT workers and exact_balance hand-off serve T
       await lp.stop();
     }
   }
+});
+
+/** SHA-256 of a fixture certificate's DER (hex) and of its SubjectPublicKeyInfo (base64). */
+function fingerprints(name: string): { hash: string; spki: string } {
+  const cert = new X509Certificate(pem(`${name}.crt`));
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return {
+    hash: createHash('sha256').update(cert.raw).digest('hex'),
+    spki: createHash('sha256').update(spki).digest('base64'),
+  };
+}
+
+test('verify_certificate_hash and verify_certificate_spki pin client certificates, with and without trusted_ca', async () => {
+  // Envoy's colon-separated upper-case form is accepted as well.
+  const hash = fingerprints('client').hash.toUpperCase().match(/../g)!.join(':');
+  await withTlsListener(
+    tlsSocketYaml({ common: validation(`  verify_certificate_hash: ["${hash}"]`) }),
+    async (port, lp) => {
+      assert.match((await tlsClient(port, { ...CLIENT, request: GET() })).response, /^HTTP\/1\.1 200 /);
+      assert.equal((await tlsClient(port, { ...OTHER_SAN, request: GET() })).response, '');
+      assert.equal((await tlsClient(port, { ...UNTRUSTED, request: GET() })).response, '');
+      assert.equal(await stat(lp, ssl('fail_verify_cert_hash')), 1);
+      assert.equal(await stat(lp, ssl('fail_verify_error')), 1);
+    },
+  );
+  // Pinning alone: a certificate no CA vouches for is served when its key is pinned.
+  const pinned = `validation_context:
+  verify_certificate_spki: ["${fingerprints('client-untrusted').spki}"]`;
+  await withTlsListener(tlsSocketYaml({ common: pinned }), async (port, lp) => {
+    assert.match((await tlsClient(port, { ...UNTRUSTED, request: GET() })).response, /^HTTP\/1\.1 200 /);
+    assert.equal((await tlsClient(port, { ...CLIENT, request: GET() })).response, '');
+    assert.equal(await stat(lp, ssl('fail_verify_cert_hash')), 1);
+  });
+});
+
+test('crl: a revoked client certificate is refused, others served', async (t) => {
+  const openssl = requireTool(t, 'openssl');
+  if (openssl === null) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-crl-'));
+  fs.writeFileSync(path.join(dir, 'index.txt'), '');
+  fs.writeFileSync(path.join(dir, 'crlnumber'), '1000\n');
+  fs.writeFileSync(
+    path.join(dir, 'ca.cnf'),
+    `[ca]\ndefault_ca = test\n[test]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n`,
+  );
+  const ca = [
+    '-config',
+    path.join(dir, 'ca.cnf'),
+    '-keyfile',
+    certPath('ca.key'),
+    '-cert',
+    certPath('ca.crt'),
+  ];
+  execFileSync(openssl, ['ca', ...ca, '-revoke', certPath('client-other-san.crt')], { stdio: 'ignore' });
+  execFileSync(openssl, ['ca', ...ca, '-gencrl', '-out', path.join(dir, 'crl.pem')], { stdio: 'ignore' });
+  try {
+    await withTlsListener(
+      tlsSocketYaml({ common: validation(`  crl: { filename: ${path.join(dir, 'crl.pem')} }`) }),
+      async (port, lp) => {
+        assert.match((await tlsClient(port, { ...CLIENT, request: GET() })).response, /^HTTP\/1\.1 200 /);
+        assert.equal((await tlsClient(port, { ...OTHER_SAN, request: GET() })).response, '');
+        assert.equal(await stat(lp, ssl('fail_verify_error')), 1);
+      },
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('several certificates of one key type: chosen by SNI (exact, one-label wildcard, else the default), then by key type', async () => {
+  // Default for names no certificate serves: the first of each type (server-b for RSA, server-ec).
+  const tlsYaml = tlsSocketYaml({ certs: ['server-b', 'server-rsa', 'server-ec'] });
+  // The transport reads the SNI itself, or has it from tls_inspector.
+  const withInspector = async (body: (port: number) => Promise<void>): Promise<void> => {
+    const lp = await startLegate(
+      listenerYaml({
+        listenerExtra: TLS_INSPECTOR,
+        chains: [chainYaml({ cluster: 'origin', tls: tlsYaml })],
+        clusters: [staticCluster('origin', origin.port)],
+      }),
+      { concurrency: 1 },
+    );
+    try {
+      await body(lp.ports.get('proxy')!);
+    } finally {
+      await lp.stop();
+    }
+  };
+  for (const run of [
+    (body: (port: number) => Promise<void>) => withTlsListener(tlsYaml, body),
+    withInspector,
+  ])
+    await run(async (port) => {
+      const rsaOnly = { sigalgs: 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256' };
+      const shapes: [string | undefined, object, string, string][] = [
+        ['b.example', {}, 'b.example', 'RSA'],
+        ['a.example', {}, 'a.example', 'EC'],
+        ['a.example', rsaOnly, 'a.example', 'RSA'],
+        ['A.Example', rsaOnly, 'a.example', 'RSA'],
+        ['x.wild.example', rsaOnly, 'a.example', 'RSA'],
+        ['deep.x.wild.example', rsaOnly, 'b.example', 'RSA'],
+        ['unknown.example', rsaOnly, 'b.example', 'RSA'],
+        ['unknown.example', {}, 'a.example', 'EC'],
+        [undefined, rsaOnly, 'b.example', 'RSA'],
+      ];
+      for (const [servername, options, cn, keyType] of shapes) {
+        const what = `${servername ?? 'no SNI'} ${JSON.stringify(options)}`;
+        const r = await tlsClient(port, {
+          ...options,
+          servername,
+          checkServerIdentity: () => undefined,
+          request: GET(),
+        });
+        assert.equal(r.error, '', what);
+        assert.deepEqual([r.serverCn, r.serverKeyType], [cn, keyType], what);
+        assert.match(r.response, /^HTTP\/1\.1 200 /, what);
+      }
+    });
 });

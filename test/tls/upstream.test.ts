@@ -6,6 +6,7 @@
  * listener in front (native engine or JS): TLS clusters always connect with node:tls.
  */
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as net from 'node:net';
@@ -34,6 +35,12 @@ async function startHttpsOrigin(options: https.ServerOptions): Promise<TlsOrigin
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as net.AddressInfo).port, server };
+}
+
+/** SHA-256 of a fixture certificate's SubjectPublicKeyInfo, base64 (verify_certificate_spki). */
+function spkiOf(name: string): string {
+  const spki = new X509Certificate(pem(`${name}.crt`)).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
 }
 
 let plainOrigin: TlsOrigin;
@@ -73,6 +80,14 @@ common_tls_context:
     private_key: { filename: ${certPath('client.key')} }`,
   },
   noclient: { origin: () => mtlsOrigin.port, tls: '' },
+  pinned: {
+    origin: () => plainOrigin.port,
+    tls: `common_tls_context: { validation_context: { verify_certificate_spki: ["${spkiOf('server-rsa')}"] } }`,
+  },
+  wrongpin: {
+    origin: () => plainOrigin.port,
+    tls: `common_tls_context: { validation_context: { verify_certificate_spki: ["${spkiOf('server-b')}"] } }`,
+  },
   nottls: { origin: () => (notTls.address() as net.AddressInfo).port, tls: '' },
 };
 
@@ -130,6 +145,7 @@ test('upstream TLS without verification, with SNI + trusted_ca + SAN + ALPN, wit
   const verified = await request(port, { path: '/verified' });
   assert.equal(verified.status, 200);
   assert.equal(verified.body.toString(), 'a.example http/1.1 -');
+  assert.equal((await request(port, { path: '/pinned' })).status, 200);
   const client = await request(port, { path: '/client' });
   assert.equal(client.status, 200);
   assert.equal(client.body.toString(), '- - client');
@@ -149,6 +165,11 @@ test('each upstream TLS failure is a 503 naming the TLS error, UF, counted', asy
       '/wrongsan',
       /CERTIFICATE_VERIFY_FAILED \(no subject alt name matches/,
       'cluster.wrongsan.ssl.fail_verify_san',
+    ],
+    [
+      '/wrongpin',
+      /CERTIFICATE_VERIFY_FAILED \(the certificate matches no verify_certificate_hash/,
+      'cluster.wrongpin.ssl.fail_verify_cert_hash',
     ],
     ['/noclient', /TLS_error:\|.+:TLS_error_end/, 'cluster.noclient.ssl.connection_error'],
     ['/nottls', /TLS_error:\|.+:TLS_error_end/, 'cluster.nottls.ssl.connection_error'],

@@ -7,6 +7,7 @@
 import type * as net from 'node:net';
 import type { ExtensionFactory, Registry } from '../../registry/registry';
 import type { StatsLayout, StatsStore } from '../../stats/store';
+import type { RestoredAddresses } from '../../transport/api';
 
 /** What listener filters learned about one connection (Envoy's ConnectionSocket fields). */
 export interface ConnectionFacts {
@@ -18,6 +19,13 @@ export interface ConnectionFacts {
   transportProtocol: string;
   /** Bytes listener filters read from the socket, to be delivered before any later byte. */
   peeked: Buffer | null;
+  /** The client's addresses from a PROXY protocol header (null: the socket's own). */
+  addresses: RestoredAddresses | null;
+}
+
+/** What is known of a connection before any listener filter looked at it. */
+export function unexaminedConnection(): ConnectionFacts {
+  return { serverName: '', applicationProtocols: [], transportProtocol: '', peeked: null, addresses: null };
 }
 
 export const enum ListenerFilterResult {

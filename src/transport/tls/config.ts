@@ -7,15 +7,16 @@
  *
  * Fields Legate does not implement are errors ("not supported by Legate yet"), never ignored.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { StringMatcher } from '../../config/bootstrap';
 import type { ObjectReader } from '../../config/config-reader';
 import { readBoolValue } from '../../config/bool-value';
-import { readDataSource } from '../../config/data-source';
+import { readDataSource, readSourceBytes } from '../../config/data-source';
 import { parseStringMatcher } from '../../config/route/string-matcher';
 import { rejectUnsupported } from '../../config/unsupported';
+import { filenamesIn, readSdsSecret } from './sds-file';
 
 export const TLS_VERSIONS = ['TLS_AUTO', 'TLSv1_0', 'TLSv1_1', 'TLSv1_2', 'TLSv1_3'] as const;
 export type TlsVersion = Exclude<(typeof TLS_VERSIONS)[number], 'TLS_AUTO'>;
@@ -45,8 +46,10 @@ export interface TlsCertificateConfig {
   certificateChain: string;
   privateKey: string;
   password: string;
-  /** 'RSA', 'EC', … (the key's type): OpenSSL serves one certificate per type, picked per client. */
+  /** The key type (rsa, ec, …): OpenSSL serves the first certificate of a type the client can use. */
   keyType: string;
+  /** Where certificate_chain came from: its filename, or '<inline>' (the admin's /certs). */
+  chainPath: string;
 }
 
 export type SanType = 'EMAIL' | 'DNS' | 'URI' | 'IP_ADDRESS';
@@ -59,7 +62,15 @@ export interface SanMatcherConfig {
 export interface CertificateValidationConfig {
   /** PEM of the CAs a peer certificate must chain to ('' : a presented certificate is not verified). */
   trustedCa: string;
+  /** Its filename, or '<inline>'. */
+  trustedCaPath: string;
   matchSans: SanMatcherConfig[];
+  /** `verify_certificate_hash`: SHA-256 of the certificate's DER, lower-case hex without colons. */
+  certificateHashes: string[];
+  /** `verify_certificate_spki`: SHA-256 of the SubjectPublicKeyInfo's DER, base64. */
+  spkiHashes: string[];
+  /** `crl`: PEM CRLs; with them every certificate of the chain is checked for revocation. */
+  crl: string;
 }
 
 export interface CommonTlsConfig {
@@ -71,6 +82,11 @@ export interface CommonTlsConfig {
   ecdhCurves: string[];
   alpnProtocols: string[];
   validation: CertificateValidationConfig | null;
+  /**
+   * Files the certificates and CAs were read from (and SDS secret files and watched directories):
+   * a listener reads the context again when one changes.
+   */
+  watchedPaths: string[];
 }
 
 export interface UpstreamTlsConfig {
@@ -81,6 +97,16 @@ export interface UpstreamTlsConfig {
 
 export interface DownstreamTlsConfig {
   common: CommonTlsConfig;
+  /**
+   * The 48-byte key (hex: name, HMAC secret, AES key, 16 bytes each, as OpenSSL takes it) every
+   * worker encrypts and decrypts session tickets with, so that a client resumes on any worker;
+   * from `session_ticket_keys`, else made once when the config is loaded. '' : no tickets.
+   */
+  ticketKeys: string;
+  /** Seconds a session can be resumed (`session_timeout`). */
+  sessionTimeoutS: number;
+  /** `common_tls_context` as plain data, to read again when a watched file changes. */
+  rawCommon: unknown;
   /** The handshake fails without a client certificate (also implied by SAN matchers, as in Envoy). */
   requireClientCertificate: boolean;
   /** `prefer_client_ciphers`: the client's order of cipher suites wins (default: the server's). */
@@ -88,21 +114,15 @@ export interface DownstreamTlsConfig {
 }
 
 const UNSUPPORTED_DOWNSTREAM_FIELDS = [
-  'session_ticket_keys',
   'session_ticket_keys_sds_secret_config',
-  'disable_stateless_session_resumption',
-  'disable_stateful_session_resumption',
-  'session_timeout',
   'require_sni',
   'full_scan_certs_on_sni_mismatch',
   'prefer_client_ciphers_sni',
 ] as const;
 const UNSUPPORTED_COMMON_FIELDS = [
-  'tls_certificate_sds_secret_configs',
   'tls_certificate_provider_instance',
   'tls_certificate_certificate_provider',
   'tls_certificate_certificate_provider_instance',
-  'validation_context_sds_secret_config',
   'combined_validation_context',
   'validation_context_certificate_provider',
   'validation_context_certificate_provider_instance',
@@ -118,13 +138,9 @@ const UNSUPPORTED_CERTIFICATE_FIELDS = [
   'signed_certificate_timestamp',
 ] as const;
 const UNSUPPORTED_VALIDATION_FIELDS = [
-  'verify_certificate_spki',
-  'verify_certificate_hash',
-  'crl',
   'allow_expired_certificate',
   'trust_chain_verification',
   'custom_validator_config',
-  'only_verify_leaf_cert_crl',
   'max_verify_depth',
   'system_root_certs',
   'ca_certificate_provider_instance',
@@ -143,11 +159,7 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
   rejectUnsupported(r, UNSUPPORTED_DOWNSTREAM_FIELDS);
   if (r.enumValue('ocsp_staple_policy', OCSP_POLICIES, 'LENIENT_STAPLING') !== 'LENIENT_STAPLING')
     r.unsupported('ocsp_staple_policy', 'only LENIENT_STAPLING (no OCSP stapling)');
-  const context = r.requiredObject('common_tls_context');
-  const common = parseCommonTlsContext(context, 'TLSv1_3');
-  checkOneCertificatePerKeyType(context, common.certificates);
-  if (common.certificates.length === 0)
-    r.error('common_tls_context', 'a listener needs tls_certificates (a certificate and its key)');
+  const common = parseServerCommonTlsContext(r.requiredObject('common_tls_context'));
   const requireClientCertificate = readBoolValue(r, 'require_client_certificate', false);
   if (requireClientCertificate && (common.validation === null || common.validation.trustedCa === ''))
     r.error(
@@ -156,10 +168,77 @@ export function parseDownstreamTlsContext(r: ObjectReader): DownstreamTlsConfig 
     );
   return {
     common,
+    ...parseSessionResumption(r),
+    rawCommon: r.raw('common_tls_context'),
     requireClientCertificate:
       requireClientCertificate || (common.validation !== null && common.validation.matchSans.length > 0),
     preferClientCiphers: r.bool('prefer_client_ciphers', false),
   };
+}
+
+/** A listener's common_tls_context: what a client is served (read again when its files change). */
+export function parseServerCommonTlsContext(context: ObjectReader): CommonTlsConfig {
+  const common = parseCommonTlsContext(context, 'TLSv1_3');
+  if (common.certificates.length === 0)
+    context.error(
+      'tls_certificates',
+      'a listener needs tls_certificates or tls_certificate_sds_secret_configs (a certificate and its key)',
+    );
+  return common;
+}
+
+/** BoringSSL's default session lifetime, which Envoy keeps unless `session_timeout` is set. */
+const DEFAULT_SESSION_TIMEOUT_S = 2 * 60 * 60;
+/** Envoy's session ticket key: 16 bytes of name, 32 of HMAC secret, 32 of AES key. */
+const ENVOY_TICKET_KEY_BYTES = 80;
+
+/**
+ * Session resumption by tickets (stateless), with keys shared by every worker. OpenSSL, as Node
+ * exposes it, takes one ticket key: the first of `session_ticket_keys` (Envoy's encrypting one)
+ * is used, and tickets made with the others are not accepted (those clients do a full handshake).
+ * Stateful resumption (session IDs) is not implemented: OpenSSL's session cache would be per worker.
+ */
+function parseSessionResumption(
+  r: ObjectReader,
+): Pick<DownstreamTlsConfig, 'ticketKeys' | 'sessionTimeoutS'> {
+  const sessionTimeoutS = Math.ceil(r.durationMs('session_timeout', DEFAULT_SESSION_TIMEOUT_S * 1000) / 1000);
+  // Envoy's default (false) asks for session-ID resumption too, which Legate does not have.
+  if (r.has('disable_stateful_session_resumption') && !r.bool('disable_stateful_session_resumption', false))
+    r.warn(
+      'disable_stateful_session_resumption',
+      'Legate resumes sessions by tickets only (no session-ID cache)',
+    );
+  const disabled = r.bool('disable_stateless_session_resumption', false);
+  const keys = r.object('session_ticket_keys');
+  if (disabled) {
+    if (keys !== null)
+      r.error('session_ticket_keys', 'set together with disable_stateless_session_resumption: true');
+    return { ticketKeys: '', sessionTimeoutS };
+  }
+  if (keys === null) return { ticketKeys: randomBytes(48).toString('hex'), sessionTimeoutS };
+  const sources = keys.objectArray('keys');
+  if (sources.length === 0) keys.error('keys', 'needs at least one key (80 bytes)');
+  if (sources.length > 1)
+    keys.warn(
+      'keys',
+      'only the first key is used (to make and to accept tickets): tickets made with the others are not accepted, those clients do a full handshake',
+    );
+  let ticketKeys = '';
+  sources.forEach((source, i) => {
+    const key = readSourceBytes(source);
+    if (key.length !== ENVOY_TICKET_KEY_BYTES)
+      keys.error(
+        `keys[${i}]`,
+        `a session ticket key is ${ENVOY_TICKET_KEY_BYTES} bytes, found ${key.length}`,
+      );
+    else if (i === 0) ticketKeys = toOpenSslTicketKey(key).toString('hex');
+  });
+  return { ticketKeys, sessionTimeoutS };
+}
+
+/** OpenSSL's 48-byte form of Envoy's key: its name, and the first 16 bytes of each secret. */
+function toOpenSslTicketKey(key: Buffer): Buffer {
+  return Buffer.concat([key.subarray(0, 16), key.subarray(16, 32), key.subarray(48, 64)]);
 }
 
 export function parseUpstreamTlsContext(r: ObjectReader): UpstreamTlsConfig {
@@ -182,6 +261,7 @@ const DEFAULT_CLIENT_COMMON: CommonTlsConfig = {
   ecdhCurves: [...ENVOY_DEFAULT_CURVES],
   alpnProtocols: [],
   validation: null,
+  watchedPaths: [],
 };
 
 export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): CommonTlsConfig {
@@ -200,7 +280,25 @@ export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): 
   if (params && minVersion > maxVersion)
     params.error('tls_minimum_protocol_version', `${minVersion} is above the maximum ${maxVersion}`);
   const certificates = r.objectArray('tls_certificates').map(parseCertificate);
-  const validation = r.object('validation_context');
+  const watchedPaths = filenamesIn(r.raw('tls_certificates'));
+  for (const sds of r.objectArray('tls_certificate_sds_secret_configs')) {
+    const secret = readSdsSecret(sds, 'tls_certificate', parseCertificate);
+    if (secret.value !== null) certificates.push(secret.value);
+    watchedPaths.push(...secret.watchedPaths);
+  }
+  let validation: CertificateValidationConfig | null = null;
+  const inline = r.object('validation_context');
+  const sdsValidation = r.object('validation_context_sds_secret_config');
+  if (inline !== null && sdsValidation !== null)
+    r.error('validation_context_sds_secret_config', 'only one of validation_context and this may be set');
+  if (inline !== null) {
+    validation = parseValidationContext(inline);
+    watchedPaths.push(...filenamesIn(r.raw('validation_context')));
+  } else if (sdsValidation !== null) {
+    const secret = readSdsSecret(sdsValidation, 'validation_context', parseValidationContext);
+    validation = secret.value;
+    watchedPaths.push(...secret.watchedPaths);
+  }
   return {
     certificates,
     minVersion,
@@ -208,8 +306,15 @@ export function parseCommonTlsContext(r: ObjectReader, defaultMax: TlsVersion): 
     cipherSuites: params ? parseCipherSuites(params) : [...ENVOY_DEFAULT_CIPHERS],
     ecdhCurves: params ? parseCurves(params) : [...ENVOY_DEFAULT_CURVES],
     alpnProtocols: r.stringArray('alpn_protocols'),
-    validation: validation ? parseValidationContext(validation) : null,
+    validation,
+    watchedPaths: [...new Set(watchedPaths)],
   };
+}
+
+/** A DataSource's filename, or Envoy's '<inline>' for the other kinds. */
+function dataSourcePath(r: ObjectReader, field: string): string {
+  const source = r.raw(field) as { filename?: unknown } | undefined;
+  return typeof source?.filename === 'string' ? source.filename : '<inline>';
 }
 
 function version(v: (typeof TLS_VERSIONS)[number] | undefined, dflt: TlsVersion): TlsVersion {
@@ -243,21 +348,14 @@ function parseCertificate(r: ObjectReader): TlsCertificateConfig {
       r.error('private_key', `does not match certificate_chain: ${(err as Error).message}`);
     }
   }
-  return { at: r.path, certificateChain, privateKey, password, keyType };
-}
-
-/** OpenSSL keeps one certificate per key type; choosing among same-type ones by SNI is not done yet. */
-function checkOneCertificatePerKeyType(r: ObjectReader, certificates: readonly TlsCertificateConfig[]): void {
-  const seen = new Set<string>();
-  for (const cert of certificates) {
-    if (cert.keyType === '') continue;
-    if (seen.has(cert.keyType))
-      r.unsupported(
-        'tls_certificates',
-        `a second ${cert.keyType} certificate (Legate serves one certificate per key type, e.g. one RSA and one ECDSA; choosing among several by SNI is not implemented)`,
-      );
-    seen.add(cert.keyType);
-  }
+  return {
+    at: r.path,
+    certificateChain,
+    privateKey,
+    password,
+    keyType,
+    chainPath: dataSourcePath(r, 'certificate_chain'),
+  };
 }
 
 /** Cipher names as OpenSSL knows them (lower case), for checking names at load time. */
@@ -318,5 +416,37 @@ function parseValidationContext(r: ObjectReader): CertificateValidationConfig {
   });
   if (matchSans.length > 0 && trustedCa === '')
     r.error('match_typed_subject_alt_names', 'needs trusted_ca: only a verified certificate is matched');
-  return { trustedCa, matchSans };
+  const certificateHashes = r.stringArray('verify_certificate_hash').map((hash) => {
+    const hex = hash.replace(/:/g, '').toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex))
+      r.error('verify_certificate_hash', `'${hash}' is not a SHA-256 hash (64 hex digits, colons allowed)`);
+    return hex;
+  });
+  const spkiHashes = r.stringArray('verify_certificate_spki');
+  for (const spki of spkiHashes)
+    if (Buffer.from(spki, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(spki))
+      r.error('verify_certificate_spki', `'${spki}' is not a base64 SHA-256 hash (44 characters)`);
+  const crl = r.has('crl') ? readDataSource(r, 'crl') : '';
+  if (crl !== '') {
+    try {
+      createSecureContext({ crl });
+      if (trustedCa === '')
+        r.error('crl', 'needs trusted_ca: revocation is checked while verifying the chain');
+    } catch (err) {
+      r.error('crl', `not PEM CRLs: ${(err as Error).message}`);
+    }
+  }
+  if (r.bool('only_verify_leaf_cert_crl', false))
+    r.unsupported(
+      'only_verify_leaf_cert_crl',
+      "OpenSSL as Node drives it checks every certificate of the chain (Envoy's default)",
+    );
+  return {
+    trustedCa,
+    trustedCaPath: dataSourcePath(r, 'trusted_ca'),
+    matchSans,
+    certificateHashes,
+    spkiHashes,
+    crl,
+  };
 }

@@ -4,15 +4,33 @@
  * server TLSSocket and handed to the chain's filters once the handshake succeeded and the client
  * certificate (if any) passed verification. Everything is counted under `listener.<addr>.ssl.*`.
  *
- * Client certificates: requested when the chain has a validation context; verified against
- * `trusted_ca` after the handshake (Node reports the chain's verdict, never fails the handshake
- * for it), then matched against `match_typed_subject_alt_names`. A required certificate that is
+ * Client certificates: requested when the chain has `trusted_ca` or pins; verified against
+ * `trusted_ca` (and `crl`) after the handshake (Node reports the chain's verdict, never fails the
+ * handshake for it), then against `verify_certificate_hash` / `verify_certificate_spki`, then
+ * matched against `match_typed_subject_alt_names`. A required certificate that is
  * missing fails inside the handshake (OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
  */
 import type * as net from 'node:net';
+import { constants } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { DownstreamTransport, DownstreamTransportContext, TlsConnectionInfo } from '../api';
-import { TLS13_CIPHERS, type CommonTlsConfig, type DownstreamTlsConfig, type TlsVersion } from './config';
+import { readDetached } from '../../config/detached-reader';
+import {
+  parseServerCommonTlsContext,
+  TLS13_CIPHERS,
+  type CommonTlsConfig,
+  type DownstreamTlsConfig,
+  type TlsCertificateConfig,
+  type TlsVersion,
+} from './config';
+import { CertificateSelector, firstOfEachType } from './certificate-selector';
+import { CertificateReloader } from './reloader';
+import { ListenerFilterResult, unexaminedConnection } from '../../filters/listener/api';
+import { NEED_MORE, peekConnectionStart } from '../../filters/listener/peek';
+import { HelloStatus, parseClientHello } from '../../filters/listener/tls-inspector/client-hello';
+import { MAX_CLIENT_HELLO_BYTES } from '../../filters/listener/tls-inspector/inspector';
+import { clientCertificateOf } from './client-certificate';
+import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
 
@@ -34,40 +52,122 @@ export function secureContextOptions(common: CommonTlsConfig): tls.SecureContext
     ciphers: [...common.cipherSuites, ...TLS13_CIPHERS].join(':'),
     ecdhCurve: common.ecdhCurves.join(':'),
     ca: common.validation?.trustedCa || undefined,
+    crl: common.validation?.crl || undefined,
   };
 }
 
 export class DownstreamTlsTransport implements DownstreamTransport {
   private readonly options: tls.TLSSocketOptions;
-  private readonly sanMatchers: SanMatchers;
-  private readonly verifyPeer: boolean;
+  private sanMatchers!: SanMatchers;
+  private pins!: CertificatePins;
+  /** A client certificate is asked for (there is something to check it with). */
+  private requestPeer!: boolean;
+  /** It is verified against trusted_ca. */
+  private verifyChain!: boolean;
   private readonly requirePeer: boolean;
   private readonly stats: SslStats;
+  /** Null unless two certificates share a key type (then the SNI chooses among them). */
+  private selector: CertificateSelector | null = null;
+  /** Null when every certificate and CA is inline (nothing on disk can change). */
+  private readonly reloader: CertificateReloader<CommonTlsConfig> | null;
 
-  constructor(config: DownstreamTlsConfig, ctx: DownstreamTransportContext) {
+  constructor(
+    private readonly config: DownstreamTlsConfig,
+    ctx: DownstreamTransportContext,
+  ) {
     const { common } = config;
-    this.verifyPeer = common.validation !== null && common.validation.trustedCa !== '';
     this.requirePeer = config.requireClientCertificate;
-    this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
     this.options = {
       isServer: true,
-      secureContext: tls.createSecureContext({
-        ...secureContextOptions(common),
-        honorCipherOrder: !config.preferClientCiphers,
-      }),
       ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
-      requestCert: this.verifyPeer,
       // Only a missing certificate fails the handshake itself; the chain and SANs are checked on 'secure'.
       rejectUnauthorized: this.requirePeer,
     };
+    this.use(common);
     this.stats = new SslStats(ctx.stats, ctx.listenerStatPrefix, common);
+    this.reloader =
+      common.watchedPaths.length === 0
+        ? null
+        : new CertificateReloader(
+            common.watchedPaths,
+            `${ctx.listenerStatPrefix.slice(0, -1)} TLS`,
+            () => {
+              const read = readDetached(
+                'common_tls_context',
+                config.rawCommon as object,
+                parseServerCommonTlsContext,
+              );
+              return { ...read, watchedPaths: read.value?.watchedPaths ?? [] };
+            },
+            (fresh) => this.use(fresh),
+          );
+  }
+
+  /** Serves new handshakes with `common`'s certificates and CAs. */
+  private use(common: CommonTlsConfig): void {
+    this.verifyChain = common.validation !== null && common.validation.trustedCa !== '';
+    this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
+    this.pins = new CertificatePins(common.validation);
+    this.requestPeer = this.verifyChain || !this.pins.empty;
+    this.options.requestCert = this.requestPeer;
+    const contextFor = (certificates: TlsCertificateConfig[]): tls.SecureContext =>
+      tls.createSecureContext({
+        ...secureContextOptions({ ...common, certificates: firstOfEachType(certificates) }),
+        honorCipherOrder: !this.config.preferClientCiphers,
+        ...ticketOptions(this.config),
+      });
+    this.options.secureContext = contextFor(common.certificates);
+    // Node's SNICallback swaps in one certificate only, over those of the first context: choosing
+    // by SNI among several of each key type means choosing the context before the handshake.
+    this.selector = CertificateSelector.needed(common.certificates)
+      ? new CertificateSelector(common.certificates, contextFor)
+      : null;
   }
 
   start(
     socket: net.Socket,
     done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
+    serverName?: string,
   ): void {
-    const secured = new tls.TLSSocket(socket, this.options);
+    this.reloader?.check(performance.now());
+    const selector = this.selector;
+    if (selector === null) {
+      this.handshake(socket, this.options, done);
+      return;
+    }
+    const withCertificatesFor = (sni: string): tls.TLSSocketOptions => {
+      const context = selector.select(sni);
+      return context === null ? this.options : { ...this.options, secureContext: context };
+    };
+    if (serverName !== undefined) {
+      this.handshake(socket, withCertificatesFor(serverName), done);
+      return;
+    }
+    // The certificates depend on the SNI, which only the ClientHello tells: read it first.
+    const facts = unexaminedConnection();
+    const examine = (data: Buffer): number => {
+      const hello = parseClientHello(data, MAX_CLIENT_HELLO_BYTES);
+      if (hello.status === HelloStatus.NeedMore) return NEED_MORE;
+      facts.serverName = hello.serverName;
+      return 0;
+    };
+    const peerClosed = (): void => this.stats.connectionError.inc();
+    peekConnectionStart(socket, facts, { examine, peerClosed }, (result) => {
+      if (result !== ListenerFilterResult.Continue) {
+        done(null, null);
+        return;
+      }
+      if (facts.peeked !== null) socket.unshift(facts.peeked);
+      this.handshake(socket, withCertificatesFor(facts.serverName), done);
+    });
+  }
+
+  private handshake(
+    socket: net.Socket,
+    options: tls.TLSSocketOptions,
+    done: (secured: net.Socket | null, info: TlsConnectionInfo | null) => void,
+  ): void {
+    const secured = new tls.TLSSocket(socket, options);
     const fail = (): void => {
       secured.removeListener('secure', onSecure);
       secured.removeListener('close', onClose);
@@ -89,7 +189,7 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       secured.removeListener('close', onClose);
       // Errors after the handshake belong to whoever owns the socket next; until then, none throw.
       secured.on('error', ignoreError);
-      const peer = this.verifyPeer ? secured.getPeerCertificate() : null;
+      const peer = this.requestPeer ? secured.getPeerCertificate() : null;
       if (!this.peerAccepted(secured, peer)) {
         secured.destroy();
         done(null, null);
@@ -98,12 +198,14 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       const version = secured.getProtocol() ?? '';
       const cipher = secured.getCipher().name;
       this.stats.negotiated(version, cipher, secured.isSessionReused());
+      const peerSubject = peer !== null && peer.subject !== undefined ? rfc2253(peer.subject) : '';
       done(secured, {
         version,
         cipher,
         serverName: typeof secured.servername === 'string' ? secured.servername : '',
         alpn: typeof secured.alpnProtocol === 'string' ? secured.alpnProtocol : '',
-        peerSubject: peer !== null && peer.subject !== undefined ? rfc2253(peer.subject) : '',
+        peerSubject,
+        clientCertificate: peerSubject === '' ? null : clientCertificateOf(secured, peerSubject),
       });
     };
     secured.once('secure', onSecure);
@@ -119,8 +221,12 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       this.stats.noCertificate.inc();
       return true;
     }
-    if (verifyError(secured) !== null) {
+    if (this.verifyChain && verifyError(secured) !== null) {
       this.stats.failVerifyError.inc();
+      return false;
+    }
+    if (!this.pins.accept(peer)) {
+      this.stats.failVerifyCertHash.inc();
       return false;
     }
     if (!this.sanMatchers.accept(peer)) {
@@ -129,6 +235,15 @@ export class DownstreamTlsTransport implements DownstreamTransport {
     }
     return true;
   }
+}
+
+/**
+ * Session tickets with the key every worker shares (made once on the primary), so that a client
+ * resumes whichever worker its next connection reaches; none when stateless resumption is off.
+ */
+function ticketOptions(config: DownstreamTlsConfig): tls.SecureContextOptions {
+  if (config.ticketKeys === '') return { secureOptions: constants.SSL_OP_NO_TICKET };
+  return { ticketKeys: Buffer.from(config.ticketKeys, 'hex'), sessionTimeout: config.sessionTimeoutS };
 }
 
 function ignoreError(): void {}

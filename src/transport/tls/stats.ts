@@ -13,6 +13,7 @@ export const SSL_COUNTERS = [
   'fail_verify_no_cert',
   'fail_verify_error',
   'fail_verify_san',
+  'fail_verify_cert_hash',
   'session_reused',
 ] as const;
 
@@ -51,6 +52,7 @@ export class SslStats {
   readonly failVerifyNoCert: Counter;
   readonly failVerifyError: Counter;
   readonly failVerifySan: Counter;
+  readonly failVerifyCertHash: Counter;
   readonly sessionReused: Counter;
   private readonly versions = new Map<string, Counter>();
   private readonly ciphers = new Map<string, Counter>();
@@ -63,6 +65,7 @@ export class SslStats {
     this.failVerifyNoCert = stats.counter(p + 'fail_verify_no_cert');
     this.failVerifyError = stats.counter(p + 'fail_verify_error');
     this.failVerifySan = stats.counter(p + 'fail_verify_san');
+    this.failVerifyCertHash = stats.counter(p + 'fail_verify_cert_hash');
     this.sessionReused = stats.counter(p + 'session_reused');
     for (const v of allowedVersions(config)) this.versions.set(v, stats.counter(`${p}versions.${v}`));
     for (const c of allowedCiphers(config)) this.ciphers.set(c, stats.counter(`${p}ciphers.${c}`));

@@ -4,8 +4,9 @@
  * handshake succeeded and the host's certificate passed verification. One SecureContext per
  * cluster per worker, built at startup.
  *
- * As in Envoy, a host's certificate is verified only with `validation_context.trusted_ca` (chain)
- * and `match_typed_subject_alt_names` (names); the host name itself is not checked otherwise. A
+ * As in Envoy, a host's certificate is verified only with `validation_context.trusted_ca` (chain,
+ * and `crl`), `verify_certificate_hash` / `verify_certificate_spki` (pins) and
+ * `match_typed_subject_alt_names` (names); the host name itself is not checked otherwise. A
  * failure is a connect failure whose detail is Envoy's `TLS_error:|…:TLS_error_end` form, which
  * the router puts in its 503 body (`transport failure reason: …`) and logs as UF.
  */
@@ -14,6 +15,7 @@ import type { ClientCodecFactory, UpstreamConnector } from '../../upstream/trans
 import type { UpstreamTransportContext } from '../api';
 import type { UpstreamTlsConfig } from './config';
 import { secureContextOptions } from './downstream';
+import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
 
@@ -22,39 +24,72 @@ export function tlsError(reason: string): string {
   return `TLS_error:|${reason}:TLS_error_end`;
 }
 
+/**
+ * How Legate speaks TLS to a cluster's hosts: the connection options (certificates, versions, SNI,
+ * ALPN) and the verdict on a host's certificate after the handshake. Shared by the pools and the
+ * cluster's HTTP health checks.
+ */
+export class UpstreamTlsClient {
+  readonly options: tls.ConnectionOptions;
+  private readonly verifyChain: boolean;
+  private readonly sans: SanMatchers;
+  private readonly pins: CertificatePins;
+
+  constructor(
+    config: UpstreamTlsConfig,
+    private readonly stats: SslStats | null,
+  ) {
+    const { common } = config;
+    this.verifyChain = common.validation !== null && common.validation.trustedCa !== '';
+    this.sans = new SanMatchers(common.validation?.matchSans ?? []);
+    this.pins = new CertificatePins(common.validation);
+    this.options = {
+      secureContext: tls.createSecureContext(secureContextOptions(common)),
+      servername: config.sni === '' ? undefined : config.sni,
+      ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
+      // Verification is decided on 'secureConnect' (below), so that it is counted and reported.
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+    };
+  }
+
+  /** Why the host's certificate is refused, or null (counted under ssl.fail_verify_*). */
+  refusal(socket: tls.TLSSocket): string | null {
+    const { stats } = this;
+    if (this.verifyChain && !socket.authorized) {
+      stats?.failVerifyError.inc();
+      return `CERTIFICATE_VERIFY_FAILED (${String(socket.authorizationError)})`;
+    }
+    const peer = socket.getPeerCertificate();
+    if (!this.pins.accept(peer)) {
+      stats?.failVerifyCertHash.inc();
+      return 'CERTIFICATE_VERIFY_FAILED (the certificate matches no verify_certificate_hash / verify_certificate_spki)';
+    }
+    if (!this.sans.accept(peer)) {
+      stats?.failVerifySan.inc();
+      return 'CERTIFICATE_VERIFY_FAILED (no subject alt name matches match_typed_subject_alt_names)';
+    }
+    return null;
+  }
+}
+
 export function upstreamTlsConnector(
   config: UpstreamTlsConfig,
   codec: ClientCodecFactory,
   ctx: UpstreamTransportContext,
 ): UpstreamConnector {
-  const { common } = config;
-  const verifyChain = common.validation !== null && common.validation.trustedCa !== '';
-  const sans = new SanMatchers(common.validation?.matchSans ?? []);
-  const stats = ctx.stats === null ? null : new SslStats(ctx.stats, ctx.clusterStatPrefix, common);
-  const options: tls.ConnectionOptions = {
-    secureContext: tls.createSecureContext(secureContextOptions(common)),
-    servername: config.sni === '' ? undefined : config.sni,
-    ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
-    // Verification is decided on 'secureConnect' (below), so that it is counted and reported.
-    rejectUnauthorized: false,
-    checkServerIdentity: () => undefined,
-  };
-
-  /** Why the host's certificate is refused, or null. */
-  const refusal = (socket: tls.TLSSocket): string | null => {
-    if (verifyChain && !socket.authorized) {
-      stats?.failVerifyError.inc();
-      return `CERTIFICATE_VERIFY_FAILED (${String(socket.authorizationError)})`;
-    }
-    if (!sans.accept(socket.getPeerCertificate())) {
-      stats?.failVerifySan.inc();
-      return 'CERTIFICATE_VERIFY_FAILED (no subject alt name matches match_typed_subject_alt_names)';
-    }
-    return null;
-  };
+  const stats = ctx.stats === null ? null : new SslStats(ctx.stats, ctx.clusterStatPrefix, config.common);
+  const client = new UpstreamTlsClient(config, stats);
+  /**
+   * The last session each host gave this worker, offered on the next connection to it: a pool's
+   * new connections resume instead of doing a full handshake (Envoy keeps sessions per context too).
+   */
+  const sessions = new Map<string, Buffer>();
 
   return (address, port, handler) => {
-    const socket = tls.connect({ ...options, host: address, port });
+    const key = `${address}:${port}`;
+    const socket = tls.connect({ ...client.options, host: address, port, session: sessions.get(key) });
+    socket.on('session', (session: Buffer) => sessions.set(key, session));
     socket.setNoDelay(true);
     let tcpConnected = false;
     const onTcpConnect = (): void => {
@@ -62,7 +97,7 @@ export function upstreamTlsConnector(
     };
     const onSecure = (): void => {
       socket.removeListener('error', onError);
-      const refused = refusal(socket);
+      const refused = client.refusal(socket);
       if (refused !== null) {
         stats?.connectionError.inc();
         socket.destroy();

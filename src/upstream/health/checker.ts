@@ -20,6 +20,8 @@ import { HealthState, type CheckOutcome } from './health-state';
 import { httpProbe } from './http-probe';
 import type { Probe } from './probe';
 import { tcpProbe } from './tcp-probe';
+import type { UpstreamTlsConfig } from '../../transport/tls/config';
+import { UpstreamTlsClient } from '../../transport/tls/upstream';
 
 /** `cluster.<c>.health_check.*` as the checker updates them. */
 export interface HealthCheckStats {
@@ -48,9 +50,15 @@ export const REAL_CHECKER_ENV: CheckerEnv = {
 export type ProbeFactory = (host: Host, checkPort: number) => Probe;
 
 export function configuredProbe(cluster: ClusterConfig, check: HealthCheckConfig): ProbeFactory {
+  // HTTP checks speak TLS when the cluster does (a TCP check only connects).
+  const socket = cluster.transportSocket;
+  const tls =
+    check.http !== null && socket?.name === 'envoy.transport_sockets.tls'
+      ? new UpstreamTlsClient(socket.config as UpstreamTlsConfig, null)
+      : null;
   return (host, port) =>
     check.http
-      ? httpProbe(check.http, cluster.name, host.address, port, check.reuseConnection)
+      ? httpProbe(check.http, cluster.name, host.address, port, check.reuseConnection, tls)
       : tcpProbe(check.tcp!, host.address, port);
 }
 

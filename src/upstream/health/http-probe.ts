@@ -5,6 +5,9 @@
  * so it uses node:http; with reuse_connection one keep-alive socket per host is kept between checks.
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { UpstreamTlsClient } from '../../transport/tls/upstream';
 import type { HttpHealthCheckConfig } from '../../config/bootstrap';
 import type { CheckOutcome } from './health-state';
 import type { Probe } from './probe';
@@ -52,28 +55,35 @@ export function httpProbe(
   address: string,
   port: number,
   reuseConnection: boolean,
+  /** The cluster's TLS, when it has a transport socket: checks go over it, as Envoy's do. */
+  tls: UpstreamTlsClient | null = null,
 ): Probe {
-  const agent = reuseConnection ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+  const agentOptions = { keepAlive: true, maxSockets: 1 };
+  const agent = !reuseConnection
+    ? false
+    : tls === null
+      ? new http.Agent(agentOptions)
+      : new https.Agent(agentOptions);
   const headers = requestHeaders(config, clusterName, reuseConnection);
+  const options = { host: address, port, method: config.method, path: config.path, headers, agent };
   return {
     check: (timeoutMs) =>
       new Promise<CheckOutcome>((resolve) => {
-        const req = http.request(
-          { host: address, port, method: config.method, path: config.path, headers, agent },
-          (res) => {
-            const status = res.statusCode ?? 0;
-            res.resume();
-            res.on('end', () => {
-              clearTimeout(timer);
-              if (inRanges(status, config.expectedStatuses)) resolve('success');
-              else resolve(inRanges(status, config.retriableStatuses) ? 'retriable_failure' : 'failure');
-            });
-            res.on('error', () => {
-              clearTimeout(timer);
-              resolve(timedOut ? 'network_timeout' : 'network_failure');
-            });
-          },
-        );
+        const req = tls === null ? http.request(options) : https.request({ ...tls.options, ...options });
+        if (tls !== null) refuseUnverified(req, tls);
+        req.on('response', (res: http.IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          res.resume();
+          res.on('end', () => {
+            clearTimeout(timer);
+            if (inRanges(status, config.expectedStatuses)) resolve('success');
+            else resolve(inRanges(status, config.retriableStatuses) ? 'retriable_failure' : 'failure');
+          });
+          res.on('error', () => {
+            clearTimeout(timer);
+            resolve(timedOut ? 'network_timeout' : 'network_failure');
+          });
+        });
         let timedOut = false;
         const timer = setTimeout(() => {
           timedOut = true;
@@ -90,3 +100,19 @@ export function httpProbe(
     },
   };
 }
+
+/** A host whose certificate the cluster's TLS refuses fails the check (a network failure). */
+function refuseUnverified(req: http.ClientRequest, tls: UpstreamTlsClient): void {
+  req.once('socket', (socket) => {
+    // A kept-alive socket was judged when it connected.
+    if (judged.has(socket)) return;
+    judged.add(socket);
+    const secured = socket as TLSSocket;
+    secured.once('secureConnect', () => {
+      const refused = tls.refusal(secured);
+      if (refused !== null) req.destroy(new Error(refused));
+    });
+  });
+}
+
+const judged = new WeakSet<object>();

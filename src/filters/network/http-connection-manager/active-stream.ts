@@ -22,7 +22,12 @@ import {
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { MatchedRoute } from '../../../router/route-table';
 import type { DownstreamConnection, HttpConnectionManager } from './connection-manager';
-import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
+import {
+  mutateClientCertHeader,
+  mutateForwardingHeaders,
+  resolveAuthority,
+  stripHopByHop,
+} from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
 import type { AccessLogStream } from '../../../access-log/api';
 import type { DownstreamConnectionInfo } from '../../../transport/api';
@@ -96,12 +101,18 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   /** The downstream remote address as Envoy defines it: the trusted client, per x-forwarded-for. */
   get remoteAddress(): string {
-    return this.clientAddress ?? this.encoder.remoteAddress;
+    return this.clientAddress ?? this.connectionRemoteAddress;
   }
 
   /** 0 for an address taken from x-forwarded-for, as in Envoy. */
   get remotePort(): number {
-    return this.clientAddress === null ? this.encoder.remotePort : 0;
+    if (this.clientAddress !== null) return 0;
+    return this.connection?.info?.addresses?.remotePort ?? this.encoder.remotePort;
+  }
+
+  /** The connection's peer, or the client a PROXY protocol header named (what x-forwarded-for gets). */
+  private get connectionRemoteAddress(): string {
+    return this.connection?.info?.addresses?.remoteAddress ?? this.encoder.remoteAddress;
   }
 
   get directRemoteAddress(): string {
@@ -113,11 +124,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   get localAddress(): string {
-    return this.encoder.localAddress;
+    return this.connection?.info?.addresses?.localAddress ?? this.encoder.localAddress;
   }
 
   get localPort(): number {
-    return this.encoder.localPort;
+    return this.connection?.info?.addresses?.localPort ?? this.encoder.localPort;
   }
 
   get protocol(): string {
@@ -181,9 +192,10 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.clientAddress = mutateForwardingHeaders(
       head,
       config,
-      this.encoder.remoteAddress,
+      this.connectionRemoteAddress,
       this.connection?.info?.tls ? 'https' : 'http',
     );
+    mutateClientCertHeader(head.headers, config, this.connection?.info?.tls);
     this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
 
     this.filters = this.hcm.createFilters();

@@ -4,7 +4,11 @@
  * defaults to true (Envoy: false, answering HTTP/1.0 with 426), because HTTP/1.0 clients such as
  * `ab` are common in benchmarks and Legate serves them correctly.
  */
-import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import {
+  FORWARD_CLIENT_CERT_DETAILS,
+  type ClientCertDetailsConfig,
+  type HttpConnectionManagerConfig,
+} from '../../../config/bootstrap';
 import type { ObjectReader } from '../../../config/config-reader';
 import { checkTerminalLast, resolveExtension } from '../../../config/extension';
 import { emptyRouteConfiguration, parseRouteConfiguration } from '../../../config/route/route-configuration';
@@ -25,8 +29,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'http3_protocol_options',
   'access_log_options',
   'local_reply_config',
-  'forward_client_cert_details',
-  'set_current_client_cert_details',
   'via',
   'skip_xff_append',
   'internal_address_config',
@@ -91,6 +93,12 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     useRemoteAddress: r.bool('use_remote_address', false),
     xffNumTrustedHops: r.uint('xff_num_trusted_hops', 0),
     generateRequestId: r.bool('generate_request_id', true),
+    forwardClientCertDetails: r.enumValue(
+      'forward_client_cert_details',
+      FORWARD_CLIENT_CERT_DETAILS,
+      'SANITIZE',
+    ),
+    clientCertDetails: parseClientCertDetails(r.object('set_current_client_cert_details')),
     serverName: r.string('server_name', 'legate'),
     serverHeaderTransformation: r.enumValue(
       'server_header_transformation',
@@ -111,6 +119,16 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     defaultHostForHttp10: http1?.string('default_host_for_http_10', '') ?? '',
     drainTimeoutMs: r.durationMs('drain_timeout', 5000),
     accessLog: parseAccessLogs(r, ctx),
+  };
+}
+
+function parseClientCertDetails(r: ObjectReader | null): ClientCertDetailsConfig {
+  return {
+    subject: r?.bool('subject', false) ?? false,
+    cert: r?.bool('cert', false) ?? false,
+    chain: r?.bool('chain', false) ?? false,
+    dns: r?.bool('dns', false) ?? false,
+    uri: r?.bool('uri', false) ?? false,
   };
 }
 

@@ -4,7 +4,8 @@
  * x-forwarded-* and x-request-id rules, and resolve the authority.
  */
 import { isIP } from 'node:net';
-import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import type { ClientCertDetailsConfig, HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import type { ClientCertificate, TlsConnectionInfo } from '../../../transport/api';
 import type { RequestHead } from '../../../http/codec';
 import type { HeaderMap } from '../../../http/header-map';
 import { randomRequestId } from '../../../common/request-id';
@@ -95,6 +96,51 @@ export function mutateForwardingHeaders(
     headers.add('x-request-id', randomRequestId());
   return client;
 }
+
+const XFCC = 'x-forwarded-client-cert';
+
+/**
+ * `forward_client_cert_details`, as Envoy's mutateXfccRequestHeader: ALWAYS_FORWARD_ONLY leaves the
+ * header alone; without a client certificate (no mTLS) it is removed; then FORWARD_ONLY keeps it,
+ * SANITIZE removes it, SANITIZE_SET replaces it with this connection's element and APPEND_FORWARD
+ * appends that element.
+ */
+export function mutateClientCertHeader(
+  headers: HeaderMap,
+  config: HttpConnectionManagerConfig,
+  tls: TlsConnectionInfo | null | undefined,
+): void {
+  const mode = config.forwardClientCertDetails;
+  if (mode === 'ALWAYS_FORWARD_ONLY') return;
+  const cert = tls?.clientCertificate ?? null;
+  if (cert === null || mode === 'SANITIZE') {
+    headers.remove(XFCC);
+    return;
+  }
+  if (mode === 'FORWARD_ONLY') return;
+  const element = clientCertElement(cert, config.clientCertDetails);
+  const existing = mode === 'APPEND_FORWARD' ? headers.getAll(XFCC).join(',') : '';
+  headers.set(XFCC, existing === '' ? element : `${existing},${element}`);
+}
+
+/** One XFCC element: By (Legate's URI SANs) and Hash always, then what the config asks for. */
+function clientCertElement(cert: ClientCertificate, details: ClientCertDetailsConfig): string {
+  const pairs = cert.localUriSans.map((uri) => `By=${uri}`);
+  pairs.push(`Hash=${cert.hash}`);
+  if (details.cert) pairs.push(`Cert="${urlEncodePem(cert.pem)}"`);
+  if (details.chain) pairs.push(`Chain="${urlEncodePem(cert.chainPem)}"`);
+  if (details.subject) pairs.push(`Subject="${cert.subject}"`);
+  if (details.uri) for (const uri of cert.uriSans) pairs.push(`URI=${uri}`);
+  if (details.dns) for (const dns of cert.dnsSans) pairs.push(`DNS=${dns}`);
+  return pairs.join(';');
+}
+
+/** PEM with the characters Envoy escapes in XFCC's Cert and Chain. */
+function urlEncodePem(pem: string): string {
+  return pem.replace(/[\n +/=]/g, (c) => PEM_ESCAPES[c]!);
+}
+
+const PEM_ESCAPES: Record<string, string> = { '\n': '%0A', ' ': '%20', '+': '%2B', '/': '%2F', '=': '%3D' };
 
 /** Every x-forwarded-for field of the request as one list, or undefined when there is none. */
 function forwardedFor(headers: HeaderMap): string | undefined {

@@ -16,6 +16,7 @@ import type { NativeEngine } from '../../../engine/native-engine';
 import { log } from '../../../common/log';
 import type { TimerWheel } from '../../../common/timer-wheel';
 import { spliceRelayAvailable } from '../../../native';
+import { downstreamInfoOf } from '../../../transport/api';
 import type { HostTable } from '../../../upstream/host-table';
 import { xxHash32 } from '../../../upstream/lb/hash';
 import { NO_LB_CONTEXT, type LbContext } from '../../../upstream/lb/api';
@@ -175,8 +176,10 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, Engin
   }
 
   lbContext(downstream: net.Socket): LbContext {
-    if (!this.config.hashSourceIp || downstream.remoteAddress === undefined) return NO_LB_CONTEXT;
-    return { hashKey: xxHash32(downstream.remoteAddress) };
+    if (!this.config.hashSourceIp) return NO_LB_CONTEXT;
+    // The client's address: a PROXY protocol header's when the listener restored one.
+    const source = downstreamInfoOf.get(downstream)?.addresses?.remoteAddress ?? downstream.remoteAddress;
+    return source === undefined ? NO_LB_CONTEXT : { hashKey: xxHash32(source) };
   }
 
   sessionEnded(session: TcpProxySession): void {

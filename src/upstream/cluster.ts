@@ -8,6 +8,7 @@
 import type { ClusterConfig } from '../config/bootstrap';
 import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool } from './conn-pool';
+import type { ConnPool } from './pool';
 import type { UpstreamConnector } from './transport';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
@@ -46,7 +47,7 @@ export class Cluster {
   readonly initialized: Promise<void>;
   private currentHosts: readonly Host[] = [];
   private lb: LoadBalancer = NO_HOST_LB;
-  private readonly pools = new Map<Host, Http1ConnPool>();
+  private readonly pools = new Map<Host, ConnPool>();
   private readonly table: HostTable;
   private readonly nowMs = (): number => this.deps.lbEnv.nowMs();
   readonly circuitBreaker: CircuitBreaker;
@@ -124,7 +125,7 @@ export class Cluster {
    * The connection pool of `host` (a host of this cluster) in this worker; null when a new pool
    * would exceed max_connection_pools (Envoy then answers as if no host were healthy).
    */
-  pool(host: Host): Http1ConnPool | null {
+  pool(host: Host): ConnPool | null {
     let pool = this.pools.get(host);
     if (pool === undefined) {
       if (!this.circuitBreaker.tryCreatePool()) return null;

@@ -23,32 +23,13 @@
  *   and connections (max_connections: requests wait for a busy one instead, except that a pool with
  *   no connection may always open one). The pool takes and gives back those units itself.
  */
-import type {
-  ClientConnection,
-  ClientConnectionCallbacks,
-  RequestEncoder,
-  ResponseDecoder,
-} from '../http/codec';
+import type { ClientConnection, ClientConnectionCallbacks, ResponseDecoder } from '../http/codec';
 import type { ConnectHandler, UpstreamConnector, UpstreamTransport } from './transport';
 import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
 import type { CircuitBreaker } from './circuit-breakers';
 import type { PoolStats } from '../stats/cluster-stats';
-
-export type PoolFailureReason = 'connection_failure' | 'timeout' | 'overflow';
-
-/** What a stream waiting for a connection (the router's upstream request) implements. */
-export interface PoolCallbacks {
-  /** A connection is ready and the stream is attached: write the request through `encoder`. */
-  onPoolReady(encoder: RequestEncoder, host: Host, reused: boolean): void;
-  /** No connection will come: connect failure or timeout, or the pending queue is full. */
-  onPoolFailure(reason: PoolFailureReason, detail: string): void;
-}
-
-/** A pending `newStream`; cancelling guarantees no pool callback fires afterwards. */
-export interface Cancellable {
-  cancel(): void;
-}
+import type { Cancellable, ConnPool, PoolCallbacks, PoolFailureReason } from './pool';
 
 export interface ConnPoolOptions {
   /** Cluster connect_timeout. */
@@ -135,7 +116,7 @@ class PendingStream implements Cancellable {
   }
 }
 
-export class Http1ConnPool {
+export class Http1ConnPool implements ConnPool {
   /** Idle connections, most recently used last (popped first). */
   private readonly idle: PoolConnection[] = [];
   private readonly connecting: PoolConnection[] = [];
@@ -154,11 +135,6 @@ export class Http1ConnPool {
     this.sweepMs = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(shortest / 10)));
   }
 
-  /**
-   * Asks for a connection for one request. Returns null when a callback already ran (an idle
-   * connection was attached, or the request failed at once); otherwise the request waits and the
-   * returned handle cancels the wait.
-   */
   newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {
     if (this.closed) {
       callbacks.onPoolFailure('connection_failure', 'pool closed');
@@ -182,16 +158,12 @@ export class Http1ConnPool {
     return waiting;
   }
 
-  /**
-   * Closes idle connections now and busy ones when their request completes. Connections still
-   * connecting (opened for waiting requests) serve those. New requests still work, on new connections.
-   */
+  /** Connections still connecting (opened for waiting requests) serve those. */
   drain(): void {
     for (const conn of this.idle.splice(0)) this.closeConnection(conn);
     for (const conn of this.connections) if (conn.state !== ConnState.Connecting) conn.draining = true;
   }
 
-  /** Closes every connection now (active streams are reset) and fails waiting requests. Final. */
   close(): void {
     this.closed = true;
     this.failPending('connection_failure', 'pool closed', false);

@@ -15,7 +15,7 @@ import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { WorkerServices } from '../../../worker/services';
 import type { Cluster } from '../../../upstream/cluster';
 import type { Host } from '../../../upstream/host';
-import type { PoolFailureReason } from '../../../upstream/conn-pool';
+import type { PoolFailureReason } from '../../../upstream/pool';
 import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
 import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';

@@ -109,7 +109,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   get protocol(): string {
-    return this.requestHead?.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    return this.requestHead?.protocol ?? 'HTTP/1.1';
   }
 
   get requestHeaders(): HeaderMap {

@@ -53,7 +53,7 @@ export function resolveAuthority(head: RequestHead): string | null {
   }
   const host = head.headers.get('host');
   if (host !== undefined) return host;
-  return head.versionMinor === 0 ? '' : null;
+  return head.protocol === 'HTTP/1.0' ? '' : null;
 }
 
 /**

@@ -7,6 +7,7 @@
  * Every object that came from the user's file keeps `at`: the field path (`static_resources.clusters[0]`)
  * used in later error messages (e.g. an unknown cluster named by a route).
  */
+import type { Http2ProtocolOptions } from './http2-options';
 
 export interface Bootstrap {
   admin: AdminConfig | null;
@@ -116,7 +117,10 @@ export interface HeaderMutations {
 
 export interface HttpConnectionManagerConfig {
   statPrefix: string;
-  codecType: 'AUTO' | 'HTTP1';
+  /** AUTO: ALPN on TLS, the HTTP/2 preface on plaintext; else HTTP/1. */
+  codecType: 'AUTO' | 'HTTP1' | 'HTTP2';
+  /** `http2_protocol_options`, for the connections served with HTTP/2. */
+  http2: Http2ProtocolOptions;
   routeConfig: RouteConfiguration;
   httpFilters: ExtensionConfig[];
   useRemoteAddress: boolean;

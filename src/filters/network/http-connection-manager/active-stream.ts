@@ -73,7 +73,6 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   ) {
     this.startMs = hcm.services.now();
     hcm.stats.rqTotal.inc();
-    hcm.stats.rqHttp1.inc();
     hcm.stats.rqActive.inc();
     const idle = hcm.config.streamIdleTimeoutMs;
     if (idle > 0) hcm.services.timers.arm(this, idle);
@@ -140,6 +139,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   decodeHeaders(head: RequestHead, endStream: boolean): void {
     this.requestHead = head;
+    (head.protocol === 'HTTP/2' ? this.hcm.stats.rqHttp2 : this.hcm.stats.rqHttp1).inc();
     if (endStream) this.requestReceived();
     const config = this.hcm.config;
     if (!stripHopByHop(head)) {
@@ -421,7 +421,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.hcm.services.timers.disarm(this);
     this.requestReceived();
     this.hcm.stats.rqActive.dec();
-    this.hcm.streamDone(this.connection);
+    this.hcm.streamDone(this.connection, this);
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
     const hcm = this.hcm;
     const native = this.encoder.nativeBodyBytes;

@@ -88,7 +88,7 @@ class Http2ServerStream implements ResponseEncoder {
   private trailersAllowed = false;
   private pendingTrailers: HeaderMap | null = null;
   private requestTrailers: HeaderMap | null = null;
-  requestComplete = false;
+  requestComplete: boolean;
   private responseStarted = false;
   responseComplete = false;
   /** Ended, reset, or closed: calls from a stale owner do nothing. */
@@ -101,10 +101,18 @@ class Http2ServerStream implements ResponseEncoder {
   constructor(
     readonly connection: Http2ServerConnection,
     readonly stream: http2.ServerHttp2Stream,
+    /** The HEADERS frame ended the request. */
+    requestComplete: boolean,
   ) {
-    stream.on('data', this.onData);
-    stream.on('trailers', this.onTrailers);
-    stream.on('end', this.onEnd);
+    this.requestComplete = requestComplete;
+    // A request without a body is not read at all: once Node's stream has been read to its end it
+    // is destroyed as soon as the response is written, before the write's callback, and Node then
+    // builds an ERR_STREAM_DESTROYED error per stream (a fifth of the CPU of a small request).
+    if (!requestComplete) {
+      stream.on('data', this.onData);
+      stream.on('trailers', this.onTrailers);
+      stream.on('end', this.onEnd);
+    }
     stream.on('close', this.onClose);
     stream.on('error', ignoreError);
   }
@@ -340,11 +348,10 @@ class Http2ServerConnection implements ServerConnection {
       stream.close(headers[':method'] === 'CONNECT' ? NGHTTP2_REFUSED_STREAM : NGHTTP2_PROTOCOL_ERROR);
       return;
     }
-    const s = new Http2ServerStream(this, stream);
+    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    const s = new Http2ServerStream(this, stream, endStream);
     this.streams.add(s);
     this.stats.streamsActive.inc();
-    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    s.requestComplete = endStream;
     s.decoder = this.callbacks.newStream(s);
     s.decoder.decodeHeaders(head, endStream);
   };

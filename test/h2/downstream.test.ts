@@ -496,3 +496,50 @@ test(
     }
   },
 );
+
+test(
+  'headers_with_underscores_action REJECT_REQUEST and max_request_headers_kb refuse the stream, not the connection; %PROTOCOL% is HTTP/2',
+  { timeout: 60_000 },
+  async () => {
+    const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'legate-h2-log-')), 'access.log');
+    const yaml = catchAllYaml([origin.port], {
+      hcmExtra: `codec_type: HTTP2
+max_request_headers_kb: 2
+common_http_protocol_options: { headers_with_underscores_action: REJECT_REQUEST }
+access_log:
+- name: envoy.access_loggers.file
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+    path: ${logFile}
+    log_format: { text_format_source: { inline_string: "%PROTOCOL% %RESPONSE_CODE% %REQ(:PATH)%\\n" } }`,
+    });
+    await withLegate(yaml, { concurrency: 1 }, async (lp) => {
+      const session = await h2Connect(lp.ports.get('proxy')!);
+      try {
+        const refused = (headers: Record<string, string>): Promise<string> =>
+          h2Request(session, { path: '/echo', headers }).then(
+            (r) => `answered ${r.status}`,
+            (err: NodeJS.ErrnoException) => err.code ?? 'error',
+          );
+        assert.match(await refused({ x_bad: '1' }), /^(RST_STREAM 1|ERR_HTTP2_STREAM_ERROR)$/);
+        // Node refuses a header list over SETTINGS_MAX_HEADER_LIST_SIZE itself (ENHANCE_YOUR_CALM).
+        assert.match(
+          await refused({ 'x-big': 'v'.repeat(3000) }),
+          /^(RST_STREAM 11|ERR_HTTP2_STREAM_ERROR)$/,
+        );
+        const ok = await h2Request(session, { path: '/echo', headers: { 'x-fine': 'v'.repeat(1000) } });
+        assert.equal(ok.status, 200);
+      } finally {
+        session.close();
+      }
+      assert.equal(await stat(lp, 'http2.rx_messaging_error'), 1);
+      assert.equal(await stat(lp, 'http.ingress_http.downstream_rq_http2_total'), 1);
+      let log = '';
+      for (let i = 0; i < 50 && !log.includes('\n'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      }
+      assert.equal(log, 'HTTP/2 200 /echo\n');
+    });
+  },
+);

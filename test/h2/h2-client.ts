@@ -60,8 +60,14 @@ export function h2Request(
     });
     req.on('trailers', (t) => (trailers = t));
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status, headers, body: Buffer.concat(chunks), trailers }));
+    req.on('end', () => {
+      if (status !== 0) resolve({ status, headers, body: Buffer.concat(chunks), trailers });
+    });
     req.on('error', reject);
+    // Reset before any response: rejects with the RST_STREAM code (`RST_STREAM 1` for PROTOCOL_ERROR).
+    req.on('close', () => {
+      if (status === 0) reject(Object.assign(new Error('reset'), { code: `RST_STREAM ${req.rstCode}` }));
+    });
     const body = opts.body;
     if (body === undefined) return;
     const size = opts.chunkSize ?? body.length;

@@ -181,7 +181,7 @@ class Http2ServerStream implements ResponseEncoder {
   }
 
   encode100Continue(): void {
-    if (this.detached || this.responseStarted) return;
+    if (this.detached || this.responseStarted || this.stream.closed) return;
     this.stream.additionalHeaders({ ':status': 100 });
   }
 
@@ -232,7 +232,12 @@ class Http2ServerStream implements ResponseEncoder {
   private readonly onWantTrailers = (): void => {
     const trailers = this.pendingTrailers;
     this.pendingTrailers = null;
-    this.stream.sendTrailers(trailers === null ? {} : toHttp2Fields(trailers, {}));
+    try {
+      this.stream.sendTrailers(trailers === null ? {} : toHttp2Fields(trailers, {}));
+    } catch {
+      // A trailer Node will not send: the stream ends with a reset instead.
+      this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    }
   };
 
   private readonly onDrain = (): void => {
@@ -345,6 +350,8 @@ class Http2ServerConnection implements ServerConnection {
     const head = this.requestHead(headers, raw, flags);
     if (head === null) {
       this.stats.rxMessagingError.inc();
+      // Node reports the reset it sends as an 'error' on the stream: unheard, it would end the worker.
+      stream.on('error', ignoreError);
       stream.close(headers[':method'] === 'CONNECT' ? NGHTTP2_REFUSED_STREAM : NGHTTP2_PROTOCOL_ERROR);
       return;
     }

@@ -328,6 +328,8 @@ export interface ClusterConfig {
   perConnectionBufferLimitBytes: number; // 1 MiB
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   maxRequestsPerConnection: number; // 0 = unlimited
+  /** HTTP/2 (h2c) to the hosts with these options (explicit_http_config or the cluster field); null/absent: HTTP/1.1. */
+  http2?: Http2ProtocolOptions | null;
   dnsRefreshRateMs: number; // 5000
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
   /**

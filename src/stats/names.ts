@@ -46,6 +46,7 @@ export const HTTP_CONN_MANAGER_HISTOGRAMS = ['downstream_rq_time'] as const;
 
 export const CLUSTER_COUNTERS = [
   'upstream_cx_total',
+  'upstream_cx_http2_total',
   'upstream_cx_connect_fail',
   'upstream_cx_connect_timeout',
   'upstream_cx_destroy',

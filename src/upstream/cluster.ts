@@ -8,6 +8,7 @@
 import type { ClusterConfig } from '../config/bootstrap';
 import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool } from './conn-pool';
+import { Http2ConnPool } from './h2-conn-pool';
 import type { ConnPool } from './pool';
 import type { UpstreamConnector } from './transport';
 import type { HostDiscovery } from './discovery/api';
@@ -129,15 +130,18 @@ export class Cluster {
     let pool = this.pools.get(host);
     if (pool === undefined) {
       if (!this.circuitBreaker.tryCreatePool()) return null;
-      pool = new Http1ConnPool(host, this.table, {
+      const common = {
         connectTimeoutMs: this.config.connectTimeoutMs,
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxRequestsPerConnection: this.config.maxRequestsPerConnection,
         circuitBreaker: this.circuitBreaker,
-        connector: this.deps.connector,
         nowMs: this.nowMs,
         stats: this.deps.stats,
-      });
+      };
+      const http2 = this.config.http2;
+      pool = http2
+        ? new Http2ConnPool(host, this.table, { ...common, http2 })
+        : new Http1ConnPool(host, this.table, { ...common, connector: this.deps.connector });
       this.pools.set(host, pool);
     }
     return pool;

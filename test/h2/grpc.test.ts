@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import * as net from 'node:net';
 import { httpProxyYaml, staticCluster, startLegate, stat, type LegateProcess } from '../integration/harness';
 import { h2Connect, h2Request } from './h2-client';
 
@@ -94,6 +95,10 @@ before(async () => {
       err ? reject(err) : resolve(p),
     ),
   );
+  const closed = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => closed.once('listening', r));
+  const closedPort = (closed.address() as net.AddressInfo).port;
+  await new Promise((r) => closed.close(r));
   lp = await startLegate(
     httpProxyYaml({
       hcmExtra: 'codec_type: HTTP2',
@@ -101,18 +106,29 @@ before(async () => {
       virtualHosts: `- name: all
   domains: ["*"]
   routes:
-  - match: { prefix: /, grpc: {} }
+  - match: { prefix: /down.Echo/, grpc: {} }
+    route: { cluster: down }
+  - match: { prefix: /test.Echo/, grpc: {} }
     route: { cluster: o, timeout: 0s }
   - match: { prefix: / }
     direct_response: { status: 404, body: { inline_string: not grpc } }`,
-      clusters: staticCluster(
-        'o',
-        [port],
-        `typed_extension_protocol_options:
+      clusters:
+        staticCluster(
+          'o',
+          [port],
+          `typed_extension_protocol_options:
   envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
     "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
     explicit_http_config: { http2_protocol_options: {} }`,
-      ),
+        ) +
+        staticCluster(
+          'down',
+          [closedPort],
+          `typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    explicit_http_config: { http2_protocol_options: {} }`,
+        ),
     }),
     { concurrency: 1 },
   );
@@ -233,4 +249,44 @@ test('route match grpc: {} takes application/grpc requests only', async () => {
     session.close();
   }
   assert.equal((await unary(Buffer.from('routed'))).toString(), 'echo routed');
+});
+
+test("local replies to gRPC requests are trailers-only, with Envoy's HTTP to gRPC status mapping", async () => {
+  const call = (path: string): Promise<grpc.ServiceError> =>
+    new Promise((resolve, reject) =>
+      client.makeUnaryRequest(
+        path,
+        bytes.serialize,
+        bytes.deserialize,
+        Buffer.from('x'),
+        (err: grpc.ServiceError | null) => (err ? resolve(err) : reject(new Error('expected an error'))),
+      ),
+    );
+  // 503 (the upstream refuses connections) → UNAVAILABLE, with the reply's text as grpc-message.
+  const down = await call('/down.Echo/Unary');
+  assert.equal(down.code, grpc.status.UNAVAILABLE);
+  assert.match(
+    down.details,
+    /^upstream connect error or disconnect\/reset before headers\. reset reason: connection failure/,
+  );
+  // A direct_response 404 → UNIMPLEMENTED.
+  const other = await call('/other.Svc/Method');
+  assert.equal(other.code, grpc.status.UNIMPLEMENTED);
+  assert.equal(other.details, 'not grpc');
+  // As sent on the wire: HTTP 200, content-type application/grpc, grpc-status in the only HEADERS frame.
+  const session = await h2Connect(lp.ports.get('proxy')!);
+  try {
+    const r = await h2Request(session, {
+      method: 'POST',
+      path: '/other.Svc/Method',
+      headers: { 'content-type': 'application/grpc', te: 'trailers' },
+      body: Buffer.alloc(5),
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/grpc');
+    assert.equal(r.headers['grpc-status'], '12');
+    assert.equal(r.body.length, 0);
+  } finally {
+    session.close();
+  }
 });

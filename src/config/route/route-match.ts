@@ -4,6 +4,7 @@ import type { ObjectReader } from '../config-reader';
 import { rejectUnsupported } from '../unsupported';
 import { readRegexMatcher } from './regex-field';
 import { parseStringMatcher } from './string-matcher';
+import { GRPC_CONTENT_TYPE_PATTERN } from '../../http/grpc';
 
 const PATH_SPECIFIERS = [
   'prefix',
@@ -44,7 +45,7 @@ const HEADER_SPECIFIERS = [
  */
 const GRPC_CONTENT_TYPE: HeaderMatcher = {
   name: 'content-type',
-  stringMatch: { kind: 'safe_regex', value: '^application/grpc([+;].*)?$', ignoreCase: false },
+  stringMatch: { kind: 'safe_regex', value: GRPC_CONTENT_TYPE_PATTERN, ignoreCase: false },
   presentMatch: false,
   invertMatch: false,
   treatMissingHeaderAsEmpty: false,

@@ -24,6 +24,7 @@ import type { MatchedRoute } from '../../../router/route-table';
 import type { DownstreamConnection, HttpConnectionManager } from './connection-manager';
 import { mutateForwardingHeaders, resolveAuthority, stripHopByHop } from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
+import { grpcLocalReplyHeaders, isGrpcRequest } from '../../../http/grpc';
 import type { AccessLogStream } from '../../../access-log/api';
 import type { DownstreamConnectionInfo } from '../../../transport/api';
 
@@ -248,6 +249,16 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       return;
     }
     const headers = extraHeaders ?? new HeaderMap();
+    const request = this.requestHead;
+    if (request !== null && isGrpcRequest(request.headers)) {
+      // Envoy's local reply to a gRPC client: trailers-only, the HTTP status mapped to grpc-status.
+      this.encodeHeaders(
+        { status: 200, reason: '', headers: grpcLocalReplyHeaders(status, body, headers) },
+        0,
+        true,
+      );
+      return;
+    }
     const bodyBuf = body === '' ? null : Buffer.from(body);
     if (bodyBuf !== null) headers.set('content-type', 'text/plain');
     this.encodeHeaders(

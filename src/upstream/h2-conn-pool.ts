@@ -22,6 +22,7 @@ import { HostColumn, type HostTable } from './host-table';
 import type { CircuitBreaker } from './circuit-breakers';
 import type { PoolStats } from '../stats/cluster-stats';
 import type { Cancellable, ConnPool, PoolCallbacks, PoolFailureReason } from './pool';
+import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
 
 export interface Http2ConnPoolOptions {
   connectTimeoutMs: number;
@@ -47,7 +48,7 @@ const MIN_SWEEP_MS = 10;
 const MAX_SWEEP_MS = 1000;
 const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
 
-class H2Connection implements ClientStreamOwner {
+class H2Connection implements ClientStreamOwner, ReportedBytes {
   state = State.Connecting;
   active = 0;
   started = 0;
@@ -81,20 +82,9 @@ class H2Connection implements ClientStreamOwner {
   }
 }
 
-class PendingStream implements Cancellable {
-  constructor(
-    private readonly pool: Http2ConnPool,
-    readonly decoder: ResponseDecoder,
-    readonly callbacks: PoolCallbacks,
-  ) {}
-  cancel(): void {
-    this.pool.cancelPending(this);
-  }
-}
-
 export class Http2ConnPool implements ConnPool {
   private readonly connections = new Set<H2Connection>();
-  private pending: PendingStream[] = [];
+  private readonly pending: PendingRequests;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly sweepMs: number;
   private closed = false;
@@ -104,6 +94,7 @@ export class Http2ConnPool implements ConnPool {
     private readonly table: HostTable,
     private readonly options: Http2ConnPoolOptions,
   ) {
+    this.pending = new PendingRequests(options.circuitBreaker, options.stats);
     const shortest = Math.min(options.connectTimeoutMs, options.idleTimeoutMs || Infinity);
     this.sweepMs = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(shortest / 10)));
   }
@@ -118,14 +109,8 @@ export class Http2ConnPool implements ConnPool {
       if (!this.attach(conn, decoder, callbacks)) callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
       return null;
     }
-    if (!this.options.circuitBreaker.tryStartPending()) {
-      callbacks.onPoolFailure('overflow', 'too many requests waiting for a connection');
-      return null;
-    }
-    const waiting = new PendingStream(this, decoder, callbacks);
-    this.pending.push(waiting);
-    this.options.stats?.requestQueued();
-    this.openConnectionsForPending();
+    const waiting = this.pending.enqueue(decoder, callbacks);
+    if (waiting !== null) this.openConnectionsForPending();
     return waiting;
   }
 
@@ -138,7 +123,7 @@ export class Http2ConnPool implements ConnPool {
 
   close(): void {
     this.closed = true;
-    this.failPending('connection_failure', 'pool closed', false);
+    this.pending.failAll('connection_failure', 'pool closed', false);
     for (const conn of [...this.connections]) this.closeConnection(conn);
   }
 
@@ -165,13 +150,6 @@ export class Http2ConnPool implements ConnPool {
     if (conn.active === 0) conn.deadline = this.idleDeadline();
   }
 
-  cancelPending(waiting: PendingStream): void {
-    const i = this.pending.indexOf(waiting);
-    if (i === -1) return;
-    this.pending.splice(i, 1);
-    this.dequeued(false);
-  }
-
   // ------------------------------------------------------------ internals
 
   private attach(conn: H2Connection, decoder: ResponseDecoder, callbacks: PoolCallbacks): boolean {
@@ -189,7 +167,6 @@ export class Http2ConnPool implements ConnPool {
   private servePending(conn: H2Connection): void {
     while (this.pending.length > 0 && conn.hasCapacity) {
       const next = this.pending.shift()!;
-      this.dequeued(false);
       if (!this.attach(conn, next.decoder, next.callbacks))
         next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
     }
@@ -276,7 +253,7 @@ export class Http2ConnPool implements ConnPool {
     this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
     conn.session.destroy();
-    this.failPending(reason, detail, true);
+    this.pending.failAll(reason, detail, true);
   }
 
   private closeConnection(conn: H2Connection): void {
@@ -297,7 +274,7 @@ export class Http2ConnPool implements ConnPool {
     this.options.circuitBreaker.connectionClosed();
     this.connections.delete(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
-    this.reportBytes(conn);
+    reportBytes(this.options.stats, conn, conn.socket.bytesRead, conn.socket.bytesWritten);
     this.options.stats?.connectionClosed();
     if (this.connections.size === 0 && this.sweepTimer !== null) {
       clearInterval(this.sweepTimer);
@@ -305,39 +282,15 @@ export class Http2ConnPool implements ConnPool {
     }
   }
 
-  private failPending(reason: PoolFailureReason, detail: string, ejected: boolean): void {
-    const failed = this.pending;
-    this.pending = [];
-    for (const waiting of failed) {
-      this.dequeued(ejected);
-      waiting.callbacks.onPoolFailure(reason, detail);
-    }
-  }
-
-  private dequeued(ejected: boolean): void {
-    this.options.circuitBreaker.endPending();
-    this.options.stats?.requestDequeued(ejected);
-  }
-
   private idleDeadline(): number {
     const idleMs = this.options.idleTimeoutMs;
     return idleMs > 0 ? this.options.nowMs() + idleMs : Infinity;
   }
 
-  private reportBytes(conn: H2Connection): void {
-    const stats = this.options.stats;
-    if (stats === undefined) return;
-    const rx = conn.socket.bytesRead;
-    const tx = conn.socket.bytesWritten;
-    stats.bytes(rx - conn.rxReported, tx - conn.txReported);
-    conn.rxReported = rx;
-    conn.txReported = tx;
-  }
-
   private readonly sweep = (): void => {
     const now = this.options.nowMs();
     for (const conn of [...this.connections]) {
-      this.reportBytes(conn);
+      reportBytes(this.options.stats, conn, conn.socket.bytesRead, conn.socket.bytesWritten);
       if (conn.deadline > now) continue;
       if (conn.state === State.Connecting)
         this.onConnectFailed(conn, 'timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);

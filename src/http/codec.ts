@@ -48,6 +48,7 @@ export interface ResponseHead {
 export type StreamResetReason =
   | 'local_reset'
   | 'remote_reset' // the peer closed the connection or sent a RST mid-stream
+  | 'refused_stream' // HTTP/2: the peer refused the stream unprocessed (REFUSED_STREAM, or above a GOAWAY's last id)
   | 'connection_failure'
   | 'connection_termination'
   | 'overflow'

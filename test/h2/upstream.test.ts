@@ -34,6 +34,8 @@ interface H2Origin {
   sessions: number;
   /** `goAwayAfter` > 0: each session sends GOAWAY once it has answered that many streams. */
   goAwayAfter: number;
+  /** Each session refuses its first stream (RST_STREAM REFUSED_STREAM). */
+  refuseFirst: boolean;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ function startH2Origin(maxConcurrentStreams = 100): Promise<H2Origin> {
     port: 0,
     sessions: 0,
     goAwayAfter: 0,
+    refuseFirst: false,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -62,7 +65,13 @@ function startH2Origin(maxConcurrentStreams = 100): Promise<H2Origin> {
   server.on('session', (session) => {
     const id = ++origin.sessions;
     let answered = 0;
+    let streams = 0;
     session.on('stream', (stream, headers) => {
+      if (origin.refuseFirst && streams++ === 0) {
+        stream.on('error', () => {}); // Node reports the reset it sends as an error
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -332,4 +341,31 @@ test('HTTP/2 to a TLS cluster is a located config error', async () => {
     r.stdout + r.stderr,
     /envoy\.yaml:\d+:\d+: error: static_resources\.clusters\[0\]\.transport_socket: HTTP\/2 to TLS upstreams is not supported by Legate yet/,
   );
+});
+
+test('a stream the upstream refuses (REFUSED_STREAM) is retried under retry_on refused-stream, else 503', async () => {
+  const o = await startH2Origin();
+  o.refuseFirst = true;
+  try {
+    await withLegate(yaml(o.port), { concurrency: 1 }, async (p) => {
+      const r = await request(p.ports.get('h1')!, { path: '/echo' });
+      assert.equal(r.status, 503);
+      assert.equal(
+        r.body.toString(),
+        'upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset',
+      );
+    });
+    const withRetry = yaml(o.port).replace(
+      'route: { cluster: h2 }',
+      'route: { cluster: h2, retry_policy: { retry_on: refused-stream, num_retries: 1 } }',
+    );
+    assert.notEqual(withRetry, yaml(o.port));
+    await withLegate(withRetry, { concurrency: 1 }, async (p) => {
+      const r = await request(p.ports.get('h1')!, { path: '/echo' });
+      assert.equal(r.status, 200);
+      assert.equal(await stat(p, 'cluster.h2.upstream_rq_retry'), 1);
+    });
+  } finally {
+    await o.close();
+  }
 });

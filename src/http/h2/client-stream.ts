@@ -162,7 +162,7 @@ export class Http2ClientStream implements RequestEncoder {
     const refused = code === NGHTTP2_REFUSED_STREAM;
     this.finish(refused);
     this.decoder.onResetStream(
-      refused || code !== NGHTTP2_NO_ERROR ? 'remote_reset' : 'connection_termination',
+      refused ? 'refused_stream' : code !== NGHTTP2_NO_ERROR ? 'remote_reset' : 'connection_termination',
     );
   };
 }

@@ -16,6 +16,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { ResponseDecoder } from '../http/codec';
 import { Http2ClientStream, type ClientStreamOwner } from '../http/h2/client-stream';
+import { Http2Keepalive } from '../http/h2/keepalive';
 import type { Http2ProtocolOptions } from '../config/http2-options';
 import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
@@ -59,6 +60,8 @@ class H2Connection implements ClientStreamOwner, ReportedBytes {
   readonly openedAt: number;
   rxReported = 0;
   txReported = 0;
+  /** connection_keepalive, once connected (null when not configured). */
+  keepalive: Http2Keepalive | null = null;
 
   constructor(
     private readonly pool: Http2ConnPool,
@@ -239,6 +242,9 @@ export class Http2ConnPool implements ConnPool {
     const o = this.options;
     conn.state = State.Ready;
     o.stats?.connected(o.nowMs() - conn.openedAt);
+    // An unanswered PING closes the connection; its streams are reset and may be retried.
+    if (o.http2.keepaliveIntervalMs > 0)
+      conn.keepalive = new Http2Keepalive(conn.session, o.http2, () => this.closeConnection(conn));
     if (o.http2.initialConnectionWindowSize > 65_535)
       conn.session.setLocalWindowSize(o.http2.initialConnectionWindowSize);
     this.servePending(conn);
@@ -266,6 +272,7 @@ export class Http2ConnPool implements ConnPool {
   private forget(conn: H2Connection): void {
     if (conn.state === State.Closed) return;
     conn.state = State.Closed;
+    conn.keepalive?.stop();
     // Streams still counted end without their own done (the session is gone).
     for (; conn.active > 0; conn.active--) {
       this.table.requestFinished(this.host.slot);

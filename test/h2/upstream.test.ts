@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as http2 from 'node:http2';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import { promisify } from 'node:util';
@@ -367,5 +367,37 @@ test('a stream the upstream refuses (REFUSED_STREAM) is retried under retry_on r
     });
   } finally {
     await o.close();
+  }
+});
+
+test('connection_keepalive upstream: a host that stops answering PINGs is dropped, its stream fails fast', async () => {
+  // A raw HTTP/2 "host": it sends its SETTINGS, then never answers anything (requests or PINGs).
+  const silent = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+    socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (silent.address() as net.AddressInfo).port;
+    await withLegate(
+      yaml(
+        port,
+        '{ connection_keepalive: { interval: 0.2s, timeout: 0.3s, interval_jitter: { value: 0 } } }',
+      ),
+      { concurrency: 1 },
+      async (p) => {
+        const started = Date.now();
+        const r = await request(p.ports.get('h1')!, { path: '/echo' });
+        assert.equal(r.status, 503, r.body.toString());
+        assert.ok(
+          Date.now() - started < 5000,
+          `answered after ${Date.now() - started} ms, not at the route timeout`,
+        );
+        assert.equal(await stat(p, 'cluster.h2.upstream_cx_destroy'), 1);
+      },
+    );
+  } finally {
+    silent.close();
   }
 });

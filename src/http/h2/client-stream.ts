@@ -30,6 +30,7 @@ export interface ClientStreamOwner {
 export class Http2ClientStream implements RequestEncoder {
   private request: http2.ClientHttp2Stream | null = null;
   private responseTrailers: HeaderMap | null = null;
+  private responseReceived = false;
   private done = false;
   private readDisableCount = 0;
   private aboveWatermark = false;
@@ -127,6 +128,7 @@ export class Http2ClientStream implements RequestEncoder {
 
   private readonly onResponse = (headers: http2.IncomingHttpHeaders, flags: number): void => {
     if (this.done) return;
+    this.responseReceived = true;
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     if (endStream) this.finish(false);
     this.decoder.decodeHeaders(
@@ -144,7 +146,9 @@ export class Http2ClientStream implements RequestEncoder {
   };
 
   private readonly onEnd = (): void => {
-    if (this.done) return;
+    // A stream torn down with its session ends its readable side too: without a response that is
+    // a reset, which 'close' reports.
+    if (this.done || !this.responseReceived) return;
     this.finish(false);
     if (this.responseTrailers !== null) this.decoder.decodeTrailers(this.responseTrailers);
     else this.decoder.decodeData(EMPTY, true);

@@ -29,6 +29,7 @@ import type {
 import { HeaderMap } from '../header-map';
 import type { Http2ProtocolOptions } from '../../config/http2-options';
 import type { Counter, Gauge } from '../../stats/store';
+import { Http2Keepalive } from './keepalive';
 
 const {
   NGHTTP2_NO_ERROR,
@@ -269,7 +270,7 @@ class Http2ServerConnection implements ServerConnection {
   private closed = false;
   private streamsSeen = 0;
   private prematureResets = 0;
-  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private readonly keepalive: Http2Keepalive | null;
 
   constructor(
     socket: net.Socket,
@@ -302,7 +303,13 @@ class Http2ServerConnection implements ServerConnection {
     });
     stats.cxHttp2Total.inc();
     stats.cxHttp2Active.inc();
-    if (p.keepaliveIntervalMs > 0) this.armKeepalive();
+    this.keepalive =
+      p.keepaliveIntervalMs > 0
+        ? new Http2Keepalive(session, p, () => {
+            stats.keepaliveTimeout.inc();
+            this.terminate(NGHTTP2_NO_ERROR);
+          })
+        : null;
   }
 
   get activeStreams(): number {
@@ -394,7 +401,7 @@ class Http2ServerConnection implements ServerConnection {
 
   private readonly onSessionClose = (): void => {
     this.closed = true;
-    if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
+    this.keepalive?.stop();
     this.stats.cxHttp2Active.dec();
     // Streams whose 'close' has not come yet end with the session.
     for (const stream of [...this.streams]) {
@@ -414,28 +421,6 @@ class Http2ServerConnection implements ServerConnection {
     this.session.goaway(code);
     this.session.destroy(undefined, code);
   }
-
-  /** connection_keepalive: a PING after each interval (plus jitter); no ACK within the timeout closes. */
-  private armKeepalive(): void {
-    const p = this.options.protocol;
-    const jitter = (p.keepaliveIntervalMs * p.keepaliveJitterPercent * Math.random()) / 100;
-    this.keepaliveTimer = setTimeout(this.sendPing, p.keepaliveIntervalMs + jitter);
-    this.keepaliveTimer.unref();
-  }
-
-  private readonly sendPing = (): void => {
-    if (this.closed) return;
-    const timeout = setTimeout(() => {
-      this.stats.keepaliveTimeout.inc();
-      this.terminate(NGHTTP2_NO_ERROR);
-    }, this.options.protocol.keepaliveTimeoutMs);
-    timeout.unref();
-    const sent = this.session.ping((err) => {
-      clearTimeout(timeout);
-      if (err === null && !this.closed) this.armKeepalive();
-    });
-    if (!sent) clearTimeout(timeout);
-  };
 }
 
 /** Header fields from Node's raw [name, value, …] list, pseudo-headers dropped, cookies joined. */

@@ -130,10 +130,6 @@ export class Http2ConnPool implements ConnPool {
     for (const conn of [...this.connections]) this.closeConnection(conn);
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   // ------------------------------------------------------------ called by connections and streams
 
   onStreamDone(conn: H2Connection): void {

@@ -41,7 +41,7 @@ const {
 } = http2.constants;
 
 /** Envoy's `overload.premature_reset_total_stream_count` default. */
-export const PREMATURE_RESET_MIN_STREAMS = 500;
+const PREMATURE_RESET_MIN_STREAMS = 500;
 /** Envoy's `overload.premature_reset_min_stream_lifetime_seconds` default. */
 const PREMATURE_RESET_MAX_LIFETIME_MS = 1000;
 

@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     const head: RequestHead = {
       method: 'GET',
       path: '/',
-      versionMinor: 1,
+      protocol: 'HTTP/1.1',
       headers,
       keepAlive: true,
       contentLength: -1,

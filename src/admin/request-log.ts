@@ -44,7 +44,7 @@ class AdminRequestLog implements AccessLogStream {
     this.request = {
       method: req.method ?? '',
       path: req.url ?? '',
-      versionMinor: req.httpVersionMinor,
+      protocol: req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers: this.requestHeaders,
       keepAlive: true,
       contentLength: -1,

@@ -7,6 +7,7 @@
  * Every object that came from the user's file keeps `at`: the field path (`static_resources.clusters[0]`)
  * used in later error messages (e.g. an unknown cluster named by a route).
  */
+import type { Http2ProtocolOptions } from './http2-options';
 
 export interface Bootstrap {
   admin: AdminConfig | null;
@@ -133,7 +134,10 @@ export interface HeaderMutations {
 
 export interface HttpConnectionManagerConfig {
   statPrefix: string;
-  codecType: 'AUTO' | 'HTTP1';
+  /** AUTO: ALPN on TLS, the HTTP/2 preface on plaintext; else HTTP/1. */
+  codecType: 'AUTO' | 'HTTP1' | 'HTTP2';
+  /** `http2_protocol_options`, for the connections served with HTTP/2. */
+  http2: Http2ProtocolOptions;
   routeConfig: RouteConfiguration;
   httpFilters: ExtensionConfig[];
   useRemoteAddress: boolean;
@@ -347,6 +351,8 @@ export interface ClusterConfig {
   perConnectionBufferLimitBytes: number; // 1 MiB
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   maxRequestsPerConnection: number; // 0 = unlimited
+  /** HTTP/2 (h2c) to the hosts with these options (explicit_http_config or the cluster field); null/absent: HTTP/1.1. */
+  http2?: Http2ProtocolOptions | null;
   dnsRefreshRateMs: number; // 5000
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
   /**

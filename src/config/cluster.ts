@@ -3,6 +3,8 @@
  * policy, which is resolved through the registry (`lb_policy` enum or `load_balancing_policy`)
  * and whose settings the policy's factory reads from the cluster mapping itself.
  */
+import { parseHttp2ProtocolOptions } from './http2-options';
+import type { Http2ProtocolOptions } from './http2-options';
 import { isIP } from 'node:net';
 import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig, ExtensionConfig } from './bootstrap';
 import type { UpstreamTransportSocketFactory } from '../transport/api';
@@ -46,7 +48,6 @@ const UNSUPPORTED_CLUSTER_FIELDS = [
   'transport_socket_matches',
   'cluster_type',
   'eds_cluster_config',
-  'http2_protocol_options',
   'http_protocol_options',
   'upstream_http_protocol_options',
   'protocol_selection',
@@ -85,6 +86,8 @@ const UNSUPPORTED_COMMON_OPTIONS = [
 interface UpstreamHttpOptions {
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
+  /** HTTP/2 to the hosts, with these options; null: HTTP/1.1. */
+  http2: Http2ProtocolOptions | null;
 }
 
 export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterConfig {
@@ -99,6 +102,9 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
   const http = parseUpstreamHttpOptions(r);
   const assignment = r.object('load_assignment');
   const healthChecks = parseHealthChecks(r);
+  const transportSocket = parseUpstreamTransportSocket(r, ctx);
+  if (http.http2 !== null && transportSocket !== null)
+    r.error('transport_socket', 'HTTP/2 to TLS upstreams is not supported by Legate yet (h2c only)');
   return {
     at: r.path,
     name,
@@ -111,11 +117,12 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     perConnectionBufferLimitBytes: r.wrappedUint('per_connection_buffer_limit_bytes', 1024 * 1024),
     idleTimeoutMs: http.idleTimeoutMs,
     maxRequestsPerConnection: http.maxRequestsPerConnection,
+    http2: http.http2,
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
     circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
     healthChecks,
-    transportSocket: parseUpstreamTransportSocket(r, ctx),
+    transportSocket,
     healthyPanicThreshold: parseHealthyPanicThreshold(r),
     outlierDetection: parseOutlierDetection(r.object('outlier_detection')),
   };
@@ -302,7 +309,15 @@ function parseHealthCheckPort(endpoint: ObjectReader, type: string): Pick<Endpoi
  * `typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']`.
  */
 function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
-  const options: UpstreamHttpOptions = { idleTimeoutMs: 3_600_000, maxRequestsPerConnection: 0 };
+  const options: UpstreamHttpOptions = { idleTimeoutMs: 3_600_000, maxRequestsPerConnection: 0, http2: null };
+  const legacyHttp2 = r.object('http2_protocol_options');
+  if (legacyHttp2 !== null) {
+    r.warn(
+      'http2_protocol_options',
+      'deprecated; use typed_extension_protocol_options with explicit_http_config',
+    );
+    options.http2 = parseHttp2ProtocolOptions(legacyHttp2);
+  }
   if (
     r.deprecated(
       'max_requests_per_connection',
@@ -332,8 +347,10 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     http.oneOf(['explicit_http_config', 'use_downstream_protocol_config', 'auto_config'], false);
     const explicit = http.object('explicit_http_config');
     if (explicit) {
-      rejectUnsupported(explicit, ['http2_protocol_options', 'http3_protocol_options']);
+      rejectUnsupported(explicit, ['http3_protocol_options']);
       explicit.oneOf(['http_protocol_options', 'http2_protocol_options', 'http3_protocol_options'], true);
+      const h2 = explicit.object('http2_protocol_options');
+      if (h2 !== null) options.http2 = parseHttp2ProtocolOptions(h2);
       const http1 = explicit.object('http_protocol_options');
       for (const field of http1?.presentFields() ?? []) http1!.unsupported(field);
     }

@@ -237,7 +237,12 @@ export class EngineServerConnection implements ServerConnection {
   private onRequestHead(endStream: boolean): void {
     const head = this.engine.exchange.requestHead();
     if (this.draining) head.keepAlive = false;
-    const stream = new EngineServerStream(this, head.method === 'HEAD', head.versionMinor, head.keepAlive);
+    const stream = new EngineServerStream(
+      this,
+      head.method === 'HEAD',
+      head.protocol === 'HTTP/1.0' ? 0 : 1,
+      head.keepAlive,
+    );
     this.stream = stream;
     const decoder = this.callbacks.newStream(stream);
     stream.decoder = decoder;

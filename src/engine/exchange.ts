@@ -90,7 +90,7 @@ export class Exchange implements LiveHeadFields {
     return {
       method: this.methods[x[X.METHOD_OR_STATUS]!] ?? '',
       path: text.slice(urlOff, urlOff + x[X.URL_LEN]!),
-      versionMinor: x[X.VERSION_MINOR]!,
+      protocol: x[X.VERSION_MINOR] === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers,
       keepAlive: (flags & FLAG_KEEP_ALIVE) !== 0,
       contentLength: this.control64[XF_CONTENT_LENGTH]!,

@@ -12,18 +12,27 @@
  */
 import type { HeaderMap } from './header-map';
 
+/** The protocol a request arrived with (Envoy's %PROTOCOL% spelling). */
+export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+
 export interface RequestHead {
   method: string;
   /** The request-target exactly as received (origin-form, or absolute-form for proxies). */
   path: string;
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  versionMinor: number;
-  /** Header fields, lower-cased names; includes Host, Content-Length, Transfer-Encoding as sent. */
+  protocol: HttpProtocol;
+  /**
+   * Header fields, lower-cased names; includes Host, Content-Length, Transfer-Encoding as sent. An
+   * HTTP/2 codec gives `:authority` as Host and no other pseudo-header (method and path are above).
+   */
   headers: HeaderMap;
   /** The client wants the connection kept open after this exchange (per version and Connection). */
   keepAlive: boolean;
   /** Content-Length, or -1 if absent (chunked or no body). */
   contentLength: number;
+  /**
+   * A body of unknown length follows: HTTP/1.1 chunked, or HTTP/2 DATA frames without a
+   * Content-Length.
+   */
   chunked: boolean;
   /** Upgrade / CONNECT requested (hook for later issues; the HCM may refuse it). */
   upgrade: boolean;
@@ -39,6 +48,7 @@ export interface ResponseHead {
 export type StreamResetReason =
   | 'local_reset'
   | 'remote_reset' // the peer closed the connection or sent a RST mid-stream
+  | 'refused_stream' // HTTP/2: the peer refused the stream unprocessed (REFUSED_STREAM, or above a GOAWAY's last id)
   | 'connection_failure'
   | 'connection_termination'
   | 'overflow'

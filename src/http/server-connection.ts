@@ -102,7 +102,7 @@ class ServerStream implements ResponseEncoder {
   constructor(connection: Http1ServerConnection, head: RequestHead) {
     this.connection = connection;
     this.headRequest = head.method === 'HEAD';
-    this.versionMinor = head.versionMinor;
+    this.versionMinor = head.protocol === 'HTTP/1.0' ? 0 : 1;
     this.requestKeepAlive = head.keepAlive;
   }
 
@@ -439,7 +439,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     const head: RequestHead = {
       method: parser.method,
       path: parser.url,
-      versionMinor,
+      protocol: versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
       headers: this.headers,
       keepAlive: parser.keepAlive && !this.draining,
       contentLength: this.contentLength,

@@ -165,6 +165,18 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         },
       ]);
     }
+    if (
+      config.http1Codec === 'uws' &&
+      (first.terminal as Partial<HttpConnectionManager>).servesHttp1Only === false
+    ) {
+      throw new ConfigBuildError([
+        {
+          path: `${config.at}.legate_http1_codec`,
+          message:
+            'the uws codec serves HTTP/1.1 only, and this http_connection_manager has codec_type HTTP2',
+        },
+      ]);
+    }
     const matched = this.chains.slice(0, config.filterChains.length);
     this.selector =
       this.chains.length === 1 && config.filterChains.length === 1 && !hasCriteria(config.filterChains[0]!)
@@ -219,7 +231,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
 
   /**
    * The native engine serves a listener whose one plaintext chain is an HTTP connection manager
-   * alone on Legate's codec; TLS, a choice among chains, listener filters and network filters
+   * alone on Legate's codec, not restricted to HTTP/2 (`codec_type: HTTP2` runs on node:http2); TLS, a choice among chains, listener filters and network filters
    * before the HCM need a Node socket per connection, and so does the listener access log
    * (connections that never sent a request), so those listeners stay on Node's sockets.
    */
@@ -232,7 +244,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       chain.filters.length === 1 &&
       this.config.http1Codec === 'legate' &&
       this.accessLoggers.length === 0 &&
-      (chain.terminal as Partial<HttpConnectionManager>).acceptConnection !== undefined
+      (chain.terminal as Partial<HttpConnectionManager>).servesHttp1Only === true
     );
   }
 

@@ -9,8 +9,8 @@ import { CLUSTER_STATUS_CODE_COUNTERS } from './names';
 
 /** What a connection pool reports about its connections (implemented by ClusterStats). */
 export interface PoolStats {
-  /** A connection attempt started (upstream_cx_total, upstream_cx_active). */
-  connectionOpened(): void;
+  /** A connection attempt started (upstream_cx_total, upstream_cx_active; and upstream_cx_http2_total). */
+  connectionOpened(http2?: boolean): void;
   /** The attempt connected after `ms` (upstream_cx_connect_ms). */
   connected(ms: number): void;
   /** The attempt failed (upstream_cx_connect_fail) or timed out (upstream_cx_connect_timeout). */
@@ -41,6 +41,7 @@ export class ClusterStats implements PoolStats {
   readonly rqRxReset: Counter;
   readonly rqTxReset: Counter;
   readonly cxTotal: Counter;
+  readonly cxHttp2Total: Counter;
   readonly cxActive: Gauge;
   readonly cxDestroy: Counter;
   readonly cxConnectFail: Counter;
@@ -74,6 +75,7 @@ export class ClusterStats implements PoolStats {
     this.rqRxReset = stats.counter(p + 'upstream_rq_rx_reset');
     this.rqTxReset = stats.counter(p + 'upstream_rq_tx_reset');
     this.cxTotal = stats.counter(p + 'upstream_cx_total');
+    this.cxHttp2Total = stats.counter(p + 'upstream_cx_http2_total');
     this.cxActive = stats.gauge(p + 'upstream_cx_active');
     this.cxDestroy = stats.counter(p + 'upstream_cx_destroy');
     this.cxConnectFail = stats.counter(p + 'upstream_cx_connect_fail');
@@ -113,7 +115,8 @@ export class ClusterStats implements PoolStats {
     this.membershipHealthy!.set(healthy);
   }
 
-  connectionOpened(): void {
+  connectionOpened(http2 = false): void {
+    if (http2) this.cxHttp2Total.inc();
     this.cxTotal.inc();
     this.cxActive.inc();
   }

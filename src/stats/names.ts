@@ -9,6 +9,9 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'downstream_cx_idle_timeout',
   'downstream_rq_total',
   'downstream_rq_http1_total',
+  'downstream_rq_http2_total',
+  'downstream_cx_http2_total',
+  'downstream_rq_too_many_premature_resets',
   'downstream_rq_1xx',
   'downstream_rq_2xx',
   'downstream_rq_3xx',
@@ -26,11 +29,24 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'rq_redirect',
   'rq_total',
 ] as const;
-export const HTTP_CONN_MANAGER_GAUGES = ['downstream_cx_active', 'downstream_rq_active'] as const;
+export const HTTP_CONN_MANAGER_GAUGES = [
+  'downstream_cx_active',
+  'downstream_rq_active',
+  'downstream_cx_http2_active',
+] as const;
+/** Envoy roots the downstream HTTP/2 codec's stats at `http2.` (the listener's scope). */
+export const HTTP2_CODEC_COUNTERS = [
+  'rx_reset',
+  'tx_reset',
+  'rx_messaging_error',
+  'keepalive_timeout',
+] as const;
+export const HTTP2_CODEC_GAUGES = ['streams_active'] as const;
 export const HTTP_CONN_MANAGER_HISTOGRAMS = ['downstream_rq_time'] as const;
 
 export const CLUSTER_COUNTERS = [
   'upstream_cx_total',
+  'upstream_cx_http2_total',
   'upstream_cx_connect_fail',
   'upstream_cx_connect_timeout',
   'upstream_cx_destroy',

@@ -8,6 +8,8 @@
 import type { ClusterConfig } from '../config/bootstrap';
 import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool } from './conn-pool';
+import { Http2ConnPool } from './h2-conn-pool';
+import type { ConnPool } from './pool';
 import type { UpstreamConnector } from './transport';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
@@ -46,7 +48,7 @@ export class Cluster {
   readonly initialized: Promise<void>;
   private currentHosts: readonly Host[] = [];
   private lb: LoadBalancer = NO_HOST_LB;
-  private readonly pools = new Map<Host, Http1ConnPool>();
+  private readonly pools = new Map<Host, ConnPool>();
   private readonly table: HostTable;
   private readonly nowMs = (): number => this.deps.lbEnv.nowMs();
   readonly circuitBreaker: CircuitBreaker;
@@ -124,19 +126,22 @@ export class Cluster {
    * The connection pool of `host` (a host of this cluster) in this worker; null when a new pool
    * would exceed max_connection_pools (Envoy then answers as if no host were healthy).
    */
-  pool(host: Host): Http1ConnPool | null {
+  pool(host: Host): ConnPool | null {
     let pool = this.pools.get(host);
     if (pool === undefined) {
       if (!this.circuitBreaker.tryCreatePool()) return null;
-      pool = new Http1ConnPool(host, this.table, {
+      const common = {
         connectTimeoutMs: this.config.connectTimeoutMs,
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxRequestsPerConnection: this.config.maxRequestsPerConnection,
         circuitBreaker: this.circuitBreaker,
-        connector: this.deps.connector,
         nowMs: this.nowMs,
         stats: this.deps.stats,
-      });
+      };
+      const http2 = this.config.http2;
+      pool = http2
+        ? new Http2ConnPool(host, this.table, { ...common, http2 })
+        : new Http1ConnPool(host, this.table, { ...common, connector: this.deps.connector });
       this.pools.set(host, pool);
     }
     return pool;

@@ -23,32 +23,14 @@
  *   and connections (max_connections: requests wait for a busy one instead, except that a pool with
  *   no connection may always open one). The pool takes and gives back those units itself.
  */
-import type {
-  ClientConnection,
-  ClientConnectionCallbacks,
-  RequestEncoder,
-  ResponseDecoder,
-} from '../http/codec';
+import type { ClientConnection, ClientConnectionCallbacks, ResponseDecoder } from '../http/codec';
 import type { ConnectHandler, UpstreamConnector, UpstreamTransport } from './transport';
 import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
 import type { CircuitBreaker } from './circuit-breakers';
 import type { PoolStats } from '../stats/cluster-stats';
-
-export type PoolFailureReason = 'connection_failure' | 'timeout' | 'overflow';
-
-/** What a stream waiting for a connection (the router's upstream request) implements. */
-export interface PoolCallbacks {
-  /** A connection is ready and the stream is attached: write the request through `encoder`. */
-  onPoolReady(encoder: RequestEncoder, host: Host, reused: boolean): void;
-  /** No connection will come: connect failure or timeout, or the pending queue is full. */
-  onPoolFailure(reason: PoolFailureReason, detail: string): void;
-}
-
-/** A pending `newStream`; cancelling guarantees no pool callback fires afterwards. */
-export interface Cancellable {
-  cancel(): void;
-}
+import type { Cancellable, ConnPool, PoolCallbacks, PoolFailureReason } from './pool';
+import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
 
 export interface ConnPoolOptions {
   /** Cluster connect_timeout. */
@@ -79,7 +61,7 @@ const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
 const MAX_SWEEP_MS = 1000;
 
 /** One upstream connection and its place in the pool. */
-class PoolConnection implements ConnectHandler, ClientConnectionCallbacks {
+class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, ReportedBytes {
   state = ConnState.Connecting;
   codec: ClientConnection | null = null;
   transport!: UpstreamTransport;
@@ -122,25 +104,12 @@ class PoolConnection implements ConnectHandler, ClientConnectionCallbacks {
   }
 }
 
-/** A request waiting for a connection. */
-class PendingStream implements Cancellable {
-  constructor(
-    private readonly pool: Http1ConnPool,
-    readonly decoder: ResponseDecoder,
-    readonly callbacks: PoolCallbacks,
-  ) {}
-
-  cancel(): void {
-    this.pool.cancelPending(this);
-  }
-}
-
-export class Http1ConnPool {
+export class Http1ConnPool implements ConnPool {
   /** Idle connections, most recently used last (popped first). */
   private readonly idle: PoolConnection[] = [];
   private readonly connecting: PoolConnection[] = [];
   private readonly connections = new Set<PoolConnection>();
-  private pending: PendingStream[] = [];
+  private readonly pending: PendingRequests;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly sweepMs: number;
   private closed = false;
@@ -150,15 +119,11 @@ export class Http1ConnPool {
     private readonly table: HostTable,
     private readonly options: ConnPoolOptions,
   ) {
+    this.pending = new PendingRequests(options.circuitBreaker, options.stats);
     const shortest = Math.min(options.connectTimeoutMs, options.idleTimeoutMs || Infinity);
     this.sweepMs = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(shortest / 10)));
   }
 
-  /**
-   * Asks for a connection for one request. Returns null when a callback already ran (an idle
-   * connection was attached, or the request failed at once); otherwise the request waits and the
-   * returned handle cancels the wait.
-   */
   newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {
     if (this.closed) {
       callbacks.onPoolFailure('connection_failure', 'pool closed');
@@ -171,30 +136,20 @@ export class Http1ConnPool {
       callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
       return null;
     }
-    if (!this.options.circuitBreaker.tryStartPending()) {
-      callbacks.onPoolFailure('overflow', 'too many requests waiting for a connection');
-      return null;
-    }
-    const waiting = new PendingStream(this, decoder, callbacks);
-    this.pending.push(waiting);
-    this.options.stats?.requestQueued();
-    this.openConnectionsForPending();
+    const waiting = this.pending.enqueue(decoder, callbacks);
+    if (waiting !== null) this.openConnectionsForPending();
     return waiting;
   }
 
-  /**
-   * Closes idle connections now and busy ones when their request completes. Connections still
-   * connecting (opened for waiting requests) serve those. New requests still work, on new connections.
-   */
+  /** Connections still connecting (opened for waiting requests) serve those. */
   drain(): void {
     for (const conn of this.idle.splice(0)) this.closeConnection(conn);
     for (const conn of this.connections) if (conn.state !== ConnState.Connecting) conn.draining = true;
   }
 
-  /** Closes every connection now (active streams are reset) and fails waiting requests. Final. */
   close(): void {
     this.closed = true;
-    this.failPending('connection_failure', 'pool closed', false);
+    this.pending.failAll('connection_failure', 'pool closed', false);
     for (const conn of [...this.connections]) this.closeConnection(conn);
   }
 
@@ -227,7 +182,7 @@ export class Http1ConnPool {
     this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
     conn.transport.destroy();
-    this.failPending(reason, detail, true);
+    this.pending.failAll(reason, detail, true);
   }
 
   onStreamComplete(conn: PoolConnection, reusable: boolean): void {
@@ -251,13 +206,6 @@ export class Http1ConnPool {
     this.openConnectionsForPending();
   }
 
-  cancelPending(waiting: PendingStream): void {
-    const i = this.pending.indexOf(waiting);
-    if (i === -1) return;
-    this.pending.splice(i, 1);
-    this.dequeued(false);
-  }
-
   // ------------------------------------------------------------ internals
 
   /** An open connection has no request: give it the oldest waiting one, else park it (or close it). */
@@ -268,7 +216,6 @@ export class Http1ConnPool {
       return;
     }
     for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-      this.dequeued(false);
       if (this.attach(conn, next.decoder, next.callbacks)) return;
       // max_requests refused it: it fails (as in Envoy) and the connection stays free for the next.
       next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
@@ -347,7 +294,7 @@ export class Http1ConnPool {
     this.options.circuitBreaker.connectionClosed();
     this.connections.delete(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
-    this.reportBytes(conn);
+    reportBytes(this.options.stats, conn, conn.transport.bytesRead, conn.transport.bytesWritten);
     this.options.stats?.connectionClosed();
     if (this.connections.size === 0 && this.sweepTimer !== null) {
       clearInterval(this.sweepTimer);
@@ -355,38 +302,11 @@ export class Http1ConnPool {
     }
   }
 
-  /** Fails every waiting request; `ejected`: because a connection failed (not the pool closing). */
-  private failPending(reason: PoolFailureReason, detail: string, ejected: boolean): void {
-    // Swap the list first: a retry submitted from a failure callback must not be failed here too.
-    const failed = this.pending;
-    this.pending = [];
-    for (const waiting of failed) {
-      this.dequeued(ejected);
-      waiting.callbacks.onPoolFailure(reason, detail);
-    }
-  }
-
-  /** A request left the pending queue. */
-  private dequeued(ejected: boolean): void {
-    this.options.circuitBreaker.endPending();
-    this.options.stats?.requestDequeued(ejected);
-  }
-
-  /** Adds what a connection read and wrote since the last report to the cluster's byte totals. */
-  private reportBytes(conn: PoolConnection): void {
-    const stats = this.options.stats;
-    if (stats === undefined) return;
-    const rx = conn.transport.bytesRead;
-    const tx = conn.transport.bytesWritten;
-    stats.bytes(rx - conn.rxReported, tx - conn.txReported);
-    conn.rxReported = rx;
-    conn.txReported = tx;
-  }
-
   private readonly sweep = (): void => {
     const now = this.options.nowMs();
     // Byte totals move on the sweep's beat too, so long-lived connections show up before they close.
-    for (const conn of this.connections) this.reportBytes(conn);
+    for (const conn of this.connections)
+      reportBytes(this.options.stats, conn, conn.transport.bytesRead, conn.transport.bytesWritten);
     for (let i = this.connecting.length - 1; i >= 0; i--) {
       const conn = this.connecting[i];
       if (conn !== undefined && conn.deadline <= now) {

@@ -25,7 +25,7 @@ function stream(over: Partial<AccessLogStream> = {}): AccessLogStream {
     request: {
       method: 'GET',
       path: '/a?b=1',
-      versionMinor: 1,
+      protocol: 'HTTP/1.1',
       headers,
       keepAlive: true,
       contentLength: -1,

@@ -310,7 +310,7 @@ test('status codes and ports out of range are rejected', () => {
 test('known but unimplemented fields are errors saying so, at every level', () => {
   const text = minimalConfig({
     listener: 'freebind: true',
-    hcm: 'http2_protocol_options: {}\ntracing: {}',
+    hcm: 'http3_protocol_options: {}\ntracing: {}',
     cluster:
       'health_checks: [{ timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}, alt_port: 1 }]\noutlier_detection: { detector_event_log_path: /tmp/od.log }\ncircuit_breakers: { per_host_thresholds: [] }\ntransport_socket_matches: []',
   }).replace('    - filters:\n', '    - use_proxy_proto: true\n      filters:\n');
@@ -318,7 +318,7 @@ test('known but unimplemented fields are errors saying so, at every level', () =
   for (const path of [
     'static_resources.listeners[0].freebind',
     'static_resources.listeners[0].filter_chains[0].use_proxy_proto',
-    `${HCM}.http2_protocol_options`,
+    `${HCM}.http3_protocol_options`,
     `${HCM}.tracing`,
     `${CLUSTER0}.health_checks[0].alt_port`,
     `${CLUSTER0}.outlier_detection.detector_event_log_path`,

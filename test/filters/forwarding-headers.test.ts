@@ -23,7 +23,7 @@ function head(fields: [string, string][]): RequestHead {
   return {
     method: 'GET',
     path: '/',
-    versionMinor: 1,
+    protocol: 'HTTP/1.1',
     headers,
     keepAlive: true,
     contentLength: -1,

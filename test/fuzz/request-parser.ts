@@ -104,7 +104,7 @@ export async function parseRequests(pieces: Buffer[]): Promise<RequestParse> {
       requests: streams.map((s) => ({
         method: s.head!.method,
         path: s.head!.path,
-        versionMinor: s.head!.versionMinor,
+        versionMinor: s.head!.protocol === 'HTTP/1.0' ? 0 : 1,
         headers: s.head!.headers.names.map((n, i) => [n, s.head!.headers.values[i]!]),
         body: s.bodyText,
         trailers: s.trailers === null ? null : s.trailers.names.map((n, i) => [n, s.trailers!.values[i]!]),

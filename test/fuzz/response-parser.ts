@@ -128,7 +128,7 @@ export async function parseResponse(pieces: Buffer[], method: string): Promise<R
     {
       method,
       path: '/',
-      versionMinor: 1,
+      protocol: 'HTTP/1.1',
       headers,
       keepAlive: true,
       contentLength: -1,

@@ -190,7 +190,7 @@ class TestDecoder implements RequestDecoder {
     return {
       method: h.method,
       path: h.path,
-      versionMinor: h.versionMinor,
+      versionMinor: h.protocol === 'HTTP/1.0' ? 0 : 1,
       keepAlive: h.keepAlive,
       contentLength: h.contentLength,
       chunked: h.chunked,

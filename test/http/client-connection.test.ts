@@ -127,7 +127,7 @@ function requestHead(method: string, path: string, headers: [string, string][] =
   return {
     method,
     path,
-    versionMinor: 1,
+    protocol: 'HTTP/1.1',
     headers: map,
     keepAlive: true,
     contentLength: -1,

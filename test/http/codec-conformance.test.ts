@@ -187,7 +187,7 @@ for (const codec of CODECS) {
         const head = server.streams[0]!.head!;
         assert.equal(head.method, 'GET');
         assert.equal(head.path, '/p/a%20th?x=1&y');
-        assert.equal(head.versionMinor, 1);
+        assert.equal(head.protocol, 'HTTP/1.1');
         assert.deepEqual(
           head.headers.names.map((n, i) => [n, head.headers.values[i]]),
           [
@@ -241,7 +241,7 @@ for (const codec of CODECS) {
       });
     });
 
-    test('request head: HTTP/1.0 (versionMinor 0, not keep-alive by default)', async () => {
+    test('request head: HTTP/1.0 (protocol HTTP/1.0, not keep-alive by default)', async () => {
       await withCodec(codec, OK, async (client, server) => {
         await client.write('GET /old HTTP/1.0\r\nHost: t\r\n\r\n');
         await conformsOr(
@@ -251,7 +251,7 @@ for (const codec of CODECS) {
             const r = await client.response();
             assert.equal(r.status, 200);
             assert.equal(r.body.toString(), 'ok');
-            assert.equal(server.streams[0]!.head!.versionMinor, 0);
+            assert.equal(server.streams[0]!.head!.protocol, 'HTTP/1.0');
             assert.equal(server.streams[0]!.head!.keepAlive, false);
             assert.ok(await client.closesWithin(1000), 'closed after the response');
           },

@@ -14,7 +14,7 @@ function head(path: string, headers: [string, string][] = []): RequestHead {
   return {
     method: 'GET',
     path,
-    versionMinor: 1,
+    protocol: 'HTTP/1.1',
     headers: map,
     keepAlive: true,
     contentLength: -1,

@@ -153,7 +153,7 @@ test('route table wires weighted cluster → route → vhost → route config, b
   const head = (): RequestHead => ({
     method: 'GET',
     path: '/',
-    versionMinor: 1,
+    protocol: 'HTTP/1.1',
     headers: headers(),
     keepAlive: true,
     contentLength: -1,

@@ -29,7 +29,7 @@ function head(path: string, h: HeaderMap = headers()): RequestHead {
   return {
     method: 'GET',
     path,
-    versionMinor: 1,
+    protocol: 'HTTP/1.1',
     headers: h,
     keepAlive: true,
     contentLength: -1,

@@ -9,12 +9,8 @@ import { monotonicMs } from '../../src/common/timer-wheel';
 import type { RequestEncoder, ResponseDecoder, ResponseHead, StreamResetReason } from '../../src/http/codec';
 import { createClientConnection } from '../../src/http/client-connection';
 import { HeaderMap } from '../../src/http/header-map';
-import {
-  Http1ConnPool,
-  type ConnPoolOptions,
-  type PoolCallbacks,
-  type PoolFailureReason,
-} from '../../src/upstream/conn-pool';
+import { Http1ConnPool, type ConnPoolOptions } from '../../src/upstream/conn-pool';
+import type { PoolCallbacks, PoolFailureReason } from '../../src/upstream/pool';
 import { Host } from '../../src/upstream/host';
 import { tcpConnector } from '../../src/upstream/transport';
 import { HostTable } from '../../src/upstream/host-table';
@@ -63,7 +59,7 @@ export class TestRequest implements PoolCallbacks, ResponseDecoder {
       {
         method: 'GET',
         path: this.path,
-        versionMinor: 1,
+        protocol: 'HTTP/1.1',
         headers,
         keepAlive: true,
         contentLength: -1,

@@ -4,6 +4,7 @@ import type { ObjectReader } from '../config-reader';
 import { rejectUnsupported } from '../unsupported';
 import { readRegexMatcher } from './regex-field';
 import { parseStringMatcher } from './string-matcher';
+import { GRPC_CONTENT_TYPE_PATTERN } from '../../http/grpc';
 
 const PATH_SPECIFIERS = [
   'prefix',
@@ -17,7 +18,6 @@ const UNSUPPORTED_MATCH_FIELDS = [
   'connect_matcher',
   'path_match_policy',
   'runtime_fraction',
-  'grpc',
   'tls_context',
   'dynamic_metadata',
   'filter_state',
@@ -39,14 +39,28 @@ const HEADER_SPECIFIERS = [
   ...(Object.keys(LEGACY_HEADER_MATCHERS) as (keyof typeof LEGACY_HEADER_MATCHERS)[]),
 ] as const;
 
+/**
+ * `grpc: {}`: Envoy's isGrpcRequestHeaders, as a header matcher: content-type `application/grpc`,
+ * or that followed by `+` (a subtype, e.g. `+proto`) or `;` (parameters).
+ */
+const GRPC_CONTENT_TYPE: HeaderMatcher = {
+  name: 'content-type',
+  stringMatch: { kind: 'safe_regex', value: GRPC_CONTENT_TYPE_PATTERN, ignoreCase: false },
+  presentMatch: false,
+  invertMatch: false,
+  treatMissingHeaderAsEmpty: false,
+};
+
 export function parseRouteMatch(r: ObjectReader): RouteMatch {
   rejectUnsupported(r, UNSUPPORTED_MATCH_FIELDS);
   const kind = (r.oneOf(PATH_SPECIFIERS, true) ?? 'prefix') as RouteMatch['kind'];
+  const headers = r.objectArray('headers').map(parseHeaderMatcher);
+  if (r.object('grpc') !== null) headers.push({ ...GRPC_CONTENT_TYPE });
   return {
     kind,
     value: parsePathSpecifier(r, kind),
     caseSensitive: r.bool('case_sensitive', true),
-    headers: r.objectArray('headers').map(parseHeaderMatcher),
+    headers,
     queryParameters: r.objectArray('query_parameters').map(parseQueryParameterMatcher),
   };
 }

@@ -39,7 +39,7 @@ export function readRequestHead(req: HttpRequest): RequestHead {
     method: req.getCaseSensitiveMethod(),
     path: query === undefined ? url : `${url}?${query}`,
     // uWS serves HTTP/1.1 only: HTTP/1.0 requests are never handed to the route handler.
-    versionMinor: 1,
+    protocol: 'HTTP/1.1',
     headers,
     keepAlive: connection === undefined || !CLOSE_TOKEN.test(connection),
     contentLength:

@@ -187,6 +187,8 @@ export class DownstreamTlsTransport implements DownstreamTransport {
     const onSecure = (): void => {
       secured.removeListener('error', onError);
       secured.removeListener('close', onClose);
+      // What tls.Server does for its sockets once secure; node:http2 waits for it to take a socket.
+      (secured as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
       // Errors after the handshake belong to whoever owns the socket next; until then, none throw.
       secured.on('error', ignoreError);
       const peer = this.requestPeer ? secured.getPeerCertificate() : null;

@@ -18,12 +18,7 @@ import type {
 import { HeaderMap } from '../../../src/http/header-map';
 import type { Cluster } from '../../../src/upstream/cluster';
 import type { ClusterManager } from '../../../src/upstream/cluster-manager';
-import type {
-  Cancellable,
-  Http1ConnPool,
-  PoolCallbacks,
-  PoolFailureReason,
-} from '../../../src/upstream/conn-pool';
+import type { Cancellable, ConnPool, PoolCallbacks, PoolFailureReason } from '../../../src/upstream/pool';
 import type { Host } from '../../../src/upstream/host';
 
 /** Header fields as a test writes them: an object or ordered pairs. */
@@ -237,8 +232,8 @@ export class FakeUpstreamStream implements RequestEncoder, Cancellable {
   }
 }
 
-/** Stands in for one host's Http1ConnPool: every `newStream` waits until the test attaches or fails it. */
-export class FakeConnPool implements Pick<Http1ConnPool, 'newStream' | 'drain' | 'close'> {
+/** Stands in for one host's connection pool: every `newStream` waits until the test attaches or fails it. */
+export class FakeConnPool implements ConnPool {
   constructor(
     readonly host: Host,
     private readonly upstreams: FakeUpstreams,
@@ -289,15 +284,14 @@ export class FakeUpstreams {
 
   private installIn(cluster: Cluster): void {
     const pools = new Map<Host, FakeConnPool>();
-    // The router reaches pools only through Cluster.pool(host); FakeConnPool implements the part of
-    // Http1ConnPool it calls (checked by the `implements Pick<…>` above).
-    cluster.pool = (host: Host): Http1ConnPool => {
+    // The router reaches pools only through Cluster.pool(host).
+    cluster.pool = (host: Host): ConnPool => {
       let pool = pools.get(host);
       if (pool === undefined) {
         pool = new FakeConnPool(host, this);
         pools.set(host, pool);
       }
-      return pool as unknown as Http1ConnPool;
+      return pool;
     };
   }
 }

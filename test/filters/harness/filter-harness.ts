@@ -398,7 +398,7 @@ export class HarnessStream implements StreamFilterCallbacks {
     return {
       method: init.method ?? 'GET',
       path: init.path ?? '/',
-      versionMinor: 1,
+      protocol: 'HTTP/1.1',
       headers,
       keepAlive: true,
       contentLength,

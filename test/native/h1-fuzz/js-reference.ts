@@ -95,7 +95,7 @@ class RecordingRequest implements RequestDecoder {
       'head',
       head.method,
       head.path,
-      head.versionMinor,
+      head.protocol === 'HTTP/1.0' ? 0 : 1,
       head.keepAlive,
       Math.min(head.contentLength, CONTENT_LENGTH_CAP),
       head.chunked,
@@ -215,7 +215,7 @@ export function jsResponseEvents(chunks: readonly Buffer[], options: ResponseOpt
       {
         method,
         path: '/',
-        versionMinor: 1,
+        protocol: 'HTTP/1.1',
         headers: new HeaderMap(),
         keepAlive: true,
         contentLength: -1,

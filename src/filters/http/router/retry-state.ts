@@ -16,7 +16,7 @@ import type { TimeoutTarget, TimerWheel } from '../../../common/timer-wheel';
 import type { CircuitBreaker } from '../../../upstream/circuit-breakers';
 import type { Counter } from '../../../stats/store';
 
-export type RetryTrigger = 'status' | 'reset' | 'connect-failure' | 'timeout';
+export type RetryTrigger = 'status' | 'reset' | 'refused-stream' | 'connect-failure' | 'timeout';
 
 export const RetryDecision = {
   No: 0,
@@ -103,7 +103,7 @@ export class RetryState implements TimeoutTarget {
 /**
  * As Envoy's RetryStateImpl: `5xx`, `gateway-error` and `reset` retry every attempt that got no
  * response (a reset, a connect failure, a per-try timeout: "we count an upstream reset as a 5xx");
- * `connect-failure` only connect failures.
+ * `connect-failure` only connect failures, `refused-stream` only streams an HTTP/2 upstream refused.
  */
 function matches(on: string, trigger: RetryTrigger, status: number, policy: RetryPolicy): boolean {
   switch (on) {
@@ -115,6 +115,8 @@ function matches(on: string, trigger: RetryTrigger, status: number, policy: Retr
       return trigger !== 'status';
     case 'connect-failure':
       return trigger === 'connect-failure';
+    case 'refused-stream':
+      return trigger === 'refused-stream';
     case 'retriable-4xx':
       return trigger === 'status' && status === 409;
     case 'retriable-status-codes':

@@ -15,12 +15,12 @@ import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { WorkerServices } from '../../../worker/services';
 import type { Cluster } from '../../../upstream/cluster';
 import type { Host } from '../../../upstream/host';
-import type { PoolFailureReason } from '../../../upstream/conn-pool';
+import type { PoolFailureReason } from '../../../upstream/pool';
 import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
 import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';
 import { UpstreamRequest } from './upstream-request';
-import { RetryDecision, RetryState } from './retry-state';
+import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
 
 /** Per-worker state shared by every router instance of one HCM. */
 export interface RouterShared {
@@ -30,6 +30,11 @@ export interface RouterShared {
 }
 
 const RESET_BEFORE_HEADERS = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+/** Envoy's words for the reset reasons whose name does not read as they are. */
+const RESET_TEXT: Partial<Record<StreamResetReason, string>> = {
+  protocol_error: 'protocol error',
+  refused_stream: 'remote refused stream reset',
+};
 
 /** Response headers that describe one hop and never pass through a proxy. */
 const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
@@ -209,7 +214,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.startAttempt();
   }
 
-  private tryRetry(reason: 'status' | 'reset' | 'connect-failure' | 'timeout', status: number): boolean {
+  private tryRetry(reason: RetryTrigger, status: number): boolean {
     if (this.retry === null || this.responseStarted || this.finished) return false;
     // The body outgrew the buffer: it cannot be sent again, so no retry (Envoy abandons them too).
     if (!this.retainBody) return false;
@@ -258,10 +263,12 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
         return;
       }
       this.cluster!.outlier?.recordLocalFailure(up.host!.slot, false);
-      if (this.tryRetry('reset', 0)) return;
+      const refused = reason === 'refused_stream';
+      if (this.tryRetry(refused ? 'refused-stream' : 'reset', 0)) return;
       const flag = reason === 'connection_termination' ? 'UC' : 'UR';
-      const text = reason === 'protocol_error' ? 'protocol error' : reason.replace('_', ' ');
-      this.failBeforeHeaders(flag, text, `upstream_reset_before_response_started{${reason}}`, false);
+      const text = RESET_TEXT[reason] ?? reason.replace('_', ' ');
+      const detail = refused ? 'remote_refused_stream_reset' : reason;
+      this.failBeforeHeaders(flag, text, `upstream_reset_before_response_started{${detail}}`, false);
       return;
     }
     this.callbacks.setResponseFlag('UR');

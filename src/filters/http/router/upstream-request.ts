@@ -13,7 +13,7 @@ import type {
 import type { HeaderMap } from '../../../http/header-map';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { Host } from '../../../upstream/host';
-import type { Cancellable, PoolCallbacks, PoolFailureReason } from '../../../upstream/conn-pool';
+import type { Cancellable, PoolCallbacks, PoolFailureReason } from '../../../upstream/pool';
 import type { RouterFilter } from './router';
 
 export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutTarget {

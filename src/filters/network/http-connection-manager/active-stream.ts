@@ -29,6 +29,7 @@ import {
   stripHopByHop,
 } from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
+import { grpcLocalReplyHeaders, isGrpcRequest } from '../../../http/grpc';
 import type { AccessLogStream } from '../../../access-log/api';
 import type { DownstreamConnectionInfo } from '../../../transport/api';
 
@@ -81,7 +82,6 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.startMs = hcm.services.now();
     this.lastActivityMs = this.startMs;
     hcm.stats.rqTotal.inc();
-    hcm.stats.rqHttp1.inc();
     hcm.stats.rqActive.inc();
     const idle = hcm.config.streamIdleTimeoutMs;
     if (idle > 0) hcm.services.timers.arm(this, idle);
@@ -132,7 +132,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   get protocol(): string {
-    return this.requestHead?.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    return this.requestHead?.protocol ?? 'HTTP/1.1';
   }
 
   get requestHeaders(): HeaderMap {
@@ -163,6 +163,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   decodeHeaders(head: RequestHead, endStream: boolean): void {
     this.requestHead = head;
+    (head.protocol === 'HTTP/2' ? this.hcm.stats.rqHttp2 : this.hcm.stats.rqHttp1).inc();
     if (endStream) this.requestReceived();
     const config = this.hcm.config;
     if (!stripHopByHop(head)) {
@@ -278,6 +279,16 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       return;
     }
     const headers = extraHeaders ?? new HeaderMap();
+    const request = this.requestHead;
+    if (request !== null && isGrpcRequest(request.headers)) {
+      // Envoy's local reply to a gRPC client: trailers-only, the HTTP status mapped to grpc-status.
+      this.encodeHeaders(
+        { status: 200, reason: '', headers: grpcLocalReplyHeaders(status, body, headers) },
+        0,
+        true,
+      );
+      return;
+    }
     const bodyBuf = body === '' ? null : Buffer.from(body);
     if (bodyBuf !== null) headers.set('content-type', 'text/plain');
     this.encodeHeaders(
@@ -462,7 +473,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.hcm.services.timers.disarm(this);
     this.requestReceived();
     this.hcm.stats.rqActive.dec();
-    this.hcm.streamDone(this.connection);
+    this.hcm.streamDone(this.connection, this);
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
     const hcm = this.hcm;
     const native = this.encoder.nativeBodyBytes;

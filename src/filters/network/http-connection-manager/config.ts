@@ -15,6 +15,7 @@ import { emptyRouteConfiguration, parseRouteConfiguration } from '../../../confi
 import { rejectUnsupported } from '../../../config/unsupported';
 import type { ParseContext } from '../../../registry/registry';
 import { parseAccessLogs } from '../../../access-log/access-logs';
+import { parseHttp2ProtocolOptions } from '../../../config/http2-options';
 
 const CODEC_TYPES = ['AUTO', 'HTTP1', 'HTTP2', 'HTTP3'] as const;
 const SERVER_HEADER_TRANSFORMATIONS = ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'] as const;
@@ -25,7 +26,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'scoped_routes',
   'tracing',
   'upgrade_configs',
-  'http2_protocol_options',
   'http3_protocol_options',
   'access_log_options',
   'local_reply_config',
@@ -73,8 +73,7 @@ const UNSUPPORTED_HTTP1_OPTIONS = [
 export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): HttpConnectionManagerConfig {
   rejectUnsupported(r, UNSUPPORTED_HCM_FIELDS);
   const codecType = r.enumValue('codec_type', CODEC_TYPES, 'AUTO');
-  if (codecType === 'HTTP2' || codecType === 'HTTP3')
-    r.error('codec_type', `${codecType} is not supported by Legate yet`);
+  if (codecType === 'HTTP3') r.error('codec_type', 'HTTP3 is not supported by Legate yet');
   r.oneOf(['route_config', 'rds', 'scoped_routes'], true);
   const routeConfig = r.object('route_config');
   const common = r.object('common_http_protocol_options');
@@ -85,7 +84,8 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
   const { httpFilters, unresolved } = parseHttpFilters(r, ctx);
   return {
     statPrefix: r.requiredString('stat_prefix'),
-    codecType: codecType === 'HTTP1' ? 'HTTP1' : 'AUTO',
+    codecType: codecType === 'HTTP3' ? 'AUTO' : codecType,
+    http2: parseHttp2ProtocolOptions(r.object('http2_protocol_options')),
     routeConfig: routeConfig
       ? parseRouteConfiguration(routeConfig, ctx, httpFilters, unresolved)
       : emptyRouteConfiguration(`${r.path}.route_config`),

@@ -1,6 +1,7 @@
 /**
  * The HTTP connection manager network filter, worker side (Envoy's ConnectionManagerImpl): one per
- * listener per worker. It takes accepted sockets, wraps each in the downstream HTTP/1.1 codec, and
+ * listener per worker. It takes accepted sockets, wraps each in the downstream codec `codec_type`
+ * calls for (HTTP/1, HTTP/2, or AUTO: ALPN on TLS, the client's first bytes on plaintext), and
  * makes one ActiveStream per request. Config-time work (route table, filter factories, stats
  * binding) happens once here, never per request.
  */
@@ -14,6 +15,12 @@ import type {
   ServerConnectionCallbacks,
 } from '../../../http/codec';
 import { createServerConnection, type ServerCodecOptions } from '../../../http/server-connection';
+import {
+  createHttp2ServerConnection,
+  type Http2CodecStats,
+  type Http2ServerOptions,
+} from '../../../http/h2/server-connection';
+import { detectServerProtocol } from '../../../http/protocol-detect';
 import {
   ignoresRequestBody,
   ignoresResponseBody,
@@ -43,6 +50,9 @@ export class HcmStats {
   readonly cxProtocolError: Counter;
   readonly rqTotal: Counter;
   readonly rqHttp1: Counter;
+  readonly rqHttp2: Counter;
+  /** The HTTP/2 codec's: `http.<prefix>.downstream_cx_http2_*` and Envoy's `http2.*`. */
+  readonly http2: Http2CodecStats;
   readonly rqActive: Gauge;
   readonly rqCompleted: Counter;
   readonly rqRxReset: Counter;
@@ -69,6 +79,17 @@ export class HcmStats {
     this.cxProtocolError = s.counter(p + 'downstream_cx_protocol_error');
     this.rqTotal = s.counter(p + 'downstream_rq_total');
     this.rqHttp1 = s.counter(p + 'downstream_rq_http1_total');
+    this.rqHttp2 = s.counter(p + 'downstream_rq_http2_total');
+    this.http2 = {
+      cxHttp2Total: s.counter(p + 'downstream_cx_http2_total'),
+      cxHttp2Active: s.gauge(p + 'downstream_cx_http2_active'),
+      prematureResets: s.counter(p + 'downstream_rq_too_many_premature_resets'),
+      rxReset: s.counter('http2.rx_reset'),
+      txReset: s.counter('http2.tx_reset'),
+      rxMessagingError: s.counter('http2.rx_messaging_error'),
+      keepaliveTimeout: s.counter('http2.keepalive_timeout'),
+      streamsActive: s.gauge('http2.streams_active'),
+    };
     this.rqActive = s.gauge(p + 'downstream_rq_active');
     this.rqCompleted = s.counter(p + 'downstream_rq_completed');
     this.rqRxReset = s.counter(p + 'downstream_rq_rx_reset');
@@ -128,6 +149,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   readonly accessLoggers: AccessLogger[];
   private readonly filterFactories: (() => StreamFilter)[];
   private readonly codecOptions: ServerCodecOptions;
+  private readonly http2Options: Http2ServerOptions;
   private readonly connections = new Set<DownstreamConnection>();
   /** Set by drain(): new responses carry `Connection: close`, idle connections are closed. */
   draining = false;
@@ -168,16 +190,54 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
       acceptHttp10: config.acceptHttp10,
       maxRequestBodyBytes: 0,
     };
+    this.http2Options = {
+      protocol: config.http2,
+      maxRequestHeadersKb: config.maxRequestHeadersKb,
+      maxRequestHeadersCount: config.maxRequestHeadersCount,
+      headersWithUnderscoresAction: config.headersWithUnderscoresAction,
+    };
+  }
+
+  /** Whether the native engine (HTTP/1 only) may serve this HCM's connections. */
+  get servesHttp1Only(): boolean {
+    return this.config.codecType !== 'HTTP2';
   }
 
   onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus {
     if (peeked !== null) socket.unshift(peeked);
-    this.acceptConnection(socket, (callbacks) =>
-      createServerConnection(socket, callbacks, this.codecOptions),
-    );
-    // A listener filter stopped reading to inspect the first bytes: the codec reads from here on.
-    if (socket.isPaused()) socket.resume();
+    this.acceptConnection(socket, (callbacks) => this.newServerConnection(socket, callbacks));
     return FilterStatus.StopIteration;
+  }
+
+  /**
+   * The codec for one connection: `codec_type`, or for AUTO what the connection negotiated (ALPN
+   * `h2` on TLS) or, on plaintext, what its first bytes are (the HTTP/2 preface or not).
+   */
+  private newServerConnection(socket: net.Socket, callbacks: ServerConnectionCallbacks): ServerConnection {
+    const http1 = (): ServerConnection => {
+      const codec = createServerConnection(socket, callbacks, this.codecOptions);
+      // A listener filter may have stopped reading to inspect the first bytes: the codec reads now.
+      // (The HTTP/2 session reads the socket's handle itself, and takes what is buffered first.)
+      if (socket.isPaused()) socket.resume();
+      return codec;
+    };
+    const http2 = (): ServerConnection =>
+      createHttp2ServerConnection(socket, callbacks, this.http2Options, this.stats.http2);
+    switch (this.config.codecType) {
+      case 'HTTP1':
+        return http1();
+      case 'HTTP2':
+        return http2();
+      case 'AUTO': {
+        const tls = downstreamInfoOf.get(socket)?.tls;
+        if (tls) return tls.alpn === 'h2' ? http2() : http1();
+        return detectServerProtocol(
+          socket,
+          (isHttp2) => (isHttp2 ? http2() : http1()),
+          () => callbacks.onConnectionClose(),
+        );
+      }
+    }
   }
 
   /**
@@ -232,9 +292,9 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   }
   private bodyAgnostic: { request: boolean; response: boolean } | null = null;
 
-  /** A stream ended: its connection (null for uWS) is idle again. */
-  streamDone(conn: DownstreamConnection | null): void {
-    if (conn !== null) conn.streamDone();
+  /** A stream of `conn` (null for uWS) ended. */
+  streamDone(conn: DownstreamConnection | null, stream: ActiveStream): void {
+    if (conn !== null) conn.streamDone(stream);
     else this.codecOwned.streamDone();
   }
 
@@ -402,8 +462,13 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
   private timing: 'idle' | 'head' = 'idle';
   /** Monotonic ms of the current request's first byte. */
   private requestStartMs = 0;
-  /** The stream of the request in flight, from its head's completion until it is destroyed. */
+  /**
+   * The stream of the HTTP/1 request in flight, from its head's completion until it is destroyed
+   * (the latest one on an HTTP/2 connection, where the codec's protocol errors are not per stream).
+   */
   private stream: ActiveStream | null = null;
+  /** Streams not yet destroyed: more than one at a time on HTTP/2. */
+  private streamCount = 0;
   /** Made when a drain first needs it. */
   private drainTimer: DrainTimer | null = null;
   /** When the connection last became idle (accepted, or its last exchange ended); -1 while a request is under way. */
@@ -434,13 +499,15 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
     this.hcm.services.timers.disarm(this);
     const stream = new ActiveStream(this.hcm, encoder, this);
     this.stream = stream;
+    this.streamCount++;
     return stream;
   }
 
-  /** The stream's exchange is over: the connection is idle until the next request begins. */
-  streamDone(): void {
+  /** A stream's exchange is over: with none left, the connection is idle until the next request begins. */
+  streamDone(stream: ActiveStream): void {
     const hcm = this.hcm;
-    this.stream = null;
+    if (this.stream === stream) this.stream = null;
+    if (--this.streamCount > 0) return;
     this.timing = 'idle';
     hcm.services.timers.arm(this, hcm.config.idleTimeoutMs);
     this.idleSinceMs = hcm.services.now();

@@ -6,6 +6,8 @@ import {
   HTTP_CONN_MANAGER_COUNTERS,
   HTTP_CONN_MANAGER_GAUGES,
   HTTP_CONN_MANAGER_HISTOGRAMS,
+  HTTP2_CODEC_COUNTERS,
+  HTTP2_CODEC_GAUGES,
 } from '../../../stats/names';
 import { allPerFilterConfigs } from '../../../config/route/per-filter-config';
 import { parseHttpConnectionManager } from './config';
@@ -31,6 +33,8 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
     layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_COUNTERS, 'counter');
     layout.declareAll(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_GAUGES, 'gauge');
     layout.declareHistograms(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_HISTOGRAMS);
+    layout.declareAll('http2.', HTTP2_CODEC_COUNTERS, 'counter');
+    layout.declareAll('http2.', HTTP2_CODEC_GAUGES, 'gauge');
     for (const f of config.httpFilters)
       (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout);
     for (const f of allPerFilterConfigs(config.routeConfig))

@@ -54,7 +54,7 @@ export function resolveAuthority(head: RequestHead, defaultHostForHttp10: string
   }
   const host = head.headers.get('host');
   if (host !== undefined) return host;
-  if (head.versionMinor !== 0 || defaultHostForHttp10 === '') return null;
+  if (head.protocol !== 'HTTP/1.0' || defaultHostForHttp10 === '') return null;
   head.headers.set('host', defaultHostForHttp10);
   return defaultHostForHttp10;
 }

@@ -1,0 +1,64 @@
+/**
+ * What the proxy needs to know of gRPC (Envoy's Grpc::Common / Grpc::Utility): which requests are
+ * gRPC, and how a local reply is said to a gRPC client (a trailers-only response whose grpc-status
+ * is mapped from the HTTP status, per grpc/doc/http-grpc-status-mapping.md).
+ */
+import { HeaderMap } from './header-map';
+
+/** content-type `application/grpc`, or that followed by `+subtype` or `;parameters`. */
+export const GRPC_CONTENT_TYPE_PATTERN = '^application/grpc([+;].*)?$';
+const GRPC_CONTENT_TYPE = new RegExp(GRPC_CONTENT_TYPE_PATTERN);
+
+export function isGrpcRequest(headers: HeaderMap): boolean {
+  const contentType = headers.get('content-type');
+  return contentType !== undefined && GRPC_CONTENT_TYPE.test(contentType);
+}
+
+const enum GrpcStatus {
+  UNKNOWN = 2,
+  PERMISSION_DENIED = 7,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+  UNAVAILABLE = 14,
+  UNAUTHENTICATED = 16,
+}
+
+export function grpcStatusForHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return GrpcStatus.INTERNAL;
+    case 401:
+      return GrpcStatus.UNAUTHENTICATED;
+    case 403:
+      return GrpcStatus.PERMISSION_DENIED;
+    case 404:
+      return GrpcStatus.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return GrpcStatus.UNAVAILABLE;
+    default:
+      return GrpcStatus.UNKNOWN;
+  }
+}
+
+/** The headers of a trailers-only gRPC response standing for a local reply of `status` and `message`. */
+export function grpcLocalReplyHeaders(status: number, message: string, into: HeaderMap): HeaderMap {
+  into.set('content-type', 'application/grpc');
+  into.set('grpc-status', String(grpcStatusForHttp(status)));
+  if (message !== '') into.set('grpc-message', percentEncode(message));
+  return into;
+}
+
+/** gRPC's percent-encoding of grpc-message: bytes outside printable ASCII, and '%'. */
+function percentEncode(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}

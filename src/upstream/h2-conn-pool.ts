@@ -1,0 +1,303 @@
+/**
+ * The HTTP/2 connection pool of one host in one worker (Envoy's multiplexing `Http2::ConnPoolImpl`):
+ * streams share connections, up to the lower of the peer's SETTINGS_MAX_CONCURRENT_STREAMS and the
+ * cluster's `max_concurrent_streams` per connection; beyond that, another connection opens (within
+ * max_connections). Requests wait in a bounded queue while connections connect.
+ *
+ * - A connection serves `max_requests_per_connection` streams at most, then drains; GOAWAY from the
+ *   upstream drains it too (no new streams; those in flight finish). Drained connections close once
+ *   their last stream ends; idle ones after `idleTimeoutMs`.
+ * - A failed or timed-out connect fails every waiting request, as the HTTP/1.1 pool does.
+ * - Circuit breakers count streams (max_requests), waiting requests (max_pending_requests) and
+ *   connections (max_connections); the host table counts active connections and requests.
+ * - Plaintext (h2c, prior knowledge) only: TLS clusters with HTTP/2 are refused by the config.
+ */
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { ResponseDecoder } from '../http/codec';
+import { Http2ClientStream, type ClientStreamOwner } from '../http/h2/client-stream';
+import { Http2Keepalive } from '../http/h2/keepalive';
+import type { Http2ProtocolOptions } from '../config/http2-options';
+import type { Host } from './host';
+import { HostColumn, type HostTable } from './host-table';
+import type { CircuitBreaker } from './circuit-breakers';
+import type { PoolStats } from '../stats/cluster-stats';
+import type { Cancellable, ConnPool, PoolCallbacks, PoolFailureReason } from './pool';
+import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
+
+export interface Http2ConnPoolOptions {
+  connectTimeoutMs: number;
+  /** 0 = idle connections stay open. */
+  idleTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  circuitBreaker: CircuitBreaker;
+  http2: Readonly<Http2ProtocolOptions>;
+  nowMs(): number;
+  stats?: PoolStats;
+}
+
+const enum State {
+  Connecting,
+  Ready,
+  /** No new streams (GOAWAY, max_requests_per_connection, drain): closes after the last one. */
+  Draining,
+  Closed,
+}
+
+const MIN_SWEEP_MS = 10;
+const MAX_SWEEP_MS = 1000;
+const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
+
+class H2Connection implements ClientStreamOwner, ReportedBytes {
+  state = State.Connecting;
+  active = 0;
+  started = 0;
+  /** Streams this connection may carry at once (the peer's limit once its SETTINGS arrived). */
+  maxStreams: number;
+  /** Connecting: the connect deadline; idle: when the idle timeout closes it. */
+  deadline: number;
+  readonly openedAt: number;
+  rxReported = 0;
+  txReported = 0;
+  /** connection_keepalive, once connected (null when not configured). */
+  keepalive: Http2Keepalive | null = null;
+
+  constructor(
+    private readonly pool: Http2ConnPool,
+    readonly socket: net.Socket,
+    readonly session: http2.ClientHttp2Session,
+    now: number,
+    connectTimeoutMs: number,
+    configuredStreams: number,
+  ) {
+    this.maxStreams = configuredStreams;
+    this.openedAt = now;
+    this.deadline = now + connectTimeoutMs;
+  }
+
+  get hasCapacity(): boolean {
+    return this.state === State.Ready && this.active < this.maxStreams;
+  }
+
+  streamDone(_stream: Http2ClientStream, _refused: boolean): void {
+    this.pool.onStreamDone(this);
+  }
+}
+
+export class Http2ConnPool implements ConnPool {
+  private readonly connections = new Set<H2Connection>();
+  private readonly pending: PendingRequests;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweepMs: number;
+  private closed = false;
+
+  constructor(
+    readonly host: Host,
+    private readonly table: HostTable,
+    private readonly options: Http2ConnPoolOptions,
+  ) {
+    this.pending = new PendingRequests(options.circuitBreaker, options.stats);
+    const shortest = Math.min(options.connectTimeoutMs, options.idleTimeoutMs || Infinity);
+    this.sweepMs = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(shortest / 10)));
+  }
+
+  newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {
+    if (this.closed) {
+      callbacks.onPoolFailure('connection_failure', 'pool closed');
+      return null;
+    }
+    for (const conn of this.connections) {
+      if (!conn.hasCapacity) continue;
+      if (!this.attach(conn, decoder, callbacks)) callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
+      return null;
+    }
+    const waiting = this.pending.enqueue(decoder, callbacks);
+    if (waiting !== null) this.openConnectionsForPending();
+    return waiting;
+  }
+
+  drain(): void {
+    for (const conn of [...this.connections]) {
+      if (conn.state === State.Ready) conn.state = State.Draining;
+      if (conn.state === State.Draining && conn.active === 0) this.closeConnection(conn);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pending.failAll('connection_failure', 'pool closed', false);
+    for (const conn of [...this.connections]) this.closeConnection(conn);
+  }
+
+  // ------------------------------------------------------------ called by connections and streams
+
+  onStreamDone(conn: H2Connection): void {
+    if (conn.active === 0) return;
+    conn.active--;
+    this.table.requestFinished(this.host.slot);
+    this.options.circuitBreaker.endRequest();
+    if (conn.state === State.Closed) return;
+    const max = this.options.maxRequestsPerConnection;
+    if (max > 0 && conn.started >= max && conn.state === State.Ready) conn.state = State.Draining;
+    if (conn.state === State.Draining) {
+      if (conn.active === 0) this.closeConnection(conn);
+      this.openConnectionsForPending();
+      return;
+    }
+    this.servePending(conn);
+    if (conn.active === 0) conn.deadline = this.idleDeadline();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private attach(conn: H2Connection, decoder: ResponseDecoder, callbacks: PoolCallbacks): boolean {
+    if (!this.options.circuitBreaker.tryStartRequest()) return false;
+    conn.active++;
+    conn.started++;
+    this.table.requestStarted(this.host.slot);
+    const max = this.options.maxRequestsPerConnection;
+    if (max > 0 && conn.started >= max) conn.state = State.Draining;
+    callbacks.onPoolReady(new Http2ClientStream(conn.session, decoder, conn), this.host, conn.started > 1);
+    return true;
+  }
+
+  /** Gives waiting requests to `conn` while it has room. */
+  private servePending(conn: H2Connection): void {
+    while (this.pending.length > 0 && conn.hasCapacity) {
+      const next = this.pending.shift()!;
+      if (!this.attach(conn, next.decoder, next.callbacks))
+        next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
+    }
+  }
+
+  /** Opens connections until the ones connecting can take every waiting request (within max_connections). */
+  private openConnectionsForPending(): void {
+    const perConnection = this.options.http2.maxConcurrentStreams;
+    let connecting = 0;
+    for (const conn of this.connections) if (conn.state === State.Connecting) connecting++;
+    while (!this.closed && connecting * perConnection < this.pending.length) {
+      if (!this.options.circuitBreaker.tryOpenConnection(this.connections.size === 0)) return;
+      this.connect();
+      connecting++;
+    }
+  }
+
+  private connect(): void {
+    const { address, port } = this.host;
+    const o = this.options;
+    const socket = net.connect({ host: address, port, noDelay: true });
+    const session = http2.connect(`http://${address.includes(':') ? `[${address}]` : address}:${port}`, {
+      createConnection: () => socket,
+      settings: {
+        initialWindowSize: o.http2.initialStreamWindowSize,
+        headerTableSize: o.http2.hpackTableSize,
+        enablePush: false,
+      },
+    });
+    const conn = new H2Connection(
+      this,
+      socket,
+      session,
+      o.nowMs(),
+      o.connectTimeoutMs,
+      o.http2.maxConcurrentStreams,
+    );
+    this.connections.add(conn);
+    this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
+    o.stats?.connectionOpened(true);
+    // Ready once the peer's SETTINGS arrived: until then its stream limit is unknown (Node would
+    // assume 100, and a smaller limit would refuse the streams sent beyond it).
+    session.on('remoteSettings', (settings: http2.Settings) => {
+      conn.maxStreams = Math.min(o.http2.maxConcurrentStreams, settings.maxConcurrentStreams ?? Infinity);
+      if (conn.state === State.Connecting) this.onConnected(conn);
+      else if (conn.state === State.Ready) this.servePending(conn);
+    });
+    session.on('goaway', () => {
+      if (conn.state === State.Ready) conn.state = State.Draining;
+      this.openConnectionsForPending();
+    });
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      if (conn.state === State.Connecting)
+        this.onConnectFailed(conn, 'connection_failure', `connect error: ${err.code ?? err.message}`);
+    });
+    session.on('close', () => {
+      if (conn.state === State.Connecting)
+        this.onConnectFailed(conn, 'connection_failure', 'connection closed');
+      else this.forget(conn);
+      this.openConnectionsForPending();
+    });
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(this.sweep, this.sweepMs);
+      this.sweepTimer.unref();
+    }
+  }
+
+  private onConnected(conn: H2Connection): void {
+    if (conn.state !== State.Connecting) return;
+    const o = this.options;
+    conn.state = State.Ready;
+    o.stats?.connected(o.nowMs() - conn.openedAt);
+    // An unanswered PING closes the connection; its streams are reset and may be retried.
+    if (o.http2.keepaliveIntervalMs > 0)
+      conn.keepalive = new Http2Keepalive(conn.session, o.http2, () => this.closeConnection(conn));
+    if (o.http2.initialConnectionWindowSize > 65_535)
+      conn.session.setLocalWindowSize(o.http2.initialConnectionWindowSize);
+    this.servePending(conn);
+    if (conn.active === 0) conn.deadline = this.idleDeadline();
+    // More waiting than this connection takes: open another.
+    this.openConnectionsForPending();
+  }
+
+  private onConnectFailed(conn: H2Connection, reason: PoolFailureReason, detail: string): void {
+    if (conn.state !== State.Connecting) return;
+    this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
+    this.options.stats?.connectFailed(reason === 'timeout');
+    this.forget(conn);
+    conn.session.destroy();
+    this.pending.failAll(reason, detail, true);
+  }
+
+  private closeConnection(conn: H2Connection): void {
+    if (conn.state === State.Closed) return;
+    this.forget(conn);
+    conn.session.destroy();
+  }
+
+  /** Removes a connection from every structure and counter (its streams get their resets from Node). */
+  private forget(conn: H2Connection): void {
+    if (conn.state === State.Closed) return;
+    conn.state = State.Closed;
+    conn.keepalive?.stop();
+    // Streams still counted end without their own done (the session is gone).
+    for (; conn.active > 0; conn.active--) {
+      this.table.requestFinished(this.host.slot);
+      this.options.circuitBreaker.endRequest();
+    }
+    this.options.circuitBreaker.connectionClosed();
+    this.connections.delete(conn);
+    this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
+    reportBytes(this.options.stats, conn, conn.socket.bytesRead, conn.socket.bytesWritten);
+    this.options.stats?.connectionClosed();
+    if (this.connections.size === 0 && this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  private idleDeadline(): number {
+    const idleMs = this.options.idleTimeoutMs;
+    return idleMs > 0 ? this.options.nowMs() + idleMs : Infinity;
+  }
+
+  private readonly sweep = (): void => {
+    const now = this.options.nowMs();
+    for (const conn of [...this.connections]) {
+      reportBytes(this.options.stats, conn, conn.socket.bytesRead, conn.socket.bytesWritten);
+      if (conn.deadline > now) continue;
+      if (conn.state === State.Connecting)
+        this.onConnectFailed(conn, 'timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);
+      else if (conn.active === 0) this.closeConnection(conn);
+    }
+  };
+}

@@ -29,7 +29,14 @@ import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
 import type { CircuitBreaker } from './circuit-breakers';
 import type { PoolStats } from '../stats/cluster-stats';
-import type { Cancellable, ConnPool, PoolCallbacks, PoolFailureReason } from './pool';
+import {
+  MAX_REQUESTS_OVERFLOW,
+  sweepIntervalMs,
+  type Cancellable,
+  type ConnPool,
+  type PoolCallbacks,
+  type PoolFailureReason,
+} from './pool';
 import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
 
 export interface ConnPoolOptions {
@@ -55,10 +62,6 @@ const enum ConnState {
   Busy,
   Closed,
 }
-
-const MIN_SWEEP_MS = 10;
-const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
-const MAX_SWEEP_MS = 1000;
 
 /** One upstream connection and its place in the pool. */
 class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, ReportedBytes {
@@ -120,8 +123,7 @@ export class Http1ConnPool implements ConnPool {
     private readonly options: ConnPoolOptions,
   ) {
     this.pending = new PendingRequests(options.circuitBreaker, options.stats);
-    const shortest = Math.min(options.connectTimeoutMs, options.idleTimeoutMs || Infinity);
-    this.sweepMs = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(shortest / 10)));
+    this.sweepMs = sweepIntervalMs(options.connectTimeoutMs, options.idleTimeoutMs);
   }
 
   newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {

@@ -36,3 +36,15 @@ export interface ConnPool {
   /** Closes every connection now (active streams are reset) and fails waiting requests. Final. */
   close(): void;
 }
+
+/** The detail of a pool's `overflow` failure when the cluster's `max_requests` breaker is open. */
+export const MAX_REQUESTS_OVERFLOW = 'too many requests in flight (max_requests)';
+
+/**
+ * How often a pool sweeps its connections for connect and idle timeouts: a tenth of the shorter
+ * one, within 10 ms – 1 s (one timer per pool, not one per connection).
+ */
+export function sweepIntervalMs(connectTimeoutMs: number, idleTimeoutMs: number): number {
+  const shortest = Math.min(connectTimeoutMs, idleTimeoutMs || Infinity);
+  return Math.min(1000, Math.max(10, Math.floor(shortest / 10)));
+}

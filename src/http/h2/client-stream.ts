@@ -7,19 +7,13 @@
 import * as http2 from 'node:http2';
 import type { RequestEncoder, RequestHead, ResponseDecoder, StreamResetReason } from '../codec';
 import { HeaderMap } from '../header-map';
+import { HOP_BY_HOP_FIELDS } from '../hop-by-hop';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 const EMPTY = Buffer.alloc(0);
 
-/** Request fields HTTP/2 forbids (RFC 9113 §8.2.2). */
-const CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
+/** Request fields HTTP/2 forbids (RFC 9113 §8.2.2), and Host, which becomes :authority. */
+const CONNECTION_SPECIFIC = new Set([...HOP_BY_HOP_FIELDS, 'host']);
 
 /** What the pool hears from a stream. */
 export interface ClientStreamOwner {

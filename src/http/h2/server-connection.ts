@@ -30,6 +30,7 @@ import { HeaderMap } from '../header-map';
 import type { Http2ProtocolOptions } from '../../config/http2-options';
 import type { Counter, Gauge } from '../../stats/store';
 import { Http2Keepalive } from './keepalive';
+import { HOP_BY_HOP_FIELDS } from '../hop-by-hop';
 
 const {
   NGHTTP2_NO_ERROR,
@@ -48,13 +49,7 @@ const PREMATURE_RESET_MAX_LIFETIME_MS = 1000;
 const EMPTY = Buffer.alloc(0);
 
 /** Response fields HTTP/2 forbids (RFC 9113 §8.2.2); Node refuses to send them. */
-const CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
+const CONNECTION_SPECIFIC = new Set(HOP_BY_HOP_FIELDS);
 
 /** The `http2.*` stats and the HCM's HTTP/2 counters one codec updates. */
 export interface Http2CodecStats {

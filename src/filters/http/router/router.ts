@@ -21,6 +21,7 @@ import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';
 import { UpstreamRequest } from './upstream-request';
 import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
+import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 
 /** Per-worker state shared by every router instance of one HCM. */
 export interface RouterShared {
@@ -37,7 +38,6 @@ const RESET_TEXT: Partial<Record<StreamResetReason, string>> = {
 };
 
 /** Response headers that describe one hop and never pass through a proxy. */
-const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
 
 export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   /** Request body kept for the upstream: before it is ready, and while a retry may still need it. */
@@ -303,7 +303,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.responseStarted = true;
     this.retainBody = false;
     const headers = head.headers;
-    for (let i = 0; i < RESPONSE_HOP_BY_HOP.length; i++) headers.remove(RESPONSE_HOP_BY_HOP[i]!);
+    for (let i = 0; i < HOP_BY_HOP_FIELDS.length; i++) headers.remove(HOP_BY_HOP_FIELDS[i]!);
     const serviceMs = this.now() - up.startMs;
     if (!this.shared.config.suppressEnvoyHeaders) {
       headers.set('x-envoy-upstream-service-time', String(serviceMs));

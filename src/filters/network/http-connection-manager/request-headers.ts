@@ -9,9 +9,7 @@ import type { ClientCertificate, TlsConnectionInfo } from '../../../transport/ap
 import type { RequestHead } from '../../../http/codec';
 import type { HeaderMap } from '../../../http/header-map';
 import { randomRequestId } from '../../../common/request-id';
-
-/** Fields that describe one hop, never forwarded (RFC 9110 §7.6.1, plus legacy proxy fields). */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 
 /**
  * Removes hop-by-hop fields and those the Connection header nominates. Returns false when Connection
@@ -28,7 +26,7 @@ export function stripHopByHop(head: RequestHead): boolean {
       headers.remove(name);
     }
   }
-  for (let i = 0; i < HOP_BY_HOP.length; i++) headers.remove(HOP_BY_HOP[i]!);
+  for (let i = 0; i < HOP_BY_HOP_FIELDS.length; i++) headers.remove(HOP_BY_HOP_FIELDS[i]!);
   // TE is hop-by-hop, but "trailers" is meaningful end to end (gRPC); keep only that.
   const te = headers.get('te');
   if (te !== undefined && te.trim().toLowerCase() !== 'trailers') headers.remove('te');

@@ -96,6 +96,7 @@ function serveFloor(port: number, originPort: number): void {
     limits.acceptHttp10,
     0,
     limits.replies,
+    false,
   );
   process.stdout.write('ready\n');
 }

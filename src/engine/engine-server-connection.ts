@@ -5,6 +5,7 @@
  * `RequestDecoder` calls and the manager's responses into writes, with the same framing decisions
  * (writeResponseHead, shared with the JS codec).
  */
+import * as net from 'node:net';
 import type {
   RequestDecoder,
   RequestEncoder,
@@ -175,9 +176,19 @@ export class EngineServerConnection implements ServerConnection {
     engine.servers[id] = this;
   }
 
-  /** The connection manager takes the connection: from now on it hears of its requests. */
-  attach(callbacks: ServerConnectionCallbacks): this {
+  /**
+   * Continues the connection on a Node socket with another codec (codec_type AUTO, when the engine
+   * found the HTTP/2 preface): the owner swaps codecs, the connection stays the same one.
+   */
+  private continueOnSocket: ((socket: net.Socket) => void) | null = null;
+
+  /**
+   * The connection manager takes the connection: from now on it hears of its requests, and
+   * `continueOnSocket` serves it if the engine hands it back.
+   */
+  attach(callbacks: ServerConnectionCallbacks, continueOnSocket: (socket: net.Socket) => void): this {
     this.callbacks = callbacks;
+    this.continueOnSocket = continueOnSocket;
     return this;
   }
 
@@ -277,6 +288,21 @@ export class EngineServerConnection implements ServerConnection {
     }
     this.callbacks.onConnectionClose();
     this.onClosedHook?.();
+  }
+
+  /**
+   * The engine gave the connection up before any request (it opened with the HTTP/2 preface): its fd
+   * is ours now, and `read` the bytes the engine had read from it. The listener still counts the
+   * connection until this socket closes.
+   */
+  onHandedOff(fd: number, read: Buffer): void {
+    this.closed = true;
+    const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
+    socket.once('close', () => this.onClosedHook?.());
+    // The codec reads what is buffered first (the HTTP/2 session takes it, then reads the handle).
+    socket.pause();
+    socket.unshift(read);
+    this.continueOnSocket!(socket);
   }
 
   // ---- called by EngineServerStream

@@ -43,10 +43,11 @@ export const enum EngineEvent {
   UPSTREAM_CLOSED = 17,
   REQUEST_RESET = 18,
   L4_BATCH = 19,
+  HANDED_OFF = 20,
 }
 
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 5;
+const ENGINE_INTERFACE = 6;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -124,7 +125,11 @@ export class NativeEngine {
     return new NativeEngine(loadNative() as unknown as EngineBindings);
   }
 
-  /** Serves connections accepted on `fd` (a listening socket; the engine closes it when stopped). */
+  /**
+   * Serves connections accepted on `fd` (a listening socket; the engine closes it when stopped).
+   * `detectHttp2` (codec_type AUTO): a connection that opens with the HTTP/2 preface is handed back
+   * (`EngineServerConnection.onHandedOff`), as a Node socket, to be served by the HTTP/2 codec.
+   */
   listen(
     fd: number,
     limits: {
@@ -135,6 +140,7 @@ export class NativeEngine {
       maxBodyBytes: number;
       replies: string[];
     },
+    detectHttp2: boolean,
     handler: EngineListenerHandler,
   ): number {
     const id = this.bindings.engineListen(
@@ -145,6 +151,7 @@ export class NativeEngine {
       limits.acceptHttp10,
       limits.maxBodyBytes,
       limits.replies,
+      detectHttp2,
     );
     this.listeners[id] = handler;
     return id;
@@ -223,6 +230,13 @@ export class NativeEngine {
         const client = this.clients[conn];
         this.clients[conn] = undefined;
         client?.onClosed(a);
+        return;
+      }
+      case EngineEvent.HANDED_OFF: {
+        const server = this.servers[conn];
+        this.servers[conn] = undefined;
+        // The bytes read so far are copied: the exchange is reused by the next event.
+        server?.onHandedOff(a, Buffer.from(this.exchange.body(b)));
         return;
       }
       case EngineEvent.L4_BATCH:

@@ -270,6 +270,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       this.engineListener = this.engine.listen(
         plan.handoff ? -1 : plan.fd!,
         engineCodecLimits(hcm.codecSettings),
+        hcm.detectsHttp2,
         this,
       );
       this.boundPort = plan.port;
@@ -367,8 +368,9 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         adopted();
       };
     }
-    (this.onlyChain!.terminal as HttpConnectionManager).acceptConnection(conn, (callbacks) =>
-      conn.attach(callbacks),
+    const hcm = this.onlyChain!.terminal as HttpConnectionManager;
+    hcm.acceptConnection(conn, (downstream) =>
+      conn.attach(downstream, (socket) => hcm.continueAsHttp2(downstream, socket)),
     );
   }
 

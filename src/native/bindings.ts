@@ -46,6 +46,7 @@ export interface NativeBindings {
     acceptHttp10: boolean,
     maxBodyBytes: number,
     replies: string[],
+    detectHttp2: boolean,
   ): number;
   /** The engine functions' interface version (engine.h LG_ENGINE_INTERFACE). */
   engineInterface?: number;

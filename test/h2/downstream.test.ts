@@ -85,6 +85,16 @@ function originHandler(req: http.IncomingMessage, res: http.ServerResponse, body
   else answer();
 }
 
+/** Waits (up to 5 s) for a gauge to reach `value`; its last value is in the failure. */
+async function statReaches(lp: LegateProcess, name: string, value: number): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 250 && last !== value; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 20));
+    last = await stat(lp, name);
+  }
+  assert.equal(last, value, name);
+}
+
 let origin: Origin;
 /** codec_type HTTP2 (prior knowledge only): served by node:http2 whatever the engine. */
 let h2Only: LegateProcess;
@@ -318,42 +328,87 @@ test(
       '10',
       `http://127.0.0.1:${proxyPort()}/bytes/13`,
     ]);
-    assert.match(load.stdout, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed/);
-    assert.match(load.stdout, /status codes: 2000 2xx/);
+    assertAllSucceeded(load.stdout, 2000);
   },
 );
 
-test(
-  'codec_type AUTO on plaintext: the HTTP/2 preface picks HTTP/2, anything else HTTP/1.1, on one port',
-  { timeout: 60_000 },
-  async () => {
-    // The native engine serves AUTO listeners with HTTP/1 only until it hands HTTP/2 connections to
-    // this path; the JS path is what is tested here.
-    await withLegate(
-      catchAllYaml([origin.port]),
-      { concurrency: 1, env: { LEGATE_ENGINE: 'js' } },
-      async (lp) => {
-        const port = lp.ports.get('proxy')!;
-        const h1 = await request(port, { path: '/echo', method: 'POST', body: 'one' });
-        assert.equal(h1.status, 200);
-        assert.equal((JSON.parse(h1.body.toString()) as { length: number }).length, 3);
-        const session = await h2Connect(port);
-        const h2 = await h2Request(session, { path: '/echo', method: 'POST', body: Buffer.from('two!') });
-        session.close();
-        assert.equal(h2.status, 200);
-        assert.equal((JSON.parse(h2.body.toString()) as { length: number }).length, 4);
-        // A first packet shorter than the preface: the decision waits for more bytes.
-        const split = await run('node', [
-          '-e',
-          `const s=require('net').connect(${port},'127.0.0.1',()=>{s.write('PRI * HT');setTimeout(()=>s.write('TP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n'+Buffer.from([0,0,0,4,0,0,0,0,0]).toString('latin1'),'latin1'),50)});s.on('data',d=>{process.stdout.write(String(d[3]));s.destroy()})`,
-        ]);
-        assert.equal(split.stdout, '4', 'the server answered with its SETTINGS frame');
-        assert.equal(await stat(lp, 'http.ingress_http.downstream_rq_http1_total'), 1);
-        assert.equal(await stat(lp, 'http.ingress_http.downstream_rq_http2_total'), 1);
-      },
-    );
-  },
-);
+function assertAllSucceeded(h2loadOutput: string, requests: number): void {
+  assert.match(
+    h2loadOutput,
+    new RegExp(
+      `requests: ${requests} total, ${requests} started, ${requests} done, ${requests} succeeded, 0 failed`,
+    ),
+  );
+  assert.match(h2loadOutput, new RegExp(`status codes: ${requests} 2xx`));
+}
+
+test('h2load (50 connections × 10 streams) through codec_type AUTO (the native engine hands each connection to node:http2)', async (t) => {
+  const h2load = requireTool(t, 'h2load', 'nghttp2-client');
+  if (h2load === null) return;
+  await withLegate(catchAllYaml([origin.port]), { concurrency: 2 }, async (lp) => {
+    const port = lp.ports.get('proxy')!;
+    const load = await run(h2load, [
+      '-n',
+      '2000',
+      '-c',
+      '50',
+      '-m',
+      '10',
+      `http://127.0.0.1:${port}/bytes/13`,
+    ]);
+    assertAllSucceeded(load.stdout, 2000);
+    assert.equal(await stat(lp, 'http.ingress_http.downstream_cx_http2_total'), 50);
+    await statReaches(lp, 'http.ingress_http.downstream_cx_active', 0);
+  });
+});
+
+// The native engine serves AUTO listeners in C and hands a connection that opens with the HTTP/2
+// preface (with the bytes it read) to node:http2; Legate's JS codec decides on a Node socket.
+for (const engine of ['native', 'js'] as const) {
+  test(
+    `codec_type AUTO on plaintext (${engine} engine): the HTTP/2 preface picks HTTP/2, anything else HTTP/1.1, on one port`,
+    { timeout: 60_000 },
+    async () => {
+      await withLegate(
+        catchAllYaml([origin.port]),
+        { concurrency: 1, env: engine === 'js' ? { LEGATE_ENGINE: 'js' } : {} },
+        async (lp) => {
+          const port = lp.ports.get('proxy')!;
+          const h1 = await request(port, { path: '/echo', method: 'POST', body: 'one' });
+          assert.equal(h1.status, 200);
+          assert.equal((JSON.parse(h1.body.toString()) as { length: number }).length, 3);
+          const session = await h2Connect(port);
+          const h2 = await h2Request(session, { path: '/echo', method: 'POST', body: Buffer.from('two!') });
+          session.close();
+          assert.equal(h2.status, 200);
+          assert.equal((JSON.parse(h2.body.toString()) as { length: number }).length, 4);
+          // A first packet shorter than the preface: the decision waits for more bytes.
+          const split = await run('node', [
+            '-e',
+            `const s=require('net').connect(${port},'127.0.0.1',()=>{s.write('PRI * HT');setTimeout(()=>s.write('TP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n'+Buffer.from([0,0,0,4,0,0,0,0,0]).toString('latin1'),'latin1'),50)});s.on('data',d=>{process.stdout.write(String(d[3]));s.destroy()})`,
+          ]);
+          assert.equal(split.stdout, '4', 'the server answered with its SETTINGS frame');
+          // HTTP/1 again after the HTTP/2 connections, and a request that starts like the preface.
+          const again = await request(port, { path: '/echo', method: 'POST', body: 'three' });
+          assert.equal(again.status, 200);
+          const pri = await rawTcp(port, Buffer.from('PRI * HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'));
+          assert.match(
+            pri.received.toString('latin1'),
+            /^HTTP\/1\.1 4\d\d /,
+            'not the preface: an HTTP/1 answer',
+          );
+          assert.equal(await stat(lp, 'http.ingress_http.downstream_rq_http1_total'), 3);
+          assert.equal(await stat(lp, 'http.ingress_http.downstream_rq_http2_total'), 1);
+          // Each connection counted once, HTTP/2 ones as such, and none left open.
+          assert.equal(await stat(lp, 'http.ingress_http.downstream_cx_total'), 5);
+          assert.equal(await stat(lp, 'http.ingress_http.downstream_cx_http2_total'), 2);
+          await statReaches(lp, 'http.ingress_http.downstream_cx_active', 0);
+          await statReaches(lp, 'listener.127.0.0.1_0.downstream_cx_active', 0);
+        },
+      );
+    },
+  );
+}
 
 test('codec_type AUTO on TLS: ALPN h2 gets HTTP/2, http/1.1 gets HTTP/1.1', { timeout: 60_000 }, async () => {
   const yaml = listenerYaml({

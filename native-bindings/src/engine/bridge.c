@@ -108,7 +108,7 @@ bool lg_bridge_flush_events(lg_engine *e) {
 }
 
 void lg_bridge_conn_closed(lg_engine *e, lg_conn *c) {
-  if (c->connect_failed) return; /* JS heard CONNECT_FAILED instead */
+  if (c->connect_failed || c->handed_off) return; /* JS heard CONNECT_FAILED / HANDED_OFF instead */
   call_js(e, c->kind == LG_CONN_DOWNSTREAM ? LG_EV_DOWNSTREAM_CLOSED : LG_EV_UPSTREAM_CLOSED, c->id,
           c->close_reason, 0);
 }
@@ -391,12 +391,13 @@ static napi_value EngineDestroy(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------ listeners */
 
 /*
- * engineListen(fd, maxHeadBytes, maxHeaders, underscores, acceptHttp10, maxBodyBytes, replies):
- * listener id. `replies` are the codec's local replies by LG_REPLY_* slot (serialised by JS).
+ * engineListen(fd, maxHeadBytes, maxHeaders, underscores, acceptHttp10, maxBodyBytes, replies,
+ * detectHttp2): listener id. `replies` are the codec's local replies by LG_REPLY_* slot (serialised
+ * by JS); `detectHttp2`: codec_type AUTO (connections opening with the HTTP/2 preface go to JS).
  */
 static napi_value EngineListen(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  if (!get_args(env, info, 7, argv)) return NULL;
+  napi_value argv[8];
+  if (!get_args(env, info, 8, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   lg_listener *l = calloc(1, sizeof *l);
@@ -410,6 +411,7 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   double max_body = 0;
   napi_get_value_double(env, argv[5], &max_body);
   l->limits.max_body_bytes = (uint64_t)max_body;
+  l->detect_http2 = bool_arg(env, argv[7]);
   for (uint32_t k = 0; k < LG_REPLY_SLOTS; k++) {
     napi_value s;
     if (napi_get_element(env, argv[6], k, &s) != napi_ok) break;

@@ -304,7 +304,7 @@ void lg_conn_close(lg_conn *c, lg_reset_reason reason) {
   lg_conn_unpipe_source(c);
   lg_conn_unpipe_sink(c);
   epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-  close(c->fd);
+  if (!c->handed_off) close(c->fd);
   c->fd = -1;
   lg_wq_clear(&c->out);
   free(c->pending);
@@ -313,6 +313,11 @@ void lg_conn_close(lg_conn *c, lg_reset_reason reason) {
   c->next_closed = e->closed_list;
   e->closed_list = c;
   lg_loop_schedule(e);
+}
+
+void lg_conn_hand_off(lg_conn *c) {
+  c->handed_off = true;
+  lg_conn_close(c, LG_RESET_NONE);
 }
 
 void lg_conn_release(lg_conn *c) {

@@ -87,6 +87,7 @@ static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd) {
     return NULL;
   }
   c->listener = l;
+  c->protocol_known = !l->detect_http2;
   c->writable = true;
   c->last_status = 0;
   lg_h1_init(&c->parser, LG_H1_REQUEST, &l->limits, &CALLBACKS, c);
@@ -174,7 +175,47 @@ static void parse(lg_conn *c, uint8_t *data, size_t len) {
   }
 }
 
+/* RFC 9113 §3.4: what a client speaking HTTP/2 with prior knowledge sends first. */
+static const char HTTP2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define HTTP2_PREFACE_LEN (sizeof HTTP2_PREFACE - 1)
+
+/*
+ * codec_type AUTO (src/http/protocol-detect.ts is the JS path's twin): the first bytes decide. The
+ * whole preface hands the connection to JS with every byte read so far; a prefix of it waits for
+ * more; anything else is HTTP/1 and parsed as usual. True when `data` was dealt with here.
+ */
+static bool detect_protocol(lg_conn *c, uint8_t *data, size_t len) {
+  size_t have = c->pending_len; /* a prefix of the preface kept from earlier reads */
+  size_t compare = len < HTTP2_PREFACE_LEN - have ? len : HTTP2_PREFACE_LEN - have;
+  if (memcmp(data, HTTP2_PREFACE + have, compare) != 0) {
+    c->protocol_known = true;
+    if (have == 0) return false;
+    uint8_t *kept = c->pending;
+    c->pending = NULL;
+    c->pending_len = 0;
+    parse(c, kept, have);
+    if (!c->ending && !c->closed) lg_downstream_feed(c, data, len);
+    free(kept);
+    return true;
+  }
+  if (lg_conn_keep_pending(c, data, len) != 0) {
+    lg_conn_close(c, LG_RESET_LOCAL);
+    return true;
+  }
+  if (c->pending_len < HTTP2_PREFACE_LEN) return true;
+  size_t n = lg_exchange_put_data(c->engine, c->pending, c->pending_len);
+  if (n != c->pending_len) {
+    lg_conn_close(c, LG_RESET_LOCAL);
+    return true;
+  }
+  int fd = c->fd;
+  lg_conn_hand_off(c);
+  lg_emit(c->engine, LG_EV_HANDED_OFF, c->id, fd, (double)n);
+  return true;
+}
+
 void lg_downstream_feed(lg_conn *c, uint8_t *data, size_t len) {
+  if (!c->protocol_known && detect_protocol(c, data, len)) return;
   if (c->waiting) {
     /* Only when a read was under way as the parser paused: keep it behind the rest. */
     if (lg_conn_keep_pending(c, data, len) != 0) lg_conn_close(c, LG_RESET_LOCAL);

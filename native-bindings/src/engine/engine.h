@@ -35,7 +35,7 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 5
+#define LG_ENGINE_INTERFACE 6
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
@@ -71,6 +71,7 @@ typedef enum {
   LG_EV_UPSTREAM_CLOSED = 17,
   LG_EV_REQUEST_RESET = 18,       /* a = reset reason: the request failed after its head (413, bad chunk) */
   LG_EV_L4_BATCH = 19,            /* tcp_proxy records (l4.h): conn = buffer, a = count, b = generation */
+  LG_EV_HANDED_OFF = 20, /* the conn opened with the HTTP/2 preface: a = its fd, now JS's; b = bytes read (exchange) */
 } lg_event;
 
 /* codec.ts StreamResetReason, as numbers. */
@@ -99,6 +100,9 @@ typedef struct lg_listener {
   bool closed;
   bool accept_pending; /* accept on the next dispatch (the fd may hold queued connections) */
   struct lg_l4_listener *l4; /* a tcp_proxy listener (l4.c), else NULL */
+  /* codec_type AUTO: a connection whose first bytes are the HTTP/2 connection preface is handed to
+   * JS (LG_EV_HANDED_OFF), whose HTTP/2 codec serves it; the engine speaks HTTP/1 only. */
+  bool detect_http2;
   /* The address every accepted socket has locally, when the listener is bound to one (not a
    * wildcard): no getsockname per connection then. */
   bool local_fixed;
@@ -152,6 +156,8 @@ struct lg_conn {
   bool hangup_seen; /* epoll reported RDHUP/HUP/ERR: read on to the end, a short read proves nothing */
   bool connecting; /* upstream: connect() in progress */
   bool connect_failed; /* upstream: JS heard CONNECT_FAILED, not CLOSED */
+  bool protocol_known; /* downstream: no HTTP/2 preface to look for (any more) */
+  bool handed_off;     /* the fd went to JS (LG_EV_HANDED_OFF): not closed here, no CLOSED event */
   bool peer_eof;   /* read returned 0 */
   bool closed;     /* fd closed; the struct lives until JS is told */
   lg_reset_reason close_reason; /* the reset JS is told with the close (NONE: no stream was cut) */
@@ -306,6 +312,8 @@ void lg_conn_unpipe_source(lg_conn *source);
 void lg_conn_pipe_pressure(lg_conn *source, lg_conn *sink);
 void lg_conn_unpipe_sink(lg_conn *sink);
 void lg_conn_close(lg_conn *c, lg_reset_reason reason);
+/* Gives the conn's fd to JS (no longer watched, not closed) and retires the conn. */
+void lg_conn_hand_off(lg_conn *c);
 void lg_conn_release(lg_conn *c);
 
 /* ---- downstream.c */

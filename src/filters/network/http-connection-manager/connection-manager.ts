@@ -198,9 +198,27 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     };
   }
 
-  /** Whether the native engine (HTTP/1 only) may serve this HCM's connections. */
+  /**
+   * Whether the native engine (HTTP/1 only) may serve this HCM's connections: HTTP1, or AUTO when it
+   * hands those that open with the HTTP/2 preface back (`continueAsHttp2`).
+   */
   get servesHttp1Only(): boolean {
     return this.config.codecType !== 'HTTP2';
+  }
+
+  /** codec_type AUTO: whether a plaintext connection's first bytes choose its codec. */
+  get detectsHttp2(): boolean {
+    return this.config.codecType === 'AUTO';
+  }
+
+  /**
+   * AUTO on the native engine: connection `conn` opened with the HTTP/2 preface and continues on
+   * `socket` (the engine's fd, with the bytes it read put back) with the HTTP/2 codec. It stays the
+   * same connection: counted once, its idle timer running on.
+   */
+  continueAsHttp2(conn: DownstreamConnection, socket: net.Socket): void {
+    conn.codec = createHttp2ServerConnection(socket, conn, this.http2Options, this.stats.http2);
+    if (this.draining) conn.codec.shutdownNotice();
   }
 
   onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus {
@@ -244,10 +262,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
    * Serves a connection whose codec `codec` builds (Legate's on a socket, or the native engine's);
    * `peer` gives its addresses for the requests it answers without a stream.
    */
-  acceptConnection(
-    peer: ConnectionAddresses,
-    codec: (callbacks: ServerConnectionCallbacks) => ServerConnection,
-  ): void {
+  acceptConnection(peer: ConnectionAddresses, codec: (conn: DownstreamConnection) => ServerConnection): void {
     const conn = new DownstreamConnection(this, peer);
     conn.codec = codec(conn);
     this.connections.add(conn);

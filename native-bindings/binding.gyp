@@ -21,6 +21,7 @@
         "src/engine/l4.c",
         "src/engine/l4_napi.c",
         "src/engine/loop.c",
+        "src/engine/response_head.c",
         "src/engine/upstream.c",
         "src/engine/wqueue.c"
       ],

@@ -167,7 +167,10 @@ export class EngineClientConnection implements ClientConnection, RequestEncoder,
         return;
       case EngineEvent.RESPONSE_HEAD:
         if (a === 1) this.responseEnded = true;
-        decoder?.decodeHeaders(this.engine.exchange.responseHead(), a === 1);
+        if (decoder === null) return;
+        // Most heads go downstream with the same few edits, written by the engine from its copy.
+        if (decoder.decodeHeadersInPlace?.(this.engine.exchange.status, a === 1) === true) return;
+        decoder.decodeHeaders(this.engine.exchange.responseHead(), a === 1);
         return;
       case EngineEvent.RESPONSE_DATA:
         if (b === 1) this.responseEnded = true;

@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import type {
+  ProxiedResponsePlan,
   RequestDecoder,
   RequestEncoder,
   ResponseEncoder,
@@ -24,6 +25,15 @@ import { EngineClientConnection } from './engine-client-connection';
 import { resetReasonName } from './reset-reasons';
 
 const EMPTY = Buffer.alloc(0);
+/** engine.h LG_PROXIED_*: serverWriteProxiedHead's flags. */
+const enum ProxiedHead {
+  KEEP_ALIVE = 1,
+  HTTP11 = 2,
+  DRAINING = 4,
+  END_STREAM = 8,
+}
+/** engine.h LG_PROXIED_CLOSES: in serverWriteProxiedHead's result, beside the framing. */
+const PROXIED_HEAD_CLOSES = 4;
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /** One request/response exchange; the `ResponseEncoder` handed to the connection manager. */
@@ -83,6 +93,52 @@ class EngineServerStream implements ResponseEncoder, ResponseFramingState {
     this.responsePiped = true;
     source.pipeSink = this;
     return true;
+  }
+
+  canWriteProxiedHeadFrom(source: RequestEncoder): boolean {
+    return (
+      !this.detached &&
+      !this.responseStarted &&
+      source instanceof EngineClientConnection &&
+      source.engine === this.connection.engine
+    );
+  }
+
+  writeProxiedHeadFrom(
+    plan: ProxiedResponsePlan,
+    serviceMs: number,
+    endStream: boolean,
+    source: RequestEncoder,
+  ): void {
+    const connection = this.connection;
+    const engine = connection.engine;
+    const upstream = source as EngineClientConnection;
+    this.responseStarted = true;
+    const flags =
+      (this.requestKeepAlive ? ProxiedHead.KEEP_ALIVE : 0) |
+      (this.versionMinor === 1 ? ProxiedHead.HTTP11 : 0) |
+      (connection.draining ? ProxiedHead.DRAINING : 0) |
+      (endStream ? ProxiedHead.END_STREAM : 0);
+    const result = engine.bindings.serverWriteProxiedHead(
+      connection.id,
+      upstream.id,
+      engine.responsePlanId(plan),
+      serviceMs,
+      flags,
+    );
+    if (result < 0) {
+      // Out of memory in the engine: nothing went out, and nothing sensible can now.
+      connection.close();
+      return;
+    }
+    this.framing = (result & 3) as BodyFraming;
+    this.closeAfterResponse = (result & PROXIED_HEAD_CLOSES) !== 0;
+    if (endStream) {
+      this.ended();
+      return;
+    }
+    this.responsePiped = true;
+    upstream.pipeSink = this;
   }
 
   /** Writes the head; false when the stream can no longer answer. */

@@ -99,6 +99,11 @@ export class Exchange implements LiveHeadFields {
     };
   }
 
+  /** The status of the response head an event carries, without building the head. */
+  get status(): number {
+    return this.control32[X.METHOD_OR_STATUS]!;
+  }
+
   responseHead(): ResponseHead {
     this.refresh();
     const x = this.control32;

@@ -18,6 +18,8 @@
 import { loadNative, type NativeBindings } from '../native';
 import { Exchange } from './exchange';
 import { llhttpMethodNames } from '../http/llhttp';
+import type { ProxiedResponsePlan } from '../http/codec';
+import { statusLinesByStatus } from '../http/local-reply';
 import type { EngineServerConnection } from './engine-server-connection';
 import type { EngineClientConnection } from './engine-client-connection';
 import { L4Batches, type EngineL4Handler } from './l4-batch';
@@ -46,8 +48,11 @@ export const enum EngineEvent {
   HANDED_OFF = 20,
 }
 
+/** engine.h lg_server_header. */
+const SERVER_MODES = { OVERWRITE: 0, APPEND_IF_ABSENT: 1, PASS_THROUGH: 2 } as const;
+
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 6;
+const ENGINE_INTERFACE = 7;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -58,6 +63,9 @@ const ENGINE_FUNCTIONS = [
   'engineAdopt',
   'engineConnect',
   'serverWriteHead',
+  'serverWriteProxiedHead',
+  'engineResponsePlan',
+  'engineStatusLines',
   'serverWriteData',
   'serverWriteText',
   'serverGoAway',
@@ -101,7 +109,19 @@ export class NativeEngine {
     // llhttp numbers methods the same in every 9.x build: the wasm codec's names serve the engine's.
     this.exchange = new Exchange(created.control, () => bindings.engineData(), llhttpMethodNames());
     this.l4Batches = new L4Batches((which) => bindings.engineL4Records(which), this.l4Handlers);
+    bindings.engineStatusLines(statusLinesByStatus());
   }
+
+  /** The engine's id of a connection manager's response plan (registered on first use). */
+  responsePlanId(plan: ProxiedResponsePlan): number {
+    let id = this.responsePlans.get(plan);
+    if (id === undefined) {
+      id = this.bindings.engineResponsePlan(SERVER_MODES[plan.serverMode], plan.serverName);
+      this.responsePlans.set(plan, id);
+    }
+    return id;
+  }
+  private readonly responsePlans = new Map<ProxiedResponsePlan, number>();
 
   /** Why the engine cannot run here (with `env`'s settings), or null when it can. */
   static unavailableReason(env: NodeJS.ProcessEnv = process.env): string | null {

@@ -101,6 +101,24 @@ export interface ResponseEncoder {
    * Returns false, having written nothing, when it cannot pipe from `source`.
    */
   encodeHeadersPipedFrom?(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean;
+  /**
+   * Native codecs only, during the upstream `source`'s head event (`ResponseDecoder.decodeHeadersInPlace`):
+   * whether `writeProxiedHeadFrom` can answer this stream from it.
+   */
+  canWriteProxiedHeadFrom?(source: RequestEncoder): boolean;
+  /**
+   * Native codecs only: writes the response head the connection manager would write for the head
+   * `source`'s codec holds, edited only as `plan` and the router say: hop-by-hop
+   * fields out, `x-envoy-upstream-service-time: serviceMs` (none when negative), `server` and `date`
+   * by the plan, framing and `connection` by the codec. The body then comes as with
+   * encodeHeadersPipedFrom, unless `endStream`. Called only when `canWriteProxiedHeadFrom` said so.
+   */
+  writeProxiedHeadFrom?(
+    plan: ProxiedResponsePlan,
+    serviceMs: number,
+    endStream: boolean,
+    source: RequestEncoder,
+  ): void;
   /** Native codecs only: body bytes that moved without JS (request body received, response body sent). */
   readonly nativeBodyBytes?: { readonly received: number; readonly sent: number };
   /**
@@ -108,6 +126,13 @@ export interface ResponseEncoder {
    * Piped bodies move without JS, and every byte is activity for the stream's idle timeout.
    */
   ioIdleMs?(): number;
+}
+
+/** The connection manager's own edits of every upstream response head (finalizeResponseHeaders). */
+export interface ProxiedResponsePlan {
+  /** server_header_transformation, and the `server` value it writes. */
+  readonly serverMode: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  readonly serverName: string;
 }
 
 /** What the codec asks of its owner (the connection manager), once per connection. */
@@ -164,6 +189,12 @@ export interface ResponseDecoder {
   /** 1xx informational responses (other than 101) are delivered here, not through decodeHeaders. */
   decode1xxHeaders(head: ResponseHead): void;
   decodeHeaders(head: ResponseHead, endStream: boolean): void;
+  /**
+   * Native codecs first offer a head without building it: status `status`, the rest kept in the
+   * codec for the duration of the call. True when the decoder had it answered in place (its owner's
+   * `writeProxiedHeadFrom`); false, having done nothing, and `decodeHeaders` follows.
+   */
+  decodeHeadersInPlace?(status: number, endStream: boolean): boolean;
   /** `data` is a view into the read buffer; copy it (or write it downstream) during the call. */
   decodeData(data: Buffer, endStream: boolean): void;
   decodeTrailers(trailers: HeaderMap): void;

@@ -76,6 +76,13 @@ for (const key of Object.keys(STATUS_TEXT)) {
   STATUS_LINES.set(status, `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\n`);
 }
 
+/** Every known status line by status (holes elsewhere), for a codec that writes them itself. */
+export function statusLinesByStatus(): (string | undefined)[] {
+  const lines: (string | undefined)[] = [];
+  for (const [status, line] of STATUS_LINES) lines[status] = line;
+  return lines;
+}
+
 /** The HTTP/1.1 status line (with CRLF) for `status`; `reason` '' means the standard phrase. */
 export function statusLine(status: number, reason: string): string {
   if (reason === '') {

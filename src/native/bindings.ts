@@ -48,6 +48,15 @@ export interface NativeBindings {
     replies: string[],
     detectHttp2: boolean,
   ): number;
+  serverWriteProxiedHead?(
+    id: number,
+    upstream: number,
+    plan: number,
+    serviceMs: number,
+    flags: number,
+  ): number;
+  engineResponsePlan?(serverMode: number, serverName: string): number;
+  engineStatusLines?(lines: (string | undefined)[]): void;
   /** The engine functions' interface version (engine.h LG_ENGINE_INTERFACE). */
   engineInterface?: number;
   engineStopListening?(listener: number): void;

@@ -220,6 +220,11 @@ export class MatchedRoute {
     this.mutationsFor(clusterName).applyResponse(headers, ctx);
   }
 
+  /** Whether any level (weighted cluster, route, virtual host, route configuration) edits response fields. */
+  editsResponseHeaders(clusterName: string | null): boolean {
+    return this.mutationsFor(clusterName).hasResponseMutations;
+  }
+
   private mutationsFor(clusterName: string | null): HeaderMutationApplier {
     if (this.weighted === null || clusterName === null) return this.mutations;
     return this.weighted.mutations.get(clusterName) ?? this.mutations;

@@ -262,6 +262,7 @@ void lg_engine_free(lg_engine *e) {
     free(l);
   }
   free(e->listeners);
+  lg_response_plans_free(e);
   free(e);
   lg_wq_release_spares();
 }
@@ -493,6 +494,71 @@ static napi_value ServerWriteHead(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * serverWriteProxiedHead(id, upstreamId, plan, serviceMs, flags): during the upstream's RESPONSE_HEAD
+ * event, the response head composed natively from it (response_head.c) by `plan`, its body piped from
+ * the upstream unless the head ended the response. The framing | LG_PROXIED_CLOSES, or -1 when
+ * nothing was written (the stream cannot answer, or no memory).
+ */
+static napi_value ServerWriteProxiedHead(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  lg_conn *c = conn_call(env, info, 5, argv);
+  if (c == NULL || c->kind != LG_CONN_DOWNSTREAM || !c->stream_active || c->response_started)
+    return int_result(env, -1);
+  lg_conn *source = conn_arg(c->engine, argv[1]);
+  if (source == NULL || source->kind != LG_CONN_UPSTREAM || !source->stream_active) return int_result(env, -1);
+  uint32_t flags = (uint32_t)int_arg(env, argv[4]);
+  const char *head;
+  size_t len;
+  int result = lg_compose_proxied_response(c->engine, int_arg(env, argv[2]), int_arg(env, argv[3]), flags,
+                                           c->head_request, &head, &len);
+  if (result < 0) return int_result(env, -1);
+  c->response_started = true;
+  c->out_framing = (lg_framing)(result & 3);
+  c->close_after_response = (result & LG_PROXIED_CLOSES) != 0;
+  c->status = source->status;
+  lg_conn_write(c, head, len);
+  if (flags & LG_PROXIED_END_STREAM) lg_downstream_response_complete(c);
+  else lg_conn_pipe(source, c);
+  return int_result(env, result);
+}
+
+/* engineResponsePlan(serverMode, serverName): a connection manager's plan id for serverWriteProxiedHead. */
+static napi_value EngineResponsePlan(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  lg_engine *e = running_engine(env);
+  if (e == NULL) return NULL;
+  size_t len;
+  const char *name = text_arg(e, argv[1], &len);
+  if (name == NULL) return NULL;
+  return int_result(env, lg_response_plan_add(e, (lg_server_header)int_arg(env, argv[0]), name, len));
+}
+
+/* engineStatusLines(lines): `HTTP/1.1 <status> <reason>\r\n` by status (holes: none known). */
+static napi_value EngineStatusLines(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  lg_engine *e = running_engine(env);
+  if (e == NULL) return NULL;
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[0], &count);
+  for (uint32_t status = 0; status < count && status < LG_STATUS_LINES; status++) {
+    napi_value line;
+    napi_valuetype type;
+    if (napi_get_element(env, argv[0], status, &line) != napi_ok) break;
+    napi_typeof(env, line, &type);
+    if (type != napi_string) continue;
+    size_t len;
+    const char *text = text_arg(e, line, &len);
+    if (text == NULL || !lg_status_line_set(e, status, text, len)) {
+      legate_throw_errno(env, "malloc", NULL, ENOMEM);
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
 /* serverWriteData(id, bytes|null, endStream) */
 static napi_value ServerWriteData(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -693,6 +759,9 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("engineAdopt", EngineAdopt),
       METHOD("engineConnect", EngineConnect),
       METHOD("serverWriteHead", ServerWriteHead),
+      METHOD("serverWriteProxiedHead", ServerWriteProxiedHead),
+      METHOD("engineResponsePlan", EngineResponsePlan),
+      METHOD("engineStatusLines", EngineStatusLines),
       METHOD("serverWriteData", ServerWriteData),
       METHOD("serverWriteText", ServerWriteText),
       METHOD("serverGoAway", ServerGoAway),

@@ -35,10 +35,26 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 6
+#define LG_ENGINE_INTERFACE 7
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
+typedef struct lg_response_plan lg_response_plan;
+
+/* server_header_transformation (response_head.c). */
+typedef enum { LG_SERVER_OVERWRITE = 0, LG_SERVER_APPEND_IF_ABSENT = 1, LG_SERVER_PASS_THROUGH = 2 } lg_server_header;
+
+/* serverWriteProxiedHead's flags (what JS knows of the exchange), and its result's close bit. */
+enum {
+  LG_PROXIED_KEEP_ALIVE = 1, /* the request allows keep-alive */
+  LG_PROXIED_HTTP11 = 2,     /* the request was HTTP/1.1 (else 1.0) */
+  LG_PROXIED_DRAINING = 4,   /* the connection is draining */
+  LG_PROXIED_END_STREAM = 8, /* the upstream's head ended its response */
+  LG_PROXIED_CLOSES = 4,     /* result: the connection closes after this response */
+};
+
+/* Status lines by status (JS's table, src/http/local-reply.ts), for responses without a reason. */
+#define LG_STATUS_LINES 600
 
 /* How a body is framed on the wire (the same four cases as src/http/server-connection.ts). */
 typedef enum {
@@ -247,6 +263,13 @@ struct lg_engine {
   bool destroyed;
   bool destroy_requested; /* by JS during a dispatch: done when the dispatch ends */
   struct lg_l4 *l4;       /* tcp_proxy sessions (l4.c), created with the first such listener */
+  /* Proxied response heads composed natively (response_head.c). */
+  lg_response_plan *plans;
+  uint32_t plan_count;
+  char *status_lines[LG_STATUS_LINES];
+  size_t status_line_len[LG_STATUS_LINES];
+  char date[64]; /* "date: <IMF-fixdate>\r\n" of second date_second */
+  long date_second;
 };
 
 /* ---- loop.c */
@@ -338,6 +361,19 @@ void lg_upstream_start_stream(lg_conn *c, bool head_request, bool reusable);
 void lg_upstream_request_complete(lg_conn *c);
 void lg_upstream_feed(lg_conn *c, uint8_t *data, size_t len);
 void lg_upstream_on_eof(lg_conn *c);
+
+/* ---- response_head.c */
+/* A connection manager's response plan: its id, or -1 when out of memory. */
+int32_t lg_response_plan_add(lg_engine *e, lg_server_header mode, const char *name, size_t len);
+bool lg_status_line_set(lg_engine *e, uint32_t status, const char *line, size_t len);
+void lg_response_plans_free(lg_engine *e);
+/*
+ * The response head JS would write for the live upstream head (during its RESPONSE_HEAD event) by
+ * plan `plan_id`: into *out (the engine's scratch), its framing | LG_PROXIED_CLOSES as the result;
+ * -1 when there is no live head or no memory. `service_ms` < 0: no x-envoy-upstream-service-time.
+ */
+int lg_compose_proxied_response(lg_engine *e, int32_t plan_id, int64_t service_ms, uint32_t flags,
+                                bool head_request, const char **out, size_t *out_len);
 
 /* ---- exchange.c */
 void lg_exchange_put_head(lg_engine *e, const lg_h1_head *head);

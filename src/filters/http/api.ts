@@ -70,6 +70,18 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
    */
   encodeHeadersPipedFrom?(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean;
   /**
+   * Whether the response head the upstream stream `source` just received (left in its codec) can be
+   * written downstream natively (`proxyResponseHeadFrom`): when no filter but the router sees
+   * responses, nothing logs response fields, and both codecs are the native engine's.
+   */
+  canProxyResponseHeadFrom?(source: RequestEncoder): boolean;
+  /**
+   * Sends that head downstream as encodeHeadersPipedFrom would after the router's edits (hop-by-hop
+   * fields removed, `x-envoy-upstream-service-time: serviceMs` unless negative) and the connection
+   * manager's; the body follows natively unless `endStream`.
+   */
+  proxyResponseHeadFrom?(status: number, serviceMs: number, endStream: boolean, source: RequestEncoder): void;
+  /**
    * The downstream stream as a native source of the request body (RequestEncoder.encodeHeadersPipedFrom),
    * or null: when no filter before the router reads request bodies and none of it has arrived yet.
    */

@@ -64,6 +64,11 @@ export class RetryState implements TimeoutTarget {
     return RetryDecision.Retry;
   }
 
+  /** Whether a response head of `status` is an outcome `retry_on` retries (with retries left or not). */
+  retriesOnStatus(status: number): boolean {
+    return this.retriable('status', status);
+  }
+
   private retriable(trigger: RetryTrigger, status: number): boolean {
     const on = this.policy.retryOn;
     for (let i = 0; i < on.length; i++) if (matches(on[i]!, trigger, status, this.policy)) return true;

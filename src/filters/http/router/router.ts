@@ -294,22 +294,18 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
   onUpstreamHeaders(up: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
     if (up !== this.upstream) return;
-    this.cluster!.recordRtt(up.host!, up.attachedAtMs);
-    this.cluster!.outlier?.recordStatus(up.host!.slot, head.status);
+    this.upstreamAnswered(up, head.status);
     // The status alone decides, body or not (Envoy's wouldRetryFromHeaders). A response that ended
     // here leaves its connection reusable; one with a body to come is reset by releaseUpstream.
     if (this.tryRetry('status', head.status)) return;
     this.retry?.release(); // this response is the last attempt's outcome
-    this.responseStarted = true;
-    this.retainBody = false;
+    const serviceMs = this.responseAccepted(up, head.status);
     const headers = head.headers;
     for (let i = 0; i < HOP_BY_HOP_FIELDS.length; i++) headers.remove(HOP_BY_HOP_FIELDS[i]!);
-    const serviceMs = this.now() - up.startMs;
     if (!this.shared.config.suppressEnvoyHeaders) {
       headers.set('x-envoy-upstream-service-time', String(serviceMs));
     }
     this.matched!.applyResponseHeaders(headers, this.callbacks, this.clusterName);
-    this.stats!.recordResponse(head.status, serviceMs);
     const cl =
       this.isHead || head.status === 204 || head.status === 304
         ? this.responseLength(headers)
@@ -321,6 +317,49 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     if (endStream || this.callbacks.encodeHeadersPipedFrom?.(head, cl, up.encoder!) !== true) {
       this.callbacks.encodeHeaders(head, cl, endStream);
     }
+  }
+
+  /**
+   * Whether the response head `up` received (still in its codec, status `status`) can go downstream
+   * as it is but for the edits every response gets (onUpstreamHeadersInPlace): the retry policy, if
+   * any, does not retry it, the route edits no response field, and the stream can have it written
+   * natively.
+   */
+  mayProxyHeadInPlace(up: UpstreamRequest, status: number): boolean {
+    return (
+      up === this.upstream &&
+      status >= 200 &&
+      (this.retry === null || !this.retry.retriesOnStatus(status)) &&
+      !this.matched!.editsResponseHeaders(this.clusterName) &&
+      this.callbacks.canProxyResponseHeadFrom?.(up.encoder!) === true
+    );
+  }
+
+  /** onUpstreamHeaders for a head `mayProxyHeadInPlace` accepted: the same accounting, written natively. */
+  onUpstreamHeadersInPlace(up: UpstreamRequest, status: number, endStream: boolean): void {
+    this.upstreamAnswered(up, status);
+    // Not retriable (mayProxyHeadInPlace): this only settles the retry accounting, as for any head.
+    this.tryRetry('status', status);
+    this.retry?.release();
+    const serviceMs = this.responseAccepted(up, status);
+    if (endStream) this.finish();
+    const shownMs = this.shared.config.suppressEnvoyHeaders ? -1 : serviceMs;
+    this.callbacks.proxyResponseHeadFrom!(status, shownMs, endStream, up.encoder!);
+  }
+
+  /** What every upstream response head tells the host's load and health records. */
+  private upstreamAnswered(up: UpstreamRequest, status: number): void {
+    this.cluster!.recordRtt(up.host!, up.attachedAtMs);
+    this.cluster!.outlier?.recordStatus(up.host!.slot, status);
+  }
+
+  /** The response goes downstream: no retry any more; counted. Returns the upstream service time. */
+  private responseAccepted(up: UpstreamRequest, status: number): number {
+    this.responseStarted = true;
+    this.retainBody = false;
+    const serviceMs = this.now() - up.startMs;
+    this.stats!.recordResponse(status, serviceMs);
+    return serviceMs;
   }
 
   onUpstreamData(up: UpstreamRequest, data: Buffer, endStream: boolean): void {

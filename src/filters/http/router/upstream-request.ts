@@ -105,6 +105,14 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
     this.router.onUpstreamHeaders(this, head, endStream);
   }
 
+  decodeHeadersInPlace(status: number, endStream: boolean): boolean {
+    if (this.done || !this.router.mayProxyHeadInPlace(this, status)) return false;
+    this.responseStarted = true;
+    if (endStream) this.done = true;
+    this.router.onUpstreamHeadersInPlace(this, status, endStream);
+    return true;
+  }
+
   decodeData(data: Buffer, endStream: boolean): void {
     if (this.done && !endStream) return;
     if (endStream) this.done = true;

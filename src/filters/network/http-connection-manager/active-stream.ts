@@ -333,6 +333,28 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     return true;
   }
 
+  canProxyResponseHeadFrom(source: RequestEncoder): boolean {
+    if (this.destroyed || this.responseStarted) return false;
+    return (
+      this.hcm.proxiedResponsePlan(this.filters) !== null &&
+      this.encoder.canWriteProxiedHeadFrom?.(source) === true
+    );
+  }
+
+  proxyResponseHeadFrom(status: number, serviceMs: number, endStream: boolean, source: RequestEncoder): void {
+    // beginResponse without a HeaderMap: no filter but the router sees it (proxiedResponsePlan), and
+    // the plan carries the connection manager's edits (finalizeResponseHeaders).
+    this.responseStarted = true;
+    this.status = status;
+    this.encoder.writeProxiedHeadFrom!(
+      this.hcm.proxiedResponsePlan(this.filters)!,
+      serviceMs,
+      endStream,
+      source,
+    );
+    if (endStream) this.onResponseComplete();
+  }
+
   requestBodySource(): ResponseEncoder | null {
     if (this.destroyed || this.bytesReceived > 0 || this.buffered !== null) return null;
     if (this.encoder.encodeHeadersPipedFrom === undefined) return null;

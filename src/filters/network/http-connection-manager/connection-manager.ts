@@ -8,6 +8,7 @@
 import type * as net from 'node:net';
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type {
+  ProxiedResponsePlan,
   RequestDecoder,
   ResponseEncoder,
   ResponseHead,
@@ -15,6 +16,7 @@ import type {
   ServerConnectionCallbacks,
 } from '../../../http/codec';
 import { createServerConnection, type ServerCodecOptions } from '../../../http/server-connection';
+import { isValidHeaderValue } from '../../../http/h1-serialize';
 import {
   createHttp2ServerConnection,
   type Http2CodecStats,
@@ -337,6 +339,22 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     // Envoy's drain for HTTP/1: the client learns not to reuse the connection (not on an upgrade).
     if (this.draining && head.status !== 101) h.set('connection', 'close');
   }
+
+  /**
+   * The connection manager's edits of every upstream response head, for codecs that write them
+   * natively (ResponseEncoder.writeProxiedHeadFrom); null when the stream's `filters` or the access
+   * logs need the head as a HeaderMap (any filter but the router, any access log). The same for every
+   * stream (same factories), so it is worked out on the first.
+   */
+  proxiedResponsePlan(filters: readonly StreamFilter[]): ProxiedResponsePlan | null {
+    if (this.responsePlan === undefined) {
+      const { serverHeaderTransformation, serverName } = this.config;
+      const asIs = filters.length === 1 && this.accessLoggers.length === 0 && isValidHeaderValue(serverName);
+      this.responsePlan = asIs ? { serverMode: serverHeaderTransformation, serverName } : null;
+    }
+    return this.responsePlan;
+  }
+  private responsePlan: ProxiedResponsePlan | null | undefined = undefined;
 
   recordResponse(status: number): void {
     const cls = (status / 100) | 0;

@@ -103,8 +103,6 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
   const assignment = r.object('load_assignment');
   const healthChecks = parseHealthChecks(r);
   const transportSocket = parseUpstreamTransportSocket(r, ctx);
-  if (http.http2 !== null && transportSocket !== null)
-    r.error('transport_socket', 'HTTP/2 to TLS upstreams is not supported by Legate yet (h2c only)');
   return {
     at: r.path,
     name,

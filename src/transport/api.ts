@@ -7,7 +7,7 @@
  */
 import type * as net from 'node:net';
 import type { ExtensionFactory } from '../registry/registry';
-import type { ClientCodecFactory, UpstreamConnector } from '../upstream/transport';
+import type { SocketConnector } from '../upstream/transport';
 import type { StatsLayout, StatsStore } from '../stats/store';
 
 /** Per-listener context a transport factory gets on its worker. */
@@ -104,6 +104,8 @@ export interface UpstreamTransportContext {
   readonly stats: StatsStore | null;
   /** `cluster.<name>.`: TLS stats go under `<prefix>ssl.`, as in Envoy. */
   readonly clusterStatPrefix: string;
+  /** The protocols to offer by ALPN unless the config lists its own (`h2` for HTTP/2 clusters). */
+  readonly defaultAlpn: readonly string[];
 }
 
 /**
@@ -115,6 +117,6 @@ export interface UpstreamTransportSocketFactory<C = unknown> extends ExtensionFa
   /** Plaintext (raw_buffer): the config keeps no transport for such a cluster. */
   readonly plaintext?: true;
   declareStats?(config: C, layout: StatsLayout, clusterStatPrefix: string): void;
-  /** Once per worker per cluster: connections with `codec` (Legate's JS HTTP/1.1 codec) on top. */
-  createConnector(config: C, codec: ClientCodecFactory, ctx: UpstreamTransportContext): UpstreamConnector;
+  /** Once per worker per cluster: how the cluster's pools open their sockets. */
+  createConnector(config: C, ctx: UpstreamTransportContext): SocketConnector;
 }

@@ -8,7 +8,7 @@ import { createClientConnection } from '../http/client-connection';
 import type { Registry } from '../registry/registry';
 import { buildAt, buildEach } from '../config/build-error';
 import { Cluster } from './cluster';
-import { tcpConnector, type UpstreamConnector } from './transport';
+import { tcpSocketConnector, withCodec, type SocketConnector, type UpstreamConnector } from './transport';
 import type { DnsResolver, HostDiscovery } from './discovery/api';
 import { systemDnsResolver } from './discovery/dns-resolver';
 import { LogicalDnsDiscovery } from './discovery/logical-dns';
@@ -32,7 +32,7 @@ export interface ClusterManagerDeps {
   nowMs(): number;
   /** Defaults to the system resolver. */
   readonly dnsResolver?: DnsResolver;
-  /** Defaults to TCP with Legate's JS HTTP/1.1 codec. */
+  /** How HTTP/1.1 pools of plaintext clusters connect: defaults to TCP with Legate's JS codec. */
   readonly connector?: UpstreamConnector;
   /** This worker's stats, for what transport sockets count (absent in unit tests: no stats). */
   readonly stats?: StatsStore;
@@ -53,20 +53,30 @@ export class ClusterManager {
       random: () => deps.random(),
       nowMs: () => deps.nowMs(),
     };
-    const plainConnector = deps.connector ?? tcpConnector(createClientConnection);
-    // A cluster with a transport socket (TLS) connects through it, with Legate's JS codec on top
-    // (the native engine opens plaintext connections only).
-    const connectorOf = (config: ClusterConfig): UpstreamConnector => {
+    const plainConnector = deps.connector ?? withCodec(tcpSocketConnector, createClientConnection);
+    // A cluster with a transport socket (TLS) opens its sockets through it, with Legate's JS codec
+    // on top for HTTP/1.1 (the native engine opens plaintext connections only).
+    const socketConnectorOf = (config: ClusterConfig): SocketConnector => {
       const socket = config.transportSocket;
-      if (!socket) return plainConnector;
+      if (!socket) return tcpSocketConnector;
       const factory = deps.registry.get(
         'upstream_transport_socket',
         socket.name,
       ) as UpstreamTransportSocketFactory;
-      return factory.createConnector(socket.config, createClientConnection, {
+      return factory.createConnector(socket.config, {
         stats: deps.stats ?? null,
         clusterStatPrefix: `cluster.${config.name}.`,
+        defaultAlpn: config.http2 !== null ? ['h2'] : [],
       });
+    };
+    const connectorsOf = (
+      config: ClusterConfig,
+    ): { connector: UpstreamConnector; socketConnector: SocketConnector } => {
+      const socketConnector = socketConnectorOf(config);
+      const connector = config.transportSocket
+        ? withCodec(socketConnector, createClientConnection)
+        : plainConnector;
+      return { connector, socketConnector };
     };
     const resolver = deps.dnsResolver ?? systemDnsResolver;
     const clusters = buildEach(configs, (config) =>
@@ -77,7 +87,7 @@ export class ClusterManager {
             lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
             lbEnv,
             discovery: discoveryFor(config, deps.hostTable, resolver),
-            connector: connectorOf(config),
+            ...connectorsOf(config),
             stats: deps.clusterStats?.(config.name),
             circuitBreaker: deps.circuitBreaker?.(config),
             outlierThreshold: deps.outlierThreshold,

@@ -10,7 +10,7 @@ import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool } from './conn-pool';
 import { Http2ConnPool } from './h2-conn-pool';
 import type { ConnPool } from './pool';
-import type { UpstreamConnector } from './transport';
+import type { SocketConnector, UpstreamConnector } from './transport';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
 import type { ClusterSlots, HostTable } from './host-table';
@@ -30,7 +30,10 @@ export interface ClusterDeps {
   readonly lbFactory: LbPolicyFactory;
   readonly lbEnv: LbEnv;
   readonly discovery: HostDiscovery;
+  /** How the HTTP/1.1 pools connect (a codec on each connection). */
   readonly connector: UpstreamConnector;
+  /** How the HTTP/2 pools open their sockets (TCP, or the cluster's TLS). */
+  readonly socketConnector: SocketConnector;
   /**
    * The cluster's DEFAULT-priority circuit breaker in this worker (Legate routes have no priority
    * yet). Absent in unit tests: a breaker local to this cluster, with the config's thresholds.
@@ -140,7 +143,12 @@ export class Cluster {
       };
       const http2 = this.config.http2;
       pool = http2
-        ? new Http2ConnPool(host, this.table, { ...common, http2 })
+        ? new Http2ConnPool(host, this.table, {
+            ...common,
+            http2,
+            connector: this.deps.socketConnector,
+            scheme: this.config.transportSocket ? 'https' : 'http',
+          })
         : new Http1ConnPool(host, this.table, { ...common, connector: this.deps.connector });
       this.pools.set(host, pool);
     }

@@ -10,10 +10,12 @@
  * - A failed or timed-out connect fails every waiting request, as the HTTP/1.1 pool does.
  * - Circuit breakers count streams (max_requests), waiting requests (max_pending_requests) and
  *   connections (max_connections); the host table counts active connections and requests.
- * - Plaintext (h2c, prior knowledge) only: TLS clusters with HTTP/2 are refused by the config.
+ * - Connections are opened by the cluster's socket connector: h2c with prior knowledge on TCP, or
+ *   TLS (offering ALPN `h2` unless the cluster's `alpn_protocols` say otherwise); the session
+ *   starts once the socket is connected (and, through TLS, the host verified).
  */
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { ResponseDecoder } from '../http/codec';
 import { Http2ClientStream, type ClientStreamOwner } from '../http/h2/client-stream';
 import { Http2Keepalive } from '../http/h2/keepalive';
@@ -31,6 +33,7 @@ import {
   type PoolFailureReason,
 } from './pool';
 import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
+import type { SocketConnector, UpstreamTransport } from './transport';
 
 export interface Http2ConnPoolOptions {
   connectTimeoutMs: number;
@@ -40,6 +43,10 @@ export interface Http2ConnPoolOptions {
   maxRequestsPerConnection: number;
   circuitBreaker: CircuitBreaker;
   http2: Readonly<Http2ProtocolOptions>;
+  /** Opens the sockets (TCP, or the cluster's TLS). */
+  connector: SocketConnector;
+  /** `:scheme` of the requests: https through TLS. */
+  scheme: 'http' | 'https';
   nowMs(): number;
   stats?: PoolStats;
 }
@@ -65,11 +72,14 @@ class H2Connection implements ClientStreamOwner, ReportedBytes {
   txReported = 0;
   /** connection_keepalive, once connected (null when not configured). */
   keepalive: Http2Keepalive | null = null;
+  /** The socket being opened, then open. */
+  transport: UpstreamTransport | null = null;
+  /** Started once the socket is connected. */
+  session: http2.ClientHttp2Session | null = null;
 
   constructor(
     private readonly pool: Http2ConnPool,
-    readonly socket: net.Socket,
-    readonly session: http2.ClientHttp2Session,
+    readonly scheme: 'http' | 'https',
     now: number,
     connectTimeoutMs: number,
     configuredStreams: number,
@@ -77,6 +87,20 @@ class H2Connection implements ClientStreamOwner, ReportedBytes {
     this.maxStreams = configuredStreams;
     this.openedAt = now;
     this.deadline = now + connectTimeoutMs;
+  }
+
+  get bytesRead(): number {
+    return this.transport?.bytesRead ?? 0;
+  }
+
+  get bytesWritten(): number {
+    return this.transport?.bytesWritten ?? 0;
+  }
+
+  /** Closes the session, or the socket still connecting. */
+  destroy(): void {
+    if (this.session !== null) this.session.destroy();
+    else this.transport?.destroy();
   }
 
   get hasCapacity(): boolean {
@@ -160,7 +184,7 @@ export class Http2ConnPool implements ConnPool {
     this.table.requestStarted(this.host.slot);
     const max = this.options.maxRequestsPerConnection;
     if (max > 0 && conn.started >= max) conn.state = State.Draining;
-    callbacks.onPoolReady(new Http2ClientStream(conn.session, decoder, conn), this.host, conn.started > 1);
+    callbacks.onPoolReady(new Http2ClientStream(conn.session!, decoder, conn), this.host, conn.started > 1);
     return true;
   }
 
@@ -188,19 +212,9 @@ export class Http2ConnPool implements ConnPool {
   private connect(): void {
     const { address, port } = this.host;
     const o = this.options;
-    const socket = net.connect({ host: address, port, noDelay: true });
-    const session = http2.connect(`http://${address.includes(':') ? `[${address}]` : address}:${port}`, {
-      createConnection: () => socket,
-      settings: {
-        initialWindowSize: o.http2.initialStreamWindowSize,
-        headerTableSize: o.http2.hpackTableSize,
-        enablePush: false,
-      },
-    });
     const conn = new H2Connection(
       this,
-      socket,
-      session,
+      o.scheme,
       o.nowMs(),
       o.connectTimeoutMs,
       o.http2.maxConcurrentStreams,
@@ -208,6 +222,34 @@ export class Http2ConnPool implements ConnPool {
     this.connections.add(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
     o.stats?.connectionOpened(true);
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(this.sweep, this.sweepMs);
+      this.sweepTimer.unref();
+    }
+    conn.transport = o.connector(address, port, {
+      onConnected: (socket) => this.startSession(conn, socket),
+      onConnectFailed: (detail) => this.onConnectFailed(conn, 'connection_failure', detail),
+    });
+  }
+
+  /** The socket is connected: the HTTP/2 session starts on it (ready once the peer's SETTINGS came). */
+  private startSession(conn: H2Connection, socket: net.Socket): void {
+    if (conn.state !== State.Connecting) {
+      socket.destroy(); // timed out, or the pool closed, while it connected
+      return;
+    }
+    const { address, port } = this.host;
+    const o = this.options;
+    const authority = `${conn.scheme}://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    const session = http2.connect(authority, {
+      createConnection: () => socket,
+      settings: {
+        initialWindowSize: o.http2.initialStreamWindowSize,
+        headerTableSize: o.http2.hpackTableSize,
+        enablePush: false,
+      },
+    });
+    conn.session = session;
     // Ready once the peer's SETTINGS arrived: until then its stream limit is unknown (Node would
     // assume 100, and a smaller limit would refuse the streams sent beyond it).
     session.on('remoteSettings', (settings: http2.Settings) => {
@@ -229,10 +271,6 @@ export class Http2ConnPool implements ConnPool {
       else this.forget(conn);
       this.openConnectionsForPending();
     });
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(this.sweep, this.sweepMs);
-      this.sweepTimer.unref();
-    }
   }
 
   private onConnected(conn: H2Connection): void {
@@ -241,10 +279,11 @@ export class Http2ConnPool implements ConnPool {
     conn.state = State.Ready;
     o.stats?.connected(o.nowMs() - conn.openedAt);
     // An unanswered PING closes the connection; its streams are reset and may be retried.
+    const session = conn.session!;
     if (o.http2.keepaliveIntervalMs > 0)
-      conn.keepalive = new Http2Keepalive(conn.session, o.http2, () => this.closeConnection(conn));
+      conn.keepalive = new Http2Keepalive(session, o.http2, () => this.closeConnection(conn));
     if (o.http2.initialConnectionWindowSize > 65_535)
-      conn.session.setLocalWindowSize(o.http2.initialConnectionWindowSize);
+      session.setLocalWindowSize(o.http2.initialConnectionWindowSize);
     this.servePending(conn);
     if (conn.active === 0) conn.deadline = this.idleDeadline();
     // More waiting than this connection takes: open another.
@@ -256,14 +295,14 @@ export class Http2ConnPool implements ConnPool {
     this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
     this.options.stats?.connectFailed(reason === 'timeout');
     this.forget(conn);
-    conn.session.destroy();
+    conn.destroy();
     this.pending.failAll(reason, detail, true);
   }
 
   private closeConnection(conn: H2Connection): void {
     if (conn.state === State.Closed) return;
     this.forget(conn);
-    conn.session.destroy();
+    conn.destroy();
   }
 
   /** Removes a connection from every structure and counter (its streams get their resets from Node). */
@@ -279,7 +318,7 @@ export class Http2ConnPool implements ConnPool {
     this.options.circuitBreaker.connectionClosed();
     this.connections.delete(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
-    reportBytes(this.options.stats, conn, conn.socket.bytesRead, conn.socket.bytesWritten);
+    reportBytes(this.options.stats, conn, conn.bytesRead, conn.bytesWritten);
     this.options.stats?.connectionClosed();
     if (this.connections.size === 0 && this.sweepTimer !== null) {
       clearInterval(this.sweepTimer);
@@ -295,7 +334,7 @@ export class Http2ConnPool implements ConnPool {
   private readonly sweep = (): void => {
     const now = this.options.nowMs();
     for (const conn of [...this.connections]) {
-      reportBytes(this.options.stats, conn, conn.socket.bytesRead, conn.socket.bytesWritten);
+      reportBytes(this.options.stats, conn, conn.bytesRead, conn.bytesWritten);
       if (conn.deadline > now) continue;
       if (conn.state === State.Connecting)
         this.onConnectFailed(conn, 'timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);

@@ -1,8 +1,9 @@
 /**
- * How a connection pool reaches a host (the seam between pooling policy and the bytes): a
- * connector opens a transport and, once it is connected, hands the pool an HTTP/1.1 codec on it.
- * Legate's JS path connects with `net` and wraps the socket in its JS codec (`tcpConnector`); the
- * native engine opens its own connections (src/engine/); a TLS transport slots in the same way.
+ * How a connection pool reaches a host (the seam between pooling policy and the bytes). A socket
+ * connector opens a socket to a host — plain TCP (`tcpSocketConnector`) or through a cluster's
+ * transport socket (TLS: handshake done and the host verified) — and hands it over. The HTTP/1.1
+ * pool takes a connector that puts its codec on that socket (`withCodec`), or the native engine's,
+ * which opens its own connections (src/engine/); the HTTP/2 pool starts its session on the socket.
  */
 import * as net from 'node:net';
 import type { ClientConnection, ClientConnectionCallbacks } from '../http/codec';
@@ -27,26 +28,44 @@ export interface UpstreamTransport {
 /** Opens a transport to `address:port` (an IP literal). Calls neither handler method before it returns. */
 export type UpstreamConnector = (address: string, port: number, handler: ConnectHandler) => UpstreamTransport;
 
+/** What a socket connector tells its caller: once, one or the other. */
+export interface SocketHandler {
+  /** Connected (through TLS: handshake done, host verified); the socket is the caller's. */
+  onConnected(socket: net.Socket): void;
+  /** `detail` is for logs and local replies, e.g. "connect error: ECONNREFUSED" or a TLS_error. */
+  onConnectFailed(detail: string): void;
+}
+
+/** Opens a socket to `address:port` (an IP literal). Calls neither handler method before it returns. */
+export type SocketConnector = (address: string, port: number, handler: SocketHandler) => UpstreamTransport;
+
 /** Wraps a connected socket in an HTTP/1.1 client codec (`createClientConnection`). */
 export type ClientCodecFactory = (
   socket: net.Socket,
   callbacks: ClientConnectionCallbacks,
 ) => ClientConnection;
 
-/** TCP with `net` (no happy-eyeballs: addresses are IP literals) and a JS codec on the socket. */
-export function tcpConnector(codec: ClientCodecFactory): UpstreamConnector {
-  return (address, port, handler) => {
-    const socket = net.connect({ host: address, port, noDelay: true });
-    const onConnect = (): void => {
-      socket.removeListener('error', onError);
-      handler.onConnected(codec(socket, handler));
-    };
-    const onError = (err: NodeJS.ErrnoException): void => {
-      socket.removeListener('connect', onConnect);
-      handler.onConnectFailed(`connect error: ${err.code ?? err.message}`);
-    };
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-    return socket;
+/** TCP with `net` (no happy-eyeballs: addresses are IP literals). */
+export const tcpSocketConnector: SocketConnector = (address, port, handler) => {
+  const socket = net.connect({ host: address, port, noDelay: true });
+  const onConnect = (): void => {
+    socket.removeListener('error', onError);
+    handler.onConnected(socket);
   };
+  const onError = (err: NodeJS.ErrnoException): void => {
+    socket.removeListener('connect', onConnect);
+    handler.onConnectFailed(`connect error: ${err.code ?? err.message}`);
+  };
+  socket.once('connect', onConnect);
+  socket.once('error', onError);
+  return socket;
+};
+
+/** The HTTP/1.1 pool's connector over `connect`: `codec` on each socket, reporting to the pool. */
+export function withCodec(connect: SocketConnector, codec: ClientCodecFactory): UpstreamConnector {
+  return (address, port, handler) =>
+    connect(address, port, {
+      onConnected: (socket) => handler.onConnected(codec(socket, handler)),
+      onConnectFailed: (detail) => handler.onConnectFailed(detail),
+    });
 }

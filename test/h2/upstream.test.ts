@@ -12,19 +12,9 @@ import * as net from 'node:net';
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import { promisify } from 'node:util';
-import {
-  indent,
-  request,
-  runLegate,
-  startLegate,
-  stat,
-  withLegate,
-  type LegateProcess,
-} from '../integration/harness';
+import { indent, request, startLegate, stat, withLegate, type LegateProcess } from '../integration/harness';
 import { h2Connect, h2Request } from './h2-client';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { certPath, pem } from '../tls/fixtures';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -43,9 +33,13 @@ interface H2Origin {
  * `/echo` answers the body's length and hash; `/bytes/N` N bytes with Content-Length; `/trailers`
  * a body and `grpc-status` trailers; `/slow` after 300 ms. Every response says which session.
  */
-function startH2Origin(maxConcurrentStreams = 100): Promise<H2Origin> {
+function startH2Origin(maxConcurrentStreams = 100, tls = false): Promise<H2Origin> {
   // Node's default session memory (10 MB) would refuse the 20 × 1 MiB streams of the matrix.
-  const server = http2.createServer({ settings: { maxConcurrentStreams }, maxSessionMemory: 256 });
+  const options = { settings: { maxConcurrentStreams }, maxSessionMemory: 256 };
+  // Through TLS: HTTP/2 only, chosen by ALPN (a client that offers no `h2` is refused).
+  const server = tls
+    ? http2.createSecureServer({ ...options, key: pem('server-rsa.key'), cert: pem('server-rsa.crt') })
+    : http2.createServer(options);
   const sockets = new Set<net.Socket>();
   const origin: H2Origin = {
     port: 0,
@@ -58,7 +52,7 @@ function startH2Origin(maxConcurrentStreams = 100): Promise<H2Origin> {
         server.close(() => resolve());
       }),
   };
-  server.on('connection', (s: net.Socket) => {
+  server.on(tls ? 'secureConnection' : 'connection', (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -101,6 +95,7 @@ function startH2Origin(maxConcurrentStreams = 100): Promise<H2Origin> {
                 length: body.length,
                 sha: sha(body),
                 authority: headers[':authority'],
+                scheme: headers[':scheme'],
                 te: headers.te ?? null,
                 connection: headers.connection ?? null,
               }),
@@ -321,26 +316,44 @@ test('an HTTP/2 upstream that is down: 503 connection failure, counted', async (
   });
 });
 
-test('HTTP/2 to a TLS cluster is a located config error', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-h2-up-'));
-  const file = path.join(dir, 'envoy.yaml');
-  fs.writeFileSync(
-    file,
-    yaml(
-      1,
-      '{}',
-      `transport_socket:
+/** The cluster's UpstreamTlsContext trusting `ca` (a fixture), SNI a.example. */
+const upstreamTls = (ca: string): string => `transport_socket:
   name: envoy.transport_sockets.tls
   typed_config:
-    "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
-    ),
-  );
-  const r = await runLegate(['--mode', 'validate', '-c', file]);
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stdout + r.stderr,
-    /envoy\.yaml:\d+:\d+: error: static_resources\.clusters\[0\]\.transport_socket: HTTP\/2 to TLS upstreams is not supported by Legate yet/,
-  );
+    "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+    sni: a.example
+    common_tls_context:
+      validation_context: { trusted_ca: { filename: ${certPath(ca)} } }`;
+
+test('HTTP/2 to a TLS cluster: ALPN h2 offered, :scheme https, the host verified; a host that fails verification is a 503', async () => {
+  const o = await startH2Origin(100, true);
+  try {
+    await withLegate(yaml(o.port, '{}', upstreamTls('ca.crt')), { concurrency: 1 }, async (p) => {
+      const session = await h2Connect(p.ports.get('h2')!);
+      const responses = [
+        await request(p.ports.get('h1')!, { path: '/echo', method: 'POST', body: 'hello' }),
+        await h2Request(session, { path: '/echo', method: 'POST', body: Buffer.from('hello') }),
+      ];
+      session.close();
+      for (const r of responses) {
+        assert.equal(r.status, 200);
+        const seen = JSON.parse(r.body.toString()) as { length: number; scheme: string };
+        assert.equal(seen.length, 5);
+        assert.equal(seen.scheme, 'https');
+      }
+      assert.equal(o.sessions, 1, 'both requests on one multiplexed TLS connection');
+      assert.equal(await stat(p, 'cluster.h2.ssl.handshake'), 1);
+    });
+    await withLegate(yaml(o.port, '{}', upstreamTls('other-ca.crt')), { concurrency: 1 }, async (p) => {
+      const r = await request(p.ports.get('h1')!, { path: '/echo' });
+      assert.equal(r.status, 503);
+      assert.match(r.body.toString(), /TLS_error:\|CERTIFICATE_VERIFY_FAILED/);
+      assert.equal(await stat(p, 'cluster.h2.ssl.fail_verify_error'), 1);
+      assert.equal(await stat(p, 'cluster.h2.upstream_cx_connect_fail'), 1);
+    });
+  } finally {
+    await o.close();
+  }
 });
 
 test('a stream the upstream refuses (REFUSED_STREAM) is retried under retry_on refused-stream, else 503', async () => {

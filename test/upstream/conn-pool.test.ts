@@ -6,7 +6,7 @@ import type { PoolStats } from '../../src/stats/cluster-stats';
 import { HostColumn } from '../../src/upstream/host-table';
 import { until } from './helpers';
 import { createClientConnection } from '../../src/http/client-connection';
-import { tcpConnector } from '../../src/upstream/transport';
+import { tcpSocketConnector, withCodec } from '../../src/upstream/transport';
 import { closedPort, makePool, send, startServer, TestRequest, unresponsiveListener } from './pool-harness';
 
 test('sequential requests reuse one keep-alive connection; the host table counts them', async () => {
@@ -227,7 +227,7 @@ test('a connection whose codec is not reusable is closed instead of pooled, and 
   // holding unparsed bytes would report it).
   let dirty = false;
   const { pool } = makePool(server.port, {
-    connector: tcpConnector((socket, callbacks) => {
+    connector: withCodec(tcpSocketConnector, (socket, callbacks) => {
       const codec = createClientConnection(socket, callbacks);
       return {
         newStream: (decoder) => codec.newStream(decoder),

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClusterConfig } from '../../src/config/bootstrap';
 import { Cluster } from '../../src/upstream/cluster';
-import type { UpstreamConnector } from '../../src/upstream/transport';
 import type { DnsResolver } from '../../src/upstream/discovery/api';
 import { filterFamily, systemDnsResolver } from '../../src/upstream/discovery/dns-resolver';
 import { LogicalDnsDiscovery } from '../../src/upstream/discovery/logical-dns';
@@ -13,7 +12,7 @@ import { NO_LB_CONTEXT } from '../../src/upstream/lb/api';
 import { roundRobinFactory } from '../../src/upstream/lb/round-robin';
 import { clusterConfig, countPicks, endpoint, lbEnv, until } from './helpers';
 
-const noConnections: UpstreamConnector = () => {
+const noConnections = (): never => {
   throw new Error('these tests open no connection');
 };
 
@@ -29,6 +28,7 @@ function dnsCluster(config: ClusterConfig, resolver: DnsResolver): { cluster: Cl
     lbEnv: lbEnv(table),
     discovery,
     connector: noConnections,
+    socketConnector: noConnections,
   });
   return { cluster, table };
 }

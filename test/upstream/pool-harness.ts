@@ -12,7 +12,7 @@ import { HeaderMap } from '../../src/http/header-map';
 import { Http1ConnPool, type ConnPoolOptions } from '../../src/upstream/conn-pool';
 import type { PoolCallbacks, PoolFailureReason } from '../../src/upstream/pool';
 import { Host } from '../../src/upstream/host';
-import { tcpConnector } from '../../src/upstream/transport';
+import { tcpSocketConnector, withCodec } from '../../src/upstream/transport';
 import { HostTable } from '../../src/upstream/host-table';
 import { localCircuitBreaker } from '../../src/upstream/circuit-breakers';
 import { defaultThresholds } from '../../src/config/circuit-breakers';
@@ -148,7 +148,7 @@ export function makePool(
     idleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: 0,
     circuitBreaker: localCircuitBreaker(config),
-    connector: tcpConnector(createClientConnection),
+    connector: withCodec(tcpSocketConnector, createClientConnection),
     nowMs: monotonicMs,
     ...poolOptions,
   });

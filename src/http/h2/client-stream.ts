@@ -17,6 +17,8 @@ const CONNECTION_SPECIFIC = new Set([...HOP_BY_HOP_FIELDS, 'host']);
 
 /** What the pool hears from a stream. */
 export interface ClientStreamOwner {
+  /** The requests' `:scheme`: https on a TLS connection. */
+  readonly scheme: 'http' | 'https';
   /** The stream is over (response complete, or reset): its slot on the connection is free. */
   streamDone(stream: Http2ClientStream, refused: boolean): void;
 }
@@ -40,7 +42,7 @@ export class Http2ClientStream implements RequestEncoder {
     const fields: http2.OutgoingHttpHeaders = {
       ':method': head.method,
       ':path': head.path,
-      ':scheme': 'http',
+      ':scheme': this.owner.scheme,
       ':authority': head.headers.get('host') ?? '',
     };
     const names = head.headers.names;

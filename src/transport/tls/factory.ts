@@ -40,7 +40,7 @@ export const upstreamTlsFactory: UpstreamTransportSocketFactory<UpstreamTlsConfi
   declareStats(config, layout, prefix) {
     declareSslStats(layout, prefix, config.common);
   },
-  createConnector(config, codec, ctx) {
-    return upstreamTlsConnector(config, codec, ctx);
+  createConnector(config, ctx) {
+    return upstreamTlsConnector(config, ctx);
   },
 };

@@ -1,8 +1,7 @@
 /**
- * TLS to a cluster's hosts (Envoy's ClientSslSocket) with node:tls, behind the connection pool's
- * UpstreamConnector seam: the pool gets Legate's JS HTTP/1.1 codec on the TLS socket once the
- * handshake succeeded and the host's certificate passed verification. One SecureContext per
- * cluster per worker, built at startup.
+ * TLS to a cluster's hosts (Envoy's ClientSslSocket) with node:tls, behind the connection pools'
+ * SocketConnector seam: the pool gets the TLS socket once the handshake succeeded and the host's
+ * certificate passed verification. One SecureContext per cluster per worker, built at startup.
  *
  * As in Envoy, a host's certificate is verified only with `validation_context.trusted_ca` (chain,
  * and `crl`), `verify_certificate_hash` / `verify_certificate_spki` (pins) and
@@ -11,7 +10,7 @@
  * the router puts in its 503 body (`transport failure reason: …`) and logs as UF.
  */
 import * as tls from 'node:tls';
-import type { ClientCodecFactory, UpstreamConnector } from '../../upstream/transport';
+import type { SocketConnector } from '../../upstream/transport';
 import type { UpstreamTransportContext } from '../api';
 import type { UpstreamTlsConfig } from './config';
 import { secureContextOptions } from './downstream';
@@ -35,9 +34,14 @@ export class UpstreamTlsClient {
   private readonly sans: SanMatchers;
   private readonly pins: CertificatePins;
 
+  /**
+   * `defaultAlpn`: the protocols offered when the config lists none (`alpn_protocols`), as Envoy
+   * offers the cluster's own protocol (`h2` for an HTTP/2 cluster); empty: no ALPN.
+   */
   constructor(
     config: UpstreamTlsConfig,
     private readonly stats: SslStats | null,
+    defaultAlpn: readonly string[] = [],
   ) {
     const { common } = config;
     this.verifyChain = common.validation !== null && common.validation.trustedCa !== '';
@@ -46,7 +50,12 @@ export class UpstreamTlsClient {
     this.options = {
       secureContext: tls.createSecureContext(secureContextOptions(common)),
       servername: config.sni === '' ? undefined : config.sni,
-      ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
+      ALPNProtocols:
+        common.alpnProtocols.length > 0
+          ? common.alpnProtocols
+          : defaultAlpn.length > 0
+            ? [...defaultAlpn]
+            : undefined,
       // Verification is decided on 'secureConnect' (below), so that it is counted and reported.
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
@@ -75,11 +84,10 @@ export class UpstreamTlsClient {
 
 export function upstreamTlsConnector(
   config: UpstreamTlsConfig,
-  codec: ClientCodecFactory,
   ctx: UpstreamTransportContext,
-): UpstreamConnector {
+): SocketConnector {
   const stats = ctx.stats === null ? null : new SslStats(ctx.stats, ctx.clusterStatPrefix, config.common);
-  const client = new UpstreamTlsClient(config, stats);
+  const client = new UpstreamTlsClient(config, stats, ctx.defaultAlpn);
   /**
    * The last session each host gave this worker, offered on the next connection to it: a pool's
    * new connections resume instead of doing a full handshake (Envoy keeps sessions per context too).
@@ -105,7 +113,7 @@ export function upstreamTlsConnector(
         return;
       }
       stats?.negotiated(socket.getProtocol() ?? '', socket.getCipher().name, socket.isSessionReused());
-      handler.onConnected(codec(socket, handler));
+      handler.onConnected(socket);
     };
     const onError = (err: NodeJS.ErrnoException): void => {
       socket.removeListener('secureConnect', onSecure);

@@ -351,8 +351,13 @@ export interface ClusterConfig {
   perConnectionBufferLimitBytes: number; // 1 MiB
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   maxRequestsPerConnection: number; // 0 = unlimited
-  /** HTTP/2 (h2c) to the hosts with these options (explicit_http_config or the cluster field); null/absent: HTTP/1.1. */
+  /**
+   * HTTP/2 to the hosts with these options (explicit_http_config or the cluster field); null/absent:
+   * HTTP/1.1. With `alpn`, the options of HTTP/2 when ALPN chooses it.
+   */
   http2?: Http2ProtocolOptions | null;
+  /** auto_config: ALPN with each host chooses HTTP/2 or HTTP/1.1 (TLS clusters only). */
+  alpn?: boolean;
   dnsRefreshRateMs: number; // 5000
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
   /**

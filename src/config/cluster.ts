@@ -88,6 +88,8 @@ interface UpstreamHttpOptions {
   maxRequestsPerConnection: number;
   /** HTTP/2 to the hosts, with these options; null: HTTP/1.1. */
   http2: Http2ProtocolOptions | null;
+  /** auto_config: ALPN chooses (`http2` holds the HTTP/2 options then). */
+  alpn: boolean;
 }
 
 export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterConfig {
@@ -103,6 +105,12 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
   const assignment = r.object('load_assignment');
   const healthChecks = parseHealthChecks(r);
   const transportSocket = parseUpstreamTransportSocket(r, ctx);
+  // Envoy's AutoHttpConfig: "This can only be used with transport sockets which support ALPN".
+  if (http.alpn && transportSocket === null)
+    r.error(
+      'typed_extension_protocol_options',
+      'auto_config needs a TLS transport_socket (ALPN chooses the protocol)',
+    );
   return {
     at: r.path,
     name,
@@ -116,6 +124,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     idleTimeoutMs: http.idleTimeoutMs,
     maxRequestsPerConnection: http.maxRequestsPerConnection,
     http2: http.http2,
+    alpn: http.alpn,
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
     circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
@@ -307,7 +316,12 @@ function parseHealthCheckPort(endpoint: ObjectReader, type: string): Pick<Endpoi
  * `typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']`.
  */
 function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
-  const options: UpstreamHttpOptions = { idleTimeoutMs: 3_600_000, maxRequestsPerConnection: 0, http2: null };
+  const options: UpstreamHttpOptions = {
+    idleTimeoutMs: 3_600_000,
+    maxRequestsPerConnection: 0,
+    http2: null,
+    alpn: false,
+  };
   const legacyHttp2 = r.object('http2_protocol_options');
   if (legacyHttp2 !== null) {
     r.warn(
@@ -337,7 +351,6 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     }
     rejectUnsupported(http, [
       'use_downstream_protocol_config',
-      'auto_config',
       'upstream_http_protocol_options',
       'http_filters',
       'header_validation_config',
@@ -351,6 +364,15 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
       if (h2 !== null) options.http2 = parseHttp2ProtocolOptions(h2);
       const http1 = explicit.object('http_protocol_options');
       for (const field of http1?.presentFields() ?? []) http1!.unsupported(field);
+    }
+    const auto = http.object('auto_config');
+    if (auto) {
+      rejectUnsupported(auto, ['http3_protocol_options', 'alternate_protocols_cache_options']);
+      const h2 = auto.object('http2_protocol_options');
+      options.http2 = parseHttp2ProtocolOptions(h2);
+      const http1 = auto.object('http_protocol_options');
+      for (const field of http1?.presentFields() ?? []) http1!.unsupported(field);
+      options.alpn = true;
     }
     readCommonOptions(http.object('common_http_protocol_options'), options);
   }

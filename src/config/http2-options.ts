@@ -23,7 +23,7 @@ export interface Http2ProtocolOptions {
   keepaliveJitterPercent: number;
 }
 
-const DEFAULT_HTTP2_OPTIONS: Readonly<Http2ProtocolOptions> = {
+export const DEFAULT_HTTP2_OPTIONS: Readonly<Http2ProtocolOptions> = {
   maxConcurrentStreams: 100,
   initialStreamWindowSize: 65_536,
   initialConnectionWindowSize: 1_048_576,

@@ -66,7 +66,8 @@ export class ClusterManager {
       return factory.createConnector(socket.config, {
         stats: deps.stats ?? null,
         clusterStatPrefix: `cluster.${config.name}.`,
-        defaultAlpn: config.http2 !== null ? ['h2'] : [],
+        // Envoy offers the cluster's protocol(s) when the TLS context names none.
+        defaultAlpn: config.alpn ? ['h2', 'http/1.1'] : config.http2 ? ['h2'] : [],
       });
     };
     const connectorsOf = (
@@ -88,6 +89,7 @@ export class ClusterManager {
             lbEnv,
             discovery: discoveryFor(config, deps.hostTable, resolver),
             ...connectorsOf(config),
+            http1Connector: (connect) => withCodec(connect, createClientConnection),
             stats: deps.clusterStats?.(config.name),
             circuitBreaker: deps.circuitBreaker?.(config),
             outlierThreshold: deps.outlierThreshold,

@@ -11,6 +11,8 @@ import { Http1ConnPool } from './conn-pool';
 import { Http2ConnPool } from './h2-conn-pool';
 import type { ConnPool } from './pool';
 import type { SocketConnector, UpstreamConnector } from './transport';
+import { AlpnConnPool, primedConnector, type AlpnProtocol } from './alpn-conn-pool';
+import { DEFAULT_HTTP2_OPTIONS } from '../config/http2-options';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
 import type { ClusterSlots, HostTable } from './host-table';
@@ -34,6 +36,8 @@ export interface ClusterDeps {
   readonly connector: UpstreamConnector;
   /** How the HTTP/2 pools open their sockets (TCP, or the cluster's TLS). */
   readonly socketConnector: SocketConnector;
+  /** Legate's HTTP/1.1 codec over sockets `connect` opens (auto_config's HTTP/1.1 pools). */
+  http1Connector(connect: SocketConnector): UpstreamConnector;
   /**
    * The cluster's DEFAULT-priority circuit breaker in this worker (Legate routes have no priority
    * yet). Absent in unit tests: a breaker local to this cluster, with the config's thresholds.
@@ -133,26 +137,47 @@ export class Cluster {
     let pool = this.pools.get(host);
     if (pool === undefined) {
       if (!this.circuitBreaker.tryCreatePool()) return null;
-      const common = {
-        connectTimeoutMs: this.config.connectTimeoutMs,
-        idleTimeoutMs: this.config.idleTimeoutMs,
-        maxRequestsPerConnection: this.config.maxRequestsPerConnection,
-        circuitBreaker: this.circuitBreaker,
-        nowMs: this.nowMs,
-        stats: this.deps.stats,
-      };
-      const http2 = this.config.http2;
-      pool = http2
-        ? new Http2ConnPool(host, this.table, {
-            ...common,
-            http2,
-            connector: this.deps.socketConnector,
-            scheme: this.config.transportSocket ? 'https' : 'http',
+      const { config, deps } = this;
+      pool = config.alpn
+        ? new AlpnConnPool(host, {
+            connector: deps.socketConnector,
+            connectTimeoutMs: config.connectTimeoutMs,
+            circuitBreaker: this.circuitBreaker,
+            table: this.table,
+            stats: deps.stats,
+            createPool: (protocol, first) => {
+              const connect =
+                first === null ? deps.socketConnector : primedConnector(first, deps.socketConnector);
+              return this.protocolPool(host, protocol, connect);
+            },
           })
-        : new Http1ConnPool(host, this.table, { ...common, connector: this.deps.connector });
+        : this.protocolPool(host, config.http2 ? 'h2' : 'http/1.1', null);
       this.pools.set(host, pool);
     }
     return pool;
+  }
+
+  /** A pool of one protocol for `host`, opening its sockets with `connect` (null: the cluster's own). */
+  private protocolPool(host: Host, protocol: AlpnProtocol, connect: SocketConnector | null): ConnPool {
+    const { config, deps } = this;
+    const common = {
+      connectTimeoutMs: config.connectTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxRequestsPerConnection: config.maxRequestsPerConnection,
+      circuitBreaker: this.circuitBreaker,
+      nowMs: this.nowMs,
+      stats: deps.stats,
+    };
+    if (protocol === 'h2') {
+      return new Http2ConnPool(host, this.table, {
+        ...common,
+        http2: config.http2 ?? DEFAULT_HTTP2_OPTIONS,
+        connector: connect ?? deps.socketConnector,
+        scheme: config.transportSocket ? 'https' : 'http',
+      });
+    }
+    const connector = connect === null ? deps.connector : deps.http1Connector(connect);
+    return new Http1ConnPool(host, this.table, { ...common, connector });
   }
 
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */

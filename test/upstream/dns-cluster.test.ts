@@ -29,6 +29,7 @@ function dnsCluster(config: ClusterConfig, resolver: DnsResolver): { cluster: Cl
     discovery,
     connector: noConnections,
     socketConnector: noConnections,
+    http1Connector: noConnections,
   });
   return { cluster, table };
 }

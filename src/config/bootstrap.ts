@@ -358,6 +358,10 @@ export interface ClusterConfig {
   http2?: Http2ProtocolOptions | null;
   /** auto_config: ALPN with each host chooses HTTP/2 or HTTP/1.1 (TLS clusters only). */
   alpn?: boolean;
+  /** upstream_http_protocol_options.auto_sni: each request's Host (without port) is the TLS server name. */
+  autoSni?: boolean;
+  /** upstream_http_protocol_options.auto_san_validation: the host's certificate must cover that name. */
+  autoSanValidation?: boolean;
   dnsRefreshRateMs: number; // 5000
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
   /**

@@ -49,7 +49,6 @@ const UNSUPPORTED_CLUSTER_FIELDS = [
   'cluster_type',
   'eds_cluster_config',
   'http_protocol_options',
-  'upstream_http_protocol_options',
   'protocol_selection',
   'lb_subset_config',
   'upstream_bind_config',
@@ -90,6 +89,8 @@ interface UpstreamHttpOptions {
   http2: Http2ProtocolOptions | null;
   /** auto_config: ALPN chooses (`http2` holds the HTTP/2 options then). */
   alpn: boolean;
+  autoSni: boolean;
+  autoSanValidation: boolean;
 }
 
 export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterConfig {
@@ -125,6 +126,8 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     maxRequestsPerConnection: http.maxRequestsPerConnection,
     http2: http.http2,
     alpn: http.alpn,
+    autoSni: http.autoSni,
+    autoSanValidation: http.autoSanValidation,
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
     circuitBreakers: parseCircuitBreakers(r.object('circuit_breakers')),
@@ -321,7 +324,14 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     maxRequestsPerConnection: 0,
     http2: null,
     alpn: false,
+    autoSni: false,
+    autoSanValidation: false,
   };
+  const legacyUpstream = r.object('upstream_http_protocol_options');
+  if (legacyUpstream !== null) {
+    r.warn('upstream_http_protocol_options', 'deprecated; use typed_extension_protocol_options');
+    readUpstreamHttpProtocolOptions(legacyUpstream, options);
+  }
   const legacyHttp2 = r.object('http2_protocol_options');
   if (legacyHttp2 !== null) {
     r.warn(
@@ -349,12 +359,8 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     if (http.requiredString('@type').replace(/^type\.googleapis\.com\//, '') !== HTTP_PROTOCOL_OPTIONS_KEY) {
       http.error('@type', `must be type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`);
     }
-    rejectUnsupported(http, [
-      'use_downstream_protocol_config',
-      'upstream_http_protocol_options',
-      'http_filters',
-      'header_validation_config',
-    ]);
+    readUpstreamHttpProtocolOptions(http.object('upstream_http_protocol_options'), options);
+    rejectUnsupported(http, ['use_downstream_protocol_config', 'http_filters', 'header_validation_config']);
     http.oneOf(['explicit_http_config', 'use_downstream_protocol_config', 'auto_config'], false);
     const explicit = http.object('explicit_http_config');
     if (explicit) {
@@ -377,6 +383,14 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     readCommonOptions(http.object('common_http_protocol_options'), options);
   }
   return options;
+}
+
+/** auto_sni and auto_san_validation (Envoy's UpstreamHttpProtocolOptions). */
+function readUpstreamHttpProtocolOptions(r: ObjectReader | null, into: UpstreamHttpOptions): void {
+  if (!r) return;
+  rejectUnsupported(r, ['override_auto_sni_header']);
+  into.autoSni = r.bool('auto_sni', false);
+  into.autoSanValidation = r.bool('auto_san_validation', false);
 }
 
 function readCommonOptions(common: ObjectReader | null, into: UpstreamHttpOptions): void {

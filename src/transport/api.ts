@@ -106,6 +106,8 @@ export interface UpstreamTransportContext {
   readonly clusterStatPrefix: string;
   /** The protocols to offer by ALPN unless the config lists its own (`h2` for HTTP/2 clusters). */
   readonly defaultAlpn: readonly string[];
+  /** auto_san_validation: a host's certificate must cover the server name of the connection (auto_sni). */
+  readonly autoSanValidation: boolean;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface AlpnConnPoolOptions {
   /** The cluster's TLS, offering h2 and http/1.1. */
   connector: SocketConnector;
   connectTimeoutMs: number;
+  /** The TLS server name of this host's connections (auto_sni), over the cluster's. */
+  serverName?: string;
   circuitBreaker: CircuitBreaker;
   /** A failed first connection is counted as the pools count theirs (the chosen pool counts the rest). */
   table: HostTable;
@@ -105,12 +107,17 @@ export class AlpnConnPool implements ConnPool {
       this.probe?.destroy();
       this.firstConnectFailed('timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);
     }, this.options.connectTimeoutMs);
-    this.probe = this.options.connector(address, port, {
-      onConnected: (socket) => this.onFirstConnection(socket),
-      onConnectFailed: (detail) => {
-        if (this.probe !== null) this.firstConnectFailed('connection_failure', detail);
+    this.probe = this.options.connector(
+      address,
+      port,
+      {
+        onConnected: (socket) => this.onFirstConnection(socket),
+        onConnectFailed: (detail) => {
+          if (this.probe !== null) this.firstConnectFailed('connection_failure', detail);
+        },
       },
-    });
+      this.options.serverName,
+    );
   }
 
   private firstConnectFailed(reason: 'connection_failure' | 'timeout', detail: string): void {
@@ -168,10 +175,10 @@ export class AlpnConnPool implements ConnPool {
  */
 export function primedConnector(first: net.Socket, then: SocketConnector): SocketConnector {
   let socket: net.Socket | null = first;
-  return (address, port, handler) => {
+  return (address, port, handler, serverName) => {
     const ready = socket;
     socket = null;
-    if (ready === null || ready.destroyed) return then(address, port, handler);
+    if (ready === null || ready.destroyed) return then(address, port, handler, serverName);
     process.nextTick(() => handler.onConnected(ready));
     return ready;
   };

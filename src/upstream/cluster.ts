@@ -12,6 +12,8 @@ import { Http2ConnPool } from './h2-conn-pool';
 import type { ConnPool } from './pool';
 import type { SocketConnector, UpstreamConnector } from './transport';
 import { AlpnConnPool, primedConnector, type AlpnProtocol } from './alpn-conn-pool';
+import type { RequestHead } from '../http/codec';
+import { isIP } from 'node:net';
 import { DEFAULT_HTTP2_OPTIONS } from '../config/http2-options';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
@@ -130,37 +132,69 @@ export class Cluster {
   }
 
   /**
-   * The connection pool of `host` (a host of this cluster) in this worker; null when a new pool
+   * The connection pool of `host` (a host of this cluster) in this worker, for `request` (auto_sni:
+   * its Host is the TLS server name, a pool per name); null when a new pool
    * would exceed max_connection_pools (Envoy then answers as if no host were healthy).
    */
-  pool(host: Host): ConnPool | null {
-    let pool = this.pools.get(host);
-    if (pool === undefined) {
-      if (!this.circuitBreaker.tryCreatePool()) return null;
-      const { config, deps } = this;
-      pool = config.alpn
-        ? new AlpnConnPool(host, {
-            connector: deps.socketConnector,
-            connectTimeoutMs: config.connectTimeoutMs,
-            circuitBreaker: this.circuitBreaker,
-            table: this.table,
-            stats: deps.stats,
-            createPool: (protocol, first) => {
-              const connect =
-                first === null ? deps.socketConnector : primedConnector(first, deps.socketConnector);
-              return this.protocolPool(host, protocol, connect);
-            },
-          })
-        : this.protocolPool(host, config.http2 ? 'h2' : 'http/1.1', null);
-      this.pools.set(host, pool);
-    }
-    return pool;
+  pool(host: Host, request?: RequestHead): ConnPool | null {
+    if (this.config.autoSni) return this.poolForServerName(host, request && serverNameOf(request));
+    const pool = this.pools.get(host);
+    if (pool !== undefined) return pool;
+    const created = this.newPool(host, undefined);
+    if (created !== null) this.pools.set(host, created);
+    return created;
   }
 
-  /** A pool of one protocol for `host`, opening its sockets with `connect` (null: the cluster's own). */
-  private protocolPool(host: Host, protocol: AlpnProtocol, connect: SocketConnector | null): ConnPool {
+  /** auto_sni: a pool per host and server name (connections to one host for another name differ). */
+  private poolForServerName(host: Host, serverName: string | undefined): ConnPool | null {
+    const key = `${host.key}/${serverName ?? ''}`;
+    const pool = this.sniPools.get(key);
+    if (pool !== undefined) return pool;
+    const created = this.newPool(host, serverName);
+    if (created !== null) this.sniPools.set(key, created);
+    return created;
+  }
+  private readonly sniPools = new Map<string, ConnPool>();
+
+  /** Every pool of the cluster in this worker. */
+  private *allPools(): IterableIterator<ConnPool> {
+    yield* this.pools.values();
+    yield* this.sniPools.values();
+  }
+
+  private newPool(host: Host, serverName: string | undefined): ConnPool | null {
+    if (!this.circuitBreaker.tryCreatePool()) return null;
+    const { config, deps } = this;
+    return config.alpn
+      ? new AlpnConnPool(host, {
+          connector: deps.socketConnector,
+          serverName,
+          connectTimeoutMs: config.connectTimeoutMs,
+          circuitBreaker: this.circuitBreaker,
+          table: this.table,
+          stats: deps.stats,
+          createPool: (protocol, first) => {
+            const connect =
+              first === null ? deps.socketConnector : primedConnector(first, deps.socketConnector);
+            return this.protocolPool(host, protocol, connect, serverName);
+          },
+        })
+      : this.protocolPool(host, config.http2 ? 'h2' : 'http/1.1', null, serverName);
+  }
+
+  /**
+   * A pool of one protocol for `host`, opening its sockets with `connect` (null: the cluster's own)
+   * for TLS server name `serverName` (auto_sni; undefined: the cluster's).
+   */
+  private protocolPool(
+    host: Host,
+    protocol: AlpnProtocol,
+    connect: SocketConnector | null,
+    serverName: string | undefined,
+  ): ConnPool {
     const { config, deps } = this;
     const common = {
+      serverName,
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxRequestsPerConnection: config.maxRequestsPerConnection,
@@ -198,17 +232,18 @@ export class Cluster {
 
   /** Closes idle connections of every pool, and busy ones as their requests complete. */
   drain(): void {
-    for (const pool of this.pools.values()) pool.drain();
+    for (const pool of this.allPools()) pool.drain();
   }
 
   /** Stops discovery and closes every connection now. */
   close(): void {
     this.deps.discovery.stop();
-    for (const pool of this.pools.values()) {
+    for (const pool of this.allPools()) {
       pool.close();
       this.circuitBreaker.poolRemoved();
     }
     this.pools.clear();
+    this.sniPools.clear();
   }
 
   private setHosts(hosts: Host[]): void {
@@ -219,7 +254,26 @@ export class Cluster {
       this.pools.delete(host);
       this.circuitBreaker.poolRemoved();
     }
+    for (const [key, pool] of this.sniPools) {
+      if (kept.has(pool.host)) continue;
+      pool.drain();
+      this.sniPools.delete(key);
+      this.circuitBreaker.poolRemoved();
+    }
     this.currentHosts = hosts;
     this.onHostHealthChanged();
   }
+}
+
+/**
+ * auto_sni's server name for a request: its Host without the port (Envoy's parseAuthority); none
+ * for an IP literal (a TLS server name is a DNS name, RFC 6066) or an absent Host.
+ */
+function serverNameOf(request: RequestHead): string | undefined {
+  const authority = request.headers.get('host');
+  if (authority === undefined || authority === '') return undefined;
+  const name = authority.startsWith('[')
+    ? authority.slice(1, authority.indexOf(']'))
+    : authority.replace(/:\d*$/, '');
+  return name === '' || isIP(name) !== 0 ? undefined : name;
 }

@@ -50,6 +50,8 @@ export interface ConnPoolOptions {
   circuitBreaker: CircuitBreaker;
   /** Opens connections to the host (TCP with Legate's JS codec, or the native engine's). */
   connector: UpstreamConnector;
+  /** The TLS server name of this pool's connections (auto_sni), over the cluster's. */
+  serverName?: string;
   /** Monotonic milliseconds. */
   nowMs(): number;
   /** The cluster's upstream_cx_* stats in this worker (absent in the pool's unit tests). */
@@ -262,7 +264,7 @@ export class Http1ConnPool implements ConnPool {
     this.connecting.push(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
     this.options.stats?.connectionOpened();
-    conn.transport = this.options.connector(this.host.address, this.host.port, conn);
+    conn.transport = this.options.connector(this.host.address, this.host.port, conn, this.options.serverName);
     if (this.sweepTimer === null) {
       this.sweepTimer = setInterval(this.sweep, this.sweepMs);
       this.sweepTimer.unref();

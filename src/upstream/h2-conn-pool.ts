@@ -45,6 +45,8 @@ export interface Http2ConnPoolOptions {
   http2: Readonly<Http2ProtocolOptions>;
   /** Opens the sockets (TCP, or the cluster's TLS). */
   connector: SocketConnector;
+  /** The TLS server name of this pool's connections (auto_sni), over the cluster's. */
+  serverName?: string;
   /** `:scheme` of the requests: https through TLS. */
   scheme: 'http' | 'https';
   nowMs(): number;
@@ -226,10 +228,15 @@ export class Http2ConnPool implements ConnPool {
       this.sweepTimer = setInterval(this.sweep, this.sweepMs);
       this.sweepTimer.unref();
     }
-    conn.transport = o.connector(address, port, {
-      onConnected: (socket) => this.startSession(conn, socket),
-      onConnectFailed: (detail) => this.onConnectFailed(conn, 'connection_failure', detail),
-    });
+    conn.transport = o.connector(
+      address,
+      port,
+      {
+        onConnected: (socket) => this.startSession(conn, socket),
+        onConnectFailed: (detail) => this.onConnectFailed(conn, 'connection_failure', detail),
+      },
+      o.serverName,
+    );
   }
 
   /** The socket is connected: the HTTP/2 session starts on it (ready once the peer's SETTINGS came). */

@@ -25,8 +25,16 @@ export interface UpstreamTransport {
   destroy(): void;
 }
 
-/** Opens a transport to `address:port` (an IP literal). Calls neither handler method before it returns. */
-export type UpstreamConnector = (address: string, port: number, handler: ConnectHandler) => UpstreamTransport;
+/**
+ * Opens a transport to `address:port` (an IP literal). Calls neither handler method before it
+ * returns. `serverName`: the TLS server name of this connection (auto_sni), over the cluster's.
+ */
+export type UpstreamConnector = (
+  address: string,
+  port: number,
+  handler: ConnectHandler,
+  serverName?: string,
+) => UpstreamTransport;
 
 /** What a socket connector tells its caller: once, one or the other. */
 export interface SocketHandler {
@@ -36,8 +44,13 @@ export interface SocketHandler {
   onConnectFailed(detail: string): void;
 }
 
-/** Opens a socket to `address:port` (an IP literal). Calls neither handler method before it returns. */
-export type SocketConnector = (address: string, port: number, handler: SocketHandler) => UpstreamTransport;
+/** Opens a socket to `address:port` (an IP literal), as UpstreamConnector does. */
+export type SocketConnector = (
+  address: string,
+  port: number,
+  handler: SocketHandler,
+  serverName?: string,
+) => UpstreamTransport;
 
 /** Wraps a connected socket in an HTTP/1.1 client codec (`createClientConnection`). */
 export type ClientCodecFactory = (
@@ -63,9 +76,14 @@ export const tcpSocketConnector: SocketConnector = (address, port, handler) => {
 
 /** The HTTP/1.1 pool's connector over `connect`: `codec` on each socket, reporting to the pool. */
 export function withCodec(connect: SocketConnector, codec: ClientCodecFactory): UpstreamConnector {
-  return (address, port, handler) =>
-    connect(address, port, {
-      onConnected: (socket) => handler.onConnected(codec(socket, handler)),
-      onConnectFailed: (detail) => handler.onConnectFailed(detail),
-    });
+  return (address, port, handler, serverName) =>
+    connect(
+      address,
+      port,
+      {
+        onConnected: (socket) => handler.onConnected(codec(socket, handler)),
+        onConnectFailed: (detail) => handler.onConnectFailed(detail),
+      },
+      serverName,
+    );
 }

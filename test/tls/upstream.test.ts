@@ -50,7 +50,7 @@ let lp: LegateProcess;
 let port: number;
 let logFile: string;
 
-const CLUSTERS: Record<string, { origin: () => number; tls: string }> = {
+const CLUSTERS: Record<string, { origin: () => number; tls: string; cluster?: string }> = {
   none: { origin: () => plainOrigin.port, tls: '' },
   verified: {
     origin: () => plainOrigin.port,
@@ -89,6 +89,15 @@ common_tls_context:
     tls: `common_tls_context: { validation_context: { verify_certificate_spki: ["${spkiOf('server-b')}"] } }`,
   },
   nottls: { origin: () => (notTls.address() as net.AddressInfo).port, tls: '' },
+  autosni: {
+    origin: () => plainOrigin.port,
+    tls: `sni: fallback.example
+common_tls_context: { validation_context: { trusted_ca: { filename: ${certPath('ca.crt')} } } }`,
+    cluster: `typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    upstream_http_protocol_options: { auto_sni: true, auto_san_validation: true }`,
+  },
 };
 
 function yaml(): string {
@@ -99,6 +108,7 @@ function yaml(): string {
     .map(
       ([name, c]) => `- name: ${name}
   connect_timeout: 2s
+${indent(c.cluster ?? '', 2)}
   load_assignment:
     cluster_name: ${name}
     endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${c.origin()} } } } }] }]
@@ -152,6 +162,28 @@ test('upstream TLS without verification, with SNI + trusted_ca + SAN + ALPN, wit
   assert.equal(await stat(lp, 'cluster.verified.ssl.handshake'), 1);
   // Envoy's client default is TLS 1.2 only.
   assert.equal(await stat(lp, 'cluster.verified.ssl.versions.TLSv1.2'), 1);
+});
+
+test("auto_sni: each request's Host is the server name (a connection per name); auto_san_validation checks it", async () => {
+  const get = (host: string) => request(port, { path: '/autosni', headers: { host } });
+  const named = await get('a.example');
+  assert.equal(named.status, 200);
+  assert.equal(named.body.toString(), 'a.example - -');
+  const withPort = await get('x.wild.example:8443');
+  assert.equal(withPort.body.toString(), 'x.wild.example - -', 'the port is not part of the name');
+  // An IP literal is no server name: the cluster's own `sni` (not checked against the certificate).
+  const ip = await get('127.0.0.1');
+  assert.equal(ip.status, 200);
+  assert.equal(ip.body.toString(), 'fallback.example - -');
+  const uncovered = await get('b.example');
+  assert.equal(uncovered.status, 503);
+  assert.match(
+    uncovered.body.toString(),
+    /CERTIFICATE_VERIFY_FAILED \(no subject alt name matches the request's host b\.example\)/,
+  );
+  assert.equal(await stat(lp, 'cluster.autosni.ssl.fail_verify_san'), 1);
+  assert.equal((await get('a.example')).body.toString(), 'a.example - -', 'its pool is reused');
+  assert.equal(await stat(lp, 'cluster.autosni.ssl.handshake'), 3, 'one connection per name');
 });
 
 test('each upstream TLS failure is a 503 naming the TLS error, UF, counted', async () => {

@@ -62,8 +62,11 @@ export class UpstreamTlsClient {
     };
   }
 
-  /** Why the host's certificate is refused, or null (counted under ssl.fail_verify_*). */
-  refusal(socket: tls.TLSSocket): string | null {
+  /**
+   * Why the host's certificate is refused, or null (counted under ssl.fail_verify_*).
+   * `requestHost`: auto_san_validation's name, which the certificate must cover.
+   */
+  refusal(socket: tls.TLSSocket, requestHost?: string): string | null {
     const { stats } = this;
     if (this.verifyChain && !socket.authorized) {
       stats?.failVerifyError.inc();
@@ -77,6 +80,10 @@ export class UpstreamTlsClient {
     if (!this.sans.accept(peer)) {
       stats?.failVerifySan.inc();
       return 'CERTIFICATE_VERIFY_FAILED (no subject alt name matches match_typed_subject_alt_names)';
+    }
+    if (requestHost !== undefined && tls.checkServerIdentity(requestHost, peer) !== undefined) {
+      stats?.failVerifySan.inc();
+      return `CERTIFICATE_VERIFY_FAILED (no subject alt name matches the request's host ${requestHost})`;
     }
     return null;
   }
@@ -94,9 +101,15 @@ export function upstreamTlsConnector(
    */
   const sessions = new Map<string, Buffer>();
 
-  return (address, port, handler) => {
-    const key = `${address}:${port}`;
-    const socket = tls.connect({ ...client.options, host: address, port, session: sessions.get(key) });
+  return (address, port, handler, serverName) => {
+    const key = serverName === undefined ? `${address}:${port}` : `${address}:${port}/${serverName}`;
+    const socket = tls.connect({
+      ...client.options,
+      ...(serverName !== undefined ? { servername: serverName } : {}),
+      host: address,
+      port,
+      session: sessions.get(key),
+    });
     socket.on('session', (session: Buffer) => sessions.set(key, session));
     socket.setNoDelay(true);
     let tcpConnected = false;
@@ -105,7 +118,7 @@ export function upstreamTlsConnector(
     };
     const onSecure = (): void => {
       socket.removeListener('error', onError);
-      const refused = client.refusal(socket);
+      const refused = client.refusal(socket, ctx.autoSanValidation ? serverName : undefined);
       if (refused !== null) {
         stats?.connectionError.inc();
         socket.destroy();

@@ -187,7 +187,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     );
     this.callbacks.setUpstreamInfo(this.clusterName!, host === null ? '' : host.key);
     // No pool: max_connection_pools is reached, which Envoy answers like no healthy host.
-    const pool = host === null ? null : cluster.pool(host);
+    const pool = host === null ? null : cluster.pool(host, this.head!);
     if (pool === null) {
       this.stats!.cxNoneHealthy.inc();
       this.finish();

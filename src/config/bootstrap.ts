@@ -358,6 +358,8 @@ export interface ClusterConfig {
   http2?: Http2ProtocolOptions | null;
   /** auto_config: ALPN with each host chooses HTTP/2 or HTTP/1.1 (TLS clusters only). */
   alpn?: boolean;
+  /** use_downstream_protocol_config: HTTP/2 upstream for HTTP/2 requests (`http2` options), else HTTP/1.1. */
+  downstreamProtocol?: boolean;
   /** upstream_http_protocol_options.auto_sni: each request's Host (without port) is the TLS server name. */
   autoSni?: boolean;
   /** upstream_http_protocol_options.auto_san_validation: the host's certificate must cover that name. */

@@ -89,6 +89,8 @@ interface UpstreamHttpOptions {
   http2: Http2ProtocolOptions | null;
   /** auto_config: ALPN chooses (`http2` holds the HTTP/2 options then). */
   alpn: boolean;
+  /** use_downstream_protocol_config: the request's protocol chooses (`http2` likewise). */
+  downstreamProtocol: boolean;
   autoSni: boolean;
   autoSanValidation: boolean;
 }
@@ -126,6 +128,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     maxRequestsPerConnection: http.maxRequestsPerConnection,
     http2: http.http2,
     alpn: http.alpn,
+    downstreamProtocol: http.downstreamProtocol,
     autoSni: http.autoSni,
     autoSanValidation: http.autoSanValidation,
     dnsRefreshRateMs,
@@ -324,6 +327,7 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     maxRequestsPerConnection: 0,
     http2: null,
     alpn: false,
+    downstreamProtocol: false,
     autoSni: false,
     autoSanValidation: false,
   };
@@ -360,7 +364,7 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
       http.error('@type', `must be type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`);
     }
     readUpstreamHttpProtocolOptions(http.object('upstream_http_protocol_options'), options);
-    rejectUnsupported(http, ['use_downstream_protocol_config', 'http_filters', 'header_validation_config']);
+    rejectUnsupported(http, ['http_filters', 'header_validation_config']);
     http.oneOf(['explicit_http_config', 'use_downstream_protocol_config', 'auto_config'], false);
     const explicit = http.object('explicit_http_config');
     if (explicit) {
@@ -379,6 +383,14 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
       const http1 = auto.object('http_protocol_options');
       for (const field of http1?.presentFields() ?? []) http1!.unsupported(field);
       options.alpn = true;
+    }
+    const downstream = http.object('use_downstream_protocol_config');
+    if (downstream) {
+      rejectUnsupported(downstream, ['http3_protocol_options']);
+      options.http2 = parseHttp2ProtocolOptions(downstream.object('http2_protocol_options'));
+      const http1 = downstream.object('http_protocol_options');
+      for (const field of http1?.presentFields() ?? []) http1!.unsupported(field);
+      options.downstreamProtocol = true;
     }
     readCommonOptions(http.object('common_http_protocol_options'), options);
   }

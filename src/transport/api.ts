@@ -104,8 +104,6 @@ export interface UpstreamTransportContext {
   readonly stats: StatsStore | null;
   /** `cluster.<name>.`: TLS stats go under `<prefix>ssl.`, as in Envoy. */
   readonly clusterStatPrefix: string;
-  /** The protocols to offer by ALPN unless the config lists its own (`h2` for HTTP/2 clusters). */
-  readonly defaultAlpn: readonly string[];
   /** auto_san_validation: a host's certificate must cover the server name of the connection (auto_sni). */
   readonly autoSanValidation: boolean;
 }

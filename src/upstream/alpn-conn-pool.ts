@@ -13,7 +13,7 @@ import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
 import type { PoolStats } from '../stats/cluster-stats';
 import type { Cancellable, ConnPool, PoolCallbacks } from './pool';
-import type { SocketConnector, UpstreamTransport } from './transport';
+import type { ConnectOptions, SocketConnector, UpstreamTransport } from './transport';
 
 export type AlpnProtocol = 'h2' | 'http/1.1';
 
@@ -21,8 +21,8 @@ export interface AlpnConnPoolOptions {
   /** The cluster's TLS, offering h2 and http/1.1. */
   connector: SocketConnector;
   connectTimeoutMs: number;
-  /** The TLS server name of this host's connections (auto_sni), over the cluster's. */
-  serverName?: string;
+  /** What the first connection asks: ALPN `h2,http/1.1`, and auto_sni's server name. */
+  connect: ConnectOptions;
   circuitBreaker: CircuitBreaker;
   /** A failed first connection is counted as the pools count theirs (the chosen pool counts the rest). */
   table: HostTable;
@@ -116,7 +116,7 @@ export class AlpnConnPool implements ConnPool {
           if (this.probe !== null) this.firstConnectFailed('connection_failure', detail);
         },
       },
-      this.options.serverName,
+      this.options.connect,
     );
   }
 
@@ -175,10 +175,10 @@ export class AlpnConnPool implements ConnPool {
  */
 export function primedConnector(first: net.Socket, then: SocketConnector): SocketConnector {
   let socket: net.Socket | null = first;
-  return (address, port, handler, serverName) => {
+  return (address, port, handler, options) => {
     const ready = socket;
     socket = null;
-    if (ready === null || ready.destroyed) return then(address, port, handler, serverName);
+    if (ready === null || ready.destroyed) return then(address, port, handler, options);
     process.nextTick(() => handler.onConnected(ready));
     return ready;
   };

@@ -66,8 +66,6 @@ export class ClusterManager {
       return factory.createConnector(socket.config, {
         stats: deps.stats ?? null,
         clusterStatPrefix: `cluster.${config.name}.`,
-        // Envoy offers the cluster's protocol(s) when the TLS context names none.
-        defaultAlpn: config.alpn ? ['h2', 'http/1.1'] : config.http2 ? ['h2'] : [],
         autoSanValidation: config.autoSanValidation ?? false,
       });
     };

@@ -132,43 +132,58 @@ export class Cluster {
   }
 
   /**
-   * The connection pool of `host` (a host of this cluster) in this worker, for `request` (auto_sni:
-   * its Host is the TLS server name, a pool per name); null when a new pool
-   * would exceed max_connection_pools (Envoy then answers as if no host were healthy).
+   * The connection pool of `host` (a host of this cluster) in this worker for `request`; null when a
+   * new pool would exceed max_connection_pools (Envoy then answers as if no host were healthy). One
+   * pool per host, unless connections differ by request: auto_sni (the request's Host is the TLS
+   * server name) and use_downstream_protocol_config (the request's protocol is the upstream's).
    */
   pool(host: Host, request?: RequestHead): ConnPool | null {
-    if (this.config.autoSni) return this.poolForServerName(host, request && serverNameOf(request));
+    if (this.poolsPerRequestKind) return this.poolFor(host, request);
     const pool = this.pools.get(host);
     if (pool !== undefined) return pool;
-    const created = this.newPool(host, undefined);
+    const created = this.newPool(host, undefined, this.config.http2 ? 'h2' : 'http/1.1');
     if (created !== null) this.pools.set(host, created);
     return created;
   }
 
-  /** auto_sni: a pool per host and server name (connections to one host for another name differ). */
-  private poolForServerName(host: Host, serverName: string | undefined): ConnPool | null {
-    const key = `${host.key}/${serverName ?? ''}`;
-    const pool = this.sniPools.get(key);
+  private get poolsPerRequestKind(): boolean {
+    return this.config.autoSni === true || this.config.downstreamProtocol === true;
+  }
+
+  /** A pool per host, server name (auto_sni) and protocol (use_downstream_protocol_config). */
+  private poolFor(host: Host, request: RequestHead | undefined): ConnPool | null {
+    const { config } = this;
+    const serverName = config.autoSni && request !== undefined ? serverNameOf(request) : undefined;
+    const protocol: AlpnProtocol =
+      config.downstreamProtocol === true
+        ? request?.protocol === 'HTTP/2'
+          ? 'h2'
+          : 'http/1.1'
+        : config.http2
+          ? 'h2'
+          : 'http/1.1';
+    const key = `${host.key}/${serverName ?? ''}/${protocol}`;
+    const pool = this.keyedPools.get(key);
     if (pool !== undefined) return pool;
-    const created = this.newPool(host, serverName);
-    if (created !== null) this.sniPools.set(key, created);
+    const created = this.newPool(host, serverName, protocol);
+    if (created !== null) this.keyedPools.set(key, created);
     return created;
   }
-  private readonly sniPools = new Map<string, ConnPool>();
+  private readonly keyedPools = new Map<string, ConnPool>();
 
   /** Every pool of the cluster in this worker. */
   private *allPools(): IterableIterator<ConnPool> {
     yield* this.pools.values();
-    yield* this.sniPools.values();
+    yield* this.keyedPools.values();
   }
 
-  private newPool(host: Host, serverName: string | undefined): ConnPool | null {
+  private newPool(host: Host, serverName: string | undefined, protocol: AlpnProtocol): ConnPool | null {
     if (!this.circuitBreaker.tryCreatePool()) return null;
     const { config, deps } = this;
     return config.alpn
       ? new AlpnConnPool(host, {
           connector: deps.socketConnector,
-          serverName,
+          connect: { serverName, alpn: ['h2', 'http/1.1'] },
           connectTimeoutMs: config.connectTimeoutMs,
           circuitBreaker: this.circuitBreaker,
           table: this.table,
@@ -179,7 +194,7 @@ export class Cluster {
             return this.protocolPool(host, protocol, connect, serverName);
           },
         })
-      : this.protocolPool(host, config.http2 ? 'h2' : 'http/1.1', null, serverName);
+      : this.protocolPool(host, protocol, null, serverName);
   }
 
   /**
@@ -194,7 +209,6 @@ export class Cluster {
   ): ConnPool {
     const { config, deps } = this;
     const common = {
-      serverName,
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxRequestsPerConnection: config.maxRequestsPerConnection,
@@ -207,11 +221,14 @@ export class Cluster {
         ...common,
         http2: config.http2 ?? DEFAULT_HTTP2_OPTIONS,
         connector: connect ?? deps.socketConnector,
+        // Through TLS, HTTP/2 is offered by ALPN (when the context lists no protocols), as Envoy does.
+        connect: { serverName, alpn: ['h2'] },
         scheme: config.transportSocket ? 'https' : 'http',
       });
     }
+    // No ALPN for HTTP/1.1: a host assumes it without one.
     const connector = connect === null ? deps.connector : deps.http1Connector(connect);
-    return new Http1ConnPool(host, this.table, { ...common, connector });
+    return new Http1ConnPool(host, this.table, { ...common, connector, connect: { serverName } });
   }
 
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */
@@ -243,7 +260,7 @@ export class Cluster {
       this.circuitBreaker.poolRemoved();
     }
     this.pools.clear();
-    this.sniPools.clear();
+    this.keyedPools.clear();
   }
 
   private setHosts(hosts: Host[]): void {
@@ -254,10 +271,10 @@ export class Cluster {
       this.pools.delete(host);
       this.circuitBreaker.poolRemoved();
     }
-    for (const [key, pool] of this.sniPools) {
+    for (const [key, pool] of this.keyedPools) {
       if (kept.has(pool.host)) continue;
       pool.drain();
-      this.sniPools.delete(key);
+      this.keyedPools.delete(key);
       this.circuitBreaker.poolRemoved();
     }
     this.currentHosts = hosts;

@@ -24,7 +24,7 @@
  *   no connection may always open one). The pool takes and gives back those units itself.
  */
 import type { ClientConnection, ClientConnectionCallbacks, ResponseDecoder } from '../http/codec';
-import type { ConnectHandler, UpstreamConnector, UpstreamTransport } from './transport';
+import type { ConnectHandler, ConnectOptions, UpstreamConnector, UpstreamTransport } from './transport';
 import type { Host } from './host';
 import { HostColumn, type HostTable } from './host-table';
 import type { CircuitBreaker } from './circuit-breakers';
@@ -50,8 +50,8 @@ export interface ConnPoolOptions {
   circuitBreaker: CircuitBreaker;
   /** Opens connections to the host (TCP with Legate's JS codec, or the native engine's). */
   connector: UpstreamConnector;
-  /** The TLS server name of this pool's connections (auto_sni), over the cluster's. */
-  serverName?: string;
+  /** What this pool asks of each connection (auto_sni's server name). */
+  connect?: ConnectOptions;
   /** Monotonic milliseconds. */
   nowMs(): number;
   /** The cluster's upstream_cx_* stats in this worker (absent in the pool's unit tests). */
@@ -264,7 +264,7 @@ export class Http1ConnPool implements ConnPool {
     this.connecting.push(conn);
     this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
     this.options.stats?.connectionOpened();
-    conn.transport = this.options.connector(this.host.address, this.host.port, conn, this.options.serverName);
+    conn.transport = this.options.connector(this.host.address, this.host.port, conn, this.options.connect);
     if (this.sweepTimer === null) {
       this.sweepTimer = setInterval(this.sweep, this.sweepMs);
       this.sweepTimer.unref();

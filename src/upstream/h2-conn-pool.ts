@@ -33,7 +33,7 @@ import {
   type PoolFailureReason,
 } from './pool';
 import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
-import type { SocketConnector, UpstreamTransport } from './transport';
+import type { ConnectOptions, SocketConnector, UpstreamTransport } from './transport';
 
 export interface Http2ConnPoolOptions {
   connectTimeoutMs: number;
@@ -45,8 +45,8 @@ export interface Http2ConnPoolOptions {
   http2: Readonly<Http2ProtocolOptions>;
   /** Opens the sockets (TCP, or the cluster's TLS). */
   connector: SocketConnector;
-  /** The TLS server name of this pool's connections (auto_sni), over the cluster's. */
-  serverName?: string;
+  /** What this pool asks of each connection: ALPN `h2`, and auto_sni's server name. */
+  connect: ConnectOptions;
   /** `:scheme` of the requests: https through TLS. */
   scheme: 'http' | 'https';
   nowMs(): number;
@@ -235,7 +235,7 @@ export class Http2ConnPool implements ConnPool {
         onConnected: (socket) => this.startSession(conn, socket),
         onConnectFailed: (detail) => this.onConnectFailed(conn, 'connection_failure', detail),
       },
-      o.serverName,
+      o.connect,
     );
   }
 

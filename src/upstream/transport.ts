@@ -25,15 +25,20 @@ export interface UpstreamTransport {
   destroy(): void;
 }
 
-/**
- * Opens a transport to `address:port` (an IP literal). Calls neither handler method before it
- * returns. `serverName`: the TLS server name of this connection (auto_sni), over the cluster's.
- */
+/** What a pool asks of one connection beyond the cluster's transport settings. */
+export interface ConnectOptions {
+  /** The TLS server name (auto_sni), over the cluster's `sni`. */
+  readonly serverName?: string;
+  /** The protocols to offer by ALPN when the cluster's TLS context lists none (the pool's protocol). */
+  readonly alpn?: readonly string[];
+}
+
+/** Opens a transport to `address:port` (an IP literal). Calls neither handler method before it returns. */
 export type UpstreamConnector = (
   address: string,
   port: number,
   handler: ConnectHandler,
-  serverName?: string,
+  options?: ConnectOptions,
 ) => UpstreamTransport;
 
 /** What a socket connector tells its caller: once, one or the other. */
@@ -49,7 +54,7 @@ export type SocketConnector = (
   address: string,
   port: number,
   handler: SocketHandler,
-  serverName?: string,
+  options?: ConnectOptions,
 ) => UpstreamTransport;
 
 /** Wraps a connected socket in an HTTP/1.1 client codec (`createClientConnection`). */
@@ -76,7 +81,7 @@ export const tcpSocketConnector: SocketConnector = (address, port, handler) => {
 
 /** The HTTP/1.1 pool's connector over `connect`: `codec` on each socket, reporting to the pool. */
 export function withCodec(connect: SocketConnector, codec: ClientCodecFactory): UpstreamConnector {
-  return (address, port, handler, serverName) =>
+  return (address, port, handler, options) =>
     connect(
       address,
       port,
@@ -84,6 +89,6 @@ export function withCodec(connect: SocketConnector, codec: ClientCodecFactory): 
         onConnected: (socket) => handler.onConnected(codec(socket, handler)),
         onConnectFailed: (detail) => handler.onConnectFailed(detail),
       },
-      serverName,
+      options,
     );
 }

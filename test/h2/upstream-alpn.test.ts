@@ -1,9 +1,11 @@
 /**
+ * How a cluster picks its protocol per host or per request.
  * `auto_config` (Envoy's AutoHttpConfig): ALPN with each TLS host chooses HTTP/2 or HTTP/1.1. The
  * first connection decides; requests that arrive meanwhile wait for it and then go to the chosen
  * protocol's pool, the connection included. Origins: one that speaks both (ALPN h2 wins), one
  * HTTPS server that answers no ALPN (HTTP/1.1), one that is down (503, the next request tries
  * again); without TLS, auto_config is a located config error.
+ * `use_downstream_protocol_config`: each request goes upstream in the protocol it came in.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,7 @@ import {
   withLegate,
 } from '../integration/harness';
 import { certPath, pem } from '../tls/fixtures';
+import { h2Connect, h2Request } from './h2-client';
 
 interface TlsOrigin {
   port: number;
@@ -65,7 +68,11 @@ function startTlsOrigin(h2: boolean): Promise<TlsOrigin> {
   );
 }
 
-function autoConfigYaml(originPort: number, tls = true): string {
+function autoConfigYaml(
+  originPort: number,
+  tls = true,
+  selection = 'auto_config: { http2_protocol_options: { max_concurrent_streams: 50 } }',
+): string {
   return httpProxyYaml({
     virtualHosts: catchAllVirtualHost(),
     clusters: `- name: o
@@ -73,7 +80,7 @@ function autoConfigYaml(originPort: number, tls = true): string {
   typed_extension_protocol_options:
     envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
       "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-      auto_config: { http2_protocol_options: { max_concurrent_streams: 50 } }
+      ${selection}
 ${
   tls
     ? `  transport_socket:
@@ -149,4 +156,28 @@ test('auto_config without a TLS transport_socket is a located config error', asy
     r.stdout + r.stderr,
     /envoy\.yaml:\d+:\d+: error: static_resources\.clusters\[0\]\.typed_extension_protocol_options: auto_config needs a TLS transport_socket/,
   );
+});
+
+test('use_downstream_protocol_config: HTTP/1.1 requests go upstream as HTTP/1.1, HTTP/2 ones as HTTP/2', async () => {
+  const origin = await startTlsOrigin(true);
+  try {
+    const yaml = autoConfigYaml(
+      origin.port,
+      true,
+      'use_downstream_protocol_config: { http2_protocol_options: {} }',
+    );
+    await withLegate(yaml, { concurrency: 1 }, async (lp) => {
+      const port = lp.ports.get('proxy')!;
+      const http1 = await request(port, { path: '/' });
+      assert.equal(http1.body.toString(), '1.1 -');
+      const session = await h2Connect(port);
+      const http2Response = await h2Request(session, { path: '/' });
+      session.close();
+      assert.equal(http2Response.body.toString(), '2.0 https');
+      assert.equal(await stat(lp, 'cluster.o.upstream_cx_http2_total'), 1);
+      assert.equal(await stat(lp, 'cluster.o.upstream_cx_total'), 2, 'one connection per protocol');
+    });
+  } finally {
+    await origin.close();
+  }
 });

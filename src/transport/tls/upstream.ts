@@ -34,14 +34,9 @@ export class UpstreamTlsClient {
   private readonly sans: SanMatchers;
   private readonly pins: CertificatePins;
 
-  /**
-   * `defaultAlpn`: the protocols offered when the config lists none (`alpn_protocols`), as Envoy
-   * offers the cluster's own protocol (`h2` for an HTTP/2 cluster); empty: no ALPN.
-   */
   constructor(
     config: UpstreamTlsConfig,
     private readonly stats: SslStats | null,
-    defaultAlpn: readonly string[] = [],
   ) {
     const { common } = config;
     this.verifyChain = common.validation !== null && common.validation.trustedCa !== '';
@@ -50,12 +45,7 @@ export class UpstreamTlsClient {
     this.options = {
       secureContext: tls.createSecureContext(secureContextOptions(common)),
       servername: config.sni === '' ? undefined : config.sni,
-      ALPNProtocols:
-        common.alpnProtocols.length > 0
-          ? common.alpnProtocols
-          : defaultAlpn.length > 0
-            ? [...defaultAlpn]
-            : undefined,
+      ALPNProtocols: common.alpnProtocols.length > 0 ? common.alpnProtocols : undefined,
       // Verification is decided on 'secureConnect' (below), so that it is counted and reported.
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
@@ -94,18 +84,23 @@ export function upstreamTlsConnector(
   ctx: UpstreamTransportContext,
 ): SocketConnector {
   const stats = ctx.stats === null ? null : new SslStats(ctx.stats, ctx.clusterStatPrefix, config.common);
-  const client = new UpstreamTlsClient(config, stats, ctx.defaultAlpn);
+  const client = new UpstreamTlsClient(config, stats);
   /**
    * The last session each host gave this worker, offered on the next connection to it: a pool's
    * new connections resume instead of doing a full handshake (Envoy keeps sessions per context too).
    */
   const sessions = new Map<string, Buffer>();
 
-  return (address, port, handler, serverName) => {
+  return (address, port, handler, options) => {
+    const serverName = options?.serverName;
     const key = serverName === undefined ? `${address}:${port}` : `${address}:${port}/${serverName}`;
+    // As Envoy, the pool's protocol is offered by ALPN when the context lists no protocols.
+    const alpn =
+      client.options.ALPNProtocols ?? (options?.alpn !== undefined ? [...options.alpn] : undefined);
     const socket = tls.connect({
       ...client.options,
       ...(serverName !== undefined ? { servername: serverName } : {}),
+      ALPNProtocols: alpn,
       host: address,
       port,
       session: sessions.get(key),

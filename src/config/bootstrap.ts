@@ -224,7 +224,8 @@ export interface RouteMatch {
 }
 
 export interface RetryPolicy {
-  retryOn: string[]; // '5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-4xx', 'refused-stream', 'retriable-status-codes'
+  /** '5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-4xx', 'refused-stream', 'retriable-status-codes', and gRPC's 'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'. */
+  retryOn: string[];
   numRetries: number; // default 1
   perTryTimeoutMs: number; // 0 = route timeout
   retriableStatusCodes: number[];

@@ -62,3 +62,10 @@ function percentEncode(text: string): string {
   }
   return out;
 }
+
+/** The `grpc-status` of a response head (a trailers-only gRPC response), or -1 when it has none. */
+export function grpcStatusOf(headers: HeaderMap): number {
+  const value = headers.get('grpc-status');
+  if (value === undefined || !/^\d{1,2}$/.test(value)) return -1;
+  return Number(value);
+}

@@ -49,6 +49,12 @@ const RETRY_ON_SUPPORTED = [
   'retriable-4xx',
   'refused-stream',
   'retriable-status-codes',
+  // gRPC (a trailers-only response's grpc-status)
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
 ] as const;
 /** Envoy retry conditions Legate does not implement yet (named so the error says so). */
 const RETRY_ON_UNSUPPORTED = [
@@ -56,11 +62,6 @@ const RETRY_ON_UNSUPPORTED = [
   'retriable-headers',
   'http3-post-connect-failure',
   'reset-before-request',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
 ];
 
 const REDIRECT_CODES = [

@@ -50,11 +50,14 @@ export class RetryState implements TimeoutTarget {
     private readonly successes: Counter,
   ) {}
 
-  /** Called with each attempt's outcome; on `Retry` the caller must `schedule` the retry. */
-  shouldRetry(trigger: RetryTrigger, status: number): RetryDecision {
+  /**
+   * Called with each attempt's outcome; on `Retry` the caller must `schedule` the retry.
+   * `grpcStatus`: a response head's grpc-status (trailers-only gRPC responses), else -1.
+   */
+  shouldRetry(trigger: RetryTrigger, status: number, grpcStatus = -1): RetryDecision {
     const retryInFlight = this.holdsRetry;
     this.release();
-    if (!this.retriable(trigger, status)) {
+    if (!this.retriable(trigger, status, grpcStatus)) {
       if (retryInFlight) this.successes.inc();
       return RetryDecision.No;
     }
@@ -64,14 +67,18 @@ export class RetryState implements TimeoutTarget {
     return RetryDecision.Retry;
   }
 
-  /** Whether a response head of `status` is an outcome `retry_on` retries (with retries left or not). */
+  /**
+   * Whether a response head of `status` may be an outcome `retry_on` retries (with retries left or
+   * not): gRPC conditions need the head's grpc-status, so any head may be one then.
+   */
   retriesOnStatus(status: number): boolean {
-    return this.retriable('status', status);
+    return hasGrpcConditions(this.policy) || this.retriable('status', status, -1);
   }
 
-  private retriable(trigger: RetryTrigger, status: number): boolean {
+  private retriable(trigger: RetryTrigger, status: number, grpcStatus: number): boolean {
     const on = this.policy.retryOn;
-    for (let i = 0; i < on.length; i++) if (matches(on[i]!, trigger, status, this.policy)) return true;
+    for (let i = 0; i < on.length; i++)
+      if (matches(on[i]!, trigger, status, grpcStatus, this.policy)) return true;
     return false;
   }
 
@@ -106,11 +113,35 @@ export class RetryState implements TimeoutTarget {
 }
 
 /**
+ * Envoy's gRPC retry conditions: the grpc-status of a response head (a trailers-only response) that
+ * each one retries (x-envoy-retry-grpc-on).
+ */
+const GRPC_STATUS_CONDITIONS: Readonly<Record<string, number>> = {
+  cancelled: 1,
+  'deadline-exceeded': 4,
+  'resource-exhausted': 8,
+  internal: 13,
+  unavailable: 14,
+};
+
+function hasGrpcConditions(policy: RetryPolicy): boolean {
+  return policy.retryOn.some((on) => GRPC_STATUS_CONDITIONS[on] !== undefined);
+}
+
+/**
  * As Envoy's RetryStateImpl: `5xx`, `gateway-error` and `reset` retry every attempt that got no
  * response (a reset, a connect failure, a per-try timeout: "we count an upstream reset as a 5xx");
  * `connect-failure` only connect failures, `refused-stream` only streams an HTTP/2 upstream refused.
  */
-function matches(on: string, trigger: RetryTrigger, status: number, policy: RetryPolicy): boolean {
+function matches(
+  on: string,
+  trigger: RetryTrigger,
+  status: number,
+  grpcStatus: number,
+  policy: RetryPolicy,
+): boolean {
+  const grpc = GRPC_STATUS_CONDITIONS[on];
+  if (grpc !== undefined) return trigger === 'status' && grpcStatus === grpc;
   switch (on) {
     case '5xx':
       return trigger !== 'status' || status >= 500;

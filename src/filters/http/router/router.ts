@@ -22,6 +22,7 @@ import type { MatchedRoute } from '../../../router/route-table';
 import { UpstreamRequest } from './upstream-request';
 import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
+import { grpcStatusOf } from '../../../http/grpc';
 
 /** Per-worker state shared by every router instance of one HCM. */
 export interface RouterShared {
@@ -214,11 +215,11 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.startAttempt();
   }
 
-  private tryRetry(reason: RetryTrigger, status: number): boolean {
+  private tryRetry(reason: RetryTrigger, status: number, grpcStatus = -1): boolean {
     if (this.retry === null || this.responseStarted || this.finished) return false;
     // The body outgrew the buffer: it cannot be sent again, so no retry (Envoy abandons them too).
     if (!this.retainBody) return false;
-    const decision = this.retry.shouldRetry(reason, status);
+    const decision = this.retry.shouldRetry(reason, status, grpcStatus);
     if (decision === RetryDecision.Overflow) this.callbacks.setResponseFlag('UO');
     else if (decision === RetryDecision.LimitExceeded) this.callbacks.setResponseFlag('URX');
     if (decision !== RetryDecision.Retry) return false;
@@ -297,7 +298,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.upstreamAnswered(up, head.status);
     // The status alone decides, body or not (Envoy's wouldRetryFromHeaders). A response that ended
     // here leaves its connection reusable; one with a body to come is reset by releaseUpstream.
-    if (this.tryRetry('status', head.status)) return;
+    if (this.tryRetry('status', head.status, this.retry === null ? -1 : grpcStatusOf(head.headers))) return;
     this.retry?.release(); // this response is the last attempt's outcome
     const serviceMs = this.responseAccepted(up, head.status);
     const headers = head.headers;

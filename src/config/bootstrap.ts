@@ -250,6 +250,12 @@ export interface RouteActionConfig {
   autoHostRewrite: boolean;
   timeoutMs: number; // default 15000; 0 = disabled
   idleTimeoutMs: number; // 0 = use HCM stream_idle_timeout
+  /**
+   * gRPC requests: the route timeout is their grpc-timeout (less `offsetMs` when larger), at most
+   * `maxMs` (0: no maximum), none without the header unless `maxMs` (Envoy's finalTimeout). Absent
+   * or null: `timeoutMs` applies.
+   */
+  grpcTimeout?: { maxMs: number; offsetMs: number } | null;
   retryPolicy: RetryPolicy | null;
   /** `hash_policy`, in order: the request hash for RING_HASH / MAGLEV clusters. Absent or [] = none. */
   hashPolicy?: HashPolicyConfig[];

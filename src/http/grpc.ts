@@ -69,3 +69,24 @@ export function grpcStatusOf(headers: HeaderMap): number {
   if (value === undefined || !/^\d{1,2}$/.test(value)) return -1;
   return Number(value);
 }
+
+/** Milliseconds per grpc-timeout unit (gRPC over HTTP/2: Hours, Minutes, Seconds, milli, micro, nano). */
+const GRPC_TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 1e-3,
+  n: 1e-6,
+};
+
+/**
+ * A grpc-timeout value (`1*8DIGIT unit`) in milliseconds, rounded up so a positive timeout stays
+ * positive; null when absent or malformed.
+ */
+export function grpcTimeoutMs(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (m === null) return null;
+  return Math.ceil(Number(m[1]) * GRPC_TIMEOUT_UNIT_MS[m[2]!]!);
+}

@@ -30,14 +30,11 @@ const UNSUPPORTED_ROUTE_ACTION_FIELDS = [
   'request_mirror_policies',
   'priority',
   'cors',
-  'max_grpc_timeout',
-  'grpc_timeout_offset',
   'upgrade_configs',
   'internal_redirect_policy',
   'internal_redirect_action',
   'max_internal_redirects',
   'hedge_policy',
-  'max_stream_duration',
   'early_data_policy',
 ] as const;
 
@@ -124,12 +121,36 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
     autoHostRewrite: r.bool('auto_host_rewrite', false),
     timeoutMs: r.durationMs('timeout', DEFAULT_ROUTE_TIMEOUT_MS),
     idleTimeoutMs: r.durationMs('idle_timeout', 0),
+    grpcTimeout: parseGrpcTimeout(r),
     retryPolicy: retry ? parseRetryPolicy(retry) : scope.defaultRetryPolicy,
     hashPolicy: parseHashPolicies(r),
     rateLimits: parseRateLimits(r, scope.rateLimitUses),
     includeVhRateLimits:
       r.deprecated('include_vh_rate_limits', "use the filter's vh_rate_limits: INCLUDE") &&
       r.bool('include_vh_rate_limits', false),
+  };
+}
+
+/**
+ * How a gRPC request's grpc-timeout header sets its route timeout: `max_stream_duration`'s
+ * grpc_timeout_header_max / _offset, or the deprecated max_grpc_timeout / grpc_timeout_offset.
+ * Null: the route's `timeout` applies to gRPC requests too.
+ */
+function parseGrpcTimeout(r: ObjectReader): { maxMs: number; offsetMs: number } | null {
+  r.deprecated('max_grpc_timeout', 'use max_stream_duration.grpc_timeout_header_max');
+  r.deprecated('grpc_timeout_offset', 'use max_stream_duration.grpc_timeout_header_offset');
+  const legacy = r.has('max_grpc_timeout')
+    ? { maxMs: r.durationMs('max_grpc_timeout', 0), offsetMs: r.durationMs('grpc_timeout_offset', 0) }
+    : null;
+  const stream = r.object('max_stream_duration');
+  // As Envoy: once max_stream_duration is set, the deprecated fields are not used.
+  if (stream === null) return legacy;
+  if (stream.durationMs('max_stream_duration', 0) > 0)
+    stream.error('max_stream_duration', 'not supported by Legate yet (grpc_timeout_header_max is)');
+  if (!stream.has('grpc_timeout_header_max')) return null;
+  return {
+    maxMs: stream.durationMs('grpc_timeout_header_max', 0),
+    offsetMs: stream.durationMs('grpc_timeout_header_offset', 0),
   };
 }
 

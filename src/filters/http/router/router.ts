@@ -22,7 +22,7 @@ import type { MatchedRoute } from '../../../router/route-table';
 import { UpstreamRequest } from './upstream-request';
 import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
-import { grpcStatusOf } from '../../../http/grpc';
+import { grpcStatusOf, grpcTimeoutMs, isGrpcRequest } from '../../../http/grpc';
 
 /** Per-worker state shared by every router instance of one HCM. */
 export interface RouterShared {
@@ -124,11 +124,12 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.isHead = head.method === 'HEAD';
 
     matched.rewriteRequest(head, cb, clusterName, !this.shared.config.suppressEnvoyHeaders);
-    if (action.timeoutMs > 0) {
+    const timeoutMs = this.routeTimeoutMs(action, head);
+    if (timeoutMs > 0) {
       if (!this.shared.config.suppressEnvoyHeaders) {
-        head.headers.set('x-envoy-expected-rq-timeout-ms', String(action.timeoutMs));
+        head.headers.set('x-envoy-expected-rq-timeout-ms', String(timeoutMs));
       }
-      this.shared.services.timers.arm(this, action.timeoutMs);
+      this.shared.services.timers.arm(this, timeoutMs);
     }
     // -1 with no body means "none" to the client codec (no framing header on a GET).
     this.contentLength = head.contentLength;
@@ -206,6 +207,22 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     const perTry = this.action!.retryPolicy?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.shared.services.timers.arm(up, perTry);
     up.start(pool.newStream(up, up));
+  }
+
+  /**
+   * The request's global timeout (0: none): the route's `timeout`, or for a gRPC request under a
+   * grpc timeout policy its grpc-timeout, less the offset when larger, capped by the maximum (0: no
+   * cap; no header and no cap: none), as Envoy's FilterUtility::finalTimeout. The capped value goes
+   * upstream as the request's grpc-timeout, so the service sees the deadline Envoy enforces.
+   */
+  private routeTimeoutMs(action: RouteActionConfig, head: RequestHead): number {
+    const grpc = action.grpcTimeout;
+    if (grpc === undefined || grpc === null || !isGrpcRequest(head.headers)) return action.timeoutMs;
+    let timeoutMs = grpcTimeoutMs(head.headers.get('grpc-timeout')) ?? 0;
+    if (grpc.offsetMs > 0 && grpc.offsetMs < timeoutMs) timeoutMs -= grpc.offsetMs;
+    if (grpc.maxMs > 0 && (timeoutMs === 0 || timeoutMs > grpc.maxMs)) timeoutMs = grpc.maxMs;
+    if (timeoutMs > 0) head.headers.set('grpc-timeout', `${timeoutMs}m`);
+    return timeoutMs;
   }
 
   /** Called by RetryState's timer after the back-off. */

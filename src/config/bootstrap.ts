@@ -392,6 +392,16 @@ export interface ClusterConfig {
   weightedPriorityHealth?: boolean;
 }
 
+/** `grpc_health_check`: grpc.health.v1.Health/Check over HTTP/2 (Envoy's GrpcHealthCheckerImpl). */
+export interface GrpcHealthCheckConfig {
+  /** HealthCheckRequest.service ('' = the server as a whole). */
+  serviceName: string;
+  /** `:authority` of the check ('' = the cluster name). */
+  authority: string;
+  /** `initial_metadata`: request headers added to the check. */
+  initialMetadata: { key: string; value: string }[];
+}
+
 /** One `health_checks[]` entry (an HTTP or a TCP check), Envoy's defaults filled in. */
 export interface HealthCheckConfig {
   timeoutMs: number;
@@ -418,9 +428,10 @@ export interface HealthCheckConfig {
   unhealthyThreshold: number;
   healthyThreshold: number;
   reuseConnection: boolean; // true
-  /** Exactly one of http / tcp is set. */
+  /** Exactly one of http / tcp / grpc is set. */
   http: HttpHealthCheckConfig | null;
   tcp: TcpHealthCheckConfig | null;
+  grpc?: GrpcHealthCheckConfig | null;
 }
 
 export interface HttpHealthCheckConfig {

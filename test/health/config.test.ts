@@ -96,12 +96,12 @@ health_checks:
   assert.equal(c.endpoints[0]!.healthCheckPort, 9090);
 });
 
-test('required fields, bad payloads, gRPC checks and a second check are reported', () => {
+test('required fields, bad payloads, custom checks and a second check are reported', () => {
   const messages = issuesOf(
     yaml(`
 health_checks:
 - { interval: 1s, healthy_threshold: 1, tcp_health_check: { send: { text: "zz" } } }
-- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, grpc_health_check: {} }`),
+- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, custom_health_check: {} }`),
   ).map((i) => `${i.path}: ${i.message}`);
   const has = (re: RegExp): void =>
     assert.ok(
@@ -111,8 +111,29 @@ health_checks:
   has(/health_checks\[0\]\.timeout: is required/);
   has(/health_checks\[0\]\.unhealthy_threshold: is required/);
   has(/send\.text: 'zz' is not a hex string/);
-  has(/health_checks\[1\]\.grpc_health_check/);
+  has(/health_checks\[1\]\.custom_health_check/);
   has(/one health check per cluster/);
+});
+
+test('grpc_health_check: service_name, authority and initial_metadata are read', () => {
+  const c = loadOk(
+    yaml(`
+health_checks:
+- timeout: 1s
+  interval: 2s
+  unhealthy_threshold: 1
+  healthy_threshold: 1
+  grpc_health_check:
+    service_name: svc.Echo
+    authority: health.example
+    initial_metadata: [{ header: { key: X-HC, value: grpc } }]`),
+  ).clusters[0]!;
+  assert.deepEqual(c.healthChecks![0]!.grpc, {
+    serviceName: 'svc.Echo',
+    authority: 'health.example',
+    initialMetadata: [{ key: 'x-hc', value: 'grpc' }],
+  });
+  assert.equal(c.healthChecks![0]!.http, null);
 });
 
 test('no-traffic intervals, event_log_path and the always_log options are read with Envoy defaults', () => {

@@ -18,6 +18,7 @@ import { HostColumn, type ClusterSlots, type HostTable } from '../host-table';
 import type { HealthEventLog } from './event-log';
 import { HealthState, type CheckOutcome } from './health-state';
 import { httpProbe } from './http-probe';
+import { grpcProbe } from './grpc-probe';
 import type { Probe } from './probe';
 import { tcpProbe } from './tcp-probe';
 import type { UpstreamTlsConfig } from '../../transport/tls/config';
@@ -50,16 +51,19 @@ export const REAL_CHECKER_ENV: CheckerEnv = {
 export type ProbeFactory = (host: Host, checkPort: number) => Probe;
 
 export function configuredProbe(cluster: ClusterConfig, check: HealthCheckConfig): ProbeFactory {
-  // HTTP checks speak TLS when the cluster does (a TCP check only connects).
+  // HTTP and gRPC checks speak TLS when the cluster does (a TCP check only connects).
   const socket = cluster.transportSocket;
   const tls =
-    check.http !== null && socket?.name === 'envoy.transport_sockets.tls'
+    check.tcp === null && socket?.name === 'envoy.transport_sockets.tls'
       ? new UpstreamTlsClient(socket.config as UpstreamTlsConfig, null)
       : null;
-  return (host, port) =>
-    check.http
-      ? httpProbe(check.http, cluster.name, host.address, port, check.reuseConnection, tls)
-      : tcpProbe(check.tcp!, host.address, port);
+  return (host, port) => {
+    if (check.http)
+      return httpProbe(check.http, cluster.name, host.address, port, check.reuseConnection, tls);
+    if (check.grpc)
+      return grpcProbe(check.grpc, cluster.name, host.address, port, check.reuseConnection, tls);
+    return tcpProbe(check.tcp!, host.address, port);
+  };
 }
 
 /** What the checker needs besides the config; everything but `stats` has a production default. */

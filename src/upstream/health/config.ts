@@ -1,17 +1,21 @@
 /**
  * Reads a cluster's `health_checks[]` (Envoy's `config.core.v3.HealthCheck`) and
- * `common_lb_config.healthy_panic_threshold`. Legate runs HTTP and TCP checks, one per cluster;
- * gRPC checks, TLS options, event sinks other than `event_log_path` and per-check alternative
- * ports are reported unsupported.
+ * `common_lb_config.healthy_panic_threshold`. Legate runs HTTP, TCP and gRPC checks, one per
+ * cluster; custom checks, TLS options, event sinks other than `event_log_path` and per-check
+ * alternative ports are reported unsupported.
  */
-import type { HealthCheckConfig, HttpHealthCheckConfig, TcpHealthCheckConfig } from '../../config/bootstrap';
+import type {
+  GrpcHealthCheckConfig,
+  HealthCheckConfig,
+  HttpHealthCheckConfig,
+  TcpHealthCheckConfig,
+} from '../../config/bootstrap';
 import { readBoolValue } from '../../config/bool-value';
 import type { ObjectReader } from '../../config/config-reader';
 import { parseHeaderMutations } from '../../config/route/header-mutations';
 import { rejectUnsupported } from '../../config/unsupported';
 
 const UNSUPPORTED_HEALTH_CHECK_FIELDS = [
-  'grpc_health_check',
   'custom_health_check',
   'alt_port',
   'event_logger',
@@ -68,6 +72,7 @@ function parseHealthCheck(r: ObjectReader): HealthCheckConfig {
   );
   const http = r.object('http_health_check');
   const tcp = r.object('tcp_health_check');
+  const grpc = r.object('grpc_health_check');
   const noTrafficIntervalMs = positiveDuration(r, 'no_traffic_interval', 60_000);
   const eventLogPath = r.string('event_log_path', '');
   return {
@@ -89,6 +94,19 @@ function parseHealthCheck(r: ObjectReader): HealthCheckConfig {
     reuseConnection: readBoolValue(r, 'reuse_connection', true),
     http: kind === 'http_health_check' && http ? parseHttpCheck(http) : null,
     tcp: kind === 'tcp_health_check' && tcp ? parseTcpCheck(tcp) : null,
+    grpc: kind === 'grpc_health_check' && grpc ? parseGrpcCheck(grpc) : null,
+  };
+}
+
+function parseGrpcCheck(r: ObjectReader): GrpcHealthCheckConfig {
+  const metadata = r.objectArray('initial_metadata').map((option) => {
+    const header = option.requiredObject('header');
+    return { key: header.requiredString('key').toLowerCase(), value: header.string('value', '') };
+  });
+  return {
+    serviceName: r.string('service_name', ''),
+    authority: r.string('authority', ''),
+    initialMetadata: metadata,
   };
 }
 

@@ -16,7 +16,7 @@ import { log } from '../../common/log';
 import type { Host } from '../host';
 import type { CheckOutcome } from './health-state';
 
-export type HealthCheckerType = 'HTTP' | 'TCP';
+export type HealthCheckerType = 'HTTP' | 'TCP' | 'GRPC';
 
 /** Envoy's HealthCheckFailureType of a failed check. */
 function failureType(outcome: CheckOutcome): string {

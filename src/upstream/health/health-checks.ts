@@ -47,7 +47,11 @@ export function trafficSeen(stats: StatsStore, cluster: string): () => boolean {
 function eventLog(cluster: ClusterConfig, check: HealthCheckConfig): HealthEventLog | null {
   if (check.eventLogPath === null) return null;
   try {
-    return new HealthEventLog(check.eventLogPath, cluster.name, check.http ? 'HTTP' : 'TCP');
+    return new HealthEventLog(
+      check.eventLogPath,
+      cluster.name,
+      check.http ? 'HTTP' : check.grpc ? 'GRPC' : 'TCP',
+    );
   } catch (err) {
     throw new Error(`cluster '${cluster.name}': health check event_log_path: ${(err as Error).message}`);
   }

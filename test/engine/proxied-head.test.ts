@@ -13,20 +13,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { startLegate, staticCluster } from '../integration/harness';
+import { seededRandom } from '../upstream/helpers';
 
 const CASES = 120;
-
-/** A small seeded PRNG (mulberry32): the cases are the same for a seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STATUSES = [200, 200, 201, 204, 206, 299, 304, 404, 500, 503, 599];
 const REASONS = ['', 'OK Then', 'Custom Reason', 'caf\u00e9 ol\u00e9', 'Not\u007fValid'];
@@ -177,7 +166,7 @@ for (const serverMode of ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH']) {
     const origin = await startOrigin();
     const legate = await startLegate(proxyYaml(origin.port, serverMode), { concurrency: 1 });
     try {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       for (let n = 0; n < CASES; n++) {
         const response = upstreamResponse(random);
         const request = REQUESTS[n % REQUESTS.length]!;

@@ -116,6 +116,10 @@ function responseHead(port: number, request: string): Promise<string> {
       clearTimeout(timer);
       reject(err);
     });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      reject(new Error(`closed without a complete head: ${JSON.stringify(received)}`));
+    });
   });
 }
 
@@ -171,13 +175,14 @@ for (const serverMode of ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH']) {
         const response = upstreamResponse(random);
         const request = REQUESTS[n % REQUESTS.length]!;
         origin.queue.push(response, response);
-        const inPlace = await responseHead(legate.ports.get('in_place')!, request);
-        const js = await responseHead(legate.ports.get('js')!, request);
-        assert.equal(
-          inPlace,
-          js,
-          `seed ${seed} (LEGATE_FUZZ_SEED replays it), case ${n}: ${JSON.stringify(request)} answered by ${JSON.stringify(response)}`,
-        );
+        const what = `seed ${seed} (LEGATE_FUZZ_SEED replays it), case ${n}: ${JSON.stringify(request)} answered by ${JSON.stringify(response)}`;
+        const head = (listener: string): Promise<string> =>
+          responseHead(legate.ports.get(listener)!, request).catch((err: Error) => {
+            throw new Error(`${listener}: ${err.message}; ${what}`);
+          });
+        const inPlace = await head('in_place');
+        const js = await head('js');
+        assert.equal(inPlace, js, what);
       }
     } finally {
       await legate.stop();

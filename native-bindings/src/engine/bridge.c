@@ -67,6 +67,7 @@ static bool call_js(lg_engine *e, int32_t type, int32_t conn, double a, double b
   napi_status status = napi_call_function(env, recv, fn, 4, argv, NULL);
   e->in_js--;
   e->live_head_fields = 0; /* a head in the exchange is only named during its own event */
+  e->live_response_head = false;
   if (status != napi_ok) report_exception(env);
   napi_close_handle_scope(env, scope);
   return status == napi_ok;

@@ -236,6 +236,8 @@ struct lg_engine {
   /* Fields of the head in the data area that a head JS writes may name (exchange.c); 0 once the
    * event that carried the head returned. */
   uint32_t live_head_fields;
+  /* The head in the exchange is a response's, during its event (a head may have no field at all). */
+  bool live_response_head;
   uint8_t *composed; /* a head JS wrote with such fields put in (lg_exchange_compose_head) */
   size_t composed_size;
   char *scratch; /* JS strings copied in */

@@ -51,6 +51,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
     x[LG_X_HEAD_BYTES] = 0;
     x[LG_X_HEADER_COUNT] = 0;
     e->live_head_fields = 0;
+    e->live_response_head = false;
     return;
   }
   int32_t *out = (int32_t *)e->data;
@@ -66,6 +67,7 @@ void lg_exchange_put_head(lg_engine *e, const lg_h1_head *h) {
   x[LG_X_HEAD_BYTES] = (int32_t)h->size;
   x[LG_X_HEADER_COUNT] = (int32_t)h->header_count;
   e->live_head_fields = h->header_count;
+  e->live_response_head = h->status != 0;
   x[LG_X_METHOD_OR_STATUS] = h->status != 0 ? h->status : h->method_id;
   x[LG_X_VERSION_MAJOR] = h->version_major;
   x[LG_X_VERSION_MINOR] = h->version_minor;

@@ -199,7 +199,7 @@ static void put_status_line(head_out *o, lg_engine *e, uint32_t status) {
 
 int lg_compose_proxied_response(lg_engine *e, int32_t plan_id, int64_t service_ms, uint32_t flags,
                                 bool head_request, const char **out, size_t *out_len) {
-  if (plan_id < 0 || (uint32_t)plan_id >= e->plan_count || e->live_head_fields == 0) return -1;
+  if (plan_id < 0 || (uint32_t)plan_id >= e->plan_count || !e->live_response_head) return -1;
   const lg_response_plan *plan = &e->plans[plan_id];
   uint32_t status = (uint32_t)control32(e)[LG_X_METHOD_OR_STATUS];
   bool chunked = (control32(e)[LG_X_FLAGS] & 4) != 0;

@@ -53,7 +53,8 @@ export class ClusterManager {
       random: () => deps.random(),
       nowMs: () => deps.nowMs(),
     };
-    const plainConnector = deps.connector ?? tcpConnector(createClientConnection);
+    const jsConnector = tcpConnector(createClientConnection);
+    const plainConnector = deps.connector ?? jsConnector;
     // A cluster with a transport socket (TLS) connects through it, with Legate's JS codec on top
     // (the native engine opens plaintext connections only).
     const connectorOf = (config: ClusterConfig): UpstreamConnector => {
@@ -78,6 +79,10 @@ export class ClusterManager {
             lbEnv,
             discovery: discoveryFor(config, deps.hostTable, resolver),
             connector: connectorOf(config),
+            // Another codec (the native engine's) cannot become a tunnel: upgrades connect in JS.
+            ...(config.transportSocket || plainConnector === jsConnector
+              ? {}
+              : { tunnelConnector: jsConnector }),
             stats: deps.clusterStats?.(config.name),
             circuitBreaker: deps.circuitBreaker?.(config),
             outlierThreshold: deps.outlierThreshold,

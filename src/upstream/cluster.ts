@@ -32,6 +32,11 @@ export interface ClusterDeps {
   readonly discovery: HostDiscovery;
   readonly connector: UpstreamConnector;
   /**
+   * Opens connections whose codec can become a tunnel (Legate's JS codec), for upgrade requests;
+   * absent: `connector`'s can.
+   */
+  readonly tunnelConnector?: UpstreamConnector;
+  /**
    * The cluster's DEFAULT-priority circuit breaker in this worker (Legate routes have no priority
    * yet). Absent in unit tests: a breaker local to this cluster, with the config's thresholds.
    */
@@ -49,6 +54,8 @@ export class Cluster {
   private currentHosts: readonly Host[] = [];
   private lb: LoadBalancer = NO_HOST_LB;
   private readonly pools = new Map<Host, ConnPool>();
+  /** Pools of `tunnelConnector` connections, when it differs from `connector`. */
+  private readonly tunnelPools = new Map<Host, ConnPool>();
   private readonly table: HostTable;
   private readonly nowMs = (): number => this.deps.lbEnv.nowMs();
   readonly circuitBreaker: CircuitBreaker;
@@ -123,11 +130,14 @@ export class Cluster {
   }
 
   /**
-   * The connection pool of `host` (a host of this cluster) in this worker; null when a new pool
-   * would exceed max_connection_pools (Envoy then answers as if no host were healthy).
+   * The connection pool of `host` (a host of this cluster) in this worker, for upgrade requests
+   * (`tunnel`) or the others; null when a new pool would exceed max_connection_pools (Envoy then
+   * answers as if no host were healthy).
    */
-  pool(host: Host): ConnPool | null {
-    let pool = this.pools.get(host);
+  pool(host: Host, tunnel = false): ConnPool | null {
+    const separate = tunnel && this.deps.tunnelConnector !== undefined;
+    const pools = separate ? this.tunnelPools : this.pools;
+    let pool = pools.get(host);
     if (pool === undefined) {
       if (!this.circuitBreaker.tryCreatePool()) return null;
       const common = {
@@ -139,10 +149,11 @@ export class Cluster {
         stats: this.deps.stats,
       };
       const http2 = this.config.http2;
+      const connector = separate ? this.deps.tunnelConnector! : this.deps.connector;
       pool = http2
         ? new Http2ConnPool(host, this.table, { ...common, http2 })
-        : new Http1ConnPool(host, this.table, { ...common, connector: this.deps.connector });
-      this.pools.set(host, pool);
+        : new Http1ConnPool(host, this.table, { ...common, connector });
+      pools.set(host, pool);
     }
     return pool;
   }
@@ -165,26 +176,30 @@ export class Cluster {
 
   /** Closes idle connections of every pool, and busy ones as their requests complete. */
   drain(): void {
-    for (const pool of this.pools.values()) pool.drain();
+    for (const pools of [this.pools, this.tunnelPools]) for (const pool of pools.values()) pool.drain();
   }
 
   /** Stops discovery and closes every connection now. */
   close(): void {
     this.deps.discovery.stop();
-    for (const pool of this.pools.values()) {
-      pool.close();
-      this.circuitBreaker.poolRemoved();
+    for (const pools of [this.pools, this.tunnelPools]) {
+      for (const pool of pools.values()) {
+        pool.close();
+        this.circuitBreaker.poolRemoved();
+      }
+      pools.clear();
     }
-    this.pools.clear();
   }
 
   private setHosts(hosts: Host[]): void {
     const kept = new Set(hosts);
-    for (const [host, pool] of this.pools) {
-      if (kept.has(host)) continue;
-      pool.drain();
-      this.pools.delete(host);
-      this.circuitBreaker.poolRemoved();
+    for (const pools of [this.pools, this.tunnelPools]) {
+      for (const [host, pool] of pools) {
+        if (kept.has(host)) continue;
+        pool.drain();
+        pools.delete(host);
+        this.circuitBreaker.poolRemoved();
+      }
     }
     this.currentHosts = hosts;
     this.onHostHealthChanged();

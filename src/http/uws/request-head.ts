@@ -7,10 +7,11 @@
  * and `xchunked`), and it keeps the first of two differing Content-Length fields.
  */
 import type { HttpRequest } from '@trufflesuite/uws-js-unofficial';
-import type { RequestHead } from '../codec';
+import { isUpgradeRequest, type RequestHead } from '../codec';
 import { HeaderMap } from '../header-map';
 
 const CLOSE_TOKEN = /(?:^|[\s,])close(?:$|[\s,])/i;
+const UPGRADE_TOKEN = /(?:^|[\s,])upgrade(?:$|[\s,])/i;
 const DIGITS = /^\d+$/;
 
 /** The map `collectHeader` appends to; a module slot so `forEach` needs no per-request closure. */
@@ -45,7 +46,12 @@ export function readRequestHead(req: HttpRequest): RequestHead {
     contentLength:
       contentLengthField !== undefined && DIGITS.test(contentLengthField) ? Number(contentLengthField) : -1,
     chunked: transferEncoding !== undefined,
-    upgrade: headers.has('upgrade'),
+    // As llhttp sees it: CONNECT, or an Upgrade field that Connection nominates.
+    upgrade: isUpgradeRequest(
+      req.getCaseSensitiveMethod() === 'CONNECT' ||
+        (connection !== undefined && UPGRADE_TOKEN.test(connection) && headers.has('upgrade')),
+      headers,
+    ),
   };
 }
 

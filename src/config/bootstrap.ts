@@ -183,6 +183,14 @@ export interface UpgradeConfig {
   upgradeType: string;
   enabled: boolean; // BoolValue, default true
 }
+
+export interface RouteUpgradeConfig extends UpgradeConfig {
+  /**
+   * `connect_config` is set (upgrade_type CONNECT only): the route terminates CONNECT and relays
+   * its payload over TCP to the cluster, instead of proxying the CONNECT to it.
+   */
+  terminateConnect: boolean;
+}
 /**
  * `typed_per_filter_config` of a route configuration, virtual host or route: one entry per HTTP
  * filter it configures (`configName` names the filter, `config` is what its factory's
@@ -271,7 +279,7 @@ export interface RouteActionConfig {
   /** `include_vh_rate_limits` (deprecated in Envoy): the virtual host's rate_limits apply too. */
   includeVhRateLimits?: boolean;
   /** `upgrade_configs`: per-token overrides of the HCM's (absent or [] = none). */
-  upgradeConfigs?: UpgradeConfig[];
+  upgradeConfigs?: RouteUpgradeConfig[];
 }
 
 /**

@@ -135,6 +135,8 @@ export class MatchedRoute {
   readonly includeVhRateLimits: boolean;
   /** The route action's `upgrade_configs`: enabled or not, by lower-cased upgrade type; null if none. */
   readonly upgradeOverrides: ReadonlyMap<string, boolean> | null;
+  /** The route terminates CONNECT (`connect_config`): its payload goes to the cluster over TCP. */
+  readonly terminatesConnect: boolean;
 
   constructor(
     config: RouteConfig,
@@ -159,6 +161,7 @@ export class MatchedRoute {
     const upgrades = action.kind === 'route' ? (action.upgradeConfigs ?? []) : [];
     this.upgradeOverrides =
       upgrades.length === 0 ? null : new Map(upgrades.map((u) => [u.upgradeType, u.enabled]));
+    this.terminatesConnect = upgrades.some((u) => u.terminateConnect);
   }
 
   /**

@@ -9,7 +9,9 @@ import type { ClusterConfig } from '../config/bootstrap';
 import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool } from './conn-pool';
 import { Http2ConnPool } from './h2-conn-pool';
-import type { ConnPool } from './pool';
+import type { Cancellable, ConnPool, PoolCallbacks } from './pool';
+import { openTcpTunnel } from './tcp-tunnel';
+import type { ResponseDecoder } from '../http/codec';
 import type { UpstreamConnector } from './transport';
 import type { HostDiscovery } from './discovery/api';
 import type { Host } from './host';
@@ -156,6 +158,18 @@ export class Cluster {
       pools.set(host, pool);
     }
     return pool;
+  }
+
+  /**
+   * A TCP connection to `host` for a terminated CONNECT (tcp-tunnel.ts), counted in this cluster's
+   * stats, with its connect_timeout.
+   */
+  tcpTunnel(host: Host, decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable {
+    return openTcpTunnel(host, decoder, callbacks, {
+      connectTimeoutMs: this.config.connectTimeoutMs,
+      nowMs: this.nowMs,
+      stats: this.deps.stats,
+    });
   }
 
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */

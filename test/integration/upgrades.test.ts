@@ -9,11 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
 import {
@@ -30,7 +28,9 @@ import {
 } from './harness';
 import { startUpgradeOrigin, type UpgradeOrigin } from '../support/upgrade-origin';
 import { requireTool } from '../support/system-tools';
-import { certPath, pem } from '../tls/fixtures';
+import { certPath } from '../tls/fixtures';
+import { startConnectProxy, startTlsOrigin } from '../support/tunnel-peers';
+import { startEcho } from '../l4/fixtures';
 
 const WAIT_MS = 5000;
 const execFileAsync = promisify(execFile);
@@ -110,14 +110,20 @@ interface RawTunnel {
 }
 
 function rawUpgrade(port: number, urlPath: string, extraHead = '', early = ''): RawTunnel {
+  return rawTunnel(
+    port,
+    `GET ${urlPath} HTTP/1.1\r\nhost: x\r\nupgrade: echo\r\nconnection: upgrade\r\n${extraHead}\r\n${early}`,
+  );
+}
+
+/** A half-open capable client that sends `request` (a head, maybe tunnel bytes behind it). */
+function rawTunnel(port: number, request: string): RawTunnel {
   const socket = net.connect(port, '127.0.0.1');
   socket.allowHalfOpen = true;
   socket.on('error', () => {});
   let text = '';
   socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-  socket.write(
-    `GET ${urlPath} HTTP/1.1\r\nhost: x\r\nupgrade: echo\r\nconnection: upgrade\r\n${extraHead}\r\n${early}`,
-  );
+  socket.write(request);
   return {
     socket,
     text: () => text,
@@ -154,6 +160,25 @@ function rawReply(port: number, data: string, until: RegExp): Promise<string> {
     });
     socket.write(data);
   });
+}
+
+/**
+ * `curl -p -x` through Legate at `proxyPort` to the test HTTPS origin at `tlsPort`: the body.
+ * Not spawnSync: the peers (forward proxy, TLS origin) run on this event loop.
+ */
+async function curlThroughProxy(curl: string, proxyPort: number, tlsPort: number): Promise<string> {
+  const r = await execFileAsync(curl, [
+    '-sS',
+    '--max-time',
+    '5',
+    '-p',
+    '-x',
+    `http://127.0.0.1:${proxyPort}`,
+    '--cacert',
+    certPath('ca.crt'),
+    `https://127.0.0.1:${tlsPort}/`,
+  ]);
+  return r.stdout;
 }
 
 async function withUpgradeLegate(
@@ -399,7 +424,7 @@ ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %BYTES_RECEIVED% %BYT
   });
 });
 
-test('upgrade_configs: the uws codec refuses them; per-upgrade filters, a repeated upgrade_type and connect_config are clear errors', async () => {
+test('upgrade_configs: the uws codec refuses them; per-upgrade filters, a repeated upgrade_type, connect_config off CONNECT and its allow_post are clear errors', async () => {
   const origin = await startUpgradeOrigin();
   try {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-upgrade-config-'));
@@ -419,7 +444,7 @@ test('upgrade_configs: the uws codec refuses them; per-upgrade filters, a repeat
       )
       .replace(
         'upgrade_configs: [{ upgrade_type: echo }]',
-        'upgrade_configs: [{ upgrade_type: CONNECT, connect_config: {} }]',
+        'upgrade_configs: [{ upgrade_type: echo, connect_config: {} }, { upgrade_type: CONNECT, connect_config: { allow_post: true } }]',
       );
     fs.writeFileSync(file, bad);
     const r = await runLegate(['-c', file, '--mode', 'validate']);
@@ -427,7 +452,11 @@ test('upgrade_configs: the uws codec refuses them; per-upgrade filters, a repeat
     assert.equal(r.code, 1, out);
     assert.match(out, /upgrade_configs\[0\]\.filters: not supported by Legate yet/);
     assert.match(out, /upgrade_type 'websocket' is configured more than once/);
-    assert.match(out, /connect_config: not supported by Legate yet/);
+    assert.match(
+      out,
+      /upgrade_configs\[0\]\.connect_config: connect_config is for upgrade_type 'CONNECT' only/,
+    );
+    assert.match(out, /connect_config\.allow_post: not supported by Legate yet/);
 
     fs.writeFileSync(file, upgradeYaml(origin));
     const ok = await runLegate(['-c', file, '--mode', 'validate']);
@@ -437,69 +466,11 @@ test('upgrade_configs: the uws codec refuses them; per-upgrade filters, a repeat
   }
 });
 
-/**
- * A tiny forward proxy (Node's `connect` event) that answers CONNECT with 200 and relays to the
- * target, half-close included; `targets` records what it was asked for.
- */
-async function startConnectProxy(): Promise<{ port: number; targets: string[]; close(): Promise<void> }> {
-  const targets: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((_req, res) => res.end());
-  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    targets.push(req.url!);
-    const [host, port] = [req.url!.slice(0, req.url!.lastIndexOf(':')), req.url!.split(':').pop()];
-    const upstream = net.connect({ host, port: Number(port), allowHalfOpen: true });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.allowHalfOpen = true;
-    upstream.once('connect', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    targets,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A TCP echo server that ends its side after the client's FIN (half-close). */
-async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type CONNECT is enabled; a bad authority is 400, CONNECT elsewhere 403', async (t) => {
   const forward = await startConnectProxy();
   const echo = await startEcho();
-  const tlsOrigin = tls.createServer({ cert: pem('server-rsa.crt'), key: pem('server-rsa.key') }, (s) =>
-    s.end('HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\nover tls\r\n'),
-  );
-  const tlsSockets = new Set<net.Socket>();
-  tlsOrigin.on('connection', (s: net.Socket) => {
-    tlsSockets.add(s);
-    s.on('close', () => tlsSockets.delete(s));
-  });
-  await new Promise<void>((r) => tlsOrigin.listen(0, '127.0.0.1', r));
-  const tlsPort = (tlsOrigin.address() as net.AddressInfo).port;
+  const tlsOrigin = await startTlsOrigin();
+  const tlsPort = tlsOrigin.port;
   const legate = await startLegate(
     httpProxyYaml({
       hcmExtra: 'upgrade_configs: [{ upgrade_type: CONNECT }]',
@@ -523,39 +494,28 @@ test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type C
   try {
     const port = legate.ports.get('proxy')!;
     // Through Legate and the forward proxy to the echo server: bytes both ways, then half-close.
-    const socket = net.connect(port, '127.0.0.1');
-    socket.allowHalfOpen = true;
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    const ended = new Promise((r) => socket.once('end', r));
-    socket.write(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nhost: 127.0.0.1:${echo.port}\r\n\r\n`);
-    await waitFor('the 200', () => text.includes('\r\n\r\n'));
-    assert.match(text, /^HTTP\/1\.1 200 /);
-    assert.doesNotMatch(text, /content-length|transfer-encoding/i, 'a 2xx to CONNECT has no framing');
-    socket.write('through the tunnel');
-    await waitFor('the echo', () => text.endsWith('through the tunnel'));
-    socket.end('!');
-    await ended;
-    assert.ok(text.endsWith('through the tunnel!'), text);
-    socket.destroy();
-    assert.deepEqual(forward.targets, [`127.0.0.1:${echo.port}`]);
+    const target = `127.0.0.1:${echo.port}`;
+    const tunnel = rawTunnel(port, `CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+    await waitFor('the 200', () => tunnel.text().includes('\r\n\r\n'));
+    assert.match(tunnel.text(), /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(
+      tunnel.text(),
+      /content-length|transfer-encoding/i,
+      'a 2xx to CONNECT has no framing',
+    );
+    tunnel.socket.write('through the tunnel');
+    await waitFor('the echo', () => tunnel.text().endsWith('through the tunnel'));
+    tunnel.socket.end('!');
+    await tunnel.ended;
+    assert.ok(tunnel.text().endsWith('through the tunnel!'), tunnel.text());
+    tunnel.socket.destroy();
+    assert.deepEqual(
+      forward.requests.map((r) => r.target),
+      [`127.0.0.1:${echo.port}`],
+    );
 
     const curl = requireTool(t, 'curl');
-    if (curl !== null) {
-      // Not spawnSync: the forward proxy and the TLS origin run on this event loop.
-      const r = await execFileAsync(curl, [
-        '-sS',
-        '--max-time',
-        '5',
-        '-p',
-        '-x',
-        `http://127.0.0.1:${port}`,
-        '--cacert',
-        certPath('ca.crt'),
-        `https://127.0.0.1:${tlsPort}/`,
-      ]);
-      assert.equal(r.stdout, 'over tls\r\n', r.stderr);
-    }
+    if (curl !== null) assert.equal(await curlThroughProxy(curl, port, tlsPort), 'over tls\r\n');
 
     const bad = /^HTTP\/1\.1 400 /;
     for (const target of ['127.0.0.1', '127.0.0.1:99999', 'user@127.0.0.1:80', '/path:80']) {
@@ -567,7 +527,7 @@ test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type C
       forbidden,
       'the other virtual host disables CONNECT on its route',
     );
-    assert.equal(forward.targets.length, curl === null ? 1 : 2);
+    assert.equal(forward.requests.length, curl === null ? 1 : 2);
     await waitFor('the tunnels to end', async () => {
       return (await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active')) === 0;
     });
@@ -575,7 +535,70 @@ test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type C
     await legate.stop();
     await forward.close();
     await echo.close();
-    for (const s of tlsSockets) s.destroy();
-    await new Promise((r) => tlsOrigin.close(r));
+    await tlsOrigin.close();
+  }
+});
+
+test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from Legate, half-close, curl -p -x to a TLS origin, 503 when the cluster refuses', async (t) => {
+  const echo = await startEcho();
+  const tlsOrigin = await startTlsOrigin();
+  const refused = net.createServer();
+  await new Promise<void>((r) => refused.listen(0, '127.0.0.1', r));
+  const refusedPort = (refused.address() as net.AddressInfo).port;
+  await new Promise((r) => refused.close(r)); // nothing listens there now
+  const terminate = (domain: string, cluster: string): string => `
+- name: ${cluster}
+  domains: ["${domain}"]
+  routes:
+  - match: { connect_matcher: {} }
+    route:
+      cluster: ${cluster}
+      upgrade_configs: [{ upgrade_type: CONNECT, connect_config: {} }]`;
+  const legate = await startLegate(
+    httpProxyYaml({
+      hcmExtra: 'upgrade_configs: [{ upgrade_type: CONNECT }]',
+      virtualHosts: [
+        terminate('echo.test:7', 'echo'),
+        terminate(`127.0.0.1:${tlsOrigin.port}`, 'tls'),
+        terminate('refused.test:1', 'refused'),
+      ].join(''),
+      clusters:
+        staticCluster('echo', [echo.port]) +
+        staticCluster('tls', [tlsOrigin.port]) +
+        staticCluster('refused', [refusedPort]),
+    }),
+    { concurrency: 1 },
+  );
+  try {
+    const port = legate.ports.get('proxy')!;
+    // Eager bytes right behind the CONNECT: the first of the tunnel's.
+    const tunnel = rawTunnel(port, 'CONNECT echo.test:7 HTTP/1.1\r\nhost: echo.test:7\r\n\r\neager ');
+    await waitFor('the echo', () => tunnel.text().endsWith('eager '));
+    assert.match(tunnel.text(), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.doesNotMatch(tunnel.text(), /content-length|transfer-encoding/i);
+    tunnel.socket.write('later');
+    await waitFor('the echo', () => tunnel.text().endsWith('eager later'));
+    tunnel.socket.end();
+    await tunnel.ended; // the echo server ended after our FIN, and Legate passed its FIN on
+    tunnel.socket.destroy();
+
+    const curl = requireTool(t, 'curl');
+    if (curl !== null) assert.equal(await curlThroughProxy(curl, port, tlsOrigin.port), 'over tls\r\n');
+
+    const unavailable = /^HTTP\/1\.1 503 [^]*connection failure/;
+    assert.match(
+      await rawReply(port, 'CONNECT refused.test:1 HTTP/1.1\r\nhost: refused.test:1\r\n\r\n', unavailable),
+      unavailable,
+    );
+    assert.equal(await stat(legate, 'cluster.refused.upstream_cx_connect_fail'), 1);
+    await waitFor('the tunnels to end', async () => {
+      return (await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active')) === 0;
+    });
+    assert.equal(await stat(legate, 'cluster.echo.upstream_cx_active'), 0);
+    assert.ok((await stat(legate, 'cluster.echo.upstream_cx_rx_bytes_total')) >= 'eager later'.length);
+  } finally {
+    await legate.stop();
+    await echo.close();
+    await tlsOrigin.close();
   }
 });

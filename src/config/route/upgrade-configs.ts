@@ -3,7 +3,8 @@
  * route (`RouteAction.UpgradeConfig`): an upgrade token and whether it is enabled there (BoolValue,
  * default true). A token may appear once per list, as Envoy requires.
  */
-import type { UpgradeConfig } from '../bootstrap';
+import type { RouteUpgradeConfig, UpgradeConfig } from '../bootstrap';
+import { rejectUnsupported } from '../unsupported';
 import type { ObjectReader } from '../config-reader';
 import { readBoolValue } from '../bool-value';
 
@@ -36,13 +37,20 @@ export function parseHcmUpgradeConfigs(r: ObjectReader): UpgradeConfig[] {
   return configs;
 }
 
-/** A route action's list: overrides of the HCM's, per token. */
-export function parseRouteUpgradeConfigs(r: ObjectReader): UpgradeConfig[] {
-  const configs = r.objectArray('upgrade_configs').map((c) => {
-    // Terminating CONNECT (relaying its payload as TCP to the cluster) is not built yet: without
-    // connect_config, CONNECT is proxied to the upstream like any upgrade.
-    c.unsupported('connect_config', 'terminating CONNECT is not implemented; CONNECT is proxied upstream');
-    return readUpgradeConfig(c);
+/**
+ * A route action's list: overrides of the HCM's, per token; `connect_config` on the CONNECT entry
+ * terminates CONNECT on this route (its `proxy_protocol_config` and `allow_post` are not supported).
+ */
+export function parseRouteUpgradeConfigs(r: ObjectReader): RouteUpgradeConfig[] {
+  const configs = r.objectArray('upgrade_configs').map((c): RouteUpgradeConfig => {
+    const config = readUpgradeConfig(c);
+    const connect = c.object('connect_config');
+    if (connect !== null) {
+      rejectUnsupported(connect, ['proxy_protocol_config', 'allow_post']);
+      if (config.upgradeType !== 'connect')
+        c.error('connect_config', "connect_config is for upgrade_type 'CONNECT' only");
+    }
+    return { ...config, terminateConnect: connect !== null };
   });
   checkUnique(r, configs);
   return configs;

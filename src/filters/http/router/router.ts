@@ -70,6 +70,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private finished = false;
   /** The upstream switched protocols: data flows both ways until both ends. */
   private tunnel = false;
+  /** A CONNECT this route terminates (`connect_config`): the upstream is a TCP connection. */
+  private terminateConnect = false;
   /** The tunnel's upstream half ended (the response's end of stream). */
   private upstreamEnded = false;
   /** We asked the downstream codec to stop reading (upload flow control). */
@@ -132,8 +134,13 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       cb.sendLocalReply(503, '', 'cluster_not_found');
       return FilterHeadersStatus.StopIteration;
     }
-    if (head.upgrade && cluster.config.http2) {
-      // Upgrades over HTTP/2 need extended CONNECT upstream (RFC 8441), which Legate lacks.
+    this.terminateConnect = head.upgrade && head.method === 'CONNECT' && matched.terminatesConnect;
+    // Upgrades over HTTP/2 need extended CONNECT upstream (RFC 8441), which Legate lacks; a
+    // terminated CONNECT over TLS would need the cluster's transport socket on its TCP connection.
+    const unsupported = this.terminateConnect
+      ? Boolean(cluster.config.transportSocket)
+      : head.upgrade && cluster.config.http2;
+    if (unsupported) {
       cb.sendLocalReply(403, '', 'upgrade_failed');
       return FilterHeadersStatus.StopIteration;
     }
@@ -207,9 +214,11 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       this.matched!.hashPolicy?.lbContext(this.head!, this.callbacks.remoteAddress) ?? NO_LB_CONTEXT,
     );
     this.callbacks.setUpstreamInfo(this.clusterName!, host === null ? '' : host.key);
-    // No pool: max_connection_pools is reached, which Envoy answers like no healthy host.
-    const pool = host === null ? null : cluster.pool(host, this.head!.upgrade);
-    if (pool === null) {
+    // No pool: max_connection_pools is reached, which Envoy answers like no healthy host. A
+    // terminated CONNECT needs none: it opens a TCP connection of its own.
+    const terminate = this.terminateConnect;
+    const pool = host === null || terminate ? null : cluster.pool(host, this.head!.upgrade);
+    if (host === null || (pool === null && !terminate)) {
       this.stats!.cxNoneHealthy.inc();
       this.finish();
       this.callbacks.setResponseFlag('UH');
@@ -225,7 +234,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.stats!.rqActive.inc();
     const perTry = this.action!.retryPolicy?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.shared.services.timers.arm(up, perTry);
-    up.start(pool.newStream(up, up));
+    up.start(pool === null ? cluster.tcpTunnel(host, up, up) : pool.newStream(up, up));
   }
 
   /** Called by RetryState's timer after the back-off. */

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
 import {
   catchAllVirtualHost,
+  catchAllYaml,
   fileAccessLogYaml,
   httpProxyYaml,
   rawExchange,
@@ -600,5 +601,22 @@ test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from
     await legate.stop();
     await echo.close();
     await tlsOrigin.close();
+  }
+});
+
+test('the uws codec, which cannot tunnel, answers upgrade requests 403', async () => {
+  const origin = await startUpgradeOrigin();
+  const legate = await startLegate(catchAllYaml([origin.port]), {
+    concurrency: 1,
+    args: ['--http1-codec', 'uws'],
+  });
+  try {
+    const forbidden = /^HTTP\/1\.1 403 /;
+    const head = 'GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n';
+    assert.match(await rawReply(legate.ports.get('proxy')!, head, forbidden), forbidden);
+    assert.equal(origin.upgradeRequests.length, 0);
+  } finally {
+    await legate.stop();
+    await origin.close();
   }
 });

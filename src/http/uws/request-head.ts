@@ -35,9 +35,10 @@ export function readRequestHead(req: HttpRequest): RequestHead {
   const transferEncoding = headers.get('transfer-encoding');
   const connection = headers.get('connection');
 
+  // uWS rejects lower-case methods, so the as-sent method is already upper case.
+  const method = req.getCaseSensitiveMethod();
   return {
-    // uWS rejects lower-case methods, so the as-sent method is already upper case.
-    method: req.getCaseSensitiveMethod(),
+    method,
     path: query === undefined ? url : `${url}?${query}`,
     // uWS serves HTTP/1.1 only: HTTP/1.0 requests are never handed to the route handler.
     protocol: 'HTTP/1.1',
@@ -48,8 +49,8 @@ export function readRequestHead(req: HttpRequest): RequestHead {
     chunked: transferEncoding !== undefined,
     // As llhttp sees it: CONNECT, or an Upgrade field that Connection nominates.
     upgrade: isUpgradeRequest(
-      req.getCaseSensitiveMethod() === 'CONNECT' ||
-        (connection !== undefined && UPGRADE_TOKEN.test(connection) && headers.has('upgrade')),
+      method === 'CONNECT' ||
+        (headers.has('upgrade') && connection !== undefined && UPGRADE_TOKEN.test(connection)),
       headers,
     ),
   };

@@ -93,7 +93,7 @@ function linearScan(path: string, headers: HeaderMap): number {
   const end = pathPartEnd(path);
   const q = path.indexOf('?');
   for (let i = 0; i < linear.length; i++)
-    if (linear[i]!.matches(path, end, q === -1 ? -1 : q + 1, headers)) return i;
+    if (linear[i]!.matches(path, end, q === -1 ? -1 : q + 1, headers, false)) return i;
   return -1;
 }
 

@@ -169,6 +169,27 @@ export interface HttpConnectionManagerConfig {
   drainTimeoutMs: number;
   /** `access_log[]`: access loggers (registry category 'access_logger') called once per stream. */
   accessLog: ExtensionConfig[];
+  /** `upgrade_configs[]`: the upgrades (WebSocket, CONNECT, any token) this HCM lets through. */
+  upgradeConfigs: UpgradeConfig[];
+}
+
+/**
+ * One `upgrade_configs` entry of an HTTP connection manager or a route: an upgrade token (matched
+ * case-insensitively against the request's Upgrade field; `connect` means the CONNECT method) and
+ * whether it is enabled there. A route's entry overrides the HCM's for that token.
+ */
+export interface UpgradeConfig {
+  /** Lower-cased: `websocket`, `connect`, … */
+  upgradeType: string;
+  enabled: boolean; // BoolValue, default true
+}
+
+export interface RouteUpgradeConfig extends UpgradeConfig {
+  /**
+   * `connect_config` is set (upgrade_type CONNECT only): the route terminates CONNECT and relays
+   * its payload over TCP to the cluster, instead of proxying the CONNECT to it.
+   */
+  terminateConnect: boolean;
 }
 /**
  * `typed_per_filter_config` of a route configuration, virtual host or route: one entry per HTTP
@@ -216,7 +237,8 @@ export interface QueryParameterMatcher {
 }
 
 export interface RouteMatch {
-  kind: 'prefix' | 'path' | 'safe_regex' | 'path_separated_prefix';
+  /** `connect_matcher` matches CONNECT requests only (their target is an authority, not a path). */
+  kind: 'prefix' | 'path' | 'safe_regex' | 'path_separated_prefix' | 'connect_matcher';
   value: string;
   caseSensitive: boolean; // default true
   headers: HeaderMatcher[];
@@ -263,6 +285,8 @@ export interface RouteActionConfig {
   rateLimits?: RateLimitConfig[];
   /** `include_vh_rate_limits` (deprecated in Envoy): the virtual host's rate_limits apply too. */
   includeVhRateLimits?: boolean;
+  /** `upgrade_configs`: per-token overrides of the HCM's (absent or [] = none). */
+  upgradeConfigs?: RouteUpgradeConfig[];
 }
 
 /**

@@ -221,7 +221,10 @@ export class EngineClientConnection implements ClientConnection, RequestEncoder,
 
   onClosed(reason: number): void {
     this.closed = true;
-    if (this.busy) this.failStream(resetReasonName(reason || 2));
+    const name = resetReasonName(reason || 2);
+    // The upstream broke HTTP/1 (upstream_cx_protocol_error), as the JS codec reports it.
+    if (name === 'protocol_error') this.handler.onProtocolError?.();
+    if (this.busy) this.failStream(name);
     this.handler.onClose();
   }
 

@@ -6,7 +6,7 @@
  * A head's strings are cut from one latin1 string of its bytes (one native conversion per head,
  * then cheap V8 substrings), as the wasm wrapper does (src/http/llhttp.ts).
  */
-import type { RequestHead, ResponseHead } from '../http/codec';
+import { isUpgradeRequest, type RequestHead, type ResponseHead } from '../http/codec';
 import { HeaderMap } from '../http/header-map';
 import type { LiveHeadFields } from '../http/h1-serialize';
 import { latin1Slice } from '../http/latin1';
@@ -95,7 +95,7 @@ export class Exchange implements LiveHeadFields {
       keepAlive: (flags & FLAG_KEEP_ALIVE) !== 0,
       contentLength: this.control64[XF_CONTENT_LENGTH]!,
       chunked: (flags & FLAG_CHUNKED) !== 0,
-      upgrade: (flags & FLAG_UPGRADE) !== 0,
+      upgrade: isUpgradeRequest((flags & FLAG_UPGRADE) !== 0, headers),
     };
   }
 

@@ -10,6 +10,12 @@
  * The connection itself is the `RequestEncoder` of its current stream (no object per request);
  * encoder calls made while no stream is active are ignored.
  *
+ * A request that switches protocols (101 to an upgrade, 2xx to CONNECT: `switchesProtocols`) makes
+ * the connection a tunnel for that stream: response bytes after the head are response data as they
+ * come, request data is written as it is, each direction ends with its own FIN, and the stream
+ * completes, never reusable, once both did. A 101 to anything else, or without `Upgrade`, is a
+ * protocol error.
+ *
  * Flow-control state (read disables, the write watermark) belongs to the stream: it is dropped when
  * the stream completes, so a connection goes back to its pool exactly as a fresh one would be —
  * reading, no unparsed bytes, nothing queued for write (see `reusable`). An owner that paused the
@@ -18,14 +24,15 @@
  * response the paused socket never reads.
  */
 import type * as net from 'node:net';
-import type {
-  ClientConnection,
-  ClientConnectionCallbacks,
-  RequestEncoder,
-  RequestHead,
-  ResponseDecoder,
-  ResponseHead,
-  StreamResetReason,
+import {
+  switchesProtocols,
+  type ClientConnection,
+  type ClientConnectionCallbacks,
+  type RequestEncoder,
+  type RequestHead,
+  type ResponseDecoder,
+  type ResponseHead,
+  type StreamResetReason,
 } from './codec';
 import { HeaderMap } from './header-map';
 import { transferEncodingStatus } from './transfer-encoding';
@@ -60,6 +67,10 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private readonly framingState: RequestFramingState = { framing: BodyFraming.NONE, closeRequested: false };
   private requestComplete = false;
   private headRequest = false;
+  /** The current request; its response may switch protocols. */
+  private request: RequestHead | null = null;
+  /** The response switched protocols: socket bytes are the stream's data both ways. */
+  private tunnel = false;
   /** Neither side asked for close and the framing allows another exchange on this connection. */
   private keepAlive = true;
   private responseStarted = false;
@@ -98,6 +109,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.requestChunked = false;
     this.requestComplete = false;
     this.headRequest = false;
+    this.request = null;
+    this.tunnel = false;
     this.keepAlive = true;
     this.responseStarted = false;
     this.responseComplete = false;
@@ -131,6 +144,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       return;
     }
     this.headRequest = head.method === 'HEAD';
+    this.request = head;
     const text = serializeRequestHead(this.framingState, head, contentLength, endStream);
     this.requestChunked = this.framingState.framing === BodyFraming.CHUNKED;
     if (this.framingState.closeRequested) this.keepAlive = false;
@@ -242,11 +256,17 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     if (!parser.keepAlive) this.keepAlive = false;
     let result: number = HeadersCompleteResult.CONTINUE;
     let endStream: boolean;
-    if (status === 101) {
-      // No tunnel support yet: the exchange ends here and the connection is done for.
+    if (switchesProtocols(this.request!, status)) {
+      // RFC 9110 §15.2.2: a 101 names the protocol switched to.
+      if (status === 101 && !this.headers.has('upgrade')) return ParserError.USER;
+      this.tunnel = true;
       this.keepAlive = false;
+      this.socket.allowHalfOpen = true;
       result = HeadersCompleteResult.SKIP_BODY_UPGRADE;
-      endStream = true;
+      endStream = false;
+    } else if (status === 101) {
+      // Switching protocols was not asked for.
+      return ParserError.USER;
     } else if (this.headRequest || status === 204 || status === 304) {
       result = HeadersCompleteResult.SKIP_BODY;
       endStream = true;
@@ -288,7 +308,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
    */
   onMessageComplete(): number {
     this.midResponse = false;
-    if (this.informational) return 0;
+    // The head of a tunnel: llhttp stops next (PAUSED_UPGRADE), the bytes after it are the tunnel's.
+    if (this.informational || this.tunnel) return 0;
     if (!this.busy) return ParserError.USER;
     if (!this.responseComplete) {
       this.responseComplete = true;
@@ -317,6 +338,10 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private endRequest(): void {
     this.flushCork();
     this.requestComplete = true;
+    if (!this.tunnel) return;
+    // Our half of the tunnel is done (FIN); the upstream's may still be sending.
+    this.socket.end();
+    if (this.responseComplete) this.completeStream();
   }
 
   /** The response is done (the request too, unless the server answered early): hand the connection back. */
@@ -330,7 +355,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.endStreamFlowControl();
     const reusable = this.keepAlive && this.reusable;
     this.callbacks.onStreamComplete(reusable);
-    if (!reusable) this.close();
+    // A tunnel ended with FIN both ways: the socket closes by itself once its last bytes are out.
+    if (!reusable && !this.tunnel) this.close();
   }
 
   /** Drops what the finished stream's owner asked of the socket: it no longer speaks for it. */
@@ -356,9 +382,18 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.tunnel) {
+      if (this.busy) this.decoder!.decodeData(chunk, false);
+      return;
+    }
     const parser = this.parser;
     const ret = parser.execute(chunk);
     if (ret === ParserError.OK) return;
+    if (ret === ParserError.PAUSED_UPGRADE && this.tunnel) {
+      const rest = chunk.subarray(parser.stopOffset);
+      if (rest.length > 0 && this.busy) this.decoder!.decodeData(rest, false);
+      return;
+    }
     if (ret === ParserError.PAUSED && this.busy) {
       // Bytes after a complete response are not a response to anything we sent.
       if (parser.stopOffset !== chunk.length) this.keepAlive = false;
@@ -374,11 +409,23 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
 
   /** The server closed its side: this completes a close-delimited body, anything else is cut short. */
   private onEnd(): void {
+    if (this.tunnel) {
+      this.endTunnelResponse();
+      return;
+    }
     if (this.busy && this.responseStarted && !this.responseComplete) {
       if (this.parser.finish() === ParserError.PAUSED) this.completeStream();
       else this.failStream('remote_reset');
     }
     this.socket.destroy();
+  }
+
+  /** The upstream half-closed the tunnel: the stream completes once our half is done too. */
+  private endTunnelResponse(): void {
+    if (!this.busy || this.responseComplete) return;
+    this.responseComplete = true;
+    this.decoder!.decodeData(EMPTY, true);
+    if (this.busy && this.requestComplete) this.completeStream();
   }
 
   private onClose(): void {

@@ -34,8 +34,38 @@ export interface RequestHead {
    * Content-Length.
    */
   chunked: boolean;
-  /** Upgrade / CONNECT requested (hook for later issues; the HCM may refuse it). */
+  /**
+   * The request asks to switch protocols: CONNECT, or an Upgrade field nominated by Connection
+   * (`Upgrade: h2c` excepted: Legate ignores it, as Envoy does). When it has no body as well
+   * (`tunnelMayFollow`), a downstream codec ends its request stream only when the tunnel's downstream
+   * half closes, or, if the protocol does not switch, once its response is complete. One still set
+   * when the request goes upstream is an enabled upgrade, written without framing, keeping `Upgrade`
+   * and `Connection` (the connection manager refuses an upgrade with a body).
+   */
   upgrade: boolean;
+}
+
+/**
+ * Whether a request a parser saw ask to switch protocols (`parserUpgrade`: CONNECT, or an Upgrade
+ * field nominated by Connection, as llhttp reports it) is an upgrade request for Legate: `Upgrade:
+ * h2c` (RFC 7540's cleartext HTTP/2 upgrade, gone from RFC 9113) is not, as Envoy ignores it.
+ */
+export function isUpgradeRequest(parserUpgrade: boolean, headers: HeaderMap): boolean {
+  return parserUpgrade && headers.get('upgrade')?.trim().toLowerCase() !== 'h2c';
+}
+
+/** An upgrade request without a body: what follows its head may be a tunnel. */
+export function tunnelMayFollow(request: RequestHead): boolean {
+  return request.upgrade && request.contentLength <= 0 && !request.chunked;
+}
+
+/**
+ * Whether a response of `status` to `request` turns the exchange into a byte stream both ways
+ * (a tunnel): 101 to an upgrade request, 2xx to CONNECT (RFC 9110 §9.3.6, §15.2.2).
+ */
+export function switchesProtocols(request: RequestHead, status: number): boolean {
+  if (!tunnelMayFollow(request)) return false;
+  return request.method === 'CONNECT' ? status >= 200 && status < 300 : status === 101;
 }
 
 export interface ResponseHead {
@@ -76,7 +106,11 @@ export interface ResponseEncoder {
    * The head may be held back and sent together with the first body chunk (one write, one packet).
    */
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void;
-  /** Writes body bytes. The codec may keep `data` (it is not reused by the caller after this call). */
+  /**
+   * Writes body bytes. The codec may keep `data` (it is not reused by the caller after this call).
+   * After a head that switched protocols (`switchesProtocols`) these are the tunnel's bytes, and
+   * `endStream` half-closes the downstream connection (FIN) while its bytes keep arriving.
+   */
   encodeData(data: Buffer, endStream: boolean): void;
   encodeTrailers(trailers: HeaderMap): void;
   /** Send `100 Continue` now (the proxy decides, not the codec). */

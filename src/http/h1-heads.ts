@@ -21,6 +21,8 @@ export interface ResponseFramingState {
   readonly headRequest: boolean;
   readonly versionMinor: number;
   readonly requestKeepAlive: boolean;
+  /** The request was CONNECT: a 2xx answer opens a tunnel and has no framing fields. */
+  readonly connectRequest?: boolean;
   framing: BodyFraming;
   closeAfterResponse: boolean;
 }
@@ -38,7 +40,10 @@ export function writeResponseHead(
   endStream: boolean,
   draining: boolean,
 ): void {
-  const upgrade = head.status === 101;
+  // A tunnel follows the head: no body framing, and Connection (`upgrade`) goes through.
+  const upgrade =
+    head.status === 101 ||
+    (stream.connectRequest === true && head.status >= 200 && head.status < 300 && !endStream);
   const noBody = stream.headRequest || head.status === 204 || head.status === 304 || upgrade;
   stream.closeAfterResponse = !stream.requestKeepAlive || draining || upgrade;
   stream.framing = BodyFraming.NONE;
@@ -133,15 +138,16 @@ export function writeRequestHead(
   w.text(' ');
   w.text(head.path);
   w.text(' HTTP/1.1\r\n');
-  w.fields(head.headers);
+  // An upgrade keeps its Connection field, and a tunnel, not a framed body, follows its head.
+  w.fields(head.headers, head.upgrade);
   if (contentLength >= 0) {
     state.framing = BodyFraming.CONTENT_LENGTH;
     writeContentLength(w, endStream ? 0 : contentLength);
-  } else if (!endStream) {
+  } else if (!endStream && !head.upgrade) {
     state.framing = BodyFraming.CHUNKED;
     w.text('transfer-encoding: chunked\r\n');
-  } else if (isBodyMethod(head.method)) w.text('content-length: 0\r\n');
-  const connection = head.headers.get('connection');
+  } else if (endStream && isBodyMethod(head.method)) w.text('content-length: 0\r\n');
+  const connection = head.upgrade ? undefined : head.headers.get('connection');
   if (connection !== undefined && listHasToken(connection, 'close')) {
     state.closeRequested = true;
     w.text('connection: close\r\n');

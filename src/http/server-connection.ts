@@ -11,19 +11,27 @@
  * arriving can be answered the same way on the owner's behalf (`replyToPartialRequest`, for its
  * timeouts).
  *
+ * A request that switches protocols (`switchesProtocols`: 101 to an upgrade, 2xx to CONNECT) turns
+ * the connection into a tunnel: from its response head on, the parser is done with, bytes read go
+ * to the stream as request data and response data is written as it comes, each direction ending
+ * with its own FIN (half-close) and the stream ending when both did.
+ *
  * Socket operations per request are kept minimal: each `data` event is parsed inside one
  * cork/uncork, so synchronous answers (and pipelined ones) leave in one `writev`; a head whose body
  * follows later stays corked until the end of the tick so the first body chunk joins it.
  */
 import type * as net from 'node:net';
-import type {
-  RequestDecoder,
-  RequestHead,
-  ResponseEncoder,
-  ResponseHead,
-  ServerConnection,
-  ServerConnectionCallbacks,
-  StreamResetReason,
+import {
+  isUpgradeRequest,
+  switchesProtocols,
+  tunnelMayFollow,
+  type RequestDecoder,
+  type RequestHead,
+  type ResponseEncoder,
+  type ResponseHead,
+  type ServerConnection,
+  type ServerConnectionCallbacks,
+  type StreamResetReason,
 } from './codec';
 import { HeaderMap } from './header-map';
 import { transferEncodingStatus } from './transfer-encoding';
@@ -82,6 +90,10 @@ class ServerStream implements ResponseEncoder {
   readonly headRequest: boolean;
   readonly versionMinor: number;
   readonly requestKeepAlive: boolean;
+  readonly connectRequest: boolean;
+  /** The request asked to switch protocols; with `tunnel`, it did. */
+  readonly request: RequestHead;
+  tunnel = false;
   requestComplete = false;
   responseStarted = false;
   responseComplete = false;
@@ -104,6 +116,8 @@ class ServerStream implements ResponseEncoder {
     this.headRequest = head.method === 'HEAD';
     this.versionMinor = head.protocol === 'HTTP/1.0' ? 0 : 1;
     this.requestKeepAlive = head.keepAlive;
+    this.connectRequest = head.method === 'CONNECT';
+    this.request = head;
   }
 
   get remoteAddress(): string {
@@ -133,7 +147,11 @@ class ServerStream implements ResponseEncoder {
     const connection = this.connection;
     const text = serializeResponseHead(this, head, contentLength, endStream, connection.draining);
     const noBody = this.framing === BodyFraming.NONE;
-    if (endStream || noBody) {
+    if (!endStream && switchesProtocols(this.request, head.status)) {
+      this.tunnel = true;
+      this.write(text);
+      connection.startTunnel(this);
+    } else if (endStream || noBody) {
       this.write(text);
       if (endStream) this.endResponse();
     } else {
@@ -146,7 +164,9 @@ class ServerStream implements ResponseEncoder {
     if (this.detached || !this.responseStarted || this.responseComplete) return;
     const head = this.heldHead;
     this.heldHead = '';
-    if (this.framing === BodyFraming.CHUNKED) {
+    if (this.tunnel) {
+      if (data.length > 0) this.write(data);
+    } else if (this.framing === BodyFraming.CHUNKED) {
       if (data.length > 0)
         this.writeFramed(head + chunkHeader(data.length), data, endStream ? '\r\n' + LAST_CHUNK : '\r\n');
       else if (endStream) this.write(head + LAST_CHUNK);
@@ -255,6 +275,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   private headPending = false;
   /** Status of the last response, to refuse a tunnel after 101 and to resume after a refused upgrade. */
   private lastResponseStatus = 0;
+  /** The stream whose exchange switched protocols: the connection's bytes are its own from now on. */
+  private tunnel: ServerStream | null = null;
   // Per-request parse state (reset in onMessageBegin).
   private headers = new HeaderMap();
   private trailers: HeaderMap | null = null;
@@ -316,6 +338,11 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   // ---- socket events
 
   private onData(chunk: Buffer): void {
+    const tunnel = this.tunnel;
+    if (tunnel !== null) {
+      if (!tunnel.detached) tunnel.decoder!.decodeData(chunk, false);
+      return;
+    }
     if (this.ending) return;
     if (this.waitingForResponse) {
       // Only if a read was already under way when reading paused: keep it behind the rest.
@@ -330,6 +357,11 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   /** The peer half-closed: an exchange still in flight cannot be answered reliably, so it is reset. */
   private onEnd(): void {
+    const tunnel = this.tunnel;
+    if (tunnel !== null) {
+      this.endTunnelRequest(tunnel);
+      return;
+    }
     if (this.stream !== null) this.resetActiveStream('remote_reset');
     this.destroySocket();
   }
@@ -435,6 +467,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     if (!Number.isSafeInteger(this.contentLength)) return this.reject(400);
     const maxBody = this.options.maxRequestBodyBytes;
     if (maxBody > 0 && this.contentLength > maxBody) return this.reject(413);
+    const upgrade = isUpgradeRequest(parser.upgrade, this.headers);
 
     const head: RequestHead = {
       method: parser.method,
@@ -444,13 +477,13 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
       keepAlive: parser.keepAlive && !this.draining,
       contentLength: this.contentLength,
       chunked,
-      upgrade: parser.upgrade,
+      upgrade,
     };
     const stream = new ServerStream(this, head);
     this.stream = stream;
     const decoder = this.callbacks.newStream(stream);
     stream.decoder = decoder;
-    const endStream = !chunked && this.contentLength <= 0;
+    const endStream = !chunked && this.contentLength <= 0 && !upgrade;
     stream.requestComplete = endStream;
     decoder.decodeHeaders(head, endStream);
     return this.ending || this.closed ? ParserError.USER : HeadersCompleteResult.CONTINUE;
@@ -476,7 +509,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   onMessageComplete(): number {
     let stream = this.stream;
-    if (stream !== null && !stream.requestComplete) {
+    // A bodiless upgrade request's stream goes on as a tunnel, or ends with its response.
+    if (stream !== null && !stream.requestComplete && !tunnelMayFollow(stream.request)) {
       stream.requestComplete = true;
       if (this.trailers !== null) stream.decoder!.decodeTrailers(this.trailers);
       else stream.decoder!.decodeData(EMPTY, true);
@@ -506,6 +540,18 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   responseComplete(stream: ServerStream): void {
     this.lastResponseStatus = stream.status;
+    if (stream.tunnel) {
+      // Our half of the tunnel is done (FIN); the client's may still be sending. Once both
+      // ended, the socket closes by itself when its last bytes are out.
+      this.socket.end();
+      if (stream.requestComplete) this.finishStream(stream);
+      return;
+    }
+    // A bodiless upgrade refused with an ordinary response: its request is complete.
+    if (!stream.requestComplete && tunnelMayFollow(stream.request)) {
+      stream.requestComplete = true;
+      stream.decoder!.decodeData(EMPTY, true);
+    }
     // A response that ends before its request leaves unread body bytes: the connection cannot be
     // reused. A keep-alive response whose head left before draining began leaves the connection
     // open: the client may already be sending its next request (goAway() closes it).
@@ -525,6 +571,29 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     this.destroySocket();
   }
 
+  /**
+   * `stream`'s response switched protocols: the bytes after its head (kept while the parser waited)
+   * and every byte read from now on are its request data; the peer's FIN ends that direction only.
+   */
+  startTunnel(stream: ServerStream): void {
+    this.tunnel = stream;
+    this.socket.allowHalfOpen = true;
+    this.waitingForResponse = false;
+    const early = this.pending;
+    this.pending = EMPTY;
+    // Delivered on the next tick, not inside the owner's encodeHeaders; before any later read.
+    if (early.length > 0) process.nextTick(deliverEarlyTunnelBytes, stream, early);
+    this.updateReading();
+  }
+
+  /** The client half-closed the tunnel: the stream ends once our half is done too. */
+  private endTunnelRequest(stream: ServerStream): void {
+    if (stream.detached || stream.requestComplete) return;
+    stream.requestComplete = true;
+    stream.decoder!.decodeData(EMPTY, true);
+    if (stream.responseComplete) this.finishStream(stream);
+  }
+
   // ---- internals
 
   private finishStream(stream: ServerStream): void {
@@ -536,7 +605,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   private resetActiveStream(reason: StreamResetReason): void {
     const stream = this.stream!;
     this.finishStream(stream);
-    if (stream.responseComplete) return;
+    // A tunnel's response may be complete while its request half is still open.
+    if (stream.responseComplete && !stream.tunnel) return;
     stream.decoder!.onResetStream(reason);
   }
 
@@ -602,6 +672,10 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 }
 
 function ignoreError(): void {}
+
+function deliverEarlyTunnelBytes(stream: ServerStream, bytes: Buffer): void {
+  if (!stream.detached) stream.decoder!.decodeData(bytes, false);
+}
 
 /** Wraps `socket` (accepted, or made with `new net.Socket({ fd })`) in an HTTP/1 server codec. */
 export function createServerConnection(

@@ -177,6 +177,16 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         },
       ]);
     }
+    if (config.http1Codec === 'uws' && (first.terminal as Partial<HttpConnectionManager>).mayUpgrade) {
+      throw new ConfigBuildError([
+        {
+          path: `${config.at}.legate_http1_codec`,
+          message:
+            'the uws codec cannot turn a connection into a tunnel, and this http_connection_manager ' +
+            'enables upgrades (upgrade_configs); use the legate codec here',
+        },
+      ]);
+    }
     const matched = this.chains.slice(0, config.filterChains.length);
     this.selector =
       this.chains.length === 1 && config.filterChains.length === 1 && !hasCriteria(config.filterChains[0]!)
@@ -233,7 +243,8 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
    * The native engine serves a listener whose one plaintext chain is an HTTP connection manager
    * alone on Legate's codec, not restricted to HTTP/2 (`codec_type: HTTP2` runs on node:http2); TLS, a choice among chains, listener filters and network filters
    * before the HCM need a Node socket per connection, and so does the listener access log
-   * (connections that never sent a request), so those listeners stay on Node's sockets.
+   * (connections that never sent a request), so those listeners stay on Node's sockets. So do
+   * listeners whose HCM may enable upgrades: the engine's codec does not tunnel.
    */
   private engineServes(engine: NativeEngine | null): engine is NativeEngine {
     const chain = this.onlyChain;
@@ -244,7 +255,8 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       chain.filters.length === 1 &&
       this.config.http1Codec === 'legate' &&
       this.accessLoggers.length === 0 &&
-      (chain.terminal as Partial<HttpConnectionManager>).servesHttp1Only === true
+      (chain.terminal as Partial<HttpConnectionManager>).servesHttp1Only === true &&
+      (chain.terminal as HttpConnectionManager).mayUpgrade === false
     );
   }
 

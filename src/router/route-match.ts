@@ -15,6 +15,8 @@ const enum PathKind {
   Exact,
   Regex,
   SeparatedPrefix,
+  /** connect_matcher: CONNECT requests, whose target is an authority rather than a path. */
+  Connect,
 }
 
 const PATH_KINDS: Record<RouteMatch['kind'], PathKind> = {
@@ -22,6 +24,7 @@ const PATH_KINDS: Record<RouteMatch['kind'], PathKind> = {
   path: PathKind.Exact,
   safe_regex: PathKind.Regex,
   path_separated_prefix: PathKind.SeparatedPrefix,
+  connect_matcher: PathKind.Connect,
 };
 
 export class CompiledRouteMatch {
@@ -58,10 +61,12 @@ export class CompiledRouteMatch {
 
   /**
    * `path` is the request-target, `pathEnd` where its path part ends (index of the first '?' or '#',
-   * or its length), `queryStart` the index after '?' (-1 if none).
+   * or its length), `queryStart` the index after '?' (-1 if none). A CONNECT request (`connect`)
+   * has no path: only connect_matcher routes match it, and they match nothing else (Envoy).
    */
-  matches(path: string, pathEnd: number, queryStart: number, headers: HeaderMap): boolean {
-    if (!this.matchesPath(path, pathEnd)) return false;
+  matches(path: string, pathEnd: number, queryStart: number, headers: HeaderMap, connect: boolean): boolean {
+    if (connect !== (this.kind === PathKind.Connect)) return false;
+    if (!connect && !this.matchesPath(path, pathEnd)) return false;
     const hs = this.headers;
     for (let i = 0; i < hs.length; i++) if (!hs[i]!.matches(headers)) return false;
     const qs = this.query;
@@ -83,6 +88,8 @@ export class CompiledRouteMatch {
         );
       case PathKind.Regex:
         return this.regex!.test(pathEnd === path.length ? path : path.slice(0, pathEnd));
+      case PathKind.Connect:
+        return false;
     }
   }
 

@@ -40,19 +40,25 @@ export function compileRouteTable(config: RouteConfiguration, options: RouteTabl
 
 export class RouteTable {
   private readonly hosts: VirtualHostSelector<VirtualHost>;
+  /** Some route has `upgrade_configs` of its own. */
+  readonly hasUpgradeOverrides: boolean;
 
   constructor(config: RouteConfiguration, ignorePort: boolean) {
     this.hosts = new VirtualHostSelector<VirtualHost>(ignorePort);
     const compiled = buildEach(config.virtualHosts, (vh) => new VirtualHost(vh, config));
+    this.hasUpgradeOverrides = compiled.some((vh) => vh.routes.some((r) => r.upgradeOverrides !== null));
     config.virtualHosts.forEach((vh, i) => {
       for (const domain of vh.domains) this.hosts.add(domain, compiled[i]!);
     });
   }
 
-  /** `path` is the request-target (origin-form, possibly with query). Null → 404 route_not_found. */
-  route(authority: string, path: string, headers: HeaderMap): MatchedRoute | null {
+  /**
+   * `path` is the request-target (origin-form, possibly with query; for a CONNECT request, `connect`,
+   * its authority). Null → 404 route_not_found.
+   */
+  route(authority: string, path: string, headers: HeaderMap, connect = false): MatchedRoute | null {
     const vh = this.hosts.select(authority);
-    return vh === null ? null : vh.route(path, headers);
+    return vh === null ? null : vh.route(path, headers, connect);
   }
 
   /** The virtual host an authority selects (null: none, Envoy answers 404). */
@@ -75,14 +81,14 @@ export class VirtualHost {
     this.index = new RouteIndex(this.routes.map((r) => r.match));
   }
 
-  route(path: string, headers: HeaderMap): MatchedRoute | null {
+  route(path: string, headers: HeaderMap, connect = false): MatchedRoute | null {
     const pathEnd = pathPartEnd(path);
     const queryStart = queryStartOf(path, pathEnd);
     const candidates = this.index.candidates(path, pathEnd);
     const routes = this.routes;
     for (let i = 0; i < candidates.length; i++) {
       const route = routes[candidates[i]!]!;
-      if (route.match.matches(path, pathEnd, queryStart, headers)) return route;
+      if (route.match.matches(path, pathEnd, queryStart, headers, connect)) return route;
     }
     return null;
   }
@@ -127,6 +133,10 @@ export class MatchedRoute {
   readonly virtualHostRateLimits: RateLimitPolicy | null;
   /** The route action's (deprecated) `include_vh_rate_limits`. */
   readonly includeVhRateLimits: boolean;
+  /** The route action's `upgrade_configs`: enabled or not, by lower-cased upgrade type; null if none. */
+  readonly upgradeOverrides: ReadonlyMap<string, boolean> | null;
+  /** The route terminates CONNECT (`connect_config`): its payload goes to the cluster over TCP. */
+  readonly terminatesConnect: boolean;
 
   constructor(
     config: RouteConfig,
@@ -148,6 +158,10 @@ export class MatchedRoute {
     this.rateLimits = action.kind === 'route' ? RateLimitPolicy.compile(action.rateLimits) : null;
     this.virtualHostRateLimits = vhRateLimits;
     this.includeVhRateLimits = action.kind === 'route' && action.includeVhRateLimits === true;
+    const upgrades = action.kind === 'route' ? (action.upgradeConfigs ?? []) : [];
+    this.upgradeOverrides =
+      upgrades.length === 0 ? null : new Map(upgrades.map((u) => [u.upgradeType, u.enabled]));
+    this.terminatesConnect = upgrades.some((u) => u.terminateConnect);
   }
 
   /**

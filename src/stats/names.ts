@@ -28,11 +28,14 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'rq_direct_response',
   'rq_redirect',
   'rq_total',
+  'downstream_cx_upgrades_total',
+  'downstream_rq_ws_on_non_ws_route',
 ] as const;
 export const HTTP_CONN_MANAGER_GAUGES = [
   'downstream_cx_active',
   'downstream_rq_active',
   'downstream_cx_http2_active',
+  'downstream_cx_upgrades_active',
 ] as const;
 /** Envoy roots the downstream HTTP/2 codec's stats at `http2.` (the listener's scope). */
 export const HTTP2_CODEC_COUNTERS = [

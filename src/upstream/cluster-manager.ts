@@ -89,6 +89,10 @@ export class ClusterManager {
             discovery: discoveryFor(config, deps.hostTable, resolver),
             ...connectorsOf(config),
             http1Connector: (connect) => withCodec(connect, createClientConnection),
+            // Another codec (the native engine's) cannot become a tunnel: upgrades connect in JS.
+            ...(config.transportSocket || deps.connector === undefined
+              ? {}
+              : { tunnelConnector: withCodec(tcpSocketConnector, createClientConnection) }),
             stats: deps.clusterStats?.(config.name),
             circuitBreaker: deps.circuitBreaker?.(config),
             outlierThreshold: deps.outlierThreshold,

@@ -9,10 +9,11 @@ import type { ClusterConfig } from '../config/bootstrap';
 import { preciseMonotonicMs } from '../common/precise-clock';
 import { Http1ConnPool } from './conn-pool';
 import { Http2ConnPool } from './h2-conn-pool';
-import type { ConnPool } from './pool';
+import type { Cancellable, ConnPool, PoolCallbacks } from './pool';
+import { openTcpTunnel } from './tcp-tunnel';
 import type { SocketConnector, UpstreamConnector } from './transport';
 import { AlpnConnPool, primedConnector, type AlpnProtocol } from './alpn-conn-pool';
-import type { RequestHead } from '../http/codec';
+import type { RequestHead, ResponseDecoder } from '../http/codec';
 import { isIP } from 'node:net';
 import { DEFAULT_HTTP2_OPTIONS } from '../config/http2-options';
 import type { HostDiscovery } from './discovery/api';
@@ -40,6 +41,11 @@ export interface ClusterDeps {
   readonly socketConnector: SocketConnector;
   /** Legate's HTTP/1.1 codec over sockets `connect` opens (auto_config's HTTP/1.1 pools). */
   http1Connector(connect: SocketConnector): UpstreamConnector;
+  /**
+   * Opens connections whose codec can become a tunnel (Legate's JS codec), for upgrade requests;
+   * absent: `connector`'s can.
+   */
+  readonly tunnelConnector?: UpstreamConnector;
   /**
    * The cluster's DEFAULT-priority circuit breaker in this worker (Legate routes have no priority
    * yet). Absent in unit tests: a breaker local to this cluster, with the config's thresholds.
@@ -138,7 +144,8 @@ export class Cluster {
    * server name) and use_downstream_protocol_config (the request's protocol is the upstream's).
    */
   pool(host: Host, request?: RequestHead): ConnPool | null {
-    if (this.poolsPerRequestKind) return this.poolFor(host, request);
+    if (this.poolsPerRequestKind || (request?.upgrade === true && this.deps.tunnelConnector !== undefined))
+      return this.poolFor(host, request);
     const pool = this.pools.get(host);
     if (pool !== undefined) return pool;
     const created = this.newPool(host, undefined, this.config.http2 ? 'h2' : 'http/1.1');
@@ -150,7 +157,10 @@ export class Cluster {
     return this.config.autoSni === true || this.config.downstreamProtocol === true;
   }
 
-  /** A pool per host, server name (auto_sni) and protocol (use_downstream_protocol_config). */
+  /**
+   * A pool per host, server name (auto_sni) and protocol (use_downstream_protocol_config), and for
+   * upgrade requests when the cluster's connections cannot become tunnels (the native engine's).
+   */
   private poolFor(host: Host, request: RequestHead | undefined): ConnPool | null {
     const { config } = this;
     const serverName = config.autoSni && request !== undefined ? serverNameOf(request) : undefined;
@@ -162,10 +172,11 @@ export class Cluster {
         : config.http2
           ? 'h2'
           : 'http/1.1';
-    const key = `${host.key}/${serverName ?? ''}/${protocol}`;
+    const tunnel = request?.upgrade === true && this.deps.tunnelConnector !== undefined;
+    const key = `${host.key}/${serverName ?? ''}/${protocol}${tunnel ? '/tunnel' : ''}`;
     const pool = this.keyedPools.get(key);
     if (pool !== undefined) return pool;
-    const created = this.newPool(host, serverName, protocol);
+    const created = this.newPool(host, serverName, tunnel ? 'tunnel' : protocol);
     if (created !== null) this.keyedPools.set(key, created);
     return created;
   }
@@ -177,7 +188,12 @@ export class Cluster {
     yield* this.keyedPools.values();
   }
 
-  private newPool(host: Host, serverName: string | undefined, protocol: AlpnProtocol): ConnPool | null {
+  /** A new pool (within max_connection_pools) for `protocol`, or for upgrade requests (`tunnel`). */
+  private newPool(
+    host: Host,
+    serverName: string | undefined,
+    protocol: AlpnProtocol | 'tunnel',
+  ): ConnPool | null {
     if (!this.circuitBreaker.tryCreatePool()) return null;
     const { config, deps } = this;
     return config.alpn
@@ -203,7 +219,7 @@ export class Cluster {
    */
   private protocolPool(
     host: Host,
-    protocol: AlpnProtocol,
+    protocol: AlpnProtocol | 'tunnel',
     connect: SocketConnector | null,
     serverName: string | undefined,
   ): ConnPool {
@@ -226,9 +242,27 @@ export class Cluster {
         scheme: config.transportSocket ? 'https' : 'http',
       });
     }
-    // No ALPN for HTTP/1.1: a host assumes it without one.
-    const connector = connect === null ? deps.connector : deps.http1Connector(connect);
+    // No ALPN for HTTP/1.1: a host assumes it without one. Upgrade requests go on connections whose
+    // codec can become a tunnel (`tunnel`: when the cluster's own cannot, the native engine's).
+    const connector =
+      protocol === 'tunnel'
+        ? deps.tunnelConnector!
+        : connect === null
+          ? deps.connector
+          : deps.http1Connector(connect);
     return new Http1ConnPool(host, this.table, { ...common, connector, connect: { serverName } });
+  }
+
+  /**
+   * A TCP connection to `host` for a terminated CONNECT (tcp-tunnel.ts), counted in this cluster's
+   * stats, with its connect_timeout.
+   */
+  tcpTunnel(host: Host, decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable {
+    return openTcpTunnel(host, decoder, callbacks, {
+      connectTimeoutMs: this.config.connectTimeoutMs,
+      nowMs: this.nowMs,
+      stats: this.deps.stats,
+    });
   }
 
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */

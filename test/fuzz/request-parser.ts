@@ -12,7 +12,7 @@
  * never sees invalid bytes, and never a complete request the proxy answered itself.
  */
 import { createServerConnection, DEFAULT_SERVER_CODEC_OPTIONS } from '../../src/http/server-connection';
-import type { ServerConnectionCallbacks } from '../../src/http/codec';
+import { tunnelMayFollow, type ServerConnectionCallbacks } from '../../src/http/codec';
 import { RecordedStream } from '../http/helpers';
 import { catchAllYaml, startLegate } from '../integration/harness';
 import { readRequest, readResponse } from '../support/http1-wire';
@@ -82,7 +82,15 @@ export async function parseRequests(pieces: Buffer[]): Promise<RequestParse> {
   const streams: RecordedStream[] = [];
   const callbacks: ServerConnectionCallbacks = {
     newStream(encoder) {
-      const stream = new RecordedStream(encoder, { onComplete: (s) => s.respond(200, 'ok') });
+      // A bodiless upgrade's stream ends only once its response does: it is answered at its head.
+      const stream = new RecordedStream(encoder, {
+        onHeaders: (s) => {
+          if (tunnelMayFollow(s.head!)) s.respond(200, 'ok');
+        },
+        onComplete: (s) => {
+          if (!tunnelMayFollow(s.head!)) s.respond(200, 'ok');
+        },
+      });
       streams.push(stream);
       return stream;
     },

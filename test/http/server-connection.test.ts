@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type * as net from 'node:net';
+import { tunnelMayFollow } from '../../src/http/codec';
 import { HeaderMap } from '../../src/http/header-map';
 import { transferEncodingStatus } from '../../src/http/transfer-encoding';
 import { delay, rawExchange, startServer, statusLines, waitFor, type RecordedStream } from './helpers';
@@ -630,7 +631,13 @@ test('goAway closes an idle connection at once, a busy one after its response', 
 
 test('an upgrade refused with an ordinary response leaves the connection in HTTP', async () => {
   const server = await startServer({
-    onComplete: (s) => s.respond(s.head!.upgrade ? 426 : 200, s.head!.path),
+    // A bodiless upgrade's stream ends only once its response does: it is answered at its head.
+    onHeaders: (s) => {
+      if (tunnelMayFollow(s.head!)) s.respond(426, s.head!.path);
+    },
+    onComplete: (s) => {
+      if (!tunnelMayFollow(s.head!)) s.respond(200, s.head!.path);
+    },
   });
   try {
     const { text } = await rawExchange(

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { catchAllYaml, request, startLegate, startOrigin } from './harness';
+import { catchAllYaml, fileAccessLogYaml, request, startLegate, startOrigin } from './harness';
 
 for (const codec of ['legate', 'uws'] as const) {
   test(`xff_num_trusted_hops picks the client from x-forwarded-for (${codec} codec)`, async () => {
@@ -22,14 +22,7 @@ for (const codec of ['legate', 'uws'] as const) {
         hcmExtra: `
 use_remote_address: true
 xff_num_trusted_hops: 1
-access_log:
-- name: envoy.access_loggers.file
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-    path: ${logFile}
-    log_format:
-      text_format_source:
-        inline_string: "%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT% %REQ(:PATH)%\\n"`,
+${fileAccessLogYaml(logFile, '%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT% %REQ(:PATH)%')}`,
         routeFields: `
 request_headers_to_add:
 - header: { key: x-client, value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%" }`,

@@ -272,6 +272,21 @@ ${indent(p.clusters, 2)}
 }
 
 /**
+ * An HCM's `access_log` field (YAML lines): one file logger writing `format` (an Envoy format
+ * string, a newline added) to `file`.
+ */
+export function fileAccessLogYaml(file: string, format: string): string {
+  return `access_log:
+- name: envoy.access_loggers.file
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+    path: ${file}
+    log_format:
+      text_format_source:
+        inline_string: "${format}\\n"`;
+}
+
+/**
  * A tcp_proxy listener (a `listeners` item) on a free port, stat_prefix `l4`, to `cluster`;
  * `listenerExtra` adds listener fields, `tcpProxyExtra` TcpProxy fields (YAML lines).
  */

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   catchAllYaml,
+  fileAccessLogYaml,
   rawExchange,
   startLegate,
   startOrigin,
@@ -35,14 +36,7 @@ before(async () => {
     catchAllYaml([origin.port], {
       hcmExtra: `
 http_protocol_options: { accept_http_10: false }
-access_log:
-- name: envoy.access_loggers.file
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-    path: ${logFile}
-    log_format:
-      text_format_source:
-        inline_string: "%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_SENT% %REQ(:PATH)% %PROTOCOL%\\n"`,
+${fileAccessLogYaml(logFile, '%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_SENT% %REQ(:PATH)% %PROTOCOL%')}`,
     }),
     { concurrency: 1 },
   );

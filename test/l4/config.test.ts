@@ -44,6 +44,7 @@ test('a plain cluster gets Envoy defaults: 1 h idle timeout, one connect attempt
     maxDownstreamConnectionDurationMs: 0,
     hashSourceIp: false,
     accessLog: [],
+    tunneling: null,
   });
 });
 
@@ -105,4 +106,14 @@ test('mistakes are located errors', () => {
     ).message,
     /./,
   );
+});
+
+test('tunneling_config: hostname and literal headers_to_add are read', () => {
+  const config = tcpProxyOf(`stat_prefix: s
+cluster: a
+tunneling_config: { hostname: "h.example:443", headers_to_add: [{ header: { key: X-A, value: b } }] }`);
+  assert.deepEqual(config.tunneling, {
+    hostname: 'h.example:443',
+    headersToAdd: [{ key: 'x-a', value: 'b', appendAction: 'APPEND_IF_EXISTS_OR_ADD' }],
+  });
 });

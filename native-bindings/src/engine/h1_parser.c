@@ -570,6 +570,9 @@ static int cb_headers_complete(lg_llhttp *llhttp) {
     status = api.get_status_code(llhttp);
     /* llhttp takes any three digits; below 100 there is no status: client-connection.ts. */
     if (status < 100) return fail(p, LG_H1_E_FRAMING, "response status below 100", 0);
+    /* The engine never asks an upstream to switch protocols (upgrade requests go upstream on JS
+     * connections: src/upstream/cluster.ts), so a 101 is one nobody asked for: client-connection.ts. */
+    if (status == 101) return fail(p, LG_H1_E_FRAMING, "101 to a request that asked for no upgrade", 0);
     p->informational = status < 200 && status != 101;
     if (!p->informational) {
       if (p->has_transfer_encoding && p->content_length >= 0)

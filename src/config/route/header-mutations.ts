@@ -26,8 +26,13 @@ export function parseHeaderMutations(r: ObjectReader): HeaderMutations {
   };
 }
 
-export function parseHeadersToAdd(r: ObjectReader, direction: Direction): HeaderValueOption[] {
-  return r.objectArray(`${direction}_headers_to_add`).map((option) => {
+/** `<direction>_headers_to_add`, or the list in `field` (e.g. tcp_proxy's tunneling `headers_to_add`). */
+export function parseHeadersToAdd(
+  r: ObjectReader,
+  direction: Direction,
+  field = `${direction}_headers_to_add`,
+): HeaderValueOption[] {
+  return r.objectArray(field).map((option) => {
     const header = option.requiredObject('header');
     const key = checkHeaderName(header, 'key', header.requiredString('key'), direction);
     header.unsupported('raw_value');

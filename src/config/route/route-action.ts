@@ -14,6 +14,7 @@ import { parseHashPolicies } from './hash-policy';
 import { parseHeaderMutations } from './header-mutations';
 import { parseRateLimits, type RateLimitUse } from './rate-limits';
 import { readRegexMatcher } from './regex-field';
+import { parseRouteUpgradeConfigs } from './upgrade-configs';
 
 const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 const DEFAULT_RETRY_BASE_MS = 25;
@@ -30,7 +31,6 @@ const UNSUPPORTED_ROUTE_ACTION_FIELDS = [
   'request_mirror_policies',
   'priority',
   'cors',
-  'upgrade_configs',
   'internal_redirect_policy',
   'internal_redirect_action',
   'max_internal_redirects',
@@ -128,6 +128,7 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
     includeVhRateLimits:
       r.deprecated('include_vh_rate_limits', "use the filter's vh_rate_limits: INCLUDE") &&
       r.bool('include_vh_rate_limits', false),
+    upgradeConfigs: parseRouteUpgradeConfigs(r),
   };
 }
 

@@ -15,7 +15,6 @@ const PATH_SPECIFIERS = [
   'path_match_policy',
 ] as const;
 const UNSUPPORTED_MATCH_FIELDS = [
-  'connect_matcher',
   'path_match_policy',
   'runtime_fraction',
   'tls_context',
@@ -66,6 +65,11 @@ export function parseRouteMatch(r: ObjectReader): RouteMatch {
 }
 
 function parsePathSpecifier(r: ObjectReader, kind: RouteMatch['kind']): string {
+  if (kind === 'connect_matcher') {
+    // ConnectMatcher has no fields: `{}`.
+    r.object(kind)?.done();
+    return '';
+  }
   if (kind === 'safe_regex') return readRegexMatcher(r, 'safe_regex');
   const value = r.string(kind);
   if (kind === 'path_separated_prefix') {

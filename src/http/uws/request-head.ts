@@ -7,10 +7,11 @@
  * and `xchunked`), and it keeps the first of two differing Content-Length fields.
  */
 import type { HttpRequest } from '@trufflesuite/uws-js-unofficial';
-import type { RequestHead } from '../codec';
+import { isUpgradeRequest, type RequestHead } from '../codec';
 import { HeaderMap } from '../header-map';
 
 const CLOSE_TOKEN = /(?:^|[\s,])close(?:$|[\s,])/i;
+const UPGRADE_TOKEN = /(?:^|[\s,])upgrade(?:$|[\s,])/i;
 const DIGITS = /^\d+$/;
 
 /** The map `collectHeader` appends to; a module slot so `forEach` needs no per-request closure. */
@@ -34,9 +35,10 @@ export function readRequestHead(req: HttpRequest): RequestHead {
   const transferEncoding = headers.get('transfer-encoding');
   const connection = headers.get('connection');
 
+  // uWS rejects lower-case methods, so the as-sent method is already upper case.
+  const method = req.getCaseSensitiveMethod();
   return {
-    // uWS rejects lower-case methods, so the as-sent method is already upper case.
-    method: req.getCaseSensitiveMethod(),
+    method,
     path: query === undefined ? url : `${url}?${query}`,
     // uWS serves HTTP/1.1 only: HTTP/1.0 requests are never handed to the route handler.
     protocol: 'HTTP/1.1',
@@ -45,7 +47,12 @@ export function readRequestHead(req: HttpRequest): RequestHead {
     contentLength:
       contentLengthField !== undefined && DIGITS.test(contentLengthField) ? Number(contentLengthField) : -1,
     chunked: transferEncoding !== undefined,
-    upgrade: headers.has('upgrade'),
+    // As llhttp sees it: CONNECT, or an Upgrade field that Connection nominates.
+    upgrade: isUpgradeRequest(
+      method === 'CONNECT' ||
+        (headers.has('upgrade') && connection !== undefined && UPGRADE_TOKEN.test(connection)),
+      headers,
+    ),
   };
 }
 

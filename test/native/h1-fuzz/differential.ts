@@ -10,6 +10,8 @@
  * errors and positions. Iteration i uses its own PRNG seeded from (seed, i), so any finding is
  * reproduced by its seed and iteration alone.
  */
+import { isUpgradeRequest } from '../../../src/http/codec';
+import { HeaderMap } from '../../../src/http/header-map';
 import type { NativeBindings } from '../../../src/native/bindings';
 import { nativeRequestOptions, type H1Events, type RequestOptions, type ResponseOptions } from './events';
 import {
@@ -67,7 +69,21 @@ export function nativeEvents(native: H1Native, c: H1Case, reads: Buffer[]): H1Ev
     c.type === 'request'
       ? nativeRequestOptions(c.requestOptions)
       : { maxHeadBytes: RESPONSE_HEAD_BYTES, ...c.responseOptions };
-  return native.h1ParseForTest(c.type, reads, options) as H1Events;
+  const events = native.h1ParseForTest(c.type, reads, options) as H1Events;
+  if (c.type !== 'request') return events;
+  return events.map((e) => (e[0] === 'head' ? [...e.slice(0, 7), engineUpgradeFlag(e), ...e.slice(8)] : e));
+}
+
+/**
+ * The native parser reports llhttp's upgrade flag; the engine reads it as the JS codec does
+ * (`isUpgradeRequest` in exchange.ts: `Upgrade: h2c` is no upgrade).
+ */
+function engineUpgradeFlag(head: H1Events[number]): boolean {
+  const names = head[8] as string[];
+  const values = head[9] as string[];
+  const headers = new HeaderMap();
+  for (let i = 0; i < names.length; i++) headers.add(names[i]!, values[i]!);
+  return isUpgradeRequest(head[7] as boolean, headers);
 }
 
 function same(a: H1Events, b: H1Events): boolean {

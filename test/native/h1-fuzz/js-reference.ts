@@ -5,19 +5,22 @@
  *
  * The owners behave as h1ParseForTest's C test owners do (native-bindings/src/engine/
  * h1_parser_napi.c): requests are answered with a 200 as soon as they are complete (after the
- * read that completed them, so the codec's pause and resume run), which refuses upgrades;
+ * read that completed them, so the codec's pause and resume run), which refuses upgrades (a
+ * bodiless upgrade, whose stream the JS codec ends only after its response, once its head is in:
+ * the C parser ends it there);
  * responses come to requests made one per `methods` entry while the connection stays reusable.
  */
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import { createClientConnection } from '../../../src/http/client-connection';
-import type {
-  RequestDecoder,
-  RequestHead,
-  ResponseDecoder,
-  ResponseEncoder,
-  ResponseHead,
-  StreamResetReason,
+import {
+  tunnelMayFollow,
+  type RequestDecoder,
+  type RequestHead,
+  type ResponseDecoder,
+  type ResponseEncoder,
+  type ResponseHead,
+  type StreamResetReason,
 } from '../../../src/http/codec';
 import { HeaderMap } from '../../../src/http/header-map';
 import { createServerConnection } from '../../../src/http/server-connection';
@@ -84,6 +87,8 @@ function asSocket(socket: FakeSocket): net.Socket {
 class RecordingRequest implements RequestDecoder {
   ended = false;
   answered = false;
+  /** A bodiless upgrade: answered once its head is in (see the file comment). */
+  answerAtHead = false;
 
   constructor(
     readonly log: EventLog,
@@ -91,6 +96,7 @@ class RecordingRequest implements RequestDecoder {
   ) {}
 
   decodeHeaders(head: RequestHead, endStream: boolean): void {
+    this.answerAtHead = tunnelMayFollow(head);
     this.log.push(
       'head',
       head.method,
@@ -155,7 +161,10 @@ export function jsRequestEvents(chunks: readonly Buffer[], options: RequestOptio
     if (socket.closing) break;
     socket.emit('data', chunk);
     // Answer each complete request; the codec then parses what it kept (maybe completing another).
-    for (let stream = streams.at(-1); stream?.ended && !stream.answered && !socket.closing;) {
+    for (
+      let stream = streams.at(-1);
+      stream !== undefined && (stream.ended || stream.answerAtHead) && !stream.answered && !socket.closing;
+    ) {
       stream.answered = true;
       log.flush();
       stream.encoder.encodeHeaders({ status: 200, reason: '', headers: new HeaderMap() }, 0, true);

@@ -6,8 +6,19 @@
  * Local replies use Envoy's bodies and response flags so logs and clients see what they would
  * see from Envoy: 404 (NR), 503 "no healthy upstream" (UH), 503 "upstream connect error or
  * disconnect/reset before headers. reset reason: …" (UF/UC/UR), 504 "upstream request timeout" (UT).
+ *
+ * An upgrade request goes to the cluster's tunnel pool (connections whose codec can become a
+ * tunnel). Once the upstream switches protocols the route timeout no longer applies (Envoy starts
+ * it at the request's end, which a tunnel only reaches at its close), and the exchange is over when
+ * both directions have ended.
  */
-import type { RequestHead, ResponseEncoder, ResponseHead, StreamResetReason } from '../../../http/codec';
+import {
+  switchesProtocols,
+  type RequestHead,
+  type ResponseEncoder,
+  type ResponseHead,
+  type StreamResetReason,
+} from '../../../http/codec';
 import { HeaderMap } from '../../../http/header-map';
 import type { RouteActionConfig, RouterFilterConfig } from '../../../config/bootstrap';
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, PassThroughFilter } from '../api';
@@ -58,6 +69,12 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private contentLength = 0;
   private responseStarted = false;
   private finished = false;
+  /** The upstream switched protocols: data flows both ways until both ends. */
+  private tunnel = false;
+  /** A CONNECT this route terminates (`connect_config`): the upstream is a TCP connection. */
+  private terminateConnect = false;
+  /** The tunnel's upstream half ended (the response's end of stream). */
+  private upstreamEnded = false;
   /** We asked the downstream codec to stop reading (upload flow control). */
   private downstreamPaused = false;
   private isHead = false;
@@ -118,6 +135,16 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       cb.sendLocalReply(503, '', 'cluster_not_found');
       return FilterHeadersStatus.StopIteration;
     }
+    this.terminateConnect = head.upgrade && head.method === 'CONNECT' && matched.terminatesConnect;
+    // Upgrades over HTTP/2 need extended CONNECT upstream (RFC 8441), which Legate lacks; a
+    // terminated CONNECT over TLS would need the cluster's transport socket on its TCP connection.
+    const unsupported = this.terminateConnect
+      ? Boolean(cluster.config.transportSocket)
+      : head.upgrade && cluster.config.http2;
+    if (unsupported) {
+      cb.sendLocalReply(403, '', 'upgrade_failed');
+      return FilterHeadersStatus.StopIteration;
+    }
     this.cluster = cluster;
     this.clusterName = clusterName;
     this.stats = this.shared.clusterStats(cluster);
@@ -154,6 +181,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     const ready = up !== null && up.encoder !== null;
     if (!ready || this.retainBody) this.keepBody(data);
     if (ready) up.sendData(data, endStream);
+    if (endStream && this.upstreamEnded) this.finish();
     return FilterDataStatus.StopIterationNoBuffer;
   }
 
@@ -188,9 +216,11 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       this.matched!.hashPolicy?.lbContext(this.head!, this.callbacks.remoteAddress) ?? NO_LB_CONTEXT,
     );
     this.callbacks.setUpstreamInfo(this.clusterName!, host === null ? '' : host.key);
-    // No pool: max_connection_pools is reached, which Envoy answers like no healthy host.
-    const pool = host === null ? null : cluster.pool(host, this.head!);
-    if (pool === null) {
+    // No pool: max_connection_pools is reached, which Envoy answers like no healthy host. A
+    // terminated CONNECT needs none: it opens a TCP connection of its own.
+    const terminate = this.terminateConnect;
+    const pool = host === null || terminate ? null : cluster.pool(host, this.head!);
+    if (host === null || (pool === null && !terminate)) {
       this.stats!.cxNoneHealthy.inc();
       this.finish();
       this.callbacks.setResponseFlag('UH');
@@ -206,7 +236,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.stats!.rqActive.inc();
     const perTry = this.action!.retryPolicy?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.shared.services.timers.arm(up, perTry);
-    up.start(pool.newStream(up, up));
+    up.start(pool === null ? cluster.tcpTunnel(host, up, up) : pool.newStream(up, up));
   }
 
   /**
@@ -319,7 +349,18 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.retry?.release(); // this response is the last attempt's outcome
     const serviceMs = this.responseAccepted(up, head.status);
     const headers = head.headers;
+    const tunnel = switchesProtocols(this.head!, head.status);
+    const upgradeValue = tunnel ? headers.get('upgrade') : undefined;
     for (let i = 0; i < HOP_BY_HOP_FIELDS.length; i++) headers.remove(HOP_BY_HOP_FIELDS[i]!);
+    if (tunnel) {
+      this.tunnel = true;
+      this.shared.services.timers.disarm(this);
+      this.shared.services.timers.disarm(up);
+      if (head.status === 101) {
+        headers.set('upgrade', upgradeValue!); // the upstream codec refuses a 101 without it
+        headers.set('connection', 'upgrade');
+      }
+    }
     if (!this.shared.config.suppressEnvoyHeaders) {
       headers.set('x-envoy-upstream-service-time', String(serviceMs));
     }
@@ -332,7 +373,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
           : this.responseLength(headers);
     if (endStream) this.finish();
     // With both ends on the native engine, the body moves without JS; only its end comes here.
-    if (endStream || this.callbacks.encodeHeadersPipedFrom?.(head, cl, up.encoder!) !== true) {
+    if (endStream || this.tunnel || this.callbacks.encodeHeadersPipedFrom?.(head, cl, up.encoder!) !== true) {
       this.callbacks.encodeHeaders(head, cl, endStream);
     }
   }
@@ -347,6 +388,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     return (
       up === this.upstream &&
       status >= 200 &&
+      !switchesProtocols(this.head!, status) && // a tunnel begins: the router takes it in JS
       (this.retry === null || !this.retry.retriesOnStatus(status)) &&
       !this.matched!.editsResponseHeaders(this.clusterName) &&
       this.callbacks.canProxyResponseHeadFrom?.(up.encoder!) === true
@@ -383,7 +425,11 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   onUpstreamData(up: UpstreamRequest, data: Buffer, endStream: boolean): void {
     if (up !== this.upstream) return;
     this.callbacks.touch();
-    if (endStream) this.finish();
+    if (endStream) {
+      // A tunnel's downstream half may still be sending: the upstream stays until it ends too.
+      if (!this.tunnel || this.downstreamEnded) this.finish();
+      else this.upstreamEnded = true;
+    }
     this.callbacks.encodeData(data, endStream);
   }
 

@@ -3,12 +3,13 @@
  * for a connection, writes the request, and relays the response to the router. A retry makes a new
  * UpstreamRequest; the old one is reset and forgotten.
  */
-import type {
-  RequestEncoder,
-  RequestHead,
-  ResponseDecoder,
-  ResponseHead,
-  StreamResetReason,
+import {
+  switchesProtocols,
+  type RequestEncoder,
+  type RequestHead,
+  type ResponseDecoder,
+  type ResponseHead,
+  type StreamResetReason,
 } from '../../../http/codec';
 import type { HeaderMap } from '../../../http/header-map';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
@@ -24,6 +25,11 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   /** This attempt is itself the one retry allowed after a stale pooled connection. */
   staleRetried = false;
   responseStarted = false;
+  /**
+   * The response switched protocols: its end of stream ends only the upstream half, and request
+   * data still goes up until the downstream half ends.
+   */
+  private tunnel = false;
   /** The request (head and all body received so far) has been written upstream. */
   private requestEnded = false;
   private cancel: Cancellable | null = null;
@@ -101,6 +107,7 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   decodeHeaders(head: ResponseHead, endStream: boolean): void {
     if (this.done) return;
     this.responseStarted = true;
+    this.tunnel = switchesProtocols(this.head, head.status);
     if (endStream) this.done = true;
     this.router.onUpstreamHeaders(this, head, endStream);
   }
@@ -115,7 +122,7 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
 
   decodeData(data: Buffer, endStream: boolean): void {
     if (this.done && !endStream) return;
-    if (endStream) this.done = true;
+    if (endStream && !this.tunnel) this.done = true;
     this.router.onUpstreamData(this, data, endStream);
   }
 

@@ -2,14 +2,21 @@
  * One request/response exchange inside the HTTP connection manager (Envoy's ActiveStream): it
  * receives the request from the downstream codec, runs the HTTP filter chain over it (decoders in
  * order, encoders in reverse), and writes what the chain produces back through the codec.
+ *
+ * An upgrade (WebSocket, CONNECT, any token) is routed like any request once `upgrade_configs`
+ * enable it (else 403, as Envoy); when the response switches protocols the stream carries the
+ * tunnel's bytes as request and response data, and ends when both directions have ended (each
+ * with its own end of stream: half-close) or on a reset.
  */
-import type {
-  RequestDecoder,
-  RequestEncoder,
-  RequestHead,
-  ResponseEncoder,
-  ResponseHead,
-  StreamResetReason,
+import {
+  switchesProtocols,
+  tunnelMayFollow,
+  type RequestDecoder,
+  type RequestEncoder,
+  type RequestHead,
+  type ResponseEncoder,
+  type ResponseHead,
+  type StreamResetReason,
 } from '../../../http/codec';
 import { HeaderMap } from '../../../http/header-map';
 import {
@@ -53,6 +60,10 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private authorityValue = '';
   private responseStarted = false;
   private responseComplete = false;
+  /** The downstream's end of stream arrived (for a tunnel: its half-close). */
+  private requestEnded = false;
+  /** The response switched protocols: the stream is a tunnel until both directions end. */
+  private upgraded = false;
   private destroyed = false;
   private flags = '';
   private status = 0;
@@ -166,6 +177,9 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     (head.protocol === 'HTTP/2' ? this.hcm.stats.rqHttp2 : this.hcm.stats.rqHttp1).inc();
     if (endStream) this.requestReceived();
     const config = this.hcm.config;
+    const connect = head.upgrade && head.method === 'CONNECT';
+    // Read before the hop-by-hop fields go: an enabled upgrade gets them back.
+    const upgradeValue = head.upgrade && !connect ? (head.headers.get('upgrade') ?? '') : '';
     if (!stripHopByHop(head)) {
       this.sendLocalReply(400, 'Bad Request', 'connection_header_rejected');
       return;
@@ -176,13 +190,16 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.sendLocalReply(400, 'Bad Request', 'duplicate_host_header');
       return;
     }
-    const authority = resolveAuthority(head, config.defaultHostForHttp10);
+    // A CONNECT's target is its authority (RFC 9110 §9.3.6), and what Envoy routes it by.
+    const authority = connect
+      ? connectAuthority(head.path)
+      : resolveAuthority(head, config.defaultHostForHttp10);
     if (authority === null) {
-      this.sendLocalReply(400, 'Bad Request', 'missing_host_header');
+      this.sendLocalReply(400, 'Bad Request', connect ? 'invalid_connect_authority' : 'missing_host_header');
       return;
     }
     this.authorityValue = authority;
-    if (config.normalizePath || config.mergeSlashes) {
+    if (!connect && (config.normalizePath || config.mergeSlashes)) {
       const normalized = normalizeRequestPath(head.path, config.normalizePath, config.mergeSlashes);
       if (normalized === null) {
         this.sendLocalReply(400, 'Bad Request', 'path_normalization_failed');
@@ -197,7 +214,25 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.connection?.info?.tls ? 'https' : 'http',
     );
     mutateClientCertHeader(head.headers, config, this.connection?.info?.tls);
-    this.matched = this.hcm.routeTable.route(authority, head.path, head.headers);
+    this.matched = this.hcm.routeTable.route(authority, head.path, head.headers, connect);
+    if (head.upgrade) {
+      const upgradeType = connect ? 'connect' : upgradeValue.trim().toLowerCase();
+      if (!this.hcm.upgradeEnabled(upgradeType, this.matched)) {
+        this.hcm.stats.rqWsOnNonWsRoute.inc();
+        this.sendLocalReply(403, '', 'upgrade_failed');
+        return;
+      }
+      // What follows the head is the new protocol's: a body in between would leave it unclear
+      // where one ends and the other begins.
+      if (!tunnelMayFollow(head)) {
+        this.sendLocalReply(400, 'Bad Request', 'upgrade_with_body');
+        return;
+      }
+      if (!connect) {
+        head.headers.set('upgrade', upgradeValue);
+        head.headers.set('connection', 'upgrade');
+      }
+    }
 
     this.filters = this.hcm.createFilters();
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.setCallbacks(this);
@@ -206,13 +241,18 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   decodeData(data: Buffer, endStream: boolean): void {
     this.bytesReceived += data.length;
-    if (this.destroyed || this.responseComplete) return;
-    if (endStream) this.requestReceived();
+    if (!this.acceptsRequestData) return;
+    if (endStream) {
+      this.requestEnded = true;
+      this.requestReceived();
+    }
     this.runDecodeData(0, data, endStream);
+    if (endStream && this.upgraded && this.responseComplete) this.destroy();
   }
 
   decodeTrailers(trailers: HeaderMap): void {
     if (this.destroyed || this.responseComplete) return;
+    this.requestEnded = true;
     this.requestReceived();
     for (let i = 0; i < this.filters.length; i++) {
       if (this.filters[i]!.decodeTrailers(trailers) === FilterTrailersStatus.StopIteration) return;
@@ -367,6 +407,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.responseStarted = true;
     this.status = head.status;
     this.responseHeaders = head.headers;
+    if (this.requestHead !== null && switchesProtocols(this.requestHead, head.status)) this.startTunnel();
     for (let i = this.filters.length - 2; i >= 0; i--) {
       // The router (last) produced the response; the others see it in reverse order.
       if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) break;
@@ -449,6 +490,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   // ------------------------------------------------------------ internals
 
+  /** Request data still goes through the filters: a tunnel's request half may outlive its response. */
+  private get acceptsRequestData(): boolean {
+    return !this.destroyed && (!this.responseComplete || this.upgraded);
+  }
+
   /** Runs decodeHeaders from filter `from`; false when a filter stopped the chain. */
   private runDecodeHeaders(from: number, head: RequestHead, endStream: boolean): boolean {
     const last = this.filters.length - 1;
@@ -472,7 +518,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private runDecodeData(from: number, data: Buffer, endStream: boolean): void {
     const last = this.stoppedAt === -1 ? this.filters.length - 1 : this.stoppedAt;
     for (let i = from; i <= last; i++) {
-      if (this.destroyed || this.responseComplete) return;
+      if (!this.acceptsRequestData) return;
       if (this.filters[i]!.decodeData(data, endStream) !== FilterDataStatus.Continue) return;
     }
     if (last < this.filters.length - 1) {
@@ -482,10 +528,20 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     }
   }
 
+  /** The response switched protocols: counted, and no longer bound by request_timeout. */
+  private startTunnel(): void {
+    this.upgraded = true;
+    this.hcm.stats.cxUpgradesTotal.inc();
+    this.hcm.stats.cxUpgradesActive.inc();
+    this.requestReceived();
+  }
+
   private onResponseComplete(): void {
     if (this.responseComplete) return;
     this.responseComplete = true;
     this.hcm.recordResponse(this.status);
+    // A tunnel's downstream half may still be sending: the stream ends with it.
+    if (this.upgraded && !this.requestEnded) return;
     this.destroy();
   }
 
@@ -495,6 +551,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.hcm.services.timers.disarm(this);
     this.requestReceived();
     this.hcm.stats.rqActive.dec();
+    if (this.upgraded) this.hcm.stats.cxUpgradesActive.dec();
     this.hcm.streamDone(this.connection, this);
     for (let i = 0; i < this.filters.length; i++) this.filters[i]!.onDestroy();
     const hcm = this.hcm;
@@ -508,6 +565,17 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     const loggers = hcm.accessLoggers;
     for (let i = 0; i < loggers.length; i++) loggers[i]!.log(this);
   }
+}
+
+/**
+ * A CONNECT request-target (authority-form, RFC 9112 §3.2.3): `host:port` with a port in 1–65535
+ * and a host without userinfo, path or whitespace (an IPv6 literal in brackets). Null if it is not.
+ */
+function connectAuthority(target: string): string | null {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s/?#@[\]:]+):(\d{1,5})$/.exec(target);
+  if (m === null) return null;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? target : null;
 }
 
 class RequestTimer implements TimeoutTarget {

@@ -16,6 +16,7 @@ import { rejectUnsupported } from '../../../config/unsupported';
 import type { ParseContext } from '../../../registry/registry';
 import { parseAccessLogs } from '../../../access-log/access-logs';
 import { parseHttp2ProtocolOptions } from '../../../config/http2-options';
+import { parseHcmUpgradeConfigs } from '../../../config/route/upgrade-configs';
 
 const CODEC_TYPES = ['AUTO', 'HTTP1', 'HTTP2', 'HTTP3'] as const;
 const SERVER_HEADER_TRANSFORMATIONS = ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'] as const;
@@ -25,7 +26,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'rds',
   'scoped_routes',
   'tracing',
-  'upgrade_configs',
   'http3_protocol_options',
   'access_log_options',
   'local_reply_config',
@@ -119,6 +119,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     defaultHostForHttp10: http1?.string('default_host_for_http_10', '') ?? '',
     drainTimeoutMs: r.durationMs('drain_timeout', 5000),
     accessLog: parseAccessLogs(r, ctx),
+    upgradeConfigs: parseHcmUpgradeConfigs(r),
   };
 }
 

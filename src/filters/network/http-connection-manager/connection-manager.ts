@@ -30,7 +30,7 @@ import {
   type HttpFilterFactory,
 } from '../../http/api';
 import { FilterStatus, type NetworkFilterContext, type TerminalNetworkFilter } from '../api';
-import { compileRouteTable, type RouteTable } from '../../../router/route-table';
+import { compileRouteTable, type MatchedRoute, type RouteTable } from '../../../router/route-table';
 import type { WorkerServices } from '../../../worker/services';
 import type { Counter, Gauge } from '../../../stats/store';
 import type { Histogram } from '../../../stats/histogram';
@@ -71,6 +71,11 @@ export class HcmStats {
   readonly routedTotal: Counter;
   readonly rqXx: Counter[];
   readonly rqTime: Histogram;
+  /** Streams that switched protocols (WebSocket, CONNECT, …), and those still open. */
+  readonly cxUpgradesTotal: Counter;
+  readonly cxUpgradesActive: Gauge;
+  /** Upgrade requests refused because their upgrade is not enabled (403). */
+  readonly rqWsOnNonWsRoute: Counter;
 
   constructor(services: WorkerServices, statPrefix: string) {
     const p = `http.${statPrefix}.`;
@@ -107,6 +112,9 @@ export class HcmStats {
     this.routedTotal = s.counter(p + 'rq_total');
     this.rqXx = [1, 2, 3, 4, 5].map((c) => s.counter(`${p}downstream_rq_${c}xx`));
     this.rqTime = s.histogram(p + 'downstream_rq_time');
+    this.cxUpgradesTotal = s.counter(p + 'downstream_cx_upgrades_total');
+    this.cxUpgradesActive = s.gauge(p + 'downstream_cx_upgrades_active');
+    this.rqWsOnNonWsRoute = s.counter(p + 'downstream_rq_ws_on_non_ws_route');
   }
 }
 
@@ -160,6 +168,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   private onDrained: (() => void) | null = null;
   /** Requests served by a codec that owns its connections (uWS), which the HCM never sees. */
   private readonly codecOwned = new CodecOwnedConnections(this);
+  /** `upgrade_configs`: enabled or not, by lower-cased upgrade type. */
+  private readonly upgrades: ReadonlyMap<string, boolean>;
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -168,6 +178,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     this.services = ctx.services as WorkerServices;
     this.stats = new HcmStats(this.services, config.statPrefix);
     this.headTimeout = headTimeout(config, this.stats);
+    this.upgrades = new Map(config.upgradeConfigs.map((u) => [u.upgradeType, u.enabled]));
     // Built together so that the primary's config check reports the problems of all three.
     [this.accessLoggers, this.routeTable, this.filterFactories] = buildAll(
       () => createAccessLoggers(config.accessLog, this.services.registry, this.services.accessLogSinks),
@@ -198,6 +209,20 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
       maxRequestHeadersCount: config.maxRequestHeadersCount,
       headersWithUnderscoresAction: config.headersWithUnderscoresAction,
     };
+  }
+
+  /**
+   * Whether an upgrade of `upgradeType` (lower-cased; `connect` for CONNECT) may go ahead on `route`:
+   * the route's own setting for it if it has one, else the HCM's, else not (Envoy's table in its
+   * "HTTP upgrades" architecture overview).
+   */
+  upgradeEnabled(upgradeType: string, route: MatchedRoute | null): boolean {
+    return route?.upgradeOverrides?.get(upgradeType) ?? this.upgrades.get(upgradeType) ?? false;
+  }
+
+  /** Whether any upgrade may be enabled, here or on a route (the JS codecs serve them). */
+  get mayUpgrade(): boolean {
+    return this.upgrades.size > 0 || this.routeTable.hasUpgradeOverrides;
   }
 
   /**

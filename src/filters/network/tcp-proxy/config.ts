@@ -4,7 +4,8 @@
  * timeouts, `max_connect_attempts` 1, no connection duration limit.
  */
 import { parseAccessLogs } from '../../../access-log/access-logs';
-import type { ExtensionConfig } from '../../../config/bootstrap';
+import type { ExtensionConfig, HeaderValueOption } from '../../../config/bootstrap';
+import { parseHeadersToAdd } from '../../../config/route/header-mutations';
 import type { ObjectReader } from '../../../config/config-reader';
 import { rejectUnsupported } from '../../../config/unsupported';
 import type { ParseContext } from '../../../registry/registry';
@@ -30,6 +31,14 @@ export interface TcpProxyConfig {
   hashSourceIp: boolean;
   /** `access_log[]`: one line per session, when it ends. */
   accessLog: ExtensionConfig[];
+  /** `tunneling_config`: the upstream is an HTTP/1.1 proxy, asked with CONNECT; null: plain TCP. */
+  tunneling: TunnelingConfig | null;
+}
+
+export interface TunnelingConfig {
+  /** The CONNECT target (`host:port`), also sent as Host. */
+  hostname: string;
+  headersToAdd: HeaderValueOption[];
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
@@ -37,7 +46,6 @@ const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
 const UNSUPPORTED_FIELDS = [
   'metadata_match',
   'on_demand',
-  'tunneling_config',
   'access_log_options',
   'access_log_flush_interval',
   'flush_access_log_on_connected',
@@ -69,7 +77,29 @@ export function parseTcpProxy(r: ObjectReader, ctx: ParseContext): TcpProxyConfi
     maxDownstreamConnectionDurationMs: r.durationMs('max_downstream_connection_duration', 0),
     hashSourceIp: parseHashPolicy(r),
     accessLog: parseAccessLogs(r, ctx),
+    tunneling: parseTunnelingConfig(r.object('tunneling_config')),
   };
+}
+
+/**
+ * `tunneling_config` with literal values (command operators such as %DOWNSTREAM_LOCAL_PORT% are
+ * not supported yet, nor POST tunnels or propagated response headers).
+ */
+function parseTunnelingConfig(r: ObjectReader | null): TunnelingConfig | null {
+  if (r === null) return null;
+  rejectUnsupported(r, ['post_path', 'request_id_extension', 'request_id_header', 'request_id_metadata_key']);
+  if (r.bool('use_post', false)) r.error('use_post', 'not supported by Legate yet: tunnels use CONNECT');
+  for (const field of ['propagate_response_headers', 'propagate_response_trailers'])
+    if (r.bool(field, false)) r.error(field, 'not supported by Legate yet (Legate has no filter state)');
+  const hostname = r.requiredString('hostname');
+  if (hostname.includes('%')) r.error('hostname', 'not supported by Legate yet: command operators (%…%)');
+  else if (hostname !== '' && !/^[^\s/?#@]+:\d{1,5}$/.test(hostname))
+    r.error('hostname', `'${hostname}' is not host:port`);
+  const headersToAdd = parseHeadersToAdd(r, 'request', 'headers_to_add');
+  for (const h of headersToAdd)
+    if (h.value.includes('%'))
+      r.error('headers_to_add', 'not supported by Legate yet: command operators (%…%) in values');
+  return { hostname, headersToAdd };
 }
 
 function parseWeightedClusters(r: ObjectReader, ctx: ParseContext): TcpProxyClusterWeight[] {

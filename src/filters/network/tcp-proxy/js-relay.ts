@@ -13,6 +13,7 @@
  */
 import type * as net from 'node:net';
 import { RelayEnd, type Relay, type RelayOwner } from './relay';
+import { resetSocket } from '../../../common/reset-socket';
 import type { TcpProxyStats } from './stats';
 
 /** One direction: reads `from`, writes `to`. */
@@ -105,12 +106,12 @@ export class JsRelay implements Relay {
 
   private readonly onDownstreamError = (): void => {
     if (this.end === RelayEnd.Clean) this.end = RelayEnd.DownstreamReset;
-    reset(this.upstream);
+    resetSocket(this.upstream);
   };
 
   private readonly onUpstreamError = (): void => {
     if (this.end === RelayEnd.Clean) this.end = RelayEnd.UpstreamReset;
-    reset(this.downstream);
+    resetSocket(this.downstream);
   };
 
   private readonly onDownstreamClose = (): void => {
@@ -131,15 +132,4 @@ export class JsRelay implements Relay {
     if (--this.openSockets > 0 || this.closedByOwner) return;
     this.owner.onRelayEnd(this.end);
   }
-}
-
-/**
- * Resets `socket` (RST), or closes it when its FIN may still be on its way out: libuv refuses to
- * reset a socket with a shutdown pending, and Node then never closes it (no 'close', and a worker
- * thread spins forever at exit). Its peer has had, or is getting, our FIN either way.
- */
-function reset(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
-  else socket.resetAndDestroy();
 }

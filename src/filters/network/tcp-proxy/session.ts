@@ -22,6 +22,7 @@ import type { LbContext } from '../../../upstream/lb/api';
 import { JsRelay } from './js-relay';
 import { RelayEnd, type Relay, type RelayOwner } from './relay';
 import { SpliceRelay } from './splice-relay';
+import { ConnectHandshake, type ConnectHandshakeCallbacks } from './connect-handshake';
 import type { TcpProxyEnv } from './tcp-proxy';
 import {
   ConnectFailure,
@@ -30,6 +31,7 @@ import {
   type UpstreamTarget,
 } from './upstream-connect';
 
+const EMPTY = Buffer.alloc(0);
 /** Byte counts reach the stats at least this often on a long transfer. */
 const STATS_TICK_MS = 1000;
 /** While draining, quietness is checked this often. */
@@ -51,7 +53,9 @@ const enum Phase {
   Done,
 }
 
-export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, TimeoutTarget {
+export class TcpProxySession
+  implements UpstreamConnectCallbacks, ConnectHandshakeCallbacks, RelayOwner, TimeoutTarget
+{
   timerDeadline = 0;
   timerBucket = -1;
   timerPrev: TimeoutTarget | null = null;
@@ -59,6 +63,8 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
   private phase = Phase.Connecting;
   private attempts = 0;
   private connect: UpstreamConnect | null = null;
+  /** tunneling_config: the proxy's answer to our CONNECT is awaited. */
+  private handshake: ConnectHandshake | null = null;
   private relay: Relay | null = null;
   /** Connected, while the bytes listener filters read (`peeked`) are written to it. */
   private upstreamSendingPeeked: net.Socket | null = null;
@@ -116,12 +122,28 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
 
   onUpstreamConnected(upstream: net.Socket): void {
     this.noteUpstreamHost();
+    const timeoutMs = this.target!.cluster!.config.connectTimeoutMs;
     this.connect = null;
     if (this.downstream.destroyed) {
       upstream.destroy();
       this.finish();
       return;
     }
+    const tunnelHead = this.env.tunnelRequestHead;
+    if (tunnelHead !== null) this.handshake = new ConnectHandshake(upstream, tunnelHead, timeoutMs, this);
+    else this.onTunnelEstablished(upstream, EMPTY);
+  }
+
+  /** The upstream is ready: plain TCP, or the tunneling proxy answered 2xx (`leftover`: its first bytes). */
+  onTunnelEstablished(upstream: net.Socket, leftover: Buffer): void {
+    this.handshake = null;
+    if (this.downstream.destroyed) {
+      upstream.destroy();
+      this.finish();
+      return;
+    }
+    // Written before the relay starts, so they come first (tunneled sessions relay in JS).
+    if (leftover.length > 0) this.downstream.write(leftover);
     const peeked = this.peeked;
     if (peeked === null) {
       this.beginRelay(upstream);
@@ -149,6 +171,13 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.phase = Phase.Relaying;
     this.relay = this.startRelay(upstream);
     this.armTick();
+  }
+
+  /** The tunneling proxy gave no tunnel: Envoy closes the downstream (as a connect failure). */
+  onTunnelFailed(_detail: string): void {
+    this.handshake = null;
+    this.log?.addFlag('UF');
+    this.finish();
   }
 
   onUpstreamFailed(failure: ConnectFailure): void {
@@ -274,6 +303,8 @@ export class TcpProxySession implements UpstreamConnectCallbacks, RelayOwner, Ti
     this.env.timers.disarm(this);
     this.connect?.cancel();
     this.connect = null;
+    this.handshake?.cancel();
+    this.handshake = null;
     this.upstreamSendingPeeked?.destroy();
     if (relaying) this.publishBytes();
     this.downstream.destroy();

@@ -16,6 +16,7 @@ import type { NativeEngine } from '../../../engine/native-engine';
 import { log } from '../../../common/log';
 import type { TimerWheel } from '../../../common/timer-wheel';
 import { spliceRelayAvailable } from '../../../native';
+import { connectRequestHead } from './connect-handshake';
 import { downstreamInfoOf } from '../../../transport/api';
 import type { HostTable } from '../../../upstream/host-table';
 import { xxHash32 } from '../../../upstream/lb/hash';
@@ -45,6 +46,8 @@ export interface TcpProxyEnv {
   readonly bufferLimit: number;
   /** Whether sessions use the splice relay. */
   readonly splice: boolean;
+  /** tunneling_config's CONNECT request head (written once), or null: the upstream is plain TCP. */
+  readonly tunnelRequestHead: string | null;
   /** `access_log[]` of this filter; sessions keep no log state when it is empty. */
   readonly accessLoggers: readonly AccessLogger[];
   /** Set by drain(): sessions close once quiet, and at `drainDeadlineMs` at the latest. */
@@ -63,6 +66,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, Engin
   readonly idleTimeoutMs: number;
   readonly bufferLimit: number;
   readonly splice: boolean;
+  readonly tunnelRequestHead: string | null;
   readonly accessLoggers: AccessLogger[];
   readonly targets: UpstreamTarget[];
   private readonly totalWeight: number;
@@ -89,7 +93,10 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, Engin
     this.now = services.now;
     this.idleTimeoutMs = effectiveIdleTimeout(config);
     this.bufferLimit = ctx.listener.perConnectionBufferLimitBytes;
-    this.splice = onlyConnectionFiltersBefore(ctx, services) && spliceRelayAvailable();
+    // A tunnel's first upstream bytes (after the proxy's answer) pass through JS: no splice.
+    this.splice =
+      config.tunneling === null && onlyConnectionFiltersBefore(ctx, services) && spliceRelayAvailable();
+    this.tunnelRequestHead = config.tunneling === null ? null : connectRequestHead(config.tunneling);
     this.targets = config.clusters.map((c) => ({
       name: c.name,
       cluster: services.clusterManager.get(c.name),
@@ -109,6 +116,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, Engin
   engineIneligibility(): string | null {
     if (this.accessLoggers.length > 0) return 'tcp_proxy access_log';
     if (this.config.hashSourceIp) return 'hash_policy source_ip';
+    if (this.config.tunneling !== null) return 'tunneling_config';
     return null;
   }
 

@@ -38,10 +38,11 @@ const TRAFFIC_STATS = ['upstream_cx_total', 'upstream_cx_tx_bytes_total', 'upstr
  * LEGATE_STATS=off nothing is counted, so every cluster counts as having traffic.
  */
 export function trafficSeen(stats: StatsStore, cluster: string): () => boolean {
-  const names = stats.data.names;
-  const indexes = TRAFFIC_STATS.map((n) => names.indexOf(`cluster.${cluster}.${n}`)).filter((i) => i >= 0);
-  let seen = STATS_OFF || indexes.length === 0;
-  return () => (seen ||= indexes.some((i) => stats.read(i) > 0));
+  const names = TRAFFIC_STATS.map((n) => `cluster.${cluster}.${n}`).filter(
+    (n) => stats.value(n) !== undefined,
+  );
+  let seen = STATS_OFF || names.length === 0;
+  return () => (seen ||= names.some((n) => stats.value(n)! > 0));
 }
 
 function eventLog(cluster: ClusterConfig, check: HealthCheckConfig): HealthEventLog | null {

@@ -21,6 +21,9 @@ import { closeAccessLogSinks } from '../access-log/sinks';
 import { HeapGauges } from '../stats/heap-gauges';
 
 /** What the admin needs from the process it administers (implemented by the Primary). */
+/** A reload's result: applied (the config generation now serving), or why the old config stays. */
+export type ReloadResult = { ok: true; generation: number } | { ok: false; errors: string };
+
 export interface ServerState {
   readonly state: 'LIVE' | 'DRAINING';
   readonly uptimeSeconds: number;
@@ -38,9 +41,12 @@ export interface ServerState {
   healthCheckFailed: boolean;
   drainAndExit(): Promise<never>;
   drainListeners(): void;
+  /** Re-reads the bootstrap and applies it (a Legate extension: SIGHUP, `legate reload`). */
+  reload(): Promise<ReloadResult>;
   setLogLevel(level: LogLevel): void;
   crashWorker(index: number): boolean;
   allocateInWorker(index: number, bytes: number): boolean;
+  collectGarbage(): void;
 }
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
@@ -198,6 +204,18 @@ export class AdminServer {
         }),
       ],
       ['/logging', post('query/change logging levels', (u, res) => this.logging(u, res))],
+      [
+        '/reload',
+        post('re-read the config file and apply it (Legate extension)', (_u, res) => {
+          void s
+            .reload()
+            .then((r) =>
+              r.ok
+                ? send(res, 200, 'text/plain', `OK: reload ${r.generation} applied\n`)
+                : send(res, 400, 'text/plain', `${r.errors}\n`),
+            );
+        }),
+      ],
       ...(process.env.LEGATE_TEST_HOOKS === '1' ? this.testHooks() : []),
     ]);
   }
@@ -224,6 +242,17 @@ export class AdminServer {
       [
         '/debug/worker_allocate',
         { help: 'test hook: a worker allocates and keeps ?bytes= of heap', mutates: true, handle: allocate },
+      ],
+      [
+        '/debug/gc',
+        {
+          help: 'test hook: every thread collects garbage',
+          mutates: true,
+          handle: (_u, res) => {
+            this.s.collectGarbage();
+            send(res, 200, 'text/plain', 'OK\n');
+          },
+        },
       ],
       [
         '/debug/unbound_stats',

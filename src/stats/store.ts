@@ -55,7 +55,16 @@ export interface StatsLayoutData {
    * hidden from the admin, and bound again (same slot) if a later config declares them again.
    */
   retired: string[];
+  /**
+   * Blocks none of whose names the current config declares, most recently dropped first (at most
+   * DORMANT_BLOCKS): a config that declares their names again gets them back, values and all, so
+   * configs that come and go (a cluster removed, then added back) allocate nothing new.
+   */
+  dormant: StatsBlockData[];
 }
+
+/** Dropped blocks kept for their names' return; older ones are freed. */
+export const DORMANT_BLOCKS = 64;
 
 export class StatsLayout {
   private readonly index = new Map<string, number>();
@@ -95,24 +104,30 @@ export class StatsLayout {
       rows: threads,
       blocks: [this.block(0, this.names.length, this.histograms, threads)],
       retired: [],
+      dormant: [],
     };
   }
 
   /**
-   * The tables for this declaration after `previous` (a reload): a block of `previous` stays
-   * (values, slots and all) while the new config declares any of its names; one whose names are
-   * all gone is dropped, its memory freed once no thread holds a stat bound from it. Names new to
-   * this declaration get one new block. So a stat keeps counting across reloads, and a worker
-   * still writing a stat bound under an older config writes memory that no other stat uses.
+   * The tables for this declaration after `previous` (a reload): a block of `previous` (or a
+   * dormant one) is in use (values, slots and all) while the new config declares any of its
+   * names; one whose names are all gone goes dormant, and leaves the dormant list to be freed once
+   * no thread holds a stat bound from it. Names new to this declaration get one new block. So a
+   * stat keeps counting across reloads, and a worker still writing a stat bound under an older
+   * config writes that same stat or memory no other stat uses, never another stat.
    */
   relayout(previous: StatsLayoutData): StatsLayoutData {
     const blocks: StatsBlockData[] = [];
+    const dormant: StatsBlockData[] = [];
     const retired: string[] = [];
     const placed = new Set<string>();
     let nextId = 0;
-    for (const b of previous.blocks) {
+    for (const b of [...previous.blocks, ...previous.dormant]) {
       nextId = Math.max(nextId, b.id + 1);
-      if (!b.names.some((n) => this.has(n)) && !b.histograms.some((n) => this.has(n))) continue;
+      if (!b.names.some((n) => this.has(n)) && !b.histograms.some((n) => this.has(n))) {
+        dormant.push(b);
+        continue;
+      }
       blocks.push(b);
       for (const n of [...b.names, ...b.histograms]) {
         placed.add(n);
@@ -129,7 +144,7 @@ export class StatsLayout {
     );
     if (fresh.names.length + fresh.histograms.length > 0)
       blocks.push(fresh.block(nextId, fresh.names.length, fresh.histograms, previous.rows));
-    return { rows: previous.rows, blocks, retired };
+    return { rows: previous.rows, blocks, retired, dormant: dormant.slice(0, DORMANT_BLOCKS) };
   }
 
   private block(id: number, count: number, histograms: string[], threads: number): StatsBlockData {

@@ -1,6 +1,6 @@
 /**
- * Every cluster of the bootstrap, built once per worker from plain config (Envoy's
- * ClusterManager). The router looks clusters up by name per request (`get`); the worker awaits
+ * Every cluster of the bootstrap, built per worker from plain config (Envoy's ClusterManager),
+ * and again for what a reload changed (`update`). The router looks clusters up by name per request (`get`); the worker awaits
  * `initialize()` before accepting traffic so DNS clusters have their first hosts.
  */
 import type { ClusterConfig } from '../config/bootstrap';
@@ -8,6 +8,7 @@ import { createClientConnection } from '../http/client-connection';
 import type { Registry } from '../registry/registry';
 import { buildAt, buildEach } from '../config/build-error';
 import { Cluster } from './cluster';
+import { sameConfig } from '../config/same-config';
 import { tcpConnector, type UpstreamConnector } from './transport';
 import type { DnsResolver, HostDiscovery } from './discovery/api';
 import { systemDnsResolver } from './discovery/dns-resolver';
@@ -45,7 +46,13 @@ export interface ClusterManagerDeps {
 }
 
 export class ClusterManager {
-  private readonly byName = new Map<string, Cluster>();
+  private byName = new Map<string, Cluster>();
+  /**
+   * Clusters a reload removed, by name, until the listeners it replaced have drained: a request
+   * on one of their connections still routes by the old route table, so it finds its cluster here.
+   */
+  private readonly removed = new Map<string, Cluster>();
+  private readonly build: (configs: readonly ClusterConfig[]) => Cluster[];
 
   constructor(configs: readonly ClusterConfig[], deps: ClusterManagerDeps) {
     const lbEnv: LbEnv = {
@@ -69,26 +76,56 @@ export class ClusterManager {
       });
     };
     const resolver = deps.dnsResolver ?? systemDnsResolver;
-    const clusters = buildEach(configs, (config) =>
-      buildAt(
-        config.at,
-        () =>
-          new Cluster(config, {
-            lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
-            lbEnv,
-            discovery: discoveryFor(config, deps.hostTable, resolver),
-            connector: connectorOf(config),
-            stats: deps.clusterStats?.(config.name),
-            circuitBreaker: deps.circuitBreaker?.(config),
-            outlierThreshold: deps.outlierThreshold,
-          }),
-      ),
-    );
-    for (const cluster of clusters) this.byName.set(cluster.name, cluster);
+    this.build = (list) =>
+      buildEach(list, (config) =>
+        buildAt(
+          config.at,
+          () =>
+            new Cluster(config, {
+              lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
+              lbEnv,
+              discovery: discoveryFor(config, deps.hostTable, resolver),
+              connector: connectorOf(config),
+              stats: deps.clusterStats?.(config.name),
+              circuitBreaker: deps.circuitBreaker?.(config),
+              outlierThreshold: deps.outlierThreshold,
+            }),
+        ),
+      );
+    for (const cluster of this.build(configs)) this.byName.set(cluster.name, cluster);
+  }
+
+  /**
+   * A reload's clusters (the host table, stats and circuit breakers already hold their rows): a
+   * cluster whose config is unchanged stays as it is, pools and all; the others are built and
+   * warmed (their first hosts known) before any of them is swapped in, all in one assignment. A
+   * replaced or removed cluster stops discovery and drains: requests in flight on it finish there.
+   */
+  async update(configs: readonly ClusterConfig[]): Promise<void> {
+    const changed = configs.filter((c) => !sameConfig(this.byName.get(c.name)?.config, c));
+    const built = this.build(changed);
+    await Promise.all(built.map((c) => c.initialized));
+    const next = new Map<string, Cluster>();
+    const fresh = new Map(built.map((c) => [c.name, c]));
+    for (const c of configs) next.set(c.name, fresh.get(c.name) ?? this.byName.get(c.name)!);
+    const previous = this.byName;
+    this.byName = next;
+    for (const [name, cluster] of previous) {
+      if (next.get(name) === cluster) continue;
+      cluster.retire();
+      if (!next.has(name)) this.removed.set(name, cluster);
+    }
+    for (const name of next.keys()) this.removed.delete(name);
+  }
+
+  /** No connection routes by an older route table any more: removed clusters close. */
+  releaseRemoved(): void {
+    for (const cluster of this.removed.values()) cluster.close();
+    this.removed.clear();
   }
 
   get(name: string): Cluster | undefined {
-    return this.byName.get(name);
+    return this.byName.get(name) ?? this.removed.get(name);
   }
 
   get clusters(): IterableIterator<Cluster> {

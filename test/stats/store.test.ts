@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { StatsLayout, StatsStore, type StatsLayoutData } from '../../src/stats/store';
+import { DORMANT_BLOCKS, StatsLayout, StatsStore, type StatsLayoutData } from '../../src/stats/store';
 import { HistogramIntervals } from '../../src/stats/histogram-intervals';
 
 function layout(): StatsLayoutData {
@@ -131,7 +131,7 @@ test('a reload keeps the blocks whose names it declares, adds one for new names,
   assert.equal(primary.value('cluster.b.rq'), 5);
   assert.deepEqual(primary.names, ['cluster.a.rq', 'cluster.b.rq'], 'a retired name is not listed');
 
-  // Reload 2: only cluster b: the first block goes; a stat bound from it writes its own memory.
+  // Reload 2: only cluster b: the first block goes dormant; a stat bound from it writes only itself.
   const third = new StatsLayout();
   third.declareAll('cluster.b.', ['rq'], 'counter');
   const data3 = third.relayout(data2);
@@ -139,22 +139,38 @@ test('a reload keeps the blocks whose names it declares, adds one for new names,
     data3.blocks.map((b) => b.id),
     [1],
   );
+  assert.deepEqual(
+    data3.dormant.map((b) => b.id),
+    [0],
+  );
   primary.update(data3);
   worker.update(data3);
   oldCounter.add(100);
   assert.equal(primary.value('cluster.b.rq'), 5, 'an old binding never writes a live stat');
   assert.equal(primary.value('cluster.a.rq'), undefined);
+  assert.deepEqual(primary.names, ['cluster.b.rq']);
   assert.throws(() => worker.counter('cluster.a.rq'), /not declared/);
 
-  // Reload 3: a comes back: a fresh block, starting from zero.
+  // Reload 3: a comes back: its dormant block returns (nothing allocated), the stat continues.
   const fourth = new StatsLayout();
   fourth.declareAll('cluster.b.', ['rq'], 'counter');
   fourth.declareAll('cluster.a.', ['rq'], 'counter');
   const data4 = fourth.relayout(data3);
   assert.deepEqual(
     data4.blocks.map((b) => b.id),
-    [1, 2],
+    [1, 0],
   );
+  assert.equal(data4.dormant.length, 0);
   primary.update(data4);
-  assert.equal(primary.value('cluster.a.rq'), 0);
+  assert.equal(primary.value('cluster.a.rq'), 104);
+
+  // Names that never come back leave the dormant list after DORMANT_BLOCKS more drops.
+  let data = data4;
+  for (let i = 0; i <= DORMANT_BLOCKS; i++) {
+    const l = new StatsLayout();
+    l.declare(`cluster.n${i}.rq`, 'counter');
+    data = l.relayout(data);
+  }
+  assert.equal(data.dormant.length, DORMANT_BLOCKS);
+  assert.ok(!data.dormant.some((b) => b.id === 0), 'the oldest dormant block is freed');
 });

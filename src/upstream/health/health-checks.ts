@@ -15,6 +15,12 @@ export interface HealthCheckers {
   /** Resolves once every checked cluster has checked each of its first hosts once (warm-up). */
   readonly warmed: Promise<void>;
   readonly clusterCount: number;
+  /**
+   * A reload: keeps the checkers of the clusters named in `kept` (their config is unchanged),
+   * stops the others, and starts one for every other cluster with health_checks. Resolves when
+   * the new ones have checked their first hosts (Envoy warms an added or changed cluster so).
+   */
+  update(clusters: readonly ClusterConfig[], kept: ReadonlySet<string>): Promise<void>;
   stop(): void;
 }
 
@@ -62,22 +68,39 @@ export function startHealthCheckers(
   onCheckPassed: (slot: number) => void = () => {},
   resolver: DnsResolver = systemDnsResolver,
 ): HealthCheckers {
-  const checkers: ClusterHealthChecker[] = [];
-  for (const c of clusters) {
-    const check = c.healthChecks?.[0];
-    if (check === undefined) continue;
-    const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver), {
-      stats: bindStats(stats, c.name),
-      hadTraffic: trafficSeen(stats, c.name),
-      eventLog: eventLog(c, check),
-      onCheckPassed,
-    });
-    checker.start();
-    checkers.push(checker);
-  }
+  let checkers = new Map<string, ClusterHealthChecker>();
+  const start = (list: readonly ClusterConfig[], kept: ReadonlySet<string>): ClusterHealthChecker[] => {
+    const next = new Map<string, ClusterHealthChecker>();
+    const started: ClusterHealthChecker[] = [];
+    for (const c of list) {
+      const check = c.healthChecks?.[0];
+      if (check === undefined) continue;
+      const old = checkers.get(c.name);
+      if (old !== undefined && kept.has(c.name)) {
+        next.set(c.name, old);
+        continue;
+      }
+      const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver), {
+        stats: bindStats(stats, c.name),
+        hadTraffic: trafficSeen(stats, c.name),
+        eventLog: eventLog(c, check),
+        onCheckPassed,
+      });
+      checker.start();
+      next.set(c.name, checker);
+      started.push(checker);
+    }
+    for (const [name, old] of checkers) if (next.get(name) !== old) old.stop();
+    checkers = next;
+    return started;
+  };
+  const first = start(clusters, new Set());
   return {
-    warmed: Promise.all(checkers.map((c) => c.warmed)).then(() => {}),
-    clusterCount: checkers.length,
+    warmed: Promise.all(first.map((c) => c.warmed)).then(() => {}),
+    clusterCount: first.length,
+    update: async (list, kept) => {
+      await Promise.all(start(list, kept).map((c) => c.warmed));
+    },
     stop: () => checkers.forEach((c) => c.stop()),
   };
 }

@@ -10,11 +10,8 @@ import { buildAt, buildEach } from '../config/build-error';
 import { Cluster } from './cluster';
 import { sameConfig } from '../config/same-config';
 import { tcpConnector, type UpstreamConnector } from './transport';
-import type { DnsResolver, HostDiscovery } from './discovery/api';
+import { isClusterTypeFactory, type DnsResolver, type HostDiscovery } from './discovery/api';
 import { systemDnsResolver } from './discovery/dns-resolver';
-import { LogicalDnsDiscovery } from './discovery/logical-dns';
-import { StaticDiscovery } from './discovery/static';
-import { StrictDnsDiscovery } from './discovery/strict-dns';
 import type { HostTable } from './host-table';
 import { isLbPolicyFactory, type LbEnv, type LbPolicyFactory } from './lb/api';
 import type { CircuitBreaker } from './circuit-breakers';
@@ -84,7 +81,7 @@ export class ClusterManager {
             new Cluster(config, {
               lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
               lbEnv,
-              discovery: discoveryFor(config, deps.hostTable, resolver),
+              discovery: discoveryFor(config, deps.hostTable, resolver, deps.registry),
               connector: connectorOf(config),
               stats: deps.clusterStats?.(config.name),
               circuitBreaker: deps.circuitBreaker?.(config),
@@ -156,15 +153,17 @@ function lbFactoryFor(registry: Registry, lbPolicy: string): LbPolicyFactory {
 }
 
 /** The discovery of a cluster's type (also run by the primary's health checker, see health/checker.ts). */
-export function discoveryFor(config: ClusterConfig, table: HostTable, resolver: DnsResolver): HostDiscovery {
+export function discoveryFor(
+  config: ClusterConfig,
+  table: HostTable,
+  resolver: DnsResolver,
+  registry: Registry,
+): HostDiscovery {
   const slots = table.slotsOf(config.name);
   if (slots === undefined) throw new Error(`cluster '${config.name}' has no slots in the host table`);
-  switch (config.type) {
-    case 'STATIC':
-      return new StaticDiscovery(config, slots);
-    case 'STRICT_DNS':
-      return new StrictDnsDiscovery(config, slots, table, resolver);
-    case 'LOGICAL_DNS':
-      return new LogicalDnsDiscovery(config, slots, table, resolver);
-  }
+  const factory = registry.byEnumName('cluster_type', config.type);
+  // The config loader validated `type` against the same registry; reaching this is a bug.
+  if (factory === undefined || !isClusterTypeFactory(factory))
+    throw new Error(`no cluster type registered for type ${config.type}`);
+  return factory.createDiscovery(config, slots, table, resolver);
 }

@@ -176,7 +176,7 @@ export class HostTable {
         ranges.push(old);
         continue;
       }
-      const range = { name: c.name, firstSlot: next, capacity: slotCapacity(c) };
+      const range = { name: c.name, firstSlot: next, capacity: c.slotCapacity };
       next += range.capacity;
       ranges.push(range);
       fresh.push({ range, config: c });
@@ -370,29 +370,18 @@ export class HostTable {
 }
 
 /**
- * Whether `b`'s slot range means the same hosts as `a`'s: same type, and for STATIC the same
- * endpoints in the same order (slot = first + endpoint index); DNS clusters claim by address, so
- * the same capacity suffices. Health checks added to a cluster that had none start it afresh.
+ * Whether `b`'s slot range means the same hosts as `a`'s: same type and capacity, and for a type
+ * with a row per endpoint (STATIC) the same endpoints in order; DNS clusters claim rows by
+ * address, so the same capacity suffices. Health checks added to a cluster that had none start it afresh.
  */
 function sameSlotLayout(a: ClusterConfig, b: ClusterConfig): boolean {
-  if (a.type !== b.type || slotCapacity(a) !== slotCapacity(b)) return false;
+  if (a.type !== b.type || a.slotCapacity !== b.slotCapacity) return false;
   if (!a.healthChecks?.length && (b.healthChecks?.length ?? 0) > 0) return false;
-  if (a.type !== 'STATIC') return true;
+  if (!a.slotPerEndpoint) return true;
   return a.endpoints.every((e, i) => {
     const f = b.endpoints[i]!;
     return e.address.address === f.address.address && e.address.port === f.address.port;
   });
-}
-
-function slotCapacity(c: ClusterConfig): number {
-  switch (c.type) {
-    case 'STATIC':
-      return c.endpoints.length;
-    case 'STRICT_DNS':
-      return c.endpoints.length * DNS_SLOTS_PER_ENDPOINT;
-    case 'LOGICAL_DNS':
-      return LOGICAL_DNS_SLOTS;
-  }
 }
 
 /** FNV-1a of the key as an unsigned 32-bit number, never 0 (0 marks a free slot). */

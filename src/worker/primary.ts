@@ -135,8 +135,12 @@ export class Primary implements ServerState {
       this.stats,
       monotonicMs,
     );
-    this.healthCheckers = startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats, (slot) =>
-      this.outlierDetectors.onActiveCheckPassed(slot),
+    this.healthCheckers = startHealthCheckers(
+      bootstrap.clusters,
+      this.hostTable,
+      this.stats,
+      registry,
+      (slot) => this.outlierDetectors.onActiveCheckPassed(slot),
     );
   }
 

@@ -8,6 +8,7 @@ import { discoveryFor } from '../cluster-manager';
 import type { DnsResolver } from '../discovery/api';
 import { systemDnsResolver } from '../discovery/dns-resolver';
 import type { HostTable } from '../host-table';
+import type { Registry } from '../../registry/registry';
 import { ClusterHealthChecker, type HealthCheckStats } from './checker';
 import { HealthEventLog } from './event-log';
 
@@ -64,6 +65,8 @@ export function startHealthCheckers(
   clusters: readonly ClusterConfig[],
   table: HostTable,
   stats: StatsStore,
+  /** Where cluster types (their discoveries) are found. */
+  registry: Registry,
   /** A check of the host in `slot` passed and it is healthy (outlier detection may return it). */
   onCheckPassed: (slot: number) => void = () => {},
   resolver: DnsResolver = systemDnsResolver,
@@ -80,7 +83,7 @@ export function startHealthCheckers(
         next.set(c.name, old);
         continue;
       }
-      const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver), {
+      const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver, registry), {
         stats: bindStats(stats, c.name),
         hadTraffic: trafficSeen(stats, c.name),
         eventLog: eventLog(c, check),

@@ -88,7 +88,7 @@ export function startOutlierDetectors(
         table,
         range,
         { nowMs, random: Math.random, events: boundEvents(stats, c.name) },
-        c.type === 'STATIC',
+        c.slotPerEndpoint,
       );
       const timer = setInterval(() => detector.sweep(), config.intervalMs).unref();
       next.set(c.name, { detector, timer });

@@ -31,6 +31,8 @@ function hostSet(
     at: 'perf',
     name: 'perf',
     type: 'STATIC',
+    slotCapacity: count,
+    slotPerEndpoint: true,
     connectTimeoutMs: 5000,
     lbPolicy: 'ROUND_ROBIN',
     lbConfig: {},

@@ -21,6 +21,9 @@ import { closeAccessLogSinks } from '../access-log/sinks';
 import { HeapGauges } from '../stats/heap-gauges';
 
 /** What the admin needs from the process it administers (implemented by the Primary). */
+/** A reload's result: applied (the config generation now serving), or why the old config stays. */
+export type ReloadResult = { ok: true; generation: number } | { ok: false; errors: string };
+
 export interface ServerState {
   readonly state: 'LIVE' | 'DRAINING';
   readonly uptimeSeconds: number;
@@ -38,9 +41,12 @@ export interface ServerState {
   healthCheckFailed: boolean;
   drainAndExit(): Promise<never>;
   drainListeners(): void;
+  /** Re-reads the bootstrap and applies it (a Legate extension: SIGHUP, `legate reload`). */
+  reload(): Promise<ReloadResult>;
   setLogLevel(level: LogLevel): void;
   crashWorker(index: number): boolean;
   allocateInWorker(index: number, bytes: number): boolean;
+  collectGarbage(): void;
 }
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
@@ -198,6 +204,18 @@ export class AdminServer {
         }),
       ],
       ['/logging', post('query/change logging levels', (u, res) => this.logging(u, res))],
+      [
+        '/reload',
+        post('re-read the config file and apply it (Legate extension)', (_u, res) => {
+          void s
+            .reload()
+            .then((r) =>
+              r.ok
+                ? send(res, 200, 'text/plain', `OK: reload ${r.generation} applied\n`)
+                : send(res, 400, 'text/plain', `${r.errors}\n`),
+            );
+        }),
+      ],
       ...(process.env.LEGATE_TEST_HOOKS === '1' ? this.testHooks() : []),
     ]);
   }
@@ -224,6 +242,17 @@ export class AdminServer {
       [
         '/debug/worker_allocate',
         { help: 'test hook: a worker allocates and keeps ?bytes= of heap', mutates: true, handle: allocate },
+      ],
+      [
+        '/debug/gc',
+        {
+          help: 'test hook: every thread collects garbage',
+          mutates: true,
+          handle: (_u, res) => {
+            this.s.collectGarbage();
+            send(res, 200, 'text/plain', 'OK\n');
+          },
+        },
       ],
       [
         '/debug/unbound_stats',
@@ -341,29 +370,35 @@ class ServerGauges {
   private readonly physicalSize: Gauge;
   /** The primary's own heap (row 0); each worker publishes its own. */
   private readonly heap: HeapGauges;
-  private readonly allocatedSlot: number;
-  private readonly heapSizeSlot: number;
-  /** Slots of every `listener.<address>.downstream_cx_active` (not the per-worker ones). */
-  private readonly listenerActive: number[] = [];
+  /** Positions of every `listener.<address>.downstream_cx_active` (not the per-worker ones). */
+  private listenerActive: number[] = [];
+  /** The stats generation `listenerActive` was read at (a reload moves positions). */
+  private positionsAt = -1;
 
   constructor(private readonly stats: StatsStore) {
     this.uptime = stats.gauge('server.uptime');
     this.totalConnections = stats.gauge('server.total_connections');
     this.physicalSize = stats.gauge('server.memory_physical_size');
     this.heap = new HeapGauges(stats);
-    this.allocatedSlot = stats.data.names.indexOf('server.memory_allocated');
-    this.heapSizeSlot = stats.data.names.indexOf('server.memory_heap_size');
-    stats.data.names.forEach((name, i) => {
-      if (/^listener\..*\.downstream_cx_active$/.test(name) && !/\.worker_\d+\./.test(name))
-        this.listenerActive.push(i);
-    });
+  }
+
+  private listenerActivePositions(): number[] {
+    if (this.positionsAt !== this.stats.generation) {
+      this.positionsAt = this.stats.generation;
+      this.listenerActive = [];
+      this.stats.names.forEach((name, i) => {
+        if (/^listener\..*\.downstream_cx_active$/.test(name) && !/\.worker_\d+\./.test(name))
+          this.listenerActive.push(i);
+      });
+    }
+    return this.listenerActive;
   }
 
   refresh(uptimeSeconds: number): void {
     this.uptime.set(uptimeSeconds);
     this.heap.publish();
     let connections = 0;
-    for (const i of this.listenerActive) connections += this.stats.read(i);
+    for (const i of this.listenerActivePositions()) connections += this.stats.read(i);
     this.totalConnections.set(connections);
     this.physicalSize.set(process.memoryUsage.rss());
   }
@@ -379,11 +414,13 @@ class ServerGauges {
     const main = this.heap.publish();
     const threads = [{ thread: 'main', allocated: main.allocated, heap_size: main.heapSize }];
     const stats = this.stats;
-    for (let row = 1; row < stats.data.rows; row++) {
+    const allocatedAt = stats.names.indexOf('server.memory_allocated');
+    const heapSizeAt = stats.names.indexOf('server.memory_heap_size');
+    for (let row = 1; row < stats.rows; row++) {
       threads.push({
         thread: `worker_${row - 1}`,
-        allocated: stats.readRow(this.allocatedSlot, row),
-        heap_size: stats.readRow(this.heapSizeSlot, row),
+        allocated: stats.readRow(allocatedAt, row),
+        heap_size: stats.readRow(heapSizeAt, row),
       });
     }
     let allocated = 0;

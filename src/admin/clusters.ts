@@ -52,7 +52,7 @@ function healthFlags(h: HostView): string {
 }
 
 function hostViews(c: ClusterConfig, table: HostTable, outlier: SuccessRateReadout | undefined): HostView[] {
-  const slots = c.type === 'STATIC' ? table.slotsOf(c.name) : undefined;
+  const slots = c.slotPerEndpoint ? table.slotsOf(c.name) : undefined;
   return c.endpoints.map((e, i) => {
     const slot = slots === undefined ? -1 : slots.firstSlot + i;
     const rate = (origin: Origin): number =>

@@ -36,7 +36,7 @@ interface HistogramRow {
 
 function rows(stats: StatsStore, q: StatsQuery): Row[] {
   const out: Row[] = [];
-  const { names, kinds, hiddenUntilUsed } = stats.data;
+  const { names, kinds, hiddenUntilUsed } = stats;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     if (q.filter !== null && !q.filter.test(name)) continue;
@@ -49,7 +49,7 @@ function rows(stats: StatsStore, q: StatsQuery): Row[] {
 
 function histogramRows(stats: StatsStore, intervals: HistogramIntervals, q: StatsQuery): HistogramRow[] {
   const out: HistogramRow[] = [];
-  stats.data.histograms.forEach((name, h) => {
+  stats.histograms.forEach((name, h) => {
     if (q.filter !== null && !q.filter.test(name)) return;
     const cumulative = stats.readHistogram(h);
     if (q.usedOnly && cumulative.count === 0) return;
@@ -170,7 +170,7 @@ export function renderPrometheus(stats: StatsStore, q: StatsQuery): string {
     const { metric, labels } = prometheusSeries(r.name);
     family(metric, r.kind).push(`${metric}${braces(labels)} ${r.value}`);
   }
-  for (const [h, name] of stats.data.histograms.entries()) {
+  for (const [h, name] of stats.histograms.entries()) {
     if (q.filter !== null && !q.filter.test(name)) continue;
     const snap = stats.readHistogram(h);
     if (q.usedOnly && snap.count === 0) continue;

@@ -1,7 +1,7 @@
 /**
  * `legate` command line: Envoy's flags (-c, --config-yaml, --concurrency, --mode, --log-level,
  * --drain-time-s), the short no-YAML form (--listen/--upstream/--lb, --print-config), and the
- * `bench` / `bench-suite` subcommands.
+ * `reload`, `bench` and `bench-suite` subcommands.
  */
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
@@ -18,6 +18,7 @@ import type { Bootstrap } from '../config/bootstrap';
 import type { BuildProblem } from '../config/build-error';
 import { buildShortFormBootstrap, SHORT_FORM_LB } from './short-form';
 import { closest } from '../config/suggest';
+import { runReloadCli } from './reload';
 
 const OPTIONS = {
   'config-path': { type: 'string', short: 'c' },
@@ -39,6 +40,7 @@ const OPTIONS = {
 const HELP = `Usage:
   legate -c envoy.yaml [--concurrency N] [--mode serve|validate] [--log-level LEVEL] [--drain-time-s S]
   legate --listen HOST:PORT --upstream HOST:PORT [--upstream …] [--lb ${SHORT_FORM_LB.join('|')}] [--admin HOST:PORT] [--print-config]
+  legate reload [--admin HOST:PORT | --pid PID]   (re-read the running proxy's config; legate reload --help)
   legate bench URL -c CONNECTIONS -d DURATION [-R RATE] …   (load generator; legate bench --help)
   legate bench-suite [--full] [--scenario NAME] [--dry-run] … (nginx/HAProxy comparison; legate bench-suite --help)
 
@@ -56,6 +58,10 @@ Legate extensions:
 `;
 
 export function main(argv: string[]): void {
+  if (argv[0] === 'reload') {
+    void runReloadCli(argv.slice(1)).then((code) => process.exit(code));
+    return;
+  }
   if (argv[0] === 'bench' || argv[0] === 'bench-suite') {
     void runSubcommand(argv[0], argv.slice(1));
     return;
@@ -171,6 +177,10 @@ async function run(argv: string[]): Promise<number | null> {
       mode: 'Serve',
     },
     rawConfig: loaded.raw,
+    // A file can change; a config given only on the command line cannot.
+    ...(path !== undefined
+      ? { reloadConfig: () => loadBootstrap({ path, configYaml, check }, registry) }
+      : {}),
   });
   await primary.start();
   return null;

@@ -357,8 +357,6 @@ export interface RouterFilterConfig {
 
 // ---------------------------------------------------------------- clusters
 
-export type ClusterDiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
-
 export interface EndpointConfig {
   address: SocketAddress;
   /** load_balancing_weight, default 1. */
@@ -372,7 +370,12 @@ export interface EndpointConfig {
 export interface ClusterConfig {
   at: string;
   name: string;
-  type: ClusterDiscoveryType;
+  /** The cluster type's enum name (a registered `cluster_type`: STATIC, STRICT_DNS, LOGICAL_DNS). */
+  type: string;
+  /** Host-table rows the cluster needs (its type's `slotCapacity`). */
+  slotCapacity: number;
+  /** Each endpoint is one host in its own row, in endpoint order (its type's `slotPerEndpoint`). */
+  slotPerEndpoint: boolean;
   connectTimeoutMs: number; // 5000
   /** Canonical LB policy name as registered, e.g. 'ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'. */
   lbPolicy: string;

@@ -6,7 +6,7 @@
 import { parseHttp2ProtocolOptions } from './http2-options';
 import type { Http2ProtocolOptions } from './http2-options';
 import { isIP } from 'node:net';
-import type { ClusterConfig, ClusterDiscoveryType, EndpointConfig, ExtensionConfig } from './bootstrap';
+import type { ClusterConfig, EndpointConfig, ExtensionConfig } from './bootstrap';
 import type { UpstreamTransportSocketFactory } from '../transport/api';
 import { resolveExtension } from './extension';
 import type { ExtensionFactory, ParseContext } from '../registry/registry';
@@ -19,9 +19,11 @@ import { enumByName, type ObjectReaderImpl } from './object-reader';
 import { didYouMean, unknownValueMessage } from './suggest';
 import { rejectUnsupported } from './unsupported';
 import { isLbPolicyFactory } from '../upstream/lb/api';
+import { isClusterTypeFactory, type ClusterTypeFactory } from '../upstream/discovery/api';
 import { DEFAULT_OVERPROVISIONING_FACTOR } from '../upstream/lb/priority-load';
 
-const DISCOVERY_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'] as const;
+/** Envoy's cluster types Legate has no extension for yet (a clear error, not 'unknown value'). */
+const UNSUPPORTED_CLUSTER_TYPES = ['EDS', 'ORIGINAL_DST'];
 const DNS_LOOKUP_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
 /** Envoy's LbPolicy enum by proto number (4 is unused), for configs that give the number. */
 const ENVOY_LB_POLICIES = [
@@ -98,8 +100,14 @@ interface UpstreamHttpOptions {
 export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterConfig {
   rejectUnsupported(r, UNSUPPORTED_CLUSTER_FIELDS);
   const name = r.requiredString('name');
-  const type = r.enumValue('type', DISCOVERY_TYPES, 'STATIC');
-  if (type === 'EDS' || type === 'ORIGINAL_DST') r.error('type', `${type} is not supported by Legate yet`);
+  const type = r.enumValue(
+    'type',
+    [...ctx.registry.enumNames('cluster_type'), ...UNSUPPORTED_CLUSTER_TYPES],
+    'STATIC',
+  );
+  if (UNSUPPORTED_CLUSTER_TYPES.includes(type)) r.error('type', `${type} is not supported by Legate yet`);
+  // A `type` that failed to parse (reported there) must not also make its endpoints look wrong.
+  const typeFactory = r.failed('type') ? null : clusterTypeOf(ctx, type);
   const connectTimeoutMs = r.durationMs('connect_timeout', 5000);
   if (connectTimeoutMs <= 0) r.error('connect_timeout', 'must be greater than 0s');
   const dnsRefreshRateMs = r.durationMs('dns_refresh_rate', 5000);
@@ -114,14 +122,15 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
       'typed_extension_protocol_options',
       'auto_config needs a TLS transport_socket (ALPN chooses the protocol)',
     );
+  const endpoints = parseEndpoints(assignment, typeFactory);
   return {
     at: r.path,
     name,
-    type: type as ClusterDiscoveryType,
+    type,
+    ...slotsOf(typeFactory, endpoints),
     connectTimeoutMs,
     ...parseLbPolicy(r, ctx),
-    // A `type` that failed to parse (reported there) must not also make its endpoints look wrong.
-    endpoints: parseEndpoints(assignment, r.failed('type') ? '' : type),
+    endpoints,
     ...parseAssignmentPolicy(assignment?.object('policy') ?? null),
     perConnectionBufferLimitBytes: r.wrappedUint('per_connection_buffer_limit_bytes', 1024 * 1024),
     idleTimeoutMs: http.idleTimeoutMs,
@@ -235,8 +244,24 @@ function pickLoadBalancingPolicy(
 
 // ---------------------------------------------------------------- endpoints
 
-/** `type` is '' when the cluster's type is unknown (its error is reported): no per-type checks then. */
-function parseEndpoints(assignment: ObjectReader | null, type: string): EndpointConfig[] {
+/** The registered cluster type of the enum name `type` (the reader accepted it from the same list). */
+function clusterTypeOf(ctx: ParseContext, type: string): ClusterTypeFactory | null {
+  const factory = ctx.registry.byEnumName('cluster_type', type);
+  return factory !== undefined && isClusterTypeFactory(factory) ? factory : null;
+}
+
+/** What the host table needs to know of the cluster's type (nothing when the type is in error). */
+function slotsOf(
+  type: ClusterTypeFactory | null,
+  endpoints: readonly EndpointConfig[],
+): Pick<ClusterConfig, 'slotCapacity' | 'slotPerEndpoint'> {
+  return type === null
+    ? { slotCapacity: 0, slotPerEndpoint: false }
+    : { slotCapacity: type.slotCapacity(endpoints), slotPerEndpoint: type.slotPerEndpoint };
+}
+
+/** `type` is null when the cluster's type is in error (reported there): no per-type checks then. */
+function parseEndpoints(assignment: ObjectReader | null, type: ClusterTypeFactory | null): EndpointConfig[] {
   if (!assignment) return [];
   rejectUnsupported(assignment, ['named_endpoints']);
   assignment.string('cluster_name');
@@ -256,13 +281,13 @@ function parseEndpoints(assignment: ObjectReader | null, type: string): Endpoint
       const endpoint = lbEndpoint.requiredObject('endpoint');
       rejectUnsupported(endpoint, ['hostname', 'additional_addresses']);
       const address = parseAddress(endpoint, 'address', {
-        requireIp: type === 'STATIC',
+        requireIp: type?.endpointAddresses === 'ip',
         allowPortZero: false,
-        ipHint: 'STATIC clusters need IP addresses; use type: STRICT_DNS (or LOGICAL_DNS) for host names',
+        ipHint: `${type?.enumName} clusters need IP addresses; use type: STRICT_DNS (or LOGICAL_DNS) for host names`,
       });
       // Host names as DNS has them, and with '_' as Docker Compose names its services (`web_service`).
       if (
-        type !== 'STATIC' &&
+        type?.endpointAddresses === 'hostname' &&
         isIP(address.address) === 0 &&
         address.address !== '' &&
         !/^[a-z0-9._-]+$/i.test(address.address)
@@ -277,10 +302,11 @@ function parseEndpoints(assignment: ObjectReader | null, type: string): Endpoint
       });
     }
   }
-  if (type === 'LOGICAL_DNS' && endpoints.length !== 1) {
+  const exact = type?.exactEndpoints;
+  if (exact !== undefined && endpoints.length !== exact) {
     assignment.error(
       'endpoints',
-      `LOGICAL_DNS clusters need exactly one endpoint, found ${endpoints.length}`,
+      `${type!.enumName} clusters need exactly ${exact === 1 ? 'one endpoint' : `${exact} endpoints`}, found ${endpoints.length}`,
     );
   }
   return endpoints;
@@ -304,13 +330,16 @@ function parseAssignmentPolicy(
 }
 
 /** `endpoint.health_check_config.port_value` (STATIC clusters: DNS hosts are not tied to an endpoint). */
-function parseHealthCheckPort(endpoint: ObjectReader, type: string): Pick<EndpointConfig, 'healthCheckPort'> {
+function parseHealthCheckPort(
+  endpoint: ObjectReader,
+  type: ClusterTypeFactory | null,
+): Pick<EndpointConfig, 'healthCheckPort'> {
   const hc = endpoint.object('health_check_config');
   if (hc === null) return {};
   rejectUnsupported(hc, ['hostname', 'address', 'disable_active_health_check']);
   const port = hc.uint('port_value', 0, { max: 65535 });
-  if (port !== 0 && (type === 'STRICT_DNS' || type === 'LOGICAL_DNS'))
-    hc.unsupported('port_value', 'on DNS clusters');
+  if (port !== 0 && type !== null && !type.slotPerEndpoint)
+    hc.unsupported('port_value', `on ${type.enumName} clusters`);
   return port === 0 ? {} : { healthCheckPort: port };
 }
 

@@ -24,6 +24,7 @@ const CATEGORY_LABEL: Record<ExtensionCategory, string> = {
   listener_filter: 'listener filter',
   downstream_transport_socket: 'transport socket',
   upstream_transport_socket: 'upstream transport socket',
+  cluster_type: 'cluster type',
 };
 const TYPED_STRUCT = /(^|\/)(udpa\.type\.v1|xds\.type\.v3)\.TypedStruct$/;
 

@@ -97,7 +97,8 @@ export class NativeEngine {
   /** Engine connections by id (the C engine reuses an id only after reporting its close). */
   readonly servers: (EngineServerConnection | undefined)[] = [];
   readonly clients: (EngineClientConnection | undefined)[] = [];
-  private readonly listeners: EngineListenerHandler[] = [];
+  /** By engine listener id; undefined once stopped (a reload's removed listener is then freed). */
+  private readonly listeners: (EngineListenerHandler | undefined)[] = [];
   private readonly l4Handlers: EngineL4Handler[] = [];
   private readonly l4Batches: L4Batches;
   /** engineL4Address ids by `address:port`: each host is registered with the engine once. */
@@ -216,7 +217,13 @@ export class NativeEngine {
     return id;
   }
 
+  /** Connections `listener` accepts from now on go to `handler` (a reload's new filter chains). */
+  retarget(listener: number, handler: EngineListenerHandler): void {
+    this.listeners[listener] = handler;
+  }
+
   stopListening(listener: number): void {
+    this.listeners[listener] = undefined;
     this.bindings.engineStopListening(listener);
   }
 
@@ -237,9 +244,13 @@ export class NativeEngine {
 
   private dispatch(type: number, conn: number, a: number, b: number): void {
     switch (type) {
-      case EngineEvent.ACCEPTED:
-        this.listeners[a]!.onAccepted(this, conn);
+      case EngineEvent.ACCEPTED: {
+        // An accept reported in the same batch as its listener's stop has no one to serve it.
+        const listener = this.listeners[a];
+        if (listener === undefined) this.bindings.connClose(conn);
+        else listener.onAccepted(this, conn);
         return;
+      }
       case EngineEvent.DOWNSTREAM_CLOSED: {
         const server = this.servers[conn];
         this.servers[conn] = undefined;

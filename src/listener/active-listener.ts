@@ -9,6 +9,9 @@
  * byte (opened and closed, idle-timed out, or closed by a drain before its first request).
  * tcp_proxy starts its session on accept, so its connections are logged by tcp_proxy's own
  * access_log, never here. Connections accepted by uWS are not seen here.
+ *
+ * A reload that changes the listener builds a new one that takes over this one's socket
+ * (`takeOver`); this one then drains.
  */
 import * as net from 'node:net';
 import { createAccessLoggers } from '../access-log/access-logs';
@@ -47,6 +50,7 @@ import {
 import { FilterChainSelector } from './filter-chain-selector';
 import { ipBytes } from '../common/cidr';
 import { TcpProxyFilter } from '../filters/network/tcp-proxy/tcp-proxy';
+import { sameConfig } from '../config/same-config';
 import type { EngineSessionHooks } from '../filters/network/tcp-proxy/engine-sessions';
 
 /** Where this worker's socket for a listener comes from (decided by the primary). */
@@ -265,8 +269,82 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     return this.engine !== null ? 'native' : 'js';
   }
 
+  /** The clusters whose objects this listener's filters hold (tcp_proxy binds them when built). */
+  boundClusters(): string[] {
+    const names: string[] = [];
+    for (const chain of this.chains)
+      if (chain.terminal instanceof TcpProxyFilter)
+        for (const t of chain.terminal.targets) names.push(t.name);
+    return names;
+  }
+
+  /**
+   * A reload changed this listener's config: this (built, not started) listener takes over `old`'s
+   * listening socket, so no connection waiting in its accept queue is lost, and new connections
+   * get the new filter chains while `old`'s connections drain (the caller drains `old`). Node's
+   * server and the engine's HTTP listener are handed over as they are when the data path stays the
+   * same; otherwise this listener listens on a duplicate of old's fd (`dup`: the addon's), or, for
+   * exact_balance and uWS, as `old` did. Resolves with the bound port.
+   */
+  async takeOver(old: ActiveListener, dup: ((fd: number) => number) | null): Promise<number> {
+    const plan = old.plan!;
+    this.boundPort = old.boundPort;
+    if (old.server !== null && this.servesOnNodeServer(plan)) {
+      this.server = old.server;
+      old.server = null;
+      this.server.removeAllListeners('connection');
+      this.server.on('connection', (socket: net.Socket) => this.onConnection(socket));
+      this.plan = plan;
+      return this.boundPort;
+    }
+    const uwsCallbacks = this.uwsChain(plan)?.terminal.httpCallbacks?.();
+    if (old.uws !== null && uwsCallbacks !== undefined) {
+      // uWS owns its connections and asks for an HCM per request: the open ones move over too.
+      this.uws = old.uws;
+      old.uws = null;
+      this.uws.retarget(uwsCallbacks);
+      this.plan = plan;
+      return this.boundPort;
+    }
+    const oldHcm = old.engineListener !== -1 && old.engineTcpProxy === null ? old.engineHcm() : null;
+    const newHcm = this.engine !== null && this.engineTcpProxy === null ? this.engineHcm() : null;
+    if (
+      oldHcm !== null &&
+      newHcm !== null &&
+      sameConfig(engineCodecLimits(oldHcm.codecSettings), engineCodecLimits(newHcm.codecSettings))
+    ) {
+      this.engine!.retarget(old.engineListener, this);
+      this.engineListener = old.engineListener;
+      old.engineListener = -1;
+      this.plan = plan;
+      return this.boundPort;
+    }
+    if (plan.fd === null || dup === null) return this.start({ ...plan, port: old.boundPort });
+    return this.start({ ...plan, fd: dup(plan.fd) });
+  }
+
+  /** Whether `start(plan)` would accept on a Node server (not the engine, uWS or hand-off). */
+  private servesOnNodeServer(plan: ListenerSocketPlan): boolean {
+    return !plan.handoff && this.engine === null && this.uwsChain(plan) === null;
+  }
+
+  /** The chain `start(plan)` would serve through uWS, or null. */
+  private uwsChain(plan: ListenerSocketPlan): ActiveFilterChain | null {
+    if (plan.handoff || this.engine !== null || this.config.http1Codec !== 'uws') return null;
+    const chain = this.onlyChain;
+    return chain?.terminal.httpCallbacks ? chain : null;
+  }
+
+  private engineHcm(): HttpConnectionManager {
+    return this.onlyChain!.terminal as HttpConnectionManager;
+  }
+
+  /** Where this listener's socket came from (set by `start`). */
+  private plan: ListenerSocketPlan | null = null;
+
   /** Starts accepting; resolves with the bound port. */
   async start(plan: ListenerSocketPlan): Promise<number> {
+    this.plan = plan;
     const { address } = this.config;
     if (this.engineTcpProxy !== null && (plan.handoff || plan.fd !== null)) {
       this.engineListener = this.engineTcpProxy.listenOnEngine(
@@ -278,7 +356,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       return this.boundPort;
     }
     if (this.engine !== null && (plan.handoff || plan.fd !== null)) {
-      const hcm = this.onlyChain!.terminal as HttpConnectionManager;
+      const hcm = this.engineHcm();
       this.engineListener = this.engine.listen(
         plan.handoff ? -1 : plan.fd!,
         engineCodecLimits(hcm.codecSettings),
@@ -292,7 +370,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       this.boundPort = plan.port;
       return this.boundPort;
     }
-    const uwsChain = this.config.http1Codec === 'uws' ? this.onlyChain : null;
+    const uwsChain = this.uwsChain(plan);
     if (uwsChain?.terminal.httpCallbacks) {
       this.uws = await startUwsListener(
         { host: address.address, port: plan.port },

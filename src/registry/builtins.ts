@@ -21,6 +21,9 @@ import { peakEwmaFactory } from '../upstream/lb/peak-ewma';
 import { randomFactory } from '../upstream/lb/random';
 import { ringHashFactory } from '../upstream/lb/ring-hash';
 import { roundRobinFactory } from '../upstream/lb/round-robin';
+import { staticClusterFactory } from '../upstream/discovery/static';
+import { strictDnsClusterFactory } from '../upstream/discovery/strict-dns';
+import { logicalDnsClusterFactory } from '../upstream/discovery/logical-dns';
 import { type ExtensionFactory, Registry } from './registry';
 
 const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
@@ -46,6 +49,9 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   downstreamTlsFactory,
   upstreamRawBufferFactory,
   upstreamTlsFactory,
+  staticClusterFactory,
+  strictDnsClusterFactory,
+  logicalDnsClusterFactory,
 ];
 
 /** A registry holding every built-in extension. */

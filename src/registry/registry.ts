@@ -1,6 +1,6 @@
 /**
- * The extension registry (Envoy's REGISTER_FACTORY): every network filter, HTTP filter and load
- * balancing policy is a factory registered here under its Envoy name, its `@type` URLs and any
+ * The extension registry (Envoy's REGISTER_FACTORY): every network filter, HTTP filter, load
+ * balancing policy and cluster type is a factory registered here under its Envoy name, its `@type` URLs and any
  * deprecated aliases. Config parsing looks factories up by name or by `typed_config['@type']`; there
  * is no switch over names anywhere else. A duplicate registration throws at startup.
  */
@@ -13,7 +13,8 @@ export type ExtensionCategory =
   | 'access_logger'
   | 'listener_filter'
   | 'downstream_transport_socket'
-  | 'upstream_transport_socket';
+  | 'upstream_transport_socket'
+  | 'cluster_type';
 
 export interface ExtensionFactory<C = unknown> {
   readonly category: ExtensionCategory;

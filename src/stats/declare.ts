@@ -17,6 +17,7 @@ import {
   HEALTH_CHECK_GAUGES,
   LISTENER_COUNTERS,
   LISTENER_GAUGES,
+  SERVER_COUNTERS,
   SERVER_GAUGES,
   listenerStatPrefix,
 } from './names';
@@ -28,6 +29,7 @@ export function declareBootstrapStats(
   workers: number,
 ): void {
   layout.declareAll('server.', SERVER_GAUGES, 'gauge');
+  layout.declareAll('server.', SERVER_COUNTERS, 'counter');
   for (const l of bootstrap.listeners) {
     const prefix = listenerStatPrefix(l.address.address, l.address.port);
     layout.declareAll(prefix, LISTENER_COUNTERS, 'counter');

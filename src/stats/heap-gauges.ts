@@ -6,6 +6,7 @@
  * primary publishes when the admin reads.
  */
 import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import type { Gauge, StatsStore } from './store';
 
 /** How stale a worker's figures in `/memory` and `/stats` may be. */
@@ -44,4 +45,13 @@ export class HeapGauges {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * A full garbage collection now (test hook only: LEGATE_TEST_HOOKS=1 `/debug/gc`), so a heap
+ * figure read next counts what is retained, not what awaits collection.
+ */
+export function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }

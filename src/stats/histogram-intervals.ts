@@ -9,8 +9,9 @@ import type { StatsStore } from './store';
 export const STATS_FLUSH_INTERVAL_MS = 5000;
 
 export class HistogramIntervals {
-  private previous: HistogramSnapshot[];
-  private last: HistogramSnapshot[];
+  /** By histogram name: positions move when a reload adds or drops histograms. */
+  private previous: Map<string, HistogramSnapshot>;
+  private last = new Map<string, HistogramSnapshot>();
   private readonly timer: NodeJS.Timeout | null;
 
   /** `intervalMs` 0 means no timer: the caller drives `flush()` (tests). */
@@ -19,7 +20,6 @@ export class HistogramIntervals {
     intervalMs = STATS_FLUSH_INTERVAL_MS,
   ) {
     this.previous = this.readAll();
-    this.last = this.previous.map(() => HistogramSnapshot.empty());
     this.timer = intervalMs > 0 ? setInterval(() => this.flush(), intervalMs) : null;
     this.timer?.unref();
   }
@@ -27,20 +27,24 @@ export class HistogramIntervals {
   /** Ends the current interval. */
   flush(): void {
     const now = this.readAll();
-    this.last = now.map((snap, h) => snap.minus(this.previous[h]!));
+    this.last = new Map();
+    for (const [name, snap] of now) {
+      const before = this.previous.get(name);
+      this.last.set(name, before === undefined ? snap : snap.minus(before));
+    }
     this.previous = now;
   }
 
-  /** Histogram `h` over the last completed interval. */
+  /** Histogram `h` (position in the store's `histograms`) over the last completed interval. */
   interval(h: number): HistogramSnapshot {
-    return this.last[h]!;
+    return this.last.get(this.stats.histograms[h]!) ?? HistogramSnapshot.empty();
   }
 
   close(): void {
     if (this.timer !== null) clearInterval(this.timer);
   }
 
-  private readAll(): HistogramSnapshot[] {
-    return this.stats.data.histograms.map((_, h) => this.stats.readHistogram(h));
+  private readAll(): Map<string, HistogramSnapshot> {
+    return new Map(this.stats.histograms.map((name, h) => [name, this.stats.readHistogram(h)]));
   }
 }

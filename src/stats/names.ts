@@ -114,6 +114,9 @@ export const SERVER_GAUGES = [
   'memory_heap_size',
 ] as const;
 
+/** Legate's reloads (SIGHUP, `legate reload`): applied, and rejected (the old config stays). */
+export const SERVER_COUNTERS = ['reload_success', 'reload_failed'] as const;
+
 /** Envoy's listener stat scope: `listener.<address>_<port>.` (dots in IPv4 kept, as Envoy does). */
 export function listenerStatPrefix(address: string, port: number): string {
   return `listener.${address}_${port}.`;

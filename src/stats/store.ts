@@ -1,10 +1,13 @@
 /**
  * Process-wide stats in one SharedArrayBuffer (Envoy's stats model, threads instead of processes).
  *
- * The primary declares every stat name once from the config (`StatsLayout`), then allocates a
- * Float64Array with one row per thread (row 0 = primary, row 1+n = worker n). Each thread writes
+ * The primary declares every stat name once from the config (`StatsLayout`), then allocates
+ * Float64Arrays with one row per thread (row 0 = primary, row 1+n = worker n). Each thread writes
  * only its own row, so the hot path is a plain `row[i]++` with no Atomics and no contention; the
- * admin sums the rows when it reads. Gauges work the same way: a worker adds and subtracts its own
+ * admin sums the rows when it reads. The stats live in blocks of fixed size: a reload adds a block
+ * for the names it declares first and drops blocks none of whose names it declares
+ * (`StatsLayout.relayout`), so the tables grow and shrink with the config while every bound stat
+ * stays a plain index into a buffer that never moves. Gauges work the same way: a worker adds and subtracts its own
  * contribution, the sum is the process value. Float64 holds integers exactly up to 2^53.
  *
  * Components declare their stats as constant lists (Envoy's ALL_CLUSTER_STATS) so the primary's
@@ -20,7 +23,13 @@ import { HISTOGRAM_SLOTS, HistogramSnapshot, SharedHistogram, type Histogram } f
 
 export type StatKind = 'counter' | 'gauge';
 
-export interface StatsLayoutData {
+/**
+ * One block of stats: the names declared together (at startup, or new in one reload) and their
+ * values, one row per thread. A block's buffers never change size; new names go into a new block.
+ */
+export interface StatsBlockData {
+  /** Unique over the process's life: a reload keeps a block by its id. */
+  id: number;
   names: string[];
   kinds: StatKind[];
   /**
@@ -28,7 +37,6 @@ export interface StatsLayoutData {
    * them all out at config time and hides the ones never touched).
    */
   hiddenUntilUsed: boolean[];
-  rows: number;
   sab: SharedArrayBuffer;
   /** Histogram names; histogram h of row r starts at slot (r * histograms.length + h) * HISTOGRAM_SLOTS. */
   histograms: string[];
@@ -36,6 +44,27 @@ export interface StatsLayoutData {
   /** One byte per stat, then one per histogram: nonzero once some thread bound it. */
   boundSab: SharedArrayBuffer;
 }
+
+/** Every live block: what the primary hands the workers at start and after each reload. */
+export interface StatsLayoutData {
+  /** Threads (rows): primary + workers, including restarts' rows. */
+  rows: number;
+  blocks: StatsBlockData[];
+  /**
+   * Names the current config no longer declares that sit in a block still in use for other names:
+   * hidden from the admin, and bound again (same slot) if a later config declares them again.
+   */
+  retired: string[];
+  /**
+   * Blocks none of whose names the current config declares, most recently dropped first (at most
+   * DORMANT_BLOCKS): a config that declares their names again gets them back, values and all, so
+   * configs that come and go (a cluster removed, then added back) allocate nothing new.
+   */
+  dormant: StatsBlockData[];
+}
+
+/** Dropped blocks kept for their names' return; older ones are freed. */
+export const DORMANT_BLOCKS = 64;
 
 export class StatsLayout {
   private readonly index = new Map<string, number>();
@@ -65,21 +94,69 @@ export class StatsLayout {
     }
   }
 
+  has(name: string): boolean {
+    return this.index.has(name) || this.histogramIndex.has(name);
+  }
+
   /** Allocates the shared tables for `threads` rows (primary + workers, including restarts' rows). */
   allocate(threads: number): StatsLayoutData {
-    const sab = new SharedArrayBuffer(Math.max(1, this.names.length) * threads * 8);
-    const histogramSab = new SharedArrayBuffer(
-      Math.max(1, this.histograms.length * HISTOGRAM_SLOTS) * threads * 8,
-    );
     return {
-      names: this.names,
-      kinds: this.kinds,
-      hiddenUntilUsed: this.hiddenUntilUsed,
       rows: threads,
-      sab,
-      histograms: this.histograms,
-      histogramSab,
-      boundSab: new SharedArrayBuffer(Math.max(1, this.names.length + this.histograms.length)),
+      blocks: [this.block(0, this.names.length, this.histograms, threads)],
+      retired: [],
+      dormant: [],
+    };
+  }
+
+  /**
+   * The tables for this declaration after `previous` (a reload): a block of `previous` (or a
+   * dormant one) is in use (values, slots and all) while the new config declares any of its
+   * names; one whose names are all gone goes dormant, and leaves the dormant list to be freed once
+   * no thread holds a stat bound from it. Names new to this declaration get one new block. So a
+   * stat keeps counting across reloads, and a worker still writing a stat bound under an older
+   * config writes that same stat or memory no other stat uses, never another stat.
+   */
+  relayout(previous: StatsLayoutData): StatsLayoutData {
+    const blocks: StatsBlockData[] = [];
+    const dormant: StatsBlockData[] = [];
+    const retired: string[] = [];
+    const placed = new Set<string>();
+    let nextId = 0;
+    for (const b of [...previous.blocks, ...previous.dormant]) {
+      nextId = Math.max(nextId, b.id + 1);
+      if (!b.names.some((n) => this.has(n)) && !b.histograms.some((n) => this.has(n))) {
+        dormant.push(b);
+        continue;
+      }
+      blocks.push(b);
+      for (const n of [...b.names, ...b.histograms]) {
+        placed.add(n);
+        if (!this.has(n)) retired.push(n);
+      }
+    }
+    const fresh = new StatsLayout();
+    this.names.forEach((n, i) => {
+      if (!placed.has(n)) fresh.declare(n, this.kinds[i]!, this.hiddenUntilUsed[i]);
+    });
+    fresh.declareHistograms(
+      '',
+      this.histograms.filter((n) => !placed.has(n)),
+    );
+    if (fresh.names.length + fresh.histograms.length > 0)
+      blocks.push(fresh.block(nextId, fresh.names.length, fresh.histograms, previous.rows));
+    return { rows: previous.rows, blocks, retired, dormant: dormant.slice(0, DORMANT_BLOCKS) };
+  }
+
+  private block(id: number, count: number, histograms: string[], threads: number): StatsBlockData {
+    return {
+      id,
+      names: this.names.slice(0, count),
+      kinds: this.kinds.slice(0, count),
+      hiddenUntilUsed: this.hiddenUntilUsed.slice(0, count),
+      sab: new SharedArrayBuffer(Math.max(1, count) * threads * 8),
+      histograms,
+      histogramSab: new SharedArrayBuffer(Math.max(1, histograms.length * HISTOGRAM_SLOTS) * threads * 8),
+      boundSab: new SharedArrayBuffer(Math.max(1, count + histograms.length)),
     };
   }
 }
@@ -93,39 +170,125 @@ export class StatsLayout {
  */
 export const STATS_OFF = process.env.LEGATE_STATS === 'off';
 
-/** One thread's view: binds names to slots in its row, and reads all rows for the admin. */
-export class StatsStore {
-  private readonly all: Float64Array;
-  private readonly row: Float64Array;
-  private readonly histogramAll: Float64Array;
-  private readonly histogramRow: Float64Array;
-  private readonly bound: Uint8Array;
-  private readonly index = new Map<string, number>();
-  private readonly histogramIndex = new Map<string, number>();
+/** One thread's views of one block. */
+class BlockView {
+  readonly all: Float64Array;
+  readonly row: Float64Array;
+  readonly histogramAll: Float64Array;
+  readonly histogramRow: Float64Array;
+  readonly bound: Uint8Array;
+  /** Stats per row (at least 1: an empty block still has a row stride). */
+  readonly stride: number;
 
   constructor(
-    readonly data: StatsLayoutData,
+    readonly data: StatsBlockData,
     rowIndex: number,
   ) {
     const n = Math.max(1, data.names.length);
+    this.stride = n;
     this.all = new Float64Array(data.sab);
     this.row = new Float64Array(data.sab, rowIndex * n * 8, n);
     const h = data.histograms.length * HISTOGRAM_SLOTS;
     this.histogramAll = new Float64Array(data.histogramSab);
     this.histogramRow = new Float64Array(data.histogramSab, rowIndex * h * 8, h);
     this.bound = new Uint8Array(data.boundSab);
-    data.names.forEach((name, i) => this.index.set(name, i));
-    data.histograms.forEach((name, i) => this.histogramIndex.set(name, i));
+  }
+}
+
+interface StatRef {
+  view: BlockView;
+  i: number;
+}
+
+/**
+ * One thread's view: binds names to slots in its row, and reads all rows for the admin. The
+ * admin's readers address stats by position in `names` / `histograms`, which hold the live stats
+ * of every block in order; positions change when `update` applies a reload's layout.
+ */
+export class StatsStore {
+  private views = new Map<number, BlockView>();
+  private readonly index = new Map<string, StatRef>();
+  private readonly histogramIndex = new Map<string, StatRef>();
+  /** Live stat names, then their kinds, hidden flags and slots, by position. */
+  names: string[] = [];
+  kinds: StatKind[] = [];
+  hiddenUntilUsed: boolean[] = [];
+  private refs: StatRef[] = [];
+  histograms: string[] = [];
+  private histogramRefs: StatRef[] = [];
+  /** Bumped by every `update`: readers that cache positions re-read them when it changes. */
+  generation = 0;
+  private layoutData: StatsLayoutData;
+
+  constructor(
+    data: StatsLayoutData,
+    private readonly rowIndex: number,
+  ) {
+    this.layoutData = data;
+    this.apply(data);
+  }
+
+  get data(): StatsLayoutData {
+    return this.layoutData;
+  }
+
+  /** Threads with a row (row 0 is the primary, 1 + n worker n). */
+  get rows(): number {
+    return this.layoutData.rows;
+  }
+
+  /**
+   * Takes a reload's layout (`StatsLayout.relayout`): new blocks become bindable, dropped blocks
+   * unreachable by name. Stats bound earlier keep writing their own block.
+   */
+  update(data: StatsLayoutData): void {
+    this.layoutData = data;
+    this.generation++;
+    this.apply(data);
+  }
+
+  private apply(data: StatsLayoutData): void {
+    const views = new Map<number, BlockView>();
+    for (const b of data.blocks) views.set(b.id, this.views.get(b.id) ?? new BlockView(b, this.rowIndex));
+    this.views = views;
+    const retired = new Set(data.retired);
+    this.index.clear();
+    this.histogramIndex.clear();
+    this.names = [];
+    this.kinds = [];
+    this.hiddenUntilUsed = [];
+    this.refs = [];
+    this.histograms = [];
+    this.histogramRefs = [];
+    for (const view of views.values()) {
+      const b = view.data;
+      b.names.forEach((name, i) => {
+        const ref = { view, i };
+        this.index.set(name, ref);
+        if (retired.has(name)) return;
+        this.names.push(name);
+        this.kinds.push(b.kinds[i]!);
+        this.hiddenUntilUsed.push(b.hiddenUntilUsed[i]!);
+        this.refs.push(ref);
+      });
+      b.histograms.forEach((name, h) => {
+        const ref = { view, i: h };
+        this.histogramIndex.set(name, ref);
+        if (retired.has(name)) return;
+        this.histograms.push(name);
+        this.histogramRefs.push(ref);
+      });
+    }
   }
 
   counter(name: string): Counter {
-    const i = this.slot(name);
-    return STATS_OFF ? NOOP_STAT : new SharedCounter(this.row, i);
+    const s = this.slot(name);
+    return STATS_OFF ? NOOP_STAT : new SharedCounter(s.view.row, s.i);
   }
 
   gauge(name: string): Gauge {
-    const i = this.slot(name);
-    return STATS_OFF ? NOOP_STAT : new SharedGauge(this.row, i);
+    const s = this.slot(name);
+    return STATS_OFF ? NOOP_STAT : new SharedGauge(s.view.row, s.i);
   }
 
   /**
@@ -135,38 +298,45 @@ export class StatsStore {
   counterGroup(names: readonly string[]): CounterGroup {
     const first = this.slot(names[0]!);
     names.forEach((name, k) => {
-      if (this.slot(name) !== first + k) throw new Error(`stats '${names[0]}'… were not declared together`);
+      const s = this.slot(name);
+      if (s.view !== first.view || s.i !== first.i + k)
+        throw new Error(`stats '${names[0]}'… were not declared together`);
     });
-    return STATS_OFF ? NOOP_STAT : new SharedCounterGroup(this.row, first);
+    return STATS_OFF ? NOOP_STAT : new SharedCounterGroup(first.view.row, first.i);
   }
 
   histogram(name: string): Histogram {
-    const h = this.histogramIndex.get(name);
-    if (h === undefined) throw new Error(`histogram '${name}' was not declared by the primary`);
-    this.bound[this.data.names.length + h] = 1;
-    return STATS_OFF ? NOOP_STAT : new SharedHistogram(this.histogramRow, h * HISTOGRAM_SLOTS);
+    const s = this.histogramIndex.get(name);
+    if (s === undefined) throw new Error(`histogram '${name}' was not declared by the primary`);
+    s.view.bound[s.view.data.names.length + s.i] = 1;
+    return STATS_OFF ? NOOP_STAT : new SharedHistogram(s.view.histogramRow, s.i * HISTOGRAM_SLOTS);
   }
 
-  /** Process-wide value: the sum over every thread's row. */
+  /** Process-wide value of the stat at position `i` of `names`: the sum over every thread's row. */
   read(i: number): number {
-    const n = Math.max(1, this.data.names.length);
-    let sum = 0;
-    for (let r = 0; r < this.data.rows; r++) sum += this.all[r * n + i]!;
-    return sum;
+    return sumRows(this.refs[i]!, this.layoutData.rows);
   }
 
-  /** Thread `row`'s own value of stat `i` (row 0 is the primary, 1 + n worker n). */
+  /** Process-wide value of the stat `name`, or undefined when no block has it. */
+  value(name: string): number | undefined {
+    const s = this.index.get(name);
+    return s === undefined ? undefined : sumRows(s, this.layoutData.rows);
+  }
+
+  /** Thread `row`'s own value of the stat at position `i` (row 0 is the primary, 1 + n worker n). */
   readRow(i: number, row: number): number {
-    return this.all[row * Math.max(1, this.data.names.length) + i]!;
+    const { view, i: k } = this.refs[i]!;
+    return view.all[row * view.stride + k]!;
   }
 
-  /** Process-wide histogram `h` (index into `data.histograms`): every thread's buckets summed. */
+  /** Process-wide histogram at position `h` of `histograms`: every thread's buckets summed. */
   readHistogram(h: number): HistogramSnapshot {
-    const stride = this.data.histograms.length * HISTOGRAM_SLOTS;
+    const { view, i } = this.histogramRefs[h]!;
+    const stride = view.data.histograms.length * HISTOGRAM_SLOTS;
     const out = new Float64Array(HISTOGRAM_SLOTS);
-    for (let r = 0; r < this.data.rows; r++) {
-      const base = r * stride + h * HISTOGRAM_SLOTS;
-      for (let i = 0; i < HISTOGRAM_SLOTS; i++) out[i]! += this.histogramAll[base + i]!;
+    for (let r = 0; r < this.layoutData.rows; r++) {
+      const base = r * stride + i * HISTOGRAM_SLOTS;
+      for (let s = 0; s < HISTOGRAM_SLOTS; s++) out[s]! += view.histogramAll[base + s]!;
     }
     return new HistogramSnapshot(out);
   }
@@ -177,36 +347,49 @@ export class StatsStore {
    * Names hidden until used (`upstream_rq_<code>`) are bound as a group and count as bound.
    */
   unboundNames(): string[] {
-    const names = this.data.names;
     const out: string[] = [];
-    for (let i = 0; i < names.length; i++) if (this.bound[i] === 0) out.push(names[i]!);
-    const histograms = this.data.histograms;
-    for (let h = 0; h < histograms.length; h++) {
-      if (this.bound[names.length + h] === 0) out.push(histograms[h]!);
-    }
+    this.names.forEach((name, i) => {
+      const { view, i: k } = this.refs[i]!;
+      if (view.bound[k] === 0) out.push(name);
+    });
+    this.histograms.forEach((name, h) => {
+      const { view, i } = this.histogramRefs[h]!;
+      if (view.bound[view.data.names.length + i] === 0) out.push(name);
+    });
     return out;
   }
 
   /** Zeroes counters (not gauges) in every row: the admin's /reset_counters. */
   resetCounters(): void {
-    const n = Math.max(1, this.data.names.length);
-    for (let i = 0; i < this.data.names.length; i++) {
-      if (this.data.kinds[i] !== 'counter') continue;
-      for (let r = 0; r < this.data.rows; r++) this.all[r * n + i] = 0;
+    for (const view of this.views.values()) {
+      const kinds = view.data.kinds;
+      for (let i = 0; i < kinds.length; i++) {
+        if (kinds[i] !== 'counter') continue;
+        for (let r = 0; r < this.layoutData.rows; r++) view.all[r * view.stride + i] = 0;
+      }
     }
   }
 
   /** Clears this thread's gauge contributions (a restarted worker inherits its row). */
   resetOwnGauges(): void {
-    for (let i = 0; i < this.data.names.length; i++) if (this.data.kinds[i] === 'gauge') this.row[i] = 0;
+    for (const view of this.views.values()) {
+      const kinds = view.data.kinds;
+      for (let i = 0; i < kinds.length; i++) if (kinds[i] === 'gauge') view.row[i] = 0;
+    }
   }
 
-  private slot(name: string): number {
-    const i = this.index.get(name);
-    if (i === undefined) throw new Error(`stat '${name}' was not declared by the primary`);
-    this.bound[i] = 1;
-    return i;
+  private slot(name: string): StatRef {
+    const s = this.index.get(name);
+    if (s === undefined) throw new Error(`stat '${name}' was not declared by the primary`);
+    s.view.bound[s.i] = 1;
+    return s;
   }
+}
+
+function sumRows({ view, i }: StatRef, rows: number): number {
+  let sum = 0;
+  for (let r = 0; r < rows; r++) sum += view.all[r * view.stride + i]!;
+  return sum;
 }
 
 export interface Counter {

@@ -4,9 +4,9 @@
  * (or a `retry_budget`) and `max_connection_pools` bound what the whole process has open, not what
  * one worker has.
  *
- * Layout: one SharedArrayBuffer the primary allocates from the bootstrap (`CircuitBreakerTable`).
- * Each (cluster, priority) has a row of Int32 counters, one per `Resource`, padded to a cache line
- * so clusters do not contend with each other. Block 0 holds the process-wide counts; block 1 + w
+ * Layout: one SharedArrayBuffer per cluster, allocated by the primary from the bootstrap and on a
+ * reload (`CircuitBreakerTable`). Each priority has a row of Int32 counters, one per `Resource`,
+ * padded to a cache line. Block 0 holds the process-wide counts; block 1 + w
  * holds worker w's own share of them, written only by that worker. The shares exist for one
  * reason: a worker that crashes cannot give back what it held, so the primary subtracts the dead
  * worker's share (`reclaimWorker`) before starting its replacement; without that a crash would leave
@@ -43,9 +43,8 @@ export function thresholdsOf(config: ClusterConfig, priority: number): CircuitBr
 
 /** What crosses from the primary to each worker (plain, structured-cloneable data). */
 export interface SharedCircuitBreakers {
-  buffer: SharedArrayBuffer;
-  /** Cluster names in row order. */
-  clusters: string[];
+  /** One buffer per cluster, by name: a global block, then one share block per worker. */
+  buffers: [string, SharedArrayBuffer][];
   /** Worker blocks after the global one. */
   workers: number;
 }
@@ -59,23 +58,23 @@ export type CounterBinder = (name: string) => OverflowCounter;
 const NO_COUNTER: OverflowCounter = { inc: () => {} };
 const NO_COUNTERS: CounterBinder = () => NO_COUNTER;
 
-export class CircuitBreakerTable {
-  private readonly cells: Int32Array;
-  private readonly rowOf: Map<string, number>;
-  private readonly blockSize: number;
+/** Int32 cells of one block (every priority's row) of a cluster's buffer. */
+const BLOCK_CELLS = PRIORITY_COUNT * ROW_STRIDE;
 
-  private constructor(private readonly shared: SharedCircuitBreakers) {
-    this.cells = new Int32Array(shared.buffer);
-    this.rowOf = new Map(shared.clusters.map((name, i) => [name, i * PRIORITY_COUNT]));
-    this.blockSize = shared.clusters.length * PRIORITY_COUNT * ROW_STRIDE;
+export class CircuitBreakerTable {
+  private cells = new Map<string, Int32Array>();
+  private shared: SharedCircuitBreakers;
+
+  private constructor(shared: SharedCircuitBreakers) {
+    this.shared = shared;
+    this.update(shared);
   }
 
-  /** On the primary: a row per cluster and priority, with a share block for each of `workers`. */
+  /** On the primary: a buffer per cluster, with a share block for each of `workers`. */
   static allocate(clusters: readonly ClusterConfig[], workers: number): CircuitBreakerTable {
-    const names = clusters.map((c) => c.name);
-    const cells = Math.max(1, names.length * PRIORITY_COUNT * ROW_STRIDE * (1 + workers));
-    const buffer = new SharedArrayBuffer(cells * Int32Array.BYTES_PER_ELEMENT);
-    return new CircuitBreakerTable({ buffer, clusters: names, workers });
+    const table = new CircuitBreakerTable({ buffers: [], workers });
+    table.update(table.relayout(clusters));
+    return table;
   }
 
   /** In a worker: wraps the table the primary allocated. */
@@ -85,6 +84,32 @@ export class CircuitBreakerTable {
 
   toShared(): SharedCircuitBreakers {
     return this.shared;
+  }
+
+  /**
+   * The tables for a new set of clusters (a reload), not yet applied (`update`): a cluster that
+   * stays keeps its buffer, so what its old pools still hold is counted against its new limits and
+   * given back to the same counts; a new cluster gets a zeroed buffer; a removed one's buffer is
+   * dropped (its old pools, still draining, keep it alive until they are gone).
+   */
+  relayout(clusters: readonly ClusterConfig[]): SharedCircuitBreakers {
+    const kept = new Map(this.shared.buffers);
+    const bytes = BLOCK_CELLS * (1 + this.shared.workers) * Int32Array.BYTES_PER_ELEMENT;
+    return {
+      buffers: clusters.map((c) => [c.name, kept.get(c.name) ?? new SharedArrayBuffer(bytes)]),
+      workers: this.shared.workers,
+    };
+  }
+
+  update(shared: SharedCircuitBreakers): void {
+    const previous = this.cells;
+    this.shared = shared;
+    this.cells = new Map(
+      shared.buffers.map(([name, sab]) => {
+        const view = previous.get(name);
+        return [name, view?.buffer === sab ? view : new Int32Array(sab)];
+      }),
+    );
   }
 
   /**
@@ -102,18 +127,19 @@ export class CircuitBreakerTable {
         `worker ${workerIndex} has no circuit-breaker block (table made for ${this.shared.workers})`,
       );
     }
-    const offset = this.offset(config.name, priority);
-    const global = this.cells.subarray(offset, offset + RESOURCE_COUNT);
-    const ownStart = offset + (1 + workerIndex) * this.blockSize;
-    const own = this.cells.subarray(ownStart, ownStart + RESOURCE_COUNT);
+    const cells = this.cellsOf(config.name);
+    const offset = priority * ROW_STRIDE;
+    const global = cells.subarray(offset, offset + RESOURCE_COUNT);
+    const ownStart = offset + (1 + workerIndex) * BLOCK_CELLS;
+    const own = cells.subarray(ownStart, ownStart + RESOURCE_COUNT);
     return new CircuitBreaker(global, own, thresholdsOf(config, priority), config.name, counters);
   }
 
   /** Counts and limits of one cluster priority, for readers (the primary's gauges). */
   state(config: ClusterConfig, priority: number): CircuitBreakerState {
-    const offset = this.offset(config.name, priority);
+    const offset = priority * ROW_STRIDE;
     return new CircuitBreakerState(
-      this.cells.subarray(offset, offset + RESOURCE_COUNT),
+      this.cellsOf(config.name).subarray(offset, offset + RESOURCE_COUNT),
       thresholdsOf(config, priority),
     );
   }
@@ -123,21 +149,23 @@ export class CircuitBreakerTable {
    * everything it still held (requests in flight, open connections, waiting requests, retries).
    */
   reclaimWorker(workerIndex: number): void {
-    const base = (1 + workerIndex) * this.blockSize;
-    for (let row = 0; row < this.blockSize; row += ROW_STRIDE) {
-      for (let r = 0; r < RESOURCE_COUNT; r++) {
-        const held = this.cells[base + row + r]!;
-        if (held === 0) continue;
-        Atomics.sub(this.cells, row + r, held);
-        this.cells[base + row + r] = 0;
+    const base = (1 + workerIndex) * BLOCK_CELLS;
+    for (const cells of this.cells.values()) {
+      for (let row = 0; row < BLOCK_CELLS; row += ROW_STRIDE) {
+        for (let r = 0; r < RESOURCE_COUNT; r++) {
+          const held = cells[base + row + r]!;
+          if (held === 0) continue;
+          Atomics.sub(cells, row + r, held);
+          cells[base + row + r] = 0;
+        }
       }
     }
   }
 
-  private offset(cluster: string, priority: number): number {
-    const row = this.rowOf.get(cluster);
-    if (row === undefined) throw new Error(`cluster '${cluster}' has no circuit-breaker row`);
-    return (row + priority) * ROW_STRIDE;
+  private cellsOf(cluster: string): Int32Array {
+    const cells = this.cells.get(cluster);
+    if (cells === undefined) throw new Error(`cluster '${cluster}' has no circuit-breaker row`);
+    return cells;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Every cluster of the bootstrap, built once per worker from plain config (Envoy's
- * ClusterManager). The router looks clusters up by name per request (`get`); the worker awaits
+ * Every cluster of the bootstrap, built per worker from plain config (Envoy's ClusterManager),
+ * and again for what a reload changed (`update`). The router looks clusters up by name per request (`get`); the worker awaits
  * `initialize()` before accepting traffic so DNS clusters have their first hosts.
  */
 import type { ClusterConfig } from '../config/bootstrap';
@@ -8,12 +8,10 @@ import { createClientConnection } from '../http/client-connection';
 import type { Registry } from '../registry/registry';
 import { buildAt, buildEach } from '../config/build-error';
 import { Cluster } from './cluster';
+import { sameConfig } from '../config/same-config';
 import { tcpSocketConnector, withCodec, type SocketConnector, type UpstreamConnector } from './transport';
-import type { DnsResolver, HostDiscovery } from './discovery/api';
+import { isClusterTypeFactory, type DnsResolver, type HostDiscovery } from './discovery/api';
 import { systemDnsResolver } from './discovery/dns-resolver';
-import { LogicalDnsDiscovery } from './discovery/logical-dns';
-import { StaticDiscovery } from './discovery/static';
-import { StrictDnsDiscovery } from './discovery/strict-dns';
 import type { HostTable } from './host-table';
 import { isLbPolicyFactory, type LbEnv, type LbPolicyFactory } from './lb/api';
 import type { CircuitBreaker } from './circuit-breakers';
@@ -45,7 +43,13 @@ export interface ClusterManagerDeps {
 }
 
 export class ClusterManager {
-  private readonly byName = new Map<string, Cluster>();
+  private byName = new Map<string, Cluster>();
+  /**
+   * Clusters a reload removed, by name, until the listeners it replaced have drained: a request
+   * on one of their connections still routes by the old route table, so it finds its cluster here.
+   */
+  private readonly removed = new Map<string, Cluster>();
+  private readonly build: (configs: readonly ClusterConfig[]) => Cluster[];
 
   constructor(configs: readonly ClusterConfig[], deps: ClusterManagerDeps) {
     const lbEnv: LbEnv = {
@@ -79,31 +83,61 @@ export class ClusterManager {
       return { connector, socketConnector };
     };
     const resolver = deps.dnsResolver ?? systemDnsResolver;
-    const clusters = buildEach(configs, (config) =>
-      buildAt(
-        config.at,
-        () =>
-          new Cluster(config, {
-            lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
-            lbEnv,
-            discovery: discoveryFor(config, deps.hostTable, resolver),
-            ...connectorsOf(config),
-            http1Connector: (connect) => withCodec(connect, createClientConnection),
-            // Another codec (the native engine's) cannot become a tunnel: upgrades connect in JS.
-            ...(config.transportSocket || deps.connector === undefined
-              ? {}
-              : { tunnelConnector: withCodec(tcpSocketConnector, createClientConnection) }),
-            stats: deps.clusterStats?.(config.name),
-            circuitBreaker: deps.circuitBreaker?.(config),
-            outlierThreshold: deps.outlierThreshold,
-          }),
-      ),
-    );
-    for (const cluster of clusters) this.byName.set(cluster.name, cluster);
+    this.build = (list) =>
+      buildEach(list, (config) =>
+        buildAt(
+          config.at,
+          () =>
+            new Cluster(config, {
+              lbFactory: lbFactoryFor(deps.registry, config.lbPolicy),
+              lbEnv,
+              discovery: discoveryFor(config, deps.hostTable, resolver, deps.registry),
+              ...connectorsOf(config),
+              http1Connector: (connect) => withCodec(connect, createClientConnection),
+              // Another codec (the native engine's) cannot become a tunnel: upgrades connect in JS.
+              ...(config.transportSocket || deps.connector === undefined
+                ? {}
+                : { tunnelConnector: withCodec(tcpSocketConnector, createClientConnection) }),
+              stats: deps.clusterStats?.(config.name),
+              circuitBreaker: deps.circuitBreaker?.(config),
+              outlierThreshold: deps.outlierThreshold,
+            }),
+        ),
+      );
+    for (const cluster of this.build(configs)) this.byName.set(cluster.name, cluster);
+  }
+
+  /**
+   * A reload's clusters (the host table, stats and circuit breakers already hold their rows): a
+   * cluster whose config is unchanged stays as it is, pools and all; the others are built and
+   * warmed (their first hosts known) before any of them is swapped in, all in one assignment. A
+   * replaced or removed cluster stops discovery and drains: requests in flight on it finish there.
+   */
+  async update(configs: readonly ClusterConfig[]): Promise<void> {
+    const changed = configs.filter((c) => !sameConfig(this.byName.get(c.name)?.config, c));
+    const built = this.build(changed);
+    await Promise.all(built.map((c) => c.initialized));
+    const next = new Map<string, Cluster>();
+    const fresh = new Map(built.map((c) => [c.name, c]));
+    for (const c of configs) next.set(c.name, fresh.get(c.name) ?? this.byName.get(c.name)!);
+    const previous = this.byName;
+    this.byName = next;
+    for (const [name, cluster] of previous) {
+      if (next.get(name) === cluster) continue;
+      cluster.retire();
+      if (!next.has(name)) this.removed.set(name, cluster);
+    }
+    for (const name of next.keys()) this.removed.delete(name);
+  }
+
+  /** No connection routes by an older route table any more: removed clusters close. */
+  releaseRemoved(): void {
+    for (const cluster of this.removed.values()) cluster.close();
+    this.removed.clear();
   }
 
   get(name: string): Cluster | undefined {
-    return this.byName.get(name);
+    return this.byName.get(name) ?? this.removed.get(name);
   }
 
   get clusters(): IterableIterator<Cluster> {
@@ -134,15 +168,17 @@ function lbFactoryFor(registry: Registry, lbPolicy: string): LbPolicyFactory {
 }
 
 /** The discovery of a cluster's type (also run by the primary's health checker, see health/checker.ts). */
-export function discoveryFor(config: ClusterConfig, table: HostTable, resolver: DnsResolver): HostDiscovery {
+export function discoveryFor(
+  config: ClusterConfig,
+  table: HostTable,
+  resolver: DnsResolver,
+  registry: Registry,
+): HostDiscovery {
   const slots = table.slotsOf(config.name);
   if (slots === undefined) throw new Error(`cluster '${config.name}' has no slots in the host table`);
-  switch (config.type) {
-    case 'STATIC':
-      return new StaticDiscovery(config, slots);
-    case 'STRICT_DNS':
-      return new StrictDnsDiscovery(config, slots, table, resolver);
-    case 'LOGICAL_DNS':
-      return new LogicalDnsDiscovery(config, slots, table, resolver);
-  }
+  const factory = registry.byEnumName('cluster_type', config.type);
+  // The config loader validated `type` against the same registry; reaching this is a bug.
+  if (factory === undefined || !isClusterTypeFactory(factory))
+    throw new Error(`no cluster type registered for type ${config.type}`);
+  return factory.createDiscovery(config, slots, table, resolver);
 }

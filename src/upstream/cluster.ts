@@ -286,11 +286,24 @@ export class Cluster {
     for (const pool of this.allPools()) pool.drain();
   }
 
+  /**
+   * A reload replaced or removed this cluster: stops discovery and drains every pool (idle
+   * connections close now, busy ones when their requests complete).
+   */
+  retire(): void {
+    this.deps.discovery.stop();
+    this.releasePools((pool) => pool.drain());
+  }
+
   /** Stops discovery and closes every connection now. */
   close(): void {
     this.deps.discovery.stop();
+    this.releasePools((pool) => pool.close());
+  }
+
+  private releasePools(release: (pool: ConnPool) => void): void {
     for (const pool of this.allPools()) {
-      pool.close();
+      release(pool);
       this.circuitBreaker.poolRemoved();
     }
     this.pools.clear();

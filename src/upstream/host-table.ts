@@ -1,7 +1,7 @@
 /**
  * The shared host table: one row of Int32 counters per upstream host, in a SharedArrayBuffer that
  * every worker thread maps, so a LEAST_REQUEST pick in one worker sees the requests sent by all of
- * them. The layout is fixed when the primary allocates the table from the bootstrap; workers receive
+ * them. The primary lays the table out from the bootstrap (and again on a reload); workers receive
  * it as plain data (`toShared()`; a SharedArrayBuffer is structured-cloned by reference) and wrap it
  * with `HostTable.fromShared`.
  *
@@ -9,7 +9,9 @@
  * - STATIC: one slot per endpoint, in endpoint order (slot = firstSlot + endpoint index).
  * - STRICT_DNS: DNS_SLOTS_PER_ENDPOINT slots per endpoint (each name may resolve to several addresses).
  * - LOGICAL_DNS: LOGICAL_DNS_SLOTS slots (one live address, plus room for the address to change).
- * DNS clusters claim slots by address (`claimSlot`): each worker resolves names on its own, and the
+ * The table grows by chunks of 16 slots, each its own SharedArrayBuffer (a reload adds ranges after
+ * every slot handed out so far, see `relayout`); a lookup is one more array index than a single
+ * buffer. DNS clusters claim slots by address (`claimSlot`): each worker resolves names on its own, and the
  * claim (hash of `address:port`, linear probing, compare-and-swap on the ADDRESS_KEY column) makes
  * every worker agree on the slot of an address without messaging. Slots are never released: an
  * address that left DNS keeps its (idle) row. When a cluster's range is full, a new address shares
@@ -86,6 +88,17 @@ export const DNS_SLOTS_PER_ENDPOINT = 16;
 /** Slots reserved for a LOGICAL_DNS cluster: its one address plus room for it to change over time. */
 export const LOGICAL_DNS_SLOTS = 8;
 
+/** Host slots per chunk: the table grows a chunk at a time. */
+const CHUNK_SHIFT = 4;
+const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_SLOTS - 1;
+const CHUNK_CELLS = CHUNK_SLOTS * COLUMN_COUNT;
+
+/** The first cell of `slot`'s row in its chunk. */
+function rowOf(slot: number): number {
+  return (slot & CHUNK_MASK) * COLUMN_COUNT;
+}
+
 /** The slot range of one cluster. */
 export interface ClusterSlots {
   name: string;
@@ -93,40 +106,30 @@ export interface ClusterSlots {
   capacity: number;
 }
 
-/** What crosses from the primary to each worker (plain, structured-cloneable data). */
+/**
+ * What crosses from the primary to each worker (plain, structured-cloneable data): chunk k holds
+ * slots [16k, 16k + 16); null marks a retired chunk (see `relayout`).
+ */
 export interface SharedHostTable {
-  buffer: SharedArrayBuffer;
+  chunks: (SharedArrayBuffer | null)[];
   clusters: ClusterSlots[];
 }
 
 export class HostTable {
-  private readonly cells: Int32Array;
-  private readonly byName: Map<string, ClusterSlots>;
+  private chunks: Int32Array[] = [];
+  private byName = new Map<string, ClusterSlots>();
+  private shared: SharedHostTable = { chunks: [], clusters: [] };
+  /** What every retired chunk maps to in this thread (one for all: nothing live reads it). */
+  private scratch: Int32Array | null = null;
 
-  private constructor(private readonly shared: SharedHostTable) {
-    this.cells = new Int32Array(shared.buffer);
-    this.byName = new Map(shared.clusters.map((c) => [c.name, c]));
+  private constructor(shared: SharedHostTable) {
+    this.update(shared);
   }
 
   /** On the primary: reserves slots for every cluster of the bootstrap. */
   static allocate(clusters: readonly ClusterConfig[]): HostTable {
-    const ranges: ClusterSlots[] = [];
-    let next = 0;
-    for (const c of clusters) {
-      const capacity = slotCapacity(c);
-      ranges.push({ name: c.name, firstSlot: next, capacity });
-      next += capacity;
-    }
-    const buffer = new SharedArrayBuffer(Math.max(1, next) * COLUMN_COUNT * Int32Array.BYTES_PER_ELEMENT);
-    const table = new HostTable({ buffer, clusters: ranges });
-    // As in Envoy, a host of a health-checked cluster is failed_active_hc until its first check
-    // passes; DNS slots start so too, so an address any worker claims later is failed until checked.
-    clusters.forEach((c, i) => {
-      if (!c.healthChecks?.length) return;
-      const r = ranges[i]!;
-      for (let slot = r.firstSlot; slot < r.firstSlot + r.capacity; slot++)
-        table.set(slot, HostColumn.ActiveHcFailed, 1);
-    });
+    const table = new HostTable({ chunks: [], clusters: [] });
+    table.update(table.relayout(clusters));
     return table;
   }
 
@@ -139,12 +142,88 @@ export class HostTable {
     return this.shared;
   }
 
+  /**
+   * Takes a layout from `relayout` (the primary's, or one it sent). A retired chunk becomes this
+   * thread's scratch memory: a request still finishing on a removed cluster's host writes there,
+   * never into a slot the table gave to another host.
+   */
+  update(shared: SharedHostTable): void {
+    const previous = this.chunks;
+    this.shared = shared;
+    this.chunks = shared.chunks.map((sab, k) => {
+      if (sab === null) return (this.scratch ??= new Int32Array(CHUNK_CELLS));
+      return previous[k]?.buffer === sab ? previous[k]! : new Int32Array(sab);
+    });
+    this.byName = new Map(shared.clusters.map((c) => [c.name, c]));
+  }
+
+  /**
+   * The layout for a new set of clusters (a reload), not yet applied (`update`): a cluster whose
+   * rows still mean the same hosts (`sameSlotLayout`) keeps its range, so its hosts keep their
+   * health, ejection and load counters; others get a new range after every slot ever handed out
+   * (slots are never reused), their health-checked hosts failed until checked, as at startup.
+   * A chunk no kept or new range overlaps is retired.
+   */
+  relayout(clusters: readonly ClusterConfig[], previous: readonly ClusterConfig[] = []): SharedHostTable {
+    const before = new Map(previous.map((c) => [c.name, c]));
+    let next = this.shared.chunks.length * CHUNK_SLOTS;
+    const ranges: ClusterSlots[] = [];
+    const fresh: { range: ClusterSlots; config: ClusterConfig }[] = [];
+    for (const c of clusters) {
+      const old = this.byName.get(c.name);
+      const was = before.get(c.name);
+      if (old !== undefined && was !== undefined && sameSlotLayout(was, c)) {
+        ranges.push(old);
+        continue;
+      }
+      const range = { name: c.name, firstSlot: next, capacity: c.slotCapacity };
+      next += range.capacity;
+      ranges.push(range);
+      fresh.push({ range, config: c });
+    }
+    const live = new Set<number>();
+    for (const r of ranges)
+      for (let k = r.firstSlot >> CHUNK_SHIFT; k <= (r.firstSlot + r.capacity - 1) >> CHUNK_SHIFT; k++)
+        if (r.capacity > 0) live.add(k);
+    const chunkCount = (next + CHUNK_MASK) >> CHUNK_SHIFT;
+    const chunks: (SharedArrayBuffer | null)[] = [];
+    for (let k = 0; k < chunkCount; k++) {
+      const existing = this.shared.chunks[k];
+      if (!live.has(k)) chunks.push(null);
+      else if (existing) chunks.push(existing);
+      else chunks.push(new SharedArrayBuffer(CHUNK_CELLS * Int32Array.BYTES_PER_ELEMENT));
+    }
+    const layout = { chunks, clusters: ranges };
+    // As in Envoy, a host of a health-checked cluster is failed_active_hc until its first check
+    // passes; DNS slots start so too, so an address any worker claims later is failed until checked.
+    const view = HostTable.fromShared(layout);
+    for (const { range, config } of fresh) {
+      if (!config.healthChecks?.length) continue;
+      for (let slot = range.firstSlot; slot < range.firstSlot + range.capacity; slot++)
+        view.set(slot, HostColumn.ActiveHcFailed, 1);
+    }
+    return layout;
+  }
+
   slotsOf(clusterName: string): ClusterSlots | undefined {
     return this.byName.get(clusterName);
   }
 
+  /** Slots handed out so far (retired ones included: slots are never reused). */
   get slotCount(): number {
-    return this.cells.length / COLUMN_COUNT;
+    let end = 0;
+    for (const c of this.shared.clusters) end = Math.max(end, c.firstSlot + c.capacity);
+    return end;
+  }
+
+  /** Live chunks: what the table's memory is proportional to. */
+  get liveChunks(): number {
+    return this.shared.chunks.filter((c) => c !== null).length;
+  }
+
+  /** The chunk holding `slot`'s row. */
+  private chunk(slot: number): Int32Array {
+    return this.chunks[slot >> CHUNK_SHIFT]!;
   }
 
   /**
@@ -156,29 +235,29 @@ export class HostTable {
     const start = tag % range.capacity;
     for (let i = 0; i < range.capacity; i++) {
       const slot = range.firstSlot + ((start + i) % range.capacity);
-      const cell = slot * COLUMN_COUNT + HostColumn.AddressKey;
-      const owner = Atomics.compareExchange(this.cells, cell, 0, tag | 0);
+      const cell = rowOf(slot) + HostColumn.AddressKey;
+      const owner = Atomics.compareExchange(this.chunk(slot), cell, 0, tag | 0);
       if (owner === 0 || owner === (tag | 0)) return slot;
     }
     return range.firstSlot + start;
   }
 
   get(slot: number, column: HostColumn): number {
-    return Atomics.load(this.cells, slot * COLUMN_COUNT + column);
+    return Atomics.load(this.chunk(slot), rowOf(slot) + column);
   }
 
   /** Adds `delta` and returns the new value (so exactly one adder sees a threshold reached). */
   add(slot: number, column: HostColumn, delta: number): number {
-    return Atomics.add(this.cells, slot * COLUMN_COUNT + column, delta) + delta;
+    return Atomics.add(this.chunk(slot), rowOf(slot) + column, delta) + delta;
   }
 
   /** Reads a counter and zeroes it in one step (a per-interval counter's reader). */
   take(slot: number, column: HostColumn): number {
-    return Atomics.exchange(this.cells, slot * COLUMN_COUNT + column, 0);
+    return Atomics.exchange(this.chunk(slot), rowOf(slot) + column, 0);
   }
 
   set(slot: number, column: HostColumn, value: number): void {
-    Atomics.store(this.cells, slot * COLUMN_COUNT + column, value);
+    Atomics.store(this.chunk(slot), rowOf(slot) + column, value);
   }
 
   /**
@@ -187,10 +266,11 @@ export class HostTable {
    * whenever they rebuild a cluster's LB (`Cluster.onHostHealthChanged`).
    */
   isHostUsable(slot: number): boolean {
-    const row = slot * COLUMN_COUNT;
+    const cells = this.chunk(slot);
+    const row = rowOf(slot);
     return (
-      Atomics.load(this.cells, row + HostColumn.OutlierEjected) === 0 &&
-      Atomics.load(this.cells, row + HostColumn.ActiveHcFailed) === 0
+      Atomics.load(cells, row + HostColumn.OutlierEjected) === 0 &&
+      Atomics.load(cells, row + HostColumn.ActiveHcFailed) === 0
     );
   }
 
@@ -202,13 +282,13 @@ export class HostTable {
   healthGeneration(range: ClusterSlots): number {
     return range.capacity === 0
       ? 0
-      : this.cells[range.firstSlot * COLUMN_COUNT + HostColumn.HealthGeneration]!;
+      : this.chunk(range.firstSlot)[rowOf(range.firstSlot) + HostColumn.HealthGeneration]!;
   }
 
   /** Call after changing a health column of a host of `range`: workers rebuild their LBs. */
   healthChanged(range: ClusterSlots): void {
     if (range.capacity > 0)
-      Atomics.add(this.cells, range.firstSlot * COLUMN_COUNT + HostColumn.HealthGeneration, 1);
+      Atomics.add(this.chunk(range.firstSlot), rowOf(range.firstSlot) + HostColumn.HealthGeneration, 1);
   }
 
   /**
@@ -217,19 +297,20 @@ export class HostTable {
    * the ECMAScript memory model, it may only be a moment stale, which a load estimate tolerates.
    */
   activeRequests(slot: number): number {
-    return this.cells[slot * COLUMN_COUNT + HostColumn.ActiveRequests]!;
+    return this.chunk(slot)[rowOf(slot) + HostColumn.ActiveRequests]!;
   }
 
   /** A request was attached to a connection of this host. */
   requestStarted(slot: number): void {
-    const row = slot * COLUMN_COUNT;
-    Atomics.add(this.cells, row + HostColumn.ActiveRequests, 1);
-    Atomics.add(this.cells, row + HostColumn.TotalRequests, 1);
+    const cells = this.chunk(slot);
+    const row = rowOf(slot);
+    Atomics.add(cells, row + HostColumn.ActiveRequests, 1);
+    Atomics.add(cells, row + HostColumn.TotalRequests, 1);
   }
 
   /** A request attached earlier completed or was reset. */
   requestFinished(slot: number): void {
-    Atomics.sub(this.cells, slot * COLUMN_COUNT + HostColumn.ActiveRequests, 1);
+    Atomics.sub(this.chunk(slot), rowOf(slot) + HostColumn.ActiveRequests, 1);
   }
 
   /**
@@ -237,12 +318,12 @@ export class HostTable {
    * every worker when it is built; idempotent). Hosts never tracked cost `recordRtt` one read.
    */
   trackRtt(slot: number, decayMs: number): void {
-    Atomics.store(this.cells, slot * COLUMN_COUNT + HostColumn.RttDecayMs, Math.max(1, Math.round(decayMs)));
+    Atomics.store(this.chunk(slot), rowOf(slot) + HostColumn.RttDecayMs, Math.max(1, Math.round(decayMs)));
   }
 
   /** Whether a PEAK_EWMA balancer tracks this host's RTT (so timing requests to it is worth it). */
   tracksRtt(slot: number): boolean {
-    return this.cells[slot * COLUMN_COUNT + HostColumn.RttDecayMs] !== 0;
+    return this.chunk(slot)[rowOf(slot) + HostColumn.RttDecayMs] !== 0;
   }
 
   /**
@@ -251,8 +332,8 @@ export class HostTable {
    * estimate := estimate·w + rtt·(1 − w) with w = exp(−Δt/τ), Δt the time since the last update.
    */
   recordRtt(slot: number, rttMs: number, nowMs: number): void {
-    const row = slot * COLUMN_COUNT;
-    const cells = this.cells;
+    const row = rowOf(slot);
+    const cells = this.chunk(slot);
     const decayMs = cells[row + HostColumn.RttDecayMs]!;
     if (decayMs === 0) return;
     const rttUs = rttMs > 0.001 ? Math.round(rttMs * 1000) : 1;
@@ -278,8 +359,8 @@ export class HostTable {
    * Plain reads, like `activeRequests`: a torn pair is impossible, a stale one harmless.
    */
   rttEstimateMs(slot: number, nowMs: number): number {
-    const row = slot * COLUMN_COUNT;
-    const cells = this.cells;
+    const row = rowOf(slot);
+    const cells = this.chunk(slot);
     const estimateUs = cells[row + HostColumn.RttEwmaUs]!;
     if (estimateUs === 0) return -1;
     const elapsed = ((nowMs | 0) - cells[row + HostColumn.RttStampMs]!) | 0;
@@ -288,15 +369,19 @@ export class HostTable {
   }
 }
 
-function slotCapacity(c: ClusterConfig): number {
-  switch (c.type) {
-    case 'STATIC':
-      return c.endpoints.length;
-    case 'STRICT_DNS':
-      return c.endpoints.length * DNS_SLOTS_PER_ENDPOINT;
-    case 'LOGICAL_DNS':
-      return LOGICAL_DNS_SLOTS;
-  }
+/**
+ * Whether `b`'s slot range means the same hosts as `a`'s: same type and capacity, and for a type
+ * with a row per endpoint (STATIC) the same endpoints in order; DNS clusters claim rows by
+ * address, so the same capacity suffices. Health checks added to a cluster that had none start it afresh.
+ */
+function sameSlotLayout(a: ClusterConfig, b: ClusterConfig): boolean {
+  if (a.type !== b.type || a.slotCapacity !== b.slotCapacity) return false;
+  if (!a.healthChecks?.length && (b.healthChecks?.length ?? 0) > 0) return false;
+  if (!a.slotPerEndpoint) return true;
+  return a.endpoints.every((e, i) => {
+    const f = b.endpoints[i]!;
+    return e.address.address === f.address.address && e.address.port === f.address.port;
+  });
 }
 
 /** FNV-1a of the key as an unsigned 32-bit number, never 0 (0 marks a free slot). */

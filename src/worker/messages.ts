@@ -10,6 +10,7 @@ import type { ListenerSocketPlan } from '../listener/active-listener';
 import type { SharedExactBalance } from '../listener/exact-balance';
 import type { LogLevel } from '../common/log';
 import type { ConsecutiveType } from '../upstream/outlier/ejection-types';
+import type { ReloadGeneration } from './reload-plane';
 
 export interface WorkerInit {
   workerIndex: number;
@@ -27,11 +28,15 @@ export interface WorkerInit {
 
 export type PrimaryToWorker =
   | { type: 'drain' }
+  /** A new config generation (reload-plane.ts). */
+  | { type: 'reload'; next: ReloadGeneration }
   | { type: 'log-level'; level: LogLevel }
   /** exact_balance: this worker's mailbox slot `slot` holds a connection (ExactBalance.take). */
   | { type: 'connection'; slot: number }
   /** Test hook (LEGATE_TEST_HOOKS=1 only): die with an uncaught exception, as a bug would. */
   | { type: 'crash' }
+  /** Test hook (LEGATE_TEST_HOOKS=1 only): collect garbage and publish the heap gauges. */
+  | { type: 'gc' }
   /** Test hook (LEGATE_TEST_HOOKS=1 only): allocate and keep `bytes` of JS heap. */
   | { type: 'allocate'; bytes: number };
 
@@ -40,5 +45,13 @@ export type WorkerToPrimary =
   | { type: 'ready'; ports: Record<string, number>; paths: Record<string, 'native' | 'js'> }
   | { type: 'start-failed'; error: string }
   | { type: 'drained' }
+  /** The reload `generation` is in place; `ports` and `paths` of the listeners it started. */
+  | {
+      type: 'reloaded';
+      generation: number;
+      ports: Record<string, number>;
+      paths: Record<string, 'native' | 'js'>;
+    }
+  | { type: 'reload-failed'; generation: number; error: string }
   /** Outlier detection: the host in `slot` just had its n-th consecutive `detector` error. */
   | { type: 'outlier-threshold'; slot: number; detector: ConsecutiveType };

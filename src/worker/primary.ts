@@ -1,7 +1,7 @@
 /**
  * The primary thread: owns the validated config, the admin server and supervision. It lays out
  * the shared tables (stats, hosts), gives each worker its own SO_REUSEPORT socket per listener,
- * restarts a worker that dies, and on SIGTERM/SIGINT drains: stops accepting, lets in-flight
+ * restarts a worker that dies, applies reloads (SIGHUP, admin `/reload`), and on SIGTERM/SIGINT drains: stops accepting, lets in-flight
  * requests finish (up to --drain-time-s), then exits 0.
  */
 import { Worker } from 'node:worker_threads';
@@ -19,11 +19,17 @@ import type { ListenerSocketPlan } from '../listener/active-listener';
 import { BalancedAcceptor } from '../listener/balanced-acceptor';
 import { ExactBalance } from '../listener/exact-balance';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
-import { AdminServer, type ServerState } from '../admin/admin-server';
+import type { ReloadGeneration } from './reload-plane';
+import { AdminServer, type ReloadResult, type ServerState } from '../admin/admin-server';
+import type { LoadResult } from '../config/load';
+import { ConfigError } from '../config/config-error';
+import { sameConfig } from '../config/same-config';
+import type { Counter } from '../stats/store';
 import { startHealthCheckers, type HealthCheckers } from '../upstream/health/health-checks';
 import { startOutlierDetectors, type OutlierDetectors } from '../upstream/outlier/primary-detectors';
 import { monotonicMs } from '../common/timer-wheel';
 import { SharedFlag } from './shared-flag';
+import { collectGarbage } from '../stats/heap-gauges';
 import { layoutStats } from './data-plane';
 import { createAccessLoggers } from '../access-log/access-logs';
 import { NativeEngine } from '../engine/native-engine';
@@ -34,9 +40,16 @@ export interface ServeOptions {
   logLevel: LogLevel;
   /** The argv Legate was started with, for /server_info. */
   commandLine: Record<string, unknown>;
-  /** The config as the user wrote it (for /config_dump). */
+  /** The config as the user wrote it (for /config_dump); a reload replaces it. */
   rawConfig: unknown;
+  /**
+   * Reads and checks the config again, as at startup (SIGHUP, admin `/reload`); throws a
+   * ConfigError naming every problem. Absent: the config cannot be reloaded (it was not a file).
+   */
+  reloadConfig?: () => LoadResult;
 }
+
+type ReloadReply = Extract<WorkerToPrimary, { type: 'reloaded' | 'reload-failed' }>;
 
 /** Crash-loop guard: at most this many restarts of one worker per minute. */
 const MAX_RESTARTS_PER_MINUTE = 10;
@@ -49,11 +62,19 @@ interface WorkerSlot {
 }
 
 export class Primary implements ServerState {
-  private readonly statsData: StatsLayoutData;
+  private statsData: StatsLayoutData;
   readonly stats: StatsStore;
   readonly hostTable: HostTable;
   private readonly circuitBreakers: CircuitBreakerTable;
-  private readonly circuitBreakerGauges: CircuitBreakerGauges;
+  private circuitBreakerGauges: CircuitBreakerGauges;
+  /** The config generation serving: 0 at startup, one more per applied reload. */
+  private generation = 0;
+  /** Reloads run one after another. */
+  private reloadQueue: Promise<unknown> = Promise.resolve();
+  /** Per worker index, the reply its worker owes for the reload being applied. */
+  private readonly reloadReplies = new Map<number, (msg: ReloadReply) => void>();
+  private readonly reloadSuccess: Counter;
+  private readonly reloadFailed: Counter;
   private readonly slots: WorkerSlot[] = [];
   /** exact_balance listeners: the primary accepts and hands connections to workers. */
   private readonly exactBalance: ExactBalance | null;
@@ -79,7 +100,7 @@ export class Primary implements ServerState {
   }
 
   constructor(
-    readonly bootstrap: Bootstrap,
+    public bootstrap: Bootstrap,
     private readonly registry: Registry,
     readonly options: ServeOptions,
   ) {
@@ -96,6 +117,8 @@ export class Primary implements ServerState {
     this.stats = new StatsStore(this.statsData, 0);
     this.stats.gauge('server.concurrency').add(concurrency);
     this.stats.gauge('server.live').inc();
+    this.reloadSuccess = this.stats.counter('server.reload_success');
+    this.reloadFailed = this.stats.counter('server.reload_failed');
     this.hostTable = HostTable.allocate(bootstrap.clusters);
     this.exactBalance = ExactBalance.allocate(this.exactBalanceListeners(), concurrency);
     this.circuitBreakers = CircuitBreakerTable.allocate(bootstrap.clusters, concurrency);
@@ -112,8 +135,12 @@ export class Primary implements ServerState {
       this.stats,
       monotonicMs,
     );
-    this.healthCheckers = startHealthCheckers(bootstrap.clusters, this.hostTable, this.stats, (slot) =>
-      this.outlierDetectors.onActiveCheckPassed(slot),
+    this.healthCheckers = startHealthCheckers(
+      bootstrap.clusters,
+      this.hostTable,
+      this.stats,
+      registry,
+      (slot) => this.outlierDetectors.onActiveCheckPassed(slot),
     );
   }
 
@@ -155,6 +182,7 @@ export class Primary implements ServerState {
     );
     process.on('SIGTERM', () => void this.drainAndExit());
     process.on('SIGINT', () => void this.drainAndExit());
+    process.on('SIGHUP', () => void this.reload());
   }
 
   /**
@@ -184,8 +212,8 @@ export class Primary implements ServerState {
    * uWS shares a port between threads (SO_REUSEPORT) only when it is given a concrete one: for a uWS
    * listener on port 0, pick a free port here and hand that to every worker.
    */
-  private async pickUwsPorts(): Promise<void> {
-    for (const l of this.bootstrap.listeners) {
+  private async pickUwsPorts(listeners: readonly ListenerConfig[] = this.bootstrap.listeners): Promise<void> {
+    for (const l of listeners) {
       if (l.http1Codec !== 'uws' || l.address.port !== 0) continue;
       this.ports.set(l.name, await freePort(l.address.address));
     }
@@ -230,8 +258,8 @@ export class Primary implements ServerState {
   }
 
   /** Each worker incarnation gets fresh sockets: a dead worker's fds closed with it. */
-  private planSockets(): ListenerSocketPlan[] {
-    return this.bootstrap.listeners.map((l) => {
+  private planSockets(listeners: readonly ListenerConfig[] = this.bootstrap.listeners): ListenerSocketPlan[] {
+    return listeners.map((l) => {
       const known = this.ports.get(l.name);
       const port = known ?? l.address.port;
       if (this.exactBalance?.balances(l.name)) return { name: l.name, fd: null, port, handoff: true };
@@ -273,11 +301,15 @@ export class Primary implements ServerState {
           slot.drained = true;
         } else if (msg.type === 'outlier-threshold') {
           this.outlierDetectors.onThreshold(msg.slot, msg.detector);
+        } else if (msg.type === 'reloaded' || msg.type === 'reload-failed') {
+          this.reloadReplies.get(slot.index)?.(msg);
         }
       });
       worker.on('error', (err) => log.error(`worker ${slot.index} crashed: ${err.stack ?? err.message}`));
       worker.on('exit', (code) => {
         slot.worker = null;
+        // A reload waiting for this worker goes on: its replacement starts on the new config.
+        this.reloadReplies.get(slot.index)?.({ type: 'reloaded', generation: -1, ports: {}, paths: {} });
         // What the dead thread still held (requests, connections) must not stay counted forever.
         this.circuitBreakers.reclaimWorker(slot.index);
         this.exactBalance?.reclaimWorker(slot.index, (fd) => loadNative()!.close(fd));
@@ -328,6 +360,127 @@ export class Primary implements ServerState {
     process.exit(0);
   }
 
+  /**
+   * Re-reads the config (SIGHUP, admin `/reload`) and applies the difference while traffic flows
+   * (worker/reload-plane.ts). An invalid config changes nothing: its errors are logged, located as
+   * at startup, and counted in `server.reload_failed`. Reloads queue one after another.
+   */
+  reload(): Promise<ReloadResult> {
+    const run = this.reloadQueue.then(() => this.applyReload());
+    this.reloadQueue = run;
+    return run;
+  }
+
+  private async applyReload(): Promise<ReloadResult> {
+    if (this.draining) return this.rejectReload('draining: a reload is not applied');
+    if (this.options.reloadConfig === undefined)
+      return this.rejectReload('this config cannot be reloaded (it came from the command line only)');
+    let loaded: LoadResult;
+    try {
+      loaded = this.options.reloadConfig();
+    } catch (err) {
+      return this.rejectReload(err instanceof ConfigError ? err.format() : (err as Error).message);
+    }
+    const next = loaded.bootstrap;
+    const previous = this.bootstrap;
+    const unsupported = this.unsupportedChange(previous, next);
+    if (unsupported !== null) return this.rejectReload(unsupported);
+    for (const w of loaded.warnings) log.warn(`${w.location}: ${w.path}: ${w.message}`);
+    if (!sameConfig(previous.admin, next.admin))
+      log.warn('reload: admin settings are read at startup only; the admin keeps its address and logs');
+    const generation = ++this.generation;
+
+    // The shared tables first: every row the new config uses exists before a worker binds it.
+    this.statsData = layoutStats(next, this.registry, this.concurrency).relayout(this.statsData);
+    this.stats.update(this.statsData);
+    const hostTable = this.hostTable.relayout(next.clusters, previous.clusters);
+    this.hostTable.update(hostTable);
+    const circuitBreakers = this.circuitBreakers.relayout(next.clusters);
+    this.circuitBreakers.update(circuitBreakers);
+    this.circuitBreakerGauges.stop();
+    this.circuitBreakerGauges = new CircuitBreakerGauges(this.circuitBreakers, next.clusters, this.stats);
+    this.circuitBreakerGauges.start();
+    const before = new Map(previous.clusters.map((c) => [c.name, c]));
+    const kept = new Set(next.clusters.filter((c) => sameConfig(before.get(c.name), c)).map((c) => c.name));
+    this.outlierDetectors.update(next.clusters, kept);
+    await this.healthCheckers.update(next.clusters, kept);
+
+    const oldListeners = new Map(previous.listeners.map((l) => [l.name, l]));
+    const placed = next.listeners.filter((l) => {
+      const old = oldListeners.get(l.name);
+      return old === undefined || !sameConfig(old.address, l.address);
+    });
+    const stay = new Set(next.listeners.filter((l) => !placed.includes(l)).map((l) => l.name));
+    for (const name of oldListeners.keys()) {
+      if (stay.has(name)) continue;
+      this.ports.delete(name);
+      this.listenerPaths.delete(name);
+    }
+    this.bootstrap = next;
+    this.options.rawConfig = loaded.raw;
+    await this.pickUwsPorts(placed);
+    const send = (slot: WorkerSlot): Promise<ReloadReply> =>
+      this.reloadWorker(slot, {
+        generation,
+        bootstrap: next,
+        stats: this.statsData,
+        hostTable,
+        circuitBreakers,
+        listeners: this.planSockets(placed),
+      });
+    // Worker 0 first: it resolves a new listener's port 0 for the others.
+    const replies = [await send(this.slots[0]!)];
+    replies.push(...(await Promise.all(this.slots.slice(1).map(send))));
+    const failed = replies.find((r) => r.type === 'reload-failed');
+    if (failed !== undefined && failed.type === 'reload-failed') {
+      // The primary's check passed, so a worker failing is a bug; the others serve the new config.
+      this.reloadFailed.inc();
+      log.error(`reload ${generation}: a worker could not apply it: ${failed.error}`);
+      return { ok: false, errors: failed.error };
+    }
+    for (const r of replies) {
+      if (r.type !== 'reloaded') continue;
+      for (const [name, port] of Object.entries(r.ports))
+        if (!this.ports.has(name)) this.ports.set(name, port);
+      for (const [name, path] of Object.entries(r.paths)) this.listenerPaths.set(name, path);
+    }
+    this.reloadSuccess.inc();
+    log.info(
+      `reload ${generation} applied: ${next.listeners.length} listener(s), ${next.clusters.length} cluster(s)`,
+    );
+    return { ok: true, generation };
+  }
+
+  private rejectReload(errors: string): ReloadResult {
+    this.reloadFailed.inc();
+    log.error(`reload rejected, the running config stays:\n${errors}`);
+    return { ok: false, errors };
+  }
+
+  /** What a reload cannot change while running, or null. */
+  private unsupportedChange(previous: Bootstrap, next: Bootstrap): string | null {
+    const exact = (b: Bootstrap): string =>
+      JSON.stringify(
+        b.listeners.filter((l) => l.connectionBalance === 'exact').map((l) => [l.name, l.address]),
+      );
+    if (this.exactBalance !== null && exact(previous) !== exact(next))
+      return 'reload: adding, removing or moving an exact_balance listener needs a restart';
+    return null;
+  }
+
+  /** Sends one reload to `slot`'s worker; resolves with its reply (at once when it has none). */
+  private reloadWorker(slot: WorkerSlot, next: ReloadGeneration): Promise<ReloadReply> {
+    const worker = slot.worker;
+    if (worker === null) return Promise.resolve({ type: 'reloaded', generation: -1, ports: {}, paths: {} });
+    return new Promise((resolve) => {
+      this.reloadReplies.set(slot.index, (msg) => {
+        this.reloadReplies.delete(slot.index);
+        resolve(msg);
+      });
+      worker.postMessage({ type: 'reload', next } satisfies PrimaryToWorker);
+    });
+  }
+
   setLogLevel(level: LogLevel): void {
     for (const s of this.slots) s.worker?.postMessage({ type: 'log-level', level } satisfies PrimaryToWorker);
   }
@@ -347,6 +500,12 @@ export class Primary implements ServerState {
   /** Test hook behind LEGATE_TEST_HOOKS=1: make worker `index` allocate and keep `bytes` of heap. */
   allocateInWorker(index: number, bytes: number): boolean {
     return this.postTestHook(index, { type: 'allocate', bytes });
+  }
+
+  /** Test hook behind LEGATE_TEST_HOOKS=1: every thread collects garbage (then /memory is what is retained). */
+  collectGarbage(): void {
+    collectGarbage();
+    for (const s of this.slots) s.worker?.postMessage({ type: 'gc' } satisfies PrimaryToWorker);
   }
 
   private postTestHook(index: number, msg: PrimaryToWorker): boolean {

@@ -1,24 +1,24 @@
 /**
  * Entry point of a worker thread: builds this worker's data plane from the primary's validated
- * config (registry, clusters, listeners, filter chains — once), starts accepting, and drains when
- * the primary asks.
+ * config (registry, clusters, listeners, filter chains), starts accepting, applies the primary's
+ * reloads (reload-plane.ts), and drains when the primary asks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PrimaryToWorker, WorkerInit, WorkerToPrimary } from './messages';
 import { createBuiltinRegistry } from '../registry/builtins';
 import { StatsStore } from '../stats/store';
-import { HeapGauges } from '../stats/heap-gauges';
+import { HeapGauges, collectGarbage } from '../stats/heap-gauges';
 import { closeAccessLogSinks } from '../access-log/sinks';
 import { log, setLogLevel, setLogPrefix } from '../common/log';
 import { HostTable } from '../upstream/host-table';
 import { CircuitBreakerTable } from '../upstream/circuit-breakers';
 import { ExactBalance } from '../listener/exact-balance';
-import { adoptSocketFd } from '../native';
+import { adoptSocketFd, loadNative } from '../native';
 import { SharedFlag } from './shared-flag';
 import { NativeEngine } from '../engine/native-engine';
 import { buildDataPlane } from './data-plane';
 import type { ActiveListener } from '../listener/active-listener';
-import type { WorkerServices } from './services';
+import { applyReload, type LivePlane, type ReloadGeneration } from './reload-plane';
 
 function post(msg: WorkerToPrimary): void {
   parentPort!.postMessage(msg);
@@ -32,13 +32,15 @@ async function main(init: WorkerInit): Promise<void> {
   const nativeEngine = NativeEngine.create();
   const heap = new HeapGauges(stats);
   heap.start();
+  const hostTable = HostTable.fromShared(init.hostTable);
+  const circuitBreakers = CircuitBreakerTable.fromShared(init.circuitBreakers);
   const { services, listeners } = buildDataPlane({
     bootstrap: init.bootstrap,
     workerIndex: init.workerIndex,
     registry: createBuiltinRegistry(),
     stats,
-    hostTable: HostTable.fromShared(init.hostTable),
-    circuitBreakers: CircuitBreakerTable.fromShared(init.circuitBreakers),
+    hostTable,
+    circuitBreakers,
     healthCheckFailed: new SharedFlag(init.healthCheckFailed),
     nativeEngine,
     // The primary's detector decides on the ejection at once (Envoy posts to its main thread too).
@@ -59,25 +61,50 @@ async function main(init: WorkerInit): Promise<void> {
   }
   post({ type: 'ready', ports, paths: Object.fromEntries(listeners.map((l) => [l.config.name, l.path])) });
 
+  const plane: LivePlane = {
+    bootstrap: init.bootstrap,
+    services,
+    stats,
+    hostTable,
+    circuitBreakers,
+    listeners,
+    retiring: new Map(),
+  };
   const balance = init.exactBalance === null ? null : ExactBalance.fromShared(init.exactBalance);
   parentPort!.on('message', (msg: PrimaryToWorker) => {
     if (msg.type === 'connection') adoptHandedConnection(balance!, init.workerIndex, listeners, msg.slot);
     else if (msg.type === 'log-level') setLogLevel(msg.level);
+    else if (msg.type === 'reload') reload(plane, msg.next);
     else if (msg.type === 'drain') {
       heap.stop();
-      drain(listeners, services);
-    } else if (process.env.LEGATE_TEST_HOOKS === '1') testHook(msg);
+      drain(plane);
+    } else if (process.env.LEGATE_TEST_HOOKS === '1') testHook(msg, heap);
   });
+}
+
+function reload(plane: LivePlane, next: ReloadGeneration): void {
+  const native = loadNative();
+  const dup = native === null ? null : (fd: number): number => native.dup(fd);
+  applyReload(plane, next, dup).then(
+    (outcome) => post({ type: 'reloaded', generation: next.generation, ...outcome }),
+    (err: unknown) => {
+      log.error(`reload ${next.generation} failed: ${(err as Error).stack ?? String(err)}`);
+      post({ type: 'reload-failed', generation: next.generation, error: (err as Error).message });
+    },
+  );
 }
 
 /** What the LEGATE_TEST_HOOKS=1 admin endpoints hold on this thread (allocate). */
 const testAllocations: number[][] = [];
 
-function testHook(msg: PrimaryToWorker): void {
+function testHook(msg: PrimaryToWorker, heap: HeapGauges): void {
   if (msg.type === 'crash') {
     setImmediate(() => {
       throw new Error('crash requested by the LEGATE_TEST_HOOKS admin endpoint');
     });
+  } else if (msg.type === 'gc') {
+    collectGarbage();
+    heap.publish();
   } else if (msg.type === 'allocate') {
     // Doubles in a JS array: heap memory (a Buffer's bytes would be outside the V8 heap).
     testAllocations.push(new Array<number>(Math.ceil(msg.bytes / 8)).fill(0.5));
@@ -101,8 +128,9 @@ function adoptHandedConnection(
   listener.adopt(socket);
 }
 
-function drain(listeners: ActiveListener[], services: WorkerServices): void {
-  let pending = listeners.length;
+function drain(plane: LivePlane): void {
+  const { listeners, services } = plane;
+  let pending = listeners.length + plane.retiring.size;
   const finished = (): void => {
     if (--pending > 0) return;
     services.clusterManager.close();
@@ -122,6 +150,8 @@ function drain(listeners: ActiveListener[], services: WorkerServices): void {
     return;
   }
   for (const l of listeners) l.drain(finished);
+  // Listeners a reload replaced are draining already.
+  for (const done of plane.retiring.values()) void done.then(finished);
 }
 
 main(workerData as WorkerInit).catch((err: unknown) => {

@@ -221,3 +221,23 @@ test('two worker threads racing on one table never hold more than max_requests t
   );
   assert.equal(table.state(c, 0).count(Resource.Requests), 0, 'every take was given back');
 });
+
+test('a reload keeps the counts of a cluster that stays, under its new limits; a removed one is dropped', () => {
+  const before = cluster('web', { maxRequests: 2 });
+  const gone = cluster('old', { maxRequests: 1 });
+  const table = CircuitBreakerTable.allocate([before, gone], 1);
+  const oldBreaker = table.breaker(before, 0, 0);
+  assert.equal(oldBreaker.tryStartRequest(), true);
+  const after = cluster('web', { maxRequests: 1 });
+  const added = cluster('new', { maxRequests: 1 });
+  table.update(table.relayout([after, added]));
+  const newBreaker = table.breaker(after, 0, 0);
+  assert.equal(newBreaker.tryStartRequest(), false, 'the request the old config admitted still counts');
+  oldBreaker.endRequest();
+  assert.equal(newBreaker.tryStartRequest(), true, 'and its release is seen by the new config');
+  assert.equal(table.state(added, 0).count(Resource.Requests), 0);
+  assert.throws(() => table.breaker(gone, 0, 0), /no circuit-breaker row/);
+  // A worker that dies after the reload gives back what it held in the clusters that stay.
+  table.reclaimWorker(0);
+  assert.equal(table.state(after, 0).count(Resource.Requests), 0);
+});

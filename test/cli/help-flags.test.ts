@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { BenchUsageError, parseBenchArgs } from '../../src/bench/options';
+import { parseReloadArgs } from '../../src/cli/reload';
 import { REPO_ROOT } from '../repo-root';
 
 const LEGATE = path.join(__dirname, '..', '..', 'src', 'cli', 'run.js');
@@ -66,6 +67,7 @@ const SAMPLES: Record<string, string> = {
   M: 'POST',
   NAME: 'run-name',
   "'N: v'": 'X-Test: 1',
+  PID: '4242',
   'A,B': 'legate',
   DIR: OUT_DIR,
 };
@@ -120,13 +122,15 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 /** Splits `legate --help` into the proxy's part and the lines that advertise a subcommand. */
-function mainHelpParts(help: string): { proxy: string; bench: string; suite: string } {
+function mainHelpParts(help: string): { proxy: string; bench: string; suite: string; reload: string } {
   const lines = help.split('\n');
   const isSub = (l: string, name: string): boolean => l.trim().startsWith(`legate ${name} `);
+  const subs = ['bench', 'bench-suite', 'reload'];
   return {
-    proxy: lines.filter((l) => !isSub(l, 'bench') && !isSub(l, 'bench-suite')).join('\n'),
+    proxy: lines.filter((l) => !subs.some((name) => isSub(l, name))).join('\n'),
     bench: lines.filter((l) => isSub(l, 'bench')).join('\n'),
     suite: lines.filter((l) => isSub(l, 'bench-suite')).join('\n'),
+    reload: lines.filter((l) => isSub(l, 'reload')).join('\n'),
   };
 }
 
@@ -252,4 +256,24 @@ test('bench-suite --dry-run rejects what the run would reject, with exit code 2'
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^legate bench-suite: /);
   }
+});
+
+test('every flag `legate reload --help` lists (and the reload line of `legate --help`) is accepted by its parser', async () => {
+  const [help, main] = await Promise.all([legate(['reload', '--help']), legate(['--help'])]);
+  assert.equal(help.code, 0);
+  const flags = advertisedFlags(`${help.stdout}\n${mainHelpParts(main.stdout).reload}`);
+  const names = flags.map((f) => f.flag);
+  for (const f of ['--admin', '--pid']) assert.ok(names.includes(f), `lists ${f}`);
+  const rejected = trials(flags)
+    .map((t) => ({ t, parsed: parseReloadArgs(t.args) }))
+    .filter(({ parsed }) => typeof parsed === 'string')
+    .map(({ t, parsed }) => `${t.args.join(' ')} (help: "${t.line}"): ${String(parsed)}`);
+  assert.deepEqual(rejected, []);
+  assert.deepEqual(parseReloadArgs([]), { admin: { host: '127.0.0.1', port: 9901 } });
+  assert.match(String(parseReloadArgs(['--admin', 'nope'])), /expected HOST:PORT/);
+  assert.match(String(parseReloadArgs(['--pid', '1', '--admin', '127.0.0.1:1'])), /not both/);
+  // Nothing listens there: the reload fails, and says so.
+  const r = await legate(['reload', '--admin', '127.0.0.1:1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot reach the admin/);
 });

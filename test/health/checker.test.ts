@@ -96,7 +96,7 @@ function setup(hosts: number, overrides: Partial<ClusterConfig> = {}, opts: Setu
     networkFailure: counter(),
     healthy: counter(),
   };
-  const discovery = opts.discovery ?? discoveryFor(config, table, noDns);
+  const discovery = opts.discovery ?? discoveryFor(config, table, noDns, createBuiltinRegistry());
   const checker = new ClusterHealthChecker(config, check, table, discovery, {
     ...opts.deps,
     stats,

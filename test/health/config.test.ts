@@ -179,3 +179,15 @@ health_checks:
     messages.join('\n'),
   );
 });
+
+test('a BoolValue written as a list is an error, not a crash', () => {
+  const messages = issuesOf(
+    yaml(`
+health_checks:
+- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, reuse_connection: [true], http_health_check: { path: / } }`),
+  );
+  assert.ok(
+    messages.some((m) => m.path.endsWith('reuse_connection') && m.severity === 'error'),
+    JSON.stringify(messages),
+  );
+});

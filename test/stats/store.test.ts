@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { StatsLayout, StatsStore, type StatsLayoutData } from '../../src/stats/store';
+import { DORMANT_BLOCKS, StatsLayout, StatsStore, type StatsLayoutData } from '../../src/stats/store';
 import { HistogramIntervals } from '../../src/stats/histogram-intervals';
 
 function layout(): StatsLayoutData {
@@ -38,8 +38,8 @@ test('a counter group increments by position and must be declared contiguously',
   const g = s.counterGroup(['code_200', 'code_201', 'code_202']);
   g.inc(2);
   g.inc(2);
-  assert.equal(s.read(data.names.indexOf('code_202')), 2);
-  assert.deepEqual(data.hiddenUntilUsed.map((h, i) => (h ? data.names[i] : null)).filter(Boolean), [
+  assert.equal(s.value('code_202'), 2);
+  assert.deepEqual(s.hiddenUntilUsed.map((h, i) => (h ? s.names[i] : null)).filter(Boolean), [
     'code_200',
     'code_201',
     'code_202',
@@ -104,4 +104,73 @@ test('unboundNames lists the declared stats and histograms no thread has bound',
   primary!.gauge('g');
   primary!.histogram('x.h1');
   assert.deepEqual(w0!.unboundNames(), []);
+});
+
+test('a reload keeps the blocks whose names it declares, adds one for new names, drops the rest', () => {
+  const first = new StatsLayout();
+  first.declareAll('cluster.a.', ['rq', 'cx'], 'counter');
+  first.declareHistograms('cluster.a.', ['t']);
+  const data1 = first.allocate(2);
+  const worker = new StatsStore(data1, 1);
+  const oldCounter = worker.counter('cluster.a.rq');
+  oldCounter.add(3);
+
+  // Reload 1: cluster a keeps 'rq' (drops 'cx'), cluster b is new.
+  const second = new StatsLayout();
+  second.declare('cluster.a.rq', 'counter');
+  second.declareHistograms('cluster.a.', ['t']);
+  second.declareAll('cluster.b.', ['rq'], 'counter');
+  const data2 = second.relayout(data1);
+  assert.equal(data2.blocks.length, 2);
+  assert.deepEqual(data2.retired, ['cluster.a.cx']);
+  const primary = new StatsStore(data2, 0);
+  worker.update(data2);
+  worker.counter('cluster.a.rq').inc();
+  worker.counter('cluster.b.rq').add(5);
+  assert.equal(primary.value('cluster.a.rq'), 4, 'a kept stat keeps counting in its slot');
+  assert.equal(primary.value('cluster.b.rq'), 5);
+  assert.deepEqual(primary.names, ['cluster.a.rq', 'cluster.b.rq'], 'a retired name is not listed');
+
+  // Reload 2: only cluster b: the first block goes dormant; a stat bound from it writes only itself.
+  const third = new StatsLayout();
+  third.declareAll('cluster.b.', ['rq'], 'counter');
+  const data3 = third.relayout(data2);
+  assert.deepEqual(
+    data3.blocks.map((b) => b.id),
+    [1],
+  );
+  assert.deepEqual(
+    data3.dormant.map((b) => b.id),
+    [0],
+  );
+  primary.update(data3);
+  worker.update(data3);
+  oldCounter.add(100);
+  assert.equal(primary.value('cluster.b.rq'), 5, 'an old binding never writes a live stat');
+  assert.equal(primary.value('cluster.a.rq'), undefined);
+  assert.deepEqual(primary.names, ['cluster.b.rq']);
+  assert.throws(() => worker.counter('cluster.a.rq'), /not declared/);
+
+  // Reload 3: a comes back: its dormant block returns (nothing allocated), the stat continues.
+  const fourth = new StatsLayout();
+  fourth.declareAll('cluster.b.', ['rq'], 'counter');
+  fourth.declareAll('cluster.a.', ['rq'], 'counter');
+  const data4 = fourth.relayout(data3);
+  assert.deepEqual(
+    data4.blocks.map((b) => b.id),
+    [1, 0],
+  );
+  assert.equal(data4.dormant.length, 0);
+  primary.update(data4);
+  assert.equal(primary.value('cluster.a.rq'), 104);
+
+  // Names that never come back leave the dormant list after DORMANT_BLOCKS more drops.
+  let data = data4;
+  for (let i = 0; i <= DORMANT_BLOCKS; i++) {
+    const l = new StatsLayout();
+    l.declare(`cluster.n${i}.rq`, 'counter');
+    data = l.relayout(data);
+  }
+  assert.equal(data.dormant.length, DORMANT_BLOCKS);
+  assert.ok(!data.dormant.some((b) => b.id === 0), 'the oldest dormant block is freed');
 });

@@ -102,3 +102,48 @@ test('an lb_policy nobody registered is a startup error', () => {
     /CLUSTER_PROVIDED/,
   );
 });
+
+test('update keeps unchanged clusters, swaps changed ones in warmed, and keeps removed ones for old routes until released', async () => {
+  const registry = createBuiltinRegistry();
+  const before = [
+    clusterConfig({ name: 'same', endpoints: [endpoint('127.0.0.1', 1)] }),
+    clusterConfig({ name: 'changed', endpoints: [endpoint('127.0.0.1', 2)] }),
+    clusterConfig({ name: 'removed', endpoints: [endpoint('127.0.0.1', 3)] }),
+  ];
+  const table = HostTable.allocate(before);
+  const manager = new ClusterManager(before, {
+    hostTable: table,
+    registry,
+    random: seededRandom(1),
+    nowMs: monotonicMs,
+  });
+  try {
+    await manager.initialize();
+    const [same, changed, removed] = ['same', 'changed', 'removed'].map((n) => manager.get(n)!);
+    const after = [
+      // Same config, another location in the file: still the same cluster.
+      { ...before[0]!, at: 'elsewhere' },
+      {
+        ...before[1]!,
+        lbPolicy: 'LEAST_REQUEST' as const,
+        lbConfig: { choiceCount: 2, activeRequestBias: 1 },
+      },
+      clusterConfig({ name: 'added', endpoints: [endpoint('127.0.0.1', 4)] }),
+    ];
+    table.update(table.relayout(after, before));
+    await manager.update(after);
+    assert.equal(manager.get('same'), same);
+    assert.notEqual(manager.get('changed'), changed);
+    assert.equal(manager.get('changed')!.hosts.length, 1, 'swapped in with its hosts known');
+    assert.equal(manager.get('added')!.hosts[0]!.port, 4);
+    assert.deepEqual(
+      [...manager.clusters].map((c) => c.name),
+      ['same', 'changed', 'added'],
+    );
+    assert.equal(manager.get('removed'), removed, 'a removed cluster still serves old routes');
+    manager.releaseRemoved();
+    assert.equal(manager.get('removed'), undefined);
+  } finally {
+    manager.close();
+  }
+});

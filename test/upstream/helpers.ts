@@ -3,6 +3,7 @@
  * (so distribution tests are reproducible, yet still fail if the algorithm is wrong), a config
  * reader over YAML text, and cluster configs with Envoy's defaults.
  */
+import type { ClusterTypeFactory } from '../../src/upstream/discovery/api';
 import type { ClusterConfig, EndpointConfig } from '../../src/config/bootstrap';
 import { IssueList } from '../../src/config/config-error';
 import type { ConfigIssue, ObjectReader } from '../../src/config/config-reader';
@@ -26,8 +27,16 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** A cluster as the config loader makes it, its host-table needs filled in by its type's factory. */
 export function clusterConfig(overrides: Partial<ClusterConfig> = {}): ClusterConfig {
+  const type = createBuiltinRegistry().byEnumName(
+    'cluster_type',
+    overrides.type ?? 'STATIC',
+  ) as ClusterTypeFactory;
+  const endpoints = overrides.endpoints ?? [];
   return {
+    slotCapacity: type.slotCapacity(endpoints),
+    slotPerEndpoint: type.slotPerEndpoint,
     at: 'static_resources.clusters[0]',
     name: 'test',
     type: 'STATIC',

@@ -42,6 +42,11 @@ export interface UwsListener {
    * `onResetStream('remote_reset')`. Idempotent. Must run before the owning thread exits.
    */
   close(): void;
+  /**
+   * Requests from now on, on new and open connections, go to `callbacks` (a reload's new HTTP
+   * connection manager); the listen socket and its accept queue stay as they are.
+   */
+  retarget(callbacks: UwsListenerCallbacks): void;
 }
 
 class ActiveUwsListener implements UwsListener {
@@ -53,6 +58,7 @@ class ActiveUwsListener implements UwsListener {
     private readonly uws: UwsModule,
     private readonly app: UwsApp,
     listenSocket: us_listen_socket,
+    private readonly target: { callbacks: UwsListenerCallbacks },
   ) {
     this.listenSocket = listenSocket;
     this.port = uws.us_socket_local_port(listenSocket);
@@ -70,6 +76,10 @@ class ActiveUwsListener implements UwsListener {
     this.closed = true;
     this.stopAccepting();
     this.app.close();
+  }
+
+  retarget(callbacks: UwsListenerCallbacks): void {
+    this.target.callbacks = callbacks;
   }
 }
 
@@ -107,7 +117,8 @@ export function startUwsListener(
   const app = uws.App() as UwsApp;
   // The port is filled in once bound; no request can arrive before that.
   const local: LocalEndpoint = { address: opts.host, port: opts.port };
-  app.any('/*', (res, req) => serveRequest(res, req, callbacks, local));
+  const target = { callbacks };
+  app.any('/*', (res, req) => serveRequest(res, req, target.callbacks, local));
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (listenSocket) => {
       if (listenSocket === false) {
@@ -115,7 +126,7 @@ export function startUwsListener(
         reject(new Error(`uWS could not listen on ${opts.host}:${opts.port}`));
         return;
       }
-      const listener = new ActiveUwsListener(uws, app, listenSocket);
+      const listener = new ActiveUwsListener(uws, app, listenSocket, target);
       local.port = listener.port;
       resolve(listener);
     });

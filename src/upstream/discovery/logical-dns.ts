@@ -6,6 +6,8 @@
  */
 import type { ResolvedAddress } from './dns-discovery';
 import { DnsDiscovery } from './dns-discovery';
+import type { ClusterTypeFactory } from './api';
+import { LOGICAL_DNS_SLOTS } from '../host-table';
 
 export class LogicalDnsDiscovery extends DnsDiscovery {
   protected async resolveAll(): Promise<ResolvedAddress[] | null> {
@@ -27,3 +29,17 @@ export class LogicalDnsDiscovery extends DnsDiscovery {
     }
   }
 }
+
+export const logicalDnsClusterFactory: ClusterTypeFactory = {
+  category: 'cluster_type',
+  name: 'envoy.cluster.logical_dns',
+  typeUrls: [],
+  enumName: 'LOGICAL_DNS',
+  endpointAddresses: 'hostname',
+  exactEndpoints: 1,
+  slotPerEndpoint: false,
+  parseConfig: () => null,
+  slotCapacity: () => LOGICAL_DNS_SLOTS,
+  createDiscovery: (config, slots, table, resolver) =>
+    new LogicalDnsDiscovery(config, slots, table, resolver),
+};

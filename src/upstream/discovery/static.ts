@@ -5,7 +5,7 @@
 import type { ClusterConfig } from '../../config/bootstrap';
 import { Host } from '../host';
 import type { ClusterSlots } from '../host-table';
-import type { HostDiscovery } from './api';
+import type { ClusterTypeFactory, HostDiscovery } from './api';
 
 export class StaticDiscovery implements HostDiscovery {
   constructor(
@@ -24,3 +24,15 @@ export class StaticDiscovery implements HostDiscovery {
 
   stop(): void {}
 }
+
+export const staticClusterFactory: ClusterTypeFactory = {
+  category: 'cluster_type',
+  name: 'envoy.cluster.static',
+  typeUrls: [],
+  enumName: 'STATIC',
+  endpointAddresses: 'ip',
+  slotPerEndpoint: true,
+  parseConfig: () => null,
+  slotCapacity: (endpoints) => endpoints.length,
+  createDiscovery: (config, slots) => new StaticDiscovery(config, slots),
+};

@@ -5,6 +5,8 @@
  */
 import type { ResolvedAddress } from './dns-discovery';
 import { DnsDiscovery } from './dns-discovery';
+import type { ClusterTypeFactory } from './api';
+import { DNS_SLOTS_PER_ENDPOINT } from '../host-table';
 
 export class StrictDnsDiscovery extends DnsDiscovery {
   /** Last good answer per endpoint, in endpoint order. */
@@ -24,3 +26,15 @@ export class StrictDnsDiscovery extends DnsDiscovery {
     return out;
   }
 }
+
+export const strictDnsClusterFactory: ClusterTypeFactory = {
+  category: 'cluster_type',
+  name: 'envoy.cluster.strict_dns',
+  typeUrls: [],
+  enumName: 'STRICT_DNS',
+  endpointAddresses: 'hostname',
+  slotPerEndpoint: false,
+  parseConfig: () => null,
+  slotCapacity: (endpoints) => endpoints.length * DNS_SLOTS_PER_ENDPOINT,
+  createDiscovery: (config, slots, table, resolver) => new StrictDnsDiscovery(config, slots, table, resolver),
+};

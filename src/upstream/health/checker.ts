@@ -174,7 +174,7 @@ export class ClusterHealthChecker {
 
   /** endpoint health_check_config.port_value (STATIC clusters: slot order is endpoint order). */
   private checkPort(host: Host): number {
-    if (this.cluster.type !== 'STATIC') return host.port;
+    if (!this.cluster.slotPerEndpoint) return host.port;
     return this.cluster.endpoints[host.slot - this.slots.firstSlot]?.healthCheckPort ?? host.port;
   }
 

@@ -8,6 +8,7 @@ import { discoveryFor } from '../cluster-manager';
 import type { DnsResolver } from '../discovery/api';
 import { systemDnsResolver } from '../discovery/dns-resolver';
 import type { HostTable } from '../host-table';
+import type { Registry } from '../../registry/registry';
 import { ClusterHealthChecker, type HealthCheckStats } from './checker';
 import { HealthEventLog } from './event-log';
 
@@ -15,6 +16,12 @@ export interface HealthCheckers {
   /** Resolves once every checked cluster has checked each of its first hosts once (warm-up). */
   readonly warmed: Promise<void>;
   readonly clusterCount: number;
+  /**
+   * A reload: keeps the checkers of the clusters named in `kept` (their config is unchanged),
+   * stops the others, and starts one for every other cluster with health_checks. Resolves when
+   * the new ones have checked their first hosts (Envoy warms an added or changed cluster so).
+   */
+  update(clusters: readonly ClusterConfig[], kept: ReadonlySet<string>): Promise<void>;
   stop(): void;
 }
 
@@ -38,10 +45,11 @@ const TRAFFIC_STATS = ['upstream_cx_total', 'upstream_cx_tx_bytes_total', 'upstr
  * LEGATE_STATS=off nothing is counted, so every cluster counts as having traffic.
  */
 export function trafficSeen(stats: StatsStore, cluster: string): () => boolean {
-  const names = stats.data.names;
-  const indexes = TRAFFIC_STATS.map((n) => names.indexOf(`cluster.${cluster}.${n}`)).filter((i) => i >= 0);
-  let seen = STATS_OFF || indexes.length === 0;
-  return () => (seen ||= indexes.some((i) => stats.read(i) > 0));
+  const names = TRAFFIC_STATS.map((n) => `cluster.${cluster}.${n}`).filter(
+    (n) => stats.value(n) !== undefined,
+  );
+  let seen = STATS_OFF || names.length === 0;
+  return () => (seen ||= names.some((n) => stats.value(n)! > 0));
 }
 
 function eventLog(cluster: ClusterConfig, check: HealthCheckConfig): HealthEventLog | null {
@@ -61,26 +69,45 @@ export function startHealthCheckers(
   clusters: readonly ClusterConfig[],
   table: HostTable,
   stats: StatsStore,
+  /** Where cluster types (their discoveries) are found. */
+  registry: Registry,
   /** A check of the host in `slot` passed and it is healthy (outlier detection may return it). */
   onCheckPassed: (slot: number) => void = () => {},
   resolver: DnsResolver = systemDnsResolver,
 ): HealthCheckers {
-  const checkers: ClusterHealthChecker[] = [];
-  for (const c of clusters) {
-    const check = c.healthChecks?.[0];
-    if (check === undefined) continue;
-    const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver), {
-      stats: bindStats(stats, c.name),
-      hadTraffic: trafficSeen(stats, c.name),
-      eventLog: eventLog(c, check),
-      onCheckPassed,
-    });
-    checker.start();
-    checkers.push(checker);
-  }
+  let checkers = new Map<string, ClusterHealthChecker>();
+  const start = (list: readonly ClusterConfig[], kept: ReadonlySet<string>): ClusterHealthChecker[] => {
+    const next = new Map<string, ClusterHealthChecker>();
+    const started: ClusterHealthChecker[] = [];
+    for (const c of list) {
+      const check = c.healthChecks?.[0];
+      if (check === undefined) continue;
+      const old = checkers.get(c.name);
+      if (old !== undefined && kept.has(c.name)) {
+        next.set(c.name, old);
+        continue;
+      }
+      const checker = new ClusterHealthChecker(c, check, table, discoveryFor(c, table, resolver, registry), {
+        stats: bindStats(stats, c.name),
+        hadTraffic: trafficSeen(stats, c.name),
+        eventLog: eventLog(c, check),
+        onCheckPassed,
+      });
+      checker.start();
+      next.set(c.name, checker);
+      started.push(checker);
+    }
+    for (const [name, old] of checkers) if (next.get(name) !== old) old.stop();
+    checkers = next;
+    return started;
+  };
+  const first = start(clusters, new Set());
   return {
-    warmed: Promise.all(checkers.map((c) => c.warmed)).then(() => {}),
-    clusterCount: checkers.length,
+    warmed: Promise.all(first.map((c) => c.warmed)).then(() => {}),
+    clusterCount: first.length,
+    update: async (list, kept) => {
+      await Promise.all(start(list, kept).map((c) => c.warmed));
+    },
     stop: () => checkers.forEach((c) => c.stop()),
   };
 }

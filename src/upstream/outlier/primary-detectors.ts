@@ -24,6 +24,12 @@ export interface OutlierDetectors extends OutlierReadouts {
   onThreshold(slot: number, type: ConsecutiveType): void;
   /** An active health check of the host in `slot` passed. */
   onActiveCheckPassed(slot: number): void;
+  /**
+   * A reload (the host table already laid out for `clusters`): keeps the detectors of the
+   * clusters named in `kept` (config unchanged: their ejections and back-off continue), stops the
+   * others, starts one for every other cluster with outlier_detection.
+   */
+  update(clusters: readonly ClusterConfig[], kept: ReadonlySet<string>): void;
 }
 
 /** Declares the outlier stats of every cluster that has outlier_detection. */
@@ -65,28 +71,41 @@ export function startOutlierDetectors(
   stats: StatsStore,
   nowMs: () => number,
 ): OutlierDetectors {
-  const detectors: ClusterOutlierDetector[] = [];
-  const byCluster = new Map<string, ClusterOutlierDetector>();
-  for (const c of clusters) {
-    const config = c.outlierDetection;
-    const range = table.slotsOf(c.name);
-    if (!config || range === undefined) continue;
-    const detector = new ClusterOutlierDetector(
-      config,
-      table,
-      range,
-      { nowMs, random: Math.random, events: boundEvents(stats, c.name) },
-      c.type === 'STATIC',
-    );
-    setInterval(() => detector.sweep(), config.intervalMs).unref();
-    detectors.push(detector);
-    byCluster.set(c.name, detector);
-  }
+  let running = new Map<string, { detector: ClusterOutlierDetector; timer: NodeJS.Timeout }>();
+  const update = (list: readonly ClusterConfig[], kept: ReadonlySet<string>): void => {
+    const next = new Map<string, { detector: ClusterOutlierDetector; timer: NodeJS.Timeout }>();
+    for (const c of list) {
+      const config = c.outlierDetection;
+      const range = table.slotsOf(c.name);
+      if (!config || range === undefined) continue;
+      const old = running.get(c.name);
+      if (old !== undefined && kept.has(c.name)) {
+        next.set(c.name, old);
+        continue;
+      }
+      const detector = new ClusterOutlierDetector(
+        config,
+        table,
+        range,
+        { nowMs, random: Math.random, events: boundEvents(stats, c.name) },
+        c.slotPerEndpoint,
+      );
+      const timer = setInterval(() => detector.sweep(), config.intervalMs).unref();
+      next.set(c.name, { detector, timer });
+    }
+    for (const [name, old] of running) if (next.get(name) !== old) clearInterval(old.timer);
+    running = next;
+  };
+  update(clusters, new Set());
   // Few clusters and rare events: a scan finds the owner.
-  const owner = (slot: number): ClusterOutlierDetector | undefined => detectors.find((d) => d.owns(slot));
+  const owner = (slot: number): ClusterOutlierDetector | undefined => {
+    for (const { detector } of running.values()) if (detector.owns(slot)) return detector;
+    return undefined;
+  };
   return {
     onThreshold: (slot, type) => owner(slot)?.onThreshold(slot, type),
     onActiveCheckPassed: (slot) => owner(slot)?.onActiveCheckPassed(slot),
-    readout: (cluster) => byCluster.get(cluster),
+    readout: (cluster) => running.get(cluster)?.detector,
+    update,
   };
 }

@@ -150,9 +150,9 @@ export class FilterHarness {
 
   /** The process-wide value of a declared counter or gauge. */
   stat(name: string): number {
-    const i = this.stats.data.names.indexOf(name);
-    if (i === -1) throw new Error(`no stat '${name}' was declared`);
-    return this.stats.read(i);
+    const value = this.stats.value(name);
+    if (value === undefined) throw new Error(`no stat '${name}' was declared`);
+    return value;
   }
 
   /** Zeroes every counter (gauges keep their value): lets one harness serve many independent cases. */

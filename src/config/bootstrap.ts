@@ -248,6 +248,8 @@ export interface RouteMatch {
 export interface RetryPolicy {
   /** '5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-4xx', 'refused-stream', 'retriable-status-codes', and gRPC's 'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'. */
   retryOn: string[];
+  /** Some `retryOn` condition is a gRPC one: every response head may then be retried (its grpc-status decides). */
+  retriesOnGrpcStatus: boolean;
   numRetries: number; // default 1
   perTryTimeoutMs: number; // 0 = route timeout
   retriableStatusCodes: number[];

@@ -14,6 +14,18 @@ export function isGrpcRequest(headers: HeaderMap): boolean {
   return contentType !== undefined && GRPC_CONTENT_TYPE.test(contentType);
 }
 
+/**
+ * Envoy's gRPC retry conditions (x-envoy-retry-grpc-on, route `retry_on`): the grpc-status of a
+ * trailers-only response head that each one retries.
+ */
+export const GRPC_RETRY_CONDITIONS: Readonly<Record<string, number>> = {
+  cancelled: 1,
+  'deadline-exceeded': 4,
+  'resource-exhausted': 8,
+  internal: 13,
+  unavailable: 14,
+};
+
 const enum GrpcStatus {
   UNKNOWN = 2,
   PERMISSION_DENIED = 7,

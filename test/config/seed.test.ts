@@ -195,6 +195,7 @@ test('routes parse matchers, header mutations, retries, redirects and direct res
   assert.equal(split.timeoutMs, 0);
   assert.deepEqual(split.retryPolicy, {
     retryOn: ['5xx', 'reset'],
+    retriesOnGrpcStatus: false,
     numRetries: 3,
     perTryTimeoutMs: 500,
     retriableStatusCodes: [503],

@@ -8,6 +8,7 @@ import type {
 } from '../bootstrap';
 import type { ObjectReader } from '../config-reader';
 import type { ParseContext } from '../../registry/registry';
+import { GRPC_RETRY_CONDITIONS } from '../../http/grpc';
 import { didYouMean } from '../suggest';
 import { rejectUnsupported } from '../unsupported';
 import { parseHashPolicies } from './hash-policy';
@@ -205,8 +206,10 @@ export function parseRetryPolicy(r: ObjectReader): RetryPolicy {
     backOffMaxMs = backOff.durationMs('max_interval', 10 * backOffBaseMs);
     if (backOffMaxMs < backOffBaseMs) backOff.error('max_interval', 'must not be less than base_interval');
   }
+  const retryOn = parseRetryOn(r);
   return {
-    retryOn: parseRetryOn(r),
+    retryOn,
+    retriesOnGrpcStatus: retryOn.some((on) => GRPC_RETRY_CONDITIONS[on] !== undefined),
     numRetries: r.wrappedUint('num_retries', 1),
     perTryTimeoutMs: r.durationMs('per_try_timeout', 0),
     retriableStatusCodes: parseStatusCodes(r, 'retriable_status_codes'),

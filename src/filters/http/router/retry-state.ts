@@ -15,6 +15,7 @@ import type { RetryPolicy } from '../../../config/bootstrap';
 import type { TimeoutTarget, TimerWheel } from '../../../common/timer-wheel';
 import type { CircuitBreaker } from '../../../upstream/circuit-breakers';
 import type { Counter } from '../../../stats/store';
+import { GRPC_RETRY_CONDITIONS } from '../../../http/grpc';
 
 export type RetryTrigger = 'status' | 'reset' | 'refused-stream' | 'connect-failure' | 'timeout';
 
@@ -72,7 +73,7 @@ export class RetryState implements TimeoutTarget {
    * not): gRPC conditions need the head's grpc-status, so any head may be one then.
    */
   retriesOnStatus(status: number): boolean {
-    return hasGrpcConditions(this.policy) || this.retriable('status', status, -1);
+    return this.policy.retriesOnGrpcStatus || this.retriable('status', status, -1);
   }
 
   private retriable(trigger: RetryTrigger, status: number, grpcStatus: number): boolean {
@@ -113,22 +114,6 @@ export class RetryState implements TimeoutTarget {
 }
 
 /**
- * Envoy's gRPC retry conditions: the grpc-status of a response head (a trailers-only response) that
- * each one retries (x-envoy-retry-grpc-on).
- */
-const GRPC_STATUS_CONDITIONS: Readonly<Record<string, number>> = {
-  cancelled: 1,
-  'deadline-exceeded': 4,
-  'resource-exhausted': 8,
-  internal: 13,
-  unavailable: 14,
-};
-
-function hasGrpcConditions(policy: RetryPolicy): boolean {
-  return policy.retryOn.some((on) => GRPC_STATUS_CONDITIONS[on] !== undefined);
-}
-
-/**
  * As Envoy's RetryStateImpl: `5xx`, `gateway-error` and `reset` retry every attempt that got no
  * response (a reset, a connect failure, a per-try timeout: "we count an upstream reset as a 5xx");
  * `connect-failure` only connect failures, `refused-stream` only streams an HTTP/2 upstream refused.
@@ -140,7 +125,7 @@ function matches(
   grpcStatus: number,
   policy: RetryPolicy,
 ): boolean {
-  const grpc = GRPC_STATUS_CONDITIONS[on];
+  const grpc = GRPC_RETRY_CONDITIONS[on];
   if (grpc !== undefined) return trigger === 'status' && grpcStatus === grpc;
   switch (on) {
     case '5xx':

@@ -54,4 +54,8 @@ export class FormattedLogger implements AccessLogger {
   log(stream: AccessLogStream): void {
     this.sink.write(this.formatter.format(stream));
   }
+
+  get responseHeadersRead(): readonly string[] {
+    return this.formatter.responseHeadersRead;
+  }
 }

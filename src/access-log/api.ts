@@ -7,7 +7,6 @@
  */
 import type { DownstreamConnectionInfo } from '../transport/api';
 import type { RequestHead } from '../http/codec';
-import type { HeaderMap } from '../http/header-map';
 import type { ExtensionFactory } from '../registry/registry';
 import type { HeaderFormatContext } from '../router/header-format';
 import type { MatchedRoute } from '../router/route-table';
@@ -22,8 +21,8 @@ export interface AccessLogStream extends HeaderFormatContext {
   readonly directRemotePort: number;
   /** The request head, or null if the stream ended before it was parsed. */
   readonly request: RequestHead | null;
-  /** Response headers as sent downstream, or null when no response started. */
-  readonly responseHeaders: HeaderMap | null;
+  /** A response header as sent downstream (lower-case `name`); undefined when absent or no response started. */
+  responseHeader(name: string): string | undefined;
   /** Status sent downstream; 0 when none was. */
   readonly responseCode: number;
   /** Envoy's response flags, comma-separated (`UF,URX`), or '-' when none. */
@@ -46,6 +45,11 @@ export interface AccessLogStream extends HeaderFormatContext {
 export interface AccessLogger {
   /** Called once per stream, when it is destroyed. */
   log(stream: AccessLogStream): void;
+  /**
+   * The response headers (lower case) `log` reads through `responseHeader`: a connection manager
+   * that can answer these without a HeaderMap lets the codec write a proxied head natively.
+   */
+  readonly responseHeadersRead: readonly string[];
 }
 
 /** Where a logger's formatted lines go. */

@@ -34,7 +34,6 @@ export class ConnectionLogStream implements AccessLogStream {
   readonly protocol: string = '';
   readonly requestHeaders = NO_HEADERS;
   readonly request = null;
-  readonly responseHeaders = null;
   readonly responseCode: number = 0;
   responseFlags = '-';
   bytesReceived = 0;
@@ -60,6 +59,10 @@ export class ConnectionLogStream implements AccessLogStream {
     this.remotePort = restored?.remotePort ?? this.directRemotePort;
     this.localAddress = restored?.localAddress ?? socket.localAddress ?? '';
     this.localPort = restored?.localPort ?? socket.localPort ?? 0;
+  }
+
+  responseHeader(): undefined {
+    return undefined;
   }
 
   route(): null {

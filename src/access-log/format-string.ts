@@ -244,7 +244,17 @@ function requestHeader(s: AccessLogStream, name: string): string | null {
 
 function responseHeader(s: AccessLogStream, name: string): string | null {
   if (name === ':status') return s.responseCode === 0 ? null : String(s.responseCode);
-  return s.responseHeaders === null ? null : headerOrNull(s.responseHeaders, name);
+  return name.startsWith(':') ? null : (s.responseHeader(name) ?? null);
+}
+
+/** The response headers `parts` read through AccessLogStream.responseHeader (not `:status`). */
+export function responseHeadersRead(parts: readonly Part[]): string[] {
+  const names: string[] = [];
+  for (const p of parts) {
+    if (p.op !== Op.ResponseHeader) continue;
+    for (const name of [p.text, p.alt]) if (name !== '' && !name.startsWith(':')) names.push(name);
+  }
+  return names;
 }
 
 function headerOrNull(headers: HeaderMap, name: string): string | null {

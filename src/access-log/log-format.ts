@@ -19,6 +19,7 @@ import {
   formatText,
   type FormatValue,
   type Part,
+  responseHeadersRead,
 } from './format-string';
 
 export type JsonTemplate = { [key: string]: string | number | boolean | null | JsonTemplate };
@@ -29,6 +30,8 @@ export type LogFormatConfig =
 
 export interface Formatter {
   format(stream: AccessLogStream): string;
+  /** See AccessLogger.responseHeadersRead. */
+  readonly responseHeadersRead: readonly string[];
 }
 
 const UNSUPPORTED_FORMAT_FIELDS = ['formatters', 'json_format_options', 'content_type'] as const;
@@ -91,10 +94,14 @@ function checkJsonTemplate(t: unknown): string | null {
 }
 
 class TextFormatter implements Formatter {
+  readonly responseHeadersRead: readonly string[];
+
   constructor(
     private readonly parts: Part[],
     private readonly omitEmpty: boolean,
-  ) {}
+  ) {
+    this.responseHeadersRead = responseHeadersRead(parts);
+  }
 
   format(stream: AccessLogStream): string {
     if (!this.omitEmpty) return formatText(this.parts, stream);
@@ -124,11 +131,21 @@ function compileJson(t: JsonTemplate): JsonNode {
   };
 }
 
+function jsonResponseHeadersRead(node: JsonNode): string[] {
+  if (node.kind === 'format') return responseHeadersRead(node.parts);
+  if (node.kind === 'const') return [];
+  return node.entries.flatMap(([, child]) => jsonResponseHeadersRead(child));
+}
+
 class JsonFormatter implements Formatter {
+  readonly responseHeadersRead: readonly string[];
+
   constructor(
     private readonly root: JsonNode,
     private readonly omitEmpty: boolean,
-  ) {}
+  ) {
+    this.responseHeadersRead = jsonResponseHeadersRead(root);
+  }
 
   format(stream: AccessLogStream): string {
     return JSON.stringify(this.value(this.root, stream)) + '\n';

@@ -53,6 +53,10 @@ class AdminRequestLog implements AccessLogStream {
     };
   }
 
+  responseHeader(name: string): string | undefined {
+    return this.responseHeaders?.get(name);
+  }
+
   route(): null {
     return null;
   }

@@ -162,6 +162,9 @@ export interface ResponseEncoder {
   ioIdleMs?(): number;
 }
 
+/** The one field a proxied head written natively adds of the router's (its value is `serviceMs`). */
+export const UPSTREAM_SERVICE_TIME_HEADER = 'x-envoy-upstream-service-time';
+
 /** The connection manager's own edits of every upstream response head (finalizeResponseHeaders). */
 export interface ProxiedResponsePlan {
   /** server_header_transformation, and the `server` value it writes. */

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeaderMap } from '../../src/http/header-map';
-import type { AccessLogStream } from '../../src/access-log/api';
+import type { AccessLogger, AccessLogStream } from '../../src/access-log/api';
+import { FormattedLogger } from '../../src/access-log/access-logs';
+import { planProxiedResponses } from '../../src/filters/network/http-connection-manager/connection-manager';
 import { DEFAULT_FORMAT, compileFormat, formatText } from '../../src/access-log/format-string';
 import { compileLogFormat } from '../../src/access-log/log-format';
 
@@ -31,7 +33,7 @@ function stream(over: Partial<AccessLogStream> = {}): AccessLogStream {
       contentLength: -1,
       chunked: false,
     },
-    responseHeaders: resp,
+    responseHeader: (name: string) => resp.get(name),
     responseCode: 200,
     responseFlags: '-',
     bytesReceived: 0,
@@ -74,7 +76,7 @@ test('operators: headers with fallback and truncation, pseudo-headers, addresses
   assert.equal(
     f(
       '%UPSTREAM_HOST% %RESP(X-NONE)% %ROUTE_NAME% %PROTOCOL%',
-      stream({ upstreamHost: '', request: null, responseHeaders: null, protocol: '' }),
+      stream({ upstreamHost: '', request: null, responseHeader: () => undefined, protocol: '' }),
     ),
     '- - - -',
   );
@@ -111,4 +113,36 @@ test('JSON format: single operators keep their type, missing values are null, om
     compileLogFormat({ kind: 'text', format: '[%UPSTREAM_HOST%]', omitEmptyValues: true }).format(s),
     '[]',
   );
+});
+
+test('the response headers a format reads: RESP names and fallbacks, text and JSON, not :status', () => {
+  const text = (format: string): readonly string[] =>
+    compileLogFormat({ kind: 'text', format, omitEmptyValues: false }).responseHeadersRead;
+  assert.deepEqual(text(DEFAULT_FORMAT), ['x-envoy-upstream-service-time']);
+  assert.deepEqual(text('%RESP(:STATUS)% %REQ(CONTENT-TYPE)% %RESPONSE_CODE%'), []);
+  assert.deepEqual(text('%RESP(X-A?X-B):3%'), ['x-a', 'x-b']);
+  const json = compileLogFormat({
+    kind: 'json',
+    template: { a: '%RESP(Content-Type)%', nested: { b: 'x %RESP(ETag)%' }, c: 1 },
+    omitEmptyValues: false,
+  });
+  assert.deepEqual(json.responseHeadersRead, ['content-type', 'etag']);
+});
+
+test('a connection manager writes proxied heads natively unless a filter or an access log needs the head', () => {
+  const config = { serverHeaderTransformation: 'OVERWRITE', serverName: 'legate' } as const;
+  const logger = (format: string): AccessLogger =>
+    new FormattedLogger(compileLogFormat({ kind: 'text', format, omitEmptyValues: false }), { write() {} });
+  const plan = { serverMode: 'OVERWRITE', serverName: 'legate' };
+  assert.deepEqual(planProxiedResponses(config, 1, []), plan);
+  assert.deepEqual(
+    planProxiedResponses(config, 1, [logger(DEFAULT_FORMAT), logger('%RESP(:STATUS)%')]),
+    plan,
+  );
+  assert.equal(
+    planProxiedResponses(config, 1, [logger(DEFAULT_FORMAT), logger('%RESP(CONTENT-TYPE)%')]),
+    null,
+  );
+  assert.equal(planProxiedResponses(config, 2, []), null);
+  assert.equal(planProxiedResponses({ ...config, serverName: 'bad\r\nname' }, 1, []), null);
 });

@@ -286,6 +286,17 @@ export function fileAccessLogYaml(file: string, format: string): string {
         inline_string: "${format}\\n"`;
 }
 
+/** The lines of access log `file` once it has `atLeast` of them (file loggers flush every second); throws after `timeoutMs`. */
+export async function accessLogLines(file: string, atLeast: number, timeoutMs = 6000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    if (lines.length >= atLeast) return lines;
+    if (Date.now() > deadline) throw new Error(`${lines.length} of ${atLeast} access-log lines in ${file}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
  * A tcp_proxy listener (a `listeners` item) on a free port, stat_prefix `l4`, to `cluster`;
  * `listenerExtra` adds listener fields, `tcpProxyExtra` TcpProxy fields (YAML lines).

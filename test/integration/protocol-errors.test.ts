@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  accessLogLines,
   catchAllYaml,
   fileAccessLogYaml,
   rawExchange,
@@ -80,15 +81,7 @@ async function counters(): Promise<Record<string, number>> {
   return out;
 }
 
-async function logLines(atLeast: number): Promise<string[]> {
-  // The file logger flushes once a second.
-  for (let i = 0; i < 60; i++) {
-    const lines = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : [];
-    if (lines.length >= atLeast) return lines;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`fewer than ${atLeast} access-log lines in ${logFile}`);
-}
+const logLines = (atLeast: number): Promise<string[]> => accessLogLines(logFile, atLeast);
 
 test('requests the codec refuses are counted as protocol errors, requests and responses, and logged with DPE', async () => {
   const before = await counters();

@@ -17,6 +17,7 @@ import {
   type ResponseEncoder,
   type ResponseHead,
   type StreamResetReason,
+  UPSTREAM_SERVICE_TIME_HEADER,
 } from '../../../http/codec';
 import { HeaderMap } from '../../../http/header-map';
 import {
@@ -73,7 +74,10 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   bytesReceived = 0;
   bytesSent = 0;
   durationMs = 0;
-  responseHeaders: HeaderMap | null = null;
+  /** The response head as a HeaderMap; null before it, and when the codec wrote it natively. */
+  private responseHeaders: HeaderMap | null = null;
+  /** The service time a natively written head carries (proxyResponseHeadFrom); -1: none. */
+  private proxiedServiceMs = -1;
   upstreamCluster = '';
   upstreamHost = '';
   timerDeadline = 0;
@@ -386,6 +390,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     // the plan carries the connection manager's edits (finalizeResponseHeaders).
     this.responseStarted = true;
     this.status = status;
+    this.proxiedServiceMs = serviceMs;
     this.encoder.writeProxiedHeadFrom!(
       this.hcm.proxiedResponsePlan(this.filters)!,
       serviceMs,
@@ -393,6 +398,12 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       source,
     );
     if (endStream) this.onResponseComplete();
+  }
+
+  responseHeader(name: string): string | undefined {
+    if (this.responseHeaders !== null) return this.responseHeaders.get(name);
+    const serviceMs = this.proxiedServiceMs;
+    return name === UPSTREAM_SERVICE_TIME_HEADER && serviceMs >= 0 ? String(serviceMs) : undefined;
   }
 
   requestBodySource(): ResponseEncoder | null {

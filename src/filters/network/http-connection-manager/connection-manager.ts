@@ -15,6 +15,7 @@ import type {
   ServerConnection,
   ServerConnectionCallbacks,
 } from '../../../http/codec';
+import { UPSTREAM_SERVICE_TIME_HEADER } from '../../../http/codec';
 import { createServerConnection, type ServerCodecOptions } from '../../../http/server-connection';
 import { isValidHeaderValue } from '../../../http/h1-serialize';
 import {
@@ -368,15 +369,13 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   /**
    * The connection manager's edits of every upstream response head, for codecs that write them
    * natively (ResponseEncoder.writeProxiedHeadFrom); null when the stream's `filters` or the access
-   * logs need the head as a HeaderMap (any filter but the router, any access log). The same for every
-   * stream (same factories), so it is worked out on the first.
+   * logs need the head as a HeaderMap: any filter but the router, an access log reading a response
+   * header other than the service time (which the stream knows: ActiveStream.responseHeader). The
+   * same for every stream (same factories), so it is worked out on the first.
    */
   proxiedResponsePlan(filters: readonly StreamFilter[]): ProxiedResponsePlan | null {
-    if (this.responsePlan === undefined) {
-      const { serverHeaderTransformation, serverName } = this.config;
-      const asIs = filters.length === 1 && this.accessLoggers.length === 0 && isValidHeaderValue(serverName);
-      this.responsePlan = asIs ? { serverMode: serverHeaderTransformation, serverName } : null;
-    }
+    if (this.responsePlan === undefined)
+      this.responsePlan = planProxiedResponses(this.config, filters.length, this.accessLoggers);
     return this.responsePlan;
   }
   private responsePlan: ProxiedResponsePlan | null | undefined = undefined;
@@ -638,4 +637,18 @@ class DrainTimer implements TimeoutTarget {
   onTimeout(): void {
     this.conn.onDrainTimeout();
   }
+}
+
+/** HttpConnectionManager.proxiedResponsePlan for a chain of `filterCount` filters (the router last). */
+export function planProxiedResponses(
+  config: Pick<HttpConnectionManagerConfig, 'serverHeaderTransformation' | 'serverName'>,
+  filterCount: number,
+  accessLoggers: readonly AccessLogger[],
+): ProxiedResponsePlan | null {
+  const { serverHeaderTransformation, serverName } = config;
+  const logsNeedNoHead = accessLoggers.every((logger) =>
+    logger.responseHeadersRead.every((name) => name === UPSTREAM_SERVICE_TIME_HEADER),
+  );
+  const asIs = filterCount === 1 && logsNeedNoHead && isValidHeaderValue(serverName);
+  return asIs ? { serverMode: serverHeaderTransformation, serverName } : null;
 }

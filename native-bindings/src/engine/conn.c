@@ -12,13 +12,13 @@
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "digits.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #define INITIAL_CONNS 256
@@ -92,9 +92,11 @@ void lg_conn_write_body(lg_conn *c, const void *data, size_t len) {
   if (len == 0) return;
   switch (c->out_framing) {
     case LG_FRAMING_CHUNKED: {
-      char size_line[24];
-      int n = snprintf(size_line, sizeof size_line, "%zx\r\n", len);
-      lg_conn_write(c, size_line, (size_t)n);
+      char size_line[18];
+      size_t n = lg_hex(size_line, len);
+      size_line[n++] = '\r';
+      size_line[n++] = '\n';
+      lg_conn_write(c, size_line, n);
       lg_conn_write(c, data, len);
       lg_conn_write(c, "\r\n", 2);
       break;

@@ -15,6 +15,7 @@
  * test/engine/proxied-head.test.ts compares the two byte for byte over generated heads.
  */
 #include "engine.h"
+#include "digits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +92,8 @@ static void put(head_out *o, const void *bytes, size_t len) {
 static void put_text(head_out *o, const char *text) { put(o, text, strlen(text)); }
 
 static void put_decimal(head_out *o, int64_t n) {
-  char digits[24];
-  int len = snprintf(digits, sizeof digits, "%lld", (long long)n);
-  put(o, digits, (size_t)len);
+  char digits[20];
+  put(o, digits, lg_decimal(digits, n));
 }
 
 /* ---- the live head's fields */

@@ -151,6 +151,8 @@ export interface HttpConnectionManagerConfig {
   serverHeaderTransformation: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   streamIdleTimeoutMs: number; // 300000; 0 = disabled
   requestTimeoutMs: number; // 0 = disabled
+  /** common_http_protocol_options.max_stream_duration; 0 = none. */
+  maxStreamDurationMs: number;
   requestHeadersTimeoutMs: number; // 0 = disabled
   maxRequestHeadersKb: number; // 60
   maxRequestHeadersCount: number; // 100
@@ -257,6 +259,16 @@ export interface RetryPolicy {
   backOffMaxMs: number; // 10 × base
 }
 
+/** A route's `max_stream_duration` (config.route.v3.RouteAction.MaxStreamDuration). */
+export interface RouteStreamDuration {
+  /** `max_stream_duration`: null = the connection manager's; 0 = none for this route. */
+  maxMs: number | null;
+  /** `grpc_timeout_header_max`: null = a gRPC request's grpc-timeout is not used; 0 = no cap. */
+  grpcHeaderMaxMs: number | null;
+  /** `grpc_timeout_header_offset`. */
+  grpcHeaderOffsetMs: number;
+}
+
 export interface WeightedClusterEntry extends HeaderMutations {
   name: string;
   weight: number;
@@ -280,6 +292,12 @@ export interface RouteActionConfig {
    * or null: `timeoutMs` applies.
    */
   grpcTimeout?: { maxMs: number; offsetMs: number } | null;
+  /**
+   * `max_stream_duration` (Envoy's "new timeouts"; absent or null: the route has none). Once set,
+   * the router applies neither `timeoutMs` nor `grpcTimeout`: the connection manager bounds the
+   * whole stream instead.
+   */
+  streamDuration?: RouteStreamDuration | null;
   retryPolicy: RetryPolicy | null;
   /** `hash_policy`, in order: the request hash for RING_HASH / MAGLEV clusters. Absent or [] = none. */
   hashPolicy?: HashPolicyConfig[];

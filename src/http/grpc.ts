@@ -56,12 +56,20 @@ export function grpcStatusForHttp(status: number): number {
 }
 
 /** The headers of a trailers-only gRPC response standing for a local reply of `status` and `message`. */
-export function grpcLocalReplyHeaders(status: number, message: string, into: HeaderMap): HeaderMap {
+export function grpcLocalReplyHeaders(
+  status: number,
+  message: string,
+  into: HeaderMap,
+  grpcStatus = grpcStatusForHttp(status),
+): HeaderMap {
   into.set('content-type', 'application/grpc');
-  into.set('grpc-status', String(grpcStatusForHttp(status)));
+  into.set('grpc-status', String(grpcStatus));
   if (message !== '') into.set('grpc-message', percentEncode(message));
   return into;
 }
+
+/** grpc-status DEADLINE_EXCEEDED: what a stream over its max_stream_duration tells a gRPC client. */
+export const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** gRPC's percent-encoding of grpc-message: bytes outside printable ASCII, and '%'. */
 function percentEncode(text: string): string {

@@ -19,6 +19,7 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'downstream_rq_5xx',
   'downstream_rq_timeout',
   'downstream_rq_header_timeout',
+  'downstream_rq_max_duration_reached',
   'downstream_rq_idle_timeout',
   'downstream_rq_rx_reset',
   'downstream_rq_tx_reset',

@@ -3,6 +3,7 @@ import type {
   DirectResponseActionConfig,
   RedirectActionConfig,
   RetryPolicy,
+  RouteStreamDuration,
   RouteActionConfig,
   WeightedClusterEntry,
 } from '../bootstrap';
@@ -123,6 +124,7 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
     timeoutMs: r.durationMs('timeout', DEFAULT_ROUTE_TIMEOUT_MS),
     idleTimeoutMs: r.durationMs('idle_timeout', 0),
     grpcTimeout: parseGrpcTimeout(r),
+    streamDuration: parseStreamDuration(r),
     retryPolicy: retry ? parseRetryPolicy(retry) : scope.defaultRetryPolicy,
     hashPolicy: parseHashPolicies(r),
     rateLimits: parseRateLimits(r, scope.rateLimitUses),
@@ -134,25 +136,30 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
 }
 
 /**
- * How a gRPC request's grpc-timeout header sets its route timeout: `max_stream_duration`'s
- * grpc_timeout_header_max / _offset, or the deprecated max_grpc_timeout / grpc_timeout_offset.
- * Null: the route's `timeout` applies to gRPC requests too.
+ * The deprecated max_grpc_timeout / grpc_timeout_offset: a gRPC request's grpc-timeout header sets
+ * its route timeout (in the router). Null: the route's `timeout` applies to gRPC requests too, and
+ * always once the route has `max_stream_duration` (Envoy then uses the "new timeouts" only).
  */
 function parseGrpcTimeout(r: ObjectReader): { maxMs: number; offsetMs: number } | null {
   r.deprecated('max_grpc_timeout', 'use max_stream_duration.grpc_timeout_header_max');
   r.deprecated('grpc_timeout_offset', 'use max_stream_duration.grpc_timeout_header_offset');
-  const legacy = r.has('max_grpc_timeout')
-    ? { maxMs: r.durationMs('max_grpc_timeout', 0), offsetMs: r.durationMs('grpc_timeout_offset', 0) }
-    : null;
+  if (!r.has('max_grpc_timeout') || r.has('max_stream_duration')) return null;
+  return { maxMs: r.durationMs('max_grpc_timeout', 0), offsetMs: r.durationMs('grpc_timeout_offset', 0) };
+}
+
+/**
+ * `max_stream_duration`: the stream's limit (HttpConnectionManager's ActiveStream enforces it),
+ * and how a gRPC request's grpc-timeout header sets it. Null when the route has none.
+ */
+function parseStreamDuration(r: ObjectReader): RouteStreamDuration | null {
   const stream = r.object('max_stream_duration');
-  // As Envoy: once max_stream_duration is set, the deprecated fields are not used.
-  if (stream === null) return legacy;
-  if (stream.durationMs('max_stream_duration', 0) > 0)
-    stream.error('max_stream_duration', 'not supported by Legate yet (grpc_timeout_header_max is)');
-  if (!stream.has('grpc_timeout_header_max')) return null;
+  if (stream === null) return null;
   return {
-    maxMs: stream.durationMs('grpc_timeout_header_max', 0),
-    offsetMs: stream.durationMs('grpc_timeout_header_offset', 0),
+    maxMs: stream.has('max_stream_duration') ? stream.durationMs('max_stream_duration', 0) : null,
+    grpcHeaderMaxMs: stream.has('grpc_timeout_header_max')
+      ? stream.durationMs('grpc_timeout_header_max', 0)
+      : null,
+    grpcHeaderOffsetMs: stream.durationMs('grpc_timeout_header_offset', 0),
   };
 }
 

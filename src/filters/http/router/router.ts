@@ -246,6 +246,9 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
    * upstream as the request's grpc-timeout, so the service sees the deadline Envoy enforces.
    */
   private routeTimeoutMs(action: RouteActionConfig, head: RequestHead): number {
+    // Envoy's "new timeouts" (FilterUtility::finalTimeout): a route with max_stream_duration has no
+    // router timeout; the connection manager's stream duration bounds it (and sets grpc-timeout).
+    if (action.streamDuration !== undefined && action.streamDuration !== null) return 0;
     const grpc = action.grpcTimeout;
     if (grpc === undefined || grpc === null || !isGrpcRequest(head.headers)) return action.timeoutMs;
     let timeoutMs = grpcTimeoutMs(head.headers.get('grpc-timeout')) ?? 0;

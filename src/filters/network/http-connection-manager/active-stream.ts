@@ -37,7 +37,12 @@ import {
   stripHopByHop,
 } from './request-headers';
 import { normalizeRequestPath } from '../../../router/path';
-import { grpcLocalReplyHeaders, isGrpcRequest } from '../../../http/grpc';
+import {
+  GRPC_DEADLINE_EXCEEDED,
+  grpcLocalReplyHeaders,
+  grpcTimeoutMs,
+  isGrpcRequest,
+} from '../../../http/grpc';
 import type { AccessLogStream } from '../../../access-log/api';
 import type { DownstreamConnectionInfo } from '../../../transport/api';
 
@@ -86,7 +91,11 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   timerNext: TimeoutTarget | null = null;
 
   /** request_timeout: the whole request must arrive in time (armed until the request ends). */
-  private readonly requestTimer: RequestTimer | null;
+  private readonly requestTimer: StreamDeadline | null;
+  /** max_stream_duration (the connection manager's, then the route's); null when none applies. */
+  private durationTimer: StreamDeadline | null = null;
+  /** The whole request arrived (its end of stream). */
+  private requestComplete = false;
 
   constructor(
     private readonly hcm: HttpConnectionManager,
@@ -101,8 +110,13 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     const idle = hcm.config.streamIdleTimeoutMs;
     if (idle > 0) hcm.services.timers.arm(this, idle);
     const whole = hcm.config.requestTimeoutMs;
-    this.requestTimer = whole > 0 ? new RequestTimer(this) : null;
+    this.requestTimer = whole > 0 ? new StreamDeadline(this, onRequestTimeout) : null;
     if (this.requestTimer !== null) hcm.services.timers.arm(this.requestTimer, whole);
+    const duration = hcm.config.maxStreamDurationMs;
+    if (duration > 0) {
+      this.durationTimer = new StreamDeadline(this, onStreamMaxDuration);
+      hcm.services.timers.arm(this.durationTimer, duration);
+    }
   }
 
   /**
@@ -219,6 +233,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     );
     mutateClientCertHeader(head.headers, config, this.connection?.info?.tls);
     this.matched = this.hcm.routeTable.route(authority, head.path, head.headers, connect);
+    if (!this.refreshDurationTimeout(head)) return;
     if (head.upgrade) {
       const upgradeType = connect ? 'connect' : upgradeValue.trim().toLowerCase();
       if (!this.hcm.upgradeEnabled(upgradeType, this.matched)) {
@@ -313,7 +328,13 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     }
   }
 
-  sendLocalReply(status: number, body: string, details: string, extraHeaders?: HeaderMap): void {
+  sendLocalReply(
+    status: number,
+    body: string,
+    details: string,
+    extraHeaders?: HeaderMap,
+    grpcStatus?: number,
+  ): void {
     if (this.destroyed) return;
     this.hcm.recordLocalReplyDetails(details);
     if (this.responseStarted) {
@@ -327,7 +348,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (request !== null && isGrpcRequest(request.headers)) {
       // Envoy's local reply to a gRPC client: trailers-only, the HTTP status mapped to grpc-status.
       this.encodeHeaders(
-        { status: 200, reason: '', headers: grpcLocalReplyHeaders(status, body, headers) },
+        { status: 200, reason: '', headers: grpcLocalReplyHeaders(status, body, headers, grpcStatus) },
         0,
         true,
       );
@@ -490,7 +511,72 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     else this.sendLocalReply(408, 'request timeout', 'request_overall_timeout');
   }
 
+  /**
+   * max_stream_duration ran out, whatever the stream was doing (Envoy's onStreamMaxDurationReached):
+   * 504 once the whole request arrived, else 408; DEADLINE_EXCEEDED to a gRPC client; a reset when
+   * the response has started.
+   */
+  onStreamMaxDuration(): void {
+    if (this.destroyed) return;
+    this.hcm.stats.rqMaxDurationReached.inc();
+    const status = this.requestComplete ? 504 : 408;
+    this.sendLocalReply(
+      status,
+      'downstream duration timeout',
+      'max_duration_timeout',
+      undefined,
+      GRPC_DEADLINE_EXCEEDED,
+    );
+  }
+
+  /**
+   * The stream's duration limit once its route is known (Envoy's refreshDurationTimeout): a gRPC
+   * request's grpc-timeout when the route sets grpc_timeout_header_max (capped by it unless 0, less
+   * the offset), else the route's max_stream_duration (0: none), else the connection manager's; still
+   * counted from the stream's start. A gRPC request on such a route carries the limit upstream as
+   * its grpc-timeout. False when the limit has already run out (the stream is answered).
+   */
+  private refreshDurationTimeout(head: RequestHead): boolean {
+    const action = this.matched?.action;
+    const limits = action?.kind === 'route' ? (action.streamDuration ?? null) : null;
+    // As Envoy, the header counts whatever the content-type; only a gRPC request's is rewritten.
+    const headerMs =
+      limits !== null && limits.grpcHeaderMaxMs !== null
+        ? grpcTimeoutMs(head.headers.get('grpc-timeout'))
+        : null;
+    const rewritesGrpcTimeout = limits !== null && isGrpcRequest(head.headers);
+    let timeoutMs: number;
+    if (headerMs === null) {
+      timeoutMs = limits?.maxMs ?? this.hcm.config.maxStreamDurationMs;
+    } else {
+      const cap = limits!.grpcHeaderMaxMs!;
+      timeoutMs = cap !== 0 && headerMs > cap ? cap : headerMs;
+      const offset = limits!.grpcHeaderOffsetMs;
+      if (timeoutMs !== 0 && offset > 0) timeoutMs = offset < timeoutMs ? timeoutMs - offset : 0;
+    }
+    const timers = this.hcm.services.timers;
+    if (headerMs === null && timeoutMs === 0) {
+      // 0 from a route or none anywhere: no limit (a header's 0 is a limit that has run out).
+      if (this.durationTimer !== null) {
+        timers.disarm(this.durationTimer);
+        if (rewritesGrpcTimeout) head.headers.remove('grpc-timeout');
+      }
+      return true;
+    }
+    const remaining = timeoutMs - (this.hcm.services.now() - this.startMs);
+    if (remaining <= 0) {
+      // Envoy's timer would fire on the next loop turn, before any upstream could answer.
+      this.onStreamMaxDuration();
+      return false;
+    }
+    if (rewritesGrpcTimeout) head.headers.set('grpc-timeout', `${timeoutMs}m`);
+    this.durationTimer ??= new StreamDeadline(this, onStreamMaxDuration);
+    timers.arm(this.durationTimer, remaining);
+    return true;
+  }
+
   private requestReceived(): void {
+    this.requestComplete = true;
     if (this.requestTimer !== null) this.hcm.services.timers.disarm(this.requestTimer);
   }
 
@@ -560,6 +646,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (this.destroyed) return;
     this.destroyed = true;
     this.hcm.services.timers.disarm(this);
+    if (this.durationTimer !== null) this.hcm.services.timers.disarm(this.durationTimer);
     this.requestReceived();
     this.hcm.stats.rqActive.dec();
     if (this.upgraded) this.hcm.stats.cxUpgradesActive.dec();
@@ -589,13 +676,25 @@ function connectAuthority(target: string): string | null {
   return port >= 1 && port <= 65535 ? target : null;
 }
 
-class RequestTimer implements TimeoutTarget {
+/** One of a stream's own deadlines (request_timeout, max_stream_duration) on the worker's timer wheel. */
+class StreamDeadline implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
   timerPrev: TimeoutTarget | null = null;
   timerNext: TimeoutTarget | null = null;
-  constructor(private readonly stream: ActiveStream) {}
+  constructor(
+    private readonly stream: ActiveStream,
+    private readonly expire: (stream: ActiveStream) => void,
+  ) {}
   onTimeout(): void {
-    this.stream.onRequestTimeout();
+    this.expire(this.stream);
   }
+}
+
+function onRequestTimeout(stream: ActiveStream): void {
+  stream.onRequestTimeout();
+}
+
+function onStreamMaxDuration(stream: ActiveStream): void {
+  stream.onStreamMaxDuration();
 }

@@ -55,7 +55,6 @@ const UNSUPPORTED_HCM_FIELDS = [
 ] as const;
 const UNSUPPORTED_COMMON_OPTIONS = [
   'max_connection_duration',
-  'max_stream_duration',
   'max_requests_per_connection',
   'max_response_headers_kb',
 ] as const;
@@ -107,6 +106,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     ),
     streamIdleTimeoutMs: r.durationMs('stream_idle_timeout', 300_000),
     requestTimeoutMs: r.durationMs('request_timeout', 0),
+    maxStreamDurationMs: common?.durationMs('max_stream_duration', 0) ?? 0,
     requestHeadersTimeoutMs: r.durationMs('request_headers_timeout', 0),
     maxRequestHeadersKb: r.wrappedUint('max_request_headers_kb', 60, { min: 1, max: 8192 }),
     maxRequestHeadersCount: common?.wrappedUint('max_headers_count', 100, { min: 1 }) ?? 100,

@@ -63,6 +63,8 @@ export class HcmStats {
   readonly rqIdleTimeout: Counter;
   readonly rqTimeout: Counter;
   readonly rqHeaderTimeout: Counter;
+  /** Streams ended by max_stream_duration. */
+  readonly rqMaxDurationReached: Counter;
   readonly cxIdleTimeout: Counter;
   readonly noRoute: Counter;
   readonly noCluster: Counter;
@@ -105,6 +107,7 @@ export class HcmStats {
     this.rqIdleTimeout = s.counter(p + 'downstream_rq_idle_timeout');
     this.rqTimeout = s.counter(p + 'downstream_rq_timeout');
     this.rqHeaderTimeout = s.counter(p + 'downstream_rq_header_timeout');
+    this.rqMaxDurationReached = s.counter(p + 'downstream_rq_max_duration_reached');
     this.cxIdleTimeout = s.counter(p + 'downstream_cx_idle_timeout');
     this.noRoute = s.counter(p + 'no_route');
     this.noCluster = s.counter(p + 'no_cluster');

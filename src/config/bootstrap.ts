@@ -153,6 +153,10 @@ export interface HttpConnectionManagerConfig {
   requestTimeoutMs: number; // 0 = disabled
   /** common_http_protocol_options.max_stream_duration; 0 = none. */
   maxStreamDurationMs: number;
+  /** common_http_protocol_options.max_requests_per_connection (downstream); 0 = no limit. */
+  maxRequestsPerConnection: number;
+  /** common_http_protocol_options.max_connection_duration (downstream); 0 = none. */
+  maxConnectionDurationMs: number;
   requestHeadersTimeoutMs: number; // 0 = disabled
   maxRequestHeadersKb: number; // 60
   maxRequestHeadersCount: number; // 100

@@ -191,6 +191,19 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         },
       ]);
     }
+    if (
+      config.http1Codec === 'uws' &&
+      (first.terminal as Partial<HttpConnectionManager>).limitsConnections === true
+    ) {
+      throw new ConfigBuildError([
+        {
+          path: `${config.at}.legate_http1_codec`,
+          message:
+            'the uws codec keeps no state per connection, and this http_connection_manager limits ' +
+            'connections (max_requests_per_connection / max_connection_duration); use the legate codec here',
+        },
+      ]);
+    }
     const matched = this.chains.slice(0, config.filterChains.length);
     this.selector =
       this.chains.length === 1 && config.filterChains.length === 1 && !hasCriteria(config.filterChains[0]!)

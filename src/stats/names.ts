@@ -7,6 +7,8 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'downstream_cx_destroy',
   'downstream_cx_protocol_error',
   'downstream_cx_idle_timeout',
+  'downstream_cx_max_requests_reached',
+  'downstream_cx_max_duration_reached',
   'downstream_rq_total',
   'downstream_rq_http1_total',
   'downstream_rq_http2_total',

@@ -53,11 +53,7 @@ const UNSUPPORTED_HCM_FIELDS = [
   'append_x_forwarded_port',
   'append_local_overload',
 ] as const;
-const UNSUPPORTED_COMMON_OPTIONS = [
-  'max_connection_duration',
-  'max_requests_per_connection',
-  'max_response_headers_kb',
-] as const;
+const UNSUPPORTED_COMMON_OPTIONS = ['max_response_headers_kb'] as const;
 const UNSUPPORTED_HTTP1_OPTIONS = [
   'allow_absolute_url',
   'header_key_format',
@@ -107,6 +103,8 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     streamIdleTimeoutMs: r.durationMs('stream_idle_timeout', 300_000),
     requestTimeoutMs: r.durationMs('request_timeout', 0),
     maxStreamDurationMs: common?.durationMs('max_stream_duration', 0) ?? 0,
+    maxRequestsPerConnection: common?.wrappedUint('max_requests_per_connection', 0) ?? 0,
+    maxConnectionDurationMs: common?.durationMs('max_connection_duration', 0) ?? 0,
     requestHeadersTimeoutMs: r.durationMs('request_headers_timeout', 0),
     maxRequestHeadersKb: r.wrappedUint('max_request_headers_kb', 60, { min: 1, max: 8192 }),
     maxRequestHeadersCount: common?.wrappedUint('max_headers_count', 100, { min: 1 }) ?? 100,

@@ -66,6 +66,9 @@ export class HcmStats {
   /** Streams ended by max_stream_duration. */
   readonly rqMaxDurationReached: Counter;
   readonly cxIdleTimeout: Counter;
+  /** Connections closed or drained by max_requests_per_connection / max_connection_duration. */
+  readonly cxMaxRequestsReached: Counter;
+  readonly cxMaxDurationReached: Counter;
   readonly noRoute: Counter;
   readonly noCluster: Counter;
   readonly directResponse: Counter;
@@ -109,6 +112,8 @@ export class HcmStats {
     this.rqHeaderTimeout = s.counter(p + 'downstream_rq_header_timeout');
     this.rqMaxDurationReached = s.counter(p + 'downstream_rq_max_duration_reached');
     this.cxIdleTimeout = s.counter(p + 'downstream_cx_idle_timeout');
+    this.cxMaxRequestsReached = s.counter(p + 'downstream_cx_max_requests_reached');
+    this.cxMaxDurationReached = s.counter(p + 'downstream_cx_max_duration_reached');
     this.noRoute = s.counter(p + 'no_route');
     this.noCluster = s.counter(p + 'no_cluster');
     this.directResponse = s.counter(p + 'rq_direct_response');
@@ -222,6 +227,11 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
    */
   upgradeEnabled(upgradeType: string, route: MatchedRoute | null): boolean {
     return route?.upgradeOverrides?.get(upgradeType) ?? this.upgrades.get(upgradeType) ?? false;
+  }
+
+  /** max_requests_per_connection or max_connection_duration: state per downstream connection. */
+  get limitsConnections(): boolean {
+    return this.config.maxRequestsPerConnection > 0 || this.config.maxConnectionDurationMs > 0;
   }
 
   /** Whether any upgrade may be enabled, here or on a route (the JS codecs serve them). */
@@ -530,7 +540,13 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
   /** Streams not yet destroyed: more than one at a time on HTTP/2. */
   private streamCount = 0;
   /** Made when a drain first needs it. */
-  private drainTimer: DrainTimer | null = null;
+  private drainTimer: ConnectionDeadline | null = null;
+  /** max_connection_duration; null when none is set. */
+  private durationTimer: ConnectionDeadline | null = null;
+  /** Monotonic ms by which this connection closes, busy or not; Infinity until it drains. */
+  private drainDeadlineMs = Infinity;
+  /** Requests begun on this connection (max_requests_per_connection). */
+  private requests = 0;
   /** When the connection last became idle (accepted, or its last exchange ended); -1 while a request is under way. */
   private idleSinceMs: number;
 
@@ -541,6 +557,11 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
     this.info = downstreamInfoOf.get(peer) ?? null;
     hcm.services.timers.arm(this, hcm.config.idleTimeoutMs);
     this.idleSinceMs = hcm.services.now();
+    const lifetime = hcm.config.maxConnectionDurationMs;
+    if (lifetime > 0) {
+      this.durationTimer = new ConnectionDeadline(this, onMaxConnectionDuration);
+      hcm.services.timers.arm(this.durationTimer, lifetime);
+    }
   }
 
   onRequestBegin(): void {
@@ -551,13 +572,21 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
     if (hcm.headTimeout !== null) hcm.services.timers.arm(this, hcm.headTimeout.ms);
     else hcm.services.timers.disarm(this);
     // Draining: a request on its way is no longer idle: it has until drain_timeout.
-    if (hcm.draining) this.scheduleDrainClose();
+    if (this.drainDeadlineMs !== Infinity) this.scheduleDrainClose();
   }
 
   newStream(encoder: ResponseEncoder): RequestDecoder {
+    const hcm = this.hcm;
     this.idleSinceMs = -1;
-    this.hcm.services.timers.disarm(this);
-    const stream = new ActiveStream(this.hcm, encoder, this);
+    hcm.services.timers.disarm(this);
+    // Envoy's max_requests_per_connection: the request that reaches it is the connection's last
+    // (HTTP/1: its response carries `connection: close`; HTTP/2: GOAWAY).
+    const maxRequests = hcm.config.maxRequestsPerConnection;
+    if (maxRequests > 0 && ++this.requests === maxRequests) {
+      hcm.stats.cxMaxRequestsReached.inc();
+      this.codec?.shutdownNotice();
+    }
+    const stream = new ActiveStream(hcm, encoder, this);
     this.stream = stream;
     this.streamCount++;
     return stream;
@@ -571,26 +600,45 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
     this.timing = 'idle';
     hcm.services.timers.arm(this, hcm.config.idleTimeoutMs);
     this.idleSinceMs = hcm.services.now();
-    if (hcm.draining) this.scheduleDrainClose();
+    if (this.drainDeadlineMs !== Infinity) this.scheduleDrainClose();
   }
 
   /** The HCM drains: responses now carry `Connection: close`; the connection closes once idle. */
   startDrain(): void {
+    this.drainUntil(this.hcm.drainDeadlineMs);
+  }
+
+  /**
+   * max_connection_duration ran out (Envoy's onConnectionDurationTimeout): the connection drains as
+   * in the HCM's drain, with drain_timeout from now.
+   */
+  onMaxDuration(): void {
+    const hcm = this.hcm;
+    hcm.stats.cxMaxDurationReached.inc();
+    this.drainUntil(hcm.services.now() + hcm.config.drainTimeoutMs);
+  }
+
+  private drainUntil(deadlineMs: number): void {
+    this.drainDeadlineMs = Math.min(this.drainDeadlineMs, deadlineMs);
     this.codec?.shutdownNotice();
     this.scheduleDrainClose();
   }
 
   /**
    * An idle connection closes once quiet for DRAIN_QUIET_MS (at once if it already is); any
-   * connection at drain_timeout (one with a response in flight right after that response).
+   * connection at its drain deadline (one with a response in flight right after that response).
    */
   private scheduleDrainClose(): void {
     const hcm = this.hcm;
     const now = hcm.services.now();
-    let closeAt = hcm.drainDeadlineMs;
+    let closeAt = this.drainDeadlineMs;
     if (this.idleSinceMs >= 0) closeAt = Math.min(closeAt, this.idleSinceMs + DRAIN_QUIET_MS);
     if (closeAt <= now) this.codec?.goAway();
-    else hcm.services.timers.arm((this.drainTimer ??= new DrainTimer(this)), closeAt - now);
+    else
+      hcm.services.timers.arm(
+        (this.drainTimer ??= new ConnectionDeadline(this, onDrainTimeout)),
+        closeAt - now,
+      );
   }
 
   onProtocolError(status: number, bodyBytes: number): void {
@@ -626,20 +674,32 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
     const timers = this.hcm.services.timers;
     timers.disarm(this);
     if (this.drainTimer !== null) timers.disarm(this.drainTimer);
+    if (this.durationTimer !== null) timers.disarm(this.durationTimer);
     this.hcm.connectionClosed(this);
   }
 }
 
-/** When a draining connection closes (see `scheduleDrainClose`). */
-class DrainTimer implements TimeoutTarget {
+/** A connection's own deadlines besides idle and head (the drain's close, max_connection_duration). */
+class ConnectionDeadline implements TimeoutTarget {
   timerDeadline = 0;
   timerBucket = -1;
   timerPrev: TimeoutTarget | null = null;
   timerNext: TimeoutTarget | null = null;
-  constructor(private readonly conn: DownstreamConnection) {}
+  constructor(
+    private readonly conn: DownstreamConnection,
+    private readonly expire: (conn: DownstreamConnection) => void,
+  ) {}
   onTimeout(): void {
-    this.conn.onDrainTimeout();
+    this.expire(this.conn);
   }
+}
+
+function onDrainTimeout(conn: DownstreamConnection): void {
+  conn.onDrainTimeout();
+}
+
+function onMaxConnectionDuration(conn: DownstreamConnection): void {
+  conn.onMaxDuration();
 }
 
 /** HttpConnectionManager.proxiedResponsePlan for a chain of `filterCount` filters (the router last). */

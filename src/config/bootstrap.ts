@@ -409,6 +409,8 @@ export interface ClusterConfig {
   perConnectionBufferLimitBytes: number; // 1 MiB
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   maxRequestsPerConnection: number; // 0 = unlimited
+  /** common_http_protocol_options.max_stream_duration: each attempt's limit once attached; 0 = none (absent: 0). */
+  maxStreamDurationMs?: number;
   /**
    * HTTP/2 to the hosts with these options (explicit_http_config or the cluster field); null/absent:
    * HTTP/1.1. With `alpn`, the options of HTTP/2 when ALPN chooses it.

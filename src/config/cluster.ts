@@ -79,7 +79,6 @@ const UNSUPPORTED_CLUSTER_FIELDS = [
 const UNSUPPORTED_COMMON_OPTIONS = [
   'max_headers_count',
   'max_connection_duration',
-  'max_stream_duration',
   'headers_with_underscores_action',
   'max_response_headers_kb',
 ] as const;
@@ -87,6 +86,7 @@ const UNSUPPORTED_COMMON_OPTIONS = [
 interface UpstreamHttpOptions {
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
+  maxStreamDurationMs: number;
   /** HTTP/2 to the hosts, with these options; null: HTTP/1.1. */
   http2: Http2ProtocolOptions | null;
   /** auto_config: ALPN chooses (`http2` holds the HTTP/2 options then). */
@@ -135,6 +135,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     perConnectionBufferLimitBytes: r.wrappedUint('per_connection_buffer_limit_bytes', 1024 * 1024),
     idleTimeoutMs: http.idleTimeoutMs,
     maxRequestsPerConnection: http.maxRequestsPerConnection,
+    maxStreamDurationMs: http.maxStreamDurationMs,
     http2: http.http2,
     alpn: http.alpn,
     downstreamProtocol: http.downstreamProtocol,
@@ -354,6 +355,7 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
   const options: UpstreamHttpOptions = {
     idleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: 0,
+    maxStreamDurationMs: 0,
     http2: null,
     alpn: false,
     downstreamProtocol: false,
@@ -442,4 +444,5 @@ function readCommonOptions(common: ObjectReader | null, into: UpstreamHttpOption
     'max_requests_per_connection',
     into.maxRequestsPerConnection,
   );
+  into.maxStreamDurationMs = common.durationMs('max_stream_duration', into.maxStreamDurationMs);
 }

@@ -36,6 +36,8 @@ export class ClusterStats implements PoolStats {
   readonly rqActive: Gauge;
   readonly rqTimeout: Counter;
   readonly rqPerTryTimeout: Counter;
+  /** Attempts the cluster's max_stream_duration ended. */
+  readonly rqMaxDurationReached: Counter;
   readonly rqRetry: Counter;
   readonly rqRetrySuccess: Counter;
   readonly rqRxReset: Counter;
@@ -70,6 +72,7 @@ export class ClusterStats implements PoolStats {
     this.rqActive = stats.gauge(p + 'upstream_rq_active');
     this.rqTimeout = stats.counter(p + 'upstream_rq_timeout');
     this.rqPerTryTimeout = stats.counter(p + 'upstream_rq_per_try_timeout');
+    this.rqMaxDurationReached = stats.counter(p + 'upstream_rq_max_duration_reached');
     this.rqRetry = stats.counter(p + 'upstream_rq_retry');
     this.rqRetrySuccess = stats.counter(p + 'upstream_rq_retry_success');
     this.rqRxReset = stats.counter(p + 'upstream_rq_rx_reset');

@@ -61,6 +61,7 @@ export const CLUSTER_COUNTERS = [
   'upstream_rq_completed',
   'upstream_rq_timeout',
   'upstream_rq_per_try_timeout',
+  'upstream_rq_max_duration_reached',
   'upstream_rq_retry',
   'upstream_rq_retry_success',
   'upstream_rq_rx_reset',

@@ -9,7 +9,11 @@
  *   before), DEADLINE_EXCEEDED to a gRPC client, a reset once the response has started, and
  *   `downstream_rq_max_duration_reached`. A route with `max_stream_duration` has no router timeout;
  *   its `grpc_timeout_header_max` makes the grpc-timeout header (capped unless 0, less the offset)
- *   the stream's limit, which goes upstream as the request's grpc-timeout.
+ *   the stream's limit, which goes upstream as the request's grpc-timeout;
+ * - a cluster's `common_http_protocol_options.max_stream_duration` bounds each attempt from its
+ *   attach to a connection (Filter::onStreamMaxDurationReached): 504 "upstream max stream duration
+ *   reached" (408 before the request is complete), a reset once the response started, UMSDR and
+ *   `upstream_rq_max_duration_reached`.
  * The origin answers `/slow` after 400 ms, saying which grpc-timeout and expected timeout it saw;
  * `/stream` sends its head and part of its body at once, the rest after 400 ms.
  */
@@ -63,8 +67,17 @@ before(async () => {
   - match: { prefix: "/limited/" }
     route: { cluster: o, max_stream_duration: { max_stream_duration: 0.1s } }
   - match: { prefix: "/hcm/" }
-    route: { cluster: o }`,
-      clusters: staticCluster('o', [origin.port]),
+    route: { cluster: o }
+  - match: { prefix: "/upstream-limited/" }
+    route: { cluster: limited, max_stream_duration: { max_stream_duration: 0s } }`,
+      clusters:
+        staticCluster('o', [origin.port]) +
+        '\n' +
+        staticCluster(
+          'limited',
+          [origin.port],
+          'common_http_protocol_options: { max_stream_duration: 0.1s }',
+        ),
     }),
     { concurrency: 1 },
   );
@@ -153,4 +166,17 @@ test('past the limit before the request is complete: 408; after the response sta
   assert.match(started, /^HTTP\/1\.1 200 /);
   assert.match(started, /partial/);
   assert.doesNotMatch(started, /rest|0\r\n\r\n$/, 'the response never completes');
+});
+
+test("a cluster's max_stream_duration: 504 past it (not retried), a reset once the response started", async () => {
+  const reached = (): Promise<number> => stat(legate, 'cluster.limited.upstream_rq_max_duration_reached');
+  const before = await reached();
+  const late = await request(port, { path: '/upstream-limited/slow' });
+  assert.equal(late.status, 504);
+  assert.equal(late.body.toString(), 'upstream max stream duration reached');
+  assert.equal((await request(port, { path: '/upstream-limited/fast' })).status, 200);
+  const started = await rawExchange(port, 'GET /upstream-limited/stream HTTP/1.1\r\nhost: x\r\n\r\n');
+  assert.match(started, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(started, /rest/, 'the response never completes');
+  assert.equal(await reached(), before + 2);
 });

@@ -30,7 +30,7 @@ import type { PoolFailureReason } from '../../../upstream/pool';
 import { NO_LB_CONTEXT } from '../../../upstream/lb/api';
 import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';
-import { UpstreamRequest } from './upstream-request';
+import { MaxStreamDurationTimer, UpstreamRequest } from './upstream-request';
 import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 import { grpcStatusOf, grpcTimeoutMs, isGrpcRequest } from '../../../http/grpc';
@@ -449,6 +449,33 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.timeoutResponse();
   }
 
+  /** The cluster's max_stream_duration, armed when the pool attaches attempt `up` to a connection. */
+  armMaxStreamDuration(up: UpstreamRequest): void {
+    const limit = this.cluster!.config.maxStreamDurationMs ?? 0;
+    if (limit > 0)
+      this.shared.services.timers.arm((up.durationTimer ??= new MaxStreamDurationTimer(up)), limit);
+  }
+
+  /**
+   * Attempt `up` ran past the cluster's max_stream_duration (Envoy's Filter::onStreamMaxDurationReached):
+   * reset, not retried, UMSDR; 504 "upstream max stream duration reached" once the downstream request
+   * is complete (408 before), a reset once the response has started.
+   */
+  onUpstreamMaxStreamDuration(up: UpstreamRequest): void {
+    if (up !== this.upstream) return;
+    this.stats!.rqMaxDurationReached.inc();
+    up.reset();
+    this.callbacks.setResponseFlag('UMSDR');
+    this.finish();
+    if (this.responseStarted) this.callbacks.resetStream();
+    else
+      this.callbacks.sendLocalReply(
+        this.downstreamEnded ? 504 : 408,
+        'upstream max stream duration reached',
+        'upstream_max_stream_duration_reached',
+      );
+  }
+
   /** The route's global timeout (covers every retry). */
   onTimeout(): void {
     if (this.finished) return;
@@ -521,6 +548,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       this.callbacks.readDisableDownstream(false);
     }
     this.shared.services.timers.disarm(up);
+    if (up.durationTimer !== null) this.shared.services.timers.disarm(up.durationTimer);
     this.stats!.rqActive.dec();
     this.stats!.rqCompleted.inc();
     if (!this.finished) up.reset();

@@ -41,6 +41,8 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   timerBucket = -1;
   timerPrev: TimeoutTarget | null = null;
   timerNext: TimeoutTarget | null = null;
+  /** The cluster's max_stream_duration, from the attach on (the per-try timeout is this object's own). */
+  durationTimer: MaxStreamDurationTimer | null = null;
 
   constructor(
     private readonly router: RouterFilter,
@@ -63,6 +65,7 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
     this.host = host;
     this.reused = reused;
     this.attachedAtMs = this.router.rttStart(host);
+    this.router.armMaxStreamDuration(this);
     const body = this.router.bufferedBody;
     const endStream = this.router.downstreamEnded && body.length === 0;
     if (!endStream && body.length === 0 && !this.router.retainsBody) {
@@ -152,6 +155,11 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
     this.router.onPerTryTimeout(this);
   }
 
+  onMaxStreamDuration(): void {
+    if (this.done) return;
+    this.router.onUpstreamMaxStreamDuration(this);
+  }
+
   /** Abandon this attempt: cancel the pool wait or reset the upstream stream. */
   reset(): void {
     if (this.cancel !== null) {
@@ -167,5 +175,17 @@ export class UpstreamRequest implements ResponseDecoder, PoolCallbacks, TimeoutT
   readDisable(disable: boolean): void {
     // Once the response is complete the connection may already serve another request.
     if (!this.done) this.encoder?.readDisable(disable);
+  }
+}
+
+/** An attempt's max_stream_duration deadline (Envoy's UpstreamRequest max_stream_duration_timer_). */
+export class MaxStreamDurationTimer implements TimeoutTarget {
+  timerDeadline = 0;
+  timerBucket = -1;
+  timerPrev: TimeoutTarget | null = null;
+  timerNext: TimeoutTarget | null = null;
+  constructor(private readonly up: UpstreamRequest) {}
+  onTimeout(): void {
+    this.up.onMaxStreamDuration();
   }
 }

@@ -97,6 +97,7 @@ function serveFloor(port: number, originPort: number): void {
     0,
     limits.replies,
     false,
+    false,
   );
   process.stdout.write('ready\n');
 }

@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import type {
+  HandOffReason,
   ProxiedResponsePlan,
   RequestDecoder,
   RequestEncoder,
@@ -233,16 +234,20 @@ export class EngineServerConnection implements ServerConnection {
   }
 
   /**
-   * Continues the connection on a Node socket with another codec (codec_type AUTO, when the engine
-   * found the HTTP/2 preface): the owner swaps codecs, the connection stays the same one.
+   * Continues the connection on a Node socket with another codec (`reason`: the engine found the
+   * HTTP/2 preface, or a request asking for an upgrade): the owner swaps codecs, the connection
+   * stays the same one.
    */
-  private continueOnSocket: ((socket: net.Socket) => void) | null = null;
+  private continueOnSocket: ((socket: net.Socket, reason: HandOffReason) => void) | null = null;
 
   /**
    * The connection manager takes the connection: from now on it hears of its requests, and
    * `continueOnSocket` serves it if the engine hands it back.
    */
-  attach(callbacks: ServerConnectionCallbacks, continueOnSocket: (socket: net.Socket) => void): this {
+  attach(
+    callbacks: ServerConnectionCallbacks,
+    continueOnSocket: (socket: net.Socket, reason: HandOffReason) => void,
+  ): this {
     this.callbacks = callbacks;
     this.continueOnSocket = continueOnSocket;
     return this;
@@ -347,18 +352,19 @@ export class EngineServerConnection implements ServerConnection {
   }
 
   /**
-   * The engine gave the connection up before any request (it opened with the HTTP/2 preface): its fd
-   * is ours now, and `read` the bytes the engine had read from it. The listener still counts the
-   * connection until this socket closes.
+   * The engine gave the connection up (`reason`: it opened with the HTTP/2 preface, or its next
+   * request asks for an upgrade, which the engine does not tunnel): its fd is ours now, and `read`
+   * the bytes the engine had read from it that no one has answered (for an upgrade, its request as
+   * parsed, then what followed). The listener still counts the connection until this socket closes.
    */
-  onHandedOff(fd: number, read: Buffer): void {
+  onHandedOff(fd: number, read: Buffer, reason: HandOffReason): void {
     this.closed = true;
     const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
     socket.once('close', () => this.onClosedHook?.());
     // The codec reads what is buffered first (the HTTP/2 session takes it, then reads the handle).
     socket.pause();
     socket.unshift(read);
-    this.continueOnSocket!(socket);
+    this.continueOnSocket!(socket, reason);
   }
 
   // ---- called by EngineServerStream

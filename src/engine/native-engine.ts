@@ -46,13 +46,14 @@ export const enum EngineEvent {
   REQUEST_RESET = 18,
   L4_BATCH = 19,
   HANDED_OFF = 20,
+  UPGRADE_HANDED_OFF = 21,
 }
 
 /** engine.h lg_server_header. */
 const SERVER_MODES = { OVERWRITE: 0, APPEND_IF_ABSENT: 1, PASS_THROUGH: 2 } as const;
 
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 7;
+const ENGINE_INTERFACE = 8;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -149,7 +150,9 @@ export class NativeEngine {
   /**
    * Serves connections accepted on `fd` (a listening socket; the engine closes it when stopped).
    * `detectHttp2` (codec_type AUTO): a connection that opens with the HTTP/2 preface is handed back
-   * (`EngineServerConnection.onHandedOff`), as a Node socket, to be served by the HTTP/2 codec.
+   * (`EngineServerConnection.onHandedOff`), as a Node socket, to be served by the HTTP/2 codec;
+   * `handOffUpgrades`: likewise a connection whose request asks for an upgrade (Upgrade, CONNECT),
+   * to be served by Legate's JS codec, which tunnels.
    */
   listen(
     fd: number,
@@ -162,6 +165,7 @@ export class NativeEngine {
       replies: string[];
     },
     detectHttp2: boolean,
+    handOffUpgrades: boolean,
     handler: EngineListenerHandler,
   ): number {
     const id = this.bindings.engineListen(
@@ -173,6 +177,7 @@ export class NativeEngine {
       limits.maxBodyBytes,
       limits.replies,
       detectHttp2,
+      handOffUpgrades,
     );
     this.listeners[id] = handler;
     return id;
@@ -263,11 +268,13 @@ export class NativeEngine {
         client?.onClosed(a);
         return;
       }
-      case EngineEvent.HANDED_OFF: {
+      case EngineEvent.HANDED_OFF:
+      case EngineEvent.UPGRADE_HANDED_OFF: {
         const server = this.servers[conn];
         this.servers[conn] = undefined;
         // The bytes read so far are copied: the exchange is reused by the next event.
-        server?.onHandedOff(a, Buffer.from(this.exchange.body(b)));
+        const read = Buffer.from(this.exchange.body(b));
+        server?.onHandedOff(a, read, type === EngineEvent.HANDED_OFF ? 'http2-preface' : 'upgrade');
         return;
       }
       case EngineEvent.L4_BATCH:

@@ -193,6 +193,12 @@ export interface ServerConnectionCallbacks {
   onConnectionClose(): void;
 }
 
+/**
+ * Why a native codec hands its connection to another (EngineServerConnection.onHandedOff): it opened
+ * with the HTTP/2 preface, or its request asks for an upgrade, which the engine does not tunnel.
+ */
+export type HandOffReason = 'http2-preface' | 'upgrade';
+
 /** A downstream HTTP/1.1 server connection. */
 export interface ServerConnection {
   /**

@@ -260,8 +260,9 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
    * The native engine serves a listener whose one plaintext chain is an HTTP connection manager
    * alone on Legate's codec, not restricted to HTTP/2 (`codec_type: HTTP2` runs on node:http2); TLS, a choice among chains, listener filters and network filters
    * before the HCM need a Node socket per connection, and so does the listener access log
-   * (connections that never sent a request), so those listeners stay on Node's sockets. So do
-   * listeners whose HCM may enable upgrades: the engine's codec does not tunnel.
+   * (connections that never sent a request), so those listeners stay on Node's sockets. When the HCM
+   * may enable upgrades, the engine hands each connection whose request asks for one to Legate's JS
+   * codec, which tunnels (`continueOnSocket`).
    */
   private engineServes(engine: NativeEngine | null): engine is NativeEngine {
     const chain = this.onlyChain;
@@ -272,8 +273,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
       chain.filters.length === 1 &&
       this.config.http1Codec === 'legate' &&
       this.accessLoggers.length === 0 &&
-      (chain.terminal as Partial<HttpConnectionManager>).servesHttp1Only === true &&
-      (chain.terminal as HttpConnectionManager).mayUpgrade === false
+      (chain.terminal as Partial<HttpConnectionManager>).servesHttp1Only === true
     );
   }
 
@@ -324,7 +324,9 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     if (
       oldHcm !== null &&
       newHcm !== null &&
-      sameConfig(engineCodecLimits(oldHcm.codecSettings), engineCodecLimits(newHcm.codecSettings))
+      sameConfig(engineCodecLimits(oldHcm.codecSettings), engineCodecLimits(newHcm.codecSettings)) &&
+      oldHcm.detectsHttp2 === newHcm.detectsHttp2 &&
+      oldHcm.mayUpgrade === newHcm.mayUpgrade
     ) {
       this.engine!.retarget(old.engineListener, this);
       this.engineListener = old.engineListener;
@@ -374,6 +376,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         plan.handoff ? -1 : plan.fd!,
         engineCodecLimits(hcm.codecSettings),
         hcm.detectsHttp2,
+        hcm.mayUpgrade,
         this,
       );
       this.boundPort = plan.port;
@@ -473,7 +476,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     }
     const hcm = this.onlyChain!.terminal as HttpConnectionManager;
     hcm.acceptConnection(conn, (downstream) =>
-      conn.attach(downstream, (socket) => hcm.continueAsHttp2(downstream, socket)),
+      conn.attach(downstream, (socket, reason) => hcm.continueOnSocket(downstream, socket, reason)),
     );
   }
 

@@ -47,6 +47,7 @@ export interface NativeBindings {
     maxBodyBytes: number,
     replies: string[],
     detectHttp2: boolean,
+    handOffUpgrades: boolean,
   ): number;
   serverWriteProxiedHead?(
     id: number,

@@ -2,8 +2,9 @@
  * HTTP upgrades through the HCM (`upgrade_configs`), end to end with real clients: the `ws`
  * WebSocket client and server, and raw sockets for the byte-level cases (half-close each way,
  * resets, broken upstreams, bad requests). Each test runs on whatever engine this pass uses: with
- * the native engine on, a listener whose HCM enables upgrades is served in JS, and upgrade
- * requests go upstream on JS connections (the tunnel pool).
+ * the native engine on, the engine hands each connection whose request asks for an upgrade to
+ * Legate's JS codec (test/engine/upgrade-handoff.test.ts), and upgrade requests go upstream on JS
+ * connections (the tunnel pool).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -394,12 +394,13 @@ static napi_value EngineDestroy(napi_env env, napi_callback_info info) {
 
 /*
  * engineListen(fd, maxHeadBytes, maxHeaders, underscores, acceptHttp10, maxBodyBytes, replies,
- * detectHttp2): listener id. `replies` are the codec's local replies by LG_REPLY_* slot (serialised
- * by JS); `detectHttp2`: codec_type AUTO (connections opening with the HTTP/2 preface go to JS).
+ * detectHttp2, handOffUpgrades): listener id. `replies` are the codec's local replies by LG_REPLY_*
+ * slot (serialised by JS); `detectHttp2`: codec_type AUTO (connections opening with the HTTP/2
+ * preface go to JS); `handOffUpgrades`: connections whose request asks for an upgrade go to JS.
  */
 static napi_value EngineListen(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  if (!get_args(env, info, 8, argv)) return NULL;
+  napi_value argv[9];
+  if (!get_args(env, info, 9, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   lg_listener *l = calloc(1, sizeof *l);
@@ -414,6 +415,7 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[5], &max_body);
   l->limits.max_body_bytes = (uint64_t)max_body;
   l->detect_http2 = bool_arg(env, argv[7]);
+  l->hand_off_upgrades = bool_arg(env, argv[8]);
   for (uint32_t k = 0; k < LG_REPLY_SLOTS; k++) {
     napi_value s;
     if (napi_get_element(env, argv[6], k, &s) != napi_ok) break;

@@ -144,6 +144,18 @@ static void reject(lg_conn *c, uint16_t status) {
   lg_downstream_end(c);
 }
 
+/* The connection's fd goes to JS with the bytes kept in `pending` (in the exchange): `event` says why. */
+static void hand_off(lg_conn *c, lg_event event) {
+  size_t n = lg_exchange_put_data(c->engine, c->pending, c->pending_len);
+  if (n != c->pending_len) {
+    lg_conn_close(c, LG_RESET_LOCAL);
+    return;
+  }
+  int fd = c->fd;
+  lg_conn_hand_off(c);
+  lg_emit(c->engine, event, c->id, fd, (double)n);
+}
+
 static void parse(lg_conn *c, uint8_t *data, size_t len) {
   for (;;) {
     size_t consumed = 0;
@@ -152,6 +164,12 @@ static void parse(lg_conn *c, uint8_t *data, size_t len) {
     if (c->ending || c->closed) return;
     data += consumed;
     len -= consumed;
+    if ((r == LG_H1_PAUSED || r == LG_H1_PAUSED_UPGRADE) && c->upgrade_handoff) {
+      /* The upgrade request is whole: it and whatever followed it go to JS. */
+      if (lg_conn_keep_pending(c, data, len) != 0) lg_conn_close(c, LG_RESET_LOCAL);
+      else hand_off(c, LG_EV_UPGRADE_HANDED_OFF);
+      return;
+    }
     if (r == LG_H1_PAUSED_UPGRADE && !c->stream_active && c->last_status != 101) {
       /* The upgrade was refused with an ordinary response: what follows is HTTP again. */
       lg_h1_resume_after_upgrade(&c->parser);
@@ -203,14 +221,7 @@ static bool detect_protocol(lg_conn *c, uint8_t *data, size_t len) {
     return true;
   }
   if (c->pending_len < HTTP2_PREFACE_LEN) return true;
-  size_t n = lg_exchange_put_data(c->engine, c->pending, c->pending_len);
-  if (n != c->pending_len) {
-    lg_conn_close(c, LG_RESET_LOCAL);
-    return true;
-  }
-  int fd = c->fd;
-  lg_conn_hand_off(c);
-  lg_emit(c->engine, LG_EV_HANDED_OFF, c->id, fd, (double)n);
+  hand_off(c, LG_EV_HANDED_OFF);
   return true;
 }
 
@@ -252,10 +263,47 @@ static int on_message_begin(void *owner) {
   return 0;
 }
 
+/*
+ * A request asking for an upgrade on a listener that hands them off: its head, as parsed (field
+ * names in lower case, values trimmed; what Legate's JS codec makes of the original), goes into
+ * `pending`, followed by its body and whatever comes after it, for JS to read again.
+ */
+static bool keep_upgrade_request(lg_conn *c, const lg_h1_head *h) {
+  const uint8_t *b = h->base;
+  size_t size = h->method.len + 1 + h->url.len + sizeof " HTTP/1.1\r\n" - 1 + 2;
+  for (uint32_t i = 0; i < h->header_count; i++)
+    size += h->headers[i].name.len + 2 + h->headers[i].value.len + 2;
+  uint8_t *p = realloc(c->pending, c->pending_len + size);
+  if (p == NULL) return false;
+  c->pending = p;
+  uint8_t *out = p + c->pending_len;
+#define PUT(bytes, n) (memcpy(out, (bytes), (n)), out += (n))
+  PUT(b + h->method.off, h->method.len);
+  *out++ = ' ';
+  PUT(b + h->url.off, h->url.len);
+  PUT(" HTTP/1.", 8);
+  *out++ = h->version_minor == 0 ? '0' : '1';
+  PUT("\r\n", 2);
+  for (uint32_t i = 0; i < h->header_count; i++) {
+    PUT(b + h->headers[i].name.off, h->headers[i].name.len);
+    PUT(": ", 2);
+    PUT(b + h->headers[i].value.off, h->headers[i].value.len);
+    PUT("\r\n", 2);
+  }
+  PUT("\r\n", 2);
+#undef PUT
+  c->pending_len = (size_t)(out - p);
+  return true;
+}
+
 static int on_head(void *owner, const lg_h1_head *head) {
   lg_conn *c = owner;
   lg_engine *e = c->engine;
   c->head_in_progress = false;
+  if (head->upgrade && c->listener->hand_off_upgrades) {
+    c->upgrade_handoff = true;
+    return keep_upgrade_request(c, head) ? LG_H1_CONTINUE : LG_H1_ABORT;
+  }
   bool end_stream = !head->chunked && head->content_length <= 0;
   c->stream_active = true;
   c->request_complete = end_stream;
@@ -280,6 +328,7 @@ static void end_piped_request(lg_conn *sink) {
 
 static int on_body(void *owner, const uint8_t *at, size_t len) {
   lg_conn *c = owner;
+  if (c->upgrade_handoff) return lg_conn_keep_pending(c, at, len) == 0 ? 0 : LG_H1_ABORT;
   c->body_bytes += len;
   bool end = c->content_length >= 0 && c->body_bytes == (uint64_t)c->content_length;
   if (!c->stream_active) return c->ending || c->closed ? LG_H1_ABORT : 0;
@@ -327,8 +376,9 @@ static int on_message_complete(void *owner) {
   }
   /* The request body is over: the upstream gets nothing more from here. */
   if (c->pipe.sink != NULL) lg_conn_unpipe_source(c);
-  /* Wait for the response (or stop for good when going away) before parsing the next request. */
-  return c->stream_active || c->going_away ? LG_H1_PAUSE : 0;
+  /* Wait for the response (or stop for good when going away) before parsing the next request; an
+   * upgrade request to hand off stops here too. */
+  return c->stream_active || c->going_away || c->upgrade_handoff ? LG_H1_PAUSE : 0;
 }
 
 /* ---- the response side, called by the bridge (JS) or by a response pipe that ended */

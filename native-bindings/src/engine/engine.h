@@ -35,7 +35,7 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 7
+#define LG_ENGINE_INTERFACE 8
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
@@ -88,6 +88,8 @@ typedef enum {
   LG_EV_REQUEST_RESET = 18,       /* a = reset reason: the request failed after its head (413, bad chunk) */
   LG_EV_L4_BATCH = 19,            /* tcp_proxy records (l4.h): conn = buffer, a = count, b = generation */
   LG_EV_HANDED_OFF = 20, /* the conn opened with the HTTP/2 preface: a = its fd, now JS's; b = bytes read (exchange) */
+  LG_EV_UPGRADE_HANDED_OFF = 21, /* a request asks for an upgrade (hand_off_upgrades): a, b as HANDED_OFF,
+                                    the request's bytes (its head as parsed) first */
 } lg_event;
 
 /* codec.ts StreamResetReason, as numbers. */
@@ -119,6 +121,9 @@ typedef struct lg_listener {
   /* codec_type AUTO: a connection whose first bytes are the HTTP/2 connection preface is handed to
    * JS (LG_EV_HANDED_OFF), whose HTTP/2 codec serves it; the engine speaks HTTP/1 only. */
   bool detect_http2;
+  /* The HCM may enable upgrades: a connection whose request asks for one (Upgrade, CONNECT) is
+   * handed to JS (LG_EV_UPGRADE_HANDED_OFF), whose codec tunnels; the engine does not. */
+  bool hand_off_upgrades;
   /* The address every accepted socket has locally, when the listener is bound to one (not a
    * wildcard): no getsockname per connection then. */
   bool local_fixed;
@@ -198,6 +203,7 @@ struct lg_conn {
   bool going_away;         /* downstream: goAway(): end once no exchange is in flight */
   bool head_in_progress;   /* downstream: a request's first byte came, its head is incomplete */
   bool begin_reported;     /* downstream: JS was told (REQUEST_BEGIN) */
+  bool upgrade_handoff;    /* downstream: the request asks for an upgrade; kept in `pending` for JS */
   bool trailers_seen;      /* the body ended with trailers */
   bool body_chunked;       /* upstream: the response body is chunked */
   bool pipe_dropped;       /* the sink of this conn's body went away: drop the rest */

@@ -8,6 +8,7 @@
 import type * as net from 'node:net';
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type {
+  HandOffReason,
   ProxiedResponsePlan,
   RequestDecoder,
   ResponseEncoder,
@@ -253,13 +254,19 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   }
 
   /**
-   * AUTO on the native engine: connection `conn` opened with the HTTP/2 preface and continues on
-   * `socket` (the engine's fd, with the bytes it read put back) with the HTTP/2 codec. It stays the
-   * same connection: counted once, its idle timer running on.
+   * The native engine handed connection `conn` back on `socket` (its fd, with the bytes it read and
+   * no one answered put back): it opened with the HTTP/2 preface (AUTO), and continues with the
+   * HTTP/2 codec, or its request asks for an upgrade, and continues with Legate's HTTP/1 codec, which
+   * tunnels. It stays the same connection: counted once, its timers running on.
    */
-  continueAsHttp2(conn: DownstreamConnection, socket: net.Socket): void {
-    conn.codec = createHttp2ServerConnection(socket, conn, this.http2Options, this.stats.http2);
-    if (this.draining) conn.codec.shutdownNotice();
+  continueOnSocket(conn: DownstreamConnection, socket: net.Socket, reason: HandOffReason): void {
+    if (reason === 'http2-preface') {
+      conn.codec = createHttp2ServerConnection(socket, conn, this.http2Options, this.stats.http2);
+    } else {
+      conn.codec = createServerConnection(socket, conn, this.codecOptions);
+      socket.resume();
+    }
+    if (this.draining || conn.isDraining) conn.codec.shutdownNotice();
   }
 
   onNewConnection(socket: net.Socket, peeked: Buffer | null): FilterStatus {
@@ -601,6 +608,11 @@ export class DownstreamConnection implements ServerConnectionCallbacks, TimeoutT
     hcm.services.timers.arm(this, hcm.config.idleTimeoutMs);
     this.idleSinceMs = hcm.services.now();
     if (this.drainDeadlineMs !== Infinity) this.scheduleDrainClose();
+  }
+
+  /** Draining (the HCM's drain, or max_connection_duration): a new codec must hear of it too. */
+  get isDraining(): boolean {
+    return this.drainDeadlineMs !== Infinity;
   }
 
   /** The HCM drains: responses now carry `Connection: close`; the connection closes once idle. */

@@ -72,6 +72,13 @@ lg_pump_result lg_splice_pump(lg_splice_dir *p, int src, int dst, uint64_t *deli
   }
 }
 
+void lg_splice_note_pauses(lg_splice_pauses *f, const lg_splice_dir *p) {
+  bool paused = p->in_pipe > 0;
+  if (paused == f->paused) return;
+  f->paused = paused;
+  __atomic_add_fetch(&f->times[paused ? 0 : 1], 1, __ATOMIC_RELAXED);
+}
+
 bool lg_socket_has_error(int fd) {
   int err = 0;
   socklen_t len = sizeof err;

@@ -36,6 +36,18 @@ void lg_splice_dir_close(lg_splice_dir *p);
  * another thread may read it). EOF on src, once the pipe drained, becomes shutdown(dst, SHUT_WR).
  */
 lg_pump_result lg_splice_pump(lg_splice_dir *p, int src, int dst, uint64_t *delivered);
+/*
+ * Envoy's downstream_flow_control_paused/resumed_reading_total for a direction: lg_splice_pump reads
+ * its source only once the pipe is empty, so bytes left in the pipe (its destination holds back) mean
+ * the source is not being read. lg_splice_note_pauses counts each change after a pump; `times` may
+ * be read by another thread (__atomic).
+ */
+typedef struct lg_splice_pauses {
+  bool paused;
+  uint32_t times[2]; /* [0] reading paused, [1] reading resumed */
+} lg_splice_pauses;
+void lg_splice_note_pauses(lg_splice_pauses *f, const lg_splice_dir *p);
+
 /* Whether `fd` has a pending socket error (EPOLLERR on a direction that is idle). */
 bool lg_socket_has_error(int fd);
 

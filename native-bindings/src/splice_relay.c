@@ -63,6 +63,7 @@ typedef struct relay {
   int fd[2];       /* dups: 0 = A (downstream), 1 = B (upstream) */
   lg_splice_dir dir[2]; /* dir[0]: A -> B, dir[1]: B -> A */
   uint64_t bytes[2]; /* delivered per direction; written under lock, read with __atomic */
+  lg_splice_pauses a_reading; /* A's (the downstream's) reading paused / resumed, read with __atomic */
   double id;
   struct relay_env *env;
   struct relay *prev, *next; /* the env's live list (JS thread only) */
@@ -148,6 +149,7 @@ static void post_end(relay *r, int reason) {
 /* Runs with r->lock held and r RUNNING. */
 static void on_events(relay *r, uint32_t events) {
   int end = pump(r, 0);
+  lg_splice_note_pauses(&r->a_reading, &r->dir[0]);
   if (end == END_CLEAN) end = pump(r, 1);
   if (end == END_CLEAN && (events & EPOLLERR)) end = socket_error_end(r);
   if (end == END_CLEAN && !(r->dir[0].done && r->dir[1].done)) return;
@@ -394,7 +396,10 @@ static napi_value SpliceRelayStop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* spliceRelayBytes(handle, out: Float64Array): void — out[0] = A->B, out[1] = B->A, delivered so far. */
+/*
+ * spliceRelayBytes(handle, out: Float64Array(4)): void — out[0] = A->B, out[1] = B->A bytes delivered
+ * so far, out[2] / out[3] = times A stopped / started being read (lg_splice_note_pauses).
+ */
 static napi_value SpliceRelayBytes(napi_env env, napi_callback_info info) {
   size_t argc = 2, length = 0;
   napi_value argv[2];
@@ -406,12 +411,15 @@ static napi_value SpliceRelayBytes(napi_env env, napi_callback_info info) {
   if (argc < 2 || (r = read_relay(env, argv[0])) == NULL) return NULL;
   napi_is_typedarray(env, argv[1], &is_typed);
   if (!is_typed || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || length < 2) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "out must be a Float64Array of length 2");
+      type != napi_float64_array || length < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "out must be a Float64Array of length 4");
     return NULL;
   }
-  ((double *)data)[0] = (double)__atomic_load_n(&r->bytes[0], __ATOMIC_RELAXED);
-  ((double *)data)[1] = (double)__atomic_load_n(&r->bytes[1], __ATOMIC_RELAXED);
+  double *out = data;
+  out[0] = (double)__atomic_load_n(&r->bytes[0], __ATOMIC_RELAXED);
+  out[1] = (double)__atomic_load_n(&r->bytes[1], __ATOMIC_RELAXED);
+  out[2] = (double)__atomic_load_n(&r->a_reading.times[0], __ATOMIC_RELAXED);
+  out[3] = (double)__atomic_load_n(&r->a_reading.times[1], __ATOMIC_RELAXED);
   return NULL;
 }
 

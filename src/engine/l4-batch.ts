@@ -17,6 +17,8 @@ export const enum L4RecordKind {
   Bytes = 4,
   /** The session ended (`endReason`, `upstream`), with its last bytes. */
   End = 5,
+  /** The downstream stopped / started being read since the last report (`pausedReading`, `resumedReading`). */
+  Flow = 6,
 }
 
 /** l4.h lg_l4_end_reason. */
@@ -101,6 +103,14 @@ export class L4Record {
     return this.view[this.base + F_A]!;
   }
   get bytesDown(): number {
+    return this.view[this.base + F_B]!;
+  }
+  /** Flow: times the downstream stopped being read (its bytes waiting for the upstream). */
+  get pausedReading(): number {
+    return this.view[this.base + F_A]!;
+  }
+  /** Flow: times it was read again. */
+  get resumedReading(): number {
     return this.view[this.base + F_B]!;
   }
   get endReason(): L4EndReason {

@@ -27,6 +27,7 @@ export interface NativeBindings {
   spliceRelayInit?(onEnd: (id: number, reason: number) => void): void;
   spliceRelayStart?(id: number, fdA: number, fdB: number, pipeBytes: number): SpliceRelayHandle;
   spliceRelayStop?(handle: SpliceRelayHandle): void;
+  /** out (length 4): bytes A→B, bytes B→A, times A's reading paused, resumed. */
   spliceRelayBytes?(handle: SpliceRelayHandle, out: Float64Array): void;
   spliceRelayCount?(): number;
   /**

@@ -103,8 +103,11 @@ export function stopReading(socket: net.Socket): void {
 }
 
 export class SpliceRelay {
-  /** [A→B, B→A] bytes delivered, as of the last `sample()` (or the end). */
-  readonly bytes = new Float64Array(2);
+  /**
+   * As of the last `sample()` (or the end): [A→B bytes, B→A bytes delivered, times A stopped being
+   * read (its bytes waited for B), times it was read again] (splice_relay.c's spliceRelayBytes).
+   */
+  readonly counters = new Float64Array(4);
   private handle: ReturnType<SpliceApi['spliceRelayStart']> | null;
 
   private constructor(
@@ -136,9 +139,9 @@ export class SpliceRelay {
     return relay;
   }
 
-  /** Refreshes `bytes` from the relay thread's counters. */
+  /** Refreshes `counters` from the relay thread's. */
   sample(): void {
-    if (this.handle !== null) this.api.spliceRelayBytes(this.handle, this.bytes);
+    if (this.handle !== null) this.api.spliceRelayBytes(this.handle, this.counters);
   }
 
   /** Ends the relay (if still running) and closes its fds; idempotent. */

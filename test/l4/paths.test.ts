@@ -146,7 +146,7 @@ for (const path of l4Paths()) {
   });
 
   test(
-    `${path.name} path: an upstream that stops reading holds the client back; every byte arrives once it reads again`,
+    `${path.name} path: an upstream that stops reading holds the client back, counted as paused reading; every byte arrives once it reads again`,
     { timeout: 60_000 },
     async () => {
       // What the kernel's socket buffers may hold between the client and the paused reader (both
@@ -191,6 +191,13 @@ for (const path of l4Paths()) {
         }
         assert.ok(stalledAt > 0, `the client never stalled (${written} bytes written)`);
         assert.ok(stalledAt < maxInFlight, `${stalledAt} bytes were taken while nothing read`);
+        const flow = (what: 'paused' | 'resumed'): Promise<number> =>
+          stat(proxy, `tcp.l4.downstream_flow_control_${what}_reading_total`);
+        await until(
+          () => flow('paused'),
+          (v) => v >= 1,
+          'downstream_flow_control_paused_reading_total',
+        );
         await until(
           async () => (paused === null ? 0 : 1),
           (v) => v === 1,
@@ -206,6 +213,18 @@ for (const path of l4Paths()) {
         );
         assert.equal(received.digest('hex'), sent.digest('hex'));
         client.destroy();
+        // Every pause ended in a resume, once the session published its last counts.
+        await until(
+          () => flow('resumed'),
+          (v) => v >= 1,
+          'downstream_flow_control_resumed_reading_total',
+        );
+        const stillPaused = await until(
+          async () => (await flow('paused')) - (await flow('resumed')),
+          (v) => v === 0,
+          'as many resumes as pauses',
+        );
+        assert.equal(stillPaused, 0);
       } finally {
         await proxy.stop();
         await upstream.close();

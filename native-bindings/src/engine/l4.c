@@ -82,6 +82,8 @@ struct lg_l4_session {
   bool splicing[2];     /* the direction left copy mode (copy_pump) */
   bool hangup[2];       /* epoll reported RDHUP/HUP/ERR on the side */
   uint64_t bytes[2], reported[2];
+  lg_splice_pauses downstream_reading; /* dir[SIDE_DOWN]'s (LG_L4_FLOW) */
+  uint32_t pauses_reported[2];
   uint64_t started_ms, last_active_ms, connect_deadline;
   uint64_t connect_started_ns;
   lg_deadline timer;
@@ -197,6 +199,20 @@ static double *new_record(lg_l4_session *s, lg_l4_record_kind kind, lg_l4_sessio
 }
 
 /* Bytes moved since the last report, into a record's A and B. */
+/* A FLOW record when the downstream was paused or resumed since the last one. */
+static void report_flow(lg_l4_session *s) {
+  const uint32_t *times = s->downstream_reading.times;
+  uint32_t paused = times[0] - s->pauses_reported[0];
+  uint32_t resumed = times[1] - s->pauses_reported[1];
+  if (paused == 0 && resumed == 0) return;
+  double *r = new_record(s, LG_L4_FLOW, NULL);
+  if (r == NULL) return; /* out of memory: reported with the next record */
+  r[LG_L4_F_A] = paused;
+  r[LG_L4_F_B] = resumed;
+  s->pauses_reported[0] = times[0];
+  s->pauses_reported[1] = times[1];
+}
+
 static bool take_bytes(lg_l4_session *s, double *r) {
   uint64_t up = s->bytes[SIDE_DOWN] - s->reported[SIDE_DOWN];
   uint64_t down = s->bytes[SIDE_UP] - s->reported[SIDE_UP];
@@ -277,6 +293,7 @@ static void on_session_timer(lg_l4_session *s, uint64_t now) {
     return;
   }
   if (s->state != S_RELAYING) return;
+  report_flow(s);
   double *r = NULL;
   if (s->bytes[0] != s->reported[0] || s->bytes[1] != s->reported[1]) {
     r = new_record(s, LG_L4_BYTES, NULL);
@@ -387,6 +404,7 @@ static void end_session(lg_l4_session *s, lg_l4_end_reason reason) {
     s->fd[side] = -1;
     give_back_pipe(s->l4, &s->dir[side]);
   }
+  report_flow(s);
   double *r = new_record(s, LG_L4_END, NULL);
   /* Out of memory for the record: JS cannot hear of this end; its counts stay open (logged nowhere). */
   if (r != NULL) {
@@ -585,8 +603,11 @@ static int copy_pump(lg_l4_session *s, int d) {
 
 /* Moves what it can in direction d; the session's end if one side failed, else -1. */
 static int pump(lg_l4_session *s, int d) {
-  if (!s->splicing[d]) return copy_pump(s, d);
-  return end_of(d, lg_splice_pump(&s->dir[d], s->fd[d], s->fd[1 - d], &s->bytes[d]));
+  int end = !s->splicing[d]
+                ? copy_pump(s, d)
+                : end_of(d, lg_splice_pump(&s->dir[d], s->fd[d], s->fd[1 - d], &s->bytes[d]));
+  if (d == SIDE_DOWN) lg_splice_note_pauses(&s->downstream_reading, &s->dir[SIDE_DOWN]);
+  return end;
 }
 
 /* After pumping: end the session if a side failed or both directions are done. */

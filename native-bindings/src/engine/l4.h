@@ -37,6 +37,9 @@ typedef enum {
   LG_L4_BYTES = 4,
   /* The session ended; a, b as BYTES (the rest since the last report). */
   LG_L4_END = 5,
+  /* Envoy's downstream_flow_control_*: since the last report, a = times the downstream stopped being
+     read (its bytes waited for the upstream: lg_splice_note_pauses), b = times it was read again. */
+  LG_L4_FLOW = 6,
 } lg_l4_record_kind;
 
 /* JS's answer to PICK / CONNECT_FAILED, in the record's KIND field; CONNECT fills TARGET, HOST, and

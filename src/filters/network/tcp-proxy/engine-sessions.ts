@@ -98,6 +98,10 @@ export class EngineTcpProxySessions implements EngineL4Handler {
         return;
       case L4RecordKind.End:
         return this.onEnd(r);
+      case L4RecordKind.Flow:
+        this.env.stats.pausedReading.add(r.pausedReading);
+        this.env.stats.resumedReading.add(r.resumedReading);
+        return;
     }
   }
 

@@ -19,14 +19,15 @@ import type { TcpProxyStats } from './stats';
 /** One direction: reads `from`, writes `to`. */
 class Pipe {
   bytes = 0;
+  /** Times `from` stopped being read while `to` was over the limit, and was read again. */
+  pauses = 0;
+  resumes = 0;
   private paused = false;
 
   constructor(
     private readonly from: net.Socket,
     private readonly to: net.Socket,
     private readonly limit: number,
-    /** Flow-control counters, for the downstream-reading direction only. */
-    private readonly flow: TcpProxyStats | null,
   ) {
     from.on('data', this.onData);
     from.on('end', this.onEnd);
@@ -43,7 +44,7 @@ class Pipe {
     if (this.to.writableLength > this.limit && !this.paused) {
       this.paused = true;
       this.from.pause();
-      this.flow?.pausedReading.inc();
+      this.pauses++;
     }
   };
 
@@ -51,7 +52,7 @@ class Pipe {
     if (!this.paused) return;
     this.paused = false;
     this.from.resume();
-    this.flow?.resumedReading.inc();
+    this.resumes++;
   };
 
   private readonly onEnd = (): void => {
@@ -76,8 +77,8 @@ export class JsRelay implements Relay {
   ) {
     downstream.allowHalfOpen = true;
     upstream.allowHalfOpen = true;
-    this.up = new Pipe(downstream, upstream, bufferLimit, stats);
-    this.down = new Pipe(upstream, downstream, bufferLimit, null);
+    this.up = new Pipe(downstream, upstream, bufferLimit);
+    this.down = new Pipe(upstream, downstream, bufferLimit);
     downstream.on('error', this.onDownstreamError);
     upstream.on('error', this.onUpstreamError);
     downstream.once('close', this.onDownstreamClose);
@@ -92,6 +93,14 @@ export class JsRelay implements Relay {
 
   get toDownstream(): number {
     return this.down.bytes;
+  }
+
+  get downstreamReadingPaused(): number {
+    return this.up.pauses;
+  }
+
+  get downstreamReadingResumed(): number {
+    return this.up.resumes;
   }
 
   sample(): void {

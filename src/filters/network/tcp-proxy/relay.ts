@@ -25,6 +25,12 @@ export interface Relay {
   readonly toUpstream: number;
   /** Bytes read from the upstream and sent downstream, as of the last `sample()`. */
   readonly toDownstream: number;
+  /**
+   * Times the downstream stopped being read because its bytes waited for the upstream, and was read
+   * again (Envoy's downstream_flow_control_paused/resumed_reading_total), as of the last `sample()`.
+   */
+  readonly downstreamReadingPaused: number;
+  readonly downstreamReadingResumed: number;
   /** Brings the byte counts up to date (cheap; called on the session's stats tick). */
   sample(): void;
   /** Closes both connections now, dropping what is in flight (timeouts); `onRelayEnd` will not run. */

@@ -74,6 +74,8 @@ export class TcpProxySession
   private lastActiveMs: number;
   private reportedUp = 0;
   private reportedDown = 0;
+  private reportedPauses = 0;
+  private reportedResumes = 0;
   /** Null when the filter has no access loggers. */
   private readonly log: ConnectionLogStream | null;
 
@@ -268,10 +270,18 @@ export class TcpProxySession
     this.env.timers.arm(this, ms);
   }
 
-  /** Adds the bytes moved since the last call to the stats; true if there were any. */
+  /** Adds the bytes moved (and flow-control pauses) since the last call to the stats; true if any bytes moved. */
   private publishBytes(): boolean {
     const relay = this.relay!;
     relay.sample();
+    const paused = relay.downstreamReadingPaused - this.reportedPauses;
+    const resumed = relay.downstreamReadingResumed - this.reportedResumes;
+    if (paused !== 0 || resumed !== 0) {
+      this.reportedPauses = relay.downstreamReadingPaused;
+      this.reportedResumes = relay.downstreamReadingResumed;
+      this.env.stats.pausedReading.add(paused);
+      this.env.stats.resumedReading.add(resumed);
+    }
     const up = relay.toUpstream - this.reportedUp;
     const down = relay.toDownstream - this.reportedDown;
     if (up === 0 && down === 0) return false;

@@ -27,11 +27,19 @@ export class SpliceRelay implements Relay, SpliceRelayOwner {
   }
 
   get toUpstream(): number {
-    return this.native.bytes[0]!;
+    return this.native.counters[0]!;
   }
 
   get toDownstream(): number {
-    return this.native.bytes[1]!;
+    return this.native.counters[1]!;
+  }
+
+  get downstreamReadingPaused(): number {
+    return this.native.counters[2]!;
+  }
+
+  get downstreamReadingResumed(): number {
+    return this.native.counters[3]!;
   }
 
   sample(): void {

@@ -424,6 +424,8 @@ export interface ClusterConfig {
   autoSni?: boolean;
   /** upstream_http_protocol_options.auto_san_validation: the host's certificate must cover that name. */
   autoSanValidation?: boolean;
+  /** upstream_http_protocol_options.override_auto_sni_header (lower case): the name's source when present and not empty, else Host. */
+  overrideAutoSniHeader?: string;
   dnsRefreshRateMs: number; // 5000
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
   /**

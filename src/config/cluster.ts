@@ -95,6 +95,7 @@ interface UpstreamHttpOptions {
   downstreamProtocol: boolean;
   autoSni: boolean;
   autoSanValidation: boolean;
+  overrideAutoSniHeader: string;
 }
 
 export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterConfig {
@@ -140,6 +141,7 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
     alpn: http.alpn,
     downstreamProtocol: http.downstreamProtocol,
     autoSni: http.autoSni,
+    overrideAutoSniHeader: http.overrideAutoSniHeader,
     autoSanValidation: http.autoSanValidation,
     dnsRefreshRateMs,
     dnsLookupFamily: r.enumValue('dns_lookup_family', DNS_LOOKUP_FAMILIES, 'AUTO'),
@@ -361,6 +363,7 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
     downstreamProtocol: false,
     autoSni: false,
     autoSanValidation: false,
+    overrideAutoSniHeader: '',
   };
   const legacyUpstream = r.object('upstream_http_protocol_options');
   if (legacyUpstream !== null) {
@@ -428,12 +431,12 @@ function parseUpstreamHttpOptions(r: ObjectReaderImpl): UpstreamHttpOptions {
   return options;
 }
 
-/** auto_sni and auto_san_validation (Envoy's UpstreamHttpProtocolOptions). */
+/** auto_sni, auto_san_validation and override_auto_sni_header (Envoy's UpstreamHttpProtocolOptions). */
 function readUpstreamHttpProtocolOptions(r: ObjectReader | null, into: UpstreamHttpOptions): void {
   if (!r) return;
-  rejectUnsupported(r, ['override_auto_sni_header']);
   into.autoSni = r.bool('auto_sni', false);
   into.autoSanValidation = r.bool('auto_san_validation', false);
+  into.overrideAutoSniHeader = r.string('override_auto_sni_header', '').toLowerCase();
 }
 
 function readCommonOptions(common: ObjectReader | null, into: UpstreamHttpOptions): void {

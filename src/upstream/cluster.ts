@@ -163,7 +163,10 @@ export class Cluster {
    */
   private poolFor(host: Host, request: RequestHead | undefined): ConnPool | null {
     const { config } = this;
-    const serverName = config.autoSni && request !== undefined ? serverNameOf(request) : undefined;
+    const serverName =
+      config.autoSni && request !== undefined
+        ? serverNameOf(request, config.overrideAutoSniHeader ?? '')
+        : undefined;
     const protocol: AlpnProtocol =
       config.downstreamProtocol === true
         ? request?.protocol === 'HTTP/2'
@@ -333,8 +336,10 @@ export class Cluster {
  * auto_sni's server name for a request: its Host without the port (Envoy's parseAuthority); none
  * for an IP literal (a TLS server name is a DNS name, RFC 6066) or an absent Host.
  */
-function serverNameOf(request: RequestHead): string | undefined {
-  const authority = request.headers.get('host');
+function serverNameOf(request: RequestHead, overrideHeader: string): string | undefined {
+  // As Envoy's router: the override header's value(s) when present and not empty, else Host.
+  const overridden = overrideHeader === '' ? undefined : request.headers.get(overrideHeader);
+  const authority = overridden !== undefined && overridden !== '' ? overridden : request.headers.get('host');
   if (authority === undefined || authority === '') return undefined;
   const name = authority.startsWith('[')
     ? authority.slice(1, authority.indexOf(']'))

@@ -96,7 +96,7 @@ common_tls_context: { validation_context: { trusted_ca: { filename: ${certPath('
     cluster: `typed_extension_protocol_options:
   envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
     "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-    upstream_http_protocol_options: { auto_sni: true, auto_san_validation: true }`,
+    upstream_http_protocol_options: { auto_sni: true, auto_san_validation: true, override_auto_sni_header: X-SNI }`,
   },
 };
 
@@ -184,6 +184,20 @@ test("auto_sni: each request's Host is the server name (a connection per name); 
   assert.equal(await stat(lp, 'cluster.autosni.ssl.fail_verify_san'), 1);
   assert.equal((await get('a.example')).body.toString(), 'a.example - -', 'its pool is reused');
   assert.equal(await stat(lp, 'cluster.autosni.ssl.handshake'), 3, 'one connection per name');
+  // override_auto_sni_header: its value names the server when the request has it (not empty).
+  const overridden = await request(port, {
+    path: '/autosni',
+    headers: { host: 'b.example', 'x-sni': 'a.example' },
+  });
+  assert.equal(overridden.status, 200);
+  assert.equal(overridden.body.toString(), 'a.example - -');
+  const empty = await request(port, { path: '/autosni', headers: { host: 'a.example', 'x-sni': '' } });
+  assert.equal(empty.body.toString(), 'a.example - -', 'an empty override: the Host');
+  assert.equal(
+    await stat(lp, 'cluster.autosni.ssl.handshake'),
+    3,
+    "the override's name shares the pool of that name",
+  );
 });
 
 test('each upstream TLS failure is a 503 naming the TLS error, UF, counted', async () => {

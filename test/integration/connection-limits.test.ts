@@ -4,11 +4,13 @@
  * (its response carries `connection: close`), `max_connection_duration` drains the connection once
  * it is that old (a response in flight carries `connection: close`, an idle connection closes once
  * quiet), each counted (`downstream_cx_max_requests_reached`, `downstream_cx_max_duration_reached`).
+ * On HTTP/2 (codec_type AUTO, prior knowledge) the last stream allowed comes with GOAWAY.
  * The uws codec, which keeps no state per connection, refuses them.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,7 +34,7 @@ let port: number;
 
 function yaml(): string {
   return httpProxyYaml({
-    hcmExtra: `common_http_protocol_options: { max_requests_per_connection: ${MAX_REQUESTS}, max_connection_duration: ${MAX_DURATION_MS / 1000}s }`,
+    hcmExtra: `codec_type: AUTO\ncommon_http_protocol_options: { max_requests_per_connection: ${MAX_REQUESTS}, max_connection_duration: ${MAX_DURATION_MS / 1000}s }`,
     virtualHosts:
       '- { name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: o } }] }',
     clusters: staticCluster('o', [origin.port]),
@@ -128,6 +130,35 @@ test('max_connection_duration: an idle connection closes once that old; a respon
   } finally {
     idle.destroy();
     busy.destroy();
+  }
+});
+
+test('max_requests_per_connection on HTTP/2: GOAWAY with the last stream allowed, which is answered', async () => {
+  const before = await counter('max_requests_reached');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  const goaway = new Promise<number>((resolve) =>
+    session.once('goaway', (_code, lastStreamId) => resolve(lastStreamId)),
+  );
+  try {
+    const statuses: number[] = [];
+    for (let n = 0; n < MAX_REQUESTS; n++) {
+      const stream = session.request({ ':path': '/' });
+      statuses.push(
+        await new Promise<number>((resolve, reject) => {
+          let status = 0;
+          stream.on('response', (h) => (status = Number(h[':status'])));
+          stream.on('error', reject);
+          stream.resume();
+          stream.on('end', () => resolve(status));
+        }),
+      );
+    }
+    assert.deepEqual(statuses, Array(MAX_REQUESTS).fill(200));
+    assert.equal(await goaway, 2 * MAX_REQUESTS - 1, 'GOAWAY names the last stream, the third');
+    assert.equal(await counter('max_requests_reached'), before + 1);
+  } finally {
+    session.destroy();
   }
 });
 

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { NativeEngine } from '../../src/engine/native-engine';
 import { admin, httpProxyYaml, startLegate, staticCluster, type LegateProcess } from '../integration/harness';
 import { startUpgradeOrigin, type UpgradeOrigin } from '../support/upgrade-origin';
+import { settledFdCount } from '../l4/fixtures';
 
 const EXPECTED_PATH = NativeEngine.unavailableReason() === null ? 'native' : 'js';
 
@@ -119,5 +120,24 @@ test('an upgrade the connection manager refuses (403) leaves the connection serv
     } finally {
       withBody.socket.destroy();
     }
+  });
+});
+
+test('connections handed over for upgrades leave no file descriptor behind, whichever side ends them', async () => {
+  await withLegate(async (port, _origin, lp) => {
+    const tunnel = async (clientEnds: boolean): Promise<void> => {
+      const client = new Client(port);
+      client.socket.write(PLAIN + UPGRADE_HEAD);
+      await client.until(/101 Switching Protocols[^]*\r\n\r\n$/, 'the 101');
+      if (clientEnds) {
+        client.socket.end();
+        await client.ended;
+      }
+      client.socket.destroy();
+    };
+    await tunnel(true);
+    const baseline = await settledFdCount(lp.proc.pid!);
+    for (let n = 0; n < 20; n++) await tunnel(n % 2 === 0);
+    assert.equal(await settledFdCount(lp.proc.pid!), baseline);
   });
 });

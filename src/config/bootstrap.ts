@@ -163,6 +163,10 @@ export interface HttpConnectionManagerConfig {
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
   normalizePath: boolean;
+  /** strip_trailing_host_dot: `example.com.` is routed (and sent upstream) as `example.com`. */
+  stripTrailingHostDot: boolean;
+  /** strip_any_host_port / strip_matching_host_port (the listener's port only): Host without it. */
+  stripHostPort: 'none' | 'any' | 'matching';
   mergeSlashes: boolean;
   /** http_protocol_options.accept_http_10: Envoy answers 426 to HTTP/1.0 unless set. */
   acceptHttp10: boolean;

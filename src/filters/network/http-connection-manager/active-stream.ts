@@ -33,6 +33,7 @@ import type { DownstreamConnection, HttpConnectionManager } from './connection-m
 import {
   mutateClientCertHeader,
   mutateForwardingHeaders,
+  normalizeHost,
   resolveAuthority,
   stripHopByHop,
 } from './request-headers';
@@ -216,7 +217,10 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.sendLocalReply(400, 'Bad Request', connect ? 'invalid_connect_authority' : 'missing_host_header');
       return;
     }
-    this.authorityValue = authority;
+    this.authorityValue =
+      config.stripTrailingHostDot || config.stripHostPort !== 'none'
+        ? normalizeHost(head, authority, config, this.localPort)
+        : authority;
     if (!connect && (config.normalizePath || config.mergeSlashes)) {
       const normalized = normalizeRequestPath(head.path, config.normalizePath, config.mergeSlashes);
       if (normalized === null) {
@@ -232,7 +236,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.connection?.info?.tls ? 'https' : 'http',
     );
     mutateClientCertHeader(head.headers, config, this.connection?.info?.tls);
-    this.matched = this.hcm.routeTable.route(authority, head.path, head.headers, connect);
+    this.matched = this.hcm.routeTable.route(this.authorityValue, head.path, head.headers, connect);
     if (!this.refreshDurationTimeout(head)) return;
     if (head.upgrade) {
       const upgradeType = connect ? 'connect' : upgradeValue.trim().toLowerCase();

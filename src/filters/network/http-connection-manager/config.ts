@@ -39,9 +39,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'proxy_100_continue',
   'path_with_escaped_slashes_action',
   'path_normalization_options',
-  'strip_matching_host_port',
-  'strip_any_host_port',
-  'strip_trailing_host_dot',
   'stream_error_on_invalid_http_message',
   'delayed_close_timeout',
   'early_header_mutation_extensions',
@@ -112,6 +109,8 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     headersWithUnderscoresAction:
       common?.enumValue('headers_with_underscores_action', UNDERSCORE_ACTIONS, 'ALLOW') ?? 'ALLOW',
     normalizePath: r.bool('normalize_path', false),
+    stripTrailingHostDot: r.bool('strip_trailing_host_dot', false),
+    stripHostPort: parseStripPortMode(r),
     mergeSlashes: r.bool('merge_slashes', false),
     acceptHttp10: http1?.bool('accept_http_10', true) ?? true,
     defaultHostForHttp10: http1?.string('default_host_for_http_10', '') ?? '',
@@ -119,6 +118,13 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     accessLog: parseAccessLogs(r, ctx),
     upgradeConfigs: parseHcmUpgradeConfigs(r),
   };
+}
+
+/** The `strip_port_mode` oneof: `strip_any_host_port` or `strip_matching_host_port`. */
+function parseStripPortMode(r: ObjectReader): 'none' | 'any' | 'matching' {
+  const which = r.oneOf(['strip_matching_host_port', 'strip_any_host_port'], false);
+  if (which === null || !r.bool(which, false)) return 'none';
+  return which === 'strip_any_host_port' ? 'any' : 'matching';
 }
 
 function parseClientCertDetails(r: ObjectReader | null): ClientCertDetailsConfig {

@@ -58,6 +58,40 @@ export function resolveAuthority(head: RequestHead, defaultHostForHttp10: string
 }
 
 /**
+ * Envoy's host normalisation before routing (ConnectionManagerUtility::maybeNormalizeHost): a trailing
+ * dot off the host (`strip_trailing_host_dot`, the port kept), then the port off (`strip_any_host_port`,
+ * or `strip_matching_host_port` when it is `localPort`). Not for CONNECT, whose authority needs its
+ * port. Returns the authority to route by; the Host field is updated when it changed.
+ */
+export function normalizeHost(
+  head: RequestHead,
+  authority: string,
+  config: Pick<HttpConnectionManagerConfig, 'stripTrailingHostDot' | 'stripHostPort'>,
+  localPort: number,
+): string {
+  if (head.method === 'CONNECT') return authority;
+  let host = authority;
+  let port = '';
+  const colon = host.lastIndexOf(':');
+  // A colon inside an IPv6 literal's brackets is not a port separator.
+  if (colon !== -1 && colon > host.lastIndexOf(']')) {
+    port = host.slice(colon);
+    host = host.slice(0, colon);
+  }
+  if (config.stripTrailingHostDot && host.endsWith('.')) host = host.slice(0, -1);
+  const strip = config.stripHostPort;
+  if (
+    port !== '' &&
+    /^:\d+$/.test(port) &&
+    (strip === 'any' || (strip === 'matching' && Number(port.slice(1)) === localPort))
+  )
+    port = '';
+  const normalized = host + port;
+  if (normalized !== authority) head.headers.set('host', normalized);
+  return normalized;
+}
+
+/**
  * The x-forwarded-for / x-forwarded-proto / x-request-id rules of Envoy's HTTP connection manager,
  * and the request's trusted client address (its "downstream remote address") that follows from
  * them, with N = `xff_num_trusted_hops`:

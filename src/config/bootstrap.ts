@@ -163,6 +163,9 @@ export interface HttpConnectionManagerConfig {
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
   normalizePath: boolean;
+  /** path_with_escaped_slashes_action: what `%2F` / `%5C` in the path lead to (before normalize_path). */
+  escapedSlashesAction:
+    'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
   /** strip_trailing_host_dot: `example.com.` is routed (and sent upstream) as `example.com`. */
   stripTrailingHostDot: boolean;
   /** strip_any_host_port / strip_matching_host_port (the listener's port only): Host without it. */

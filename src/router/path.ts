@@ -11,6 +11,9 @@
  *
  * `merge_slashes` (PathTransformer::mergeSlashes): runs of '/' before '?' collapse to one, keeping a
  * leading and a trailing slash — so, exactly like Envoy, `//` stays `//` and `///` becomes `//`.
+ *
+ * `path_with_escaped_slashes_action` (PathUtil::unescapeSlashes): `%2F` and `%5C` (either case)
+ * before '?' become '/' and '\'.
  */
 
 /** Table values; 0 means the character is copied as is. */
@@ -46,6 +49,19 @@ export function normalizePath(target: string): string | null {
   if (canonical === null) return null;
   return q === -1 ? canonical : canonical + target.slice(q);
 }
+
+/** The target with escaped slashes before '?' unescaped; null when it has none. */
+export function unescapeSlashes(target: string): string | null {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  if (!ESCAPED_SLASH.test(path)) return null;
+  const unescaped = path.replace(ESCAPED_SLASHES, (escape) =>
+    escape[2] === 'F' || escape[2] === 'f' ? '/' : '\\',
+  );
+  return q === -1 ? unescaped : unescaped + target.slice(q);
+}
+const ESCAPED_SLASH = /%(2f|5c)/i;
+const ESCAPED_SLASHES = /%(2f|5c)/gi;
 
 /** Envoy's `merge_slashes`. */
 export function mergeSlashes(target: string): string {

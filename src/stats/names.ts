@@ -22,6 +22,8 @@ export const HTTP_CONN_MANAGER_COUNTERS = [
   'downstream_rq_timeout',
   'downstream_rq_header_timeout',
   'downstream_rq_max_duration_reached',
+  'downstream_rq_failed_path_normalization',
+  'downstream_rq_redirected_with_normalized_path',
   'downstream_rq_idle_timeout',
   'downstream_rq_rx_reset',
   'downstream_rq_tx_reset',

@@ -37,7 +37,7 @@ import {
   resolveAuthority,
   stripHopByHop,
 } from './request-headers';
-import { normalizeRequestPath } from '../../../router/path';
+import { normalizeRequestPath, unescapeSlashes } from '../../../router/path';
 import {
   GRPC_DEADLINE_EXCEEDED,
   grpcLocalReplyHeaders,
@@ -221,14 +221,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       config.stripTrailingHostDot || config.stripHostPort !== 'none'
         ? normalizeHost(head, authority, config, this.localPort)
         : authority;
-    if (!connect && (config.normalizePath || config.mergeSlashes)) {
-      const normalized = normalizeRequestPath(head.path, config.normalizePath, config.mergeSlashes);
-      if (normalized === null) {
-        this.sendLocalReply(400, 'Bad Request', 'path_normalization_failed');
-        return;
-      }
-      head.path = normalized;
-    }
+    if (!connect && !this.normalizePath(head)) return;
     this.clientAddress = mutateForwardingHeaders(
       head,
       config,
@@ -531,6 +524,50 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       undefined,
       GRPC_DEADLINE_EXCEEDED,
     );
+  }
+
+  /**
+   * Envoy's maybeNormalizePath, before routing: escaped slashes per path_with_escaped_slashes_action,
+   * then normalize_path, then merge_slashes. False when the request was answered: 400 for a path
+   * refused (and for a redirect a gRPC client could not follow), 307 to the unescaped path for
+   * UNESCAPE_AND_REDIRECT.
+   */
+  private normalizePath(head: RequestHead): boolean {
+    const config = this.hcm.config;
+    const stats = this.hcm.stats;
+    let redirect = false;
+    if (config.escapedSlashesAction !== 'KEEP_UNCHANGED') {
+      const unescaped = unescapeSlashes(head.path);
+      if (unescaped !== null) {
+        if (config.escapedSlashesAction === 'REJECT_REQUEST') {
+          stats.rqFailedPathNormalization.inc();
+          this.sendLocalReply(400, 'Bad Request', 'path_normalization_failed');
+          return false;
+        }
+        head.path = unescaped;
+        redirect = config.escapedSlashesAction === 'UNESCAPE_AND_REDIRECT';
+      }
+    }
+    if (config.normalizePath || config.mergeSlashes) {
+      const normalized = normalizeRequestPath(head.path, config.normalizePath, config.mergeSlashes);
+      if (normalized === null) {
+        stats.rqFailedPathNormalization.inc();
+        this.sendLocalReply(400, 'Bad Request', 'path_normalization_failed');
+        return false;
+      }
+      head.path = normalized;
+    }
+    if (!redirect) return true;
+    if (isGrpcRequest(head.headers)) {
+      stats.rqFailedPathNormalization.inc();
+      this.sendLocalReply(400, 'Bad Request', 'path_normalization_failed');
+      return false;
+    }
+    stats.rqRedirectedWithNormalizedPath.inc();
+    const location = new HeaderMap();
+    location.set('location', head.path);
+    this.sendLocalReply(307, '', 'path_normalization_failed', location);
+    return false;
   }
 
   /**

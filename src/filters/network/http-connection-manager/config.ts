@@ -37,7 +37,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'always_set_request_id_in_response',
   'request_id_extension',
   'proxy_100_continue',
-  'path_with_escaped_slashes_action',
   'path_normalization_options',
   'stream_error_on_invalid_http_message',
   'delayed_close_timeout',
@@ -109,6 +108,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     headersWithUnderscoresAction:
       common?.enumValue('headers_with_underscores_action', UNDERSCORE_ACTIONS, 'ALLOW') ?? 'ALLOW',
     normalizePath: r.bool('normalize_path', false),
+    escapedSlashesAction: readEscapedSlashesAction(r),
     stripTrailingHostDot: r.bool('strip_trailing_host_dot', false),
     stripHostPort: parseStripPortMode(r),
     mergeSlashes: r.bool('merge_slashes', false),
@@ -118,6 +118,20 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     accessLog: parseAccessLogs(r, ctx),
     upgradeConfigs: parseHcmUpgradeConfigs(r),
   };
+}
+
+const ESCAPED_SLASHES_ACTIONS = [
+  'IMPLEMENTATION_SPECIFIC_DEFAULT',
+  'KEEP_UNCHANGED',
+  'REJECT_REQUEST',
+  'UNESCAPE_AND_REDIRECT',
+  'UNESCAPE_AND_FORWARD',
+] as const;
+
+/** `path_with_escaped_slashes_action`; Envoy's implementation-specific default is KEEP_UNCHANGED. */
+function readEscapedSlashesAction(r: ObjectReader): HttpConnectionManagerConfig['escapedSlashesAction'] {
+  const action = r.enumValue('path_with_escaped_slashes_action', ESCAPED_SLASHES_ACTIONS, 'KEEP_UNCHANGED');
+  return action === 'IMPLEMENTATION_SPECIFIC_DEFAULT' ? 'KEEP_UNCHANGED' : action;
 }
 
 /** The `strip_port_mode` oneof: `strip_any_host_port` or `strip_matching_host_port`. */

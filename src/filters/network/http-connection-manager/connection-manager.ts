@@ -66,6 +66,9 @@ export class HcmStats {
   readonly rqHeaderTimeout: Counter;
   /** Streams ended by max_stream_duration. */
   readonly rqMaxDurationReached: Counter;
+  /** Paths refused (400) or redirected (307) by normalize_path / path_with_escaped_slashes_action. */
+  readonly rqFailedPathNormalization: Counter;
+  readonly rqRedirectedWithNormalizedPath: Counter;
   readonly cxIdleTimeout: Counter;
   /** Connections closed or drained by max_requests_per_connection / max_connection_duration. */
   readonly cxMaxRequestsReached: Counter;
@@ -112,6 +115,8 @@ export class HcmStats {
     this.rqTimeout = s.counter(p + 'downstream_rq_timeout');
     this.rqHeaderTimeout = s.counter(p + 'downstream_rq_header_timeout');
     this.rqMaxDurationReached = s.counter(p + 'downstream_rq_max_duration_reached');
+    this.rqFailedPathNormalization = s.counter(p + 'downstream_rq_failed_path_normalization');
+    this.rqRedirectedWithNormalizedPath = s.counter(p + 'downstream_rq_redirected_with_normalized_path');
     this.cxIdleTimeout = s.counter(p + 'downstream_cx_idle_timeout');
     this.cxMaxRequestsReached = s.counter(p + 'downstream_cx_max_requests_reached');
     this.cxMaxDurationReached = s.counter(p + 'downstream_cx_max_duration_reached');

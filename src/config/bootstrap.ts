@@ -163,6 +163,10 @@ export interface HttpConnectionManagerConfig {
   idleTimeoutMs: number; // common_http_protocol_options.idle_timeout, 3600000
   headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
   normalizePath: boolean;
+  /** always_set_request_id_in_response: responses carry the request's x-request-id. */
+  alwaysSetRequestIdInResponse: boolean;
+  /** `via`: appended to the Via header of requests and responses ('' = none). */
+  via: string;
   /** path_with_escaped_slashes_action: what `%2F` / `%5C` in the path lead to (before normalize_path). */
   escapedSlashesAction:
     'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';

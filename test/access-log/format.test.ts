@@ -130,7 +130,12 @@ test('the response headers a format reads: RESP names and fallbacks, text and JS
 });
 
 test('a connection manager writes proxied heads natively unless a filter or an access log needs the head', () => {
-  const config = { serverHeaderTransformation: 'OVERWRITE', serverName: 'legate' } as const;
+  const config = {
+    serverHeaderTransformation: 'OVERWRITE',
+    serverName: 'legate',
+    alwaysSetRequestIdInResponse: false,
+    via: '',
+  } as const;
   const logger = (format: string): AccessLogger =>
     new FormattedLogger(compileLogFormat({ kind: 'text', format, omitEmptyValues: false }), { write() {} });
   const plan = { serverMode: 'OVERWRITE', serverName: 'legate' };
@@ -145,4 +150,6 @@ test('a connection manager writes proxied heads natively unless a filter or an a
   );
   assert.equal(planProxiedResponses(config, 2, []), null);
   assert.equal(planProxiedResponses({ ...config, serverName: 'bad\r\nname' }, 1, []), null);
+  assert.equal(planProxiedResponses({ ...config, via: 'legate' }, 1, []), null, 'Via on responses');
+  assert.equal(planProxiedResponses({ ...config, alwaysSetRequestIdInResponse: true }, 1, []), null);
 });

@@ -441,7 +441,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       // The router (last) produced the response; the others see it in reverse order.
       if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) break;
     }
-    this.hcm.finalizeResponseHeaders(head);
+    this.hcm.finalizeResponseHeaders(head, this.requestHead);
     return true;
   }
 

@@ -10,6 +10,7 @@ import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type {
   HandOffReason,
   ProxiedResponsePlan,
+  RequestHead,
   RequestDecoder,
   ResponseEncoder,
   ResponseHead,
@@ -40,6 +41,7 @@ import type { AccessLogger } from '../../../access-log/api';
 import { createAccessLoggers } from '../../../access-log/access-logs';
 import { buildAll, buildAt, buildEach } from '../../../config/build-error';
 import { ActiveStream } from './active-stream';
+import { appendVia } from './request-headers';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import { UnstreamedRequestLog } from './unstreamed-request';
 import type { ConnectionAddresses } from '../../../access-log/connection-log';
@@ -373,9 +375,18 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     return out;
   }
 
-  /** Headers every response gets on its way out: Server and Date. */
-  finalizeResponseHeaders(head: ResponseHead): void {
+  /**
+   * Headers every response gets on its way out: Server and Date, and per the config the request's
+   * x-request-id (`always_set_request_id_in_response`) and Via.
+   */
+  finalizeResponseHeaders(head: ResponseHead, request: RequestHead | null): void {
     const h = head.headers;
+    const config = this.config;
+    if (config.alwaysSetRequestIdInResponse) {
+      const id = request?.headers.get('x-request-id');
+      if (id !== undefined) h.set('x-request-id', id);
+    }
+    if (config.via !== '') appendVia(h, config.via);
     switch (this.config.serverHeaderTransformation) {
       case 'OVERWRITE':
         h.set('server', this.config.serverName);
@@ -721,11 +732,16 @@ function onMaxConnectionDuration(conn: DownstreamConnection): void {
 
 /** HttpConnectionManager.proxiedResponsePlan for a chain of `filterCount` filters (the router last). */
 export function planProxiedResponses(
-  config: Pick<HttpConnectionManagerConfig, 'serverHeaderTransformation' | 'serverName'>,
+  config: Pick<
+    HttpConnectionManagerConfig,
+    'serverHeaderTransformation' | 'serverName' | 'alwaysSetRequestIdInResponse' | 'via'
+  >,
   filterCount: number,
   accessLoggers: readonly AccessLogger[],
 ): ProxiedResponsePlan | null {
   const { serverHeaderTransformation, serverName } = config;
+  // Edits only JS makes: x-request-id and Via on responses.
+  if (config.alwaysSetRequestIdInResponse || config.via !== '') return null;
   const logsNeedNoHead = accessLoggers.every((logger) =>
     logger.responseHeadersRead.every((name) => name === UPSTREAM_SERVICE_TIME_HEADER),
   );

@@ -57,6 +57,12 @@ export function resolveAuthority(head: RequestHead, defaultHostForHttp10: string
   return defaultHostForHttp10;
 }
 
+/** Envoy's Utility::appendVia: `via` after the existing Via value(s), or as the only one. */
+export function appendVia(headers: HeaderMap, via: string): void {
+  const existing = headers.getAll('via');
+  headers.set('via', existing.length === 0 ? via : `${existing.join(', ')}, ${via}`);
+}
+
 /**
  * Envoy's host normalisation before routing (ConnectionManagerUtility::maybeNormalizeHost): a trailing
  * dot off the host (`strip_trailing_host_dot`, the port kept), then the port off (`strip_any_host_port`,
@@ -126,6 +132,7 @@ export function mutateForwardingHeaders(
   }
   if (config.generateRequestId && !headers.has('x-request-id'))
     headers.add('x-request-id', randomRequestId());
+  if (config.via !== '') appendVia(headers, config.via);
   return client;
 }
 

@@ -8,40 +8,29 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  httpProxyYaml,
+  catchAllYaml,
+  legateSet,
   rawExchange,
-  startLegate,
   startOrigin,
-  staticCluster,
   stat,
   type LegateProcess,
   type Origin,
 } from './harness';
 
 let origin: Origin;
-const started: LegateProcess[] = [];
+const legates = legateSet();
 
 before(async () => {
   origin = await startOrigin((req, res) => res.end(req.url));
 });
 
 after(async () => {
-  for (const lp of started) await lp.stop();
+  await legates.stopAll();
   await origin.close();
 });
 
-async function proxyWith(hcmExtra: string): Promise<LegateProcess> {
-  const lp = await startLegate(
-    httpProxyYaml({
-      hcmExtra,
-      virtualHosts:
-        '- { name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: o } }] }',
-      clusters: staticCluster('o', [origin.port]),
-    }),
-    { concurrency: 1 },
-  );
-  started.push(lp);
-  return lp;
+function proxyWith(hcmExtra: string): Promise<LegateProcess> {
+  return legates.start(catchAllYaml([origin.port], { hcmExtra }));
 }
 
 /** Status line and, for a 307, its location; else the body (the path the origin saw). */

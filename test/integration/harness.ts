@@ -35,6 +35,24 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/** Legates a test file starts as it goes (`start`), stopped together by `stopAll` (in `after`). */
+export function legateSet(): {
+  start(yaml: string, opts?: StartOptions): Promise<LegateProcess>;
+  stopAll(): Promise<void>;
+} {
+  const started: LegateProcess[] = [];
+  return {
+    async start(yaml, opts = { concurrency: 1 }) {
+      const lp = await startLegate(yaml, opts);
+      started.push(lp);
+      return lp;
+    },
+    async stopAll() {
+      for (const lp of started.splice(0)) await lp.stop();
+    },
+  };
+}
+
 /** Writes `yaml` to a temp file and starts `legate -c file`; resolves once it logs "legate ready". */
 export function startLegate(yaml: string, opts: StartOptions = {}): Promise<LegateProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-test-'));

@@ -6,30 +6,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  httpProxyYaml,
-  request,
-  startLegate,
-  startOrigin,
-  staticCluster,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { httpProxyYaml, legateSet, request, startOrigin, staticCluster, type Origin } from './harness';
 
 let origin: Origin;
-const started: LegateProcess[] = [];
+const legates = legateSet();
 
 before(async () => {
   origin = await startOrigin((req, res) => res.end(String(req.headers.host)));
 });
 
 after(async () => {
-  for (const lp of started) await lp.stop();
+  await legates.stopAll();
   await origin.close();
 });
 
 async function proxyWith(hcmExtra: string): Promise<number> {
-  const lp = await startLegate(
+  const lp = await legates.start(
     httpProxyYaml({
       hcmExtra,
       virtualHosts: `
@@ -41,9 +33,7 @@ async function proxyWith(hcmExtra: string): Promise<number> {
   routes: [{ match: { prefix: "/" }, direct_response: { status: 404, body: { inline_string: unmatched } } }]`,
       clusters: staticCluster('o', [origin.port]),
     }),
-    { concurrency: 1 },
   );
-  started.push(lp);
   return lp.ports.get('proxy')!;
 }
 

@@ -6,15 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  httpProxyYaml,
-  request,
-  startLegate,
-  startOrigin,
-  staticCluster,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { catchAllYaml, request, startLegate, startOrigin, type LegateProcess, type Origin } from './harness';
 
 let origin: Origin;
 let legate: LegateProcess;
@@ -26,12 +18,7 @@ before(async () => {
     res.end(`${req.headers.via ?? '-'}|${req.headers['x-request-id'] ?? '-'}`);
   });
   legate = await startLegate(
-    httpProxyYaml({
-      hcmExtra: 'via: legate-test\nalways_set_request_id_in_response: true',
-      virtualHosts:
-        '- { name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: o } }] }',
-      clusters: staticCluster('o', [origin.port]),
-    }),
+    catchAllYaml([origin.port], { hcmExtra: 'via: legate-test\nalways_set_request_id_in_response: true' }),
     { concurrency: 1 },
   );
   port = legate.ports.get('proxy')!;

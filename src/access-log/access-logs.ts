@@ -16,22 +16,29 @@ import {
   type LogSink,
 } from './api';
 import type { Formatter } from './log-format';
+import { compileLogFilter, parseLogFilter, type LogFilter, type LogFilterConfig } from './filter';
 import { THREAD_SINKS } from './sinks';
 
+/** One `access_log` entry: its logger, and the `filter` that decides which streams it logs. */
+export interface AccessLogConfig extends ExtensionConfig {
+  filter?: LogFilterConfig;
+}
+
 /** Parses `r.access_log[]`; entries that name no known logger are reported and left out. */
-export function parseAccessLogs(r: ObjectReader, ctx: ParseContext): ExtensionConfig[] {
-  const out: ExtensionConfig[] = [];
+export function parseAccessLogs(r: ObjectReader, ctx: ParseContext): AccessLogConfig[] {
+  const out: AccessLogConfig[] = [];
   for (const entry of r.objectArray('access_log')) {
-    entry.unsupported('filter', 'access log filters');
+    const filter = entry.object('filter');
     const resolved = resolveExtension(entry, 'access_logger', ctx);
-    if (resolved !== null) out.push(resolved.config);
+    if (resolved === null) continue;
+    out.push(filter === null ? resolved.config : { ...resolved.config, filter: parseLogFilter(filter) });
   }
   return out;
 }
 
 /** Builds this worker's loggers for a parsed `access_log` list (default: on the thread's sinks). */
 export function createAccessLoggers(
-  configs: readonly ExtensionConfig[],
+  configs: readonly AccessLogConfig[],
   registry: Registry,
   sinks: AccessLogSinks = THREAD_SINKS,
 ): AccessLogger[] {
@@ -39,9 +46,26 @@ export function createAccessLoggers(
     buildAt(c.at, () => {
       const factory = registry.get('access_logger', c.name);
       if (!isAccessLoggerFactory(factory)) throw new Error(`'${c.name}' is not an access logger`);
-      return factory.createLogger(c.config, sinks);
+      const logger = factory.createLogger(c.config, sinks);
+      return c.filter === undefined ? logger : new FilteredLogger(logger, compileLogFilter(c.filter));
     }),
   );
+}
+
+/** A logger behind its `filter`: only the streams the filter matches are logged. */
+class FilteredLogger implements AccessLogger {
+  constructor(
+    private readonly logger: AccessLogger,
+    private readonly filter: LogFilter,
+  ) {}
+
+  log(stream: AccessLogStream): void {
+    if (this.filter.matches(stream)) this.logger.log(stream);
+  }
+
+  get responseHeadersRead(): readonly string[] {
+    return this.logger.responseHeadersRead;
+  }
 }
 
 /** The logger every built-in access logger is: a compiled format writing to a buffered sink. */

@@ -8,6 +8,7 @@
  * used in later error messages (e.g. an unknown cluster named by a route).
  */
 import type { Http2ProtocolOptions } from './http2-options';
+import type { FileConfigSource } from './xds/config-source';
 
 export interface Bootstrap {
   admin: AdminConfig | null;
@@ -15,6 +16,14 @@ export interface Bootstrap {
   clusters: ClusterConfig[];
   /** The file the bootstrap came from ('' for --config-yaml / short form). */
   sourcePath: string;
+  /** `dynamic_resources`: clusters and listeners from xDS files (absent: none). */
+  dynamicResources?: DynamicResourcesConfig;
+}
+
+/** `dynamic_resources`: where CDS and LDS read their resources (null: not configured). */
+export interface DynamicResourcesConfig {
+  cds: FileConfigSource | null;
+  lds: FileConfigSource | null;
 }
 
 export interface SocketAddress {

@@ -1,0 +1,413 @@
+/**
+ * File-based xDS on the primary (Envoy's filesystem subscriptions): `dynamic_resources.cds_config`
+ * and `lds_config` name files holding a DiscoveryResponse of clusters or listeners. The primary
+ * reads them at startup (CDS first, then LDS, as Envoy does), and again whenever a file is moved
+ * into place: Envoy watches for moves only, because only a move (`mv new.yaml cds.yaml`) replaces a
+ * file atomically; with `watched_directory`, a move of any entry into that directory reloads the
+ * file (a Kubernetes ConfigMap swaps a `..data` symlink there).
+ *
+ * An update is parsed and checked like the bootstrap, with errors located in the xDS file; a valid
+ * one is applied through the reload machinery (worker/reload-plane.ts: clusters warmed before they
+ * serve, changed listeners take over their sockets, removed ones drain); an invalid one changes
+ * nothing, is logged and counted in `update_rejected`, and the last good resources keep serving.
+ * The config the workers run is always the bootstrap's static resources plus the last accepted
+ * resources of each file (`combine`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Bootstrap, ClusterConfig, ListenerConfig } from '../config/bootstrap';
+import type { FileConfigSource } from '../config/xds/config-source';
+import {
+  parseDiscoveryResponse,
+  type DiscoveryUpdate,
+  type ResourceParser,
+} from '../config/xds/discovery-response';
+import { clusterResources, listenerResources, type ConfigCheck } from '../config/xds/resources';
+import { ConfigError } from '../config/config-error';
+import { sameConfig } from '../config/same-config';
+import type { Registry } from '../registry/registry';
+import type { Counter, Gauge, StatsStore } from '../stats/store';
+import { log } from '../common/log';
+
+/** What the primary lends the subscriptions. */
+export interface DynamicResourcesHost {
+  /** Runs `task` after every reload and update queued before it (config changes apply one at a time). */
+  enqueue(task: () => Promise<void>): void;
+  /** The bootstrap's static resources now serving. */
+  statics(): Bootstrap;
+  /** Applies a whole config (static + dynamic) as a reload does; resolves with an error text when it could not. */
+  apply(next: Bootstrap): Promise<string | null>;
+}
+
+/** The resources of one accepted file, as /config_dump shows them. */
+export interface AcceptedResources {
+  versionInfo: string;
+  /** When they were accepted (ISO 8601). */
+  lastUpdated: string;
+  /** Per resource: its name and the resource as written. */
+  resources: { name: string; raw: unknown }[];
+}
+
+/** What /config_dump shows of the xDS resources (implemented by DynamicResources). */
+export interface DynamicResourcesView {
+  /** The accepted clusters, or null without a CDS subscription. */
+  readonly clusters: AcceptedResources | null;
+  readonly listeners: AcceptedResources | null;
+  /** Clusters and listeners of the update being applied (built and warming, not serving yet). */
+  readonly warmingResources: { clusters: readonly ClusterConfig[]; listeners: readonly ListenerConfig[] };
+}
+
+interface Accepted<T> extends AcceptedResources {
+  configs: T[];
+}
+
+/** Moves arriving within this many ms are one update (a `mv` of several files, a symlink swap). */
+const COALESCE_MS = 20;
+
+class Subscription<T extends { name: string }> {
+  accepted: Accepted<T> | null = null;
+  /** The text last tried (accepted or rejected): a move that brings the same bytes is no update. */
+  private lastText: string | null = null;
+  private watcher: fs.FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stats: {
+    attempt: Counter;
+    success: Counter;
+    rejected: Counter;
+    failure: Counter;
+    version: Gauge;
+    time: Gauge;
+  } | null = null;
+  /** What happened to the reads made before the stats existed (counted at `bindStats`). */
+  private readonly early: ('success' | 'rejected' | 'failure')[] = [];
+
+  constructor(
+    readonly statPrefix: string,
+    readonly source: FileConfigSource,
+  ) {}
+
+  /** The file's text; null (counted as a failure unless the file is gone) when it cannot be read. */
+  read(): string | null {
+    try {
+      return fs.readFileSync(this.source.path, 'utf8');
+    } catch (err) {
+      // Moved away, or not moved in yet: Envoy reacts to moves into place only.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      log.warn(`xDS: cannot read ${this.source.path}: ${(err as Error).message}`);
+      this.count('failure');
+      return null;
+    }
+  }
+
+  /** Whether `text` differs from the text last tried (and remembers it). */
+  isNew(text: string): boolean {
+    if (text === this.lastText) return false;
+    this.lastText = text;
+    return true;
+  }
+
+  /** Parses `text`; logs and counts a rejection (returning null) when it is invalid. */
+  parse(text: string, parser: ResourceParser<T>): DiscoveryUpdate<T> | null {
+    try {
+      const update = parseDiscoveryResponse(this.source.path, text, parser);
+      for (const w of update.warnings) log.warn(`${w.location}: ${w.path}: ${w.message}`);
+      return update;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.reject(err.format());
+      return null;
+    }
+  }
+
+  reject(errors: string): void {
+    this.count('rejected');
+    log.error(`xDS update from ${this.source.path} rejected; the last good config stays:\n${errors}`);
+  }
+
+  accept(update: DiscoveryUpdate<T>): void {
+    this.accepted = {
+      versionInfo: update.versionInfo,
+      lastUpdated: new Date().toISOString(),
+      resources: update.resources.map((r, i) => ({ name: r.name, raw: update.raw[i] })),
+      configs: update.resources,
+    };
+    this.count('success');
+    log.info(
+      `xDS: ${update.resources.length} resource(s) of ${this.source.path} applied (version '${update.versionInfo}')`,
+    );
+  }
+
+  bindStats(stats: StatsStore): void {
+    const p = this.statPrefix;
+    this.stats = {
+      attempt: stats.counter(`${p}update_attempt`),
+      success: stats.counter(`${p}update_success`),
+      rejected: stats.counter(`${p}update_rejected`),
+      failure: stats.counter(`${p}update_failure`),
+      version: stats.gauge(`${p}version`),
+      time: stats.gauge(`${p}update_time`),
+    };
+    for (const outcome of this.early.splice(0)) this.count(outcome);
+  }
+
+  private count(outcome: 'success' | 'rejected' | 'failure'): void {
+    const s = this.stats;
+    if (s === null) {
+      this.early.push(outcome);
+      return;
+    }
+    if (outcome !== 'failure') s.attempt.inc();
+    if (outcome === 'failure') s.failure.inc();
+    else if (outcome === 'rejected') s.rejected.inc();
+    else {
+      s.success.inc();
+      s.version.set(versionHash(this.accepted?.versionInfo ?? ''));
+      s.time.set(Date.now());
+    }
+  }
+
+  /** Calls `onMove` (coalesced) whenever the file, or an entry of `watched_directory`, is moved into place. */
+  watch(onMove: () => void): void {
+    if (this.watcher !== null) return;
+    const dir = this.source.watchedDirectory ?? path.dirname(this.source.path);
+    const file = path.basename(this.source.path);
+    const anyEntry = this.source.watchedDirectory !== null;
+    try {
+      this.watcher = fs.watch(dir, { persistent: false }, (event, name) => {
+        // 'rename' is inotify's IN_MOVED_TO (and IN_CREATE / deletions, which read() tells apart);
+        // 'change' is a write in place, which Envoy does not watch.
+        if (event !== 'rename' || (!anyEntry && name !== file)) return;
+        if (this.timer !== null) return;
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          onMove();
+        }, COALESCE_MS);
+        this.timer.unref();
+      });
+      this.watcher.on('error', (err) => log.error(`xDS: watching ${dir} failed: ${err.message}`));
+    } catch (err) {
+      log.error(
+        `xDS: cannot watch ${dir}: ${(err as Error).message}; ${this.source.path} will not be reloaded`,
+      );
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** The subscriptions a bootstrap's `dynamic_resources` asks for. */
+interface Subscriptions {
+  cds: Subscription<ClusterConfig> | null;
+  lds: Subscription<ListenerConfig> | null;
+}
+
+export class DynamicResources implements DynamicResourcesView {
+  private subs: Subscriptions = { cds: null, lds: null };
+  /** Whether files are watched (from `watch()`, once workers serve). */
+  private watching = false;
+  /** Resources of an update being applied (warming: built, not serving yet), for /config_dump. */
+  private warming: { clusters: ClusterConfig[]; listeners: ListenerConfig[] } = {
+    clusters: [],
+    listeners: [],
+  };
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly check: ConfigCheck | undefined,
+    private readonly host: DynamicResourcesHost,
+  ) {}
+
+  /**
+   * Startup and reloads: the config to apply for the static resources `statics`, and `commit` to
+   * call once it is applied (with the stats laid out for it). When `statics` asks for other files
+   * than before (or at startup), they are read now: an invalid one is rejected and its type starts
+   * empty, as Envoy's initial fetch does; otherwise the last accepted resources stay. A static
+   * resource that takes the name of an accepted one is an error (returned as text).
+   */
+  prepare(statics: Bootstrap): { config: Bootstrap; commit(stats: StatsStore): void } | { errors: string } {
+    const wanted = statics.dynamicResources;
+    const fresh = (kind: 'cds' | 'lds'): boolean =>
+      !sameConfig(this.subs[kind]?.source ?? null, wanted?.[kind] ?? null);
+    const subs: Subscriptions = {
+      cds: fresh('cds') ? newSubscription('cluster_manager.cds.', wanted?.cds) : this.subs.cds,
+      lds: fresh('lds') ? newSubscription('listener_manager.lds.', wanted?.lds) : this.subs.lds,
+    };
+    if (subs.cds !== null && fresh('cds')) this.initialRead(subs.cds, this.clusterParser(statics));
+    if (subs.lds !== null && fresh('lds'))
+      this.initialRead(subs.lds, this.listenerParser(statics, subs.cds?.accepted?.configs ?? []));
+    const clashes = staticClashes(statics, subs);
+    if (clashes.length > 0) {
+      for (const kind of ['cds', 'lds'] as const) if (fresh(kind)) subs[kind]?.close();
+      return { errors: clashes.join('\n') };
+    }
+    return {
+      config: combine(statics, subs.cds?.accepted?.configs ?? [], subs.lds?.accepted?.configs ?? []),
+      commit: (stats) => {
+        for (const kind of ['cds', 'lds'] as const) {
+          if (!fresh(kind)) continue;
+          this.subs[kind]?.close();
+          const sub = subs[kind];
+          sub?.bindStats(stats);
+        }
+        this.subs = subs;
+        if (this.watching) this.watch();
+      },
+    };
+  }
+
+  /** Starts watching the files (those not watched yet): from now on a move into place applies them. */
+  watch(): void {
+    this.watching = true;
+    for (const kind of ['cds', 'lds'] as const)
+      this.subs[kind]?.watch(() => this.host.enqueue(() => this.update(kind)));
+  }
+
+  /** The accepted clusters, or null without a CDS subscription. */
+  get clusters(): AcceptedResources | null {
+    return this.subs.cds?.accepted ?? (this.subs.cds ? EMPTY : null);
+  }
+
+  get listeners(): AcceptedResources | null {
+    return this.subs.lds?.accepted ?? (this.subs.lds ? EMPTY : null);
+  }
+
+  /** Clusters and listeners of the update being applied (built and warming, not serving yet). */
+  get warmingResources(): { clusters: readonly ClusterConfig[]; listeners: readonly ListenerConfig[] } {
+    return this.warming;
+  }
+
+  close(): void {
+    this.subs.cds?.close();
+    this.subs.lds?.close();
+  }
+
+  private initialRead<T extends { name: string }>(sub: Subscription<T>, parser: ResourceParser<T>): void {
+    const text = sub.read();
+    if (text === null) {
+      log.warn(`xDS: ${sub.source.path} is not there; no resources from it until one is moved into place`);
+      return;
+    }
+    sub.isNew(text);
+    const update = sub.parse(text, parser);
+    if (update !== null) sub.accept(update);
+  }
+
+  /** A file was moved into place: parse it and, when valid, apply static + dynamic resources. */
+  private async update(kind: 'cds' | 'lds'): Promise<void> {
+    const statics = this.host.statics();
+    if (kind === 'cds') {
+      const sub = this.subs.cds;
+      if (sub === null) return;
+      await this.apply(sub, this.clusterParser(statics), (clusters) =>
+        combine(statics, clusters, this.subs.lds?.accepted?.configs ?? []),
+      );
+    } else {
+      const sub = this.subs.lds;
+      if (sub === null) return;
+      const dynamicClusters = this.subs.cds?.accepted?.configs ?? [];
+      await this.apply(sub, this.listenerParser(statics, dynamicClusters), (listeners) =>
+        combine(statics, dynamicClusters, listeners),
+      );
+    }
+  }
+
+  private async apply<T extends { name: string }>(
+    sub: Subscription<T>,
+    parser: ResourceParser<T>,
+    configWith: (resources: T[]) => Bootstrap,
+  ): Promise<void> {
+    const text = sub.read();
+    if (text === null || !sub.isNew(text)) return;
+    const update = sub.parse(text, parser);
+    if (update === null) return;
+    const next = configWith(update.resources);
+    const previous = new Map(
+      [...this.host.statics().clusters, ...(this.subs.cds?.accepted?.configs ?? [])].map((c) => [c.name, c]),
+    );
+    const previousListeners = new Map(
+      [...this.host.statics().listeners, ...(this.subs.lds?.accepted?.configs ?? [])].map((l) => [l.name, l]),
+    );
+    this.warming = {
+      clusters: next.clusters.filter((c) => !sameConfig(previous.get(c.name), c)),
+      listeners: next.listeners.filter((l) => !sameConfig(previousListeners.get(l.name), l)),
+    };
+    try {
+      const failed = await this.host.apply(next);
+      if (failed === null) sub.accept(update);
+      else sub.reject(failed);
+    } finally {
+      this.warming = { clusters: [], listeners: [] };
+    }
+  }
+
+  private clusterParser(statics: Bootstrap): ResourceParser<ClusterConfig> {
+    return clusterResources(this.registry, statics.clusters, this.check);
+  }
+
+  private listenerParser(
+    statics: Bootstrap,
+    dynamicClusters: readonly ClusterConfig[],
+  ): ResourceParser<ListenerConfig> {
+    return listenerResources(
+      this.registry,
+      statics.listeners,
+      [...statics.clusters, ...dynamicClusters],
+      this.check,
+    );
+  }
+}
+
+const EMPTY: AcceptedResources = { versionInfo: '', lastUpdated: '', resources: [] };
+
+function newSubscription<T extends { name: string }>(
+  statPrefix: string,
+  source: FileConfigSource | null | undefined,
+): Subscription<T> | null {
+  return source ? new Subscription<T>(statPrefix, source) : null;
+}
+
+/** The config workers run: the static resources, then the accepted dynamic ones. */
+function combine(
+  statics: Bootstrap,
+  clusters: readonly ClusterConfig[],
+  listeners: readonly ListenerConfig[],
+): Bootstrap {
+  return {
+    ...statics,
+    clusters: [...statics.clusters, ...clusters],
+    listeners: [...statics.listeners, ...listeners],
+  };
+}
+
+/** A reload's static resources that take the name of an accepted dynamic one (each as an error line). */
+function staticClashes(statics: Bootstrap, subs: Subscriptions): string[] {
+  const clashes: string[] = [];
+  const check = (
+    kind: 'cluster' | 'listener',
+    fixed: readonly { name: string; at: string }[],
+    sub: Subscription<ClusterConfig> | Subscription<ListenerConfig> | null,
+  ): void => {
+    const byName = new Map(fixed.map((f) => [f.name, f.at]));
+    for (const r of sub?.accepted?.configs ?? []) {
+      const at = byName.get(r.name);
+      if (at !== undefined)
+        clashes.push(
+          `${statics.sourcePath || '<config>'}: error: ${at}: ${kind} '${r.name}' is also a resource of ${sub!.source.path} (${r.at})`,
+        );
+    }
+  };
+  check('cluster', statics.clusters, subs.cds);
+  check('listener', statics.listeners, subs.lds);
+  return clashes;
+}
+
+/** Envoy's `version` gauge is a hash of version_info; this one fits a double exactly (48 bits). */
+function versionHash(versionInfo: string): number {
+  return versionInfo === '' ? 0 : createHash('sha256').update(versionInfo).digest().readUIntBE(0, 6);
+}

@@ -374,6 +374,8 @@ export interface EndpointConfig {
   priority: number;
   /** `endpoint.health_check_config.port_value`: where active health checks go (absent: the endpoint's port). */
   healthCheckPort?: number;
+  /** `health_status` when it takes the host out of load balancing (absent: UNKNOWN or HEALTHY). */
+  healthStatus?: 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT';
 }
 
 export interface ClusterConfig {
@@ -381,6 +383,11 @@ export interface ClusterConfig {
   name: string;
   /** The cluster type's enum name (a registered `cluster_type`: STATIC, STRICT_DNS, LOGICAL_DNS). */
   type: string;
+  /**
+   * EDS clusters: the xDS file of their ClusterLoadAssignment and its `cluster_name` there; the
+   * primary fills `endpoints` (and the assignment's policy) from it (worker/dynamic-resources.ts).
+   */
+  eds?: { source: FileConfigSource; serviceName: string } | null;
   /** Host-table rows the cluster needs (its type's `slotCapacity`). */
   slotCapacity: number;
   /** Each endpoint is one host in its own row, in endpoint order (its type's `slotPerEndpoint`). */

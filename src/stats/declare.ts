@@ -86,6 +86,11 @@ export function declareBootstrapStats(
       ) as UpstreamTransportSocketFactory;
       factory.declareStats?.(socket.config, layout, `cluster.${c.name}.`);
     }
+    // An EDS cluster's subscription to its ClusterLoadAssignment (Envoy's cluster.<name>.update_* stats).
+    if (c.eds) {
+      layout.declareAll(`cluster.${c.name}.`, XDS_SUBSCRIPTION_COUNTERS, 'counter');
+      layout.declareAll(`cluster.${c.name}.`, XDS_SUBSCRIPTION_GAUGES, 'gauge');
+    }
     if ((c.healthChecks?.length ?? 0) > 0) {
       layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_COUNTERS, 'counter');
       layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_GAUGES, 'gauge');

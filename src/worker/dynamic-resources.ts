@@ -23,7 +23,14 @@ import {
   type DiscoveryUpdate,
   type ResourceParser,
 } from '../config/xds/discovery-response';
-import { clusterResources, listenerResources, type ConfigCheck } from '../config/xds/resources';
+import {
+  clusterResources,
+  endpointResources,
+  listenerResources,
+  type ConfigCheck,
+  type LoadAssignment,
+} from '../config/xds/resources';
+import { isClusterTypeFactory } from '../upstream/discovery/api';
 import { ConfigError } from '../config/config-error';
 import { sameConfig } from '../config/same-config';
 import type { Registry } from '../registry/registry';
@@ -201,14 +208,21 @@ class Subscription<T extends { name: string }> {
   }
 }
 
-/** The subscriptions a bootstrap's `dynamic_resources` asks for. */
+/** The subscriptions of a config: its `dynamic_resources`, and one per EDS cluster. */
 interface Subscriptions {
   cds: Subscription<ClusterConfig> | null;
   lds: Subscription<ListenerConfig> | null;
+  /** Per EDS cluster (static or from CDS), by cluster name (Envoy subscribes per cluster too). */
+  eds: Map<string, Subscription<LoadAssignment>>;
 }
 
+/** The EDS assignment a cluster takes its endpoints from (undefined: none known yet). */
+type Assignments = (cluster: ClusterConfig) => LoadAssignment | undefined;
+
 export class DynamicResources implements DynamicResourcesView {
-  private subs: Subscriptions = { cds: null, lds: null };
+  private subs: Subscriptions = { cds: null, lds: null, eds: new Map() };
+  /** The stats new subscriptions bind to (from the first commit on). */
+  private stats: StatsStore | null = null;
   /** Whether files are watched (from `watch()`, once workers serve). */
   private watching = false;
   /** Resources of an update being applied (warming: built, not serving yet), for /config_dump. */
@@ -225,8 +239,8 @@ export class DynamicResources implements DynamicResourcesView {
 
   /**
    * Startup and reloads: the config to apply for the static resources `statics`, and `commit` to
-   * call once it is applied (with the stats laid out for it). When `statics` asks for other files
-   * than before (or at startup), they are read now: an invalid one is rejected and its type starts
+   * call once it is applied (with the stats laid out for it). A file `statics` did not name before
+   * (all of them at startup) is read now: an invalid one is rejected and its resources start
    * empty, as Envoy's initial fetch does; otherwise the last accepted resources stay. A static
    * resource that takes the name of an accepted one is an error (returned as text).
    */
@@ -234,29 +248,27 @@ export class DynamicResources implements DynamicResourcesView {
     const wanted = statics.dynamicResources;
     const fresh = (kind: 'cds' | 'lds'): boolean =>
       !sameConfig(this.subs[kind]?.source ?? null, wanted?.[kind] ?? null);
-    const subs: Subscriptions = {
-      cds: fresh('cds') ? newSubscription('cluster_manager.cds.', wanted?.cds) : this.subs.cds,
-      lds: fresh('lds') ? newSubscription('listener_manager.lds.', wanted?.lds) : this.subs.lds,
-    };
-    if (subs.cds !== null && fresh('cds')) this.initialRead(subs.cds, this.clusterParser(statics));
-    if (subs.lds !== null && fresh('lds'))
-      this.initialRead(subs.lds, this.listenerParser(statics, subs.cds?.accepted?.configs ?? []));
-    const clashes = staticClashes(statics, subs);
+    const cds = fresh('cds')
+      ? newSubscription<ClusterConfig>('cluster_manager.cds.', wanted?.cds)
+      : this.subs.cds;
+    if (cds !== null && cds !== this.subs.cds) this.initialRead(cds, this.clusterParser(statics));
+    const dynamicClusters = cds?.accepted?.configs ?? [];
+    const lds = fresh('lds')
+      ? newSubscription<ListenerConfig>('listener_manager.lds.', wanted?.lds)
+      : this.subs.lds;
+    if (lds !== null && lds !== this.subs.lds)
+      this.initialRead(lds, this.listenerParser(statics, dynamicClusters));
+    const next: Subscriptions = { cds, lds, eds: this.edsFor([...statics.clusters, ...dynamicClusters]) };
+    const clashes = staticClashes(statics, next);
     if (clashes.length > 0) {
-      for (const kind of ['cds', 'lds'] as const) if (fresh(kind)) subs[kind]?.close();
+      this.discard(next);
       return { errors: clashes.join('\n') };
     }
     return {
-      config: combine(statics, subs.cds?.accepted?.configs ?? [], subs.lds?.accepted?.configs ?? []),
+      config: this.compose(statics, dynamicClusters, lds?.accepted?.configs ?? [], assignmentsOf(next.eds)),
       commit: (stats) => {
-        for (const kind of ['cds', 'lds'] as const) {
-          if (!fresh(kind)) continue;
-          this.subs[kind]?.close();
-          const sub = subs[kind];
-          sub?.bindStats(stats);
-        }
-        this.subs = subs;
-        if (this.watching) this.watch();
+        this.stats = stats;
+        this.adopt(next);
       },
     };
   }
@@ -264,11 +276,13 @@ export class DynamicResources implements DynamicResourcesView {
   /** Starts watching the files (those not watched yet): from now on a move into place applies them. */
   watch(): void {
     this.watching = true;
-    for (const kind of ['cds', 'lds'] as const)
-      this.subs[kind]?.watch(() => this.host.enqueue(() => this.update(kind)));
+    const { cds, lds, eds } = this.subs;
+    cds?.watch(() => this.host.enqueue(() => this.updateClusters(cds)));
+    lds?.watch(() => this.host.enqueue(() => this.updateListeners(lds)));
+    for (const [cluster, sub] of eds)
+      sub.watch(() => this.host.enqueue(() => this.updateEndpoints(cluster, sub)));
   }
 
-  /** The accepted clusters, or null without a CDS subscription. */
   get clusters(): AcceptedResources | null {
     return this.subs.cds?.accepted ?? (this.subs.cds ? EMPTY : null);
   }
@@ -277,14 +291,12 @@ export class DynamicResources implements DynamicResourcesView {
     return this.subs.lds?.accepted ?? (this.subs.lds ? EMPTY : null);
   }
 
-  /** Clusters and listeners of the update being applied (built and warming, not serving yet). */
   get warmingResources(): { clusters: readonly ClusterConfig[]; listeners: readonly ListenerConfig[] } {
     return this.warming;
   }
 
   close(): void {
-    this.subs.cds?.close();
-    this.subs.lds?.close();
+    for (const sub of subscriptionsOf(this.subs)) sub.close();
   }
 
   private initialRead<T extends { name: string }>(sub: Subscription<T>, parser: ResourceParser<T>): void {
@@ -298,52 +310,149 @@ export class DynamicResources implements DynamicResourcesView {
     if (update !== null) sub.accept(update);
   }
 
-  /** A file was moved into place: parse it and, when valid, apply static + dynamic resources. */
-  private async update(kind: 'cds' | 'lds'): Promise<void> {
-    const statics = this.host.statics();
-    if (kind === 'cds') {
-      const sub = this.subs.cds;
-      if (sub === null) return;
-      await this.apply(sub, this.clusterParser(statics), (clusters) =>
-        combine(statics, clusters, this.subs.lds?.accepted?.configs ?? []),
-      );
-    } else {
-      const sub = this.subs.lds;
-      if (sub === null) return;
-      const dynamicClusters = this.subs.cds?.accepted?.configs ?? [];
-      await this.apply(sub, this.listenerParser(statics, dynamicClusters), (listeners) =>
-        combine(statics, dynamicClusters, listeners),
-      );
+  /**
+   * The EDS subscriptions of `clusters`: a cluster that had one for the same file keeps it (and
+   * its accepted assignment); a new one reads its file now.
+   */
+  private edsFor(clusters: readonly ClusterConfig[]): Map<string, Subscription<LoadAssignment>> {
+    const subs = new Map<string, Subscription<LoadAssignment>>();
+    for (const c of clusters) {
+      if (!c.eds) continue;
+      const current = this.subs.eds.get(c.name);
+      if (current !== undefined && sameConfig(current.source, c.eds.source)) {
+        subs.set(c.name, current);
+        continue;
+      }
+      const sub = new Subscription<LoadAssignment>(`cluster.${c.name}.`, c.eds.source);
+      this.initialRead(sub, endpointResources(this.registry));
+      subs.set(c.name, sub);
     }
+    return subs;
   }
 
-  private async apply<T extends { name: string }>(
+  /** Makes `next` the subscriptions in use: the ones it no longer has stop, new ones count and watch. */
+  private adopt(next: Subscriptions): void {
+    const kept = new Set(subscriptionsOf(next));
+    for (const sub of subscriptionsOf(this.subs)) if (!kept.has(sub)) sub.close();
+    const known = new Set(subscriptionsOf(this.subs));
+    for (const sub of kept) if (!known.has(sub)) sub.bindStats(this.stats!);
+    this.subs = next;
+    if (this.watching) this.watch();
+  }
+
+  /** Drops the subscriptions `next` opened (it was not applied). */
+  private discard(next: Subscriptions): void {
+    const known = new Set(subscriptionsOf(this.subs));
+    for (const sub of subscriptionsOf(next)) if (!known.has(sub)) sub.close();
+  }
+
+  /** The CDS file was moved into place: its clusters (and their EDS files) replace the accepted ones. */
+  private async updateClusters(sub: Subscription<ClusterConfig>): Promise<void> {
+    const statics = this.host.statics();
+    const update = this.readUpdate(sub, this.clusterParser(statics));
+    if (update === null) return;
+    const next: Subscriptions = {
+      ...this.subs,
+      eds: this.edsFor([...statics.clusters, ...update.resources]),
+    };
+    const config = this.compose(
+      statics,
+      update.resources,
+      this.subs.lds?.accepted?.configs ?? [],
+      assignmentsOf(next.eds),
+    );
+    if (await this.apply(sub, update, config)) this.adopt(next);
+    else this.discard(next);
+  }
+
+  private async updateListeners(sub: Subscription<ListenerConfig>): Promise<void> {
+    const statics = this.host.statics();
+    const dynamicClusters = this.subs.cds?.accepted?.configs ?? [];
+    const update = this.readUpdate(sub, this.listenerParser(statics, dynamicClusters));
+    if (update === null) return;
+    const config = this.compose(statics, dynamicClusters, update.resources, assignmentsOf(this.subs.eds));
+    await this.apply(sub, update, config);
+  }
+
+  /** The EDS file of `cluster` was moved into place: its assignment gives the cluster new endpoints. */
+  private async updateEndpoints(cluster: string, sub: Subscription<LoadAssignment>): Promise<void> {
+    if (this.subs.eds.get(cluster) !== sub) return;
+    const update = this.readUpdate(sub, endpointResources(this.registry));
+    if (update === null) return;
+    const current = assignmentsOf(this.subs.eds);
+    const config = this.compose(
+      this.host.statics(),
+      this.subs.cds?.accepted?.configs ?? [],
+      this.subs.lds?.accepted?.configs ?? [],
+      (c) => (c.name === cluster ? assignmentIn(update.resources, c) : current(c)),
+    );
+    await this.apply(sub, update, config);
+  }
+
+  /** The file's new content, parsed; null when it is unchanged, gone or rejected. */
+  private readUpdate<T extends { name: string }>(
     sub: Subscription<T>,
     parser: ResourceParser<T>,
-    configWith: (resources: T[]) => Bootstrap,
-  ): Promise<void> {
+  ): DiscoveryUpdate<T> | null {
     const text = sub.read();
-    if (text === null || !sub.isNew(text)) return;
-    const update = sub.parse(text, parser);
-    if (update === null) return;
-    const next = configWith(update.resources);
-    const previous = new Map(
-      [...this.host.statics().clusters, ...(this.subs.cds?.accepted?.configs ?? [])].map((c) => [c.name, c]),
-    );
-    const previousListeners = new Map(
-      [...this.host.statics().listeners, ...(this.subs.lds?.accepted?.configs ?? [])].map((l) => [l.name, l]),
+    if (text === null || !sub.isNew(text)) return null;
+    return sub.parse(text, parser);
+  }
+
+  /** Applies `next` (with `update` of `sub` in it); whether it now serves. */
+  private async apply<T extends { name: string }>(
+    sub: Subscription<T>,
+    update: DiscoveryUpdate<T>,
+    next: Bootstrap,
+  ): Promise<boolean> {
+    const current = this.compose(
+      this.host.statics(),
+      this.subs.cds?.accepted?.configs ?? [],
+      this.subs.lds?.accepted?.configs ?? [],
+      assignmentsOf(this.subs.eds),
     );
     this.warming = {
-      clusters: next.clusters.filter((c) => !sameConfig(previous.get(c.name), c)),
-      listeners: next.listeners.filter((l) => !sameConfig(previousListeners.get(l.name), l)),
+      clusters: changed(current.clusters, next.clusters),
+      listeners: changed(current.listeners, next.listeners),
     };
     try {
       const failed = await this.host.apply(next);
-      if (failed === null) sub.accept(update);
-      else sub.reject(failed);
+      if (failed !== null) {
+        sub.reject(failed);
+        return false;
+      }
+      sub.accept(update);
+      return true;
     } finally {
       this.warming = { clusters: [], listeners: [] };
     }
+  }
+
+  /** The config workers run: the static resources, then the dynamic ones; EDS clusters with their endpoints. */
+  private compose(
+    statics: Bootstrap,
+    clusters: readonly ClusterConfig[],
+    listeners: readonly ListenerConfig[],
+    assignments: Assignments,
+  ): Bootstrap {
+    const eds = this.registry.byEnumName('cluster_type', 'EDS');
+    const withEndpoints = (c: ClusterConfig): ClusterConfig => {
+      if (!c.eds || eds === undefined || !isClusterTypeFactory(eds)) return c;
+      const assignment = assignments(c);
+      const endpoints = assignment?.endpoints ?? [];
+      return {
+        ...c,
+        endpoints,
+        slotCapacity: eds.slotCapacity(endpoints),
+        overprovisioningFactor: assignment?.overprovisioningFactor ?? c.overprovisioningFactor,
+        weightedPriorityHealth: assignment?.weightedPriorityHealth ?? c.weightedPriorityHealth,
+      };
+    };
+    return {
+      ...statics,
+      clusters: [...statics.clusters, ...clusters].map(withEndpoints),
+      listeners: [...statics.listeners, ...listeners],
+    };
   }
 
   private clusterParser(statics: Bootstrap): ResourceParser<ClusterConfig> {
@@ -372,17 +481,27 @@ function newSubscription<T extends { name: string }>(
   return source ? new Subscription<T>(statPrefix, source) : null;
 }
 
-/** The config workers run: the static resources, then the accepted dynamic ones. */
-function combine(
-  statics: Bootstrap,
-  clusters: readonly ClusterConfig[],
-  listeners: readonly ListenerConfig[],
-): Bootstrap {
-  return {
-    ...statics,
-    clusters: [...statics.clusters, ...clusters],
-    listeners: [...statics.listeners, ...listeners],
-  };
+function subscriptionsOf(subs: Subscriptions): Subscription<{ name: string }>[] {
+  const all: Subscription<{ name: string }>[] = [...subs.eds.values()];
+  if (subs.cds !== null) all.push(subs.cds);
+  if (subs.lds !== null) all.push(subs.lds);
+  return all;
+}
+
+/** Each EDS cluster's assignment, from the accepted resources of its subscription. */
+function assignmentsOf(eds: ReadonlyMap<string, Subscription<LoadAssignment>>): Assignments {
+  return (c) => assignmentIn(eds.get(c.name)?.accepted?.configs ?? [], c);
+}
+
+/** The assignment of an EDS cluster in `resources`: the one named by its service_name. */
+function assignmentIn(resources: readonly LoadAssignment[], c: ClusterConfig): LoadAssignment | undefined {
+  return resources.find((a) => a.name === c.eds?.serviceName);
+}
+
+/** The items of `next` that are new or differ from `current`'s item of the same name. */
+function changed<T extends { name: string }>(current: readonly T[], next: readonly T[]): T[] {
+  const before = new Map(current.map((c) => [c.name, c]));
+  return next.filter((n) => !sameConfig(before.get(n.name), n));
 }
 
 /** A reload's static resources that take the name of an accepted dynamic one (each as an error line). */

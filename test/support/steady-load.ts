@@ -2,6 +2,7 @@
  * A steady keep-alive load that reconnects (Node's agent): for config changes while traffic flows,
  * where a replaced listener closes its connections after their next response.
  */
+import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { request } from '../integration/harness';
 
@@ -38,4 +39,11 @@ export function steadyLoad(
       return { ok, failures };
     },
   };
+}
+
+/** Every request of a steady load was answered 200, and there were at least `minimum` of them. */
+export function assertAllAnswered(result: { ok: number; failures: string[] }, minimum: number): void {
+  const { ok, failures } = result;
+  assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${ok + failures.length} requests failed`);
+  assert.ok(ok > minimum, `the load ran (${ok} requests)`);
 }

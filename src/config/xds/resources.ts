@@ -6,13 +6,19 @@
  * listener's routes may name only clusters that exist (Envoy's `validate_clusters`, on for route
  * configurations inside a listener).
  */
-import type { Bootstrap, ClusterConfig, ListenerConfig } from '../bootstrap';
+import type { Bootstrap, ClusterConfig, EndpointConfig, ListenerConfig } from '../bootstrap';
 import type { BuildProblem } from '../build-error';
 import type { Registry } from '../../registry/registry';
-import { parseCluster } from '../cluster';
+import { parseAssignmentPolicy, parseCluster, parseEndpoints } from '../cluster';
+import { isClusterTypeFactory } from '../../upstream/discovery/api';
 import { parseListener } from '../listener';
 import { checkDistinctAddresses, checkUnique, parseContext } from '../parse-bootstrap';
-import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type ResourceParser } from './discovery-response';
+import {
+  CLUSTER_TYPE_URL,
+  ENDPOINT_TYPE_URL,
+  LISTENER_TYPE_URL,
+  type ResourceParser,
+} from './discovery-response';
 
 /** Builds what a worker would build from `bootstrap` and says what failed (worker/data-plane.ts checkDataPlane). */
 export type ConfigCheck = (bootstrap: Bootstrap) => readonly BuildProblem[];
@@ -52,6 +58,41 @@ export function listenerResources(
       return listeners;
     },
     check: check && ((listeners) => check(bootstrapOf(listeners, [...clusters]))),
+  };
+}
+
+/** An EDS resource: the endpoints of the cluster (or EDS `service_name`) `name`, with their policy. */
+export interface LoadAssignment extends Pick<
+  ClusterConfig,
+  'overprovisioningFactor' | 'weightedPriorityHealth'
+> {
+  /** `cluster_name`. */
+  name: string;
+  at: string;
+  endpoints: EndpointConfig[];
+}
+
+/** EDS: ClusterLoadAssignments, one per `cluster_name`, their endpoints IP addresses as STATIC's. */
+export function endpointResources(registry: Registry): ResourceParser<LoadAssignment> {
+  const eds = registry.byEnumName('cluster_type', 'EDS');
+  const type = eds !== undefined && isClusterTypeFactory(eds) ? eds : null;
+  return {
+    typeUrl: ENDPOINT_TYPE_URL,
+    parse(readers) {
+      const seen = new Map<string, string>();
+      return readers.map((r) => {
+        const name = r.requiredString('cluster_name');
+        const first = seen.get(name);
+        if (first !== undefined) r.error('cluster_name', `a second assignment for '${name}' (also ${first})`);
+        seen.set(name, r.path);
+        return {
+          name,
+          at: r.path,
+          endpoints: parseEndpoints(r, type),
+          ...parseAssignmentPolicy(r.object('policy')),
+        };
+      });
+    },
   };
 }
 

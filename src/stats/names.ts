@@ -125,7 +125,12 @@ export const SERVER_COUNTERS = ['reload_success', 'reload_failed'] as const;
 export const CLUSTER_MANAGER_COUNTERS = ['cluster_added', 'cluster_modified', 'cluster_removed'] as const;
 export const CLUSTER_MANAGER_GAUGES = ['active_clusters', 'warming_clusters'] as const;
 export const LISTENER_MANAGER_COUNTERS = ['listener_added', 'listener_modified', 'listener_removed'] as const;
-export const LISTENER_MANAGER_GAUGES = ['total_listeners_active', 'total_listeners_warming'] as const;
+export const LISTENER_MANAGER_GAUGES = [
+  'total_listeners_active',
+  'total_listeners_warming',
+  // Listeners a change replaced or removed whose connections are still draining (worker 0 reports).
+  'total_listeners_draining',
+] as const;
 
 /**
  * One xDS subscription's stats (`cluster_manager.cds.`, `listener_manager.lds.`): updates tried,

@@ -127,12 +127,25 @@ class Subscription<T extends { name: string }> {
     }
   }
 
+  /** Forgets the text last tried, so the same file is tried again (see `retryRejected`). */
+  forgetText(): void {
+    this.lastText = null;
+  }
+
+  /** Whether the text last tried was rejected (the accepted resources are older than the file). */
+  get lastRejected(): boolean {
+    return this.rejectedText;
+  }
+  private rejectedText = false;
+
   reject(errors: string): void {
+    this.rejectedText = true;
     this.count('rejected');
     log.error(`xDS update from ${this.source.path} rejected; the last good config stays:\n${errors}`);
   }
 
   accept(update: DiscoveryUpdate<T>): void {
+    this.rejectedText = false;
     this.accepted = {
       versionInfo: update.versionInfo,
       lastUpdated: new Date().toISOString(),
@@ -177,6 +190,8 @@ class Subscription<T extends { name: string }> {
   /** Calls `onMove` (coalesced) whenever the file, or an entry of `watched_directory`, is moved into place. */
   watch(onMove: () => void): void {
     if (this.watcher !== null) return;
+    // A move between the read that came before and this watch would be missed: look once more.
+    onMove();
     const dir = this.source.watchedDirectory ?? path.dirname(this.source.path);
     const file = path.basename(this.source.path);
     const anyEntry = this.source.watchedDirectory !== null;
@@ -273,7 +288,10 @@ export class DynamicResources implements DynamicResourcesView {
     };
   }
 
-  /** Starts watching the files (those not watched yet): from now on a move into place applies them. */
+  /**
+   * Starts watching the files (those not watched yet): from now on a move into place applies them
+   * (as config changes queued behind the ones before, so none is applied before workers serve).
+   */
   watch(): void {
     this.watching = true;
     const { cds, lds, eds } = this.subs;
@@ -361,8 +379,21 @@ export class DynamicResources implements DynamicResourcesView {
       this.subs.lds?.accepted?.configs ?? [],
       assignmentsOf(next.eds),
     );
-    if (await this.apply(sub, update, config)) this.adopt(next);
-    else this.discard(next);
+    if (await this.apply(sub, update, config)) {
+      this.adopt(next);
+      this.retryRejected();
+    } else this.discard(next);
+  }
+
+  /**
+   * New clusters were accepted: an LDS file rejected for naming a cluster that did not exist yet
+   * may be valid now (a directory swap moves both files at once, and either may be read first).
+   */
+  private retryRejected(): void {
+    const lds = this.subs.lds;
+    if (lds === null || !lds.lastRejected) return;
+    lds.forgetText();
+    this.host.enqueue(() => this.updateListeners(lds));
   }
 
   private async updateListeners(sub: Subscription<ListenerConfig>): Promise<void> {

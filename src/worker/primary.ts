@@ -75,7 +75,9 @@ export class Primary implements ServerState {
   /** The config generation serving: 0 at startup, one more per applied reload. */
   private generation = 0;
   /** Reloads run one after another. */
-  private reloadQueue: Promise<unknown> = Promise.resolve();
+  private reloadQueue: Promise<unknown>;
+  /** Opens the queue once the workers serve (config changes wait for startup). */
+  private started!: () => void;
   /** Per worker index, the reply its worker owes for the reload being applied. */
   private readonly reloadReplies = new Map<number, (msg: ReloadReply) => void>();
   private readonly reloadSuccess: Counter;
@@ -147,6 +149,8 @@ export class Primary implements ServerState {
     this.reloadFailed = this.stats.counter('server.reload_failed');
     this.managerStats = new ManagerStats(this.stats, bootstrap);
     prepared.commit(this.stats);
+    this.reloadQueue = new Promise<void>((resolve) => (this.started = resolve));
+    this.dynamicResources.watch();
     this.hostTable = HostTable.allocate(bootstrap.clusters);
     this.exactBalance = ExactBalance.allocate(this.exactBalanceListeners(), concurrency);
     this.circuitBreakers = CircuitBreakerTable.allocate(bootstrap.clusters, concurrency);
@@ -211,7 +215,7 @@ export class Primary implements ServerState {
     process.on('SIGTERM', () => void this.drainAndExit());
     process.on('SIGINT', () => void this.drainAndExit());
     process.on('SIGHUP', () => void this.reload());
-    this.dynamicResources.watch();
+    this.started();
   }
 
   /**

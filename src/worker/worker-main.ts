@@ -69,6 +69,8 @@ async function main(init: WorkerInit): Promise<void> {
     circuitBreakers,
     listeners,
     retiring: new Map(),
+    // Every worker drains its own copy of a listener: one reports how many listeners drain.
+    drainingGauge: init.workerIndex === 0 ? stats.gauge('listener_manager.total_listeners_draining') : null,
   };
   const balance = init.exactBalance === null ? null : ExactBalance.fromShared(init.exactBalance);
   parentPort!.on('message', (msg: PrimaryToWorker) => {

@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -103,7 +104,7 @@ let moves = 0;
 async function startXds(
   cds: string,
   lds: string,
-  opts: { args?: string[]; bootstrapExtra?: string; dir?: string } = {},
+  opts: { args?: string[]; bootstrapExtra?: string; dir?: string; concurrency?: number } = {},
 ): Promise<XdsProxy> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'legate-xds-'));
   const cdsPath = path.join(dir, 'cds.yaml');
@@ -126,7 +127,9 @@ dynamic_resources:
     path_config_source: { path: ${ldsPath} }
 ${opts.bootstrapExtra ?? ''}`,
   );
-  const lp = await startLegateArgs(['-c', bootstrap, ...(opts.args ?? [])]);
+  const lp = await startLegateArgs(['-c', bootstrap, ...(opts.args ?? [])], {
+    concurrency: opts.concurrency,
+  });
   return {
     lp,
     dir,
@@ -429,6 +432,52 @@ dynamic_resources:
       assert.equal((await request(port)).body.toString(), 'b');
     } finally {
       await lp.stop();
+    }
+  });
+});
+
+test('an LDS file rejected for a route to a cluster not there yet is applied once the CDS file brings the cluster', async () => {
+  await withOrigins(async ({ a, b }) => {
+    const first: Shape = { route: 'a', clusterB: false, extra: false, variant: 0 };
+    const next: Shape = { route: 'b', clusterB: true, extra: false, variant: 1 };
+    const proxy = await startXds(cdsFor({ a, b }, first), ldsFor(first));
+    const { lp } = proxy;
+    try {
+      const port = lp.ports.get('proxy')!;
+      proxy.move('lds', ldsFor(next));
+      await waitForStat(lp, 'listener_manager.lds.update_rejected', 1);
+      assert.match(lp.output(), /unknown cluster 'b'/);
+      assert.equal((await request(port)).body.toString(), 'a');
+      proxy.move('cds', cdsFor({ a, b }, next));
+      await waitForStat(lp, 'listener_manager.lds.update_success', 2);
+      const res = await request(port);
+      assert.equal(res.body.toString(), 'b');
+      assert.equal(res.headers.server, 'variant-1');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+test('a listener an LDS update replaced counts in total_listeners_draining until its connections are gone', async () => {
+  await withOrigins(async ({ a, b }) => {
+    const first: Shape = { route: 'a', clusterB: false, extra: false, variant: 0 };
+    // One worker: the connection is on the worker that reports the gauge.
+    const proxy = await startXds(cdsFor({ a, b }, first), ldsFor(first), { concurrency: 1 });
+    const { lp } = proxy;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const port = lp.ports.get('proxy')!;
+      assert.equal((await request(port, { agent })).body.toString(), 'a');
+      proxy.move('lds', ldsFor({ ...first, variant: 1 }));
+      await waitForStat(lp, 'listener_manager.lds.update_success', 2);
+      // The keep-alive connection answered a request less than 1 s ago: it drains for a while.
+      assert.equal(await stat(lp, 'listener_manager.total_listeners_draining'), 1);
+      assert.equal(await stat(lp, 'listener_manager.total_listeners_active'), 1);
+      await waitForStat(lp, 'listener_manager.total_listeners_draining', 0);
+    } finally {
+      agent.destroy();
+      await proxy.close();
     }
   });
 });

@@ -403,9 +403,16 @@ export class Primary implements ServerState {
     return this.enqueue(() => this.applyReload());
   }
 
-  /** Config changes (reloads, xDS updates) run one after another, in the order they came. */
+  /**
+   * Config changes (reloads, xDS updates) run one after another, in the order they came. After
+   * each, a full collection: a change leaves dead SharedArrayBuffers (the check's stats tables,
+   * replaced stats blocks and host-table chunks) that V8 counts as external memory and collects
+   * late on a thread that allocates little, so the process's RSS rose with every reload until V8
+   * did (README, reload). One collection of the primary's small heap takes a few ms, off the data
+   * path; workers collect after reloads too (worker-main.ts).
+   */
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.reloadQueue.then(task);
+    const run = this.reloadQueue.then(task).finally(collectGarbage);
     this.reloadQueue = run.catch(() => {});
     return run;
   }

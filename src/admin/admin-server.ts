@@ -19,6 +19,7 @@ import type { AccessLogger } from '../access-log/api';
 import { logAdminRequest } from './request-log';
 import { closeAccessLogSinks } from '../access-log/sinks';
 import { HeapGauges } from '../stats/heap-gauges';
+import type { DynamicResourcesView } from '../worker/dynamic-resources';
 
 /** What the admin needs from the process it administers (implemented by the Primary). */
 /** A reload's result: applied (the config generation now serving), or why the old config stays. */
@@ -33,7 +34,12 @@ export interface ServerState {
   readonly hostTable: HostTable;
   /** What the outlier detectors computed at their last interval (for /clusters). */
   readonly outlierDetectors: OutlierReadouts;
+  /** What the workers run: the static resources and the accepted xDS ones. */
   readonly bootstrap: Bootstrap;
+  /** The bootstrap's own resources (/config_dump's static ones). */
+  readonly statics: Bootstrap;
+  /** The accepted xDS resources and those an update is warming (/config_dump's dynamic ones). */
+  readonly dynamicResources: DynamicResourcesView;
   readonly ports: ReadonlyMap<string, number>;
   /** Per listener: served by the workers' native engine, or by Node's sockets. */
   readonly listenerPaths: ReadonlyMap<string, 'native' | 'js'>;
@@ -286,15 +292,59 @@ export class AdminServer {
     return {
       configs: [
         { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: s.options.rawConfig },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
-          static_listeners: s.bootstrap.listeners.map((l) => ({ listener: l })),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
-          static_clusters: s.bootstrap.clusters.map((c) => ({ cluster: c })),
-        },
+        this.listenersDump(),
+        this.clustersDump(),
       ],
+    };
+  }
+
+  /**
+   * Envoy's ListenersConfigDump: static listeners as Legate normalised them, dynamic ones as the
+   * LDS file wrote them, each with its `active_state`, or `warming_state` while an update builds it.
+   */
+  private listenersDump(): unknown {
+    const { statics, dynamicResources } = this.s;
+    const lds = dynamicResources.listeners;
+    const warming = dynamicResources.warmingResources.listeners;
+    const names = new Set([...(lds?.resources ?? []).map((r) => r.name), ...warming.map((l) => l.name)]);
+    return {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+      version_info: lds?.versionInfo ?? '',
+      static_listeners: statics.listeners.map((l) => ({ listener: l })),
+      dynamic_listeners: [...names].map((name) => {
+        const active = lds?.resources.find((r) => r.name === name);
+        const building = warming.find((l) => l.name === name);
+        return {
+          name,
+          ...(active && lds
+            ? {
+                active_state: {
+                  version_info: lds.versionInfo,
+                  listener: active.raw,
+                  last_updated: lds.lastUpdated,
+                },
+              }
+            : {}),
+          ...(building ? { warming_state: { listener: building } } : {}),
+        };
+      }),
+    };
+  }
+
+  /** Envoy's ClustersConfigDump, in the same terms as listenersDump. */
+  private clustersDump(): unknown {
+    const { statics, dynamicResources } = this.s;
+    const cds = dynamicResources.clusters;
+    return {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      version_info: cds?.versionInfo ?? '',
+      static_clusters: statics.clusters.map((c) => ({ cluster: c })),
+      dynamic_active_clusters: (cds?.resources ?? []).map((r) => ({
+        version_info: cds!.versionInfo,
+        cluster: r.raw,
+        last_updated: cds!.lastUpdated,
+      })),
+      dynamic_warming_clusters: dynamicResources.warmingResources.clusters.map((c) => ({ cluster: c })),
     };
   }
 

@@ -40,6 +40,8 @@ interface HostView {
   ejected: boolean;
   /** Failed by the active health checker (Envoy's failed_active_hc health flag). */
   failedActiveHc: boolean;
+  /** Its `health_status` (UNKNOWN reads HEALTHY); other than HEALTHY is Envoy's failed_eds_health. */
+  edsHealthStatus: string;
   /** At the last outlier interval, percent; -1: not computed. */
   successRate: number;
   localOriginSuccessRate: number;
@@ -47,7 +49,10 @@ interface HostView {
 
 /** Envoy's `health_flags` text: the failure flags in Envoy's order, or `healthy`. */
 function healthFlags(h: HostView): string {
-  const flags = (h.failedActiveHc ? '/failed_active_hc' : '') + (h.ejected ? '/failed_outlier_check' : '');
+  const flags =
+    (h.failedActiveHc ? '/failed_active_hc' : '') +
+    (h.ejected ? '/failed_outlier_check' : '') +
+    (h.edsHealthStatus !== 'HEALTHY' ? '/failed_eds_health' : '');
   return flags || 'healthy';
 }
 
@@ -65,6 +70,7 @@ function hostViews(c: ClusterConfig, table: HostTable, outlier: SuccessRateReado
       stats: slot < 0 ? null : hostStats(table, slot),
       ejected: slot >= 0 && table.get(slot, HostColumn.OutlierEjected) !== 0,
       failedActiveHc: slot >= 0 && table.get(slot, HostColumn.ActiveHcFailed) !== 0,
+      edsHealthStatus: e.healthStatus ?? 'HEALTHY',
       successRate: rate('external'),
       localOriginSuccessRate: rate('local'),
     };
@@ -192,7 +198,7 @@ export function renderClustersJson(
           health_status: {
             ...(h.failedActiveHc ? { failed_active_health_check: true } : {}),
             ...(h.ejected ? { failed_outlier_check: true } : {}),
-            eds_health_status: 'HEALTHY',
+            eds_health_status: h.edsHealthStatus,
           },
           ...percent('success_rate', h.successRate, h.successRate >= 0),
           weight: h.weight,

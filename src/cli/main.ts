@@ -177,6 +177,7 @@ async function run(argv: string[]): Promise<number | null> {
       mode: 'Serve',
     },
     rawConfig: loaded.raw,
+    check,
     // A file can change; a config given only on the command line cannot.
     ...(path !== undefined
       ? { reloadConfig: () => loadBootstrap({ path, configYaml, check }, registry) }

@@ -8,6 +8,7 @@
  * used in later error messages (e.g. an unknown cluster named by a route).
  */
 import type { Http2ProtocolOptions } from './http2-options';
+import type { FileConfigSource } from './xds/config-source';
 
 export interface Bootstrap {
   admin: AdminConfig | null;
@@ -15,6 +16,14 @@ export interface Bootstrap {
   clusters: ClusterConfig[];
   /** The file the bootstrap came from ('' for --config-yaml / short form). */
   sourcePath: string;
+  /** `dynamic_resources`: clusters and listeners from xDS files (absent: none). */
+  dynamicResources?: DynamicResourcesConfig;
+}
+
+/** `dynamic_resources`: where CDS and LDS read their resources (null: not configured). */
+export interface DynamicResourcesConfig {
+  cds: FileConfigSource | null;
+  lds: FileConfigSource | null;
 }
 
 export interface SocketAddress {
@@ -400,6 +409,8 @@ export interface EndpointConfig {
   priority: number;
   /** `endpoint.health_check_config.port_value`: where active health checks go (absent: the endpoint's port). */
   healthCheckPort?: number;
+  /** `health_status` when it takes the host out of load balancing (absent: UNKNOWN or HEALTHY). */
+  healthStatus?: 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT';
 }
 
 export interface ClusterConfig {
@@ -407,6 +418,11 @@ export interface ClusterConfig {
   name: string;
   /** The cluster type's enum name (a registered `cluster_type`: STATIC, STRICT_DNS, LOGICAL_DNS). */
   type: string;
+  /**
+   * EDS clusters: the xDS file of their ClusterLoadAssignment and its `cluster_name` there; the
+   * primary fills `endpoints` (and the assignment's policy) from it (worker/dynamic-resources.ts).
+   */
+  eds?: { source: FileConfigSource; serviceName: string } | null;
   /** Host-table rows the cluster needs (its type's `slotCapacity`). */
   slotCapacity: number;
   /** Each endpoint is one host in its own row, in endpoint order (its type's `slotPerEndpoint`). */

@@ -21,9 +21,10 @@ import { rejectUnsupported } from './unsupported';
 import { isLbPolicyFactory } from '../upstream/lb/api';
 import { isClusterTypeFactory, type ClusterTypeFactory } from '../upstream/discovery/api';
 import { DEFAULT_OVERPROVISIONING_FACTOR } from '../upstream/lb/priority-load';
+import { parseConfigSource } from './xds/config-source';
 
 /** Envoy's cluster types Legate has no extension for yet (a clear error, not 'unknown value'). */
-const UNSUPPORTED_CLUSTER_TYPES = ['EDS', 'ORIGINAL_DST'];
+const UNSUPPORTED_CLUSTER_TYPES = ['ORIGINAL_DST'];
 const DNS_LOOKUP_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
 /** Envoy's LbPolicy enum by proto number (4 is unused), for configs that give the number. */
 const ENVOY_LB_POLICIES = [
@@ -49,7 +50,6 @@ const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtoc
 const UNSUPPORTED_CLUSTER_FIELDS = [
   'transport_socket_matches',
   'cluster_type',
-  'eds_cluster_config',
   'http_protocol_options',
   'protocol_selection',
   'lb_subset_config',
@@ -124,10 +124,12 @@ export function parseCluster(r: ObjectReaderImpl, ctx: ParseContext): ClusterCon
       'auto_config needs a TLS transport_socket (ALPN chooses the protocol)',
     );
   const endpoints = parseEndpoints(assignment, typeFactory);
+  const eds = parseEdsClusterConfig(r, type, name);
   return {
     at: r.path,
     name,
     type,
+    ...(eds !== null ? { eds } : {}),
     ...slotsOf(typeFactory, endpoints),
     connectTimeoutMs,
     ...parseLbPolicy(r, ctx),
@@ -263,16 +265,42 @@ function slotsOf(
     : { slotCapacity: type.slotCapacity(endpoints), slotPerEndpoint: type.slotPerEndpoint };
 }
 
-/** `type` is null when the cluster's type is in error (reported there): no per-type checks then. */
-function parseEndpoints(assignment: ObjectReader | null, type: ClusterTypeFactory | null): EndpointConfig[] {
+/**
+ * `eds_cluster_config` of an EDS cluster: the xDS file holding its ClusterLoadAssignment, and the
+ * name it has there (`service_name`, default the cluster's name). Null for other types.
+ */
+function parseEdsClusterConfig(r: ObjectReaderImpl, type: string, name: string): ClusterConfig['eds'] {
+  if (type !== 'EDS') {
+    if (r.has('eds_cluster_config') && !r.failed('type'))
+      r.error('eds_cluster_config', `applies to EDS clusters only (this one is ${type})`);
+    return null;
+  }
+  if (r.has('load_assignment'))
+    r.error('load_assignment', 'an EDS cluster takes its endpoints from eds_cluster_config.eds_config');
+  const eds = r.requiredObject('eds_cluster_config');
+  if (!eds.has('eds_config')) eds.error('eds_config', 'an EDS cluster needs the source of its endpoints');
+  const source = parseConfigSource(eds, 'eds_config');
+  return source === null ? null : { source, serviceName: eds.string('service_name') || name };
+}
+
+/**
+ * A ClusterLoadAssignment's endpoints (a cluster's `load_assignment`, or an EDS resource). `type`
+ * is null when the cluster's type is in error (reported there): no per-type checks then.
+ */
+export function parseEndpoints(
+  assignment: ObjectReader | null,
+  type: ClusterTypeFactory | null,
+): EndpointConfig[] {
   if (!assignment) return [];
   rejectUnsupported(assignment, ['named_endpoints']);
   assignment.string('cluster_name');
   const endpoints: EndpointConfig[] = [];
   for (const locality of assignment.objectArray('endpoints')) {
+    // Which zone the endpoints are in, and its weight: Envoy uses them for zone-aware routing and
+    // locality_weighted_lb_config only, which Legate does not have (so, like Envoy without them, it ignores them).
+    locality.raw('locality');
+    locality.raw('load_balancing_weight');
     rejectUnsupported(locality, [
-      'locality',
-      'load_balancing_weight',
       'metadata',
       'proximity',
       'load_balancer_endpoints',
@@ -280,7 +308,7 @@ function parseEndpoints(assignment: ObjectReader | null, type: ClusterTypeFactor
     ]);
     const priority = locality.uint('priority', 0, { max: 128 });
     for (const lbEndpoint of locality.objectArray('lb_endpoints')) {
-      rejectUnsupported(lbEndpoint, ['endpoint_name', 'health_status', 'metadata']);
+      rejectUnsupported(lbEndpoint, ['endpoint_name', 'metadata']);
       const endpoint = lbEndpoint.requiredObject('endpoint');
       rejectUnsupported(endpoint, ['hostname', 'additional_addresses']);
       const address = parseAddress(endpoint, 'address', {
@@ -302,6 +330,7 @@ function parseEndpoints(assignment: ObjectReader | null, type: ClusterTypeFactor
         weight: lbEndpoint.wrappedUint('load_balancing_weight', 1, { min: 1 }),
         priority,
         ...parseHealthCheckPort(endpoint, type),
+        ...parseHealthStatus(lbEndpoint, type),
       });
     }
   }
@@ -315,8 +344,30 @@ function parseEndpoints(assignment: ObjectReader | null, type: ClusterTypeFactor
   return endpoints;
 }
 
+/**
+ * `health_status` (what the control plane knows of the endpoint's health): UNHEALTHY, DRAINING and
+ * TIMEOUT take the host out of load balancing (Envoy's failed_eds_health); UNKNOWN and HEALTHY
+ * leave it to the active checker and outlier detection. Only where each endpoint is one host.
+ */
+function parseHealthStatus(
+  lbEndpoint: ObjectReader,
+  type: ClusterTypeFactory | null,
+): Pick<EndpointConfig, 'healthStatus'> {
+  const status = lbEndpoint.enumValue('health_status', HEALTH_STATUSES, 'UNKNOWN');
+  if (status === 'DEGRADED')
+    lbEndpoint.unsupported('health_status', 'DEGRADED (Legate has no degraded hosts)');
+  if (status !== 'UNKNOWN' && status !== 'HEALTHY' && type !== null && !type.slotPerEndpoint)
+    lbEndpoint.unsupported('health_status', `on ${type.enumName} clusters`);
+  return status === 'UNHEALTHY' || status === 'DRAINING' || status === 'TIMEOUT'
+    ? { healthStatus: status }
+    : {};
+}
+
+/** Envoy's config.core.v3.HealthStatus. */
+const HEALTH_STATUSES = ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED'] as const;
+
 /** `load_assignment.policy`: how priority levels share load (src/upstream/lb/priority-load.ts). */
-function parseAssignmentPolicy(
+export function parseAssignmentPolicy(
   policy: ObjectReader | null,
 ): Pick<ClusterConfig, 'overprovisioningFactor' | 'weightedPriorityHealth'> {
   if (policy === null)

@@ -90,15 +90,7 @@ function buildBootstrap(
   const session = new ReaderSession(sources, issues);
   const bootstrap = parseBootstrap(session.root(root), registry, opts.path ?? '');
   session.finishAll();
-  if (!issues.hasErrors && opts.check) {
-    for (const problem of opts.check(bootstrap)) {
-      const where = session.locatePath(problem.path);
-      issues.add(
-        { location: where.location, path: problem.path, message: problem.message, severity: 'error' },
-        where.order,
-      );
-    }
-  }
+  if (!issues.hasErrors && opts.check) session.addBuildProblems(opts.check(bootstrap));
   if (issues.hasErrors) throw new ConfigError(issues.sorted());
   return { bootstrap, warnings: issues.warnings(), raw: root.toJSON() as unknown };
 }

@@ -6,6 +6,7 @@
  * Every reader made during a load is finished by `ReaderSession.finishAll()`, so a field nobody read
  * is always reported as unknown even if the code that read its mapping forgot to call `done()`.
  */
+import type { BuildProblem } from './build-error';
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { ConfigIssue, ObjectReader } from './config-reader';
 import type { IssueList } from './config-error';
@@ -68,6 +69,17 @@ export class ReaderSession {
     if (pair === undefined) return null;
     const value = this.sources.resolve(pair.value);
     return [pair.key as Node, value ?? (pair.key as Node)];
+  }
+
+  /** Records what a build check found (config/build-error.ts) as errors located where each path is written. */
+  addBuildProblems(problems: readonly BuildProblem[]): void {
+    for (const problem of problems) {
+      const where = this.locatePath(problem.path);
+      this.issues.add(
+        { location: where.location, path: problem.path, message: problem.message, severity: 'error' },
+        where.order,
+      );
+    }
   }
 
   /** Reports unknown fields of every reader (readers already done are skipped). */

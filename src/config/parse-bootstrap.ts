@@ -4,7 +4,13 @@
  * names and addresses are reported at the second occurrence.
  */
 import { isIP } from 'node:net';
-import type { AdminConfig, Bootstrap, ClusterConfig, ListenerConfig } from './bootstrap';
+import type {
+  AdminConfig,
+  Bootstrap,
+  ClusterConfig,
+  DynamicResourcesConfig,
+  ListenerConfig,
+} from './bootstrap';
 import type { ParseContext, Registry } from '../registry/registry';
 import { parseAddress } from './address';
 import { parseCluster } from './cluster';
@@ -13,11 +19,11 @@ import { parseListener } from './listener';
 import type { ObjectReaderImpl } from './object-reader';
 import { didYouMean } from './suggest';
 import { rejectUnsupported } from './unsupported';
+import { parseConfigSource } from './xds/config-source';
 import { parseAccessLogs } from '../access-log/access-logs';
 import { defaultFileAccessLog, fileAccessLoggerFactory } from '../access-log/file/factory';
 
 const UNSUPPORTED_BOOTSTRAP_FIELDS = [
-  'dynamic_resources',
   'cluster_manager',
   'hds_config',
   'flags_path',
@@ -61,14 +67,7 @@ export function parseBootstrap(root: ObjectReader, registry: Registry, sourcePat
   if (resources) rejectUnsupported(resources, ['secrets']);
   const clusterReaders = (resources?.objectArray('clusters') ?? []) as ObjectReaderImpl[];
   const clusterNames = new Set<string>();
-  const ctx: ParseContext = {
-    registry,
-    singletons: new Map(),
-    referenceCluster(reader, field, cluster) {
-      if (!clusterNames.has(cluster))
-        reader.error(field, `unknown cluster '${cluster}'`, didYouMean(cluster, clusterNames));
-    },
-  };
+  const ctx = parseContext(registry, clusterNames);
   const admin = parseAdmin(root, ctx);
   const clusters = clusterReaders.map((r) => parseCluster(r, ctx));
   checkUnique(clusterReaders, clusters, 'cluster');
@@ -77,7 +76,31 @@ export function parseBootstrap(root: ObjectReader, registry: Registry, sourcePat
   const listeners = listenerReaders.map((r) => parseListener(r, ctx));
   checkUnique(listenerReaders, listeners, 'listener');
   checkDistinctAddresses(listenerReaders, listeners);
-  return { admin, listeners, clusters, sourcePath };
+  const dynamicResources = parseDynamicResources(root);
+  return { admin, listeners, clusters, sourcePath, ...(dynamicResources ? { dynamicResources } : {}) };
+}
+
+/**
+ * What parsers of one load share: the registry, the singletons, and the cluster names a route or
+ * tcp_proxy may name (`clusterNames`, filled before listeners are parsed).
+ */
+export function parseContext(registry: Registry, clusterNames: ReadonlySet<string>): ParseContext {
+  return {
+    registry,
+    singletons: new Map(),
+    referenceCluster(reader, field, cluster) {
+      if (!clusterNames.has(cluster))
+        reader.error(field, `unknown cluster '${cluster}'`, didYouMean(cluster, clusterNames));
+    },
+  };
+}
+
+/** `dynamic_resources`: CDS and LDS from files (config/xds); gRPC xDS (`ads_config`) is not there yet. */
+function parseDynamicResources(root: ObjectReader): DynamicResourcesConfig | undefined {
+  const dynamic = root.object('dynamic_resources');
+  if (dynamic === null) return undefined;
+  rejectUnsupported(dynamic, ['ads_config', 'lds_resources_locator', 'cds_resources_locator']);
+  return { cds: parseConfigSource(dynamic, 'cds_config'), lds: parseConfigSource(dynamic, 'lds_config') };
 }
 
 /** `node` only labels this proxy (id, cluster); Legate accepts those two. */
@@ -118,12 +141,17 @@ function parseAdmin(root: ObjectReader, ctx: ParseContext): AdminConfig | null {
   return { address, accessLog };
 }
 
-function checkUnique(
+/**
+ * Reports the second of two items with one name; `fixed` are items already in place (the static
+ * ones, when `items` come from an xDS file), which the first of `items` may clash with too.
+ */
+export function checkUnique(
   readers: readonly ObjectReader[],
   items: readonly (ClusterConfig | ListenerConfig)[],
   what: string,
+  fixed: readonly (ClusterConfig | ListenerConfig)[] = [],
 ): void {
-  const seen = new Map<string, string>();
+  const seen = new Map<string, string>(fixed.map((f) => [f.name, f.at]));
   items.forEach((item, i) => {
     const first = seen.get(item.name);
     if (first !== undefined && item.name !== '')
@@ -132,19 +160,21 @@ function checkUnique(
   });
 }
 
-/** Two listeners cannot bind the same port on overlapping addresses (port 0 always differs). */
-function checkDistinctAddresses(
+/**
+ * Two listeners cannot bind the same port on overlapping addresses (port 0 always differs);
+ * `fixed` are listeners already in place (see checkUnique).
+ */
+export function checkDistinctAddresses(
   readers: readonly ObjectReader[],
   listeners: readonly ListenerConfig[],
+  fixed: readonly ListenerConfig[] = [],
 ): void {
   listeners.forEach((l, i) => {
     if (l.address.port === 0) return;
-    const clash = listeners
-      .slice(0, i)
-      .find(
-        (other) =>
-          other.address.port === l.address.port && addressesOverlap(other.address.address, l.address.address),
-      );
+    const clash = [...fixed, ...listeners.slice(0, i)].find(
+      (other) =>
+        other.address.port === l.address.port && addressesOverlap(other.address.address, l.address.address),
+    );
     if (clash) {
       readers[i]!.error(
         'address',

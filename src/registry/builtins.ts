@@ -22,6 +22,7 @@ import { randomFactory } from '../upstream/lb/random';
 import { ringHashFactory } from '../upstream/lb/ring-hash';
 import { roundRobinFactory } from '../upstream/lb/round-robin';
 import { staticClusterFactory } from '../upstream/discovery/static';
+import { edsClusterFactory } from '../upstream/discovery/eds';
 import { strictDnsClusterFactory } from '../upstream/discovery/strict-dns';
 import { logicalDnsClusterFactory } from '../upstream/discovery/logical-dns';
 import { type ExtensionFactory, Registry } from './registry';
@@ -50,6 +51,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   upstreamRawBufferFactory,
   upstreamTlsFactory,
   staticClusterFactory,
+  edsClusterFactory,
   strictDnsClusterFactory,
   logicalDnsClusterFactory,
 ];

@@ -19,6 +19,12 @@ import {
   LISTENER_GAUGES,
   SERVER_COUNTERS,
   SERVER_GAUGES,
+  CLUSTER_MANAGER_COUNTERS,
+  CLUSTER_MANAGER_GAUGES,
+  LISTENER_MANAGER_COUNTERS,
+  LISTENER_MANAGER_GAUGES,
+  XDS_SUBSCRIPTION_COUNTERS,
+  XDS_SUBSCRIPTION_GAUGES,
   listenerStatPrefix,
 } from './names';
 
@@ -30,6 +36,19 @@ export function declareBootstrapStats(
 ): void {
   layout.declareAll('server.', SERVER_GAUGES, 'gauge');
   layout.declareAll('server.', SERVER_COUNTERS, 'counter');
+  layout.declareAll('cluster_manager.', CLUSTER_MANAGER_COUNTERS, 'counter');
+  layout.declareAll('cluster_manager.', CLUSTER_MANAGER_GAUGES, 'gauge');
+  layout.declareAll('listener_manager.', LISTENER_MANAGER_COUNTERS, 'counter');
+  layout.declareAll('listener_manager.', LISTENER_MANAGER_GAUGES, 'gauge');
+  const dynamic = bootstrap.dynamicResources;
+  for (const prefix of [
+    dynamic?.cds ? 'cluster_manager.cds.' : null,
+    dynamic?.lds ? 'listener_manager.lds.' : null,
+  ]) {
+    if (prefix === null) continue;
+    layout.declareAll(prefix, XDS_SUBSCRIPTION_COUNTERS, 'counter');
+    layout.declareAll(prefix, XDS_SUBSCRIPTION_GAUGES, 'gauge');
+  }
   for (const l of bootstrap.listeners) {
     const prefix = listenerStatPrefix(l.address.address, l.address.port);
     layout.declareAll(prefix, LISTENER_COUNTERS, 'counter');
@@ -66,6 +85,11 @@ export function declareBootstrapStats(
         socket.name,
       ) as UpstreamTransportSocketFactory;
       factory.declareStats?.(socket.config, layout, `cluster.${c.name}.`);
+    }
+    // An EDS cluster's subscription to its ClusterLoadAssignment (Envoy's cluster.<name>.update_* stats).
+    if (c.eds) {
+      layout.declareAll(`cluster.${c.name}.`, XDS_SUBSCRIPTION_COUNTERS, 'counter');
+      layout.declareAll(`cluster.${c.name}.`, XDS_SUBSCRIPTION_GAUGES, 'gauge');
     }
     if ((c.healthChecks?.length ?? 0) > 0) {
       layout.declareAll(`cluster.${c.name}.health_check.`, HEALTH_CHECK_COUNTERS, 'counter');

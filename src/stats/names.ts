@@ -123,6 +123,34 @@ export const SERVER_GAUGES = [
 /** Legate's reloads (SIGHUP, `legate reload`): applied, and rejected (the old config stays). */
 export const SERVER_COUNTERS = ['reload_success', 'reload_failed'] as const;
 
+/**
+ * Envoy's cluster manager and listener manager: what each config change (startup, reload, xDS
+ * update) added, changed and removed, and how many are serving (`active`) or still being built
+ * and warmed before they serve (`warming`).
+ */
+export const CLUSTER_MANAGER_COUNTERS = ['cluster_added', 'cluster_modified', 'cluster_removed'] as const;
+export const CLUSTER_MANAGER_GAUGES = ['active_clusters', 'warming_clusters'] as const;
+export const LISTENER_MANAGER_COUNTERS = ['listener_added', 'listener_modified', 'listener_removed'] as const;
+export const LISTENER_MANAGER_GAUGES = [
+  'total_listeners_active',
+  'total_listeners_warming',
+  // Listeners a change replaced or removed whose connections are still draining (worker 0 reports).
+  'total_listeners_draining',
+] as const;
+
+/**
+ * One xDS subscription's stats (`cluster_manager.cds.`, `listener_manager.lds.`): updates tried,
+ * applied, rejected (invalid: the last good config stays), failed (the file could not be read);
+ * `version` is a hash of the accepted `version_info`, `update_time` when it was accepted (ms).
+ */
+export const XDS_SUBSCRIPTION_COUNTERS = [
+  'update_attempt',
+  'update_success',
+  'update_rejected',
+  'update_failure',
+] as const;
+export const XDS_SUBSCRIPTION_GAUGES = ['version', 'update_time'] as const;
+
 /** Envoy's listener stat scope: `listener.<address>_<port>.` (dots in IPv4 kept, as Envoy does). */
 export function listenerStatPrefix(address: string, port: number): string {
   return `listener.${address}_${port}.`;

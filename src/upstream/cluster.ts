@@ -271,7 +271,7 @@ export class Cluster {
   /** A health flag of one of the hosts changed: rebuild the LB so it sees the new flags. */
   onHostHealthChanged(): void {
     this.healthGeneration = this.table.healthGeneration(this.slots);
-    for (const h of this.currentHosts) h.healthy = this.table.isHostUsable(h.slot);
+    for (const h of this.currentHosts) h.healthy = h.edsHealthy && this.table.isHostUsable(h.slot);
     const set = buildPrioritySet(
       this.currentHosts,
       this.deps.lbFactory,

@@ -25,6 +25,8 @@ export class Host {
     readonly weight: number,
     /** 0 is the highest priority. */
     readonly priority: number,
+    /** False when the endpoint's `health_status` (from EDS, say) takes it out of load balancing. */
+    readonly edsHealthy = true,
   ) {
     this.key = hostKey(address, port);
   }

@@ -33,6 +33,9 @@ import { collectGarbage } from '../stats/heap-gauges';
 import { layoutStats } from './data-plane';
 import { createAccessLoggers } from '../access-log/access-logs';
 import { NativeEngine } from '../engine/native-engine';
+import { DynamicResources } from './dynamic-resources';
+import { ManagerStats } from './manager-stats';
+import type { ConfigCheck } from '../config/xds/resources';
 
 export interface ServeOptions {
   concurrency: number;
@@ -47,6 +50,8 @@ export interface ServeOptions {
    * ConfigError naming every problem. Absent: the config cannot be reloaded (it was not a file).
    */
   reloadConfig?: () => LoadResult;
+  /** Builds what workers build from a config (the loader's check), for xDS resources. */
+  check?: ConfigCheck;
 }
 
 type ReloadReply = Extract<WorkerToPrimary, { type: 'reloaded' | 'reload-failed' }>;
@@ -70,11 +75,20 @@ export class Primary implements ServerState {
   /** The config generation serving: 0 at startup, one more per applied reload. */
   private generation = 0;
   /** Reloads run one after another. */
-  private reloadQueue: Promise<unknown> = Promise.resolve();
+  private reloadQueue: Promise<unknown>;
+  /** Opens the queue once the workers serve (config changes wait for startup). */
+  private started!: () => void;
   /** Per worker index, the reply its worker owes for the reload being applied. */
   private readonly reloadReplies = new Map<number, (msg: ReloadReply) => void>();
   private readonly reloadSuccess: Counter;
   private readonly reloadFailed: Counter;
+  private readonly managerStats: ManagerStats;
+  /** The bootstrap's own (static) resources; `bootstrap` adds the dynamic ones. */
+  statics: Bootstrap;
+  /** xDS files (`dynamic_resources`), watched once the workers serve. */
+  readonly dynamicResources: DynamicResources;
+  /** The config the workers run: static resources and the accepted xDS resources. */
+  bootstrap: Bootstrap;
   private readonly slots: WorkerSlot[] = [];
   /** exact_balance listeners: the primary accepts and hands connections to workers. */
   private readonly exactBalance: ExactBalance | null;
@@ -100,10 +114,24 @@ export class Primary implements ServerState {
   }
 
   constructor(
-    public bootstrap: Bootstrap,
+    statics: Bootstrap,
     private readonly registry: Registry,
     readonly options: ServeOptions,
   ) {
+    this.statics = statics;
+    this.dynamicResources = new DynamicResources(registry, options.check, {
+      enqueue: (task) => void this.enqueue(task),
+      statics: () => this.statics,
+      apply: async (next) => {
+        const result = await this.applyConfig(next);
+        return result.ok ? null : result.errors;
+      },
+    });
+    // At startup a file is read once, and a clash with a static name is a parse error of the file.
+    const prepared = this.dynamicResources.prepare(statics);
+    if ('errors' in prepared) throw new Error(prepared.errors);
+    const bootstrap = prepared.config;
+    this.bootstrap = bootstrap;
     this.sharedSockets = loadNative() !== null;
     let concurrency = Math.max(1, options.concurrency);
     if (!this.sharedSockets && concurrency > 1) {
@@ -119,6 +147,10 @@ export class Primary implements ServerState {
     this.stats.gauge('server.live').inc();
     this.reloadSuccess = this.stats.counter('server.reload_success');
     this.reloadFailed = this.stats.counter('server.reload_failed');
+    this.managerStats = new ManagerStats(this.stats, bootstrap);
+    prepared.commit(this.stats);
+    this.reloadQueue = new Promise<void>((resolve) => (this.started = resolve));
+    this.dynamicResources.watch();
     this.hostTable = HostTable.allocate(bootstrap.clusters);
     this.exactBalance = ExactBalance.allocate(this.exactBalanceListeners(), concurrency);
     this.circuitBreakers = CircuitBreakerTable.allocate(bootstrap.clusters, concurrency);
@@ -183,6 +215,7 @@ export class Primary implements ServerState {
     process.on('SIGTERM', () => void this.drainAndExit());
     process.on('SIGINT', () => void this.drainAndExit());
     process.on('SIGHUP', () => void this.reload());
+    this.started();
   }
 
   /**
@@ -340,6 +373,7 @@ export class Primary implements ServerState {
   async drainAndExit(): Promise<never> {
     if (!this.draining) {
       this.draining = true;
+      this.dynamicResources.close();
       for (const acceptor of this.acceptors) acceptor.close();
       log.info(`draining (up to ${this.options.drainTimeS}s)`);
       const exits = this.slots.map(
@@ -366,8 +400,20 @@ export class Primary implements ServerState {
    * at startup, and counted in `server.reload_failed`. Reloads queue one after another.
    */
   reload(): Promise<ReloadResult> {
-    const run = this.reloadQueue.then(() => this.applyReload());
-    this.reloadQueue = run;
+    return this.enqueue(() => this.applyReload());
+  }
+
+  /**
+   * Config changes (reloads, xDS updates) run one after another, in the order they came. After
+   * each, a full collection: a change leaves dead SharedArrayBuffers (the check's stats tables,
+   * replaced stats blocks and host-table chunks) that V8 counts as external memory and collects
+   * late on a thread that allocates little, so the process's RSS rose with every reload until V8
+   * did (README, reload). One collection of the primary's small heap takes a few ms, off the data
+   * path; workers collect after reloads too (worker-main.ts).
+   */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.reloadQueue.then(task).finally(collectGarbage);
+    this.reloadQueue = run.catch(() => {});
     return run;
   }
 
@@ -381,14 +427,37 @@ export class Primary implements ServerState {
     } catch (err) {
       return this.rejectReload(err instanceof ConfigError ? err.format() : (err as Error).message);
     }
-    const next = loaded.bootstrap;
+    const prepared = this.dynamicResources.prepare(loaded.bootstrap);
+    if ('errors' in prepared) return this.rejectReload(prepared.errors);
+    for (const w of loaded.warnings) log.warn(`${w.location}: ${w.path}: ${w.message}`);
+    const result = await this.applyConfig(prepared.config);
+    if (result.ok || result.applied) {
+      this.statics = loaded.bootstrap;
+      this.options.rawConfig = loaded.raw;
+      prepared.commit(this.stats);
+    }
+    if (!result.ok) return this.rejectReload(result.errors);
+    this.reloadSuccess.inc();
+    return { ok: true, generation: result.generation };
+  }
+
+  /**
+   * Applies a whole config (a reload's, or the static resources with an xDS update) while traffic
+   * flows (worker/reload-plane.ts). `applied`: the workers were given the config (a worker that
+   * could not apply it is a bug; the others serve it).
+   */
+  private async applyConfig(
+    next: Bootstrap,
+  ): Promise<{ ok: true; generation: number } | { ok: false; applied: boolean; errors: string }> {
+    if (this.draining)
+      return { ok: false, applied: false, errors: 'draining: a config change is not applied' };
     const previous = this.bootstrap;
     const unsupported = this.unsupportedChange(previous, next);
-    if (unsupported !== null) return this.rejectReload(unsupported);
-    for (const w of loaded.warnings) log.warn(`${w.location}: ${w.path}: ${w.message}`);
+    if (unsupported !== null) return { ok: false, applied: false, errors: unsupported };
     if (!sameConfig(previous.admin, next.admin))
       log.warn('reload: admin settings are read at startup only; the admin keeps its address and logs');
     const generation = ++this.generation;
+    this.managerStats.changing(previous, next);
 
     // The shared tables first: every row the new config uses exists before a worker binds it.
     this.statsData = layoutStats(next, this.registry, this.concurrency).relayout(this.statsData);
@@ -417,7 +486,6 @@ export class Primary implements ServerState {
       this.listenerPaths.delete(name);
     }
     this.bootstrap = next;
-    this.options.rawConfig = loaded.raw;
     await this.pickUwsPorts(placed);
     const send = (slot: WorkerSlot): Promise<ReloadReply> =>
       this.reloadWorker(slot, {
@@ -431,12 +499,12 @@ export class Primary implements ServerState {
     // Worker 0 first: it resolves a new listener's port 0 for the others.
     const replies = [await send(this.slots[0]!)];
     replies.push(...(await Promise.all(this.slots.slice(1).map(send))));
+    this.managerStats.settled(next);
     const failed = replies.find((r) => r.type === 'reload-failed');
     if (failed !== undefined && failed.type === 'reload-failed') {
       // The primary's check passed, so a worker failing is a bug; the others serve the new config.
-      this.reloadFailed.inc();
-      log.error(`reload ${generation}: a worker could not apply it: ${failed.error}`);
-      return { ok: false, errors: failed.error };
+      log.error(`config ${generation}: a worker could not apply it: ${failed.error}`);
+      return { ok: false, applied: true, errors: failed.error };
     }
     for (const r of replies) {
       if (r.type !== 'reloaded') continue;
@@ -444,9 +512,8 @@ export class Primary implements ServerState {
         if (!this.ports.has(name)) this.ports.set(name, port);
       for (const [name, path] of Object.entries(r.paths)) this.listenerPaths.set(name, path);
     }
-    this.reloadSuccess.inc();
     log.info(
-      `reload ${generation} applied: ${next.listeners.length} listener(s), ${next.clusters.length} cluster(s)`,
+      `config ${generation} applied: ${next.listeners.length} listener(s), ${next.clusters.length} cluster(s)`,
     );
     return { ok: true, generation };
   }

@@ -17,7 +17,7 @@ import type { Bootstrap } from '../config/bootstrap';
 import { sameConfig } from '../config/same-config';
 import { buildEach } from '../config/build-error';
 import { ActiveListener, type ListenerSocketPlan } from '../listener/active-listener';
-import type { StatsLayoutData, StatsStore } from '../stats/store';
+import type { Gauge, StatsLayoutData, StatsStore } from '../stats/store';
 import type { HostTable, SharedHostTable } from '../upstream/host-table';
 import type { CircuitBreakerTable, SharedCircuitBreakers } from '../upstream/circuit-breakers';
 import type { WorkerServices } from './services';
@@ -44,6 +44,8 @@ export interface LivePlane {
   readonly listeners: ActiveListener[];
   /** Listeners a reload replaced or removed, each with its drain's end. */
   readonly retiring: Map<ActiveListener, Promise<void>>;
+  /** `listener_manager.total_listeners_draining`, on the one worker that reports it (else null). */
+  readonly drainingGauge: Gauge | null;
 }
 
 export interface ReloadOutcome {
@@ -110,10 +112,12 @@ export async function applyReload(
     plane.retiring.set(old, new Promise((resolve) => (drained = resolve)));
     old.drain(() => {
       plane.retiring.delete(old);
+      plane.drainingGauge?.set(plane.retiring.size);
       releaseRemovedClusters();
       drained();
     });
   }
+  plane.drainingGauge?.set(plane.retiring.size);
   releaseRemovedClusters();
   return outcome;
 }

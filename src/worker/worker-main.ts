@@ -69,6 +69,8 @@ async function main(init: WorkerInit): Promise<void> {
     circuitBreakers,
     listeners,
     retiring: new Map(),
+    // Every worker drains its own copy of a listener: one reports how many listeners drain.
+    drainingGauge: init.workerIndex === 0 ? stats.gauge('listener_manager.total_listeners_draining') : null,
   };
   const balance = init.exactBalance === null ? null : ExactBalance.fromShared(init.exactBalance);
   parentPort!.on('message', (msg: PrimaryToWorker) => {
@@ -86,12 +88,37 @@ function reload(plane: LivePlane, next: ReloadGeneration): void {
   const native = loadNative();
   const dup = native === null ? null : (fd: number): number => native.dup(fd);
   applyReload(plane, next, dup).then(
-    (outcome) => post({ type: 'reloaded', generation: next.generation, ...outcome }),
+    (outcome) => {
+      post({ type: 'reloaded', generation: next.generation, ...outcome });
+      scheduleCollection();
+    },
     (err: unknown) => {
       log.error(`reload ${next.generation} failed: ${(err as Error).stack ?? String(err)}`);
       post({ type: 'reload-failed', generation: next.generation, error: (err as Error).message });
     },
   );
+}
+
+/** A full collection is due (set after a reload; several reloads in a row share one). */
+let collection: NodeJS.Timeout | null = null;
+/** How long after a reload the collection runs: reloads in a burst pay for one pause. */
+const COLLECTION_DELAY_MS = 2000;
+
+/**
+ * What a reload replaced (listeners and clusters with their buffers, views of dropped stats
+ * blocks) is external memory V8 frees at a full collection, which a worker that allocates little
+ * reaches late: the RSS grew by ~100 KiB per reload per worker until then (README). One
+ * collection pauses this worker for tens of ms, so it runs once per burst of reloads.
+ */
+function scheduleCollection(): void {
+  if (collection !== null) return;
+  collection = setTimeout(() => {
+    collection = null;
+    const started = performance.now();
+    collectGarbage();
+    log.debug(`full collection after reloads: ${(performance.now() - started).toFixed(1)} ms`);
+  }, COLLECTION_DELAY_MS);
+  collection.unref();
 }
 
 /** What the LEGATE_TEST_HOOKS=1 admin endpoints hold on this thread (allocate). */

@@ -60,7 +60,8 @@ test('the built-in types give the host table its rows; per-type endpoint rules c
       .join('\n');
   assert.match(message('STATIC', ['a.example']), /'a.example' is not an IP address/);
   assert.match(message('LOGICAL_DNS', ['a.example', 'b.example']), /exactly one endpoint, found 2/);
-  assert.match(message('EDS', ['10.0.0.1']), /EDS is not supported by Legate yet/);
+  assert.match(message('ORIGINAL_DST', ['10.0.0.1']), /ORIGINAL_DST is not supported by Legate yet/);
+  assert.match(message('EDS', ['10.0.0.1']), /an EDS cluster takes its endpoints from eds_cluster_config/);
   assert.match(message('NOPE', ['10.0.0.1']), /NOPE/);
 });
 

@@ -16,7 +16,15 @@ export class StaticDiscovery implements HostDiscovery {
   start(onHosts: (hosts: Host[]) => void, onFirstResult: () => void): void {
     onHosts(
       this.config.endpoints.map(
-        (e, i) => new Host(this.slots.firstSlot + i, e.address.address, e.address.port, e.weight, e.priority),
+        (e, i) =>
+          new Host(
+            this.slots.firstSlot + i,
+            e.address.address,
+            e.address.port,
+            e.weight,
+            e.priority,
+            e.healthStatus === undefined,
+          ),
       ),
     );
     onFirstResult();

@@ -4,6 +4,7 @@
  */
 import { fileAccessLoggerFactory } from '../access-log/file/factory';
 import { stderrAccessLoggerFactory, stdoutAccessLoggerFactory } from '../access-log/stream/factory';
+import { grpcWebFactory } from '../filters/http/grpc-web/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -33,6 +34,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   routerFactory,
   localRateLimitFactory,
   healthCheckFactory,
+  grpcWebFactory,
   roundRobinFactory,
   leastRequestFactory,
   randomFactory,

@@ -17,6 +17,12 @@ export const enum FilterHeadersStatus {
   Continue = 0,
   StopIteration = 1,
 }
+/**
+ * What decodeData / encodeData answer. Anything but Continue means the filter keeps this data (it
+ * passes its own on with inject*Data); only while a filter has stopped header iteration does the
+ * connection manager buffer what reaches that filter's successors, until continueDecoding /
+ * continueEncoding.
+ */
 export const enum FilterDataStatus {
   Continue = 0,
   StopIterationAndBuffer = 1,
@@ -31,6 +37,24 @@ export const enum FilterTrailersStatus {
 export interface StreamFilterCallbacks extends HeaderFormatContext {
   /** Resume the decode chain after StopIteration. */
   continueDecoding(): void;
+  /**
+   * Resume the encode chain after an encodeHeaders StopIteration: the held response head goes on
+   * to the encoders after this filter and out, then the data and trailers passed on meanwhile.
+   */
+  continueEncoding(): void;
+  /**
+   * From a filter's decodeData: passes `data` on to the filters after it (Envoy's
+   * injectDecodedDataToFilterChain). A filter that rewrites the body returns StopIterationNoBuffer
+   * and injects what it made instead: a Buffer cannot be rewritten in place.
+   */
+  injectDecodedData(data: Buffer, endStream: boolean): void;
+  /** The same for a filter's encodeData or encodeTrailers: `data` goes to the encoders after it, then out. */
+  injectEncodedData(data: Buffer, endStream: boolean): void;
+  /**
+   * From encodeHeaders (or while the head is held): the response body's length changes, e.g. a
+   * filter that rewrites it; -1 = unknown (chunked on HTTP/1.1). The codec frames the body by it.
+   */
+  setResponseContentLength(length: number): void;
   /**
    * Answer locally (Envoy's sendLocalReply): stops the decode chain, runs encoders over the reply.
    * `details` is the response-code detail for logs (e.g. 'route_not_found').

@@ -64,6 +64,8 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   setResponseFlag(flag: string): void;
   /** The router picked `cluster` and upstream host `host` (`ip:port`, '' if none): for access logs. */
   setUpstreamInfo(cluster: string, host: string): void;
+  /** The cluster the router picked, '' before it did (a weighted_clusters route picks in the router). */
+  readonly upstreamCluster: string;
   readonly streamId: number;
   /** The request's authority (Host, or the absolute-form target's authority). */
   readonly authority: string;
@@ -189,8 +191,11 @@ export interface HttpFilterFactory<C = unknown, R = unknown> extends ExtensionFa
   readonly category: 'http_filter';
   /** Once per worker per HCM: returns a function that makes one filter per stream. */
   createFilterFactory(config: C, ctx: FilterFactoryContext): () => StreamFilter;
-  /** On the primary, before workers start: declares the stats this filter's instances will use. */
-  declareStats?(config: C, layout: StatsLayout): void;
+  /**
+   * On the primary, before workers start: declares the stats this filter's instances will use.
+   * `routeClusters`: the clusters the connection manager's routes name (for `cluster.<c>.` stats).
+   */
+  declareStats?(config: C, layout: StatsLayout, routeClusters: readonly string[]): void;
   /**
    * On the primary: parses this filter's entry in a `typed_per_filter_config` (route configuration,
    * virtual host or route; same `@type` as the filter). Plain data, like parseConfig's result; the

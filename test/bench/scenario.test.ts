@@ -65,6 +65,14 @@ test('the shipped failover scenarios load', () => {
   assert.ok(names.includes('failover-kill-endpoint') && names.includes('failover-kill-endpoint-retries'));
 });
 
+test('a template placeholder left without a value is an error, digits in its name too', () => {
+  assert.equal(renderTemplate('a {{PORT}} b {{H2_PORT}}', { PORT: 1, H2_PORT: 2 }), 'a 1 b 2');
+  assert.throws(
+    () => renderTemplate('{{H2_SERVERS}}', { PORT: 1 }),
+    /placeholder \{\{H2_SERVERS\}\} has no value/,
+  );
+});
+
 test('failover config fragments: empty without failover, retries only when asked', () => {
   for (const v of Object.values(failoverVars(null))) assert.equal(v, '');
   const noRetries = failoverVars({ retries: false });

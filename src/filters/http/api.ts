@@ -40,6 +40,8 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   /**
    * Resume the encode chain after an encodeHeaders StopIteration: the held response head goes on
    * to the encoders after this filter and out, then the data and trailers passed on meanwhile.
+   * Only a filter that reads response bodies (overrides encodeData) may stop response headers: with
+   * none, the body may move natively (encodeHeadersPipedFrom) and could not wait for the head.
    */
   continueEncoding(): void;
   /**

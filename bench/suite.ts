@@ -16,7 +16,7 @@ import { runScenario, type ScenarioOutcome } from './runner/execute';
 import { originPrograms } from './runner/origins';
 import { installCleanupTraps, stopAll } from './runner/processes';
 import { findRepoRoot } from './runner/repo-root';
-import { loadScenarios, type Scenario } from './runner/scenario';
+import { generatorPrograms, loadScenarios, type Scenario } from './runner/scenario';
 import { htmlReportFor, markdownForOutcome, summarizeOutcome, type Cell } from './runner/summary';
 import { SYSTEMS } from './runner/systems';
 import { ensurePrograms, hasProgram } from './runner/tools';
@@ -121,7 +121,11 @@ function describePlan(plan: SuitePlan): string {
 
 /** The programs a scenario needs on PATH (origins and systems). */
 function requiredPrograms(s: Scenario): string[] {
-  return [...originPrograms(s.origin), ...s.systems.flatMap((n) => SYSTEMS.get(n)!.requires(s.proxyMode))];
+  return [
+    ...originPrograms(s.origin),
+    ...generatorPrograms(s),
+    ...s.systems.flatMap((n) => SYSTEMS.get(n)!.requires(s.proxyMode)),
+  ];
 }
 
 export async function runSuiteCli(argv: string[]): Promise<number> {

@@ -13,6 +13,7 @@ import { parseBenchArgs } from '../../src/bench/options';
 import { runBench, type RunControls } from '../../src/bench/run';
 import type { TimelineEntry } from '../../src/bench/timeline';
 import { runWrk } from './wrk';
+import { runH2load } from './h2load';
 import { measureIdleMemory } from './idle-memory';
 import type { ErrorCounts } from '../../src/bench/error-counts';
 import { summarizeFailover, type FailoverSummary } from './failover-report';
@@ -28,7 +29,7 @@ import {
   waitForPort,
   type Managed,
 } from './processes';
-import type { Scenario } from './scenario';
+import { generatorPrograms, type Scenario } from './scenario';
 import { SYSTEMS } from './systems';
 
 export interface RunRecord {
@@ -98,7 +99,9 @@ async function startSystems(
   const live: LiveSystem[] = [];
   for (const name of sc.systems) {
     const def = SYSTEMS.get(name)!;
-    const missing = def.requires(sc.proxyMode).filter((p) => opts.missingPrograms.has(p));
+    const missing = [...def.requires(sc.proxyMode), ...generatorPrograms(sc)].filter((p) =>
+      opts.missingPrograms.has(p),
+    );
     if (missing.length > 0) {
       failures[name] = `missing program: ${missing.join(', ')}`;
       continue;
@@ -139,6 +142,7 @@ async function measureHttp(
   rate: number,
   rep: number,
   durationMs: number,
+  scratchDir: string,
   controls: RunControls = {},
 ): Promise<RunRecord> {
   const base: RunRecord = {
@@ -179,6 +183,23 @@ async function measureHttp(
         latency: w.latency,
         errors: w.errors,
         ...cpuFields(cpuUsed(), wall, w.requests),
+      };
+    }
+    if (l.generator === 'h2load') {
+      const h = await runH2load(`http://127.0.0.1:${sys.port}${l.path}`, l, durationMs, scratchDir);
+      const wall = (performance.now() - wallBefore) / 1000;
+      return {
+        ...base,
+        ok: h.requests > 0,
+        error:
+          h.requests > 0
+            ? undefined
+            : `h2load completed no 2xx requests (errors: ${JSON.stringify(h.errors)})`,
+        throughput: h.rps,
+        latency: h.latency,
+        percentiles: h.percentiles,
+        errors: h.errors,
+        ...cpuFields(cpuUsed(), wall, h.requests),
       };
     }
     const { result } = await runBench(parseBenchArgs(argv), controls);
@@ -287,7 +308,7 @@ const WARM_UP_MS = 3000;
 async function warmUp(sc: Scenario, live: LiveSystem[], opts: ExecuteOptions): Promise<void> {
   for (const sys of live) {
     if (sys.process === null) continue;
-    const r = await measureHttp(sc, sys, 'warm-up', 0, 0, WARM_UP_MS);
+    const r = await measureHttp(sc, sys, 'warm-up', 0, 0, WARM_UP_MS, opts.runDir);
     opts.log(`  warm-up ${sys.name.padEnd(10)} ${describe(r)} (not counted)`);
   }
 }
@@ -309,7 +330,7 @@ async function measureWithEvents(
   opts: ExecuteOptions,
 ): Promise<RunRecord> {
   const driver = new OriginEventDriver(sc.events, origin, opts.log);
-  const r = await measureHttp(sc, sys, '', sc.load.rate, rep, durationMs, {
+  const r = await measureHttp(sc, sys, '', sc.load.rate, rep, durationMs, opts.runDir, {
     onStart: (at) => driver.start(at),
   });
   const watch = await driver.finish();
@@ -353,7 +374,7 @@ export async function runScenario(sc: Scenario, opts: ExecuteOptions): Promise<S
                 ? await measureIdleMemory(sc, sys.name, sys.port, sys.process?.pid ?? null, rep)
                 : sc.events.length > 0
                   ? await measureWithEvents(sc, sys, origin, rep, durationMs, opts)
-                  : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs);
+                  : await measureHttp(sc, sys, v.name, v.rate, rep, durationMs, opts.runDir);
           records.push(r);
           opts.log(`  ${v.name ? v.name + ' ' : ''}rep ${rep}/${reps} ${sys.name.padEnd(10)} ${describe(r)}`);
           if (sys.process?.exited != null) {
@@ -384,7 +405,7 @@ async function planVariants(
     for (const s of sc.systems) failures[s] ??= `no rate calibration: baseline ${sc.baseline} is not running`;
     return [];
   }
-  const calibration = await measureHttp(sc, baseline, 'calibration', 0, 1, durationMs);
+  const calibration = await measureHttp(sc, baseline, 'calibration', 0, 1, durationMs, opts.runDir);
   records.push(calibration);
   opts.log(`  calibration ${sc.baseline} closed loop: ${describe(calibration)}`);
   if (!calibration.ok) {

@@ -1,14 +1,19 @@
 /**
  * Origins a scenario can stand behind the proxies: nginx serving static bodies (13 B at `/`,
  * `/1k`, `/64k`, as in the bench anchors), node:http origins with per-origin injected delay (one
- * slow endpoint among several), or an iperf3 server for L4 bulk throughput.
+ * slow endpoint among several), an iperf3 server for L4 bulk throughput, or a @grpc/grpc-js
+ * server answering unary calls (grpc-origin.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startProcess, stopProcess, waitForPort, type Managed } from './processes';
 import { writeConfig } from './templates';
 
-export type OriginSpec = { type: 'nginx-static' } | { type: 'node'; delaysMs: number[] } | { type: 'iperf3' };
+export type OriginSpec =
+  | { type: 'nginx-static' }
+  | { type: 'node'; delaysMs: number[] }
+  | { type: 'iperf3' }
+  | { type: 'grpc-node' };
 
 export interface RunningOrigin {
   ports: number[];
@@ -48,6 +53,29 @@ async function startNodeOrigin(
   return m;
 }
 
+/** How a one-process origin serving `port` is started: program and arguments. */
+function singleOriginCommand(
+  type: 'nginx-static' | 'iperf3' | 'grpc-node',
+  port: number,
+  benchDir: string,
+  runDir: string,
+): [string, string[]] {
+  switch (type) {
+    case 'nginx-static': {
+      const www = join(runDir, 'www');
+      mkdirSync(www, { recursive: true });
+      writeFileSync(join(www, '1k'), Buffer.alloc(1024, 'a'));
+      writeFileSync(join(www, '64k'), Buffer.alloc(65536, 'b'));
+      const conf = writeConfig(benchDir, 'nginx-origin.conf', runDir, 'nginx-origin.conf', { PORT: port });
+      return ['nginx', ['-c', conf, '-e', join(runDir, 'nginx-origin.err')]];
+    }
+    case 'iperf3':
+      return ['iperf3', ['-s', '-p', String(port)]];
+    case 'grpc-node':
+      return [process.execPath, [join(__dirname, '..', 'grpc-origin.js'), '--port', String(port)]];
+  }
+}
+
 export async function startOrigin(
   spec: OriginSpec,
   benchDir: string,
@@ -55,31 +83,10 @@ export async function startOrigin(
 ): Promise<RunningOrigin> {
   const started: Managed[] = [];
   try {
-    if (spec.type === 'nginx-static') {
-      const www = join(runDir, 'www');
-      mkdirSync(www, { recursive: true });
-      writeFileSync(join(www, '1k'), Buffer.alloc(1024, 'a'));
-      writeFileSync(join(www, '64k'), Buffer.alloc(65536, 'b'));
+    if (spec.type !== 'node') {
       const port = await freePort();
-      const conf = writeConfig(benchDir, 'nginx-origin.conf', runDir, 'nginx-origin.conf', { PORT: port });
-      const m = startProcess(
-        'origin nginx',
-        'nginx',
-        ['-c', conf, '-e', join(runDir, 'nginx-origin.err')],
-        join(runDir, 'origin-nginx.log'),
-      );
-      started.push(m);
-      await waitForPort(m, port);
-      return { ports: [port], processes: started, restart: notRestartable };
-    }
-    if (spec.type === 'iperf3') {
-      const port = await freePort();
-      const m = startProcess(
-        'origin iperf3',
-        'iperf3',
-        ['-s', '-p', String(port)],
-        join(runDir, 'origin-iperf3.log'),
-      );
+      const [command, args] = singleOriginCommand(spec.type, port, benchDir, runDir);
+      const m = startProcess(`origin ${spec.type}`, command, args, join(runDir, `origin-${spec.type}.log`));
       started.push(m);
       await waitForPort(m, port);
       return { ports: [port], processes: started, restart: notRestartable };

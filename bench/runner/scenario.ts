@@ -17,8 +17,15 @@ export interface HttpLoad {
   http1Close: boolean;
   /** Fixed constant rate (req/s); 0 = closed loop unless `rateFractions` is set. */
   rate: number;
-  /** Who generates the load: Legate's own generator (default) or wrk (closed loop only). */
-  generator: 'legate' | 'wrk';
+  /**
+   * Who generates the load: Legate's own generator (default), wrk, or h2load (HTTP/2 h2c; both
+   * closed loop only).
+   */
+  generator: 'legate' | 'wrk' | 'h2load';
+  /** h2load: concurrent streams per connection (`-m`). */
+  streams: number;
+  /** h2load: each request is a gRPC unary call (POST, application/grpc) with a message of this many bytes; 0: GET. */
+  grpcMessageBytes: number;
 }
 
 /** Something the runner does to an origin during each measured run (failover scenarios). */
@@ -93,19 +100,24 @@ export function parseScenario(raw: Json, file: string): Scenario {
       ? kind === 'tcp-bulk'
         ? 'tcp'
         : 'http'
-      : raw.proxyMode === 'tcp' || (raw.proxyMode === 'http' && kind === 'http')
+      : raw.proxyMode === 'tcp' ||
+          ((raw.proxyMode === 'http' || raw.proxyMode === 'h2' || raw.proxyMode === 'grpc') &&
+            kind === 'http')
         ? raw.proxyMode
-        : fail(file, "'proxyMode' must be tcp, or http for an http scenario");
+        : fail(file, "'proxyMode' must be tcp, or http, h2 or grpc for an http scenario");
   for (const s of systems)
     if (!SYSTEMS.get(s)!.modes.includes(proxyMode)) fail(file, `system '${s}' has no ${proxyMode} mode`);
   const load = (raw.load ?? {}) as Json;
   const origin = (raw.origin ?? {}) as Json;
   const originSpec: OriginSpec =
-    origin.type === 'nginx-static' || origin.type === 'iperf3'
+    origin.type === 'nginx-static' || origin.type === 'iperf3' || origin.type === 'grpc-node'
       ? { type: origin.type }
       : origin.type === 'node' && Array.isArray(origin.delaysMs)
         ? { type: 'node', delaysMs: origin.delaysMs.map((d, i) => num(d, `origin.delaysMs[${i}]`, 0)) }
-        : fail(file, "'origin' must be {type: nginx-static|iperf3} or {type: node, delaysMs: [...]}");
+        : fail(
+            file,
+            "'origin' must be {type: nginx-static|iperf3|grpc-node} or {type: node, delaysMs: [...]}",
+          );
   const lb =
     raw.lb === undefined || raw.lb === 'round_robin'
       ? 'round_robin'
@@ -141,9 +153,11 @@ export function parseScenario(raw: Json, file: string): Scenario {
       generator:
         load.generator === undefined || load.generator === 'legate'
           ? 'legate'
-          : load.generator === 'wrk'
-            ? 'wrk'
-            : fail(file, "'load.generator' must be legate or wrk"),
+          : load.generator === 'wrk' || load.generator === 'h2load'
+            ? load.generator
+            : fail(file, "'load.generator' must be legate, wrk or h2load"),
+      streams: num(load.streams, 'load.streams', 1),
+      grpcMessageBytes: num(load.grpcMessageBytes, 'load.grpcMessageBytes', 0),
     },
     rateFractions: Array.isArray(raw.rateFractions)
       ? raw.rateFractions.map((f, i) => num(f, `rateFractions[${i}]`, 0))
@@ -178,6 +192,11 @@ function parseEvents(raw: unknown, origin: OriginSpec, file: string): ScenarioEv
     };
   });
   return events.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** The external programs the scenario's load generator needs (the legate generator is built in). */
+export function generatorPrograms(sc: Scenario): string[] {
+  return sc.kind === 'http' && sc.load.generator !== 'legate' ? [sc.load.generator] : [];
 }
 
 /** Every scenario in `<benchDir>/scenarios`, sorted by file name. */

@@ -8,8 +8,13 @@ import { failoverVars, type FailoverSpec } from './failover';
 import { writeConfig } from './templates';
 import { NGINX_STREAM_MODULE } from './tools';
 
-export type ProxyMode = 'http' | 'tcp';
+/**
+ * How a system is configured: `http` (HTTP/1.1 both sides), `tcp` (L4), `h2` (HTTP/2 h2c from
+ * clients, HTTP/1.1 keep-alive to the origin), `grpc` (h2c both sides, to a gRPC origin).
+ */
+export type ProxyMode = 'http' | 'tcp' | 'h2' | 'grpc';
 const BOTH_MODES: readonly ProxyMode[] = ['http', 'tcp'];
+const EVERY_MODE: readonly ProxyMode[] = ['http', 'tcp', 'h2', 'grpc'];
 /** peak_ewma exists only in Legate; nginx and HAProxy run least-connections for it. */
 export type LbPolicy = 'round_robin' | 'least_request' | 'peak_ewma';
 
@@ -57,6 +62,9 @@ function upstreamVars(ctx: SystemContext, name: string): Record<string, string> 
     HAPROXY_SERVERS: ctx.upstreamPorts
       .map((p, i) => `    server o${i} 127.0.0.1:${p}${failover.HAPROXY_SERVER_PARAMS}`)
       .join('\n'),
+    HAPROXY_GRPC_SERVERS: ctx.upstreamPorts
+      .map((p, i) => `    server o${i} 127.0.0.1:${p} proto h2`)
+      .join('\n'),
     HAPROXY_LB: least ? 'balance leastconn' : 'balance roundrobin',
     LEGATE_ENDPOINTS: ctx.upstreamPorts
       .map(
@@ -73,7 +81,7 @@ function nginx(workers: number): SystemDef {
   return {
     name,
     description: `nginx, worker_processes ${workers}, upstream keepalive 64`,
-    modes: BOTH_MODES,
+    modes: EVERY_MODE,
     requires: (mode) => (mode === 'tcp' ? ['nginx', 'nginx-stream-module'] : ['nginx']),
     launch(ctx) {
       const configPath = writeConfig(
@@ -102,7 +110,7 @@ function haproxy(threads: number): SystemDef {
   return {
     name,
     description: `HAProxy, nbthread ${threads}, http-reuse always`,
-    modes: BOTH_MODES,
+    modes: EVERY_MODE,
     requires: () => ['haproxy'],
     launch(ctx) {
       const configPath = writeConfig(
@@ -137,7 +145,8 @@ function legate(codec: 'legate' | 'uws', engine: 'native' | 'js' = 'native'): Sy
   return {
     name,
     description: `Legate from Envoy YAML, --concurrency 2, ${how}`,
-    modes: BOTH_MODES,
+    // HTTP/2 listeners run on the JS path (and uWS speaks HTTP/1.1 only).
+    modes: engine === 'native' && codec === 'legate' ? EVERY_MODE : BOTH_MODES,
     requires: () => [],
     launch(ctx) {
       const configPath = writeConfig(
@@ -163,7 +172,8 @@ function legate(codec: 'legate' | 'uws', engine: 'native' | 'js' = 'native'): Sy
 const direct: SystemDef = {
   name: 'direct',
   description: 'no proxy: load goes straight to the origin',
-  modes: BOTH_MODES,
+  // Not `h2`: the HTTP/1.1 origin does not speak HTTP/2.
+  modes: ['http', 'tcp', 'grpc'],
   requires: () => [],
   launch: () => null,
 };

@@ -7,10 +7,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function renderTemplate(text: string, vars: Record<string, string | number>): string {
-  const out = text.replace(/\{\{([A-Z_]+)\}\}/g, (whole, key: string) =>
+  const out = text.replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, key: string) =>
     key in vars ? String(vars[key]) : whole,
   );
-  const left = /\{\{([A-Z_]+)\}\}/.exec(out);
+  const left = /\{\{([A-Z0-9_]+)\}\}/.exec(out);
   if (left) throw new Error(`template placeholder {{${left[1]}}} has no value`);
   return out;
 }

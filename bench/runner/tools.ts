@@ -11,6 +11,7 @@ const PACKAGES: Record<string, string> = {
   nginx: 'nginx',
   haproxy: 'haproxy',
   wrk: 'wrk',
+  h2load: 'nghttp2-client',
   iperf3: 'iperf3',
   'nginx-stream-module': 'libnginx-mod-stream',
 };

@@ -71,16 +71,25 @@ export function grpcLocalReplyHeaders(
 /** grpc-status DEADLINE_EXCEEDED: what a stream over its max_stream_duration tells a gRPC client. */
 export const GRPC_DEADLINE_EXCEEDED = 4;
 
-/** gRPC's percent-encoding of grpc-message: bytes outside printable ASCII, and '%'. */
-function percentEncode(text: string): string {
+/** gRPC's percent-encoding of grpc-message (of `text` as UTF-8): bytes outside printable ASCII, and '%'. */
+export function percentEncode(text: string | Uint8Array): string {
   let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
+  for (const byte of typeof text === 'string' ? Buffer.from(text, 'utf8') : text) {
     out +=
       byte >= 0x20 && byte <= 0x7e && byte !== 0x25
         ? String.fromCharCode(byte)
         : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
+}
+
+/**
+ * Whether a response head is a gRPC response (Envoy's Grpc::Common::isGrpcResponseHeaders): a
+ * trailers-only one (`endStream`) carries grpc-status; any other is a 200 with a gRPC content-type.
+ */
+export function isGrpcResponse(status: number, headers: HeaderMap, endStream: boolean): boolean {
+  if (endStream) return headers.has('grpc-status');
+  return status === 200 && isGrpcRequest(headers);
 }
 
 /** The `grpc-status` of a response head (a trailers-only gRPC response), or -1 when it has none. */

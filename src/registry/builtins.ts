@@ -4,6 +4,8 @@
  */
 import { fileAccessLoggerFactory } from '../access-log/file/factory';
 import { stderrAccessLoggerFactory, stdoutAccessLoggerFactory } from '../access-log/stream/factory';
+import { grpcStatsFactory } from '../filters/http/grpc-stats/factory';
+import { grpcWebFactory } from '../filters/http/grpc-web/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -34,6 +36,8 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   routerFactory,
   localRateLimitFactory,
   healthCheckFactory,
+  grpcWebFactory,
+  grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,
   randomFactory,

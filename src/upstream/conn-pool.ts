@@ -26,36 +26,15 @@
 import type { ClientConnection, ClientConnectionCallbacks, ResponseDecoder } from '../http/codec';
 import type { ConnectHandler, ConnectOptions, UpstreamConnector, UpstreamTransport } from './transport';
 import type { Host } from './host';
-import { HostColumn, type HostTable } from './host-table';
-import type { CircuitBreaker } from './circuit-breakers';
-import type { PoolStats } from '../stats/cluster-stats';
-import {
-  MAX_REQUESTS_OVERFLOW,
-  sweepIntervalMs,
-  type Cancellable,
-  type ConnPool,
-  type PoolCallbacks,
-  type PoolFailureReason,
-} from './pool';
-import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
+import type { HostTable } from './host-table';
+import { MAX_REQUESTS_OVERFLOW, type PoolCallbacks, type PoolFailureReason } from './pool';
+import { ConnPoolBase, type BasePoolOptions, type PooledConnection } from './pool-base';
 
-export interface ConnPoolOptions {
-  /** Cluster connect_timeout. */
-  connectTimeoutMs: number;
-  /** common_http_protocol_options.idle_timeout; 0 = idle connections stay open. */
-  idleTimeoutMs: number;
-  /** 0 = unlimited. */
-  maxRequestsPerConnection: number;
-  /** The cluster's circuit breaker for the priority this pool serves. */
-  circuitBreaker: CircuitBreaker;
+export interface ConnPoolOptions extends BasePoolOptions {
   /** Opens connections to the host (TCP with Legate's JS codec, or the native engine's). */
   connector: UpstreamConnector;
   /** What this pool asks of each connection (auto_sni's server name). */
   connect?: ConnectOptions;
-  /** Monotonic milliseconds. */
-  nowMs(): number;
-  /** The cluster's upstream_cx_* stats in this worker (absent in the pool's unit tests). */
-  stats?: PoolStats;
 }
 
 const enum ConnState {
@@ -66,7 +45,7 @@ const enum ConnState {
 }
 
 /** One upstream connection and its place in the pool. */
-class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, ReportedBytes {
+class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, PooledConnection {
   state = ConnState.Connecting;
   codec: ClientConnection | null = null;
   transport!: UpstreamTransport;
@@ -85,6 +64,14 @@ class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, Repor
     connectDeadline: number,
   ) {
     this.deadline = connectDeadline;
+  }
+
+  get bytesRead(): number {
+    return this.transport.bytesRead;
+  }
+
+  get bytesWritten(): number {
+    return this.transport.bytesWritten;
   }
 
   onConnected(codec: ClientConnection): void {
@@ -109,52 +96,33 @@ class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, Repor
   }
 }
 
-export class Http1ConnPool implements ConnPool {
+export class Http1ConnPool extends ConnPoolBase<PoolConnection> {
   /** Idle connections, most recently used last (popped first). */
   private readonly idle: PoolConnection[] = [];
   private readonly connecting: PoolConnection[] = [];
-  private readonly connections = new Set<PoolConnection>();
-  private readonly pending: PendingRequests;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly sweepMs: number;
-  private closed = false;
 
   constructor(
-    readonly host: Host,
-    private readonly table: HostTable,
+    host: Host,
+    table: HostTable,
     private readonly options: ConnPoolOptions,
   ) {
-    this.pending = new PendingRequests(options.circuitBreaker, options.stats);
-    this.sweepMs = sweepIntervalMs(options.connectTimeoutMs, options.idleTimeoutMs);
+    super(host, table, options);
   }
 
-  newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {
-    if (this.closed) {
-      callbacks.onPoolFailure('connection_failure', 'pool closed');
-      return null;
-    }
+  protected serveNow(decoder: ResponseDecoder, callbacks: PoolCallbacks): boolean {
     const conn = this.popIdle();
-    if (conn !== null) {
-      if (this.attach(conn, decoder, callbacks)) return null;
+    if (conn === null) return false;
+    if (!this.attach(conn, decoder, callbacks)) {
       this.idle.push(conn);
       callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
-      return null;
     }
-    const waiting = this.pending.enqueue(decoder, callbacks);
-    if (waiting !== null) this.openConnectionsForPending();
-    return waiting;
+    return true;
   }
 
   /** Connections still connecting (opened for waiting requests) serve those. */
   drain(): void {
     for (const conn of this.idle.splice(0)) this.closeConnection(conn);
     for (const conn of this.connections) if (conn.state !== ConnState.Connecting) conn.draining = true;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.pending.failAll('connection_failure', 'pool closed', false);
-    for (const conn of [...this.connections]) this.closeConnection(conn);
   }
 
   get pendingCount(): number {
@@ -181,18 +149,12 @@ export class Http1ConnPool implements ConnPool {
   }
 
   onConnectFailed(conn: PoolConnection, reason: PoolFailureReason, detail: string): void {
-    if (conn.state !== ConnState.Connecting) return;
-    this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
-    this.options.stats?.connectFailed(reason === 'timeout');
-    this.forget(conn);
-    conn.transport.destroy();
-    this.pending.failAll(reason, detail, true);
+    if (conn.state === ConnState.Connecting) this.connectFailed(conn, reason, detail);
   }
 
   onStreamComplete(conn: PoolConnection, reusable: boolean): void {
     if (conn.state !== ConnState.Busy) return;
-    this.table.requestFinished(this.host.slot);
-    this.options.circuitBreaker.endRequest();
+    this.requestEnded();
     conn.state = ConnState.Idle;
     const max = this.options.maxRequestsPerConnection;
     if (!reusable || !conn.codec!.reusable || (max > 0 && conn.streamsStarted >= max)) this.retire(conn);
@@ -225,8 +187,7 @@ export class Http1ConnPool implements ConnPool {
       next.callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
       if (conn.state !== ConnState.Idle) return; // the failure callback closed the pool
     }
-    const idleMs = this.options.idleTimeoutMs;
-    conn.deadline = idleMs > 0 ? this.options.nowMs() + idleMs : Infinity;
+    conn.deadline = this.idleDeadline();
     this.idle.push(conn);
   }
 
@@ -251,7 +212,7 @@ export class Http1ConnPool implements ConnPool {
   }
 
   /** Opens connections until every waiting request has one on its way (within max_connections). */
-  private openConnectionsForPending(): void {
+  protected openConnectionsForPending(): void {
     while (!this.closed && this.connecting.length < this.pending.length) {
       if (!this.options.circuitBreaker.tryOpenConnection(this.connections.size === 0)) return;
       this.connect();
@@ -260,15 +221,9 @@ export class Http1ConnPool implements ConnPool {
 
   private connect(): void {
     const conn = new PoolConnection(this, this.options.nowMs() + this.options.connectTimeoutMs);
-    this.connections.add(conn);
     this.connecting.push(conn);
-    this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
-    this.options.stats?.connectionOpened();
+    this.opened(conn, false);
     conn.transport = this.options.connector(this.host.address, this.host.port, conn, this.options.connect);
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(this.sweep, this.sweepMs);
-      this.sweepTimer.unref();
-    }
   }
 
   /** Closes a connection that may serve no more requests, replacing it if requests wait. */
@@ -277,51 +232,34 @@ export class Http1ConnPool implements ConnPool {
     this.openConnectionsForPending();
   }
 
-  /** Closes a connection the pool decided to close (as opposed to one the peer closed). */
-  private closeConnection(conn: PoolConnection): void {
+  protected closeConnection(conn: PoolConnection): void {
     if (conn.state === ConnState.Closed) return;
     this.forget(conn);
     if (conn.codec !== null) conn.codec.close();
     else conn.transport.destroy();
   }
 
+  protected destroyConnecting(conn: PoolConnection): void {
+    conn.transport.destroy();
+  }
+
   /** Removes a connection from every structure and counter. Idempotent through `state`. */
-  private forget(conn: PoolConnection): void {
+  protected forget(conn: PoolConnection): void {
     const was = conn.state;
+    if (was === ConnState.Closed) return;
     conn.state = ConnState.Closed;
     if (was === ConnState.Idle) removeFrom(this.idle, conn);
     else if (was === ConnState.Connecting) removeFrom(this.connecting, conn);
-    else if (was === ConnState.Busy) {
-      this.table.requestFinished(this.host.slot);
-      this.options.circuitBreaker.endRequest();
-    }
-    this.options.circuitBreaker.connectionClosed();
-    this.connections.delete(conn);
-    this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
-    reportBytes(this.options.stats, conn, conn.transport.bytesRead, conn.transport.bytesWritten);
-    this.options.stats?.connectionClosed();
-    if (this.connections.size === 0 && this.sweepTimer !== null) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = null;
-    }
+    else if (was === ConnState.Busy) this.requestEnded();
+    this.released(conn);
   }
 
-  private readonly sweep = (): void => {
-    const now = this.options.nowMs();
-    // Byte totals move on the sweep's beat too, so long-lived connections show up before they close.
-    for (const conn of this.connections)
-      reportBytes(this.options.stats, conn, conn.transport.bytesRead, conn.transport.bytesWritten);
-    for (let i = this.connecting.length - 1; i >= 0; i--) {
-      const conn = this.connecting[i];
-      if (conn !== undefined && conn.deadline <= now) {
-        this.onConnectFailed(conn, 'timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);
-      }
-    }
-    for (let i = this.idle.length - 1; i >= 0; i--) {
-      const conn = this.idle[i];
-      if (conn !== undefined && conn.deadline <= now) this.closeConnection(conn);
-    }
-  };
+  /** A busy connection's deadline is stale (its request has the route's timeouts). */
+  protected expired(conn: PoolConnection): void {
+    if (conn.state === ConnState.Connecting)
+      this.onConnectFailed(conn, 'timeout', this.connectTimeoutDetail());
+    else if (conn.state === ConnState.Idle) this.closeConnection(conn);
+  }
 }
 
 function removeFrom<T>(list: T[], item: T): void {

@@ -21,27 +21,12 @@ import { Http2ClientStream, type ClientStreamOwner } from '../http/h2/client-str
 import { Http2Keepalive } from '../http/h2/keepalive';
 import type { Http2ProtocolOptions } from '../config/http2-options';
 import type { Host } from './host';
-import { HostColumn, type HostTable } from './host-table';
-import type { CircuitBreaker } from './circuit-breakers';
-import type { PoolStats } from '../stats/cluster-stats';
-import {
-  MAX_REQUESTS_OVERFLOW,
-  sweepIntervalMs,
-  type Cancellable,
-  type ConnPool,
-  type PoolCallbacks,
-  type PoolFailureReason,
-} from './pool';
-import { PendingRequests, reportBytes, type ReportedBytes } from './pending-requests';
+import type { HostTable } from './host-table';
+import { MAX_REQUESTS_OVERFLOW, type PoolCallbacks, type PoolFailureReason } from './pool';
+import { ConnPoolBase, type BasePoolOptions, type PooledConnection } from './pool-base';
 import type { ConnectOptions, SocketConnector, UpstreamTransport } from './transport';
 
-export interface Http2ConnPoolOptions {
-  connectTimeoutMs: number;
-  /** 0 = idle connections stay open. */
-  idleTimeoutMs: number;
-  /** 0 = unlimited. */
-  maxRequestsPerConnection: number;
-  circuitBreaker: CircuitBreaker;
+export interface Http2ConnPoolOptions extends BasePoolOptions {
   http2: Readonly<Http2ProtocolOptions>;
   /** Opens the sockets (TCP, or the cluster's TLS). */
   connector: SocketConnector;
@@ -49,8 +34,6 @@ export interface Http2ConnPoolOptions {
   connect: ConnectOptions;
   /** `:scheme` of the requests: https through TLS. */
   scheme: 'http' | 'https';
-  nowMs(): number;
-  stats?: PoolStats;
 }
 
 const enum State {
@@ -61,7 +44,7 @@ const enum State {
   Closed,
 }
 
-class H2Connection implements ClientStreamOwner, ReportedBytes {
+class H2Connection implements ClientStreamOwner, PooledConnection {
   state = State.Connecting;
   active = 0;
   started = 0;
@@ -114,35 +97,22 @@ class H2Connection implements ClientStreamOwner, ReportedBytes {
   }
 }
 
-export class Http2ConnPool implements ConnPool {
-  private readonly connections = new Set<H2Connection>();
-  private readonly pending: PendingRequests;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly sweepMs: number;
-  private closed = false;
-
+export class Http2ConnPool extends ConnPoolBase<H2Connection> {
   constructor(
-    readonly host: Host,
-    private readonly table: HostTable,
+    host: Host,
+    table: HostTable,
     private readonly options: Http2ConnPoolOptions,
   ) {
-    this.pending = new PendingRequests(options.circuitBreaker, options.stats);
-    this.sweepMs = sweepIntervalMs(options.connectTimeoutMs, options.idleTimeoutMs);
+    super(host, table, options);
   }
 
-  newStream(decoder: ResponseDecoder, callbacks: PoolCallbacks): Cancellable | null {
-    if (this.closed) {
-      callbacks.onPoolFailure('connection_failure', 'pool closed');
-      return null;
-    }
+  protected serveNow(decoder: ResponseDecoder, callbacks: PoolCallbacks): boolean {
     for (const conn of this.connections) {
       if (!conn.hasCapacity) continue;
       if (!this.attach(conn, decoder, callbacks)) callbacks.onPoolFailure('overflow', MAX_REQUESTS_OVERFLOW);
-      return null;
+      return true;
     }
-    const waiting = this.pending.enqueue(decoder, callbacks);
-    if (waiting !== null) this.openConnectionsForPending();
-    return waiting;
+    return false;
   }
 
   drain(): void {
@@ -152,19 +122,12 @@ export class Http2ConnPool implements ConnPool {
     }
   }
 
-  close(): void {
-    this.closed = true;
-    this.pending.failAll('connection_failure', 'pool closed', false);
-    for (const conn of [...this.connections]) this.closeConnection(conn);
-  }
-
   // ------------------------------------------------------------ called by connections and streams
 
   onStreamDone(conn: H2Connection): void {
     if (conn.active === 0) return;
     conn.active--;
-    this.table.requestFinished(this.host.slot);
-    this.options.circuitBreaker.endRequest();
+    this.requestEnded();
     if (conn.state === State.Closed) return;
     const max = this.options.maxRequestsPerConnection;
     if (max > 0 && conn.started >= max && conn.state === State.Ready) conn.state = State.Draining;
@@ -200,7 +163,7 @@ export class Http2ConnPool implements ConnPool {
   }
 
   /** Opens connections until the ones connecting can take every waiting request (within max_connections). */
-  private openConnectionsForPending(): void {
+  protected openConnectionsForPending(): void {
     const perConnection = this.options.http2.maxConcurrentStreams;
     let connecting = 0;
     for (const conn of this.connections) if (conn.state === State.Connecting) connecting++;
@@ -221,13 +184,7 @@ export class Http2ConnPool implements ConnPool {
       o.connectTimeoutMs,
       o.http2.maxConcurrentStreams,
     );
-    this.connections.add(conn);
-    this.table.add(this.host.slot, HostColumn.ActiveConnections, 1);
-    o.stats?.connectionOpened(true);
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(this.sweep, this.sweepMs);
-      this.sweepTimer.unref();
-    }
+    this.opened(conn, true);
     conn.transport = o.connector(
       address,
       port,
@@ -298,54 +255,31 @@ export class Http2ConnPool implements ConnPool {
   }
 
   private onConnectFailed(conn: H2Connection, reason: PoolFailureReason, detail: string): void {
-    if (conn.state !== State.Connecting) return;
-    this.table.add(this.host.slot, HostColumn.ConnectFailures, 1);
-    this.options.stats?.connectFailed(reason === 'timeout');
-    this.forget(conn);
-    conn.destroy();
-    this.pending.failAll(reason, detail, true);
+    if (conn.state === State.Connecting) this.connectFailed(conn, reason, detail);
   }
 
-  private closeConnection(conn: H2Connection): void {
+  protected closeConnection(conn: H2Connection): void {
     if (conn.state === State.Closed) return;
     this.forget(conn);
+    conn.destroy();
+  }
+
+  protected destroyConnecting(conn: H2Connection): void {
     conn.destroy();
   }
 
   /** Removes a connection from every structure and counter (its streams get their resets from Node). */
-  private forget(conn: H2Connection): void {
+  protected forget(conn: H2Connection): void {
     if (conn.state === State.Closed) return;
     conn.state = State.Closed;
     conn.keepalive?.stop();
     // Streams still counted end without their own done (the session is gone).
-    for (; conn.active > 0; conn.active--) {
-      this.table.requestFinished(this.host.slot);
-      this.options.circuitBreaker.endRequest();
-    }
-    this.options.circuitBreaker.connectionClosed();
-    this.connections.delete(conn);
-    this.table.add(this.host.slot, HostColumn.ActiveConnections, -1);
-    reportBytes(this.options.stats, conn, conn.bytesRead, conn.bytesWritten);
-    this.options.stats?.connectionClosed();
-    if (this.connections.size === 0 && this.sweepTimer !== null) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = null;
-    }
+    for (; conn.active > 0; conn.active--) this.requestEnded();
+    this.released(conn);
   }
 
-  private idleDeadline(): number {
-    const idleMs = this.options.idleTimeoutMs;
-    return idleMs > 0 ? this.options.nowMs() + idleMs : Infinity;
+  protected expired(conn: H2Connection): void {
+    if (conn.state === State.Connecting) this.onConnectFailed(conn, 'timeout', this.connectTimeoutDetail());
+    else if (conn.active === 0) this.closeConnection(conn);
   }
-
-  private readonly sweep = (): void => {
-    const now = this.options.nowMs();
-    for (const conn of [...this.connections]) {
-      reportBytes(this.options.stats, conn, conn.bytesRead, conn.bytesWritten);
-      if (conn.deadline > now) continue;
-      if (conn.state === State.Connecting)
-        this.onConnectFailed(conn, 'timeout', `connect timeout after ${this.options.connectTimeoutMs} ms`);
-      else if (conn.active === 0) this.closeConnection(conn);
-    }
-  };
 }

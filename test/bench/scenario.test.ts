@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { failoverVars } from '../../bench/runner/failover';
-import { SYSTEMS } from '../../bench/runner/systems';
+import { failoverVars, type FailoverSpec } from '../../bench/runner/failover';
+import { SYSTEMS, type ProxyMode } from '../../bench/runner/systems';
 import { loadScenarios, parseScenario } from '../../bench/runner/scenario';
 import { renderTemplate } from '../../bench/runner/templates';
 
@@ -65,6 +65,14 @@ test('the shipped failover scenarios load', () => {
   assert.ok(names.includes('failover-kill-endpoint') && names.includes('failover-kill-endpoint-retries'));
 });
 
+test('a template placeholder left without a value is an error, digits in its name too', () => {
+  assert.equal(renderTemplate('a {{PORT}} b {{H2_PORT}}', { PORT: 1, H2_PORT: 2 }), 'a 1 b 2');
+  assert.throws(
+    () => renderTemplate('{{H2_SERVERS}}', { PORT: 1 }),
+    /placeholder \{\{H2_SERVERS\}\} has no value/,
+  );
+});
+
 test('failover config fragments: empty without failover, retries only when asked', () => {
   for (const v of Object.values(failoverVars(null))) assert.equal(v, '');
   const noRetries = failoverVars({ retries: false });
@@ -77,31 +85,78 @@ test('failover config fragments: empty without failover, retries only when asked
   assert.match(renderTemplate('lb_policy: X{{LEGATE_CLUSTER_EXTRA}}', noRetries), /unhealthy_threshold: 2/);
 });
 
-test('Legate accepts its failover config, with and without retries (--mode validate)', () => {
-  const runDir = mkdtempSync(join(tmpdir(), 'legate-failover-'));
+/** Writes the `legate` system's config for `mode` (and `failover`) and checks it with --mode validate. */
+function assertLegateConfigValid(
+  mode: ProxyMode,
+  failover: FailoverSpec | null,
+  upstreamPorts: number[],
+): void {
+  const runDir = mkdtempSync(join(tmpdir(), 'legate-bench-config-'));
   try {
-    for (const retries of [false, true]) {
-      const launch = SYSTEMS.get('legate')!.launch({
-        benchDir: join(REPO, 'bench'),
-        repoRoot: REPO,
-        runDir,
-        mode: 'http',
-        port: 10_000,
-        upstreamPorts: [10_001, 10_002, 10_003],
-        lb: 'round_robin',
-        failover: { retries },
-      })!;
-      const r = spawnSync(
-        process.execPath,
-        [join(REPO, 'bin', 'legate.js'), '--mode', 'validate', '-c', launch.configPath!],
-        {
-          encoding: 'utf8',
-          timeout: 30_000,
-        },
-      );
-      assert.equal(r.status, 0, `retries ${retries}: ${r.stdout}${r.stderr}`);
-    }
+    const launch = SYSTEMS.get('legate')!.launch({
+      benchDir: join(REPO, 'bench'),
+      repoRoot: REPO,
+      runDir,
+      mode,
+      port: 10_000,
+      upstreamPorts,
+      lb: 'round_robin',
+      failover,
+    })!;
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO, 'bin', 'legate.js'), '--mode', 'validate', '-c', launch.configPath!],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    assert.equal(r.status, 0, `${mode} ${JSON.stringify(failover)}: ${r.stdout}${r.stderr}`);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+test('Legate accepts its failover config, with and without retries (--mode validate)', () => {
+  for (const retries of [false, true]) assertLegateConfigValid('http', { retries }, [10_001, 10_002, 10_003]);
+});
+
+test('HTTP/2 and gRPC scenarios: h2load load fields, and systems without the mode are refused', () => {
+  const h2 = parseScenario(
+    {
+      ...BASE,
+      origin: { type: 'grpc-node' },
+      proxyMode: 'grpc',
+      systems: ['direct', 'legate'],
+      baseline: 'direct',
+      load: { generator: 'h2load', streams: 10, grpcMessageBytes: 13 },
+    },
+    'x.json',
+  );
+  assert.deepEqual(
+    [h2.proxyMode, h2.load.generator, h2.load.streams, h2.load.grpcMessageBytes],
+    ['grpc', 'h2load', 10, 13],
+  );
+  assert.throws(
+    () =>
+      parseScenario(
+        { ...BASE, proxyMode: 'h2', systems: ['direct', 'legate'], baseline: 'legate' },
+        'x.json',
+      ),
+    /system 'direct' has no h2 mode/,
+  );
+  assert.throws(
+    () =>
+      parseScenario(
+        { ...BASE, proxyMode: 'grpc', systems: ['legate-uws'], baseline: 'legate-uws' },
+        'x.json',
+      ),
+    /system 'legate-uws' has no grpc mode/,
+  );
+  const names = loadScenarios(join(REPO, 'bench')).map((s) => s.name);
+  for (const n of ['h2-keepalive-13b', 'h2-keepalive-1k', 'grpc-unary']) assert.ok(names.includes(n), n);
+});
+
+test('Legate accepts its HTTP/2 and gRPC bench configs (--mode validate)', () => {
+  for (const mode of ['h2', 'grpc'] as const) assertLegateConfigValid(mode, null, [10_001]);
 });

@@ -26,6 +26,8 @@ test('runWrk reports requests, req/s and ordered latency percentiles from a real
         http1Close: false,
         rate: 0,
         generator: 'wrk',
+        streams: 1,
+        grpcMessageBytes: 0,
       },
       1000,
     );

@@ -10,41 +10,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
 import { httpProxyYaml, staticCluster, startLegate, stat, type LegateProcess } from '../integration/harness';
 import { h2Connect, h2Request } from './h2-client';
+import { ECHO_SERVICE, H2_CLUSTER, bindInsecure } from '../support/grpc-echo';
 
-const bytes = {
-  serialize: (b: Buffer): Buffer => b,
-  deserialize: (b: Buffer): Buffer => b,
-};
-const SERVICE = {
-  unary: { path: '/test.Echo/Unary', requestStream: false, responseStream: false, ...rpcCodec() },
-  serverStream: {
-    path: '/test.Echo/ServerStream',
-    requestStream: false,
-    responseStream: true,
-    ...rpcCodec(),
-  },
-  clientStream: {
-    path: '/test.Echo/ClientStream',
-    requestStream: true,
-    responseStream: false,
-    ...rpcCodec(),
-  },
-  bidi: { path: '/test.Echo/Bidi', requestStream: true, responseStream: true, ...rpcCodec() },
-} as const;
-
-function rpcCodec(): {
-  requestSerialize: (b: Buffer) => Buffer;
-  requestDeserialize: (b: Buffer) => Buffer;
-  responseSerialize: (b: Buffer) => Buffer;
-  responseDeserialize: (b: Buffer) => Buffer;
-} {
-  return {
-    requestSerialize: bytes.serialize,
-    requestDeserialize: bytes.deserialize,
-    responseSerialize: bytes.serialize,
-    responseDeserialize: bytes.deserialize,
-  };
-}
+const SERVICE = ECHO_SERVICE;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyClient = grpc.Client & Record<string, any>;
@@ -90,11 +58,7 @@ before(async () => {
       call.on('end', () => call.end());
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  const port = await bindInsecure(server);
   const closed = net.createServer().listen(0, '127.0.0.1');
   await new Promise((r) => closed.once('listening', r));
   const closedPort = (closed.address() as net.AddressInfo).port;
@@ -112,23 +76,7 @@ before(async () => {
     route: { cluster: o, timeout: 0s }
   - match: { prefix: / }
     direct_response: { status: 404, body: { inline_string: not grpc } }`,
-      clusters:
-        staticCluster(
-          'o',
-          [port],
-          `typed_extension_protocol_options:
-  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-    explicit_http_config: { http2_protocol_options: {} }`,
-        ) +
-        staticCluster(
-          'down',
-          [closedPort],
-          `typed_extension_protocol_options:
-  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-    explicit_http_config: { http2_protocol_options: {} }`,
-        ),
+      clusters: staticCluster('o', [port], H2_CLUSTER) + staticCluster('down', [closedPort], H2_CLUSTER),
     }),
     { concurrency: 1 },
   );
@@ -256,8 +204,8 @@ test("local replies to gRPC requests are trailers-only, with Envoy's HTTP to gRP
     new Promise((resolve, reject) =>
       client.makeUnaryRequest(
         path,
-        bytes.serialize,
-        bytes.deserialize,
+        SERVICE.unary.requestSerialize,
+        SERVICE.unary.responseDeserialize,
         Buffer.from('x'),
         (err: grpc.ServiceError | null) => (err ? resolve(err) : reject(new Error('expected an error'))),
       ),

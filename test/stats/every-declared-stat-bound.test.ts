@@ -72,6 +72,10 @@ static_resources:
               token_bucket: { max_tokens: 1000, fill_interval: 1s }
               filter_enabled: ${ALWAYS}
               filter_enforced: ${ALWAYS}
+          - name: envoy.filters.http.grpc_stats
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig
+              enable_upstream_stats: true
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -127,6 +131,18 @@ test('every declared stat is bound by some thread of a running proxy', async () 
       const r = await request(port, { path });
       assert.ok(r.status < 500, `${path}: ${r.status}`);
     }
+    // A gRPC call to each cluster (grpc_stats binds a cluster's names on its first call); the
+    // origin is not a gRPC server, but one message went upstream.
+    for (const path of ['/s/m', '/limited/m']) {
+      const body = Buffer.from([0, 0, 0, 0, 1, 42]);
+      const r = await request(port, {
+        method: 'POST',
+        path,
+        body,
+        headers: { 'content-type': 'application/grpc' },
+      });
+      assert.equal(r.status, 200, path);
+    }
     await new Promise<void>((resolve, reject) => {
       const s = net.connect(legate.ports.get('tcp')!, '127.0.0.1', () => s.end('GET / HTTP/1.0\r\n\r\n'));
       s.on('error', reject);
@@ -134,12 +150,12 @@ test('every declared stat is bound by some thread of a running proxy', async () 
       s.resume();
     });
     // The router's own counters: every request whose headers reached it (not /healthz, answered
-    // by health_check before it), the redirect and the direct response.
+    // by health_check before it; the gRPC calls too), the redirect and the direct response.
     assert.deepEqual(
       await Promise.all(
         ['rq_total', 'rq_redirect', 'rq_direct_response'].map((n) => stat(legate, `http.ingress_http.${n}`)),
       ),
-      [4, 1, 1],
+      [6, 1, 1],
     );
     const r = await admin(legate, '/debug/unbound_stats');
     assert.equal(r.status, 200);

@@ -17,6 +17,12 @@ export const enum FilterHeadersStatus {
   Continue = 0,
   StopIteration = 1,
 }
+/**
+ * What decodeData / encodeData answer. Anything but Continue means the filter keeps this data (it
+ * passes its own on with inject*Data); only while a filter has stopped header iteration does the
+ * connection manager buffer what reaches that filter's successors, until continueDecoding /
+ * continueEncoding.
+ */
 export const enum FilterDataStatus {
   Continue = 0,
   StopIterationAndBuffer = 1,
@@ -32,6 +38,26 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   /** Resume the decode chain after StopIteration. */
   continueDecoding(): void;
   /**
+   * Resume the encode chain after an encodeHeaders StopIteration: the held response head goes on
+   * to the encoders after this filter and out, then the data and trailers passed on meanwhile.
+   * Only a filter that reads response bodies (overrides encodeData) may stop response headers: with
+   * none, the body may move natively (encodeHeadersPipedFrom) and could not wait for the head.
+   */
+  continueEncoding(): void;
+  /**
+   * From a filter's decodeData: passes `data` on to the filters after it (Envoy's
+   * injectDecodedDataToFilterChain). A filter that rewrites the body returns StopIterationNoBuffer
+   * and injects what it made instead: a Buffer cannot be rewritten in place.
+   */
+  injectDecodedData(data: Buffer, endStream: boolean): void;
+  /** The same for a filter's encodeData or encodeTrailers: `data` goes to the encoders after it, then out. */
+  injectEncodedData(data: Buffer, endStream: boolean): void;
+  /**
+   * From encodeHeaders (or while the head is held): the response body's length changes, e.g. a
+   * filter that rewrites it; -1 = unknown (chunked on HTTP/1.1). The codec frames the body by it.
+   */
+  setResponseContentLength(length: number): void;
+  /**
    * Answer locally (Envoy's sendLocalReply): stops the decode chain, runs encoders over the reply.
    * `details` is the response-code detail for logs (e.g. 'route_not_found').
    */
@@ -40,6 +66,8 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   setResponseFlag(flag: string): void;
   /** The router picked `cluster` and upstream host `host` (`ip:port`, '' if none): for access logs. */
   setUpstreamInfo(cluster: string, host: string): void;
+  /** The cluster the router picked, '' before it did (a weighted_clusters route picks in the router). */
+  readonly upstreamCluster: string;
   readonly streamId: number;
   /** The request's authority (Host, or the absolute-form target's authority). */
   readonly authority: string;
@@ -165,8 +193,11 @@ export interface HttpFilterFactory<C = unknown, R = unknown> extends ExtensionFa
   readonly category: 'http_filter';
   /** Once per worker per HCM: returns a function that makes one filter per stream. */
   createFilterFactory(config: C, ctx: FilterFactoryContext): () => StreamFilter;
-  /** On the primary, before workers start: declares the stats this filter's instances will use. */
-  declareStats?(config: C, layout: StatsLayout): void;
+  /**
+   * On the primary, before workers start: declares the stats this filter's instances will use.
+   * `routeClusters`: the clusters the connection manager's routes name (for `cluster.<c>.` stats).
+   */
+  declareStats?(config: C, layout: StatsLayout, routeClusters: readonly string[]): void;
   /**
    * On the primary: parses this filter's entry in a `typed_per_filter_config` (route configuration,
    * virtual host or route; same `@type` as the filter). Plain data, like parseConfig's result; the

@@ -219,6 +219,11 @@ export class HarnessStream implements StreamFilterCallbacks {
   readonly flags: string[] = [];
   response: RecordedResponse | null = null;
   continueDecodingCalls = 0;
+  continueEncodingCalls = 0;
+  /** What the filter passed on to the filters after it with injectDecodedData (copied), in order. */
+  readonly injectedRequestData: Buffer[] = [];
+  /** The last setResponseContentLength call, or null. */
+  responseContentLength: number | null = null;
   encode100ContinueCalls = 0;
   resetStreamCalls = 0;
   touchCalls = 0;
@@ -319,6 +324,23 @@ export class HarnessStream implements StreamFilterCallbacks {
 
   continueDecoding(): void {
     this.continueDecodingCalls++;
+  }
+
+  continueEncoding(): void {
+    this.continueEncodingCalls++;
+  }
+
+  injectDecodedData(data: Buffer, _endStream: boolean): void {
+    this.injectedRequestData.push(Buffer.from(data));
+  }
+
+  /** Nothing is after the filter on the encode side but the client. */
+  injectEncodedData(data: Buffer, endStream: boolean): void {
+    this.encodeData(data, endStream);
+  }
+
+  setResponseContentLength(length: number): void {
+    this.responseContentLength = length;
   }
 
   sendLocalReply(status: number, body: string, details: string, extraHeaders?: HeaderMap): void {

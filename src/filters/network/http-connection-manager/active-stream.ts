@@ -62,6 +62,22 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private stoppedAt = -1;
   private buffered: Buffer[] | null = null;
   private bufferedEnd = false;
+  /** Index of the decoder filter whose decodeData is running (injectDecodedData continues after it). */
+  private decodingAt = -1;
+  /** Index of the encoder filter whose encodeData / encodeTrailers is running (injectEncodedData). */
+  private encodingAt = -1;
+  /**
+   * Index of the encoder filter that stopped response header iteration, or -1. The head is held
+   * until it calls continueEncoding(); body data passed on by it meanwhile waits in `encodeBuffered`.
+   */
+  private encodeStoppedAt = -1;
+  private heldResponse: ResponseHead | null = null;
+  private heldEnd = false;
+  private encodeBuffered: Buffer[] | null = null;
+  private encodeBufferedEnd = false;
+  private heldTrailers: HeaderMap | null = null;
+  /** The response body length the codec frames with (-1 unknown); filters may change it. */
+  private responseLength = -1;
   private requestHead: RequestHead | null = null;
   private matched: MatchedRoute | null = null;
   private authorityValue = '';
@@ -379,9 +395,60 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
+    this.responseLength = contentLength;
     if (!this.beginResponse(head, endStream)) return;
-    this.encoder.encodeHeaders(head, contentLength, endStream);
+    if (this.encodeStoppedAt !== -1) {
+      this.heldResponse = head;
+      this.heldEnd = endStream;
+      return;
+    }
+    this.writeHeaders(head, endStream);
+  }
+
+  private writeHeaders(head: ResponseHead, endStream: boolean): void {
+    this.hcm.finalizeResponseHeaders(head, this.requestHead);
+    this.encoder.encodeHeaders(head, this.responseLength, endStream);
     if (endStream) this.onResponseComplete();
+  }
+
+  setResponseContentLength(length: number): void {
+    this.responseLength = length;
+  }
+
+  continueEncoding(): void {
+    const head = this.heldResponse;
+    if (head === null || this.destroyed) return;
+    const from = this.encodeStoppedAt - 1;
+    this.encodeStoppedAt = -1;
+    this.heldResponse = null;
+    if (!this.runEncodeHeaders(from, head, this.heldEnd)) {
+      this.heldResponse = head;
+      return;
+    }
+    const encodingAt = this.encodingAt;
+    this.writeHeaders(head, this.heldEnd);
+    const buffered = this.encodeBuffered;
+    this.encodeBuffered = null;
+    if (buffered !== null) {
+      for (let i = 0; i < buffered.length; i++)
+        this.runEncodeData(from, buffered[i]!, this.encodeBufferedEnd && i === buffered.length - 1);
+    }
+    const trailers = this.heldTrailers;
+    this.heldTrailers = null;
+    if (trailers !== null) this.runEncodeTrailers(from, trailers);
+    this.encodingAt = encodingAt;
+  }
+
+  injectDecodedData(data: Buffer, endStream: boolean): void {
+    const at = this.decodingAt;
+    this.runDecodeData(at + 1, data, endStream);
+    this.decodingAt = at;
+  }
+
+  injectEncodedData(data: Buffer, endStream: boolean): void {
+    const at = this.encodingAt;
+    this.runEncodeData(at - 1, data, endStream);
+    this.encodingAt = at;
   }
 
   encodeHeadersPipedFrom(head: ResponseHead, contentLength: number, source: RequestEncoder): boolean {
@@ -389,6 +456,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (this.destroyed || this.responseStarted || encoder.encodeHeadersPipedFrom === undefined) return false;
     if (!this.hcm.filtersIgnoreBodies(this.filters).response) return false;
     if (!this.beginResponse(head, false)) return false;
+    this.hcm.finalizeResponseHeaders(head, this.requestHead);
     if (encoder.encodeHeadersPipedFrom(head, contentLength, source)) return true;
     // The codec could not pipe after all: the head still has to go out, the body will follow through JS.
     encoder.encodeHeaders(head, contentLength, false);
@@ -437,26 +505,66 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.status = head.status;
     this.responseHeaders = head.headers;
     if (this.requestHead !== null && switchesProtocols(this.requestHead, head.status)) this.startTunnel();
-    for (let i = this.filters.length - 2; i >= 0; i--) {
-      // The router (last) produced the response; the others see it in reverse order.
-      if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) break;
+    // The router (last) produced the response; the others see it in reverse order.
+    this.runEncodeHeaders(this.filters.length - 2, head, endStream);
+    return true;
+  }
+
+  /** Runs encodeHeaders from filter `from` down; false when a filter stopped (it holds the head). */
+  private runEncodeHeaders(from: number, head: ResponseHead, endStream: boolean): boolean {
+    for (let i = from; i >= 0; i--) {
+      if (this.filters[i]!.encodeHeaders(head, endStream) === FilterHeadersStatus.StopIteration) {
+        this.encodeStoppedAt = i;
+        return false;
+      }
     }
-    this.hcm.finalizeResponseHeaders(head, this.requestHead);
     return true;
   }
 
   encodeData(data: Buffer, endStream: boolean): void {
-    if (this.destroyed) return;
-    this.bytesSent += data.length;
-    for (let i = this.filters.length - 2; i >= 0; i--) {
-      if (this.filters[i]!.encodeData(data, endStream) !== FilterDataStatus.Continue) break;
+    this.runEncodeData(this.filters.length - 2, data, endStream);
+  }
+
+  /**
+   * Runs encodeData from filter `from` down, then writes the data. A filter that returns anything
+   * but Continue keeps the data (it may pass its own on with injectEncodedData); while a filter
+   * holds the response head, what it passes on waits for continueEncoding().
+   */
+  private runEncodeData(from: number, data: Buffer, endStream: boolean): void {
+    const last = this.encodeStoppedAt === -1 ? 0 : this.encodeStoppedAt;
+    for (let i = from; i >= last; i--) {
+      if (this.destroyed) return;
+      this.encodingAt = i;
+      if (this.filters[i]!.encodeData(data, endStream) !== FilterDataStatus.Continue) return;
     }
+    if (this.destroyed) return;
+    if (this.encodeStoppedAt !== -1) {
+      // Views from the codec are only valid during this call: keep a copy.
+      (this.encodeBuffered ??= []).push(Buffer.from(data));
+      this.encodeBufferedEnd = endStream;
+      return;
+    }
+    this.bytesSent += data.length;
     this.encoder.encodeData(data, endStream);
     if (endStream) this.onResponseComplete();
   }
 
   encodeTrailers(trailers: HeaderMap): void {
+    this.runEncodeTrailers(this.filters.length - 2, trailers);
+  }
+
+  private runEncodeTrailers(from: number, trailers: HeaderMap): void {
+    const last = this.encodeStoppedAt === -1 ? 0 : this.encodeStoppedAt;
+    for (let i = from; i >= last; i--) {
+      if (this.destroyed) return;
+      this.encodingAt = i;
+      if (this.filters[i]!.encodeTrailers(trailers) === FilterTrailersStatus.StopIteration) return;
+    }
     if (this.destroyed) return;
+    if (this.encodeStoppedAt !== -1) {
+      this.heldTrailers = trailers;
+      return;
+    }
     this.encoder.encodeTrailers(trailers);
     this.onResponseComplete();
   }
@@ -657,6 +765,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     const last = this.stoppedAt === -1 ? this.filters.length - 1 : this.stoppedAt;
     for (let i = from; i <= last; i++) {
       if (!this.acceptsRequestData) return;
+      this.decodingAt = i;
       if (this.filters[i]!.decodeData(data, endStream) !== FilterDataStatus.Continue) return;
     }
     if (last < this.filters.length - 1) {

@@ -1,5 +1,5 @@
 /** Registry entry of the HTTP connection manager (`envoy.filters.network.http_connection_manager`). */
-import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
+import type { HttpConnectionManagerConfig, RouteConfiguration } from '../../../config/bootstrap';
 import type { HttpFilterFactory } from '../../http/api';
 import type { NetworkFilterFactory } from '../api';
 import {
@@ -35,8 +35,9 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
     layout.declareHistograms(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_HISTOGRAMS);
     layout.declareAll('http2.', HTTP2_CODEC_COUNTERS, 'counter');
     layout.declareAll('http2.', HTTP2_CODEC_GAUGES, 'gauge');
+    const clusters = routeClusters(config.routeConfig);
     for (const f of config.httpFilters)
-      (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout);
+      (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout, clusters);
     for (const f of allPerFilterConfigs(config.routeConfig))
       (registry.get('http_filter', f.name) as HttpFilterFactory).declarePerRouteStats?.(f.config, layout);
   },
@@ -44,3 +45,17 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
     return new HttpConnectionManager(config, ctx);
   },
 };
+
+/** The clusters `routeConfig`'s routes name (`cluster`, `weighted_clusters`; not `cluster_header`'s). */
+function routeClusters(routeConfig: RouteConfiguration): string[] {
+  const names = new Set<string>();
+  for (const vh of routeConfig.virtualHosts) {
+    for (const route of vh.routes) {
+      const action = route.action;
+      if (action.kind !== 'route') continue;
+      if (action.cluster !== null) names.add(action.cluster);
+      for (const w of action.weightedClusters ?? []) names.add(w.name);
+    }
+  }
+  return [...names];
+}

@@ -112,6 +112,38 @@ class ActiveFilterChain {
   }
 }
 
+/**
+ * What the uws codec cannot serve (`legate_http1_codec: uws`): it accepts its own connections and
+ * asks for an HCM per request, so a chain that needs more of it is a config error there.
+ */
+function refuseUwsCodec(listenerAt: string, first: ActiveFilterChain): void {
+  const hcm = first.terminal as Partial<HttpConnectionManager>;
+  const refusals: [boolean, string][] = [
+    [
+      first.terminal.httpCallbacks !== undefined && first.filters.length > 1,
+      'the uws codec accepts its own connections, so the network filters before ' +
+        'http_connection_manager would never run; use the legate codec here',
+    ],
+    [
+      hcm.servesHttp1Only === false,
+      'the uws codec serves HTTP/1.1 only, and this http_connection_manager has codec_type HTTP2',
+    ],
+    [
+      hcm.mayUpgrade === true,
+      'the uws codec cannot turn a connection into a tunnel, and this http_connection_manager ' +
+        'enables upgrades (upgrade_configs); use the legate codec here',
+    ],
+    [
+      hcm.limitsConnections === true,
+      'the uws codec keeps no state per connection, and this http_connection_manager limits ' +
+        'connections (max_requests_per_connection / max_connection_duration); use the legate codec here',
+    ],
+  ];
+  const refusal = refusals.find(([applies]) => applies);
+  if (refusal !== undefined)
+    throw new ConfigBuildError([{ path: `${listenerAt}.legate_http1_codec`, message: refusal[1] }]);
+}
+
 export class ActiveListener implements EngineListenerHandler, EngineSessionHooks {
   private server: net.Server | null = null;
   private uws: UwsListener | null = null;
@@ -159,51 +191,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         ),
     );
     const first = this.chains[0]!;
-    if (config.http1Codec === 'uws' && first.terminal.httpCallbacks && first.filters.length > 1) {
-      throw new ConfigBuildError([
-        {
-          path: `${config.at}.legate_http1_codec`,
-          message:
-            'the uws codec accepts its own connections, so the network filters before ' +
-            'http_connection_manager would never run; use the legate codec here',
-        },
-      ]);
-    }
-    if (
-      config.http1Codec === 'uws' &&
-      (first.terminal as Partial<HttpConnectionManager>).servesHttp1Only === false
-    ) {
-      throw new ConfigBuildError([
-        {
-          path: `${config.at}.legate_http1_codec`,
-          message:
-            'the uws codec serves HTTP/1.1 only, and this http_connection_manager has codec_type HTTP2',
-        },
-      ]);
-    }
-    if (config.http1Codec === 'uws' && (first.terminal as Partial<HttpConnectionManager>).mayUpgrade) {
-      throw new ConfigBuildError([
-        {
-          path: `${config.at}.legate_http1_codec`,
-          message:
-            'the uws codec cannot turn a connection into a tunnel, and this http_connection_manager ' +
-            'enables upgrades (upgrade_configs); use the legate codec here',
-        },
-      ]);
-    }
-    if (
-      config.http1Codec === 'uws' &&
-      (first.terminal as Partial<HttpConnectionManager>).limitsConnections === true
-    ) {
-      throw new ConfigBuildError([
-        {
-          path: `${config.at}.legate_http1_codec`,
-          message:
-            'the uws codec keeps no state per connection, and this http_connection_manager limits ' +
-            'connections (max_requests_per_connection / max_connection_duration); use the legate codec here',
-        },
-      ]);
-    }
+    if (config.http1Codec === 'uws') refuseUwsCodec(config.at, first);
     const matched = this.chains.slice(0, config.filterChains.length);
     this.selector =
       this.chains.length === 1 && config.filterChains.length === 1 && !hasCriteria(config.filterChains[0]!)

@@ -5,7 +5,11 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
+  runLegate,
   startLegate,
   startOrigin,
   request,
@@ -51,4 +55,35 @@ test('every request through the uWS codec is counted in the shared stats', async
   const results = await Promise.all(Array.from({ length: n }, (_, i) => request(port, { path: `/n/${i}` })));
   for (const r of results) assert.equal(r.status, 200);
   assert.equal((await stat(legate, 'cluster.o.upstream_rq_total')) - before, n);
+});
+
+test('what the uws codec cannot serve is a config error at legate_http1_codec: network filters before the HCM, codec_type HTTP2', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-uws-refusals-'));
+  const cases: [string, string, RegExp][] = [
+    [
+      'filters-before',
+      catchAllYaml([origin.port]).replace(
+        '      - name: envoy.filters.network.http_connection_manager',
+        `      - name: envoy.filters.network.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit
+          stat_prefix: rl
+          token_bucket: { max_tokens: 10, fill_interval: 1s }
+      - name: envoy.filters.network.http_connection_manager`,
+      ),
+      /legate_http1_codec.*network filters before http_connection_manager would never run/s,
+    ],
+    [
+      'http2',
+      catchAllYaml([origin.port], { hcmExtra: 'codec_type: HTTP2' }),
+      /legate_http1_codec.*serves HTTP\/1\.1 only/s,
+    ],
+  ];
+  for (const [name, yaml, expected] of cases) {
+    const file = path.join(dir, `${name}.yaml`);
+    fs.writeFileSync(file, yaml);
+    const r = await runLegate(['-c', file, '--http1-codec', 'uws', '--mode', 'validate']);
+    assert.equal(r.code, 1, name);
+    assert.match(r.stdout + r.stderr, expected, name);
+  }
 });

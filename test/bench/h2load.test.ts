@@ -26,7 +26,7 @@ const LOAD: HttpLoad = {
 };
 
 test('runH2load reports 2xx requests, req/s and ordered percentiles; gRPC calls carry a message frame', async (t) => {
-  if (requireTool(t, 'h2load') === null) return;
+  if (requireTool(t, 'h2load', 'nghttp2-client') === null) return;
   let served = 0;
   const bodies = new Set<string>();
   const server = http2.createServer();

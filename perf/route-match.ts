@@ -65,7 +65,7 @@ function vhost(name: string, domains: string[], routes: RouteConfig[]): VirtualH
 }
 
 function config(virtualHosts: VirtualHostConfig[]): RouteConfiguration {
-  return { at: 'route_config', name: 'bench', virtualHosts, ...noMutations() };
+  return { at: 'route_config', name: 'bench', virtualHosts, internalOnlyHeaders: [], ...noMutations() };
 }
 
 const routes = Array.from({ length: ROUTES }, (_, i) => makeRoute(i));

@@ -151,7 +151,16 @@ export interface HttpConnectionManagerConfig {
   httpFilters: ExtensionConfig[];
   useRemoteAddress: boolean;
   xffNumTrustedHops: number;
+  /** `skip_xff_append`: with use_remote_address, the peer is not appended to x-forwarded-for. */
+  skipXffAppend: boolean;
+  /**
+   * `internal_address_config`: the client addresses whose requests are internal (they keep the
+   * x-envoy-* control headers and get `x-envoy-internal: true`). Envoy's default since 1.36: none.
+   */
+  internalAddresses: InternalAddressConfig;
   generateRequestId: boolean; // default true
+  /** `preserve_external_request_id`: an edge request keeps the x-request-id it came with. */
+  preserveExternalRequestId: boolean;
   /** `forward_client_cert_details` (Envoy's default SANITIZE: x-forwarded-client-cert is removed). */
   forwardClientCertDetails: ForwardClientCertDetails;
   /** `set_current_client_cert_details`: what SANITIZE_SET / APPEND_FORWARD put in (By and Hash always). */
@@ -199,6 +208,12 @@ export interface HttpConnectionManagerConfig {
   upgradeConfigs: UpgradeConfig[];
 }
 
+export interface InternalAddressConfig {
+  /** `unix_sockets`: a peer on a Unix domain socket is internal. */
+  unixSockets: boolean;
+  cidrRanges: CidrRange[];
+}
+
 /**
  * One `upgrade_configs` entry of an HTTP connection manager or a route: an upgrade token (matched
  * case-insensitively against the request's Upgrade field; `connect` means the CONNECT method) and
@@ -230,6 +245,8 @@ export interface RouteConfiguration extends HeaderMutations, PerFilterConfigs {
   at: string;
   name: string;
   virtualHosts: VirtualHostConfig[];
+  /** `internal_only_headers` (lower-cased): removed from every request that is not internal. */
+  internalOnlyHeaders: string[];
 }
 
 export interface VirtualHostConfig extends HeaderMutations, PerFilterConfigs {

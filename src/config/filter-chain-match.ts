@@ -40,7 +40,7 @@ export function parseFilterChainMatch(r: ObjectReader | null): FilterChainMatch 
 }
 
 /** `CidrRange[]`: `address_prefix` (an IP) and `prefix_len` (default: the whole address). */
-function parseCidrRanges(r: ObjectReader, field: string): CidrRange[] {
+export function parseCidrRanges(r: ObjectReader, field: string): CidrRange[] {
   return r.objectArray(field).map((range) => {
     const address = range.requiredString('address_prefix');
     const v4 = isIPv4(address);

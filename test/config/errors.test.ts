@@ -365,3 +365,24 @@ test('YAML syntax errors, unreadable files and snake/camel duplicates are locate
   const both = issuesOf(minimalConfig({ cluster: 'lb_policy: RANDOM\nlbPolicy: RANDOM' }));
   assert.equal(errorAt(both, `${CLUSTER0}.lbPolicy`).message, "'lbPolicy' repeats field 'lb_policy'");
 });
+
+test('internal_address_config ranges must be IP prefixes', () => {
+  const issues = issuesOf(
+    minimalConfig({
+      hcm: 'internal_address_config: { cidr_ranges: [{ address_prefix: intranet, prefix_len: 8 }] }',
+    }),
+  );
+  assert.equal(
+    errorAt(issues, `${HCM}.internal_address_config.cidr_ranges[0].address_prefix`).message,
+    "'intranet' is not an IP address",
+  );
+  const v4 = issuesOf(
+    minimalConfig({
+      hcm: 'internal_address_config: { cidr_ranges: [{ address_prefix: 10.0.0.0, prefix_len: 33 }] }',
+    }),
+  );
+  assert.match(
+    errorAt(v4, `${HCM}.internal_address_config.cidr_ranges[0].prefix_len`).message,
+    /out of range/,
+  );
+});

@@ -5,16 +5,35 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HttpConnectionManagerConfig } from '../../src/config/bootstrap';
+import type { CidrRange, HttpConnectionManagerConfig } from '../../src/config/bootstrap';
 import type { RequestHead } from '../../src/http/codec';
 import { HeaderMap } from '../../src/http/header-map';
 import {
   addressFromRight,
-  mutateForwardingHeaders,
-} from '../../src/filters/network/http-connection-manager/request-headers';
+  ForwardingRules,
+} from '../../src/filters/network/http-connection-manager/forwarding';
 
-function config(useRemoteAddress: boolean, xffNumTrustedHops: number): HttpConnectionManagerConfig {
-  return { useRemoteAddress, xffNumTrustedHops, generateRequestId: false } as HttpConnectionManagerConfig;
+/** What x-forwarded-for gets for a loopback peer in these tests (Envoy: the host's address). */
+const HOST_ADDRESS = '198.51.100.7';
+
+function rules(
+  useRemoteAddress: boolean,
+  xffNumTrustedHops: number,
+  more: Partial<HttpConnectionManagerConfig> = {},
+  internalRanges: CidrRange[] = [],
+): ForwardingRules {
+  const config = {
+    useRemoteAddress,
+    xffNumTrustedHops,
+    skipXffAppend: false,
+    internalAddresses: { unixSockets: false, cidrRanges: internalRanges },
+    generateRequestId: false,
+    preserveExternalRequestId: false,
+    via: '',
+    routeConfig: { internalOnlyHeaders: [] },
+    ...more,
+  } as unknown as HttpConnectionManagerConfig;
+  return new ForwardingRules(config, HOST_ADDRESS);
 }
 
 function head(fields: [string, string][]): RequestHead {
@@ -110,7 +129,7 @@ const CASES: [string, boolean, number, string, string[], string | null, string |
 for (const [name, useRemote, hops, peer, xff, client, sent] of CASES) {
   test(`x-forwarded-for: ${name}`, () => {
     const h = head(xff.map((v) => ['x-forwarded-for', v]));
-    assert.equal(mutateForwardingHeaders(h, config(useRemote, hops), peer, 'http'), client);
+    assert.equal(rules(useRemote, hops).apply(h, peer, 'http'), client);
     const forwarded = h.headers.getAll('x-forwarded-for');
     if (sent === undefined) assert.deepEqual(forwarded, []);
     // Appending leaves one field; without append the fields pass as received.
@@ -121,7 +140,7 @@ for (const [name, useRemote, hops, peer, xff, client, sent] of CASES) {
 test('x-forwarded-proto: an edge overwrites it unless a trusted hop set it; an internal proxy keeps it', () => {
   const xfp = (useRemote: boolean, hops: number, given?: string): string[] => {
     const h = head(given === undefined ? [] : [['x-forwarded-proto', given]]);
-    mutateForwardingHeaders(h, config(useRemote, hops), '192.0.2.10', 'http');
+    rules(useRemote, hops).apply(h, '192.0.2.10', 'http');
     return h.headers.getAll('x-forwarded-proto');
   };
   assert.deepEqual(xfp(true, 0, 'https'), ['http']);

@@ -1,6 +1,7 @@
 /**
  * `use_remote_address` with `xff_num_trusted_hops` end to end, on both downstream codecs: the
- * trusted client address comes from x-forwarded-for, the peer is appended to it, and the client
+ * trusted client address comes from x-forwarded-for, the peer is appended to it (a loopback peer as
+ * the host's address, Envoy's local address), and the client
  * address is what %DOWNSTREAM_REMOTE_ADDRESS% shows in header mutations and access logs while
  * %DOWNSTREAM_DIRECT_REMOTE_ADDRESS% shows the peer.
  *
@@ -12,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { catchAllYaml, fileAccessLogYaml, request, startLegate, startOrigin } from './harness';
+import { hostAddress } from '../../src/filters/network/http-connection-manager/forwarding';
 
 for (const codec of ['legate', 'uws'] as const) {
   test(`xff_num_trusted_hops picks the client from x-forwarded-for (${codec} codec)`, async () => {
@@ -39,10 +41,11 @@ request_headers_to_add:
       const direct = await request(port, { path: '/direct' });
       assert.equal(direct.status, 200);
       const [viaProxy, noXff] = origin.requests.slice(-2);
-      assert.equal(viaProxy!.headers['x-forwarded-for'], '198.51.100.7, 203.0.113.9,127.0.0.1');
+      // A loopback peer is appended as the host's address, as Envoy does.
+      assert.equal(viaProxy!.headers['x-forwarded-for'], `198.51.100.7, 203.0.113.9,${hostAddress()}`);
       assert.equal(viaProxy!.headers['x-client'], '203.0.113.9');
       assert.equal(viaProxy!.headers['x-forwarded-proto'], 'https', 'set by a trusted hop');
-      assert.equal(noXff!.headers['x-forwarded-for'], '127.0.0.1');
+      assert.equal(noXff!.headers['x-forwarded-for'], hostAddress());
       assert.equal(noXff!.headers['x-client'], '127.0.0.1');
       assert.equal(noXff!.headers['x-forwarded-proto'], 'http');
       await legate.stop();

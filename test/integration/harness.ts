@@ -256,6 +256,8 @@ export function httpProxyYaml(p: {
   virtualHosts: string;
   clusters: string;
   hcmExtra?: string;
+  /** Extra fields of the route configuration (YAML lines). */
+  routeConfigExtra?: string;
   /** Extra fields of the `proxy` listener (YAML lines). */
   listenerExtra?: string;
   /** More listeners after `proxy` (list items, e.g. `tcpProxyListener`). */
@@ -277,6 +279,7 @@ ${indent(p.listenerExtra ?? '', 4)}
 ${indent(p.hcmExtra ?? '', 10)}
           route_config:
             name: local_route
+${indent(p.routeConfigExtra ?? '', 12)}
             virtual_hosts:
 ${indent(p.virtualHosts, 12)}
           http_filters:
@@ -344,10 +347,17 @@ ${indent(o.tcpProxyExtra ?? '', 8)}`;
  */
 export function catchAllYaml(
   ports: number[] | number[][],
-  opts: { routeExtra?: string; routeFields?: string; hcmExtra?: string; clusterExtra?: string } = {},
+  opts: {
+    routeExtra?: string;
+    routeFields?: string;
+    hcmExtra?: string;
+    routeConfigExtra?: string;
+    clusterExtra?: string;
+  } = {},
 ): string {
   return httpProxyYaml({
     hcmExtra: opts.hcmExtra,
+    routeConfigExtra: opts.routeConfigExtra,
     virtualHosts: catchAllVirtualHost({ action: opts.routeExtra, routeFields: opts.routeFields }),
     clusters: staticCluster('o', ports, opts.clusterExtra),
   });

@@ -28,6 +28,7 @@ import { startHaproxy } from '../support/haproxy';
 import { chainYaml, listenerYaml, pem, staticCluster, TLS_INSPECTOR, tlsSocketYaml } from '../tls/fixtures';
 import { indent } from '../integration/harness';
 import { proxyHeader, readAll, v2Header } from './fixtures';
+import { hostAddress } from '../../src/filters/network/http-connection-manager/forwarding';
 
 const LOG_FORMAT =
   '%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT% %DOWNSTREAM_LOCAL_ADDRESS% %REQ(:PATH)%';
@@ -295,7 +296,8 @@ ${proxyProtocolFilter('allow_requests_without_proxy_protocol: true\ndisallowed_v
     const xff = Object.fromEntries(origin.requests.map((r) => [r.url, r.headers['x-forwarded-for']]));
     assert.deepEqual(
       [xff['/bare'], xff['/post'], xff['/local'], xff['/v2'], xff['/v1']],
-      ['127.0.0.1', '127.0.0.1', '127.0.0.1', '192.0.2.9', undefined],
+      // A loopback client is appended as the host's address, as in Envoy.
+      [hostAddress(), hostAddress(), hostAddress(), '192.0.2.9', undefined],
     );
     assert.equal(await stat(local, 'proxy_proto.edge.not_found_allowed'), 2);
     assert.equal(await stat(local, 'proxy_proto.edge.versions.v1.disallowed'), 1);
@@ -335,7 +337,12 @@ backend be
     } finally {
       await haproxy.stop();
     }
-    for (const p of [`/haproxy/${send}`, `/haproxy-tls/${send}`])
-      assert.equal(origin.requests.find((r) => r.url === p)?.headers['x-forwarded-for'], '127.0.0.2', p);
+    for (const p of [`/haproxy/${send}`, `/haproxy-tls/${send}`]) {
+      const headers = origin.requests.find((r) => r.url === p)?.headers;
+      // x-forwarded-for gets the host's address for a loopback client (as in Envoy); the edge's
+      // x-envoy-external-address names the client itself.
+      assert.equal(headers?.['x-forwarded-for'], hostAddress(), p);
+      assert.equal(headers?.['x-envoy-external-address'], '127.0.0.2', p);
+    }
   }
 });

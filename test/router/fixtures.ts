@@ -105,7 +105,14 @@ export function routeConfig(
   virtualHosts: VirtualHostConfig[],
   fields: Partial<RouteConfiguration> = {},
 ): RouteConfiguration {
-  return { at: 'route_config', name: 'local_route', virtualHosts, ...noMutations(), ...fields };
+  return {
+    at: 'route_config',
+    name: 'local_route',
+    virtualHosts,
+    internalOnlyHeaders: [],
+    ...noMutations(),
+    ...fields,
+  };
 }
 
 export function headers(...pairs: [string, string][]): HeaderMap {

@@ -29,7 +29,6 @@ const DEFAULT_MAX_DIRECT_RESPONSE_BODY_BYTES = 4096;
 
 const UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS = [
   'vhds',
-  'internal_only_headers',
   'most_specific_header_mutations_wins',
   'cluster_specifier_plugins',
   'request_mirror_policies',
@@ -97,6 +96,7 @@ export function parseRouteConfiguration(
     at: r.path,
     name: r.string('name'),
     virtualHosts,
+    internalOnlyHeaders: r.stringArray('internal_only_headers').map((h) => h.toLowerCase()),
     ...parseHeaderMutations(r),
     perFilterConfigs: parsePerFilterConfigs(r, scope),
   };
@@ -110,6 +110,7 @@ export function emptyRouteConfiguration(at: string): RouteConfiguration {
     at,
     name: '',
     virtualHosts: [],
+    internalOnlyHeaders: [],
     requestHeadersToAdd: [],
     requestHeadersToRemove: [],
     responseHeadersToAdd: [],

@@ -30,13 +30,7 @@ import {
 import type { TimeoutTarget } from '../../../common/timer-wheel';
 import type { MatchedRoute } from '../../../router/route-table';
 import type { DownstreamConnection, HttpConnectionManager } from './connection-manager';
-import {
-  mutateClientCertHeader,
-  mutateForwardingHeaders,
-  normalizeHost,
-  resolveAuthority,
-  stripHopByHop,
-} from './request-headers';
+import { mutateClientCertHeader, normalizeHost, resolveAuthority, stripHopByHop } from './request-headers';
 import { normalizeRequestPath, unescapeSlashes } from '../../../router/path';
 import {
   GRPC_DEADLINE_EXCEEDED,
@@ -238,9 +232,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
         ? normalizeHost(head, authority, config, this.localPort)
         : authority;
     if (!connect && !this.normalizePath(head)) return;
-    this.clientAddress = mutateForwardingHeaders(
+    this.clientAddress = this.hcm.forwarding.apply(
       head,
-      config,
       this.connectionRemoteAddress,
       this.connection?.info?.tls ? 'https' : 'http',
     );

@@ -8,7 +8,9 @@ import {
   FORWARD_CLIENT_CERT_DETAILS,
   type ClientCertDetailsConfig,
   type HttpConnectionManagerConfig,
+  type InternalAddressConfig,
 } from '../../../config/bootstrap';
+import { parseCidrRanges } from '../../../config/filter-chain-match';
 import type { ObjectReader } from '../../../config/config-reader';
 import { checkTerminalLast, resolveExtension } from '../../../config/extension';
 import { emptyRouteConfiguration, parseRouteConfiguration } from '../../../config/route/route-configuration';
@@ -29,10 +31,7 @@ const UNSUPPORTED_HCM_FIELDS = [
   'http3_protocol_options',
   'access_log_options',
   'local_reply_config',
-  'skip_xff_append',
-  'internal_address_config',
   'add_user_agent',
-  'preserve_external_request_id',
   'request_id_extension',
   'proxy_100_continue',
   'path_normalization_options',
@@ -81,7 +80,10 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     httpFilters,
     useRemoteAddress: r.bool('use_remote_address', false),
     xffNumTrustedHops: r.uint('xff_num_trusted_hops', 0),
+    skipXffAppend: r.bool('skip_xff_append', false),
+    internalAddresses: parseInternalAddressConfig(r.object('internal_address_config')),
     generateRequestId: r.bool('generate_request_id', true),
+    preserveExternalRequestId: r.bool('preserve_external_request_id', false),
     alwaysSetRequestIdInResponse: r.bool('always_set_request_id_in_response', false),
     via: r.string('via', ''),
     forwardClientCertDetails: r.enumValue(
@@ -139,6 +141,13 @@ function parseStripPortMode(r: ObjectReader): 'none' | 'any' | 'matching' {
   const which = r.oneOf(['strip_matching_host_port', 'strip_any_host_port'], false);
   if (which === null || !r.bool(which, false)) return 'none';
   return which === 'strip_any_host_port' ? 'any' : 'matching';
+}
+
+function parseInternalAddressConfig(r: ObjectReader | null): InternalAddressConfig {
+  return {
+    unixSockets: r?.bool('unix_sockets', false) ?? false,
+    cidrRanges: r ? parseCidrRanges(r, 'cidr_ranges') : [],
+  };
 }
 
 function parseClientCertDetails(r: ObjectReader | null): ClientCertDetailsConfig {

@@ -5,6 +5,7 @@
  * makes one ActiveStream per request. Config-time work (route table, filter factories, stats
  * binding) happens once here, never per request.
  */
+import { ForwardingRules } from './forwarding';
 import type * as net from 'node:net';
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type {
@@ -169,6 +170,8 @@ function headTimeout(config: HttpConnectionManagerConfig, stats: HcmStats): Head
 export class HttpConnectionManager implements TerminalNetworkFilter {
   readonly routeTable: RouteTable;
   readonly stats: HcmStats;
+  /** x-forwarded-for, internal or edge, and the headers that follow from it. */
+  readonly forwarding: ForwardingRules;
   /** Null when none of the per-request timeouts is set. */
   readonly headTimeout: HeadTimeout | null;
   readonly services: WorkerServices;
@@ -195,6 +198,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     this.services = ctx.services as WorkerServices;
     this.stats = new HcmStats(this.services, config.statPrefix);
     this.headTimeout = headTimeout(config, this.stats);
+    this.forwarding = new ForwardingRules(config);
     this.upgrades = new Map(config.upgradeConfigs.map((u) => [u.upgradeType, u.enabled]));
     // Built together so that the primary's config check reports the problems of all three.
     [this.accessLoggers, this.routeTable, this.filterFactories] = buildAll(

@@ -1,14 +1,13 @@
 /**
  * What the connection manager does to every request's headers before routing (Envoy's
- * ConnectionManagerUtility::mutateRequestHeaders): drop hop-by-hop fields, apply the
- * x-forwarded-* and x-request-id rules, and resolve the authority.
+ * ConnectionManagerUtility::mutateRequestHeaders): drop hop-by-hop fields, resolve and normalise
+ * the authority, x-forwarded-client-cert. Where the request comes from (x-forwarded-for and what
+ * follows from it) is forwarding.ts.
  */
-import { isIP } from 'node:net';
 import type { ClientCertDetailsConfig, HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type { ClientCertificate, TlsConnectionInfo } from '../../../transport/api';
 import type { RequestHead } from '../../../http/codec';
 import type { HeaderMap } from '../../../http/header-map';
-import { randomRequestId } from '../../../common/request-id';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 
 /**
@@ -97,45 +96,6 @@ export function normalizeHost(
   return normalized;
 }
 
-/**
- * The x-forwarded-for / x-forwarded-proto / x-request-id rules of Envoy's HTTP connection manager,
- * and the request's trusted client address (its "downstream remote address") that follows from
- * them, with N = `xff_num_trusted_hops`:
- * - `use_remote_address: true`: the client is the N-th address from the right of the
- *   x-forwarded-for received (the proxies in front of this one appended the others), or the peer
- *   when N is 0 or the header has too few valid entries; the peer's address is appended.
- *   x-forwarded-proto is set to the connection's scheme unless N > 0 and a trusted proxy set it.
- * - `use_remote_address: false` (Legate behind a proxy that sets XFF): the client is the
- *   (N+1)-th address from the right, or the peer when there is none; nothing is appended, and
- *   x-forwarded-proto is kept (added if absent).
- * Returns that client address, or null when it is the connection's peer. Repeated
- * x-forwarded-for fields count as one comma-separated list, as in Envoy.
- */
-export function mutateForwardingHeaders(
-  head: RequestHead,
-  config: HttpConnectionManagerConfig,
-  peerAddress: string,
-  /** The downstream connection's scheme ('https' when the listener terminated TLS). */
-  scheme: 'http' | 'https',
-): string | null {
-  const headers = head.headers;
-  const xff = forwardedFor(headers);
-  const trustedHops = config.xffNumTrustedHops;
-  let client: string | null;
-  if (config.useRemoteAddress) {
-    client = trustedHops > 0 && xff !== undefined ? addressFromRight(xff, trustedHops - 1) : null;
-    headers.set('x-forwarded-for', xff === undefined ? peerAddress : `${xff},${peerAddress}`);
-    if (trustedHops === 0 || !headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', scheme);
-  } else {
-    client = xff === undefined ? null : addressFromRight(xff, trustedHops);
-    if (!headers.has('x-forwarded-proto')) headers.add('x-forwarded-proto', scheme);
-  }
-  if (config.generateRequestId && !headers.has('x-request-id'))
-    headers.add('x-request-id', randomRequestId());
-  if (config.via !== '') appendVia(headers, config.via);
-  return client;
-}
-
 const XFCC = 'x-forwarded-client-cert';
 
 /**
@@ -180,29 +140,6 @@ function urlEncodePem(pem: string): string {
 }
 
 const PEM_ESCAPES: Record<string, string> = { '\n': '%0A', ' ': '%20', '+': '%2B', '/': '%2F', '=': '%3D' };
-
-/** Every x-forwarded-for field of the request as one list, or undefined when there is none. */
-function forwardedFor(headers: HeaderMap): string | undefined {
-  const first = headers.get('x-forwarded-for');
-  if (first === undefined) return undefined;
-  const all = headers.getAll('x-forwarded-for');
-  return all.length === 1 ? first : all.join(',');
-}
-
-/**
- * The address `skip` entries left of the last one in an x-forwarded-for list, if that entry is an
- * IP address (Envoy's getLastAddressFromXFF); null when the list is too short or the entry is not
- * an address.
- */
-export function addressFromRight(xff: string, skip: number): string | null {
-  let end = xff.length;
-  for (let i = 0; i < skip; i++) {
-    end = xff.lastIndexOf(',', end - 1);
-    if (end === -1) return null;
-  }
-  const candidate = xff.slice(xff.lastIndexOf(',', end - 1) + 1, end).trim();
-  return isIP(candidate) === 0 ? null : candidate;
-}
 
 /** Envoy's headers_with_underscores_action at the connection manager (codec already enforces it too). */
 export function hasUnderscoreHeader(head: RequestHead): boolean {

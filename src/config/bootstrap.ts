@@ -414,6 +414,8 @@ export interface RouteConfig extends HeaderMutations, PerFilterConfigs {
 
 export interface RouterFilterConfig {
   suppressEnvoyHeaders: boolean;
+  /** `respect_expected_rq_timeout`: an egress proxy's x-envoy-expected-rq-timeout-ms is the timeout. */
+  respectExpectedRqTimeout: boolean;
 }
 
 // ---------------------------------------------------------------- clusters

@@ -47,7 +47,10 @@ test('the seed config loads unchanged with Envoy defaults filled in', () => {
     hcm.httpFilters.map((f) => f.name),
     ['envoy.filters.http.router'],
   );
-  assert.deepEqual(hcm.httpFilters[0]!.config, { suppressEnvoyHeaders: false });
+  assert.deepEqual(hcm.httpFilters[0]!.config, {
+    suppressEnvoyHeaders: false,
+    respectExpectedRqTimeout: false,
+  });
   const vh = hcm.routeConfig.virtualHosts[0]!;
   assert.equal(hcm.routeConfig.name, 'local_route');
   assert.equal(vh.name, 'local_service');

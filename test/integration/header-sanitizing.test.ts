@@ -10,8 +10,9 @@ import { catchAllYaml, request, startLegate, startOrigin } from './harness';
 
 const SENT = {
   'x-envoy-internal': 'true',
-  'x-envoy-retry-on': '5xx',
-  'x-envoy-upstream-rq-timeout-ms': '1',
+  // Not consumed by the router, so a trusted client's reach the upstream.
+  'x-envoy-force-trace': 'true',
+  'x-envoy-upstream-alt-stat-name': 'alt',
   'x-envoy-downstream-service-cluster': 'frontend',
   'x-envoy-external-address': '192.0.2.99',
   'x-internal-secret': 's',
@@ -45,7 +46,7 @@ for (const codec of ['legate', 'uws'] as const) {
         assert.equal(reply.status, 200);
         const got = origin.requests.at(-1)!.headers;
         assert.equal(got['x-envoy-internal'], trusted ? 'true' : undefined);
-        for (const field of ['x-envoy-retry-on', 'x-envoy-upstream-rq-timeout-ms', 'x-internal-secret'])
+        for (const field of ['x-envoy-force-trace', 'x-envoy-upstream-alt-stat-name', 'x-internal-secret'])
           assert.equal(got[field], trusted ? SENT[field as keyof typeof SENT] : undefined, field);
         assert.equal(got['x-envoy-downstream-service-cluster'], trusted ? 'frontend' : undefined);
         assert.equal(got['x-envoy-external-address'], trusted ? '192.0.2.99' : '127.0.0.1');
@@ -63,3 +64,33 @@ for (const codec of ['legate', 'uws'] as const) {
     });
   }
 }
+
+test('x-envoy-retry-on steers the router for a trusted client only', async () => {
+  let calls = 0;
+  const origin = await startOrigin((_req, res) => {
+    calls++;
+    res.statusCode = calls % 2 === 1 ? 503 : 200; // every first attempt fails
+    res.end();
+  });
+  const trusting = await startLegate(
+    catchAllYaml([origin.port], {
+      hcmExtra: `use_remote_address: true\n${CASES[1]!.internalAddressConfig}`,
+    }),
+    { concurrency: 1 },
+  );
+  const edge = await startLegate(catchAllYaml([origin.port], { hcmExtra: 'use_remote_address: true' }), {
+    concurrency: 1,
+  });
+  try {
+    const headers = { 'x-envoy-retry-on': '5xx', 'x-envoy-max-retries': '1' };
+    assert.equal((await request(trusting.ports.get('proxy')!, { headers })).status, 200);
+    assert.equal(calls, 2, 'retried once');
+    assert.equal(origin.requests.at(-1)!.headers['x-envoy-retry-on'], undefined, 'consumed by the router');
+    assert.equal((await request(edge.ports.get('proxy')!, { headers })).status, 503);
+    assert.equal(calls, 3, 'an edge client cannot ask for retries');
+  } finally {
+    await trusting.stop();
+    await edge.stop();
+    await origin.close();
+  }
+});

@@ -10,6 +10,7 @@ import type {
 import type { ObjectReader } from '../config-reader';
 import type { ParseContext } from '../../registry/registry';
 import { GRPC_RETRY_CONDITIONS } from '../../http/grpc';
+import { HTTP_RETRY_CONDITIONS } from '../../filters/http/router/request-directives';
 import { didYouMean } from '../suggest';
 import { rejectUnsupported } from '../unsupported';
 import { parseHashPolicies } from './hash-policy';
@@ -41,20 +42,10 @@ const UNSUPPORTED_ROUTE_ACTION_FIELDS = [
 ] as const;
 
 const RETRY_ON_SUPPORTED = [
-  '5xx',
-  'gateway-error',
-  'connect-failure',
-  'reset',
-  'retriable-4xx',
-  'refused-stream',
-  'retriable-status-codes',
+  ...HTTP_RETRY_CONDITIONS,
   // gRPC (a trailers-only response's grpc-status)
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-] as const;
+  ...Object.keys(GRPC_RETRY_CONDITIONS),
+];
 /** Envoy retry conditions Legate does not implement yet (named so the error says so). */
 const RETRY_ON_UNSUPPORTED = [
   'envoy-ratelimited',
@@ -232,7 +223,7 @@ function parseRetryOn(r: ObjectReader): string[] {
     .map((c) => c.trim())
     .filter((c) => c !== '');
   for (const c of conditions) {
-    if ((RETRY_ON_SUPPORTED as readonly string[]).includes(c)) continue;
+    if (RETRY_ON_SUPPORTED.includes(c)) continue;
     if (RETRY_ON_UNSUPPORTED.includes(c))
       r.error('retry_on', `retry condition '${c}' is not supported by Legate yet`);
     else {

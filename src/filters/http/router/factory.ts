@@ -11,14 +11,16 @@ const UNSUPPORTED_ROUTER_FIELDS = [
   'upstream_log',
   'upstream_log_options',
   'strict_check_headers',
-  'respect_expected_rq_timeout',
   'suppress_grpc_request_failure_code_stats',
   'upstream_http_filters',
 ] as const;
 
 function parseRouterConfig(r: ObjectReader | null): RouterFilterConfig {
   if (r) rejectUnsupported(r, UNSUPPORTED_ROUTER_FIELDS);
-  return { suppressEnvoyHeaders: r?.bool('suppress_envoy_headers', false) ?? false };
+  return {
+    suppressEnvoyHeaders: r?.bool('suppress_envoy_headers', false) ?? false,
+    respectExpectedRqTimeout: r?.bool('respect_expected_rq_timeout', false) ?? false,
+  };
 }
 
 export const routerFactory: HttpFilterFactory<RouterFilterConfig> = {

@@ -32,6 +32,7 @@ import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';
 import { MaxStreamDurationTimer, UpstreamRequest } from './upstream-request';
 import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
+import { hasEnvoyHeader, readDirectives } from './request-directives';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 import { grpcStatusOf, grpcTimeoutMs, isGrpcRequest } from '../../../http/grpc';
 
@@ -60,13 +61,16 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   downstreamEnded = false;
   private head: RequestHead | null = null;
   private matched: MatchedRoute | null = null;
-  private action: RouteActionConfig | null = null;
   private cluster: Cluster | null = null;
   private clusterName: string | null = null;
   private stats: ClusterStats | null = null;
   private upstream: UpstreamRequest | null = null;
   private retry: RetryState | null = null;
   private contentLength = 0;
+  /** This request's per-try timeout (0: none): the route's, or x-envoy-upstream-rq-per-try-timeout-ms. */
+  private perTryTimeoutMs = 0;
+  /** x-envoy-upstream-rq-timeout-alt-response: the global timeout answers 204. */
+  private timeoutAltResponse = false;
   private responseStarted = false;
   private finished = false;
   /** The upstream switched protocols: data flows both ways until both ends. */
@@ -127,7 +131,6 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       cb.sendLocalReply(action.responseCode, '', 'redirect', headers);
       return FilterHeadersStatus.StopIteration;
     }
-    this.action = action;
     const clusterName = matched.pickCluster(head.headers, this.shared.services.random);
     const cluster = clusterName === null ? undefined : this.shared.services.clusterManager.get(clusterName);
     if (cluster === undefined) {
@@ -151,18 +154,26 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.isHead = head.method === 'HEAD';
 
     matched.rewriteRequest(head, cb, clusterName, !this.shared.config.suppressEnvoyHeaders);
-    const timeoutMs = this.routeTimeoutMs(action, head);
-    if (timeoutMs > 0) {
-      if (!this.shared.config.suppressEnvoyHeaders) {
-        head.headers.set('x-envoy-expected-rq-timeout-ms', String(timeoutMs));
-      }
-      this.shared.services.timers.arm(this, timeoutMs);
-    }
+    const routeTimeoutMs = this.routeTimeoutMs(action, head);
+    const directives = hasEnvoyHeader(head.headers)
+      ? readDirectives(head.headers, action, routeTimeoutMs, this.shared.config.respectExpectedRqTimeout)
+      : null;
+    const timeoutMs = directives?.timeoutMs ?? routeTimeoutMs;
+    const retryPolicy = directives === null ? action.retryPolicy : directives.retryPolicy;
+    const perTry = directives?.perTryTimeoutMs ?? action.retryPolicy?.perTryTimeoutMs ?? 0;
+    // A per-try timeout that is not shorter than the whole is none (Envoy's finalTimeout).
+    this.perTryTimeoutMs = timeoutMs > 0 && perTry >= timeoutMs ? 0 : perTry;
+    this.timeoutAltResponse = directives?.timeoutAltResponse ?? false;
+    // What the upstream may spend on this attempt (Envoy's setTimeoutHeaders).
+    const expectedMs = this.perTryTimeoutMs > 0 ? this.perTryTimeoutMs : timeoutMs;
+    if (expectedMs > 0 && !this.shared.config.suppressEnvoyHeaders)
+      head.headers.set('x-envoy-expected-rq-timeout-ms', String(expectedMs));
+    if (timeoutMs > 0) this.shared.services.timers.arm(this, timeoutMs);
     // -1 with no body means "none" to the client codec (no framing header on a GET).
     this.contentLength = head.contentLength;
-    if (action.retryPolicy !== null) {
+    if (retryPolicy !== null) {
       this.retry = new RetryState(
-        action.retryPolicy,
+        retryPolicy,
         this.shared.services.random,
         cluster.circuitBreaker,
         this.stats.rqRetrySuccess,
@@ -234,8 +245,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.upstream = up;
     this.stats!.rqTotal.inc();
     this.stats!.rqActive.inc();
-    const perTry = this.action!.retryPolicy?.perTryTimeoutMs ?? 0;
-    if (perTry > 0) this.shared.services.timers.arm(up, perTry);
+    if (this.perTryTimeoutMs > 0) this.shared.services.timers.arm(up, this.perTryTimeoutMs);
     up.start(pool === null ? cluster.tcpTunnel(host, up, up) : pool.newStream(up, up));
   }
 
@@ -490,6 +500,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.callbacks.setResponseFlag('UT');
     this.finish();
     if (this.responseStarted) this.callbacks.resetStream();
+    // x-envoy-upstream-rq-timeout-alt-response: the caller prefers an empty 204 (Envoy's router).
+    else if (this.timeoutAltResponse) this.callbacks.sendLocalReply(204, '', 'upstream_response_timeout');
     else this.callbacks.sendLocalReply(504, 'upstream request timeout', 'upstream_response_timeout');
   }
 

@@ -39,6 +39,8 @@ export interface AccessLogStream extends HeaderFormatContext {
   readonly upstreamCluster: string;
   /** SNI and TLS facts of the downstream connection (null: plaintext without tls_inspector). */
   readonly downstreamInfo: DownstreamConnectionInfo | null;
+  /** The body of the local reply Legate sent (after `local_reply_config`), null when none was. */
+  readonly localReplyBody: string | null;
   route(): MatchedRoute | null;
 }
 

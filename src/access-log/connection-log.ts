@@ -42,6 +42,7 @@ export class ConnectionLogStream implements AccessLogStream {
   upstreamHost = '';
   upstreamCluster = '';
   readonly downstreamInfo: DownstreamConnectionInfo | null;
+  readonly localReplyBody = null;
 
   constructor(
     socket: ConnectionAddresses,

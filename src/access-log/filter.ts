@@ -109,7 +109,7 @@ export function parseLogFilter(r: ObjectReader): LogFilterConfig {
       return { kind: which === 'and_filter' ? 'and' : 'or', filters };
     }
     default:
-      r.unsupported(which ?? '', 'not supported by Legate yet');
+      r.unsupported(which ?? '');
       return { kind: 'and', filters: [] };
   }
 }

@@ -11,6 +11,7 @@
  *   %DOWNSTREAM_REMOTE_ADDRESS[_WITHOUT_PORT]% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS[_WITHOUT_PORT]%
  *   %DOWNSTREAM_LOCAL_ADDRESS[_WITHOUT_PORT]%
  *   %REQUESTED_SERVER_NAME% %DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT%
+ *   %LOCAL_REPLY_BODY%                         the body of a reply Legate made itself
  *
  * A missing value prints '-' in text (Envoy's rule) and is null in JSON. `%%` is a literal '%'.
  * The route's header formatter (router/header-format.ts) has different rules (missing → '', no
@@ -56,6 +57,7 @@ const enum Op {
   TlsVersion,
   TlsCipher,
   PeerSubject,
+  LocalReplyBody,
 }
 
 const SIMPLE_OPS: Record<string, Op> = {
@@ -79,6 +81,7 @@ const SIMPLE_OPS: Record<string, Op> = {
   DOWNSTREAM_TLS_VERSION: Op.TlsVersion,
   DOWNSTREAM_TLS_CIPHER: Op.TlsCipher,
   DOWNSTREAM_PEER_SUBJECT: Op.PeerSubject,
+  LOCAL_REPLY_BODY: Op.LocalReplyBody,
 };
 
 /** `%NAME%`, `%NAME(arg)%`, `%NAME(arg):max%` at a given position (the argument may hold '%'). */
@@ -207,6 +210,9 @@ export function evaluate(p: Part, s: AccessLogStream): FormatValue {
       return orNull(s.downstreamInfo?.tls?.cipher);
     case Op.PeerSubject:
       return orNull(s.downstreamInfo?.tls?.peerSubject);
+    case Op.LocalReplyBody:
+      // An empty body is a value (Envoy prints it empty); only a stream without a local reply has none.
+      return s.localReplyBody;
   }
 }
 

@@ -34,12 +34,22 @@ export interface Formatter {
   readonly responseHeadersRead: readonly string[];
 }
 
-const UNSUPPORTED_FORMAT_FIELDS = ['formatters', 'json_format_options', 'content_type'] as const;
+const UNSUPPORTED_FORMAT_FIELDS = ['formatters', 'json_format_options'] as const;
 
-/** Parses `log_format` (null when absent: the default format). Errors go through the reader. */
-export function parseLogFormat(r: ObjectReader | null): LogFormatConfig {
-  if (r === null) return { kind: 'text', format: DEFAULT_FORMAT, omitEmptyValues: false };
-  rejectUnsupported(r, UNSUPPORTED_FORMAT_FIELDS);
+/**
+ * Parses `log_format` (null when absent: `defaultFormat`). Errors go through the reader.
+ * `content_type` is the caller's to read where it means something (local replies), an error elsewhere.
+ */
+export function parseLogFormat(
+  r: ObjectReader | null,
+  defaultFormat = DEFAULT_FORMAT,
+  readsContentType = false,
+): LogFormatConfig {
+  if (r === null) return { kind: 'text', format: defaultFormat, omitEmptyValues: false };
+  rejectUnsupported(
+    r,
+    readsContentType ? UNSUPPORTED_FORMAT_FIELDS : [...UNSUPPORTED_FORMAT_FIELDS, 'content_type'],
+  );
   const omitEmptyValues = r.bool('omit_empty_values', false);
   const which = r.oneOf(['text_format_source', 'text_format', 'json_format'], true);
   if (which === 'json_format') {
@@ -48,7 +58,7 @@ export function parseLogFormat(r: ObjectReader | null): LogFormatConfig {
     if (problem !== null) r.error('json_format', problem);
     return { kind: 'json', template: template as JsonTemplate, omitEmptyValues };
   }
-  let format = DEFAULT_FORMAT;
+  let format = defaultFormat;
   if (which === 'text_format') {
     r.deprecated('text_format', 'use text_format_source: { inline_string: ... }');
     format = r.string('text_format');

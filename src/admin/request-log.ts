@@ -28,6 +28,7 @@ class AdminRequestLog implements AccessLogStream {
   readonly upstreamHost = '';
   readonly upstreamCluster = '';
   readonly downstreamInfo = null;
+  readonly localReplyBody = null;
 
   constructor(req: http.IncomingMessage) {
     const socket = req.socket;

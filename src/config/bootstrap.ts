@@ -8,6 +8,8 @@
  * used in later error messages (e.g. an unknown cluster named by a route).
  */
 import type { Http2ProtocolOptions } from './http2-options';
+import type { LogFilterConfig } from '../access-log/filter';
+import type { LogFormatConfig } from '../access-log/log-format';
 import type { FileConfigSource } from './xds/config-source';
 
 export interface Bootstrap {
@@ -206,6 +208,33 @@ export interface HttpConnectionManagerConfig {
   accessLog: ExtensionConfig[];
   /** `upgrade_configs[]`: the upgrades (WebSocket, CONNECT, any token) this HCM lets through. */
   upgradeConfigs: UpgradeConfig[];
+  /** `local_reply_config`: null when absent (replies as Legate writes them). */
+  localReply: LocalReplyConfig | null;
+}
+
+/** `local_reply_config` (extensions.filters.network.http_connection_manager.v3.LocalReplyConfig). */
+export interface LocalReplyConfig {
+  /** Tried in order; the first whose filter matches rewrites the reply. */
+  mappers: LocalReplyMapper[];
+  /** `body_format`: how every reply's body is written (null: the body text as it is, text/plain). */
+  bodyFormat: LocalReplyBodyFormat | null;
+}
+
+export interface LocalReplyMapper {
+  filter: LogFilterConfig;
+  /** `status_code`: the status the reply gets instead (null: unchanged). */
+  statusCode: number | null;
+  /** `body`: the body text instead (null: unchanged). */
+  body: string | null;
+  /** `body_format_override`: this mapper's body format instead of `body_format`. */
+  bodyFormat: LocalReplyBodyFormat | null;
+  headersToAdd: HeaderValueOption[];
+}
+
+export interface LocalReplyBodyFormat {
+  format: LogFormatConfig;
+  /** `content_type`; '' for the format's default (text/plain, or application/json). */
+  contentType: string;
 }
 
 export interface InternalAddressConfig {

@@ -386,3 +386,19 @@ test('internal_address_config ranges must be IP prefixes', () => {
     /out of range/,
   );
 });
+
+test('local_reply_config: mapper status codes, filters and body formats are checked where they are', () => {
+  const issues = issuesOf(
+    minimalConfig({
+      hcm: `local_reply_config:
+  mappers:
+  - filter: { grpc_status_filter: {} }
+    status_code: 700
+  body_format: { text_format_source: { inline_string: "%NO_SUCH_OPERATOR%" } }`,
+    }),
+  );
+  const at = `${HCM}.local_reply_config`;
+  assert.match(errorAt(issues, `${at}.mappers[0].status_code`).message, /out of range/);
+  assert.equal(errorAt(issues, `${at}.mappers[0].filter.grpc_status_filter`).message, 'not supported by Legate yet');
+  assert.match(errorAt(issues, `${at}.body_format.text_format_source`).message, /NO_SUCH_OPERATOR/);
+});

@@ -8,6 +8,7 @@
  * tunnel's bytes as request and response data, and ends when both directions have ended (each
  * with its own end of stream: half-close) or on a reset.
  */
+import type { LocalReplyStream } from './local-reply';
 import {
   switchesProtocols,
   tunnelMayFollow,
@@ -38,13 +39,12 @@ import {
   grpcTimeoutMs,
   isGrpcRequest,
 } from '../../../http/grpc';
-import type { AccessLogStream } from '../../../access-log/api';
 import type { DownstreamConnectionInfo } from '../../../transport/api';
 
 let nextStreamId = 1;
 const EMPTY_HEADERS = new HeaderMap();
 
-export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, TimeoutTarget, AccessLogStream {
+export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, TimeoutTarget, LocalReplyStream {
   readonly streamId = nextStreamId++;
   readonly startMs: number;
   /** Turn-clock ms of the stream's last activity (see onTimeout). */
@@ -84,6 +84,9 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private destroyed = false;
   private flags = '';
   private status = 0;
+  /** The local reply this stream made (LocalReplyStream): 0 when none. */
+  localReplyStatus = 0;
+  localReplyText = '';
   /** The trusted client address from x-forwarded-for (`mutateForwardingHeaders`); null: the peer. */
   private clientAddress: string | null = null;
   // Access-log facts (AccessLogStream), kept as plain fields so the hot path only adds to them.
@@ -350,6 +353,16 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       return;
     }
     const headers = extraHeaders ?? new HeaderMap();
+    this.localReplyStatus = status;
+    this.localReplyText = body;
+    let contentType = 'text/plain';
+    const rewriter = this.hcm.localReplyRewriter;
+    if (rewriter !== null) {
+      const reply = rewriter.rewrite(this, headers);
+      status = reply.status;
+      body = reply.body;
+      if (reply.contentType !== '') contentType = reply.contentType;
+    }
     const request = this.requestHead;
     if (request !== null && isGrpcRequest(request.headers)) {
       // Envoy's local reply to a gRPC client: trailers-only, the HTTP status mapped to grpc-status.
@@ -361,7 +374,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       return;
     }
     const bodyBuf = body === '' ? null : Buffer.from(body);
-    if (bodyBuf !== null) headers.set('content-type', 'text/plain');
+    if (bodyBuf !== null) headers.set('content-type', contentType);
     this.encodeHeaders(
       { status, reason: '', headers },
       bodyBuf === null ? 0 : bodyBuf.length,
@@ -379,7 +392,13 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   }
 
   get responseCode(): number {
-    return this.status;
+    // While a local reply is being rewritten (local_reply_config), its filters see its status.
+    return this.status !== 0 ? this.status : this.localReplyStatus;
+  }
+
+  /** AccessLogStream: the local reply's body text, null when the stream made none. */
+  get localReplyBody(): string | null {
+    return this.localReplyStatus === 0 ? null : this.localReplyText;
   }
 
   setUpstreamInfo(cluster: string, host: string): void {

@@ -19,6 +19,7 @@ import type { ParseContext } from '../../../registry/registry';
 import { parseAccessLogs } from '../../../access-log/access-logs';
 import { parseHttp2ProtocolOptions } from '../../../config/http2-options';
 import { parseHcmUpgradeConfigs } from '../../../config/route/upgrade-configs';
+import { parseLocalReplyConfig } from './local-reply-config';
 
 const CODEC_TYPES = ['AUTO', 'HTTP1', 'HTTP2', 'HTTP3'] as const;
 const SERVER_HEADER_TRANSFORMATIONS = ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'] as const;
@@ -30,7 +31,6 @@ const UNSUPPORTED_HCM_FIELDS = [
   'tracing',
   'http3_protocol_options',
   'access_log_options',
-  'local_reply_config',
   'add_user_agent',
   'request_id_extension',
   'proxy_100_continue',
@@ -119,6 +119,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     drainTimeoutMs: r.durationMs('drain_timeout', 5000),
     accessLog: parseAccessLogs(r, ctx),
     upgradeConfigs: parseHcmUpgradeConfigs(r),
+    localReply: parseLocalReplyConfig(r.object('local_reply_config')),
   };
 }
 

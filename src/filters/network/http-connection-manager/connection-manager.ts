@@ -6,6 +6,7 @@
  * binding) happens once here, never per request.
  */
 import { ForwardingRules } from './forwarding';
+import { LocalReplyRewriter } from './local-reply';
 import type * as net from 'node:net';
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
 import type {
@@ -172,6 +173,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   readonly stats: HcmStats;
   /** x-forwarded-for, internal or edge, and the headers that follow from it. */
   readonly forwarding: ForwardingRules;
+  /** `local_reply_config`; null when absent. */
+  readonly localReplyRewriter: LocalReplyRewriter | null;
   /** Null when none of the per-request timeouts is set. */
   readonly headTimeout: HeadTimeout | null;
   readonly services: WorkerServices;
@@ -199,6 +202,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
     this.stats = new HcmStats(this.services, config.statPrefix);
     this.headTimeout = headTimeout(config, this.stats);
     this.forwarding = new ForwardingRules(config);
+    this.localReplyRewriter = config.localReply === null ? null : new LocalReplyRewriter(config.localReply);
     this.upgrades = new Map(config.upgradeConfigs.map((u) => [u.upgradeType, u.enabled]));
     // Built together so that the primary's config check reports the problems of all three.
     [this.accessLoggers, this.routeTable, this.filterFactories] = buildAll(

@@ -18,7 +18,7 @@ import { createAccessLoggers } from '../access-log/access-logs';
 import { buildAll, buildAt, buildEach, ConfigBuildError } from '../config/build-error';
 import type { AccessLogger } from '../access-log/api';
 import { ConnectionLogStream } from '../access-log/connection-log';
-import type { FilterChainConfig, ListenerConfig } from '../config/bootstrap';
+import type { FilterChainConfig, HttpConnectionManagerConfig, ListenerConfig } from '../config/bootstrap';
 import {
   FilterStatus,
   type NetworkFilter,
@@ -33,7 +33,7 @@ import { startUwsListener, type UwsListener } from '../http/uws/uws-listener';
 import type { NativeEngine, EngineListenerHandler } from '../engine/native-engine';
 import { EngineServerConnection } from '../engine/engine-server-connection';
 import { engineCodecLimits } from '../engine/codec-limits';
-import type { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
+import { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
 import {
   downstreamInfoOf,
   type DownstreamTransport,
@@ -77,7 +77,8 @@ class ActiveFilterChain {
   readonly servesRequests: boolean;
 
   constructor(
-    readonly config: FilterChainConfig,
+    /** Replaced when only its routes change (`ActiveListener.updateRoutes`). */
+    public config: FilterChainConfig,
     listener: ListenerConfig,
     services: WorkerServices,
     listenerStatPrefix: string,
@@ -104,12 +105,37 @@ class ActiveFilterChain {
           );
   }
 
+  /**
+   * The swap that gives this chain `next`'s routes, when its HTTP connection manager's routes are all
+   * that differ (see HttpConnectionManager.routeUpdate); null otherwise.
+   */
+  routeUpdate(next: FilterChainConfig): (() => void) | null {
+    const last = next.filters.length - 1;
+    const hcm = this.terminal;
+    if (!(hcm instanceof HttpConnectionManager) || last !== this.config.filters.length - 1) return null;
+    const same = (a: FilterChainConfig): unknown => ({ ...a, filters: a.filters.slice(0, last) });
+    const terminal = next.filters[last]!;
+    if (!sameConfig(same(this.config), same(next)) || terminal.name !== this.config.filters[last]!.name)
+      return null;
+    const swap = hcm.routeUpdate(terminal.config as HttpConnectionManagerConfig);
+    if (swap === null) return null;
+    return () => {
+      swap();
+      this.config = next;
+    };
+  }
+
   /** Hands a connection (secured, if the chain has a transport socket) to the chain's filters. */
   serve(socket: net.Socket, peeked: Buffer | null): void {
     for (let i = 0; i < this.filters.length; i++) {
       if (this.filters[i]!.onNewConnection(socket, peeked) === FilterStatus.StopIteration) return;
     }
   }
+}
+
+/** A listener's config without its filter chains (which `updateRoutes` compares one by one). */
+function withoutChains(l: ListenerConfig): unknown {
+  return { ...l, filterChains: null, defaultFilterChain: null };
 }
 
 /**
@@ -170,7 +196,8 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
   boundPort = 0;
 
   constructor(
-    readonly config: ListenerConfig,
+    /** Replaced when only its routes change (`updateRoutes`). */
+    public config: ListenerConfig,
     services: WorkerServices,
   ) {
     const prefix = listenerStatPrefix(config.address.address, config.address.port);
@@ -268,6 +295,32 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
   /** 'native' when the native engine serves this listener on this worker, else 'js'. */
   get path(): 'native' | 'js' {
     return this.engine !== null ? 'native' : 'js';
+  }
+
+  /**
+   * A reload (or an LDS or RDS update) changed only the routes of this listener's HTTP connection
+   * managers: puts them in place and returns true; the connections stay, and their new requests are
+   * routed by the new routes at once (Envoy's RDS semantics). False, with nothing changed, when
+   * anything else differs: the listener is rebuilt then.
+   */
+  updateRoutes(next: ListenerConfig): boolean {
+    const nextChains = next.defaultFilterChain
+      ? [...next.filterChains, next.defaultFilterChain]
+      : next.filterChains;
+    if (nextChains.length !== this.chains.length) return false;
+    if (!sameConfig(withoutChains(this.config), withoutChains(next))) return false;
+    const swaps: (() => void)[] = [];
+    for (let i = 0; i < this.chains.length; i++) {
+      const chain = this.chains[i]!;
+      const nextChain = nextChains[i]!;
+      if (sameConfig(chain.config, nextChain)) continue;
+      const swap = chain.routeUpdate(nextChain);
+      if (swap === null) return false;
+      swaps.push(swap);
+    }
+    for (const swap of swaps) swap();
+    this.config = next;
+    return true;
   }
 
   /** The clusters whose objects this listener's filters hold (tcp_proxy binds them when built). */

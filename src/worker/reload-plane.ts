@@ -4,6 +4,8 @@
  * bindable), then the clusters (`ClusterManager.update`: unchanged ones stay, the others are
  * built and warmed before one assignment swaps them in), then the listeners:
  * - unchanged (same config, and no filter of theirs holds a cluster the reload replaced): stay;
+ * - only the routes of their HTTP connection managers changed: stay, with the new routes in place
+ *   (`ActiveListener.updateRoutes`), so every connection's next request is routed by them;
  * - changed: a new listener is built and takes over the old one's listening socket
  *   (`ActiveListener.takeOver`), so new connections get the new filter chains and routes at once
  *   while the old listener's connections drain (HTTP: `Connection: close`, see common/drain.ts);
@@ -82,8 +84,9 @@ export async function applyReload(
   const plans = new Map(next.listeners.map((p) => [p.name, p]));
   const kept = (config: Bootstrap['listeners'][number]): ActiveListener | null => {
     const old = current.get(config.name);
-    if (old === undefined || plans.has(config.name) || !sameConfig(old.config, config)) return null;
-    return old.boundClusters().some((c) => replacedClusters.has(c)) ? null : old;
+    if (old === undefined || plans.has(config.name)) return null;
+    if (old.boundClusters().some((c) => replacedClusters.has(c))) return null;
+    return sameConfig(old.config, config) || old.updateRoutes(config) ? old : null;
   };
   const built = buildEach(
     next.bootstrap.listeners.filter((c) => kept(c) === null),

@@ -46,7 +46,7 @@ local_reply_config:
 ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% [%LOCAL_REPLY_BODY%]\\n')}`;
 
 before(async () => {
-  origin = await startOrigin((req, res) => {
+  origin = await startOrigin((_req, res) => {
     res.statusCode = 503; // an upstream's own 503 is not a local reply
     res.end('from the origin');
   });

@@ -6,6 +6,7 @@
  * binding) happens once here, never per request.
  */
 import { ForwardingRules } from './forwarding';
+import { sameConfig } from '../../../config/same-config';
 import { LocalReplyRewriter } from './local-reply';
 import type * as net from 'node:net';
 import type { HttpConnectionManagerConfig } from '../../../config/bootstrap';
@@ -169,10 +170,11 @@ function headTimeout(config: HttpConnectionManagerConfig, stats: HcmStats): Head
 }
 
 export class HttpConnectionManager implements TerminalNetworkFilter {
-  readonly routeTable: RouteTable;
+  /** Replaced in place when only the routes change (reload, LDS, RDS): each request reads it once. */
+  routeTable: RouteTable;
   readonly stats: HcmStats;
-  /** x-forwarded-for, internal or edge, and the headers that follow from it. */
-  readonly forwarding: ForwardingRules;
+  /** x-forwarded-for, internal or edge, and the headers that follow from it (internal_only_headers: routes). */
+  forwarding: ForwardingRules;
   /** `local_reply_config`; null when absent. */
   readonly localReplyRewriter: LocalReplyRewriter | null;
   /** Null when none of the per-request timeouts is set. */
@@ -195,7 +197,8 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
   private readonly upgrades: ReadonlyMap<string, boolean>;
 
   constructor(
-    readonly config: HttpConnectionManagerConfig,
+    /** Replaced with the routes (`replaceRoutes`); every other field stays the same. */
+    public config: HttpConnectionManagerConfig,
     ctx: NetworkFilterContext,
   ) {
     this.services = ctx.services as WorkerServices;
@@ -243,6 +246,24 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
    */
   upgradeEnabled(upgradeType: string, route: MatchedRoute | null): boolean {
     return route?.upgradeOverrides?.get(upgradeType) ?? this.upgrades.get(upgradeType) ?? false;
+  }
+
+  /**
+   * When `next` differs from this config only in its routes (route_config, or what RDS delivered),
+   * returns the swap that puts them in place — new requests on every connection are routed by them
+   * at once, requests in flight keep the route they matched — else null (the listener is rebuilt).
+   * Not when the routes change whether upgrades may happen: the engine decided at start whether to
+   * hand upgrade requests over.
+   */
+  routeUpdate(next: HttpConnectionManagerConfig): (() => void) | null {
+    if (!sameConfig({ ...this.config, routeConfig: null }, { ...next, routeConfig: null })) return null;
+    const table = compileRouteTable(next.routeConfig);
+    if (table.hasUpgradeOverrides !== this.routeTable.hasUpgradeOverrides) return null;
+    return () => {
+      this.routeTable = table;
+      this.config = next;
+      this.forwarding = new ForwardingRules(next);
+    };
   }
 
   /** max_requests_per_connection or max_connection_duration: state per downstream connection. */

@@ -399,6 +399,9 @@ test('local_reply_config: mapper status codes, filters and body formats are chec
   );
   const at = `${HCM}.local_reply_config`;
   assert.match(errorAt(issues, `${at}.mappers[0].status_code`).message, /out of range/);
-  assert.equal(errorAt(issues, `${at}.mappers[0].filter.grpc_status_filter`).message, 'not supported by Legate yet');
+  assert.equal(
+    errorAt(issues, `${at}.mappers[0].filter.grpc_status_filter`).message,
+    'not supported by Legate yet',
+  );
   assert.match(errorAt(issues, `${at}.body_format.text_format_source`).message, /NO_SUCH_OPERATOR/);
 });

@@ -4,7 +4,7 @@
  * only; a GET on them answers 400, as Envoy does.
  */
 import * as http from 'node:http';
-import type { AdminConfig, Bootstrap } from '../config/bootstrap';
+import type { AdminConfig, Bootstrap, HttpConnectionManagerConfig } from '../config/bootstrap';
 import type { Gauge, StatsStore } from '../stats/store';
 import { HistogramIntervals } from '../stats/histogram-intervals';
 import type { HostTable } from '../upstream/host-table';
@@ -294,6 +294,7 @@ export class AdminServer {
         { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: s.options.rawConfig },
         this.listenersDump(),
         this.clustersDump(),
+        this.routesDump(),
       ],
     };
   }
@@ -328,6 +329,37 @@ export class AdminServer {
           ...(building ? { warming_state: { listener: building } } : {}),
         };
       }),
+    };
+  }
+
+  /**
+   * Envoy's RoutesConfigDump: the connection managers' inline route configurations (as Legate
+   * normalised them) and those RDS files delivered (as written).
+   */
+  private routesDump(): unknown {
+    const statics: unknown[] = [];
+    for (const l of this.s.statics.listeners)
+      for (const chain of l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains)
+        for (const f of chain.filters) {
+          const hcm = f.config as Partial<HttpConnectionManagerConfig>;
+          if (hcm.routeConfig !== undefined && !hcm.rds) statics.push({ route_config: hcm.routeConfig });
+        }
+    const seen = new Set<string>();
+    const dynamic: unknown[] = [];
+    for (const accepted of this.s.dynamicResources.routeConfigs)
+      for (const r of accepted.resources) {
+        if (seen.has(r.name)) continue;
+        seen.add(r.name);
+        dynamic.push({
+          version_info: accepted.versionInfo,
+          route_config: r.raw,
+          last_updated: accepted.lastUpdated,
+        });
+      }
+    return {
+      '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      static_route_configs: statics,
+      dynamic_route_configs: dynamic,
     };
   }
 

@@ -210,6 +210,18 @@ export interface HttpConnectionManagerConfig {
   upgradeConfigs: UpgradeConfig[];
   /** `local_reply_config`: null when absent (replies as Legate writes them). */
   localReply: LocalReplyConfig | null;
+  /**
+   * `rds`: the route configuration comes from an xDS file; `routeConfig` is then the one the
+   * primary last accepted from it (empty until one is: every request gets 404 NR).
+   */
+  rds: RdsConfig | null;
+}
+
+/** `rds` (extensions.filters.network.http_connection_manager.v3.Rds). */
+export interface RdsConfig {
+  source: FileConfigSource;
+  /** `route_config_name`: the RouteConfiguration of the file this connection manager uses. */
+  routeConfigName: string;
 }
 
 /** `local_reply_config` (extensions.filters.network.http_connection_manager.v3.LocalReplyConfig). */

@@ -16,7 +16,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Bootstrap, ClusterConfig, ListenerConfig } from '../config/bootstrap';
+import type {
+  Bootstrap,
+  ClusterConfig,
+  FilterChainConfig,
+  HttpConnectionManagerConfig,
+  ListenerConfig,
+  RouteConfiguration,
+} from '../config/bootstrap';
+import { emptyRouteConfiguration } from '../config/route/route-configuration';
 import type { FileConfigSource } from '../config/xds/config-source';
 import {
   parseDiscoveryResponse,
@@ -27,6 +35,7 @@ import {
   clusterResources,
   endpointResources,
   listenerResources,
+  routeResources,
   type ConfigCheck,
   type LoadAssignment,
 } from '../config/xds/resources';
@@ -61,6 +70,8 @@ export interface DynamicResourcesView {
   /** The accepted clusters, or null without a CDS subscription. */
   readonly clusters: AcceptedResources | null;
   readonly listeners: AcceptedResources | null;
+  /** What each RDS subscription accepted (none without RDS). */
+  readonly routeConfigs: readonly AcceptedResources[];
   /** Clusters and listeners of the update being applied (built and warming, not serving yet). */
   readonly warmingResources: { clusters: readonly ClusterConfig[]; listeners: readonly ListenerConfig[] };
 }
@@ -92,6 +103,8 @@ class Subscription<T extends { name: string }> {
   constructor(
     readonly statPrefix: string,
     readonly source: FileConfigSource,
+    /** RDS: the parser for its connection manager, given the clusters now known. */
+    readonly parserFor: ((clusters: readonly ClusterConfig[]) => ResourceParser<T>) | null = null,
   ) {}
 
   /** The file's text; null (counted as a failure unless the file is gone) when it cannot be read. */
@@ -223,19 +236,32 @@ class Subscription<T extends { name: string }> {
   }
 }
 
-/** The subscriptions of a config: its `dynamic_resources`, and one per EDS cluster. */
+/** The subscriptions of a config: its `dynamic_resources`, one per EDS cluster, one per RDS use. */
 interface Subscriptions {
   cds: Subscription<ClusterConfig> | null;
   lds: Subscription<ListenerConfig> | null;
   /** Per EDS cluster (static or from CDS), by cluster name (Envoy subscribes per cluster too). */
   eds: Map<string, Subscription<LoadAssignment>>;
+  /** Per RDS use (`rdsKey`): connection managers with the same stat_prefix and `rds` share one. */
+  rds: Map<string, Subscription<RouteConfiguration>>;
 }
 
 /** The EDS assignment a cluster takes its endpoints from (undefined: none known yet). */
 type Assignments = (cluster: ClusterConfig) => LoadAssignment | undefined;
 
+/** What the workers' config is made of besides the static resources (see `compose`). */
+interface Composition {
+  clusters: readonly ClusterConfig[];
+  listeners: readonly ListenerConfig[];
+  assignments: Assignments;
+  /** The route configurations accepted for an RDS use (`rdsKey`). */
+  routes: (key: string) => readonly RouteConfiguration[];
+}
+
+const HCM = 'envoy.filters.network.http_connection_manager';
+
 export class DynamicResources implements DynamicResourcesView {
-  private subs: Subscriptions = { cds: null, lds: null, eds: new Map() };
+  private subs: Subscriptions = { cds: null, lds: null, eds: new Map(), rds: new Map() };
   /** The stats new subscriptions bind to (from the first commit on). */
   private stats: StatsStore | null = null;
   /** Whether files are watched (from `watch()`, once workers serve). */
@@ -273,14 +299,26 @@ export class DynamicResources implements DynamicResourcesView {
       : this.subs.lds;
     if (lds !== null && lds !== this.subs.lds)
       this.initialRead(lds, this.listenerParser(statics, dynamicClusters));
-    const next: Subscriptions = { cds, lds, eds: this.edsFor([...statics.clusters, ...dynamicClusters]) };
+    const dynamicListeners = lds?.accepted?.configs ?? [];
+    const allClusters = [...statics.clusters, ...dynamicClusters];
+    const next: Subscriptions = {
+      cds,
+      lds,
+      eds: this.edsFor(allClusters),
+      rds: this.rdsFor([...statics.listeners, ...dynamicListeners], allClusters),
+    };
     const clashes = staticClashes(statics, next);
     if (clashes.length > 0) {
       this.discard(next);
       return { errors: clashes.join('\n') };
     }
     return {
-      config: this.compose(statics, dynamicClusters, lds?.accepted?.configs ?? [], assignmentsOf(next.eds)),
+      config: this.compose(statics, {
+        clusters: dynamicClusters,
+        listeners: dynamicListeners,
+        assignments: assignmentsOf(next.eds),
+        routes: routesOf(next.rds),
+      }),
       commit: (stats) => {
         this.stats = stats;
         this.adopt(next);
@@ -299,6 +337,8 @@ export class DynamicResources implements DynamicResourcesView {
     lds?.watch(() => this.host.enqueue(() => this.updateListeners(lds)));
     for (const [cluster, sub] of eds)
       sub.watch(() => this.host.enqueue(() => this.updateEndpoints(cluster, sub)));
+    for (const [key, sub] of this.subs.rds)
+      sub.watch(() => this.host.enqueue(() => this.updateRouteConfigs(key, sub)));
   }
 
   get clusters(): AcceptedResources | null {
@@ -307,6 +347,10 @@ export class DynamicResources implements DynamicResourcesView {
 
   get listeners(): AcceptedResources | null {
     return this.subs.lds?.accepted ?? (this.subs.lds ? EMPTY : null);
+  }
+
+  get routeConfigs(): readonly AcceptedResources[] {
+    return [...this.subs.rds.values()].flatMap((sub) => (sub.accepted === null ? [] : [sub.accepted]));
   }
 
   get warmingResources(): { clusters: readonly ClusterConfig[]; listeners: readonly ListenerConfig[] } {
@@ -348,6 +392,35 @@ export class DynamicResources implements DynamicResourcesView {
     return subs;
   }
 
+  /**
+   * The RDS subscriptions of the connection managers of `listeners`: a use that had one keeps it
+   * (and its accepted route configurations); a new one reads its file now, its routes checked
+   * against `clusters` where they ask (`validate_clusters`).
+   */
+  private rdsFor(
+    listeners: readonly ListenerConfig[],
+    clusters: readonly ClusterConfig[],
+  ): Map<string, Subscription<RouteConfiguration>> {
+    const subs = new Map<string, Subscription<RouteConfiguration>>();
+    for (const hcm of rdsUsers(listeners)) {
+      const key = rdsKey(hcm);
+      if (subs.has(key)) continue;
+      const current = this.subs.rds.get(key);
+      if (current !== undefined) {
+        subs.set(key, current);
+        continue;
+      }
+      const sub = new Subscription<RouteConfiguration>(
+        `http.${hcm.statPrefix}.rds.${hcm.rds!.routeConfigName}.`,
+        hcm.rds!.source,
+        (known) => routeResources(this.registry, hcm.httpFilters, known),
+      );
+      this.initialRead(sub, sub.parserFor!(clusters));
+      subs.set(key, sub);
+    }
+    return subs;
+  }
+
   /** Makes `next` the subscriptions in use: the ones it no longer has stop, new ones count and watch. */
   private adopt(next: Subscriptions): void {
     const kept = new Set(subscriptionsOf(next));
@@ -373,12 +446,10 @@ export class DynamicResources implements DynamicResourcesView {
       ...this.subs,
       eds: this.edsFor([...statics.clusters, ...update.resources]),
     };
-    const config = this.compose(
-      statics,
-      update.resources,
-      this.subs.lds?.accepted?.configs ?? [],
-      assignmentsOf(next.eds),
-    );
+    const config = this.compose(statics, {
+      clusters: update.resources,
+      assignments: assignmentsOf(next.eds),
+    });
     if (await this.apply(sub, update, config)) {
       this.adopt(next);
       this.retryRejected();
@@ -401,7 +472,29 @@ export class DynamicResources implements DynamicResourcesView {
     const dynamicClusters = this.subs.cds?.accepted?.configs ?? [];
     const update = this.readUpdate(sub, this.listenerParser(statics, dynamicClusters));
     if (update === null) return;
-    const config = this.compose(statics, dynamicClusters, update.resources, assignmentsOf(this.subs.eds));
+    const next: Subscriptions = {
+      ...this.subs,
+      rds: this.rdsFor(
+        [...statics.listeners, ...update.resources],
+        [...statics.clusters, ...dynamicClusters],
+      ),
+    };
+    const config = this.compose(statics, { listeners: update.resources, routes: routesOf(next.rds) });
+    if (await this.apply(sub, update, config)) this.adopt(next);
+    else this.discard(next);
+  }
+
+  /** An RDS file was moved into place: its route configurations replace the accepted ones. */
+  private async updateRouteConfigs(key: string, sub: Subscription<RouteConfiguration>): Promise<void> {
+    if (this.subs.rds.get(key) !== sub) return;
+    const statics = this.host.statics();
+    const clusters = [...statics.clusters, ...(this.subs.cds?.accepted?.configs ?? [])];
+    const update = this.readUpdate(sub, sub.parserFor!(clusters));
+    if (update === null) return;
+    const current = routesOf(this.subs.rds);
+    const config = this.compose(statics, {
+      routes: (k) => (k === key ? update.resources : current(k)),
+    });
     await this.apply(sub, update, config);
   }
 
@@ -411,12 +504,9 @@ export class DynamicResources implements DynamicResourcesView {
     const update = this.readUpdate(sub, endpointResources(this.registry));
     if (update === null) return;
     const current = assignmentsOf(this.subs.eds);
-    const config = this.compose(
-      this.host.statics(),
-      this.subs.cds?.accepted?.configs ?? [],
-      this.subs.lds?.accepted?.configs ?? [],
-      (c) => (c.name === cluster ? assignmentIn(update.resources, c) : current(c)),
-    );
+    const config = this.compose(this.host.statics(), {
+      assignments: (c) => (c.name === cluster ? assignmentIn(update.resources, c) : current(c)),
+    });
     await this.apply(sub, update, config);
   }
 
@@ -436,12 +526,7 @@ export class DynamicResources implements DynamicResourcesView {
     update: DiscoveryUpdate<T>,
     next: Bootstrap,
   ): Promise<boolean> {
-    const current = this.compose(
-      this.host.statics(),
-      this.subs.cds?.accepted?.configs ?? [],
-      this.subs.lds?.accepted?.configs ?? [],
-      assignmentsOf(this.subs.eds),
-    );
+    const current = this.compose(this.host.statics());
     this.warming = {
       clusters: changed(current.clusters, next.clusters),
       listeners: changed(current.listeners, next.listeners),
@@ -459,13 +544,19 @@ export class DynamicResources implements DynamicResourcesView {
     }
   }
 
-  /** The config workers run: the static resources, then the dynamic ones; EDS clusters with their endpoints. */
-  private compose(
-    statics: Bootstrap,
-    clusters: readonly ClusterConfig[],
-    listeners: readonly ListenerConfig[],
-    assignments: Assignments,
-  ): Bootstrap {
+  /**
+   * The config workers run: the static resources, then the dynamic ones; EDS clusters with their
+   * endpoints, RDS connection managers with their routes. `change` replaces parts of what the
+   * subscriptions in use have accepted.
+   */
+  private compose(statics: Bootstrap, change: Partial<Composition> = {}): Bootstrap {
+    const { clusters, listeners, assignments, routes }: Composition = {
+      clusters: this.subs.cds?.accepted?.configs ?? [],
+      listeners: this.subs.lds?.accepted?.configs ?? [],
+      assignments: assignmentsOf(this.subs.eds),
+      routes: routesOf(this.subs.rds),
+      ...change,
+    };
     const eds = this.registry.byEnumName('cluster_type', 'EDS');
     const withEndpoints = (c: ClusterConfig): ClusterConfig => {
       if (!c.eds || eds === undefined || !isClusterTypeFactory(eds)) return c;
@@ -482,7 +573,7 @@ export class DynamicResources implements DynamicResourcesView {
     return {
       ...statics,
       clusters: [...statics.clusters, ...clusters].map(withEndpoints),
-      listeners: [...statics.listeners, ...listeners],
+      listeners: [...statics.listeners, ...listeners].map((l) => withRoutes(l, routes)),
     };
   }
 
@@ -513,10 +604,62 @@ function newSubscription<T extends { name: string }>(
 }
 
 function subscriptionsOf(subs: Subscriptions): Subscription<{ name: string }>[] {
-  const all: Subscription<{ name: string }>[] = [...subs.eds.values()];
+  const all: Subscription<{ name: string }>[] = [...subs.eds.values(), ...subs.rds.values()];
   if (subs.cds !== null) all.push(subs.cds);
   if (subs.lds !== null) all.push(subs.lds);
   return all;
+}
+
+/** The connection managers of `listeners` whose routes come from RDS. */
+function rdsUsers(listeners: readonly ListenerConfig[]): HttpConnectionManagerConfig[] {
+  const users: HttpConnectionManagerConfig[] = [];
+  for (const l of listeners)
+    for (const chain of chainsOf(l))
+      for (const f of chain.filters) {
+        const hcm = f.config as HttpConnectionManagerConfig;
+        if (f.name === HCM && hcm.rds) users.push(hcm);
+      }
+  return users;
+}
+
+/** Which RDS subscription a connection manager reads: by file, route configuration and stat prefix. */
+function rdsKey(hcm: HttpConnectionManagerConfig): string {
+  return JSON.stringify([
+    hcm.rds!.source.path,
+    hcm.rds!.source.watchedDirectory,
+    hcm.rds!.routeConfigName,
+    hcm.statPrefix,
+  ]);
+}
+
+function routesOf(rds: ReadonlyMap<string, Subscription<RouteConfiguration>>): Composition['routes'] {
+  return (key) => rds.get(key)?.accepted?.configs ?? [];
+}
+
+function chainsOf(l: ListenerConfig): FilterChainConfig[] {
+  return l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains;
+}
+
+/** `l` with the routes RDS gave its connection managers (the same object when it has no RDS). */
+function withRoutes(l: ListenerConfig, routes: Composition['routes']): ListenerConfig {
+  if (rdsUsers([l]).length === 0) return l;
+  const chain = (c: FilterChainConfig): FilterChainConfig => ({
+    ...c,
+    filters: c.filters.map((f) => {
+      const hcm = f.config as HttpConnectionManagerConfig;
+      if (f.name !== HCM || !hcm.rds) return f;
+      const name = hcm.rds.routeConfigName;
+      const routeConfig =
+        routes(rdsKey(hcm)).find((r) => r.name === name) ??
+        emptyRouteConfiguration(`${hcm.rds.source.at}`, name);
+      return { ...f, config: { ...hcm, routeConfig } };
+    }),
+  });
+  return {
+    ...l,
+    filterChains: l.filterChains.map(chain),
+    defaultFilterChain: l.defaultFilterChain ? chain(l.defaultFilterChain) : l.defaultFilterChain,
+  };
 }
 
 /** Each EDS cluster's assignment, from the accepted resources of its subscription. */

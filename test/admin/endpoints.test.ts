@@ -54,6 +54,7 @@ test('admin endpoints: formats, filters and the POST rule', async () => {
         'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
         'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
         'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+        'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
       ],
     );
 

@@ -453,3 +453,29 @@ export async function stat(lp: LegateProcess, name: string): Promise<number> {
   if (!m) throw new Error(`stat ${name} not found in:\n${r.body.toString()}`);
   return Number(m[1]);
 }
+
+/** One keep-alive connection: each `get` sends a request on it and resolves with the response text. */
+export function keepAliveConnection(port: number): { get(): Promise<string>; close(): void } {
+  const socket = net.connect(port, '127.0.0.1');
+  let buffered = '';
+  let waiting: ((text: string) => void) | null = null;
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    const end = buffered.indexOf('\r\n\r\n');
+    const length = /content-length: (\d+)/i.exec(buffered.slice(0, end));
+    if (end === -1 || length === null || buffered.length < end + 4 + Number(length[1])) return;
+    const response = buffered.slice(0, end + 4 + Number(length[1]));
+    buffered = buffered.slice(response.length);
+    waiting?.(response);
+  });
+  return {
+    get: () =>
+      new Promise((resolve, reject) => {
+        waiting = resolve;
+        socket.once('error', reject);
+        socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+      }),
+    close: () => socket.destroy(),
+  };
+}

@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   catchAllVirtualHost,
   httpProxyYaml,
+  keepAliveConnection,
   request,
   runLegate,
   startLegateArgs,
@@ -252,32 +252,6 @@ test('memory stays flat over many reloads that add and remove clusters and liste
     await proxy.close();
   }
 });
-
-/** One keep-alive connection: each `get` sends a request on it and resolves with the response text. */
-function keepAliveConnection(port: number): { get(): Promise<string>; close(): void } {
-  const socket = net.connect(port, '127.0.0.1');
-  let buffered = '';
-  let waiting: ((text: string) => void) | null = null;
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    const end = buffered.indexOf('\r\n\r\n');
-    const length = /content-length: (\d+)/i.exec(buffered.slice(0, end));
-    if (end === -1 || length === null || buffered.length < end + 4 + Number(length[1])) return;
-    const response = buffered.slice(0, end + 4 + Number(length[1]));
-    buffered = buffered.slice(response.length);
-    waiting?.(response);
-  });
-  return {
-    get: () =>
-      new Promise((resolve, reject) => {
-        waiting = resolve;
-        socket.once('error', reject);
-        socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
-      }),
-    close: () => socket.destroy(),
-  };
-}
 
 for (const codec of ['legate', 'uws'] as const) {
   test(`${codec} codec: a reload that changes only routes routes the next request of an open connection, which stays open`, async () => {

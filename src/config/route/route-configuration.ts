@@ -72,13 +72,15 @@ export function parseRouteConfiguration(
   ctx: ParseContext,
   httpFilters: readonly ExtensionConfig[],
   unresolvedFilters: readonly string[] = [],
+  /** `validate_clusters`' default: true inline, false for RDS (route_components.proto). */
+  validateClustersByDefault = true,
 ): RouteConfiguration {
   rejectUnsupported(r, UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS);
   const maxDirectResponseBodyBytes = r.wrappedUint(
     'max_direct_response_body_size_bytes',
     DEFAULT_MAX_DIRECT_RESPONSE_BODY_BYTES,
   );
-  const validateClusters = r.bool('validate_clusters', true);
+  const validateClusters = r.bool('validate_clusters', validateClustersByDefault);
   const readers = r.objectArray('virtual_hosts');
   const rateLimitUses: RateLimitUse[] = [];
   const scope: RouteScope = {
@@ -105,10 +107,10 @@ export function parseRouteConfiguration(
 }
 
 /** Stands in for a route_config that is missing (already reported): routes nothing. */
-export function emptyRouteConfiguration(at: string): RouteConfiguration {
+export function emptyRouteConfiguration(at: string, name = ''): RouteConfiguration {
   return {
     at,
-    name: '',
+    name,
     virtualHosts: [],
     internalOnlyHeaders: [],
     requestHeadersToAdd: [],

@@ -13,6 +13,7 @@ import { YamlSources } from '../yaml-source';
 export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const LISTENER_TYPE_URL = 'type.googleapis.com/envoy.config.listener.v3.Listener';
 export const ENDPOINT_TYPE_URL = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+export const ROUTE_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
 
 /** One accepted response: its version and resources (with each resource as written, for /config_dump). */
 export interface DiscoveryUpdate<T> {

@@ -6,7 +6,14 @@
  * listener's routes may name only clusters that exist (Envoy's `validate_clusters`, on for route
  * configurations inside a listener).
  */
-import type { Bootstrap, ClusterConfig, EndpointConfig, ListenerConfig } from '../bootstrap';
+import type {
+  Bootstrap,
+  ClusterConfig,
+  EndpointConfig,
+  ExtensionConfig,
+  ListenerConfig,
+  RouteConfiguration,
+} from '../bootstrap';
 import type { BuildProblem } from '../build-error';
 import type { Registry } from '../../registry/registry';
 import { parseAssignmentPolicy, parseCluster, parseEndpoints } from '../cluster';
@@ -17,8 +24,10 @@ import {
   CLUSTER_TYPE_URL,
   ENDPOINT_TYPE_URL,
   LISTENER_TYPE_URL,
+  ROUTE_TYPE_URL,
   type ResourceParser,
 } from './discovery-response';
+import { parseRouteConfiguration } from '../route/route-configuration';
 
 /** Builds what a worker would build from `bootstrap` and says what failed (worker/data-plane.ts checkDataPlane). */
 export type ConfigCheck = (bootstrap: Bootstrap) => readonly BuildProblem[];
@@ -58,6 +67,34 @@ export function listenerResources(
       return listeners;
     },
     check: check && ((listeners) => check(bootstrapOf(listeners, [...clusters]))),
+  };
+}
+
+/**
+ * RDS: route configurations, parsed for a connection manager with `httpFilters` (what their
+ * typed_per_filter_config may configure). Their clusters are checked only when a configuration asks
+ * (`validate_clusters`, false by default for RDS, as in Envoy): a route to a cluster CDS has not
+ * delivered yet is a 503 (NC) until it has.
+ */
+export function routeResources(
+  registry: Registry,
+  httpFilters: readonly ExtensionConfig[],
+  clusters: readonly ClusterConfig[],
+): ResourceParser<RouteConfiguration> {
+  return {
+    typeUrl: ROUTE_TYPE_URL,
+    parse(readers) {
+      const ctx = parseContext(registry, new Set(clusters.map((c) => c.name)));
+      const seen = new Map<string, string>();
+      return readers.map((r) => {
+        const config = parseRouteConfiguration(r, ctx, httpFilters, [], false);
+        const first = seen.get(config.name);
+        if (first !== undefined)
+          r.error('name', `a second route configuration '${config.name}' (also ${first})`);
+        seen.set(config.name, r.path);
+        return config;
+      });
+    },
   };
 }
 

@@ -9,7 +9,9 @@ import {
   type ClientCertDetailsConfig,
   type HttpConnectionManagerConfig,
   type InternalAddressConfig,
+  type RdsConfig,
 } from '../../../config/bootstrap';
+import { parseConfigSource } from '../../../config/xds/config-source';
 import { parseCidrRanges } from '../../../config/filter-chain-match';
 import type { ObjectReader } from '../../../config/config-reader';
 import { checkTerminalLast, resolveExtension } from '../../../config/extension';
@@ -26,7 +28,6 @@ const SERVER_HEADER_TRANSFORMATIONS = ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_TH
 const UNDERSCORE_ACTIONS = ['ALLOW', 'REJECT_REQUEST', 'DROP_HEADER'] as const;
 
 const UNSUPPORTED_HCM_FIELDS = [
-  'rds',
   'scoped_routes',
   'tracing',
   'http3_protocol_options',
@@ -64,6 +65,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
   if (codecType === 'HTTP3') r.error('codec_type', 'HTTP3 is not supported by Legate yet');
   r.oneOf(['route_config', 'rds', 'scoped_routes'], true);
   const routeConfig = r.object('route_config');
+  const rds = parseRds(r.object('rds'));
   const common = r.object('common_http_protocol_options');
   if (common) rejectUnsupported(common, UNSUPPORTED_COMMON_OPTIONS);
   const http1 = r.object('http_protocol_options');
@@ -76,7 +78,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     http2: parseHttp2ProtocolOptions(r.object('http2_protocol_options')),
     routeConfig: routeConfig
       ? parseRouteConfiguration(routeConfig, ctx, httpFilters, unresolved)
-      : emptyRouteConfiguration(`${r.path}.route_config`),
+      : emptyRouteConfiguration(`${r.path}.${rds ? 'rds' : 'route_config'}`, rds?.routeConfigName),
     httpFilters,
     useRemoteAddress: r.bool('use_remote_address', false),
     xffNumTrustedHops: r.uint('xff_num_trusted_hops', 0),
@@ -120,6 +122,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
     accessLog: parseAccessLogs(r, ctx),
     upgradeConfigs: parseHcmUpgradeConfigs(r),
     localReply: parseLocalReplyConfig(r.object('local_reply_config')),
+    rds,
   };
 }
 
@@ -142,6 +145,15 @@ function parseStripPortMode(r: ObjectReader): 'none' | 'any' | 'matching' {
   const which = r.oneOf(['strip_matching_host_port', 'strip_any_host_port'], false);
   if (which === null || !r.bool(which, false)) return 'none';
   return which === 'strip_any_host_port' ? 'any' : 'matching';
+}
+
+/** `rds` with a file source (`config_source`) and the `route_config_name` to take from it. */
+function parseRds(r: ObjectReader | null): RdsConfig | null {
+  if (r === null) return null;
+  if (!r.has('config_source')) r.error('config_source', "missing required field 'config_source'");
+  const source = parseConfigSource(r, 'config_source');
+  const routeConfigName = r.requiredString('route_config_name');
+  return source === null ? null : { source, routeConfigName };
 }
 
 function parseInternalAddressConfig(r: ObjectReader | null): InternalAddressConfig {

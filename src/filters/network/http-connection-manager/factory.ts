@@ -8,6 +8,8 @@ import {
   HTTP_CONN_MANAGER_HISTOGRAMS,
   HTTP2_CODEC_COUNTERS,
   HTTP2_CODEC_GAUGES,
+  XDS_SUBSCRIPTION_COUNTERS,
+  XDS_SUBSCRIPTION_GAUGES,
 } from '../../../stats/names';
 import { allPerFilterConfigs } from '../../../config/route/per-filter-config';
 import { parseHttpConnectionManager } from './config';
@@ -35,6 +37,12 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
     layout.declareHistograms(`http.${config.statPrefix}.`, HTTP_CONN_MANAGER_HISTOGRAMS);
     layout.declareAll('http2.', HTTP2_CODEC_COUNTERS, 'counter');
     layout.declareAll('http2.', HTTP2_CODEC_GAUGES, 'gauge');
+    if (config.rds) {
+      // Its RDS subscription's (worker/dynamic-resources.ts), as Envoy names them.
+      const rds = `http.${config.statPrefix}.rds.${config.rds.routeConfigName}.`;
+      layout.declareAll(rds, XDS_SUBSCRIPTION_COUNTERS, 'counter');
+      layout.declareAll(rds, XDS_SUBSCRIPTION_GAUGES, 'gauge');
+    }
     const clusters = routeClusters(config.routeConfig);
     for (const f of config.httpFilters)
       (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout, clusters);

@@ -297,6 +297,12 @@ export interface VirtualHostConfig extends HeaderMutations, PerFilterConfigs {
   routes: RouteConfig[];
   /** `rate_limits`: descriptors for rate limit filters (absent or [] = none). */
   rateLimits?: RateLimitConfig[];
+  /** `require_tls`: requests not over TLS (per x-forwarded-proto) get a 301 to https (absent: NONE). */
+  requireTls?: 'NONE' | 'EXTERNAL_ONLY' | 'ALL';
+  /** `include_request_attempt_count`: each upstream request carries x-envoy-attempt-count. */
+  includeRequestAttemptCount?: boolean;
+  /** `include_attempt_count_in_response`: the response carries x-envoy-attempt-count. */
+  includeAttemptCountInResponse?: boolean;
 }
 
 export interface StringMatcher {

@@ -71,6 +71,9 @@ export class VirtualHost {
   readonly name: string;
   readonly routes: MatchedRoute[];
   private readonly index: RouteIndex;
+  /** `require_tls` EXTERNAL_ONLY / ALL: the 301 to https a request not over TLS gets; else null. */
+  private readonly sslRedirect: MatchedRoute | null;
+  private readonly externalOnly: boolean;
 
   constructor(config: VirtualHostConfig, routeConfig: RouteConfiguration) {
     this.name = config.name;
@@ -79,9 +82,20 @@ export class VirtualHost {
       buildAt(r.at, () => new MatchedRoute(r, config, routeConfig, vhRateLimits)),
     );
     this.index = new RouteIndex(this.routes.map((r) => r.match));
+    const requireTls = config.requireTls ?? 'NONE';
+    this.externalOnly = requireTls === 'EXTERNAL_ONLY';
+    this.sslRedirect = requireTls === 'NONE' ? null : sslRedirectRoute(config);
   }
 
   route(path: string, headers: HeaderMap, connect = false): MatchedRoute | null {
+    // Envoy's RouteMatcher: the TLS requirement comes before any route (SslRedirectRoute). Internal
+    // requests are those the connection manager marked (a client cannot claim it: forwarding.ts).
+    if (
+      this.sslRedirect !== null &&
+      requestScheme(headers) !== 'https' &&
+      !(this.externalOnly && headers.get('x-envoy-internal') === 'true')
+    )
+      return this.sslRedirect;
     const pathEnd = pathPartEnd(path);
     const queryStart = queryStartOf(path, pathEnd);
     const candidates = this.index.candidates(path, pathEnd);
@@ -137,12 +151,18 @@ export class MatchedRoute {
   readonly upgradeOverrides: ReadonlyMap<string, boolean> | null;
   /** The route terminates CONNECT (`connect_config`): its payload goes to the cluster over TCP. */
   readonly terminatesConnect: boolean;
+  /** The virtual host's `include_request_attempt_count` / `include_attempt_count_in_response`. */
+  readonly attemptCountInRequest: boolean;
+  readonly attemptCountInResponse: boolean;
+  /** The virtual host's `require_tls` redirect: Location `https://<host><path>`, as Envoy's SslRedirector. */
+  readonly sslRedirect: boolean;
 
   constructor(
     config: RouteConfig,
     vh: VirtualHostConfig,
     routeConfig: RouteConfiguration,
     vhRateLimits: RateLimitPolicy | null,
+    sslRedirect = false,
   ) {
     this.name = config.name;
     this.virtualHostName = vh.name;
@@ -162,6 +182,9 @@ export class MatchedRoute {
     this.upgradeOverrides =
       upgrades.length === 0 ? null : new Map(upgrades.map((u) => [u.upgradeType, u.enabled]));
     this.terminatesConnect = upgrades.some((u) => u.terminateConnect);
+    this.attemptCountInRequest = vh.includeRequestAttemptCount === true;
+    this.attemptCountInResponse = vh.includeAttemptCountInResponse === true;
+    this.sslRedirect = sslRedirect;
   }
 
   /**
@@ -225,6 +248,7 @@ export class MatchedRoute {
   redirectLocation(head: RequestHead, authority: string): string {
     const action = this.action;
     if (action.kind !== 'redirect') throw new Error(`route '${this.name}' is not a redirect`);
+    if (this.sslRedirect) return `https://${authority}${head.path}`;
     const target = this.pathRewrite === null ? head.path : this.pathRewrite.apply(head.path);
     return redirectLocation(action, requestScheme(head.headers), authority, target);
   }
@@ -236,13 +260,47 @@ export class MatchedRoute {
 
   /** Whether any level (weighted cluster, route, virtual host, route configuration) edits response fields. */
   editsResponseHeaders(clusterName: string | null): boolean {
-    return this.mutationsFor(clusterName).hasResponseMutations;
+    return this.attemptCountInResponse || this.mutationsFor(clusterName).hasResponseMutations;
   }
 
   private mutationsFor(clusterName: string | null): HeaderMutationApplier {
     if (this.weighted === null || clusterName === null) return this.mutations;
     return this.weighted.mutations.get(clusterName) ?? this.mutations;
   }
+}
+
+/** The route a `require_tls` virtual host answers requests not over TLS with: 301, no header mutations. */
+function sslRedirectRoute(vh: VirtualHostConfig): MatchedRoute {
+  const none = {
+    requestHeadersToAdd: [],
+    requestHeadersToRemove: [],
+    responseHeadersToAdd: [],
+    responseHeadersToRemove: [],
+  };
+  const route: RouteConfig = {
+    at: `${vh.at}.require_tls`,
+    name: '',
+    match: { kind: 'prefix', value: '/', caseSensitive: true, headers: [], queryParameters: [] },
+    action: {
+      kind: 'redirect',
+      httpsRedirect: true,
+      schemeRedirect: null,
+      hostRedirect: null,
+      portRedirect: 0,
+      pathRedirect: null,
+      prefixRewrite: null,
+      responseCode: 301,
+      stripQuery: false,
+    },
+    ...none,
+  };
+  return new MatchedRoute(
+    route,
+    { ...vh, ...none, perFilterConfigs: [] },
+    { at: '', name: '', virtualHosts: [], internalOnlyHeaders: [], ...none },
+    null,
+    true,
+  );
 }
 
 const NO_PER_FILTER_CONFIGS: ReadonlyMap<string, unknown> = new Map();

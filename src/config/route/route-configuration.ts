@@ -37,11 +37,8 @@ const UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS = [
   'metadata',
 ] as const;
 const UNSUPPORTED_VIRTUAL_HOST_FIELDS = [
-  'require_tls',
   'virtual_clusters',
   'cors',
-  'include_request_attempt_count',
-  'include_attempt_count_in_response',
   'hedge_policy',
   'retry_policy_typed_config',
   'request_mirror_policies',
@@ -139,6 +136,9 @@ function parseVirtualHost(r: ObjectReader, scope: RouteScope): VirtualHostConfig
     ...parseHeaderMutations(r),
     perFilterConfigs: parsePerFilterConfigs(r, scope),
     rateLimits: parseRateLimits(r, scope.rateLimitUses),
+    requireTls: r.enumValue('require_tls', ['NONE', 'EXTERNAL_ONLY', 'ALL'] as const, 'NONE'),
+    includeRequestAttemptCount: r.bool('include_request_attempt_count', false),
+    includeAttemptCountInResponse: r.bool('include_attempt_count_in_response', false),
   };
 }
 

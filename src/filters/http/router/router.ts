@@ -43,6 +43,7 @@ export interface RouterShared {
   clusterStats(cluster: Cluster): ClusterStats;
 }
 
+const ATTEMPT_COUNT = 'x-envoy-attempt-count';
 const RESET_BEFORE_HEADERS = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 /** Envoy's words for the reset reasons whose name does not read as they are. */
 const RESET_TEXT: Partial<Record<StreamResetReason, string>> = {
@@ -67,6 +68,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private upstream: UpstreamRequest | null = null;
   private retry: RetryState | null = null;
   private contentLength = 0;
+  /** Upstream attempts started (x-envoy-attempt-count). */
+  private attemptCount = 0;
   /** This request's per-try timeout (0: none): the route's, or x-envoy-upstream-rq-per-try-timeout-ms. */
   private perTryTimeoutMs = 0;
   /** x-envoy-upstream-rq-timeout-alt-response: the global timeout answers 204. */
@@ -240,6 +243,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     }
     // auto_host_rewrite uses the endpoint's DNS name; STATIC endpoints have none (Envoy keeps Host).
     this.matched!.rewriteHost(this.head!, '');
+    this.attemptCount++;
+    if (this.matched!.attemptCountInRequest) this.head!.headers.set(ATTEMPT_COUNT, String(this.attemptCount));
     const up = new UpstreamRequest(this, this.head!, this.contentLength);
     up.host = host; // known before the pool attaches it: a connect failure is charged to this host
     this.upstream = up;
@@ -378,6 +383,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
       headers.set('x-envoy-upstream-service-time', String(serviceMs));
     }
     this.matched!.applyResponseHeaders(headers, this.callbacks, this.clusterName);
+    if (this.matched!.attemptCountInResponse) headers.set(ATTEMPT_COUNT, String(this.attemptCount));
     const cl =
       this.isHead || head.status === 204 || head.status === 304
         ? this.responseLength(headers)
@@ -501,19 +507,31 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     this.finish();
     if (this.responseStarted) this.callbacks.resetStream();
     // x-envoy-upstream-rq-timeout-alt-response: the caller prefers an empty 204 (Envoy's router).
-    else if (this.timeoutAltResponse) this.callbacks.sendLocalReply(204, '', 'upstream_response_timeout');
-    else this.callbacks.sendLocalReply(504, 'upstream request timeout', 'upstream_response_timeout');
+    else if (this.timeoutAltResponse)
+      this.callbacks.sendLocalReply(204, '', 'upstream_response_timeout', this.localReplyHeaders());
+    else
+      this.callbacks.sendLocalReply(
+        504,
+        'upstream request timeout',
+        'upstream_response_timeout',
+        this.localReplyHeaders(),
+      );
   }
 
   private failBeforeHeaders(flag: string, reason: string, details: string, overloaded: boolean): void {
     this.callbacks.setResponseFlag(flag);
     this.finish();
-    let headers: HeaderMap | undefined;
-    if (overloaded) {
-      headers = new HeaderMap();
-      headers.set('x-envoy-overloaded', 'true');
-    }
+    let headers = this.localReplyHeaders();
+    if (overloaded) (headers ??= new HeaderMap()).set('x-envoy-overloaded', 'true');
     this.callbacks.sendLocalReply(503, RESET_BEFORE_HEADERS + reason, details, headers);
+  }
+
+  /** Headers of a local reply after attempts: x-envoy-attempt-count when the virtual host asks. */
+  private localReplyHeaders(): HeaderMap | undefined {
+    if (!this.matched?.attemptCountInResponse) return undefined;
+    const headers = new HeaderMap();
+    headers.set(ATTEMPT_COUNT, String(this.attemptCount));
+    return headers;
   }
 
   private startAttemptAfterStale(): void {

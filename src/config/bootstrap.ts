@@ -10,6 +10,7 @@
 import type { Http2ProtocolOptions } from './http2-options';
 import type { LogFilterConfig } from '../access-log/filter';
 import type { LogFormatConfig } from '../access-log/log-format';
+import type { CorsPolicyConfig } from '../filters/http/cors/config';
 import type { FileConfigSource } from './xds/config-source';
 
 export interface Bootstrap {
@@ -303,6 +304,8 @@ export interface VirtualHostConfig extends HeaderMutations, PerFilterConfigs {
   includeRequestAttemptCount?: boolean;
   /** `include_attempt_count_in_response`: the response carries x-envoy-attempt-count. */
   includeAttemptCountInResponse?: boolean;
+  /** The deprecated `cors` (the CORS filter's policy when no typed_per_filter_config gives one). */
+  cors?: CorsPolicyConfig | null;
 }
 
 export interface StringMatcher {
@@ -395,6 +398,8 @@ export interface RouteActionConfig {
   includeVhRateLimits?: boolean;
   /** `upgrade_configs`: per-token overrides of the HCM's (absent or [] = none). */
   upgradeConfigs?: RouteUpgradeConfig[];
+  /** The deprecated `cors` (see VirtualHostConfig.cors); the route's wins over its virtual host's. */
+  cors?: CorsPolicyConfig | null;
 }
 
 /**

@@ -6,6 +6,7 @@ import { fileAccessLoggerFactory } from '../access-log/file/factory';
 import { stderrAccessLoggerFactory, stdoutAccessLoggerFactory } from '../access-log/stream/factory';
 import { grpcStatsFactory } from '../filters/http/grpc-stats/factory';
 import { grpcWebFactory } from '../filters/http/grpc-web/factory';
+import { corsFactory } from '../filters/http/cors/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -37,6 +38,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   localRateLimitFactory,
   healthCheckFactory,
   grpcWebFactory,
+  corsFactory,
   grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,

@@ -18,6 +18,7 @@ import type {
   VirtualHostConfig,
 } from '../config/bootstrap';
 import type { RequestHead } from '../http/codec';
+import type { CorsPolicyConfig } from '../filters/http/cors/config';
 import type { HeaderMap } from '../http/header-map';
 import type { HeaderFormatContext } from './header-format';
 import { buildAt, buildEach } from '../config/build-error';
@@ -156,6 +157,8 @@ export class MatchedRoute {
   readonly attemptCountInResponse: boolean;
   /** The virtual host's `require_tls` redirect: Location `https://<host><path>`, as Envoy's SslRedirector. */
   readonly sslRedirect: boolean;
+  /** The deprecated `cors` of the route action, else of the virtual host (the CORS filter's fallback). */
+  readonly legacyCorsPolicy: CorsPolicyConfig | null;
 
   constructor(
     config: RouteConfig,
@@ -185,6 +188,7 @@ export class MatchedRoute {
     this.attemptCountInRequest = vh.includeRequestAttemptCount === true;
     this.attemptCountInResponse = vh.includeAttemptCountInResponse === true;
     this.sslRedirect = sslRedirect;
+    this.legacyCorsPolicy = (action.kind === 'route' ? action.cors : null) ?? vh.cors ?? null;
   }
 
   /**

@@ -12,22 +12,22 @@ import { load, locationOf, minimalConfig } from './helpers';
 
 const HCM = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
 
-/** An HTTP filter Legate does not have (Envoy's CORS), configured, and configured per route too. */
+/** An HTTP filter Legate does not have (Envoy's ext_authz), configured, and configured per route too. */
 const UNKNOWN_FILTER = minimalConfig({
-  httpFilters: `- name: envoy.filters.http.cors
+  httpFilters: `- name: envoy.filters.http.ext_authz
   typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
-    allow_origin_string_match: [{ exact: "*" }]
-    allow_methods: GET
-    allow_headers: content-type
-    max_age: "600"
-    expose_headers: x-id
+    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+    failure_mode_allow: true
+    clear_route_cache: true
+    include_peer_certificate: true
+    stat_prefix: authz
+    transport_api_version: V3
 - name: envoy.filters.http.router`,
   route: `route: { cluster: c0 }
 typed_per_filter_config:
-  envoy.filters.http.cors:
-    "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
-    allow_credentials: true`,
+  envoy.filters.http.ext_authz:
+    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
+    disabled: true`,
 });
 
 /** The line of `http_filters:` (below the route, which names the filter too). */
@@ -52,11 +52,11 @@ test('an unknown filter type is the one error; its fields follow from it, its pe
   assert.deepEqual(
     e.issues[0]!.consequences!.map((i) => i.message),
     [
-      "unknown field 'allow_origin_string_match'",
-      "unknown field 'allow_methods'",
-      "unknown field 'allow_headers'",
-      "unknown field 'max_age'",
-      "unknown field 'expose_headers'",
+      "unknown field 'failure_mode_allow'",
+      "unknown field 'clear_route_cache'",
+      "unknown field 'include_peer_certificate'",
+      "unknown field 'stat_prefix'",
+      "unknown field 'transport_api_version'",
     ],
   );
   const lines = e.format().split('\n');
@@ -64,21 +64,21 @@ test('an unknown filter type is the one error; its fields follow from it, its pe
     lines[0],
     `${locationOf(UNKNOWN_FILTER, '"@type"', FILTERS_LINE)}: error: ` +
       `${HCM}.http_filters[0].typed_config.@type: unknown or unsupported HTTP filter type ` +
-      "'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors'; Legate has: " +
+      "'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz'; Legate has: " +
       createBuiltinRegistry().names('http_filter').join(', '),
   );
   assert.deepEqual(lines.slice(1), [
-    `  ${locationOf(UNKNOWN_FILTER, 'allow_origin_string_match', FILTERS_LINE)}: note: ${HCM}.http_filters[0].typed_config.allow_origin_string_match: unknown field 'allow_origin_string_match'`,
-    `  ${locationOf(UNKNOWN_FILTER, 'allow_methods', FILTERS_LINE)}: note: ${HCM}.http_filters[0].typed_config.allow_methods: unknown field 'allow_methods'`,
-    `  ${locationOf(UNKNOWN_FILTER, 'allow_headers', FILTERS_LINE)}: note: ${HCM}.http_filters[0].typed_config.allow_headers: unknown field 'allow_headers'`,
+    `  ${locationOf(UNKNOWN_FILTER, 'failure_mode_allow', FILTERS_LINE)}: note: ${HCM}.http_filters[0].typed_config.failure_mode_allow: unknown field 'failure_mode_allow'`,
+    `  ${locationOf(UNKNOWN_FILTER, 'clear_route_cache', FILTERS_LINE)}: note: ${HCM}.http_filters[0].typed_config.clear_route_cache: unknown field 'clear_route_cache'`,
+    `  ${locationOf(UNKNOWN_FILTER, 'include_peer_certificate', FILTERS_LINE)}: note: ${HCM}.http_filters[0].typed_config.include_peer_certificate: unknown field 'include_peer_certificate'`,
     '  … and 2 more issues that follow from it',
   ]);
 });
 
 test('an optional filter of an unknown type is skipped with a warning, and so are its per-route configs', () => {
   const text = UNKNOWN_FILTER.replace(
-    '- name: envoy.filters.http.cors\n',
-    '- name: envoy.filters.http.cors\n            is_optional: true\n',
+    '- name: envoy.filters.http.ext_authz\n',
+    '- name: envoy.filters.http.ext_authz\n            is_optional: true\n',
   );
   const { bootstrap, warnings } = load(text);
   const hcm = bootstrap.listeners[0]!.filterChains[0]!.filters[0]!.config as {

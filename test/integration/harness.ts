@@ -250,6 +250,11 @@ export function rawExchange(port: number, data: string | Buffer, untilMs = 3000)
   });
 }
 
+/** The HCM's usual http_filters: the router alone. */
+export const ROUTER_FILTER = `- name: envoy.filters.http.router
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router`;
+
 /** A YAML listener+cluster config with one HCM; `routes` and `clusters` are YAML fragments. */
 export function httpProxyYaml(p: {
   listenerPort?: number;
@@ -258,6 +263,8 @@ export function httpProxyYaml(p: {
   hcmExtra?: string;
   /** Extra fields of the route configuration (YAML lines). */
   routeConfigExtra?: string;
+  /** The HCM's `http_filters` items (YAML); default: the router alone. */
+  httpFilters?: string;
   /** Extra fields of the `proxy` listener (YAML lines). */
   listenerExtra?: string;
   /** More listeners after `proxy` (list items, e.g. `tcpProxyListener`). */
@@ -283,9 +290,7 @@ ${indent(p.routeConfigExtra ?? '', 12)}
             virtual_hosts:
 ${indent(p.virtualHosts, 12)}
           http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+${indent(p.httpFilters ?? ROUTER_FILTER, 10)}
 ${indent(p.extraListeners ?? '', 2)}
   clusters:
 ${indent(p.clusters, 2)}

@@ -1,7 +1,7 @@
 /**
  * `typed_per_filter_config` (route configuration, virtual host, route): a map from an HTTP filter's
  * config name — its `name` in this connection manager's `http_filters` — to an Any with the same
- * `@type` as the filter, parsed by the filter's factory (`parsePerRouteConfig`). At run time the
+ * `@type` as the filter (or the per-route type it names, as CORS's CorsPolicy), parsed by the filter's factory (`parsePerRouteConfig`). At run time the
  * filter reads the most specific entry from the selected route (see MatchedRoute.perFilterConfig).
  *
  * Stricter than Envoy on purpose: a key that names no filter of this connection manager (Envoy
@@ -70,8 +70,12 @@ function parseEntry(
     map.error(key, `'${factory.name}' has no per-route config in Legate`);
     return null;
   }
-  if (typeUrl !== '' && ctx.registry.byTypeUrl('http_filter', typeUrl) !== factory) {
-    any.error('@type', `'${typeUrl}' is not a config of '${factory.name}'`, `use ${factory.typeUrls[0]}`);
+  const accepted = factory.perRouteTypeUrls
+    ? factory.perRouteTypeUrls.includes(typeUrl)
+    : ctx.registry.byTypeUrl('http_filter', typeUrl) === factory;
+  if (typeUrl !== '' && !accepted) {
+    const use = (factory.perRouteTypeUrls ?? factory.typeUrls)[0];
+    any.error('@type', `'${typeUrl}' is not a per-route config of '${factory.name}'`, `use ${use}`);
     return null;
   }
   return { at: any.path, name: factory.name, configName: key, config: factory.parsePerRouteConfig(any, ctx) };

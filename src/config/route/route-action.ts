@@ -1,4 +1,5 @@
 /** The three things a route can do: forward (`route`), `redirect`, or answer (`direct_response`). */
+import { parseLegacyCors } from '../../filters/http/cors/config';
 import type {
   DirectResponseActionConfig,
   RedirectActionConfig,
@@ -33,7 +34,6 @@ const UNSUPPORTED_ROUTE_ACTION_FIELDS = [
   'append_x_forwarded_host',
   'request_mirror_policies',
   'priority',
-  'cors',
   'internal_redirect_policy',
   'internal_redirect_action',
   'max_internal_redirects',
@@ -117,6 +117,7 @@ export function parseRouteAction(r: ObjectReader, scope: RouteActionScope): Rout
     grpcTimeout: parseGrpcTimeout(r),
     streamDuration: parseStreamDuration(r),
     retryPolicy: retry ? parseRetryPolicy(retry) : scope.defaultRetryPolicy,
+    cors: parseLegacyCors(r),
     hashPolicy: parseHashPolicies(r),
     rateLimits: parseRateLimits(r, scope.rateLimitUses),
     includeVhRateLimits:

@@ -3,6 +3,7 @@
  * mutations at every level. Domain precedence and port handling are the route table's job at run
  * time; here domains are checked for shape and uniqueness, as Envoy does at load.
  */
+import { parseLegacyCors } from '../../filters/http/cors/config';
 import type {
   ExtensionConfig,
   RouteAction,
@@ -38,7 +39,6 @@ const UNSUPPORTED_ROUTE_CONFIGURATION_FIELDS = [
 ] as const;
 const UNSUPPORTED_VIRTUAL_HOST_FIELDS = [
   'virtual_clusters',
-  'cors',
   'hedge_policy',
   'retry_policy_typed_config',
   'request_mirror_policies',
@@ -139,6 +139,7 @@ function parseVirtualHost(r: ObjectReader, scope: RouteScope): VirtualHostConfig
     requireTls: r.enumValue('require_tls', ['NONE', 'EXTERNAL_ONLY', 'ALL'] as const, 'NONE'),
     includeRequestAttemptCount: r.bool('include_request_attempt_count', false),
     includeAttemptCountInResponse: r.bool('include_attempt_count_in_response', false),
+    cors: parseLegacyCors(r),
   };
 }
 

@@ -185,6 +185,8 @@ export interface FilterFactoryContext {
   readonly workerIndex: number;
   /** The filter's `name` in http_filters: the key of its per-route configs (route().perFilterConfig). */
   readonly configName: string;
+  /** The connection manager's stat prefix, `http.<stat_prefix>.` (filters whose stats live under it). */
+  readonly hcmStatPrefix: string;
   /** Opaque to filters that don't need it; the router casts it. */
   readonly services: unknown;
 }
@@ -197,7 +199,18 @@ export interface HttpFilterFactory<C = unknown, R = unknown> extends ExtensionFa
    * On the primary, before workers start: declares the stats this filter's instances will use.
    * `routeClusters`: the clusters the connection manager's routes name (for `cluster.<c>.` stats).
    */
-  declareStats?(config: C, layout: StatsLayout, routeClusters: readonly string[]): void;
+  declareStats?(
+    config: C,
+    layout: StatsLayout,
+    routeClusters: readonly string[],
+    /** `http.<stat_prefix>.` of the connection manager. */
+    hcmStatPrefix: string,
+  ): void;
+  /**
+   * The `@type`s its typed_per_filter_config entries take when they differ from the filter's own
+   * (CORS: the filter is `Cors`, a route's policy `CorsPolicy`); absent: the filter's typeUrls.
+   */
+  readonly perRouteTypeUrls?: readonly string[];
   /**
    * On the primary: parses this filter's entry in a `typed_per_filter_config` (route configuration,
    * virtual host or route; same `@type` as the filter). Plain data, like parseConfig's result; the

@@ -121,7 +121,12 @@ export class FilterHarness {
     this.routeTable = compileRouteTable(this.hcm.routeConfig);
     for (const f of this.hcm.httpFilters) {
       const factory = registry.get('http_filter', f.name) as HttpFilterFactory;
-      const ctx = { workerIndex: 0, configName: f.configName, services: this.services };
+      const ctx = {
+        workerIndex: 0,
+        configName: f.configName,
+        hcmStatPrefix: `http.${this.hcm.statPrefix}.`,
+        services: this.services,
+      };
       this.factories.set(f.configName, factory.createFilterFactory(f.config, ctx));
       this.filterOrder.push(f.configName);
     }

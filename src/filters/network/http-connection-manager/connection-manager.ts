@@ -219,6 +219,7 @@ export class HttpConnectionManager implements TerminalNetworkFilter {
             ).createFilterFactory(f.config, {
               workerIndex: ctx.workerIndex,
               configName: f.configName,
+              hcmStatPrefix: `http.${config.statPrefix}.`,
               services: this.services,
             }),
           ),

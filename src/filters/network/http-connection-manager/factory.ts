@@ -45,7 +45,12 @@ export const httpConnectionManagerFactory: NetworkFilterFactory<HttpConnectionMa
     }
     const clusters = routeClusters(config.routeConfig);
     for (const f of config.httpFilters)
-      (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(f.config, layout, clusters);
+      (registry.get('http_filter', f.name) as HttpFilterFactory).declareStats?.(
+        f.config,
+        layout,
+        clusters,
+        `http.${config.statPrefix}.`,
+      );
     for (const f of allPerFilterConfigs(config.routeConfig))
       (registry.get('http_filter', f.name) as HttpFilterFactory).declarePerRouteStats?.(f.config, layout);
   },

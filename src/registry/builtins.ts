@@ -7,6 +7,7 @@ import { stderrAccessLoggerFactory, stdoutAccessLoggerFactory } from '../access-
 import { grpcStatsFactory } from '../filters/http/grpc-stats/factory';
 import { grpcWebFactory } from '../filters/http/grpc-web/factory';
 import { corsFactory } from '../filters/http/cors/factory';
+import { compressorFactory } from '../filters/http/compressor/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -39,6 +40,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   healthCheckFactory,
   grpcWebFactory,
   corsFactory,
+  compressorFactory,
   grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,

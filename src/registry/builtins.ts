@@ -8,6 +8,7 @@ import { grpcStatsFactory } from '../filters/http/grpc-stats/factory';
 import { grpcWebFactory } from '../filters/http/grpc-web/factory';
 import { corsFactory } from '../filters/http/cors/factory';
 import { compressorFactory } from '../filters/http/compressor/factory';
+import { faultFactory } from '../filters/http/fault/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -41,6 +42,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   grpcWebFactory,
   corsFactory,
   compressorFactory,
+  faultFactory,
   grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,

@@ -61,7 +61,14 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
    * Answer locally (Envoy's sendLocalReply): stops the decode chain, runs encoders over the reply.
    * `details` is the response-code detail for logs (e.g. 'route_not_found').
    */
-  sendLocalReply(status: number, body: string, details: string, extraHeaders?: HeaderMap): void;
+  sendLocalReply(
+    status: number,
+    body: string,
+    details: string,
+    extraHeaders?: HeaderMap,
+    /** For a gRPC client: the grpc-status to send (default: mapped from `status`). */
+    grpcStatus?: number,
+  ): void;
   /** Response flags for access logs (NR, UH, UF, UT, …). */
   setResponseFlag(flag: string): void;
   /** The router picked `cluster` and upstream host `host` (`ip:port`, '' if none): for access logs. */

@@ -56,6 +56,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
   private stoppedAt = -1;
   private buffered: Buffer[] | null = null;
   private bufferedEnd = false;
+  /** The request had no body: decodeHeaders came with endStream. */
+  private headersEndedStream = false;
   /** Index of the decoder filter whose decodeData is running (injectDecodedData continues after it). */
   private decodingAt = -1;
   /** Index of the encoder filter whose encodeData / encodeTrailers is running (injectEncodedData). */
@@ -206,6 +208,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
 
   decodeHeaders(head: RequestHead, endStream: boolean): void {
     this.requestHead = head;
+    this.headersEndedStream = endStream;
     (head.protocol === 'HTTP/2' ? this.hcm.stats.rqHttp2 : this.hcm.stats.rqHttp1).inc();
     if (endStream) this.requestReceived();
     const config = this.hcm.config;
@@ -330,7 +333,9 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     const buffered = this.buffered;
     const end = this.bufferedEnd;
     this.buffered = null;
-    if (!this.runDecodeHeaders(from, this.requestHead, buffered === null && end)) return;
+    // A request that ended with its headers goes on ending there (no body was buffered for it).
+    const headersEnd = buffered === null && (end || this.headersEndedStream);
+    if (!this.runDecodeHeaders(from, this.requestHead, headersEnd)) return;
     if (buffered !== null) {
       for (let i = 0; i < buffered.length; i++)
         this.runDecodeData(from, buffered[i]!, end && i === buffered.length - 1);

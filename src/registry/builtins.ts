@@ -9,6 +9,7 @@ import { grpcWebFactory } from '../filters/http/grpc-web/factory';
 import { corsFactory } from '../filters/http/cors/factory';
 import { compressorFactory } from '../filters/http/compressor/factory';
 import { faultFactory } from '../filters/http/fault/factory';
+import { csrfFactory } from '../filters/http/csrf/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -43,6 +44,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   corsFactory,
   compressorFactory,
   faultFactory,
+  csrfFactory,
   grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,

@@ -5,51 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CidrRange, HttpConnectionManagerConfig } from '../../src/config/bootstrap';
-import type { RequestHead } from '../../src/http/codec';
-import { HeaderMap } from '../../src/http/header-map';
 import {
   addressFromRight,
-  ForwardingRules,
+  type ForwardingRules,
 } from '../../src/filters/network/http-connection-manager/forwarding';
+import { forwardingRules, requestHead } from './forwarding-fixtures';
 
-/** What x-forwarded-for gets for a loopback peer in these tests (Envoy: the host's address). */
-const HOST_ADDRESS = '198.51.100.7';
-
-function rules(
-  useRemoteAddress: boolean,
-  xffNumTrustedHops: number,
-  more: Partial<HttpConnectionManagerConfig> = {},
-  internalRanges: CidrRange[] = [],
-): ForwardingRules {
-  const config = {
-    useRemoteAddress,
-    xffNumTrustedHops,
-    skipXffAppend: false,
-    internalAddresses: { unixSockets: false, cidrRanges: internalRanges },
-    generateRequestId: false,
-    preserveExternalRequestId: false,
-    via: '',
-    routeConfig: { internalOnlyHeaders: [] },
-    ...more,
-  } as unknown as HttpConnectionManagerConfig;
-  return new ForwardingRules(config, HOST_ADDRESS);
+function rules(useRemoteAddress: boolean, xffNumTrustedHops: number): ForwardingRules {
+  return forwardingRules({ useRemoteAddress, xffNumTrustedHops });
 }
 
-function head(fields: [string, string][]): RequestHead {
-  const headers = new HeaderMap();
-  for (const [name, value] of fields) headers.add(name, value);
-  return {
-    method: 'GET',
-    path: '/',
-    protocol: 'HTTP/1.1',
-    headers,
-    keepAlive: true,
-    contentLength: -1,
-    chunked: false,
-    upgrade: false,
-  };
-}
+const head = requestHead;
 
 const EXTERNAL = '203.0.113.128, 203.0.113.10, 203.0.113.1';
 

@@ -7,42 +7,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CidrRange, HttpConnectionManagerConfig } from '../../src/config/bootstrap';
-import type { RequestHead } from '../../src/http/codec';
-import { HeaderMap } from '../../src/http/header-map';
-import { ForwardingRules, hostAddress } from '../../src/filters/network/http-connection-manager/forwarding';
+import {
+  hostAddress,
+  type ForwardingRules,
+} from '../../src/filters/network/http-connection-manager/forwarding';
+import { forwardingRules, requestHead } from './forwarding-fixtures';
 
 const TEN_8: CidrRange = { address: '10.0.0.0', prefixLen: 8 };
 const V6_ULA: CidrRange = { address: 'fd00::', prefixLen: 8 };
 
-function rules(more: Partial<HttpConnectionManagerConfig>, internal: CidrRange[] = []): ForwardingRules {
-  const config = {
-    useRemoteAddress: false,
-    xffNumTrustedHops: 0,
-    skipXffAppend: false,
-    internalAddresses: { unixSockets: false, cidrRanges: internal },
-    generateRequestId: true,
-    preserveExternalRequestId: false,
-    via: '',
-    routeConfig: { internalOnlyHeaders: ['x-internal-secret'] },
-    ...more,
-  } as unknown as HttpConnectionManagerConfig;
-  return new ForwardingRules(config, '198.51.100.7');
+function rules(fields: Partial<HttpConnectionManagerConfig>, internal: CidrRange[] = []): ForwardingRules {
+  return forwardingRules({ generateRequestId: true, ...fields }, internal, ['x-internal-secret']);
 }
 
-function head(fields: [string, string][]): RequestHead {
-  const headers = new HeaderMap();
-  for (const [name, value] of fields) headers.add(name, value);
-  return {
-    method: 'GET',
-    path: '/',
-    protocol: 'HTTP/1.1',
-    headers,
-    keepAlive: true,
-    contentLength: -1,
-    chunked: false,
-    upgrade: false,
-  };
-}
+const head = requestHead;
 
 /** What a client (or a proxy in front) may send that sanitising is about. */
 const SENT: [string, string][] = [

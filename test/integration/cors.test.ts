@@ -6,19 +6,9 @@
  * forward_not_matching_preflights: false); the most specific policy wins; the deprecated virtual
  * host `cors` field works too; cors.origin_valid / origin_invalid count.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ROUTER_FILTER,
-  httpProxyYaml,
-  request,
-  stat,
-  startLegate,
-  startOrigin,
-  staticCluster,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { ROUTER_FILTER, httpProxyYaml, proxiedOrigin, request, stat, staticCluster } from './harness';
 
 const POLICY = '"@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
 
@@ -64,39 +54,29 @@ const HTTP_FILTERS = `- name: envoy.filters.http.cors
   typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }
 ${ROUTER_FILTER}`;
 
-let origin: Origin;
-let legate: LegateProcess;
-let port: number;
+const proxy = proxiedOrigin(
+  (originPort) =>
+    httpProxyYaml({
+      virtualHosts: VIRTUAL_HOSTS,
+      httpFilters: HTTP_FILTERS,
+      clusters: staticCluster('o', [originPort]),
+    }),
+  (req, res) => {
+    res.setHeader('x-origin-saw', req.method!);
+    res.end('from origin');
+  },
+);
 
 function preflight(path: string, from: string, host = 'web.example'): ReturnType<typeof request> {
-  return request(port, {
+  return request(proxy.port, {
     method: 'OPTIONS',
     path,
     headers: { host, origin: from, 'access-control-request-method': 'POST' },
   });
 }
 
-before(async () => {
-  origin = await startOrigin((req, res) => {
-    res.setHeader('x-origin-saw', req.method!);
-    res.end('from origin');
-  });
-  const yaml = httpProxyYaml({
-    virtualHosts: VIRTUAL_HOSTS,
-    httpFilters: HTTP_FILTERS,
-    clusters: staticCluster('o', [origin.port]),
-  });
-  legate = await startLegate(yaml, { concurrency: 1 });
-  port = legate.ports.get('proxy')!;
-});
-
-after(async () => {
-  await legate.stop();
-  await origin.close();
-});
-
 test('a preflight from an allowed origin is answered by Legate with the policy', async () => {
-  const before = origin.requests.length;
+  const before = proxy.origin.requests.length;
   const r = await preflight('/grpc.Service/Method', 'https://anything.example');
   assert.equal(r.status, 200);
   assert.equal(r.headers['access-control-allow-origin'], 'https://anything.example');
@@ -107,18 +87,18 @@ test('a preflight from an allowed origin is answered by Legate with the policy',
   );
   assert.equal(r.headers['access-control-max-age'], '1728000');
   assert.equal(r.headers['access-control-allow-credentials'], undefined);
-  assert.equal(origin.requests.length, before, 'not forwarded');
+  assert.equal(proxy.origin.requests.length, before, 'not forwarded');
 });
 
 test('an actual request from an allowed origin gets allow-origin and expose-headers on the upstream response', async () => {
-  const r = await request(port, {
+  const r = await request(proxy.port, {
     path: '/x',
     headers: { host: 'web.example', origin: 'https://a.example' },
   });
   assert.equal(r.body.toString(), 'from origin');
   assert.equal(r.headers['access-control-allow-origin'], 'https://a.example');
   assert.equal(r.headers['access-control-expose-headers'], 'grpc-status,grpc-message');
-  const plain = await request(port, { path: '/x', headers: { host: 'web.example' } });
+  const plain = await request(proxy.port, { path: '/x', headers: { host: 'web.example' } });
   assert.equal(plain.headers['access-control-allow-origin'], undefined, 'no Origin, no CORS');
 });
 
@@ -144,10 +124,10 @@ test('the deprecated virtual host cors field', async () => {
   const ok = await preflight('/', 'https://shop.legacy.example', 'legacy.example');
   assert.equal(ok.headers['access-control-allow-origin'], 'https://shop.legacy.example');
   assert.equal(ok.headers['access-control-allow-methods'], 'GET');
-  assert.match(legate.output(), /cors.*deprecated|deprecated.*cors/i);
+  assert.match(proxy.legate.output(), /cors.*deprecated|deprecated.*cors/i);
 });
 
 test('origin_valid and origin_invalid count', async () => {
-  assert.ok((await stat(legate, 'http.ingress_http.cors.origin_valid')) >= 4);
-  assert.equal(await stat(legate, 'http.ingress_http.cors.origin_invalid'), 2);
+  assert.ok((await stat(proxy.legate, 'http.ingress_http.cors.origin_valid')) >= 4);
+  assert.equal(await stat(proxy.legate, 'http.ingress_http.cors.origin_invalid'), 2);
 });

@@ -3,31 +3,15 @@
  * Referer) or an `additional_origins` one, or get 403 `Invalid origin`; safe methods pass; a route
  * that only shadows the policy counts without refusing; the csrf stats.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ROUTER_FILTER,
-  httpProxyYaml,
-  request,
-  stat,
-  startLegate,
-  startOrigin,
-  staticCluster,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { ROUTER_FILTER, httpProxyYaml, proxiedOrigin, request, stat, staticCluster } from './harness';
 
 const POLICY = '"@type": type.googleapis.com/envoy.extensions.filters.http.csrf.v3.CsrfPolicy';
 
-let origin: Origin;
-let legate: LegateProcess;
-let port: number;
-
-before(async () => {
-  origin = await startOrigin();
-  legate = await startLegate(
-    httpProxyYaml({
-      virtualHosts: `
+const proxy = proxiedOrigin((originPort) =>
+  httpProxyYaml({
+    virtualHosts: `
 - name: all
   domains: ["*"]
   routes:
@@ -40,23 +24,15 @@ before(async () => {
         shadow_enabled: { default_value: { numerator: 100 } }
   - match: { prefix: "/" }
     route: { cluster: o }`,
-      httpFilters: `- name: envoy.filters.http.csrf
+    httpFilters: `- name: envoy.filters.http.csrf
   typed_config:
     ${POLICY}
     filter_enabled: { default_value: { numerator: 100 } }
     additional_origins: [{ suffix: ".trusted.example" }]
 ${ROUTER_FILTER}`,
-      clusters: staticCluster('o', [origin.port]),
-    }),
-    { concurrency: 1 },
-  );
-  port = legate.ports.get('proxy')!;
-});
-
-after(async () => {
-  await legate.stop();
-  await origin.close();
-});
+    clusters: staticCluster('o', [originPort]),
+  }),
+);
 
 /** [case, method, path, request headers, expected status] */
 const CASES: [string, string, string, Record<string, string>, number][] = [
@@ -72,14 +48,18 @@ const CASES: [string, string, string, Record<string, string>, number][] = [
 
 for (const [name, method, path, headers, status] of CASES) {
   test(`csrf: ${name}`, async () => {
-    const r = await request(port, { method, path, headers: { host: 'app.example:8080', ...headers } });
+    const r = await request(proxy.port, { method, path, headers: { host: 'app.example:8080', ...headers } });
     assert.equal(r.status, status);
     if (status === 403) assert.equal(r.body.toString(), 'Invalid origin');
   });
 }
 
 test('csrf stats', async () => {
-  assert.equal(await stat(legate, 'http.ingress_http.csrf.missing_source_origin'), 1);
-  assert.equal(await stat(legate, 'http.ingress_http.csrf.request_invalid'), 3, 'two refused, one shadowed');
-  assert.equal(await stat(legate, 'http.ingress_http.csrf.request_valid'), 3);
+  assert.equal(await stat(proxy.legate, 'http.ingress_http.csrf.missing_source_origin'), 1);
+  assert.equal(
+    await stat(proxy.legate, 'http.ingress_http.csrf.request_invalid'),
+    3,
+    'two refused, one shadowed',
+  );
+  assert.equal(await stat(proxy.legate, 'http.ingress_http.csrf.request_valid'), 3);
 });

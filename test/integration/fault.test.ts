@@ -3,19 +3,9 @@
  * delay per route, delays and aborts the request asks for (header_delay / header_abort), a
  * percentage that picks about its share, a gRPC abort, and the fault stats.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ROUTER_FILTER,
-  httpProxyYaml,
-  request,
-  stat,
-  startLegate,
-  startOrigin,
-  staticCluster,
-  type LegateProcess,
-  type Origin,
-} from './harness';
+import { ROUTER_FILTER, httpProxyYaml, proxiedOrigin, request, stat, staticCluster } from './harness';
 
 const FAULT = '"@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
 
@@ -46,43 +36,29 @@ const HTTP_FILTERS = `- name: envoy.filters.http.fault
     headers: [{ name: x-fault, string_match: { exact: abort } }]
 ${ROUTER_FILTER}`;
 
-let origin: Origin;
-let legate: LegateProcess;
-let port: number;
-
-before(async () => {
-  origin = await startOrigin();
-  legate = await startLegate(
-    httpProxyYaml({
-      virtualHosts: VIRTUAL_HOSTS,
-      httpFilters: HTTP_FILTERS,
-      clusters: staticCluster('o', [origin.port]),
-    }),
-    { concurrency: 1 },
-  );
-  port = legate.ports.get('proxy')!;
-});
-
-after(async () => {
-  await legate.stop();
-  await origin.close();
-});
+const proxy = proxiedOrigin((originPort) =>
+  httpProxyYaml({
+    virtualHosts: VIRTUAL_HOSTS,
+    httpFilters: HTTP_FILTERS,
+    clusters: staticCluster('o', [originPort]),
+  }),
+);
 
 async function timed(
   path: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; ms: number; body: string }> {
   const start = performance.now();
-  const r = await request(port, { path, headers });
+  const r = await request(proxy.port, { path, headers });
   return { status: r.status, ms: performance.now() - start, body: r.body.toString() };
 }
 
 test('the filter config aborts only the requests its headers select', async () => {
-  const before = origin.requests.length;
+  const before = proxy.origin.requests.length;
   const aborted = await timed('/', { 'x-fault': 'abort' });
   assert.equal(aborted.status, 418);
   assert.equal(aborted.body, 'fault filter abort');
-  assert.equal(origin.requests.length, before, 'not forwarded');
+  assert.equal(proxy.origin.requests.length, before, 'not forwarded');
   assert.equal((await timed('/')).status, 200);
   assert.equal((await timed('/', { 'x-fault': 'other' })).status, 200);
 });
@@ -119,13 +95,13 @@ test('a 50 % abort picks about half of 300 requests', async () => {
 });
 
 test('a gRPC abort is a trailers-only answer with its grpc-status', async () => {
-  const r = await request(port, { path: '/grpc', headers: { 'content-type': 'application/grpc' } });
+  const r = await request(proxy.port, { path: '/grpc', headers: { 'content-type': 'application/grpc' } });
   assert.equal(r.status, 200);
   assert.equal(r.headers['grpc-status'], '14');
 });
 
 test('fault stats', async () => {
-  assert.equal(await stat(legate, 'http.ingress_http.fault.delays_injected'), 2);
-  assert.ok((await stat(legate, 'http.ingress_http.fault.aborts_injected')) > 100);
-  assert.equal(await stat(legate, 'http.ingress_http.fault.active_faults'), 0);
+  assert.equal(await stat(proxy.legate, 'http.ingress_http.fault.delays_injected'), 2);
+  assert.ok((await stat(proxy.legate, 'http.ingress_http.fault.aborts_injected')) > 100);
+  assert.equal(await stat(proxy.legate, 'http.ingress_http.fault.active_faults'), 0);
 });

@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 
 export { REPO_ROOT };
 /**
@@ -51,6 +52,36 @@ export function legateSet(): {
       for (const lp of started.splice(0)) await lp.stop();
     },
   };
+}
+
+/** An origin and a Legate in front of it, started before a file's tests and stopped after them. */
+export interface ProxiedOrigin {
+  readonly origin: Origin;
+  readonly legate: LegateProcess;
+  /** The `proxy` listener's port. */
+  readonly port: number;
+}
+
+/**
+ * Registers the file's `before` / `after` hooks: an origin answering with `handler`, and Legate
+ * (one worker) on the config `yaml` makes for the origin's port. The fields are there once `before` ran.
+ */
+export function proxiedOrigin(
+  yaml: (originPort: number) => string,
+  handler?: OriginHandler,
+  opts: StartOptions = { concurrency: 1 },
+): ProxiedOrigin {
+  const fixture = {} as { origin: Origin; legate: LegateProcess; port: number };
+  before(async () => {
+    fixture.origin = await startOrigin(handler);
+    fixture.legate = await startLegate(yaml(fixture.origin.port), opts);
+    fixture.port = fixture.legate.ports.get('proxy')!;
+  });
+  after(async () => {
+    await fixture.legate?.stop(); // undefined when it failed to start
+    await fixture.origin?.close();
+  });
+  return fixture;
 }
 
 /** Writes `yaml` to a temp file and starts `legate -c file`; resolves once it logs "legate ready". */

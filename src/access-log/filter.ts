@@ -135,7 +135,7 @@ export function compileLogFilter(c: LogFilterConfig, random: () => number = Math
       return { matches: () => true };
     case 'header': {
       const matcher = new CompiledHeaderMatcher(c.header);
-      return { matches: (s) => s.request !== null && matcher.matches(s.request.headers) };
+      return { matches: (s) => s.request !== null && matcher.matches(s.request.headers, s.request) };
     }
     case 'response_flag': {
       const wanted = c.flags;

@@ -13,8 +13,16 @@ import type { HeaderMatcher, QueryParameterMatcher } from '../config/bootstrap';
 import type { HeaderMap } from '../http/header-map';
 import { CompiledStringMatcher } from './string-matcher';
 
+/** What a request's pseudo-headers are read from (a RequestHead is one). */
+export interface PseudoHeaderSource {
+  readonly method: string;
+  readonly path: string;
+}
+
 export class CompiledHeaderMatcher {
   private readonly name: string;
+  /** `:method`, `:path`, `:authority` or `:scheme` (HTTP/2's names, which Envoy matches on every protocol); else null. */
+  private readonly pseudo: string | null;
   private readonly matcher: CompiledStringMatcher | null;
   private readonly present: boolean;
   private readonly invert: boolean;
@@ -22,17 +30,44 @@ export class CompiledHeaderMatcher {
 
   constructor(config: HeaderMatcher) {
     this.name = config.name;
+    this.pseudo = config.name.startsWith(':') ? config.name : null;
     this.matcher = config.stringMatch === null ? null : new CompiledStringMatcher(config.stringMatch);
     this.present = config.stringMatch === null ? config.presentMatch : true;
     this.invert = config.invertMatch;
     this.missingAsEmpty = config.treatMissingHeaderAsEmpty;
   }
 
-  matches(headers: HeaderMap): boolean {
-    const value = joinedHeaderValue(headers, this.name);
+  /** `request` gives the pseudo-headers; without it they are absent. */
+  matches(headers: HeaderMap, request?: PseudoHeaderSource): boolean {
+    const value =
+      this.pseudo === null
+        ? joinedHeaderValue(headers, this.name)
+        : pseudoValue(this.pseudo, headers, request);
     if (this.matcher === null) return ((value !== undefined) === this.present) !== this.invert;
     if (value === undefined) return this.missingAsEmpty ? this.matcher.match('') !== this.invert : false;
     return this.matcher.match(value) !== this.invert;
+  }
+}
+
+/** A pseudo-header's value, as Envoy's HTTP/1 codec derives them (`:authority` is Host). */
+function pseudoValue(
+  name: string,
+  headers: HeaderMap,
+  request: PseudoHeaderSource | undefined,
+): string | undefined {
+  switch (name) {
+    case ':method':
+      return request?.method;
+    case ':path':
+      return request?.path;
+    case ':authority':
+      return headers.get('host');
+    case ':scheme': {
+      const proto = headers.get('x-forwarded-proto');
+      return proto === undefined ? undefined : (proto.split(',')[0]?.trim() ?? proto);
+    }
+    default:
+      return undefined;
   }
 }
 

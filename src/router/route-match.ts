@@ -7,7 +7,7 @@
 import type { RouteMatch } from '../config/bootstrap';
 import type { HeaderMap } from '../http/header-map';
 import { compileRe2 } from './re2';
-import { CompiledHeaderMatcher, CompiledQueryMatcher } from './request-matchers';
+import { CompiledHeaderMatcher, type PseudoHeaderSource, CompiledQueryMatcher } from './request-matchers';
 import { asciiLower, startsWithIgnoreCase } from './string-matcher';
 
 const enum PathKind {
@@ -64,11 +64,18 @@ export class CompiledRouteMatch {
    * or its length), `queryStart` the index after '?' (-1 if none). A CONNECT request (`connect`)
    * has no path: only connect_matcher routes match it, and they match nothing else (Envoy).
    */
-  matches(path: string, pathEnd: number, queryStart: number, headers: HeaderMap, connect: boolean): boolean {
+  matches(
+    path: string,
+    pathEnd: number,
+    queryStart: number,
+    headers: HeaderMap,
+    connect: boolean,
+    request?: PseudoHeaderSource,
+  ): boolean {
     if (connect !== (this.kind === PathKind.Connect)) return false;
     if (!connect && !this.matchesPath(path, pathEnd)) return false;
     const hs = this.headers;
-    for (let i = 0; i < hs.length; i++) if (!hs[i]!.matches(headers)) return false;
+    for (let i = 0; i < hs.length; i++) if (!hs[i]!.matches(headers, request)) return false;
     const qs = this.query;
     for (let i = 0; i < qs.length; i++) if (!qs[i]!.matches(path, queryStart)) return false;
     return true;

@@ -25,6 +25,7 @@ import { buildAt, buildEach } from '../config/build-error';
 import { HashPolicy } from './hash-policy';
 import { HeaderMutationApplier } from './header-mutations';
 import { CompiledRouteMatch, pathPartEnd } from './route-match';
+import type { PseudoHeaderSource } from './request-matchers';
 import { RouteIndex } from './route-index';
 import { RateLimitPolicy } from './rate-limit-actions';
 import { PathRewrite, pickWeightedIndex, redirectLocation } from './rewrite';
@@ -57,9 +58,16 @@ export class RouteTable {
    * `path` is the request-target (origin-form, possibly with query; for a CONNECT request, `connect`,
    * its authority). Null → 404 route_not_found.
    */
-  route(authority: string, path: string, headers: HeaderMap, connect = false): MatchedRoute | null {
+  route(
+    authority: string,
+    path: string,
+    headers: HeaderMap,
+    connect = false,
+    /** The request, for header matchers on pseudo-headers (`:method`, `:path`). */
+    request?: PseudoHeaderSource,
+  ): MatchedRoute | null {
     const vh = this.hosts.select(authority);
-    return vh === null ? null : vh.route(path, headers, connect);
+    return vh === null ? null : vh.route(path, headers, connect, request);
   }
 
   /** The virtual host an authority selects (null: none, Envoy answers 404). */
@@ -88,7 +96,12 @@ export class VirtualHost {
     this.sslRedirect = requireTls === 'NONE' ? null : sslRedirectRoute(config);
   }
 
-  route(path: string, headers: HeaderMap, connect = false): MatchedRoute | null {
+  route(
+    path: string,
+    headers: HeaderMap,
+    connect = false,
+    request?: PseudoHeaderSource,
+  ): MatchedRoute | null {
     // Envoy's RouteMatcher: the TLS requirement comes before any route (SslRedirectRoute). Internal
     // requests are those the connection manager marked (a client cannot claim it: forwarding.ts).
     if (
@@ -103,7 +116,7 @@ export class VirtualHost {
     const routes = this.routes;
     for (let i = 0; i < candidates.length; i++) {
       const route = routes[candidates[i]!]!;
-      if (route.match.matches(path, pathEnd, queryStart, headers, connect)) return route;
+      if (route.match.matches(path, pathEnd, queryStart, headers, connect, request)) return route;
     }
     return null;
   }

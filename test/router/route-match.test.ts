@@ -284,6 +284,47 @@ test('all header and query conditions must hold', () => {
   assert.equal(routeName(routes, '/', headers(['a', '1'], ['b', '2'])), 'fallback');
 });
 
+test('header matchers on pseudo-headers (:method, :path, :authority, :scheme), as Envoy matches them on HTTP/1', () => {
+  const routes = [
+    route(
+      'post',
+      match('prefix', '/', { headers: [header(':method', { stringMatch: stringMatch('exact', 'POST') })] }),
+    ),
+    route(
+      'admin-path',
+      match('prefix', '/', { headers: [header(':path', { stringMatch: stringMatch('prefix', '/admin') })] }),
+    ),
+    route(
+      'host',
+      match('prefix', '/', {
+        headers: [header(':authority', { stringMatch: stringMatch('exact', 'a.example') })],
+      }),
+    ),
+    route(
+      'https',
+      match('prefix', '/', { headers: [header(':scheme', { stringMatch: stringMatch('exact', 'https') })] }),
+    ),
+    route(
+      'not-get',
+      match('prefix', '/', {
+        headers: [header(':method', { stringMatch: stringMatch('exact', 'GET'), invertMatch: true })],
+      }),
+    ),
+    route('fallback', match('prefix', '/')),
+  ];
+  const table = compileRouteTable(routeConfig([vhost('vh', ['*'], routes)]));
+  const pick = (method: string, path: string, ...fields: [string, string][]): string | null =>
+    table.route('any', path, headers(...fields), false, { method, path })?.name ?? null;
+  assert.equal(pick('POST', '/x'), 'post');
+  assert.equal(pick('GET', '/admin/users'), 'admin-path');
+  assert.equal(pick('GET', '/x', ['host', 'a.example']), 'host');
+  assert.equal(pick('GET', '/x', ['x-forwarded-proto', 'https']), 'https');
+  assert.equal(pick('PUT', '/x'), 'not-get');
+  assert.equal(pick('GET', '/x'), 'fallback');
+  // Without the request, pseudo-headers are absent: a missing header fails even an inverted matcher.
+  assert.equal(table.route('any', '/x', headers())?.name ?? null, 'fallback');
+});
+
 const QUERY_CASES: [string, ReturnType<typeof query>, [string, boolean][]][] = [
   [
     'present',

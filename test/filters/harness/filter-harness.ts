@@ -286,7 +286,7 @@ export class HarnessStream implements StreamFilterCallbacks {
   decodeHeaders(head: RequestHead, endStream: boolean): FilterHeadersStatus {
     this.head = head;
     this.authority = head.headers.get('host') ?? '';
-    this.matched = this.routeTable.route(this.authority, head.path, head.headers);
+    this.matched = this.routeTable.route(this.authority, head.path, head.headers, false, head);
     return this.filter.decodeHeaders(head, endStream);
   }
 

@@ -162,7 +162,7 @@ export class FaultFilter extends PassThroughFilter {
       matchers = config.headers.map((h) => new CompiledHeaderMatcher(h));
       this.shared.matchers.set(config, matchers);
     }
-    return matchers.every((m) => m.matches(headers));
+    return matchers.every((m) => m.matches(headers, this.head!));
   }
 }
 

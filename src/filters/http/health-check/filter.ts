@@ -17,12 +17,6 @@ import type { HealthCheckConfig } from './config';
 /** What the streams of one configured filter (in one worker) share. */
 class Shared {
   readonly matchers: CompiledHeaderMatcher[];
-  /**
-   * Legate's HeaderMap holds no pseudo-headers, so matchers naming `:path`, `:method` or
-   * `:authority` are run on this scratch map, refilled per request (matching is synchronous).
-   */
-  readonly pseudo: HeaderMap | null;
-
   /** cache_time's cache; null without one. */
   readonly cache: HealthCheckCache | null;
 
@@ -33,21 +27,12 @@ class Shared {
   ) {
     this.cache = config.cacheTimeMs > 0 ? new HealthCheckCache(config.cacheTimeMs, nowMs) : null;
     this.matchers = config.headers.map((h) => new CompiledHeaderMatcher(h));
-    this.pseudo = config.headers.some((h) => h.name.startsWith(':')) ? new HeaderMap() : null;
   }
 
-  isHealthCheck(head: RequestHead, authority: string): boolean {
-    let headers = head.headers;
-    if (this.pseudo !== null) {
-      headers = this.pseudo;
-      headers.clear();
-      headers.add(':path', head.path);
-      headers.add(':method', head.method);
-      headers.add(':authority', authority);
-      const { names, values } = head.headers;
-      for (let i = 0; i < names.length; i++) headers.add(names[i]!, values[i]!);
-    }
-    for (let i = 0; i < this.matchers.length; i++) if (!this.matchers[i]!.matches(headers)) return false;
+  /** Whether the request matches every `headers` matcher (pseudo-headers `:path`, `:method`, … included). */
+  isHealthCheck(head: RequestHead): boolean {
+    for (let i = 0; i < this.matchers.length; i++)
+      if (!this.matchers[i]!.matches(head.headers, head)) return false;
     return true;
   }
 }
@@ -62,7 +47,7 @@ class HealthCheckFilter extends PassThroughFilter {
 
   override decodeHeaders(head: RequestHead, _endStream: boolean): FilterHeadersStatus {
     const s = this.shared;
-    if (!s.isHealthCheck(head, this.callbacks.authority)) return FilterHeadersStatus.Continue;
+    if (!s.isHealthCheck(head)) return FilterHeadersStatus.Continue;
     this.healthCheck = true;
     if (s.failed.value) {
       const headers = new HeaderMap();

@@ -244,7 +244,7 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
       this.connection?.info?.tls ? 'https' : 'http',
     );
     mutateClientCertHeader(head.headers, config, this.connection?.info?.tls);
-    this.matched = this.hcm.routeTable.route(this.authorityValue, head.path, head.headers, connect);
+    this.matched = this.hcm.routeTable.route(this.authorityValue, head.path, head.headers, connect, head);
     if (!this.refreshDurationTimeout(head)) return;
     if (head.upgrade) {
       const upgradeType = connect ? 'connect' : upgradeValue.trim().toLowerCase();

@@ -9,7 +9,6 @@ const ROOT_COUNTERS = [
   'no_accept_header',
   'header_identity',
   'header_compressor_used',
-  'header_compressor_overshadowed',
   'header_wildcard',
   'header_not_valid',
   'not_compressed_etag',

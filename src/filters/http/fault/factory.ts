@@ -13,11 +13,7 @@ export const faultFactory: HttpFilterFactory<FaultConfig, FaultConfig> = {
   parsePerRouteConfig: (reader) => parseFault(reader),
   declareStats(_config, layout, _clusters, hcmStatPrefix) {
     const p = `${hcmStatPrefix}fault.`;
-    layout.declareAll(
-      p,
-      ['delays_injected', 'aborts_injected', 'faults_overflow', 'response_rl_injected'],
-      'counter',
-    );
+    layout.declareAll(p, ['delays_injected', 'aborts_injected', 'faults_overflow'], 'counter');
     layout.declare(`${p}active_faults`, 'gauge');
   },
   createFilterFactory(config, ctx) {

@@ -105,9 +105,10 @@ export function stopReading(socket: net.Socket): void {
 export class SpliceRelay {
   /**
    * As of the last `sample()` (or the end): [A→B bytes, B→A bytes delivered, times A stopped being
-   * read (its bytes waited for B), times it was read again] (splice_relay.c's spliceRelayBytes).
+   * read (its bytes waited for B), times it was read again, ms since a byte last moved either way]
+   * (splice_relay.c's spliceRelayBytes).
    */
-  readonly counters = new Float64Array(4);
+  readonly counters = new Float64Array(5);
   private handle: ReturnType<SpliceApi['spliceRelayStart']> | null;
 
   private constructor(

@@ -33,6 +33,7 @@ import { requireTool } from '../support/system-tools';
 import { certPath } from '../tls/fixtures';
 import { startConnectProxy, startTlsOrigin } from '../support/tunnel-peers';
 import { startEcho } from '../l4/fixtures';
+import { expectSplicedTunnels, pipeFdCount } from '../support/spliced-tunnels';
 
 const WAIT_MS = 5000;
 const execFileAsync = promisify(execFile);
@@ -183,14 +184,22 @@ async function curlThroughProxy(curl: string, proxyPort: number, tlsPort: number
   return r.stdout;
 }
 
+/**
+ * Waits until `n` tunnels are open on the splice relay when this pass has it (the default), and
+ * checks none is without it (LEGATE_NATIVE=0): each test runs on the path its pass has.
+ */
+type SplicedCheck = (n: number) => Promise<void>;
+
 async function withUpgradeLegate(
   hcmExtra: string,
-  body: (legate: LegateProcess, port: number, origin: UpgradeOrigin) => Promise<void>,
+  body: (legate: LegateProcess, port: number, origin: UpgradeOrigin, spliced: SplicedCheck) => Promise<void>,
 ): Promise<void> {
   const origin = await startUpgradeOrigin();
   const legate = await startLegate(upgradeYaml(origin, hcmExtra), { concurrency: 1 });
+  const pid = legate.proc.pid!;
+  const basePipes = pipeFdCount(pid);
   try {
-    await body(legate, legate.ports.get('proxy')!, origin);
+    await body(legate, legate.ports.get('proxy')!, origin, (n) => expectSplicedTunnels(pid, basePipes, n));
   } finally {
     await legate.stop();
     await origin.close();
@@ -198,9 +207,10 @@ async function withUpgradeLegate(
 }
 
 test('WebSocket through Legate: text, binary, fragmented and 16 MiB messages, ping/pong, many messages, close codes both ways', async () => {
-  await withUpgradeLegate('', async (legate, port, origin) => {
+  await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     const ws = await openWebSocket(port, '/ws');
     assert.equal(await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active'), 1);
+    await spliced(1);
 
     ws.send('hello');
     assert.deepEqual(await nextMessage(ws), { data: Buffer.from('hello'), isBinary: false });
@@ -335,7 +345,7 @@ test('bad upgrades: a body on an upgrade request is 400; a 101 without Upgrade, 
 });
 
 test('tunnel half-close: the client’s FIN reaches the upstream and its reply still arrives; the upstream’s FIN reaches the client, whose bytes still arrive', async () => {
-  await withUpgradeLegate('', async (legate, port, origin) => {
+  await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     // Bytes sent right behind the upgrade request, before the 101, are the tunnel's first bytes.
     const eager = rawUpgrade(port, '/echo', '', 'eager bytes');
     await waitFor('the eager bytes back', () => eager.text().endsWith('\r\n\r\neager bytes'));
@@ -345,6 +355,7 @@ test('tunnel half-close: the client’s FIN reaches the upstream and its reply s
     // Client first: it sends, half-closes, and still reads the origin's last words.
     const first = rawUpgrade(port, '/echo');
     await waitFor('the 101', () => first.text().includes('\r\n\r\n'));
+    await spliced(1);
     assert.match(first.text(), /^HTTP\/1\.1 101 [^]*upgrade: echo\r\n/i);
     assert.match(first.text(), /connection: upgrade\r\n/i);
     first.socket.write('ping-1');
@@ -368,17 +379,20 @@ test('tunnel half-close: the client’s FIN reaches the upstream and its reply s
 });
 
 test('tunnel resets: a client reset closes the upstream connection, an upstream close mid-tunnel closes the client', async () => {
-  await withUpgradeLegate('', async (legate, port, origin) => {
+  await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     const tunnel = rawUpgrade(port, '/echo');
     tunnel.socket.write('x');
     await waitFor('the echo', () => tunnel.text().endsWith('x'));
     assert.equal(origin.openSockets, 1);
+    await spliced(1);
     tunnel.socket.resetAndDestroy();
     await waitFor('the upstream connection to close', () => origin.openSockets === 0);
+    await spliced(0);
 
     const ws = await openWebSocket(port, '/ws');
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     await waitFor('the origin socket', () => origin.openSockets === 1);
+    await spliced(1);
     await origin.close(); // destroys the upgraded socket without a close frame
     assert.equal(await closed, 1006, 'abnormal closure: the connection went away');
     await waitFor('the tunnels to end', async () => {
@@ -393,10 +407,11 @@ test('stream_idle_timeout applies to a tunnel: a silent one is closed, a chatty 
   const hcmExtra = `
 stream_idle_timeout: ${IDLE_MS / 1000}s
 ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS% %DURATION%')}`;
-  await withUpgradeLegate(hcmExtra, async (legate, port) => {
+  await withUpgradeLegate(hcmExtra, async (legate, port, _origin, spliced) => {
     const chatty = rawUpgrade(port, '/echo');
     const silent = rawUpgrade(port, '/echo');
     const started = Date.now();
+    await spliced(2); // both in a few ms: the silent one times out on the relay
     let silentMs = -1;
     // Legate closes the connection (this client would keep its own half open).
     void silent.ended.then(() => (silentMs = Date.now() - started));
@@ -495,10 +510,12 @@ test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type C
   );
   try {
     const port = legate.ports.get('proxy')!;
+    const basePipes = pipeFdCount(legate.proc.pid!);
     // Through Legate and the forward proxy to the echo server: bytes both ways, then half-close.
     const target = `127.0.0.1:${echo.port}`;
     const tunnel = rawTunnel(port, `CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
     await waitFor('the 200', () => tunnel.text().includes('\r\n\r\n'));
+    await expectSplicedTunnels(legate.proc.pid!, basePipes, 1);
     assert.match(tunnel.text(), /^HTTP\/1\.1 200 /);
     assert.doesNotMatch(
       tunnel.text(),
@@ -573,9 +590,11 @@ test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from
   );
   try {
     const port = legate.ports.get('proxy')!;
+    const basePipes = pipeFdCount(legate.proc.pid!);
     // Eager bytes right behind the CONNECT: the first of the tunnel's.
     const tunnel = rawTunnel(port, 'CONNECT echo.test:7 HTTP/1.1\r\nhost: echo.test:7\r\n\r\neager ');
     await waitFor('the echo', () => tunnel.text().endsWith('eager '));
+    await expectSplicedTunnels(legate.proc.pid!, basePipes, 1);
     assert.match(tunnel.text(), /^HTTP\/1\.1 200 OK\r\n/);
     assert.doesNotMatch(tunnel.text(), /content-length|transfer-encoding/i);
     tunnel.socket.write('later');

@@ -379,6 +379,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     if (endStream || this.tunnel || this.callbacks.encodeHeadersPipedFrom?.(head, cl, up.encoder!) !== true) {
       this.callbacks.encodeHeaders(head, cl, endStream);
     }
+    if (this.tunnel) this.callbacks.spliceTunnel?.(up.encoder!, this.cluster!.config.perConnectionBufferLimitBytes);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * WebSocket echo through a proxy: Legate (one worker, `upgrade_configs: websocket`) against nginx
- * (one worker, `proxy_http_version 1.1` with the Upgrade / Connection headers passed on), both in
- * front of the same `ws` echo origin (its own process). A closed loop per connection: send a
+ * WebSocket echo through a proxy: Legate (one worker, `upgrade_configs: websocket`; its tunnels on
+ * the splice relay) and Legate with LEGATE_NATIVE=0 (`legate-js`: the tunnel relayed in JS) against
+ * nginx (one worker, `proxy_http_version 1.1` with the Upgrade / Connection headers passed on), all
+ * in front of the same `ws` echo origin (its own process). A closed loop per connection: send a
  * message, wait for its echo, send the next; messages per second and round-trip percentiles, per
  * proxy and as Legate/nginx ratios. The load generator runs in this process, on the same machine.
  *
@@ -28,8 +29,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function start(command: string, args: string[]): ChildProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   children.push(child);
   return child;
 }
@@ -122,19 +126,19 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-ws-bench-'));
-  const [origin, legatePort, nginxPort] = [await freePort(), await freePort(), await freePort()];
+  const [origin, nginxPort] = [await freePort(), await freePort()];
   start(process.execPath, ['-e', ORIGIN_SCRIPT, String(origin)]);
-  fs.writeFileSync(path.join(dir, 'legate.yaml'), legateYaml(legatePort, origin));
-  start(process.execPath, [
-    path.join(ROOT, 'bin', 'legate.js'),
-    '-c',
-    path.join(dir, 'legate.yaml'),
-    '--concurrency',
-    '1',
-    '-l',
-    'warn',
-  ]);
-  const proxies: [string, number][] = [['legate', legatePort]];
+  const proxies: [string, number][] = [];
+  for (const [name, env] of [
+    ['legate', {}],
+    ['legate-js', { LEGATE_NATIVE: '0' }],
+  ] as const) {
+    const port = await freePort();
+    fs.writeFileSync(path.join(dir, `${name}.yaml`), legateYaml(port, origin));
+    const args = ['-c', path.join(dir, `${name}.yaml`), '--concurrency', '1', '-l', 'warn'];
+    start(process.execPath, [path.join(ROOT, 'bin', 'legate.js'), ...args], env);
+    proxies.push([name, port]);
+  }
   const nginx = findTool('nginx');
   if (nginx !== null) {
     fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, origin));
@@ -154,7 +158,7 @@ async function main(): Promise<void> {
       const row = { rate: r.rate, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
       (results.get(name) ?? results.set(name, []).get(name)!).push(row);
       console.log(
-        `run ${i + 1} ${name.padEnd(6)} ${Math.round(row.rate)} msg/s  p50 ${row.p50.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms`,
+        `run ${i + 1} ${name.padEnd(9)} ${Math.round(row.rate)} msg/s  p50 ${row.p50.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms`,
       );
     }
   }
@@ -166,11 +170,15 @@ async function main(): Promise<void> {
     ]),
   );
   for (const [name, s] of summary)
-    console.log(`median ${name.padEnd(6)} ${Math.round(s.rate)} msg/s  p99 ${s.p99.toFixed(3)} ms`);
-  const l = summary.get('legate')!;
+    console.log(`median ${name.padEnd(9)} ${Math.round(s.rate)} msg/s  p99 ${s.p99.toFixed(3)} ms`);
   const n = summary.get('nginx');
-  if (n !== undefined)
-    console.log(`legate/nginx: msg/s ${(l.rate / n.rate).toFixed(2)}×, p99 ${(l.p99 / n.p99).toFixed(2)}×`);
+  for (const name of ['legate', 'legate-js']) {
+    const l = summary.get(name)!;
+    if (n !== undefined)
+      console.log(
+        `${name}/nginx: msg/s ${(l.rate / n.rate).toFixed(2)}×, p99 ${(l.p99 / n.p99).toFixed(2)}×`,
+      );
+  }
 }
 
 main()

@@ -1,6 +1,7 @@
 /*
- * splice_relay: tcp_proxy's zero-copy path. Moves bytes between two connected
- * TCP sockets with splice(2) through one pipe per direction, on one native
+ * splice_relay: the zero-copy path of tcp_proxy and of upgraded HTTP streams.
+ * Moves bytes between two connected TCP sockets with splice(2) through one
+ * pipe per direction, on one native
  * thread per process driving its own epoll loop (edge-triggered), so the
  * bytes never enter the JS heap and no worker's event loop wakes per chunk.
  *
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -348,6 +350,15 @@ static napi_value SpliceRelayStart(napi_env env, napi_callback_info info) {
     r->fd[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
     if (r->fd[i] < 0) err = errno;
   }
+  /*
+   * A relay takes six fds (two dups, two pipes). Once half the process's fd limit is in use (a dup
+   * gets the lowest free number, so every fd below it is open), it refuses with EMFILE and the
+   * caller relays in JS: the fds left are for accepting and connecting.
+   */
+  struct rlimit limit;
+  if (err == 0 && getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)r->fd[1] >= limit.rlim_cur / 2)
+    err = EMFILE;
   for (int i = 0; i < 2 && err == 0; i++) {
     syscall = "pipe2";
     if (!lg_splice_dir_open(&r->dir[i], pipe_bytes)) err = errno;

@@ -458,6 +458,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   readyToSplice(): boolean {
     const socket = this.socket;
     return (
+      this.splicedTunnel === null &&
       this.readDisableCount === 0 &&
       !this.corked &&
       socket.readableLength === 0 &&

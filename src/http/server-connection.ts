@@ -639,7 +639,11 @@ class Http1ServerConnection implements ServerConnection, ParserHandler, TunnelSi
   readyToSplice(): boolean {
     const socket = this.socket;
     return (
-      !this.readingPaused && socket.readableLength === 0 && !socket.readableEnded && !socket.writableEnded
+      this.splicedTunnel === null &&
+      !this.readingPaused &&
+      socket.readableLength === 0 &&
+      !socket.readableEnded &&
+      !socket.writableEnded
     );
   }
 

@@ -6,27 +6,37 @@
  * the codecs then play out as if they had seen it (the stream's ends, resets, byte counts), so
  * the connection manager and the router finish the exchange as for a tunnel relayed in JS.
  *
+ * The router offers a tunnel each time it has carried SPLICE_AFTER_BYTES through JS: a relay costs
+ * six fds (two duplicates, two pipes), which thousands of idle WebSockets are better off without,
+ * and the relay itself refuses once half the process's fd limit is in use (splice_relay.c).
+ *
  * The switch keeps the bytes in order: both sockets stop reading first, then every byte JS has
  * already written (the 101's head, bytes that came with the head or after it) reaches the kernel,
- * and only then does the relay start. A side that is not ready (its reads paused by flow control,
- * bytes read but not yet handled) is tried again a little later, a bounded number of times; a
- * tunnel that never gets ready, or that the relay refuses (EMFILE), stays in JS.
+ * and only then does the relay start. A tunnel not ready then (its reads paused by flow control,
+ * bytes read but not yet handled) or that the relay refuses (EMFILE) goes on in JS until the next
+ * offer.
  */
 import type * as net from 'node:net';
-import { SpliceEnd, SpliceRelay, spliceRelayAvailable, stopReading, type SpliceRelayOwner } from '../native';
+import {
+  SpliceEnd,
+  SpliceRelay,
+  resumeReading,
+  spliceRelayAvailable,
+  stopReading,
+  type SpliceRelayOwner,
+} from '../native';
 import type { HandleWithFd } from '../native/socket-handoff';
 import type { SplicedTunnel, TunnelSide } from './codec';
 
-/** A tunnel not ready to move is tried again after this long, this many times at most. */
-const RETRY_MS = 5;
-const MAX_TRIES = 200;
+/** A tunnel is offered to the relay once this many bytes (both ways) passed through JS. */
+export const SPLICE_AFTER_BYTES = 64 * 1024;
 /** Pipe capacity per direction: the buffer limit, within the kernel's range (as tcp_proxy's). */
 const MIN_PIPE_BYTES = 64 * 1024;
 const MAX_PIPE_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 const enum State {
-  /** Waiting for both sides to be ready. */
+  /** Waiting for the turn after the offer. */
   Waiting,
   /** Reads stopped; waiting for what JS wrote to reach the kernel. */
   Flushing,
@@ -37,10 +47,8 @@ const enum State {
 
 class TunnelSplice implements SplicedTunnel, SpliceRelayOwner {
   private state = State.Waiting;
-  private tries = 0;
   private flushesPending = 0;
   private relay: SpliceRelay | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly downstream: TunnelSide,
@@ -66,7 +74,6 @@ class TunnelSplice implements SplicedTunnel, SpliceRelayOwner {
   stop(): void {
     if (this.state === State.Over) return;
     this.state = State.Over;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.relay?.stop();
   }
 
@@ -88,17 +95,12 @@ class TunnelSplice implements SplicedTunnel, SpliceRelayOwner {
   }
 
   private readonly attempt = (): void => {
-    this.retryTimer = null;
     if (this.state !== State.Waiting) return;
     const a = this.downstream.tunnelSocket();
     const b = this.upstream.tunnelSocket();
-    if (a === null || b === null) {
-      this.state = State.Over; // the tunnel ended meanwhile
-      return;
-    }
-    if (!this.downstream.readyToSplice() || !this.upstream.readyToSplice()) {
-      if (++this.tries < MAX_TRIES) this.retryTimer = setTimeout(this.attempt, RETRY_MS);
-      else this.state = State.Over;
+    // Ended meanwhile, or not ready (another offer may be moving it already).
+    if (a === null || b === null || !this.downstream.readyToSplice() || !this.upstream.readyToSplice()) {
+      this.state = State.Over;
       return;
     }
     this.state = State.Flushing;
@@ -126,15 +128,18 @@ class TunnelSplice implements SplicedTunnel, SpliceRelayOwner {
       }
     }
     this.state = State.Over;
+    if (a !== null) resumeReading(a);
+    if (b !== null) resumeReading(b);
     this.downstream.setSplicedTunnel(null);
     this.upstream.setSplicedTunnel(null);
   };
 }
 
 /**
- * Moves the tunnel between `downstream` and `upstream` to the splice relay, soon, if it can: both
- * sides have a plain TCP socket and the relay exists on this thread. `bufferLimit` bounds the
- * bytes in flight per direction. The codecs learn of it through their TunnelSide.
+ * Moves the tunnel between `downstream` and `upstream` to the splice relay at the next turn, if it
+ * can: both sides have a plain TCP socket, the relay exists on this thread, and both are ready
+ * then. `bufferLimit` bounds the bytes in flight per direction. The codecs learn of it through
+ * their TunnelSide.
  */
 export function spliceTunnel(downstream: TunnelSide, upstream: TunnelSide, bufferLimit: number): void {
   if (!spliceRelayAvailable()) return;

@@ -121,7 +121,11 @@ class TcpTunnel implements RequestEncoder, Cancellable, TunnelSide {
   readyToSplice(): boolean {
     const socket = this.socket;
     return (
-      this.readDisables === 0 && socket.readableLength === 0 && !socket.readableEnded && !socket.writableEnded
+      this.splicedTunnel === null &&
+      this.readDisables === 0 &&
+      socket.readableLength === 0 &&
+      !socket.readableEnded &&
+      !socket.writableEnded
     );
   }
 

@@ -1,7 +1,7 @@
 /**
  * Upgraded streams moved to the splice relay (http/tunnel-splice.ts): with the addon (the default
- * pass) a tunnel leaves JS shortly after its 101, and everything the JS tunnel guarantees still
- * holds; with LEGATE_NATIVE=0 the same tests run on the JS tunnel. The switch keeps bytes in
+ * pass) a tunnel leaves JS once it carried SPLICE_AFTER_BYTES, and everything the JS tunnel
+ * guarantees still holds; with LEGATE_NATIVE=0 the same tests run on the JS tunnel. The switch keeps bytes in
  * order, flow control bounds what the proxy holds either way, byte counts reach the access log
  * and the cluster's stats, a drain waits for an open tunnel, and nothing leaks (fds, pipes).
  * test/integration/upgrades.test.ts has the rest of the upgrade semantics, on both paths too.
@@ -16,6 +16,7 @@ import {
   catchAllVirtualHost,
   fileAccessLogYaml,
   httpProxyYaml,
+  request,
   startLegate,
   staticCluster,
   stat,
@@ -23,7 +24,15 @@ import {
   type StartOptions,
 } from './harness';
 import { startUpgradeOrigin, type UpgradeOrigin } from '../support/upgrade-origin';
-import { expectSplicedTunnels, pipeFdCount } from '../support/spliced-tunnels';
+import { execFileSync } from 'node:child_process';
+import {
+  PIPE_FDS_PER_SPLICED_TUNNEL,
+  SPLICE_FILL,
+  expectSplicedTunnels,
+  pipeFdCount,
+  tunnelsSpliced,
+} from '../support/spliced-tunnels';
+import { requireTool } from '../support/system-tools';
 import { settledFdCount } from '../l4/fixtures';
 
 const WAIT_MS = 10_000;
@@ -107,7 +116,7 @@ async function withSpliceLegate(
   const legate = await startLegate(spliceYaml(origin, hcmExtra), { concurrency: 1, ...opts });
   try {
     const port = legate.ports.get('proxy')!;
-    const warm = openTunnel(port, '/echo', 'warm');
+    const warm = openTunnel(port, '/echo', SPLICE_FILL + 'warm');
     await waitFor('the warm-up echo', () => warm.text().endsWith('warm'));
     warm.socket.end();
     await warm.closed;
@@ -123,20 +132,24 @@ async function withSpliceLegate(
   }
 }
 
-test('the switch keeps bytes in order: the origin’s bytes behind its 101, the client’s behind its request, and a stream of writes across the switch', async () => {
+test('an idle tunnel stays in JS; the switch keeps bytes in order: the origin’s bytes behind its 101, the client’s behind its request, and a stream of writes across the switch', async () => {
   await withSpliceLegate('', async (legate, port, _origin, { fds, pipes }) => {
     const pid = legate.proc.pid!;
     const tunnel = openTunnel(port, '/greet', 'early;');
-    // Small writes, 2 ms apart, from before the 101 arrives until well after the switch.
+    await waitFor('the greeting', () => tunnel.text().endsWith('greeting:early;'));
+    await sleep(100);
+    await expectSplicedTunnels(pid, pipes, 0); // a few bytes: not worth six fds
+    // 1 KiB writes, 2 ms apart, from well before the switch (at SPLICE_FILL's bytes both ways) to
+    // well after it.
     const COUNT = 150;
     let expected = 'greeting:early;';
     for (let i = 0; i < COUNT; i++) {
-      const piece = `<${i}>`;
+      const piece = `<${i}>`.padEnd(1024, '.');
       expected += piece;
       tunnel.socket.write(piece);
       await sleep(2);
     }
-    await waitFor('every piece echoed', () => tunnel.text().endsWith(`<${COUNT - 1}>`));
+    await waitFor('every piece echoed', () => tunnel.text().endsWith(`<${COUNT - 1}>`.padEnd(1024, '.')));
     const body = tunnel.text().slice(tunnel.text().indexOf('\r\n\r\n') + 4);
     assert.equal(body, expected);
     await expectSplicedTunnels(legate.proc.pid!, pipes, 1);
@@ -168,7 +181,6 @@ test('flow control bounds what a tunnel holds, each way: a stalled origin stalls
     // Upload into /sink, which reads nothing yet.
     const up = openTunnel(port, '/sink');
     await waitFor('the 101', () => up.text().includes('\r\n\r\n'));
-    await expectSplicedTunnels(legate.proc.pid!, pipes, 1);
     const chunk = Buffer.alloc(MiB, 0x61);
     let queued = 0;
     const fill = async (): Promise<void> => {
@@ -184,6 +196,7 @@ test('flow control bounds what a tunnel holds, each way: a stalled origin stalls
       }
     };
     await fill();
+    await expectSplicedTunnels(pid, pipes, 1);
     const accepted = up.socket.bytesWritten - up.socket.writableLength;
     assert.ok(accepted < BOUND, `the proxy took ${accepted} bytes of a stalled upload`);
     origin.resumeSinks();
@@ -205,6 +218,7 @@ test('flow control bounds what a tunnel holds, each way: a stalled origin stalls
       await sleep(300);
       return origin.sourceSent() === before;
     });
+    await expectSplicedTunnels(pid, pipes, 1);
     assert.ok(
       origin.sourceSent() < BOUND,
       `the proxy took ${origin.sourceSent()} bytes of a stalled download`,
@@ -238,10 +252,10 @@ test('a spliced tunnel’s bytes and duration reach the access log, its end the 
   await withSpliceLegate(hcmExtra, async (legate, port, _origin, { pipes }) => {
     const tunnel = openTunnel(port, '/echo', '', false);
     await waitFor('the 101', () => tunnel.bytes() > 0);
-    await expectSplicedTunnels(legate.proc.pid!, pipes, 1);
     const payload = Buffer.alloc(3 * MiB + 5, 0x62);
     tunnel.socket.write(payload);
     await waitFor('the echo', () => tunnel.bodyBytes() === payload.length);
+    await expectSplicedTunnels(legate.proc.pid!, pipes, 1);
     await sleep(300);
     assert.equal(await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active'), 1);
     tunnel.socket.end();
@@ -270,7 +284,7 @@ test('drain: an open spliced tunnel keeps working and holds the process until it
     '',
     async (legate, port, _origin, { pipes }) => {
       const tunnel = openTunnel(port, '/echo');
-      tunnel.socket.write('before;');
+      tunnel.socket.write(SPLICE_FILL + 'before;');
       await waitFor('the echo', () => tunnel.text().endsWith('before;'));
       await expectSplicedTunnels(legate.proc.pid!, pipes, 1);
       const drainStarted = Date.now();
@@ -288,4 +302,34 @@ test('drain: an open spliced tunnel keeps working and holds the process until it
     },
     { args: ['--drain-time-s', '20'] },
   );
+});
+
+test('the relay refuses once half the fd limit is in use: later tunnels stay in JS and work, and new connections are still served', async (t) => {
+  const prlimit = requireTool(t, 'prlimit');
+  if (prlimit === null) return;
+  await withSpliceLegate('', async (legate, port, origin, { fds, pipes }) => {
+    const pid = legate.proc.pid!;
+    // Half the limit 12 fds above what is open now: a tunnel takes 2 sockets, its relay 6 more
+    // (the duplicates first), so the first two tunnels fit below it and the third's do not.
+    execFileSync(prlimit, ['--pid', String(pid), `--nofile=${2 * (fds + 12)}:`]);
+    const tunnels: Tunnel[] = [];
+    for (let i = 0; i < 5; i++) {
+      const tunnel = openTunnel(port, '/echo', SPLICE_FILL + `#${i}`);
+      await waitFor(`tunnel ${i} echoed`, () => tunnel.text().endsWith(`#${i}`));
+      await sleep(50); // the offer to the relay runs in the next turn
+      tunnels.push(tunnel);
+    }
+    const spliced = (pipeFdCount(pid) - pipes) / PIPE_FDS_PER_SPLICED_TUNNEL;
+    if (tunnelsSpliced()) assert.equal(spliced, 2, 'two tunnels on the relay, three in JS');
+    else assert.equal(spliced, 0);
+    for (let i = 0; i < tunnels.length; i++) {
+      tunnels[i]!.socket.write(`again${i}`);
+      await waitFor(`tunnel ${i} still echoing`, () => tunnels[i]!.text().endsWith(`again${i}`));
+    }
+    const plain = await request(port, { path: '/plain' });
+    assert.equal(plain.status, 200);
+    for (const tunnel of tunnels) tunnel.socket.end();
+    await Promise.all(tunnels.map((tunnel) => tunnel.closed));
+    await waitFor('the origin’s sockets to close', () => origin.openSockets === 0);
+  });
 });

@@ -33,7 +33,7 @@ import { requireTool } from '../support/system-tools';
 import { certPath } from '../tls/fixtures';
 import { startConnectProxy, startTlsOrigin } from '../support/tunnel-peers';
 import { startEcho } from '../l4/fixtures';
-import { expectSplicedTunnels, pipeFdCount } from '../support/spliced-tunnels';
+import { SPLICE_FILL, expectSplicedTunnels, pipeFdCount } from '../support/spliced-tunnels';
 
 const WAIT_MS = 5000;
 const execFileAsync = promisify(execFile);
@@ -186,7 +186,8 @@ async function curlThroughProxy(curl: string, proxyPort: number, tlsPort: number
 
 /**
  * Waits until `n` tunnels are open on the splice relay when this pass has it (the default), and
- * checks none is without it (LEGATE_NATIVE=0): each test runs on the path its pass has.
+ * checks none is without it (LEGATE_NATIVE=0): each test runs on the path its pass has. A tunnel
+ * moves once SPLICE_FILL went through it.
  */
 type SplicedCheck = (n: number) => Promise<void>;
 
@@ -210,7 +211,6 @@ test('WebSocket through Legate: text, binary, fragmented and 16 MiB messages, pi
   await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     const ws = await openWebSocket(port, '/ws');
     assert.equal(await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active'), 1);
-    await spliced(1);
 
     ws.send('hello');
     assert.deepEqual(await nextMessage(ws), { data: Buffer.from('hello'), isBinary: false });
@@ -231,6 +231,11 @@ test('WebSocket through Legate: text, binary, fragmented and 16 MiB messages, pi
     const echoed = await nextMessage(ws);
     assert.equal(echoed.data.length, big.length);
     assert.ok(echoed.data.equals(big), 'the 16 MiB message came back intact');
+    await spliced(1); // what follows runs on the relay
+
+    const big2 = Buffer.from(big).reverse();
+    ws.send(big2);
+    assert.ok((await nextMessage(ws)).data.equals(big2), 'a 16 MiB message on the relay came back intact');
 
     const pong = new Promise<Buffer>((resolve) => ws.once('pong', resolve));
     ws.ping(Buffer.from('are you there'));
@@ -355,6 +360,8 @@ test('tunnel half-close: the client’s FIN reaches the upstream and its reply s
     // Client first: it sends, half-closes, and still reads the origin's last words.
     const first = rawUpgrade(port, '/echo');
     await waitFor('the 101', () => first.text().includes('\r\n\r\n'));
+    first.socket.write(SPLICE_FILL);
+    await waitFor('the fill echoed', () => first.text().endsWith(SPLICE_FILL));
     await spliced(1);
     assert.match(first.text(), /^HTTP\/1\.1 101 [^]*upgrade: echo\r\n/i);
     assert.match(first.text(), /connection: upgrade\r\n/i);
@@ -381,7 +388,7 @@ test('tunnel half-close: the client’s FIN reaches the upstream and its reply s
 test('tunnel resets: a client reset closes the upstream connection, an upstream close mid-tunnel closes the client', async () => {
   await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     const tunnel = rawUpgrade(port, '/echo');
-    tunnel.socket.write('x');
+    tunnel.socket.write(SPLICE_FILL + 'x');
     await waitFor('the echo', () => tunnel.text().endsWith('x'));
     assert.equal(origin.openSockets, 1);
     await spliced(1);
@@ -392,6 +399,8 @@ test('tunnel resets: a client reset closes the upstream connection, an upstream 
     const ws = await openWebSocket(port, '/ws');
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     await waitFor('the origin socket', () => origin.openSockets === 1);
+    ws.send(SPLICE_FILL);
+    await nextMessage(ws);
     await spliced(1);
     await origin.close(); // destroys the upgraded socket without a close frame
     assert.equal(await closed, 1006, 'abnormal closure: the connection went away');
@@ -408,10 +417,11 @@ test('stream_idle_timeout applies to a tunnel: a silent one is closed, a chatty 
 stream_idle_timeout: ${IDLE_MS / 1000}s
 ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS% %DURATION%')}`;
   await withUpgradeLegate(hcmExtra, async (legate, port, _origin, spliced) => {
-    const chatty = rawUpgrade(port, '/echo');
-    const silent = rawUpgrade(port, '/echo');
+    // Both move to the relay after their first bytes (in a few ms): the timeout runs on it.
+    const chatty = rawUpgrade(port, '/echo', '', SPLICE_FILL);
+    const silent = rawUpgrade(port, '/echo', '', SPLICE_FILL);
     const started = Date.now();
-    await spliced(2); // both in a few ms: the silent one times out on the relay
+    await spliced(2);
     let silentMs = -1;
     // Legate closes the connection (this client would keep its own half open).
     void silent.ended.then(() => (silentMs = Date.now() - started));
@@ -432,12 +442,13 @@ ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %BYTES_RECEIVED% %BYT
     const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
     const silentLine = lines.find((l) => / SI /.test(l));
     assert.ok(silentLine !== undefined, lines.join('\n'));
-    assert.match(silentLine, /^\/echo 101 0 \d+ SI \d+$/);
-    // The chatty tunnel: 15 bytes up, 15 back plus `bye` after the 101's head.
+    const fill = SPLICE_FILL.length;
+    assert.match(silentLine, new RegExp(`^/echo 101 ${fill} ${fill} SI \\d+$`));
+    // The chatty tunnel: the fill and 15 bytes up, the same back plus `bye` after the 101's head.
     const chattyLine = lines.find((l) => l !== silentLine);
-    const m = /^\/echo 101 15 (\d+) - (\d+)$/.exec(chattyLine ?? '');
+    const m = new RegExp(`^/echo 101 ${fill + 15} ${fill + 15 + 3} - (\\d+)$`).exec(chattyLine ?? '');
     assert.ok(m !== null, lines.join('\n'));
-    assert.ok(Number(m[2]) >= IDLE_MS * 3, `duration ${m[2]} ms covers the tunnel's life`);
+    assert.ok(Number(m[1]) >= IDLE_MS * 3, `duration ${m[1]} ms covers the tunnel's life`);
   });
 });
 
@@ -515,6 +526,8 @@ test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type C
     const target = `127.0.0.1:${echo.port}`;
     const tunnel = rawTunnel(port, `CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
     await waitFor('the 200', () => tunnel.text().includes('\r\n\r\n'));
+    tunnel.socket.write(SPLICE_FILL);
+    await waitFor('the fill echoed', () => tunnel.text().endsWith(SPLICE_FILL));
     await expectSplicedTunnels(legate.proc.pid!, basePipes, 1);
     assert.match(tunnel.text(), /^HTTP\/1\.1 200 /);
     assert.doesNotMatch(
@@ -592,7 +605,10 @@ test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from
     const port = legate.ports.get('proxy')!;
     const basePipes = pipeFdCount(legate.proc.pid!);
     // Eager bytes right behind the CONNECT: the first of the tunnel's.
-    const tunnel = rawTunnel(port, 'CONNECT echo.test:7 HTTP/1.1\r\nhost: echo.test:7\r\n\r\neager ');
+    const tunnel = rawTunnel(
+      port,
+      `CONNECT echo.test:7 HTTP/1.1\r\nhost: echo.test:7\r\n\r\n${SPLICE_FILL}eager `,
+    );
     await waitFor('the echo', () => tunnel.text().endsWith('eager '));
     await expectSplicedTunnels(legate.proc.pid!, basePipes, 1);
     assert.match(tunnel.text(), /^HTTP\/1\.1 200 OK\r\n/);
@@ -616,7 +632,11 @@ test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from
       return (await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active')) === 0;
     });
     assert.equal(await stat(legate, 'cluster.echo.upstream_cx_active'), 0);
-    assert.ok((await stat(legate, 'cluster.echo.upstream_cx_rx_bytes_total')) >= 'eager later'.length);
+    // Counted whichever way they went: the fill through JS, `later` on the relay.
+    assert.equal(
+      await stat(legate, 'cluster.echo.upstream_cx_rx_bytes_total'),
+      SPLICE_FILL.length + 'eager later'.length,
+    );
   } finally {
     await legate.stop();
     await echo.close();

@@ -1,9 +1,15 @@
 /**
  * Whether a Legate process moves its tunnels with the splice relay, seen from outside: a spliced
  * tunnel holds two pipes (four pipe fds) in the process while it is open (http/tunnel-splice.ts).
+ * A tunnel is offered to the relay once SPLICE_AFTER_BYTES passed through JS: tests send
+ * `SPLICE_FILL` first.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import { addonActive } from '../l4/fixtures';
+import { SPLICE_AFTER_BYTES } from '../../src/http/tunnel-splice';
+
+/** Enough bytes (echoed: twice as many) for a tunnel to be offered to the relay. */
+export const SPLICE_FILL = 'f'.repeat(SPLICE_AFTER_BYTES);
 
 /** Pipe fds open in process `pid`. */
 export function pipeFdCount(pid: number): number {

@@ -505,7 +505,8 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (!ignored.request || !ignored.response) return;
     const downstreamSide = this.encoder.tunnelSide?.() ?? null;
     const upstreamSide = upstream.tunnelSide?.() ?? null;
-    if (downstreamSide !== null && upstreamSide !== null) spliceTunnel(downstreamSide, upstreamSide, bufferLimit);
+    if (downstreamSide !== null && upstreamSide !== null)
+      spliceTunnel(downstreamSide, upstreamSide, bufferLimit);
   }
 
   /** The response head passes the encoder filters; false when the stream cannot answer any more. */

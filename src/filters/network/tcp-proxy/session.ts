@@ -16,7 +16,7 @@ import type * as net from 'node:net';
 import { ConnectionLogStream } from '../../../access-log/connection-log';
 import { DRAIN_QUIET_MS } from '../../../common/drain';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
-import { stopReading } from '../../../native';
+import { resumeReading, stopReading } from '../../../native';
 import { joinHostPort } from '../../../router/header-format';
 import type { LbContext } from '../../../upstream/lb/api';
 import { JsRelay } from './js-relay';
@@ -255,7 +255,10 @@ export class TcpProxySession
         stopReading(upstream);
         return new SpliceRelay(downstream, upstream, env.bufferLimit, this);
       } catch {
-        // e.g. EMFILE for the pipes: this connection relays in JS instead.
+        // e.g. EMFILE (half the fd limit in use, or the pipes): this connection relays in JS
+        // instead, and libuv must read both sockets again.
+        resumeReading(downstream);
+        resumeReading(upstream);
       }
     }
     return new JsRelay(downstream, upstream, env.bufferLimit, env.stats, this);

@@ -1,6 +1,8 @@
 /**
- * The processes the WebSocket benches compare: a `ws` echo origin (its own process), Legate (one
- * worker, `upgrade_configs: websocket`) with its default path (tunnels on the splice relay once
+ * The processes the WebSocket and tunnel benches compare: an origin (its own process) that is a
+ * `ws` echo server for `Upgrade: websocket` and, for `Upgrade: bulk` to `/<n>`, answers 101 and
+ * sends n bytes as fast as the tunnel takes them, then FIN; Legate (one worker, `upgrade_configs`
+ * websocket and bulk) with its default path (tunnels on the splice relay once
  * they carried 64 KiB), Legate with LEGATE_NATIVE=0 (`legate-js`: tunnels relayed in JS), and nginx
  * (one worker, `proxy_http_version 1.1` with the Upgrade / Connection headers passed on) when it
  * is installed, all in front of the same origin.
@@ -29,15 +31,34 @@ export interface WebSocketPeers {
 }
 
 const ORIGIN_SCRIPT = `
+const http = require('node:http');
 const { WebSocketServer } = require(${JSON.stringify(require.resolve('ws'))});
-const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(process.argv[1]) });
-wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));`;
+const wss = new WebSocketServer({ noServer: true });
+wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));
+const chunk = Buffer.alloc(1024 * 1024, 'b');
+const server = http.createServer((req, res) => res.end());
+server.on('upgrade', (req, socket, head) => {
+  if (req.headers.upgrade !== 'bulk') return wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws));
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nupgrade: bulk\\r\\nconnection: upgrade\\r\\n\\r\\n');
+  let left = Number(req.url.slice(1));
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
+    }
+    socket.end();
+  };
+  socket.on('error', () => {});
+  pump();
+});
+server.listen(Number(process.argv[1]), '127.0.0.1');`;
 
 function legateYaml(port: number, origin: number): string {
   return httpProxyYaml({
     listenerPort: port,
     admin: false,
-    hcmExtra: 'upgrade_configs: [{ upgrade_type: websocket }]',
+    hcmExtra: 'upgrade_configs: [{ upgrade_type: websocket }, { upgrade_type: bulk }]',
     virtualHosts: catchAllVirtualHost(),
     // Every open WebSocket holds an upstream connection and a request: Envoy's default circuit
     // breakers (1,024 each) would make the rest wait.

@@ -131,8 +131,13 @@ export class TcpProxySession
       this.finish();
       return;
     }
-    const tunnelHead = this.env.tunnelRequestHead;
-    if (tunnelHead !== null) this.handshake = new ConnectHandshake(upstream, tunnelHead, timeoutMs, this);
+    const tunnelHead = this.env.tunnelRequestHead?.forConnection(
+      this.downstream,
+      this.startedMs,
+      this.env.now(),
+    );
+    if (tunnelHead !== undefined)
+      this.handshake = new ConnectHandshake(upstream, tunnelHead, timeoutMs, this);
     else this.onTunnelEstablished(upstream, EMPTY);
   }
 

@@ -41,6 +41,7 @@ import { transferEncodingStatus } from './transfer-encoding';
 import { HeadersCompleteResult, HttpParser, ParserError, ParserType, type ParserHandler } from './llhttp';
 import { LAST_CHUNK, chunkHeader, isValidRequestTarget, lastChunkWithTrailers } from './h1-serialize';
 import { BodyFraming, serializeRequestHead, type RequestFramingState } from './h1-heads';
+import { socketReadyToSplice } from './tunnel-splice';
 
 /** Envoy's limit for HTTP/1 response heads (`max_response_headers_kb` default for HTTP/1 is 80). */
 const MAX_RESPONSE_HEAD_BYTES = 80 * 1024;
@@ -456,14 +457,11 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   }
 
   readyToSplice(): boolean {
-    const socket = this.socket;
     return (
       this.splicedTunnel === null &&
       this.readDisableCount === 0 &&
       !this.corked &&
-      socket.readableLength === 0 &&
-      !socket.readableEnded &&
-      !socket.writableEnded
+      socketReadyToSplice(this.socket)
     );
   }
 

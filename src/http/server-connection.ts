@@ -49,6 +49,7 @@ import { latin1Slice } from './latin1';
 import { localReplyBody, serializeLocalReply } from './local-reply';
 import { BodyFraming, serializeResponseHead } from './h1-heads';
 import { LAST_CHUNK, chunkHeader, lastChunkWithTrailers } from './h1-serialize';
+import { socketReadyToSplice } from './tunnel-splice';
 
 export interface ServerCodecOptions {
   /** Request line + headers may not exceed this (431). Envoy's `max_request_headers_kb`. */
@@ -637,14 +638,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler, TunnelSi
   }
 
   readyToSplice(): boolean {
-    const socket = this.socket;
-    return (
-      this.splicedTunnel === null &&
-      !this.readingPaused &&
-      socket.readableLength === 0 &&
-      !socket.readableEnded &&
-      !socket.writableEnded
-    );
+    return this.splicedTunnel === null && !this.readingPaused && socketReadyToSplice(this.socket);
   }
 
   setSplicedTunnel(tunnel: SplicedTunnel | null): void {

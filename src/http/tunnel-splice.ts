@@ -148,6 +148,14 @@ export function spliceTunnel(downstream: TunnelSide, upstream: TunnelSide, buffe
   new TunnelSplice(downstream, upstream, pipeBytes);
 }
 
+/**
+ * The socket's part of TunnelSide.readyToSplice: no bytes read but not yet handled, and neither
+ * direction ended (a FIN seen or sent in JS would not reach the relay).
+ */
+export function socketReadyToSplice(socket: net.Socket): boolean {
+  return socket.readableLength === 0 && !socket.readableEnded && !socket.writableEnded;
+}
+
 /** A TCP socket whose fd carries the stream's bytes as they are (not TLS, not a JS stream). */
 function isPlainTcp(socket: net.Socket | null): boolean {
   if (socket === null || (socket as { encrypted?: boolean }).encrypted === true) return false;

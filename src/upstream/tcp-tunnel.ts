@@ -23,6 +23,7 @@ import type { PoolStats } from '../stats/cluster-stats';
 import type { Host } from './host';
 import type { Cancellable, PoolCallbacks } from './pool';
 import { resetSocket } from '../common/reset-socket';
+import { socketReadyToSplice } from '../http/tunnel-splice';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -119,14 +120,7 @@ class TcpTunnel implements RequestEncoder, Cancellable, TunnelSide {
   }
 
   readyToSplice(): boolean {
-    const socket = this.socket;
-    return (
-      this.splicedTunnel === null &&
-      this.readDisables === 0 &&
-      socket.readableLength === 0 &&
-      !socket.readableEnded &&
-      !socket.writableEnded
-    );
+    return this.splicedTunnel === null && this.readDisables === 0 && socketReadyToSplice(this.socket);
   }
 
   setSplicedTunnel(tunnel: SplicedTunnel | null): void {

@@ -1,77 +1,21 @@
 /**
- * WebSocket echo through a proxy: Legate (one worker, `upgrade_configs: websocket`) against nginx
- * (one worker, `proxy_http_version 1.1` with the Upgrade / Connection headers passed on), both in
- * front of the same `ws` echo origin (its own process). A closed loop per connection: send a
+ * WebSocket echo through a proxy: Legate (one worker, `upgrade_configs: websocket`; its tunnels on
+ * the splice relay) and Legate with LEGATE_NATIVE=0 (`legate-js`: the tunnel relayed in JS) against
+ * nginx (one worker, `proxy_http_version 1.1` with the Upgrade / Connection headers passed on), all
+ * in front of the same `ws` echo origin (its own process). A closed loop per connection: send a
  * message, wait for its echo, send the next; messages per second and round-trip percentiles, per
  * proxy and as Legate/nginx ratios. The load generator runs in this process, on the same machine.
  *
  * Usage: npm run build && node dist/bench/websocket-echo.js [connections=50] [seconds=10] [runs=3] [bytes=64]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WebSocket } from 'ws';
-import { findTool } from '../test/support/system-tools';
-import { catchAllVirtualHost, httpProxyYaml, staticCluster } from '../test/integration/harness';
+import { startWebSocketPeers } from './websocket-peers';
 
 const [CONNECTIONS, SECONDS, RUNS, BYTES] = [50, 10, 3, 64].map((d, i) => Number(process.argv[2 + i] ?? d));
-const ROOT = path.join(__dirname, '..', '..');
-const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-function start(command: string, args: string[]): ChildProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(true));
-      s.on('error', () => resolve(false));
-      s.on('connect', () => s.destroy());
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-const ORIGIN_SCRIPT = `
-const { WebSocketServer } = require(${JSON.stringify(require.resolve('ws'))});
-const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(process.argv[1]) });
-wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));`;
-
-function legateYaml(port: number, origin: number): string {
-  return httpProxyYaml({
-    listenerPort: port,
-    admin: false,
-    hcmExtra: 'upgrade_configs: [{ upgrade_type: websocket }]',
-    virtualHosts: catchAllVirtualHost(),
-    clusters: staticCluster('o', [origin]),
-  });
-}
-
-function nginxConf(dir: string, port: number, origin: number): string {
-  return `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http { access_log off;
-  server { listen 127.0.0.1:${port};
-    location / { proxy_pass http://127.0.0.1:${origin}; proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";
-      proxy_read_timeout 3600s; } } }
-`;
-}
+let stopPeers = (): void => {};
 
 /** One closed-loop run: messages per second and round-trip times (ms) of every message. */
 async function run(port: number): Promise<{ rate: number; rtts: Float64Array; count: number }> {
@@ -122,26 +66,9 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-ws-bench-'));
-  const [origin, legatePort, nginxPort] = [await freePort(), await freePort(), await freePort()];
-  start(process.execPath, ['-e', ORIGIN_SCRIPT, String(origin)]);
-  fs.writeFileSync(path.join(dir, 'legate.yaml'), legateYaml(legatePort, origin));
-  start(process.execPath, [
-    path.join(ROOT, 'bin', 'legate.js'),
-    '-c',
-    path.join(dir, 'legate.yaml'),
-    '--concurrency',
-    '1',
-    '-l',
-    'warn',
-  ]);
-  const proxies: [string, number][] = [['legate', legatePort]];
-  const nginx = findTool('nginx');
-  if (nginx !== null) {
-    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, origin));
-    start(nginx, ['-c', path.join(dir, 'nginx.conf'), '-p', dir]);
-    proxies.push(['nginx', nginxPort]);
-  } else console.log('nginx not found: Legate only');
-  for (const p of [origin, ...proxies.map(([, port]) => port)]) await waitForPort(p);
+  const peers = await startWebSocketPeers(dir, ['legate', 'legate-js', 'nginx']);
+  stopPeers = peers.stop;
+  const proxies = peers.proxies.map((p): [string, number] => [p.name, p.port]);
   console.log(
     `${CONNECTIONS} connections, ${BYTES} B messages, ${SECONDS} s per run, ${RUNS} runs per proxy, ` +
       `load ${os.loadavg()[0]!.toFixed(2)} at start`,
@@ -154,7 +81,7 @@ async function main(): Promise<void> {
       const row = { rate: r.rate, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
       (results.get(name) ?? results.set(name, []).get(name)!).push(row);
       console.log(
-        `run ${i + 1} ${name.padEnd(6)} ${Math.round(row.rate)} msg/s  p50 ${row.p50.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms`,
+        `run ${i + 1} ${name.padEnd(9)} ${Math.round(row.rate)} msg/s  p50 ${row.p50.toFixed(3)} ms  p99 ${row.p99.toFixed(3)} ms`,
       );
     }
   }
@@ -166,11 +93,15 @@ async function main(): Promise<void> {
     ]),
   );
   for (const [name, s] of summary)
-    console.log(`median ${name.padEnd(6)} ${Math.round(s.rate)} msg/s  p99 ${s.p99.toFixed(3)} ms`);
-  const l = summary.get('legate')!;
+    console.log(`median ${name.padEnd(9)} ${Math.round(s.rate)} msg/s  p99 ${s.p99.toFixed(3)} ms`);
   const n = summary.get('nginx');
-  if (n !== undefined)
-    console.log(`legate/nginx: msg/s ${(l.rate / n.rate).toFixed(2)}×, p99 ${(l.p99 / n.p99).toFixed(2)}×`);
+  for (const name of ['legate', 'legate-js']) {
+    const l = summary.get(name)!;
+    if (n !== undefined)
+      console.log(
+        `${name}/nginx: msg/s ${(l.rate / n.rate).toFixed(2)}×, p99 ${(l.p99 / n.p99).toFixed(2)}×`,
+      );
+  }
 }
 
 main()
@@ -178,6 +109,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => {
-    for (const child of children) child.kill('SIGTERM');
-  });
+  .finally(() => stopPeers());

@@ -21,7 +21,7 @@ const RSS_SETTLE_LIMIT_MS = 30_000;
  * runtime frees what setting connections up left behind some seconds after the load stops (V8's
  * memory reducer); reading RSS at once would count that garbage as the connections' cost.
  */
-async function settledRss(pid: number): Promise<number> {
+export async function settledRss(pid: number): Promise<number> {
   const readings = [treeRssKiB(pid)];
   const deadline = performance.now() + RSS_SETTLE_LIMIT_MS;
   while (performance.now() < deadline) {

@@ -1,6 +1,7 @@
 /*
- * splice_relay: tcp_proxy's zero-copy path. Moves bytes between two connected
- * TCP sockets with splice(2) through one pipe per direction, on one native
+ * splice_relay: the zero-copy path of tcp_proxy and of upgraded HTTP streams.
+ * Moves bytes between two connected TCP sockets with splice(2) through one
+ * pipe per direction, on one native
  * thread per process driving its own epoll loop (edge-triggered), so the
  * bytes never enter the JS heap and no worker's event loop wakes per chunk.
  *
@@ -38,7 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -64,6 +67,7 @@ typedef struct relay {
   lg_splice_dir dir[2]; /* dir[0]: A -> B, dir[1]: B -> A */
   uint64_t bytes[2]; /* delivered per direction; written under lock, read with __atomic */
   lg_splice_pauses a_reading; /* A's (the downstream's) reading paused / resumed, read with __atomic */
+  int64_t last_active_ms; /* CLOCK_MONOTONIC ms of the last byte moved (or the start), read with __atomic */
   double id;
   struct relay_env *env;
   struct relay *prev, *next; /* the env's live list (JS thread only) */
@@ -93,6 +97,12 @@ static struct {
 /* ------------------------------------------------------------------------ */
 /* Relay thread                                                             */
 /* ------------------------------------------------------------------------ */
+
+static int64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void close_relay_fds(relay *r) {
   for (int i = 0; i < 2; i++) {
@@ -148,9 +158,12 @@ static void post_end(relay *r, int reason) {
 
 /* Runs with r->lock held and r RUNNING. */
 static void on_events(relay *r, uint32_t events) {
+  uint64_t moved = r->bytes[0] + r->bytes[1];
   int end = pump(r, 0);
   lg_splice_note_pauses(&r->a_reading, &r->dir[0]);
   if (end == END_CLEAN) end = pump(r, 1);
+  /* Idle timeouts (the HTTP stream_idle_timeout of a spliced tunnel) count from the last byte. */
+  if (r->bytes[0] + r->bytes[1] != moved) __atomic_store_n(&r->last_active_ms, monotonic_ms(), __ATOMIC_RELAXED);
   if (end == END_CLEAN && (events & EPOLLERR)) end = socket_error_end(r);
   if (end == END_CLEAN && !(r->dir[0].done && r->dir[1].done)) return;
   epoll_ctl(g.epfd, EPOLL_CTL_DEL, r->fd[0], NULL);
@@ -337,6 +350,15 @@ static napi_value SpliceRelayStart(napi_env env, napi_callback_info info) {
     r->fd[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
     if (r->fd[i] < 0) err = errno;
   }
+  /*
+   * A relay takes six fds (two dups, two pipes). Once half the process's fd limit is in use (a dup
+   * gets the lowest free number, so every fd below it is open), it refuses with EMFILE and the
+   * caller relays in JS: the fds left are for accepting and connecting.
+   */
+  struct rlimit limit;
+  if (err == 0 && getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)r->fd[1] >= limit.rlim_cur / 2)
+    err = EMFILE;
   for (int i = 0; i < 2 && err == 0; i++) {
     syscall = "pipe2";
     if (!lg_splice_dir_open(&r->dir[i], pipe_bytes)) err = errno;
@@ -362,6 +384,7 @@ static napi_value SpliceRelayStart(napi_env env, napi_callback_info info) {
     return NULL;
   }
   r->state = RELAY_RUNNING;
+  r->last_active_ms = monotonic_ms();
   r->next = renv->live;
   if (renv->live) renv->live->prev = r;
   renv->live = r;
@@ -397,8 +420,9 @@ static napi_value SpliceRelayStop(napi_env env, napi_callback_info info) {
 }
 
 /*
- * spliceRelayBytes(handle, out: Float64Array(4)): void — out[0] = A->B, out[1] = B->A bytes delivered
- * so far, out[2] / out[3] = times A stopped / started being read (lg_splice_note_pauses).
+ * spliceRelayBytes(handle, out: Float64Array(4 or 5)): void — out[0] = A->B, out[1] = B->A bytes
+ * delivered so far, out[2] / out[3] = times A stopped / started being read (lg_splice_note_pauses),
+ * out[4] (when there) = milliseconds since the relay last moved a byte (or started).
  */
 static napi_value SpliceRelayBytes(napi_env env, napi_callback_info info) {
   size_t argc = 2, length = 0;
@@ -420,6 +444,7 @@ static napi_value SpliceRelayBytes(napi_env env, napi_callback_info info) {
   out[1] = (double)__atomic_load_n(&r->bytes[1], __ATOMIC_RELAXED);
   out[2] = (double)__atomic_load_n(&r->a_reading.times[0], __ATOMIC_RELAXED);
   out[3] = (double)__atomic_load_n(&r->a_reading.times[1], __ATOMIC_RELAXED);
+  if (length >= 5) out[4] = (double)(monotonic_ms() - __atomic_load_n(&r->last_active_ms, __ATOMIC_RELAXED));
   return NULL;
 }
 

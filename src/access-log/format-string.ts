@@ -9,7 +9,8 @@
  *   %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION%
  *   %UPSTREAM_HOST% %UPSTREAM_CLUSTER% %ROUTE_NAME% %PROTOCOL% %HOSTNAME%
  *   %DOWNSTREAM_REMOTE_ADDRESS[_WITHOUT_PORT]% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS[_WITHOUT_PORT]%
- *   %DOWNSTREAM_LOCAL_ADDRESS[_WITHOUT_PORT]%
+ *   %DOWNSTREAM_LOCAL_ADDRESS[_WITHOUT_PORT]% %DOWNSTREAM_REMOTE_PORT% %DOWNSTREAM_DIRECT_REMOTE_PORT%
+ *   %DOWNSTREAM_LOCAL_PORT%
  *   %REQUESTED_SERVER_NAME% %DOWNSTREAM_TLS_VERSION% %DOWNSTREAM_TLS_CIPHER% %DOWNSTREAM_PEER_SUBJECT%
  *   %LOCAL_REPLY_BODY%                         the body of a reply Legate made itself
  *
@@ -53,6 +54,9 @@ const enum Op {
   DirectRemoteIp,
   LocalAddress,
   LocalIp,
+  RemotePort,
+  DirectRemotePort,
+  LocalPort,
   RequestedServerName,
   TlsVersion,
   TlsCipher,
@@ -77,6 +81,9 @@ const SIMPLE_OPS: Record<string, Op> = {
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: Op.DirectRemoteIp,
   DOWNSTREAM_LOCAL_ADDRESS: Op.LocalAddress,
   DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: Op.LocalIp,
+  DOWNSTREAM_REMOTE_PORT: Op.RemotePort,
+  DOWNSTREAM_DIRECT_REMOTE_PORT: Op.DirectRemotePort,
+  DOWNSTREAM_LOCAL_PORT: Op.LocalPort,
   REQUESTED_SERVER_NAME: Op.RequestedServerName,
   DOWNSTREAM_TLS_VERSION: Op.TlsVersion,
   DOWNSTREAM_TLS_CIPHER: Op.TlsCipher,
@@ -202,6 +209,12 @@ export function evaluate(p: Part, s: AccessLogStream): FormatValue {
       return joinHostPort(s.localAddress, s.localPort);
     case Op.LocalIp:
       return s.localAddress;
+    case Op.RemotePort:
+      return s.remotePort;
+    case Op.DirectRemotePort:
+      return s.directRemotePort;
+    case Op.LocalPort:
+      return s.localPort;
     case Op.RequestedServerName:
       return orNull(s.downstreamInfo?.requestedServerName);
     case Op.TlsVersion:

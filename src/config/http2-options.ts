@@ -21,6 +21,11 @@ export interface Http2ProtocolOptions {
   keepaliveTimeoutMs: number;
   /** Percent of the interval added at random to each wait (Envoy's default 15). */
   keepaliveJitterPercent: number;
+  /**
+   * `allow_connect` (downstream only): CONNECT streams are served (classic CONNECT, and RFC 8441's
+   * extended CONNECT with SETTINGS_ENABLE_CONNECT_PROTOCOL announced); otherwise refused.
+   */
+  allowConnect: boolean;
 }
 
 export const DEFAULT_HTTP2_OPTIONS: Readonly<Http2ProtocolOptions> = {
@@ -31,6 +36,7 @@ export const DEFAULT_HTTP2_OPTIONS: Readonly<Http2ProtocolOptions> = {
   keepaliveIntervalMs: 0,
   keepaliveTimeoutMs: 0,
   keepaliveJitterPercent: 15,
+  allowConnect: false,
 };
 
 const NGHTTP2_FIXED_LIMITS =
@@ -52,13 +58,23 @@ const FLOOD_LIMITS = [
 
 const MAX_WINDOW = 2_147_483_647;
 
-/** Reads `http2_protocol_options` (null: absent, the defaults). */
-export function parseHttp2ProtocolOptions(r: ObjectReader | null): Http2ProtocolOptions {
+/**
+ * Reads `http2_protocol_options` (null: absent, the defaults): a connection manager's
+ * (`downstream`) or a cluster's.
+ */
+export function parseHttp2ProtocolOptions(
+  r: ObjectReader | null,
+  side: 'downstream' | 'upstream' = 'upstream',
+): Http2ProtocolOptions {
   if (r === null) return { ...DEFAULT_HTTP2_OPTIONS };
   rejectUnsupported(r, UNSUPPORTED);
   for (const field of FLOOD_LIMITS) r.unsupported(field, NGHTTP2_FIXED_LIMITS);
-  if (r.bool('allow_connect', false))
-    r.error('allow_connect', 'not supported by Legate yet: CONNECT over HTTP/2 is refused');
+  const allowConnect = r.bool('allow_connect', false);
+  if (allowConnect && side === 'upstream')
+    r.error(
+      'allow_connect',
+      'not supported by Legate yet on a cluster: upgrades and CONNECT to an HTTP/2 cluster are answered 403',
+    );
   // Node's HTTP/2 resets the stream of an invalid message whatever these say (Envoy's `true`).
   r.bool('stream_error_on_invalid_http_messaging', false);
   r.object('override_stream_error_on_invalid_http_message')?.bool('value', false);
@@ -87,5 +103,6 @@ export function parseHttp2ProtocolOptions(r: ObjectReader | null): Http2Protocol
     keepaliveJitterPercent:
       keepalive?.object('interval_jitter')?.uint('value', d.keepaliveJitterPercent, { max: 100 }) ??
       d.keepaliveJitterPercent,
+    allowConnect,
   };
 }

@@ -32,13 +32,16 @@ import {
   type RequestHead,
   type ResponseDecoder,
   type ResponseHead,
+  type SplicedTunnel,
   type StreamResetReason,
+  type TunnelSide,
 } from './codec';
 import { HeaderMap } from './header-map';
 import { transferEncodingStatus } from './transfer-encoding';
 import { HeadersCompleteResult, HttpParser, ParserError, ParserType, type ParserHandler } from './llhttp';
 import { LAST_CHUNK, chunkHeader, isValidRequestTarget, lastChunkWithTrailers } from './h1-serialize';
 import { BodyFraming, serializeRequestHead, type RequestFramingState } from './h1-heads';
+import { socketReadyToSplice } from './tunnel-splice';
 
 /** Envoy's limit for HTTP/1 response heads (`max_response_headers_kb` default for HTTP/1 is 80). */
 const MAX_RESPONSE_HEAD_BYTES = 80 * 1024;
@@ -48,7 +51,7 @@ function uncorkAtEndOfTick(connection: Http1ClientConnection): void {
   connection.flushCork();
 }
 
-class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserHandler {
+class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserHandler, TunnelSide {
   private readonly socket: net.Socket;
   private readonly callbacks: ClientConnectionCallbacks;
   private readonly parser: HttpParser;
@@ -71,6 +74,8 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   private request: RequestHead | null = null;
   /** The response switched protocols: socket bytes are the stream's data both ways. */
   private tunnel = false;
+  /** The native relay that took the tunnel's socket (it reads and half-closes it, not this codec). */
+  private splicedTunnel: SplicedTunnel | null = null;
   /** Neither side asked for close and the framing allows another exchange on this connection. */
   private keepAlive = true;
   private responseStarted = false;
@@ -118,7 +123,17 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
   }
 
   close(): void {
+    // The relay holds duplicates of the fd: the connection closes only once they are closed too.
+    this.splicedTunnel?.stop();
     if (!this.closed) this.socket.destroy();
+  }
+
+  get splicedBytesRead(): number {
+    return this.splicedTunnel?.toDownstream ?? 0;
+  }
+
+  get splicedBytesWritten(): number {
+    return this.splicedTunnel?.toUpstream ?? 0;
   }
 
   get reusable(): boolean {
@@ -200,13 +215,14 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     // The owner gave up: the exchange is broken and the connection cannot be reused.
     this.busy = false;
     this.decoder = null;
-    this.socket.destroy();
+    this.close();
   }
 
   readDisable(disable: boolean): void {
     if (!this.busy) return;
     this.readDisableCount += disable ? 1 : -1;
     if (this.readDisableCount < 0) this.readDisableCount = 0;
+    if (this.splicedTunnel !== null) return; // the relay reads the socket
     if (this.readDisableCount > 0) this.socket.pause();
     else this.socket.resume();
   }
@@ -340,7 +356,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.requestComplete = true;
     if (!this.tunnel) return;
     // Our half of the tunnel is done (FIN); the upstream's may still be sending.
-    this.socket.end();
+    if (this.splicedTunnel === null) this.socket.end();
     if (this.responseComplete) this.completeStream();
   }
 
@@ -355,8 +371,9 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.endStreamFlowControl();
     const reusable = this.keepAlive && this.reusable;
     this.callbacks.onStreamComplete(reusable);
-    // A tunnel ended with FIN both ways: the socket closes by itself once its last bytes are out.
-    if (!reusable && !this.tunnel) this.close();
+    // A tunnel ended with FIN both ways: the socket closes by itself once its last bytes are out
+    // (a spliced one's FINs were the relay's: the socket is closed here).
+    if (!reusable && (!this.tunnel || this.splicedTunnel !== null)) this.close();
   }
 
   /** Drops what the finished stream's owner asked of the socket: it no longer speaks for it. */
@@ -376,7 +393,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     const decoder = this.decoder;
     this.busy = false;
     this.decoder = null;
-    this.socket.destroy();
+    this.close();
     if (decoder !== null) decoder.onResetStream(reason);
   }
 
@@ -404,7 +421,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     }
     this.callbacks.onProtocolError?.();
     if (this.busy) this.failStream('protocol_error');
-    else this.socket.destroy();
+    else this.close();
   }
 
   /** The server closed its side: this completes a close-delimited body, anything else is cut short. */
@@ -417,7 +434,7 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
       if (this.parser.finish() === ParserError.PAUSED) this.completeStream();
       else this.failStream('remote_reset');
     }
-    this.socket.destroy();
+    this.close();
   }
 
   /** The upstream half-closed the tunnel: the stream completes once our half is done too. */
@@ -426,6 +443,40 @@ class Http1ClientConnection implements ClientConnection, RequestEncoder, ParserH
     this.responseComplete = true;
     this.decoder!.decodeData(EMPTY, true);
     if (this.busy && this.requestComplete) this.completeStream();
+  }
+
+  // ---- TunnelSide (http/tunnel-splice.ts)
+
+  tunnelSide(): TunnelSide | null {
+    return this.busy && this.tunnel ? this : null;
+  }
+
+  tunnelSocket(): net.Socket | null {
+    const open = this.busy && this.tunnel && !this.requestComplete && !this.responseComplete && !this.closed;
+    return open ? this.socket : null;
+  }
+
+  readyToSplice(): boolean {
+    return (
+      this.splicedTunnel === null &&
+      this.readDisableCount === 0 &&
+      !this.corked &&
+      socketReadyToSplice(this.socket)
+    );
+  }
+
+  setSplicedTunnel(tunnel: SplicedTunnel | null): void {
+    this.splicedTunnel = tunnel;
+    // The relay stopped the socket's reads: read again unless the stream's owner paused them since.
+    if (tunnel === null && this.readDisableCount === 0) this.socket.resume();
+  }
+
+  endSplicedTunnel(): void {
+    this.endTunnelResponse();
+  }
+
+  resetSplicedTunnel(): void {
+    this.close();
   }
 
   private onClose(): void {

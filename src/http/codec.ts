@@ -10,6 +10,7 @@
  * the chunk just read; a receiver that keeps one past the call must copy it (or own it, when the
  * codec says so).
  */
+import type * as net from 'node:net';
 import type { HeaderMap } from './header-map';
 
 /** The protocol a request arrived with (Envoy's %PROTOCOL% spelling). */
@@ -160,6 +161,11 @@ export interface ResponseEncoder {
    * Piped bodies move without JS, and every byte is activity for the stream's idle timeout.
    */
   ioIdleMs?(): number;
+  /**
+   * After a head that switched protocols: the downstream end of the tunnel, for moving its bytes
+   * natively (http/tunnel-splice.ts); null or absent when this codec cannot hand its socket over.
+   */
+  tunnelSide?(): TunnelSide | null;
 }
 
 /** The one field a proxied head written natively adds of the router's (its value is `serviceMs`). */
@@ -266,6 +272,8 @@ export interface RequestEncoder {
    * Returns false, having written nothing, when it cannot pipe from `source`.
    */
   encodeHeadersPipedFrom?(head: RequestHead, contentLength: number, source: ResponseEncoder): boolean;
+  /** After a response that switched protocols: the upstream end of the tunnel (see ResponseEncoder). */
+  tunnelSide?(): TunnelSide | null;
 }
 
 /** What an upstream client connection tells its owner (the connection pool). */
@@ -297,4 +305,50 @@ export interface ClientConnection {
    * queued for write. A pool hands out only connections for which this is true.
    */
   readonly reusable: boolean;
+  /** Bytes a native relay moved for a tunnel on this connection, which the socket's counts miss. */
+  readonly splicedBytesRead?: number;
+  readonly splicedBytesWritten?: number;
+}
+
+// ---------------------------------------------------------------- tunnels moved natively
+
+/**
+ * A native relay moving a tunnel's bytes between its two sockets (http/tunnel-splice.ts), as the
+ * codecs whose sockets it took see it.
+ */
+export interface SplicedTunnel {
+  /** Bytes moved downstream → upstream, and upstream → downstream, so far. */
+  readonly toUpstream: number;
+  readonly toDownstream: number;
+  /** Milliseconds since a byte last moved either way. */
+  idleMs(): number;
+  /** Ends the relay if it runs; idempotent. A codec calls it before it destroys a socket the relay took. */
+  stop(): void;
+}
+
+/**
+ * One codec's end of a tunnel (a stream after a 101, or a 2xx to CONNECT) whose bytes a native
+ * relay may move instead: the downstream codec's and the upstream one's.
+ */
+export interface TunnelSide {
+  /**
+   * The tunnel's socket, if it can leave JS: plain TCP with an fd, the stream still a tunnel open
+   * both ways. Null when it never can (TLS) or the tunnel is over.
+   */
+  tunnelSocket(): net.Socket | null;
+  /** Whether it can leave JS now: no bytes read but not yet handled, no read pause in force. */
+  readyToSplice(): boolean;
+  /**
+   * `tunnel` stopped the socket's reads and moves its bytes from now on: the codec neither reads
+   * nor half-closes the socket any more, and stops `tunnel` before destroying it. Null: the move
+   * was given up before it began, and the codec reads again.
+   */
+  setSplicedTunnel(tunnel: SplicedTunnel | null): void;
+  /**
+   * The relay passed each peer's FIN on: the codec ends the stream's half it reads as if it had
+   * read the FIN, and closes the socket once the stream is over.
+   */
+  endSplicedTunnel(): void;
+  /** The relay failed on this side's socket (reset, broken pipe): the codec closes it, resetting the stream. */
+  resetSplicedTunnel(): void;
 }

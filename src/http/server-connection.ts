@@ -31,7 +31,9 @@ import {
   type ResponseHead,
   type ServerConnection,
   type ServerConnectionCallbacks,
+  type SplicedTunnel,
   type StreamResetReason,
+  type TunnelSide,
 } from './codec';
 import { HeaderMap } from './header-map';
 import { transferEncodingStatus } from './transfer-encoding';
@@ -47,6 +49,7 @@ import { latin1Slice } from './latin1';
 import { localReplyBody, serializeLocalReply } from './local-reply';
 import { BodyFraming, serializeResponseHead } from './h1-heads';
 import { LAST_CHUNK, chunkHeader, lastChunkWithTrailers } from './h1-serialize';
+import { socketReadyToSplice } from './tunnel-splice';
 
 export interface ServerCodecOptions {
   /** Request line + headers may not exceed this (431). Envoy's `max_request_headers_kb`. */
@@ -138,6 +141,20 @@ class ServerStream implements ResponseEncoder {
 
   get bufferedBytes(): number {
     return this.connection.socket.writableLength;
+  }
+
+  tunnelSide(): TunnelSide | null {
+    return this.connection.tunnelSideOf(this);
+  }
+
+  /** A spliced tunnel's bytes, which moved without JS. */
+  get nativeBodyBytes(): { received: number; sent: number } | undefined {
+    const spliced = this.connection.splicedTunnel;
+    return spliced === null ? undefined : { received: spliced.toUpstream, sent: spliced.toDownstream };
+  }
+
+  ioIdleMs(): number {
+    return this.connection.splicedTunnel?.idleMs() ?? -1;
   }
 
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
@@ -244,7 +261,7 @@ class ServerStream implements ResponseEncoder {
   }
 }
 
-class Http1ServerConnection implements ServerConnection, ParserHandler {
+class Http1ServerConnection implements ServerConnection, ParserHandler, TunnelSide {
   readonly socket: net.Socket;
   // Addresses are read once: each socket getter is a call into the native handle.
   readonly remoteAddress: string;
@@ -277,6 +294,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   private lastResponseStatus = 0;
   /** The stream whose exchange switched protocols: the connection's bytes are its own from now on. */
   private tunnel: ServerStream | null = null;
+  /** The native relay that took the tunnel's socket (it reads and half-closes it, not this codec). */
+  splicedTunnel: SplicedTunnel | null = null;
   // Per-request parse state (reset in onMessageBegin).
   private headers = new HeaderMap();
   private trailers: HeaderMap | null = null;
@@ -543,8 +562,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     if (stream.tunnel) {
       // Our half of the tunnel is done (FIN); the client's may still be sending. Once both
       // ended, the socket closes by itself when its last bytes are out.
-      this.socket.end();
-      if (stream.requestComplete) this.finishStream(stream);
+      if (this.splicedTunnel === null) this.socket.end();
+      if (stream.requestComplete) this.finishTunnel(stream);
       return;
     }
     // A bodiless upgrade refused with an ordinary response: its request is complete.
@@ -591,7 +610,51 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
     if (stream.detached || stream.requestComplete) return;
     stream.requestComplete = true;
     stream.decoder!.decodeData(EMPTY, true);
-    if (stream.responseComplete) this.finishStream(stream);
+    if (stream.responseComplete) this.finishTunnel(stream);
+  }
+
+  /** Both halves of the tunnel ended: a spliced one's socket is closed here (the relay sent the FINs). */
+  private finishTunnel(stream: ServerStream): void {
+    this.finishStream(stream);
+    if (this.splicedTunnel !== null) this.destroySocket();
+  }
+
+  // ---- TunnelSide (http/tunnel-splice.ts)
+
+  tunnelSideOf(stream: ServerStream): TunnelSide | null {
+    return this.tunnel === stream && !stream.detached ? this : null;
+  }
+
+  tunnelSocket(): net.Socket | null {
+    const stream = this.tunnel;
+    const open =
+      stream !== null &&
+      !stream.detached &&
+      !stream.requestComplete &&
+      !stream.responseComplete &&
+      !this.ending &&
+      !this.closed;
+    return open ? this.socket : null;
+  }
+
+  readyToSplice(): boolean {
+    return this.splicedTunnel === null && !this.readingPaused && socketReadyToSplice(this.socket);
+  }
+
+  setSplicedTunnel(tunnel: SplicedTunnel | null): void {
+    this.splicedTunnel = tunnel;
+    if (tunnel !== null) return;
+    // The relay stopped the socket's reads: read again unless the stream's owner paused them since.
+    this.readingPaused = true;
+    this.updateReading();
+  }
+
+  endSplicedTunnel(): void {
+    if (this.tunnel !== null) this.endTunnelRequest(this.tunnel);
+  }
+
+  resetSplicedTunnel(): void {
+    this.destroySocket();
   }
 
   // ---- internals
@@ -644,6 +707,7 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
 
   /** Reads unless a response is awaited (pipelining) or the current stream's owner disabled reading. */
   updateReading(): void {
+    if (this.splicedTunnel !== null) return; // the relay reads the socket
     const stream = this.stream;
     const pause =
       !this.ending && (this.waitingForResponse || (stream !== null && stream.readDisableCount > 0));
@@ -667,6 +731,8 @@ class Http1ServerConnection implements ServerConnection, ParserHandler {
   }
 
   private destroySocket(): void {
+    // The relay holds duplicates of the fd: the connection closes only once they are closed too.
+    this.splicedTunnel?.stop();
     if (!this.closed) this.socket.destroy();
   }
 }

@@ -16,5 +16,12 @@ export type { NativeBindings, NativeProbe, NativeStatus, SpliceRelayHandle } fro
 export { listenOnFd, openSharedListenSocket } from './shared-listen';
 export type { SharedListenSocket } from './shared-listen';
 export { adoptSocketFd, takeAcceptedSocketFd } from './socket-handoff';
-export { SpliceEnd, SpliceRelay, spliceRelayAvailable, spliceRelayCount, stopReading } from './splice-relay';
+export {
+  SpliceEnd,
+  SpliceRelay,
+  resumeReading,
+  spliceRelayAvailable,
+  spliceRelayCount,
+  stopReading,
+} from './splice-relay';
 export type { SpliceRelayOwner } from './splice-relay';

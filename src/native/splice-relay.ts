@@ -36,7 +36,7 @@ type SpliceApi = Required<
 
 /** Node's private TCP handle, as far as taking a socket away from libuv's reads needs it. */
 interface ReadableHandle {
-  _handle?: { reading?: boolean; readStop?(): number } | null;
+  _handle?: { reading?: boolean; readStop?(): number; readStart?(): number } | null;
 }
 
 /** Readable's internal state, as far as suppressing its read-ahead needs it. */
@@ -102,12 +102,27 @@ export function stopReading(socket: net.Socket): void {
   handle.readStop();
 }
 
+/**
+ * Undoes `stopReading` for a socket no relay took after all: libuv reads it again, and the stream
+ * delivers what it reads once resumed (its owner's `resume()`, unless it keeps it paused).
+ * `resume()` alone would not: the stream still counts its last read as under way.
+ */
+export function resumeReading(socket: net.Socket): void {
+  const state = (socket as unknown as ReadAheadState)._readableState;
+  if (state !== undefined) state.readingMore = false;
+  const handle = (socket as unknown as ReadableHandle)._handle;
+  if (handle?.readStart === undefined || handle.reading === true || socket.destroyed) return;
+  handle.reading = true;
+  handle.readStart();
+}
+
 export class SpliceRelay {
   /**
    * As of the last `sample()` (or the end): [A→B bytes, B→A bytes delivered, times A stopped being
-   * read (its bytes waited for B), times it was read again] (splice_relay.c's spliceRelayBytes).
+   * read (its bytes waited for B), times it was read again, ms since a byte last moved either way]
+   * (splice_relay.c's spliceRelayBytes).
    */
-  readonly counters = new Float64Array(4);
+  readonly counters = new Float64Array(5);
   private handle: ReturnType<SpliceApi['spliceRelayStart']> | null;
 
   private constructor(

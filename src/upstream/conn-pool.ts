@@ -66,12 +66,13 @@ class PoolConnection implements ConnectHandler, ClientConnectionCallbacks, Poole
     this.deadline = connectDeadline;
   }
 
+  // A tunnel the splice relay moved bypassed the socket's counts.
   get bytesRead(): number {
-    return this.transport.bytesRead;
+    return this.transport.bytesRead + (this.codec?.splicedBytesRead ?? 0);
   }
 
   get bytesWritten(): number {
-    return this.transport.bytesWritten;
+    return this.transport.bytesWritten + (this.codec?.splicedBytesWritten ?? 0);
   }
 
   onConnected(codec: ClientConnection): void {

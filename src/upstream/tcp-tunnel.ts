@@ -10,12 +10,20 @@
  * active, connect time and failures, bytes) but not against max_connections.
  */
 import * as net from 'node:net';
-import type { RequestEncoder, RequestHead, ResponseDecoder, StreamResetReason } from '../http/codec';
+import type {
+  RequestEncoder,
+  RequestHead,
+  ResponseDecoder,
+  SplicedTunnel,
+  StreamResetReason,
+  TunnelSide,
+} from '../http/codec';
 import { HeaderMap } from '../http/header-map';
 import type { PoolStats } from '../stats/cluster-stats';
 import type { Host } from './host';
 import type { Cancellable, PoolCallbacks } from './pool';
 import { resetSocket } from '../common/reset-socket';
+import { socketReadyToSplice } from '../http/tunnel-splice';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -26,7 +34,7 @@ export interface TcpTunnelOptions {
   stats?: PoolStats;
 }
 
-class TcpTunnel implements RequestEncoder, Cancellable {
+class TcpTunnel implements RequestEncoder, Cancellable, TunnelSide {
   private readonly socket: net.Socket;
   private readonly startedMs: number;
   private readonly connectTimer: NodeJS.Timeout;
@@ -39,6 +47,8 @@ class TcpTunnel implements RequestEncoder, Cancellable {
   private aboveWatermark = false;
   /** The connect error's code (ECONNREFUSED …), for the failure detail. */
   private errorCode = '';
+  /** The native relay that took the socket (it reads and half-closes it, not this tunnel). */
+  private splicedTunnel: SplicedTunnel | null = null;
 
   constructor(
     private readonly host: Host,
@@ -57,7 +67,7 @@ class TcpTunnel implements RequestEncoder, Cancellable {
 
   cancel(): void {
     this.done = true;
-    this.socket.destroy();
+    this.destroySocket();
   }
 
   // ---- RequestEncoder
@@ -77,8 +87,8 @@ class TcpTunnel implements RequestEncoder, Cancellable {
     }
     if (!endStream) return;
     this.requestEnded = true;
-    this.socket.end();
-    if (this.upstreamEnded) this.done = true;
+    if (this.splicedTunnel === null) this.socket.end();
+    if (this.upstreamEnded) this.finish();
   }
 
   encodeTrailers(_trailers: HeaderMap): void {
@@ -88,13 +98,43 @@ class TcpTunnel implements RequestEncoder, Cancellable {
   resetStream(_reason: StreamResetReason): void {
     if (this.done) return;
     this.done = true;
+    this.splicedTunnel?.stop();
     resetSocket(this.socket);
   }
 
   readDisable(disable: boolean): void {
     this.readDisables = Math.max(0, this.readDisables + (disable ? 1 : -1));
+    if (this.splicedTunnel !== null) return; // the relay reads the socket
     if (this.readDisables > 0) this.socket.pause();
     else this.socket.resume();
+  }
+
+  // ---- TunnelSide (http/tunnel-splice.ts)
+
+  tunnelSide(): TunnelSide | null {
+    return this.connected && !this.done ? this : null;
+  }
+
+  tunnelSocket(): net.Socket | null {
+    return this.connected && !this.done && !this.requestEnded && !this.upstreamEnded ? this.socket : null;
+  }
+
+  readyToSplice(): boolean {
+    return this.splicedTunnel === null && this.readDisables === 0 && socketReadyToSplice(this.socket);
+  }
+
+  setSplicedTunnel(tunnel: SplicedTunnel | null): void {
+    this.splicedTunnel = tunnel;
+    // The relay stopped the socket's reads: read again unless the stream's owner paused them since.
+    if (tunnel === null && this.readDisables === 0) this.socket.resume();
+  }
+
+  endSplicedTunnel(): void {
+    this.onEnd();
+  }
+
+  resetSplicedTunnel(): void {
+    this.destroySocket();
   }
 
   // ---- socket events
@@ -123,9 +163,21 @@ class TcpTunnel implements RequestEncoder, Cancellable {
   private readonly onEnd = (): void => {
     this.upstreamEnded = true;
     if (this.done) return;
-    if (this.requestEnded) this.done = true;
+    if (this.requestEnded) this.finish();
     this.decoder.decodeData(EMPTY, true);
   };
+
+  /** Both halves ended with FIN: a spliced socket is closed here (the relay sent the FINs). */
+  private finish(): void {
+    this.done = true;
+    if (this.splicedTunnel !== null) this.destroySocket();
+  }
+
+  private destroySocket(): void {
+    // The relay holds duplicates of the fd: the connection closes only once they are closed too.
+    this.splicedTunnel?.stop();
+    this.socket.destroy();
+  }
 
   private readonly onDrain = (): void => {
     this.aboveWatermark = false;
@@ -135,7 +187,11 @@ class TcpTunnel implements RequestEncoder, Cancellable {
   private readonly onClose = (hadError: boolean): void => {
     clearTimeout(this.connectTimer);
     const stats = this.options.stats;
-    stats?.bytes(this.socket.bytesRead, this.socket.bytesWritten);
+    const spliced = this.splicedTunnel;
+    stats?.bytes(
+      this.socket.bytesRead + (spliced?.toDownstream ?? 0),
+      this.socket.bytesWritten + (spliced?.toUpstream ?? 0),
+    );
     stats?.connectionClosed();
     if (!this.connected) {
       this.failConnect(false, hadError ? `connect error: ${this.errorCode}` : 'connection closed');
@@ -150,7 +206,7 @@ class TcpTunnel implements RequestEncoder, Cancellable {
     if (this.connected || this.done) return;
     this.done = true;
     this.options.stats?.connectFailed(timedOut);
-    this.socket.destroy();
+    this.destroySocket();
     this.callbacks.onPoolFailure(timedOut ? 'timeout' : 'connection_failure', detail);
   }
 }

@@ -33,6 +33,7 @@ import { requireTool } from '../support/system-tools';
 import { certPath } from '../tls/fixtures';
 import { startConnectProxy, startTlsOrigin } from '../support/tunnel-peers';
 import { startEcho } from '../l4/fixtures';
+import { SPLICE_FILL, expectSplicedTunnels, pipeFdCount } from '../support/spliced-tunnels';
 
 const WAIT_MS = 5000;
 const execFileAsync = promisify(execFile);
@@ -183,14 +184,23 @@ async function curlThroughProxy(curl: string, proxyPort: number, tlsPort: number
   return r.stdout;
 }
 
+/**
+ * Waits until `n` tunnels are open on the splice relay when this pass has it (the default), and
+ * checks none is without it (LEGATE_NATIVE=0): each test runs on the path its pass has. A tunnel
+ * moves once SPLICE_FILL went through it.
+ */
+type SplicedCheck = (n: number) => Promise<void>;
+
 async function withUpgradeLegate(
   hcmExtra: string,
-  body: (legate: LegateProcess, port: number, origin: UpgradeOrigin) => Promise<void>,
+  body: (legate: LegateProcess, port: number, origin: UpgradeOrigin, spliced: SplicedCheck) => Promise<void>,
 ): Promise<void> {
   const origin = await startUpgradeOrigin();
   const legate = await startLegate(upgradeYaml(origin, hcmExtra), { concurrency: 1 });
+  const pid = legate.proc.pid!;
+  const basePipes = pipeFdCount(pid);
   try {
-    await body(legate, legate.ports.get('proxy')!, origin);
+    await body(legate, legate.ports.get('proxy')!, origin, (n) => expectSplicedTunnels(pid, basePipes, n));
   } finally {
     await legate.stop();
     await origin.close();
@@ -198,7 +208,7 @@ async function withUpgradeLegate(
 }
 
 test('WebSocket through Legate: text, binary, fragmented and 16 MiB messages, ping/pong, many messages, close codes both ways', async () => {
-  await withUpgradeLegate('', async (legate, port, origin) => {
+  await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     const ws = await openWebSocket(port, '/ws');
     assert.equal(await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active'), 1);
 
@@ -221,6 +231,11 @@ test('WebSocket through Legate: text, binary, fragmented and 16 MiB messages, pi
     const echoed = await nextMessage(ws);
     assert.equal(echoed.data.length, big.length);
     assert.ok(echoed.data.equals(big), 'the 16 MiB message came back intact');
+    await spliced(1); // what follows runs on the relay
+
+    const big2 = Buffer.from(big).reverse();
+    ws.send(big2);
+    assert.ok((await nextMessage(ws)).data.equals(big2), 'a 16 MiB message on the relay came back intact');
 
     const pong = new Promise<Buffer>((resolve) => ws.once('pong', resolve));
     ws.ping(Buffer.from('are you there'));
@@ -335,7 +350,7 @@ test('bad upgrades: a body on an upgrade request is 400; a 101 without Upgrade, 
 });
 
 test('tunnel half-close: the client’s FIN reaches the upstream and its reply still arrives; the upstream’s FIN reaches the client, whose bytes still arrive', async () => {
-  await withUpgradeLegate('', async (legate, port, origin) => {
+  await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     // Bytes sent right behind the upgrade request, before the 101, are the tunnel's first bytes.
     const eager = rawUpgrade(port, '/echo', '', 'eager bytes');
     await waitFor('the eager bytes back', () => eager.text().endsWith('\r\n\r\neager bytes'));
@@ -345,6 +360,9 @@ test('tunnel half-close: the client’s FIN reaches the upstream and its reply s
     // Client first: it sends, half-closes, and still reads the origin's last words.
     const first = rawUpgrade(port, '/echo');
     await waitFor('the 101', () => first.text().includes('\r\n\r\n'));
+    first.socket.write(SPLICE_FILL);
+    await waitFor('the fill echoed', () => first.text().endsWith(SPLICE_FILL));
+    await spliced(1);
     assert.match(first.text(), /^HTTP\/1\.1 101 [^]*upgrade: echo\r\n/i);
     assert.match(first.text(), /connection: upgrade\r\n/i);
     first.socket.write('ping-1');
@@ -368,17 +386,22 @@ test('tunnel half-close: the client’s FIN reaches the upstream and its reply s
 });
 
 test('tunnel resets: a client reset closes the upstream connection, an upstream close mid-tunnel closes the client', async () => {
-  await withUpgradeLegate('', async (legate, port, origin) => {
+  await withUpgradeLegate('', async (legate, port, origin, spliced) => {
     const tunnel = rawUpgrade(port, '/echo');
-    tunnel.socket.write('x');
+    tunnel.socket.write(SPLICE_FILL + 'x');
     await waitFor('the echo', () => tunnel.text().endsWith('x'));
     assert.equal(origin.openSockets, 1);
+    await spliced(1);
     tunnel.socket.resetAndDestroy();
     await waitFor('the upstream connection to close', () => origin.openSockets === 0);
+    await spliced(0);
 
     const ws = await openWebSocket(port, '/ws');
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     await waitFor('the origin socket', () => origin.openSockets === 1);
+    ws.send(SPLICE_FILL);
+    await nextMessage(ws);
+    await spliced(1);
     await origin.close(); // destroys the upgraded socket without a close frame
     assert.equal(await closed, 1006, 'abnormal closure: the connection went away');
     await waitFor('the tunnels to end', async () => {
@@ -393,10 +416,12 @@ test('stream_idle_timeout applies to a tunnel: a silent one is closed, a chatty 
   const hcmExtra = `
 stream_idle_timeout: ${IDLE_MS / 1000}s
 ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS% %DURATION%')}`;
-  await withUpgradeLegate(hcmExtra, async (legate, port) => {
-    const chatty = rawUpgrade(port, '/echo');
-    const silent = rawUpgrade(port, '/echo');
+  await withUpgradeLegate(hcmExtra, async (legate, port, _origin, spliced) => {
+    // Both move to the relay after their first bytes (in a few ms): the timeout runs on it.
+    const chatty = rawUpgrade(port, '/echo', '', SPLICE_FILL);
+    const silent = rawUpgrade(port, '/echo', '', SPLICE_FILL);
     const started = Date.now();
+    await spliced(2);
     let silentMs = -1;
     // Legate closes the connection (this client would keep its own half open).
     void silent.ended.then(() => (silentMs = Date.now() - started));
@@ -417,12 +442,13 @@ ${fileAccessLogYaml(logFile, '%REQ(:PATH)% %RESPONSE_CODE% %BYTES_RECEIVED% %BYT
     const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
     const silentLine = lines.find((l) => / SI /.test(l));
     assert.ok(silentLine !== undefined, lines.join('\n'));
-    assert.match(silentLine, /^\/echo 101 0 \d+ SI \d+$/);
-    // The chatty tunnel: 15 bytes up, 15 back plus `bye` after the 101's head.
+    const fill = SPLICE_FILL.length;
+    assert.match(silentLine, new RegExp(`^/echo 101 ${fill} ${fill} SI \\d+$`));
+    // The chatty tunnel: the fill and 15 bytes up, the same back plus `bye` after the 101's head.
     const chattyLine = lines.find((l) => l !== silentLine);
-    const m = /^\/echo 101 15 (\d+) - (\d+)$/.exec(chattyLine ?? '');
+    const m = new RegExp(`^/echo 101 ${fill + 15} ${fill + 15 + 3} - (\\d+)$`).exec(chattyLine ?? '');
     assert.ok(m !== null, lines.join('\n'));
-    assert.ok(Number(m[2]) >= IDLE_MS * 3, `duration ${m[2]} ms covers the tunnel's life`);
+    assert.ok(Number(m[1]) >= IDLE_MS * 3, `duration ${m[1]} ms covers the tunnel's life`);
   });
 });
 
@@ -495,10 +521,14 @@ test('CONNECT is proxied upstream on a connect_matcher route when upgrade_type C
   );
   try {
     const port = legate.ports.get('proxy')!;
+    const basePipes = pipeFdCount(legate.proc.pid!);
     // Through Legate and the forward proxy to the echo server: bytes both ways, then half-close.
     const target = `127.0.0.1:${echo.port}`;
     const tunnel = rawTunnel(port, `CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
     await waitFor('the 200', () => tunnel.text().includes('\r\n\r\n'));
+    tunnel.socket.write(SPLICE_FILL);
+    await waitFor('the fill echoed', () => tunnel.text().endsWith(SPLICE_FILL));
+    await expectSplicedTunnels(legate.proc.pid!, basePipes, 1);
     assert.match(tunnel.text(), /^HTTP\/1\.1 200 /);
     assert.doesNotMatch(
       tunnel.text(),
@@ -573,9 +603,14 @@ test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from
   );
   try {
     const port = legate.ports.get('proxy')!;
+    const basePipes = pipeFdCount(legate.proc.pid!);
     // Eager bytes right behind the CONNECT: the first of the tunnel's.
-    const tunnel = rawTunnel(port, 'CONNECT echo.test:7 HTTP/1.1\r\nhost: echo.test:7\r\n\r\neager ');
+    const tunnel = rawTunnel(
+      port,
+      `CONNECT echo.test:7 HTTP/1.1\r\nhost: echo.test:7\r\n\r\n${SPLICE_FILL}eager `,
+    );
     await waitFor('the echo', () => tunnel.text().endsWith('eager '));
+    await expectSplicedTunnels(legate.proc.pid!, basePipes, 1);
     assert.match(tunnel.text(), /^HTTP\/1\.1 200 OK\r\n/);
     assert.doesNotMatch(tunnel.text(), /content-length|transfer-encoding/i);
     tunnel.socket.write('later');
@@ -597,7 +632,11 @@ test('CONNECT terminated by a connect_config route: TCP to the cluster, 200 from
       return (await stat(legate, 'http.ingress_http.downstream_cx_upgrades_active')) === 0;
     });
     assert.equal(await stat(legate, 'cluster.echo.upstream_cx_active'), 0);
-    assert.ok((await stat(legate, 'cluster.echo.upstream_cx_rx_bytes_total')) >= 'eager later'.length);
+    // Counted whichever way they went: the fill through JS, `later` on the relay.
+    assert.equal(
+      await stat(legate, 'cluster.echo.upstream_cx_rx_bytes_total'),
+      SPLICE_FILL.length + 'eager later'.length,
+    );
   } finally {
     await legate.stop();
     await echo.close();

@@ -6,10 +6,12 @@
  * connects (with retries) and client resets.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { test } from 'node:test';
+import { requireTool } from '../support/system-tools';
 import { admin, startLegate, stat, withLegate } from '../integration/harness';
 import {
   collect,
@@ -303,3 +305,39 @@ for (const path of l4Paths()) {
     },
   );
 }
+
+test('splice path: once half the fd limit is in use the relay refuses, and later sessions relay in JS and still work', async (t) => {
+  const prlimit = requireTool(t, 'prlimit');
+  const splice = l4Paths().find((p) => p.name === 'splice');
+  if (prlimit === null || splice === undefined) {
+    t.skip('needs prlimit and the addon');
+    return;
+  }
+  const echo = await startEcho();
+  try {
+    await withLegate(
+      tcpProxyYaml({ upstreamPorts: [echo.port] }),
+      { concurrency: 1, env: splice.env },
+      async (p) => {
+        const pid = p.proc.pid!;
+        const fds = await settledFdCount(pid);
+        // Half the limit 12 fds above what is open now: a session takes 2 sockets, its relay 6 more.
+        execFileSync(prlimit, ['--pid', String(pid), `--nofile=${2 * (fds + 12)}:`]);
+        const sessions: net.Socket[] = [];
+        for (let i = 0; i < 5; i++) {
+          const socket = await connect(p.ports.get('tcp')!);
+          sessions.push(socket);
+          await sleep(50);
+        }
+        for (let i = 0; i < sessions.length; i++) {
+          const socket = sessions[i]!;
+          const outcome = collect(socket, `session ${i}`);
+          socket.end(`session ${i}`);
+          assert.equal((await outcome).data.toString(), `session ${i}`);
+        }
+      },
+    );
+  } finally {
+    await echo.close();
+  }
+});

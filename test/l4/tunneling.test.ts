@@ -92,7 +92,45 @@ test('tunneling_config: TCP through Legate’s own CONNECT terminator and throug
   }
 });
 
-test('tunneling_config: POST tunnels, propagated response headers and command operators are clear errors', async () => {
+test('tunneling_config: command operators in hostname and headers_to_add, evaluated per connection', async () => {
+  const echo = await startEcho();
+  const proxy = await startConnectProxy();
+  const legate = await startLegate(
+    tcpProxyYaml({
+      upstreamPorts: [proxy.port],
+      tcpProxyExtra: `
+tunneling_config:
+  hostname: "%DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%:${echo.port}"
+  headers_to_add:
+  - header: { key: x-client, value: "%DOWNSTREAM_REMOTE_ADDRESS%" }
+  - header: { key: x-listener-port, value: "port %DOWNSTREAM_LOCAL_PORT% (100%% literal)" }`,
+    }),
+    { concurrency: 1 },
+  );
+  try {
+    const port = legate.ports.get('tcp')!;
+    const socket = await connect(port);
+    const clientPort = socket.localPort!;
+    const outcome = collect(socket, 'the tunnel to close');
+    socket.end('evaluated');
+    assert.deepEqual(
+      { text: (await outcome).data.toString(), ended: (await outcome).ended },
+      { text: 'evaluated', ended: true },
+    );
+    assert.equal(proxy.requests.length, 1);
+    const { target, headers } = proxy.requests[0]!;
+    assert.equal(target, `127.0.0.1:${echo.port}`);
+    assert.equal(headers.host, `127.0.0.1:${echo.port}`);
+    assert.equal(headers['x-client'], `127.0.0.1:${clientPort}`);
+    assert.equal(headers['x-listener-port'], `port ${port} (100% literal)`);
+  } finally {
+    await legate.stop();
+    await proxy.close();
+    await echo.close();
+  }
+});
+
+test('tunneling_config: POST tunnels, propagated response headers and unknown command operators are clear errors', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legate-tunneling-'));
   const file = path.join(dir, 'envoy.yaml');
   fs.writeFileSync(
@@ -101,11 +139,11 @@ test('tunneling_config: POST tunnels, propagated response headers and command op
       upstreamPorts: [1],
       tcpProxyExtra: `
 tunneling_config:
-  hostname: "%DOWNSTREAM_LOCAL_ADDRESS%"
+  hostname: "%NO_SUCH_OPERATOR%:443"
   use_post: true
   propagate_response_headers: true
   headers_to_add:
-  - header: { key: x-client, value: "%DOWNSTREAM_REMOTE_ADDRESS%" }`,
+  - header: { key: x-client, value: "%UPSTREAM_PEER_SUBJECT(x)%" }`,
     }),
   );
   const r = await runLegate(['-c', file, '--mode', 'validate']);
@@ -113,6 +151,9 @@ tunneling_config:
   assert.equal(r.code, 1, out);
   assert.match(out, /tunneling_config\.use_post: not supported by Legate yet/);
   assert.match(out, /tunneling_config\.propagate_response_headers: not supported by Legate yet/);
-  assert.match(out, /tunneling_config\.hostname: not supported by Legate yet: command operators/);
-  assert.match(out, /tunneling_config\.headers_to_add: not supported by Legate yet: command operators/);
+  assert.match(out, /tunneling_config\.hostname: unsupported command operator %NO_SUCH_OPERATOR%/);
+  assert.match(
+    out,
+    /tunneling_config\.headers_to_add: unsupported command operator %UPSTREAM_PEER_SUBJECT\(x\)%/,
+  );
 });

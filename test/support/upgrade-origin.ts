@@ -8,6 +8,11 @@
  *   ends (client half-closes first).
  * - `/fin-first` (`Upgrade: echo`): 101 and `hello`, then FIN at once; it records what the client
  *   still sends after that (upstream half-closes first).
+ * - `/greet` (`Upgrade: echo`): 101 with `greeting:` in the same write, then as `/echo`.
+ * - `/sink` (`Upgrade: echo`): 101, then reads nothing until `resumeSinks()`; then counts what
+ *   arrives and, on the client's FIN, answers `received <n>` and ends.
+ * - `/source/<n>` (`Upgrade: echo`): 101, then `n` bytes (flow-controlled), then FIN; `sourceSent()`
+ *   is what the kernel has taken of them so far.
  * - `/refuse`: an ordinary 400 to the upgrade request.
  * - `/no-upgrade-field`: a 101 without an Upgrade field (a broken upstream).
  * - `/unasked-101`, an ordinary request: a 101 all the same (a broken upstream).
@@ -29,6 +34,10 @@ export interface UpgradeOrigin {
   readonly openSockets: number;
   /** Upgrade requests received, with their headers. */
   upgradeRequests: { url: string; headers: http.IncomingHttpHeaders }[];
+  /** `/sink` sockets start reading. */
+  resumeSinks(): void;
+  /** Bytes the `/source` sockets handed to the kernel so far. */
+  sourceSent(): number;
   close(): Promise<void>;
 }
 
@@ -45,6 +54,8 @@ export function startUpgradeOrigin(): Promise<UpgradeOrigin> {
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
   const sockets = new Set<net.Socket>();
+  const sinks: net.Socket[] = [];
+  const sources: net.Socket[] = [];
   const origin: UpgradeOrigin = {
     port: 0,
     closesReceived: [],
@@ -53,6 +64,10 @@ export function startUpgradeOrigin(): Promise<UpgradeOrigin> {
       return sockets.size;
     },
     upgradeRequests: [],
+    resumeSinks: () => {
+      for (const s of sinks) s.resume();
+    },
+    sourceSent: () => sources.reduce((sum, s) => sum + s.bytesWritten - s.writableLength, 0),
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -93,6 +108,23 @@ export function startUpgradeOrigin(): Promise<UpgradeOrigin> {
         socket.on('end', () => origin.afterFin.push(late));
         return;
       }
+      case '/greet':
+        socket.allowHalfOpen = true;
+        socket.write(SWITCH_TO_ECHO + 'greeting:');
+        if (head.length > 0) socket.write(head);
+        socket.on('data', (d: Buffer) => socket.write(d));
+        socket.on('end', () => socket.end('bye'));
+        return;
+      case '/sink': {
+        socket.allowHalfOpen = true;
+        socket.write(SWITCH_TO_ECHO);
+        let received = head.length;
+        socket.pause();
+        sinks.push(socket);
+        socket.on('data', (d: Buffer) => (received += d.length));
+        socket.on('end', () => socket.end(`received ${received}`));
+        return;
+      }
       case '/refuse':
         socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 7\r\nconnection: close\r\n\r\nrefused');
         return;
@@ -100,6 +132,12 @@ export function startUpgradeOrigin(): Promise<UpgradeOrigin> {
         socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\n\r\n');
         return;
       default:
+        if (req.url!.startsWith('/source/')) {
+          socket.write(SWITCH_TO_ECHO);
+          sources.push(socket);
+          writeBytes(socket, Number(req.url!.slice('/source/'.length)));
+          return;
+        }
         socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     }
   });
@@ -109,4 +147,23 @@ export function startUpgradeOrigin(): Promise<UpgradeOrigin> {
       resolve(origin);
     });
   });
+}
+
+/** Writes `total` bytes (a repeating pattern) as fast as `socket` takes them, then ends it. */
+function writeBytes(socket: net.Socket, total: number): void {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
+  let left = total;
+  const pump = (): void => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+    socket.end();
+  };
+  pump();
 }

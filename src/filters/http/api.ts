@@ -121,6 +121,13 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
    * or null: when no filter before the router reads request bodies and none of it has arrived yet.
    */
   requestBodySource?(): ResponseEncoder | null;
+  /**
+   * The exchange became a tunnel to the upstream stream `upstream`: its bytes may move natively
+   * from now on (http/tunnel-splice.ts), when no filter reads bodies and both codecs can hand
+   * their sockets over. `bufferLimit` bounds the bytes in flight per direction. Nothing changes
+   * for the filters but that data no longer passes through them; the ends and resets still do.
+   */
+  spliceTunnel?(upstream: RequestEncoder, bufferLimit: number): void;
 }
 
 /** True when `filter` leaves request bodies alone (its decodeData and decodeTrailers are the pass-through ones). */

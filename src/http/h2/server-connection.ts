@@ -10,21 +10,33 @@
  * carry them. Trailers pass both ways when the response length is unknown when its head goes out
  * (a response with Content-Length ends with its last DATA frame).
  *
+ * With `allow_connect`, CONNECT streams are served as Envoy's codec serves them: a classic CONNECT
+ * (`:authority` host:port, no `:path`) is a CONNECT request for that target; an extended CONNECT
+ * (RFC 8441, `:protocol`; SETTINGS_ENABLE_CONNECT_PROTOCOL is announced) becomes the HTTP/1.1
+ * upgrade it stands for: `GET :path` with `Upgrade: <:protocol>` and `Connection: upgrade`. A
+ * response that switches protocols (a 2xx to CONNECT, or the 101 to the upgrade, sent as 200)
+ * turns the stream into a tunnel: DATA both ways, each direction ending with its END_STREAM, a
+ * reset as RST_STREAM CONNECT_ERROR (RFC 9113 §8.5). A WebSocket client over HTTP/2 sends no
+ * Sec-WebSocket-Key (RFC 8441 §5): one is made up for an HTTP/1.1 origin, and the accept value
+ * computed from it is not passed back.
+ *
  * Envoy's premature-reset defence against rapid reset (CVE-2023-44487) is here too: once a
  * connection has had `PREMATURE_RESET_MIN_STREAMS` streams, it is closed with GOAWAY
  * (ENHANCE_YOUR_CALM) as soon as at least half of them were reset by the client within
  * `PREMATURE_RESET_MAX_LIFETIME_MS` of their start.
  */
+import { randomBytes } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
-import type {
-  RequestDecoder,
-  RequestHead,
-  ResponseEncoder,
-  ResponseHead,
-  ServerConnection,
-  ServerConnectionCallbacks,
-  StreamResetReason,
+import {
+  switchesProtocols,
+  type RequestDecoder,
+  type RequestHead,
+  type ResponseEncoder,
+  type ResponseHead,
+  type ServerConnection,
+  type ServerConnectionCallbacks,
+  type StreamResetReason,
 } from '../codec';
 import { HeaderMap } from '../header-map';
 import type { Http2ProtocolOptions } from '../../config/http2-options';
@@ -38,6 +50,7 @@ const {
   NGHTTP2_INTERNAL_ERROR,
   NGHTTP2_REFUSED_STREAM,
   NGHTTP2_ENHANCE_YOUR_CALM,
+  NGHTTP2_CONNECT_ERROR,
   NGHTTP2_FLAG_END_STREAM,
 } = http2.constants;
 
@@ -93,12 +106,17 @@ class Http2ServerStream implements ResponseEncoder {
   resetLocally = false;
   private readDisableCount = 0;
   private aboveWatermark = false;
+  /** The response switched protocols: request data flows until the client's END_STREAM, whatever the response did. */
+  private tunnel = false;
 
   constructor(
     readonly connection: Http2ServerConnection,
     readonly stream: http2.ServerHttp2Stream,
+    readonly request: RequestHead,
     /** The HEADERS frame ended the request. */
     requestComplete: boolean,
+    /** The codec made up the request's Sec-WebSocket-Key (an RFC 8441 WebSocket). */
+    private readonly madeUpWebSocketKey: boolean,
   ) {
     this.requestComplete = requestComplete;
     // A request without a body is not read at all: once Node's stream has been read to its end it
@@ -132,11 +150,18 @@ class Http2ServerStream implements ResponseEncoder {
   encodeHeaders(head: ResponseHead, contentLength: number, endStream: boolean): void {
     if (this.detached || this.responseStarted) return;
     this.responseStarted = true;
-    const status = head.status;
+    let status = head.status;
+    this.tunnel = !endStream && switchesProtocols(this.request, status);
+    if (this.tunnel) {
+      // The 101 to an extended CONNECT's upgrade is its 200 (RFC 8441 §5); a tunnel has no length.
+      if (status === 101) status = 200;
+      if (this.madeUpWebSocketKey) head.headers.remove('sec-websocket-accept');
+      contentLength = -1;
+    }
     const fields = toHttp2Fields(head.headers, { ':status': status });
     if (contentLength >= 0 && status !== 204 && status >= 200)
       fields['content-length'] = String(contentLength);
-    this.trailersAllowed = !endStream && contentLength < 0;
+    this.trailersAllowed = !endStream && contentLength < 0 && !this.tunnel;
     try {
       this.stream.respond(fields, { endStream, waitForTrailers: this.trailersAllowed });
     } catch {
@@ -186,7 +211,8 @@ class Http2ServerStream implements ResponseEncoder {
     this.detached = true;
     this.resetLocally = true;
     this.connection.stats.txReset.inc();
-    this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    // A tunnel's connection failed or was reset: RFC 9113 §8.5's CONNECT_ERROR.
+    this.stream.close(this.tunnel ? NGHTTP2_CONNECT_ERROR : NGHTTP2_INTERNAL_ERROR);
   }
 
   readDisable(disable: boolean): void {
@@ -199,13 +225,15 @@ class Http2ServerStream implements ResponseEncoder {
 
   private endResponse(): void {
     this.responseComplete = true;
+    // A tunnel's other direction goes on (half-close) until the client's END_STREAM.
+    if (this.tunnel && !this.requestComplete) return;
     this.detached = true;
     // The response is whole before the request: ask the client to stop sending (RFC 9113 §8.1).
     if (!this.requestComplete) this.stream.close(NGHTTP2_NO_ERROR);
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.responseComplete) return;
+    if (this.detached) return;
     this.decoder.decodeData(chunk, false);
   };
 
@@ -220,7 +248,8 @@ class Http2ServerStream implements ResponseEncoder {
   private readonly onEnd = (): void => {
     if (this.requestComplete) return;
     this.requestComplete = true;
-    if (this.responseComplete) return;
+    if (this.detached) return;
+    if (this.responseComplete) this.detached = true; // the tunnel's last direction ended
     if (this.requestTrailers !== null) this.decoder.decodeTrailers(this.requestTrailers);
     else this.decoder.decodeData(EMPTY, true);
   };
@@ -285,6 +314,7 @@ class Http2ServerConnection implements ServerConnection {
         initialWindowSize: p.initialStreamWindowSize,
         headerTableSize: p.hpackTableSize,
         maxHeaderListSize: options.maxRequestHeadersKb * 1024,
+        enableConnectProtocol: p.allowConnect,
       },
       // Node counts pseudo-headers too.
       maxHeaderListPairs: options.maxRequestHeadersCount + 4,
@@ -358,7 +388,13 @@ class Http2ServerConnection implements ServerConnection {
       return;
     }
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    const s = new Http2ServerStream(this, stream, endStream);
+    // RFC 8441 §5: no Sec-WebSocket-Key over HTTP/2; an HTTP/1.1 origin needs one.
+    const madeUpKey =
+      head.upgrade &&
+      headers[':protocol']?.toLowerCase() === 'websocket' &&
+      !head.headers.has('sec-websocket-key');
+    if (madeUpKey) head.headers.set('sec-websocket-key', randomBytes(16).toString('base64'));
+    const s = new Http2ServerStream(this, stream, head, endStream, madeUpKey);
     this.streams.add(s);
     this.stats.streamsActive.inc();
     s.decoder = this.callbacks.newStream(s);
@@ -367,8 +403,10 @@ class Http2ServerConnection implements ServerConnection {
 
   /** The request head of a HEADERS frame, or null when it must be refused. */
   private requestHead(headers: http2.IncomingHttpHeaders, raw: string[], flags: number): RequestHead | null {
-    const method = headers[':method'];
-    if (method === undefined || method === 'CONNECT') return null;
+    let method = headers[':method'];
+    if (method === undefined) return null;
+    const connect = method === 'CONNECT';
+    if (connect && !this.options.protocol.allowConnect) return null;
     const fields = fromRawFields(raw, 0);
     const underscores = this.options.headersWithUnderscoresAction;
     if (underscores !== 'ALLOW') {
@@ -379,18 +417,31 @@ class Http2ServerConnection implements ServerConnection {
     }
     const authority = headers[':authority'];
     if (authority !== undefined) fields.set('host', authority);
+    let path = headers[':path'] ?? '';
+    if (connect) {
+      const protocol = headers[':protocol'];
+      if (protocol === undefined) {
+        path = authority ?? ''; // a classic CONNECT's target
+      } else {
+        method = 'GET'; // Envoy's H2-to-H1 upgrade: the original method is not carried
+        fields.set('upgrade', protocol);
+        fields.set('connection', 'upgrade');
+      }
+      fields.remove('content-length');
+    }
     const length = fields.get('content-length');
     const contentLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : -1;
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     return {
       method,
-      path: headers[':path'] ?? '',
+      path,
       protocol: 'HTTP/2',
       headers: fields,
       keepAlive: true,
       contentLength,
-      chunked: !endStream && contentLength < 0,
-      upgrade: false,
+      // A CONNECT's DATA is the tunnel's, not a body.
+      chunked: !connect && !endStream && contentLength < 0,
+      upgrade: connect,
     };
   }
 

@@ -35,6 +35,7 @@ import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
 import { hasEnvoyHeader, readDirectives } from './request-directives';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 import { grpcStatusOf, grpcTimeoutMs, isGrpcRequest } from '../../../http/grpc';
+import { SPLICE_AFTER_BYTES } from '../../../http/tunnel-splice';
 
 /** Per-worker state shared by every router instance of one HCM. */
 export interface RouterShared {
@@ -82,6 +83,8 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private terminateConnect = false;
   /** The tunnel's upstream half ended (the response's end of stream). */
   private upstreamEnded = false;
+  /** Tunnel bytes relayed through JS since the last offer to the splice relay; -1 before the tunnel. */
+  private tunnelBytes = -1;
   /** We asked the downstream codec to stop reading (upload flow control). */
   private downstreamPaused = false;
   private isHead = false;
@@ -191,6 +194,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     if (this.finished) return FilterDataStatus.StopIterationNoBuffer;
     this.callbacks.touch();
     if (endStream) this.downstreamEnded = true;
+    if (this.tunnelBytes >= 0) this.countTunnelBytes(data.length);
     const up = this.upstream;
     const ready = up !== null && up.encoder !== null;
     if (!ready || this.retainBody) this.keepBody(data);
@@ -395,6 +399,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
     if (endStream || this.tunnel || this.callbacks.encodeHeadersPipedFrom?.(head, cl, up.encoder!) !== true) {
       this.callbacks.encodeHeaders(head, cl, endStream);
     }
+    if (this.tunnel) this.tunnelBytes = 0;
   }
 
   /**
@@ -444,6 +449,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   onUpstreamData(up: UpstreamRequest, data: Buffer, endStream: boolean): void {
     if (up !== this.upstream) return;
     this.callbacks.touch();
+    if (this.tunnelBytes >= 0) this.countTunnelBytes(data.length);
     if (endStream) {
       // A tunnel's downstream half may still be sending: the upstream stays until it ends too.
       if (!this.tunnel || this.downstreamEnded) this.finish();
@@ -543,6 +549,17 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
   private bodyReplayable(): boolean {
     const noBody = this.contentLength <= 0 && !this.head!.chunked;
     return noBody || (this.downstreamEnded && this.retainBody);
+  }
+
+  /**
+   * A tunnel is offered to the splice relay (http/tunnel-splice.ts) each time it carried enough bytes
+   * through JS; once moved, its bytes no longer come here.
+   */
+  private countTunnelBytes(bytes: number): void {
+    this.tunnelBytes += bytes;
+    if (this.tunnelBytes < SPLICE_AFTER_BYTES || this.upstream?.encoder == null) return;
+    this.tunnelBytes = 0;
+    this.callbacks.spliceTunnel?.(this.upstream.encoder, this.cluster!.config.perConnectionBufferLimitBytes);
   }
 
   private keepBody(data: Buffer): void {

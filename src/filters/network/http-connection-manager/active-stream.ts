@@ -21,6 +21,7 @@ import {
   UPSTREAM_SERVICE_TIME_HEADER,
 } from '../../../http/codec';
 import { HeaderMap } from '../../../http/header-map';
+import { spliceTunnel } from '../../../http/tunnel-splice';
 import {
   FilterDataStatus,
   FilterHeadersStatus,
@@ -513,6 +514,16 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     if (this.destroyed || this.bytesReceived > 0 || this.buffered !== null) return null;
     if (this.encoder.encodeHeadersPipedFrom === undefined) return null;
     return this.hcm.filtersIgnoreBodies(this.filters).request ? this.encoder : null;
+  }
+
+  spliceTunnel(upstream: RequestEncoder, bufferLimit: number): void {
+    if (!this.upgraded || this.destroyed || this.buffered !== null || this.encodeBuffered !== null) return;
+    const ignored = this.hcm.filtersIgnoreBodies(this.filters);
+    if (!ignored.request || !ignored.response) return;
+    const downstreamSide = this.encoder.tunnelSide?.() ?? null;
+    const upstreamSide = upstream.tunnelSide?.() ?? null;
+    if (downstreamSide !== null && upstreamSide !== null)
+      spliceTunnel(downstreamSide, upstreamSide, bufferLimit);
   }
 
   /** The response head passes the encoder filters; false when the stream cannot answer any more. */

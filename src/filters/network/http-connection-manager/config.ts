@@ -75,7 +75,7 @@ export function parseHttpConnectionManager(r: ObjectReader, ctx: ParseContext): 
   return {
     statPrefix: r.requiredString('stat_prefix'),
     codecType: codecType === 'HTTP3' ? 'AUTO' : codecType,
-    http2: parseHttp2ProtocolOptions(r.object('http2_protocol_options')),
+    http2: parseHttp2ProtocolOptions(r.object('http2_protocol_options'), 'downstream'),
     routeConfig: routeConfig
       ? parseRouteConfiguration(routeConfig, ctx, httpFilters, unresolved)
       : emptyRouteConfiguration(`${r.path}.${rds ? 'rds' : 'route_config'}`, rds?.routeConfigName),

@@ -4,6 +4,7 @@
  * timeouts, `max_connect_attempts` 1, no connection duration limit.
  */
 import { parseAccessLogs } from '../../../access-log/access-logs';
+import { compileFormat } from '../../../access-log/format-string';
 import type { ExtensionConfig, HeaderValueOption } from '../../../config/bootstrap';
 import { parseHeadersToAdd } from '../../../config/route/header-mutations';
 import type { ObjectReader } from '../../../config/config-reader';
@@ -36,7 +37,10 @@ export interface TcpProxyConfig {
 }
 
 export interface TunnelingConfig {
-  /** The CONNECT target (`host:port`), also sent as Host. */
+  /**
+   * The CONNECT target (`host:port`), also sent as Host. It and the header values may hold the
+   * access log's command operators (%DOWNSTREAM_LOCAL_PORT% …), evaluated per connection.
+   */
   hostname: string;
   headersToAdd: HeaderValueOption[];
 }
@@ -82,8 +86,9 @@ export function parseTcpProxy(r: ObjectReader, ctx: ParseContext): TcpProxyConfi
 }
 
 /**
- * `tunneling_config` with literal values (command operators such as %DOWNSTREAM_LOCAL_PORT% are
- * not supported yet, nor POST tunnels or propagated response headers).
+ * `tunneling_config`: CONNECT tunnels, `hostname` and `headers_to_add` values with the access
+ * log's command operators (each checked here). Not supported: POST tunnels, propagated response
+ * headers or trailers.
  */
 function parseTunnelingConfig(r: ObjectReader | null): TunnelingConfig | null {
   if (r === null) return null;
@@ -92,14 +97,21 @@ function parseTunnelingConfig(r: ObjectReader | null): TunnelingConfig | null {
   for (const field of ['propagate_response_headers', 'propagate_response_trailers'])
     if (r.bool(field, false)) r.error(field, 'not supported by Legate yet (Legate has no filter state)');
   const hostname = r.requiredString('hostname');
-  if (hostname.includes('%')) r.error('hostname', 'not supported by Legate yet: command operators (%…%)');
+  if (hostname.includes('%')) checkCommandOperators(r, 'hostname', hostname);
   else if (hostname !== '' && !/^[^\s/?#@]+:\d{1,5}$/.test(hostname))
     r.error('hostname', `'${hostname}' is not host:port`);
   const headersToAdd = parseHeadersToAdd(r, 'request', 'headers_to_add');
-  for (const h of headersToAdd)
-    if (h.value.includes('%'))
-      r.error('headers_to_add', 'not supported by Legate yet: command operators (%…%) in values');
+  for (const h of headersToAdd) checkCommandOperators(r, 'headers_to_add', h.value);
   return { hostname, headersToAdd };
+}
+
+/** Reports a value whose command operators the access-log formatter does not take. */
+function checkCommandOperators(r: ObjectReader, field: string, value: string): void {
+  try {
+    compileFormat(value);
+  } catch (err) {
+    r.error(field, (err as Error).message);
+  }
 }
 
 function parseWeightedClusters(r: ObjectReader, ctx: ParseContext): TcpProxyClusterWeight[] {

@@ -6,6 +6,8 @@
  * within `timeoutMs`, fails it. As Envoy does, no downstream byte goes upstream before the answer.
  */
 import type * as net from 'node:net';
+import { ConnectionLogStream } from '../../../access-log/connection-log';
+import { compileFormat, formatText, type Part } from '../../../access-log/format-string';
 import type { TunnelingConfig } from './config';
 
 /** Envoy's limit for HTTP/1 response heads (80 KiB). */
@@ -20,11 +22,39 @@ export interface ConnectHandshakeCallbacks {
   onTunnelFailed(detail: string): void;
 }
 
-/** The request head, written once per config (the same for every session). */
-export function connectRequestHead(config: TunnelingConfig): string {
-  let head = `CONNECT ${config.hostname} HTTP/1.1\r\nhost: ${config.hostname}\r\n`;
-  for (const h of config.headersToAdd) head += `${h.key}: ${h.value}\r\n`;
-  return head + '\r\n';
+/**
+ * The CONNECT request head: written once when `hostname` and the header values are literal, else
+ * for each connection, their command operators evaluated against its downstream connection (the
+ * access log's formatter, as Envoy evaluates them against the connection's stream info).
+ */
+export class ConnectRequestHead {
+  private readonly literal: string | null;
+  private readonly hostname: Part[];
+  private readonly headers: { key: string; value: Part[] }[];
+
+  constructor(config: TunnelingConfig) {
+    this.hostname = compileFormat(config.hostname);
+    this.headers = config.headersToAdd.map((h) => ({ key: h.key, value: compileFormat(h.value) }));
+    const literal = [config.hostname, ...config.headersToAdd.map((h) => h.value)].every(
+      (v) => !v.includes('%'),
+    );
+    this.literal = literal ? this.render((parts) => parts.map((p) => p.text).join('')) : null;
+  }
+
+  /** The head for `downstream`, accepted at monotonic `startMs` (now `nowMs`). */
+  forConnection(downstream: net.Socket, startMs: number, nowMs: number): string {
+    if (this.literal !== null) return this.literal;
+    const stream = new ConnectionLogStream(downstream, startMs, nowMs);
+    // A value is one line: nothing evaluated may end the field or the head.
+    return this.render((parts) => formatText(parts, stream).replace(/[\r\n]/g, ''));
+  }
+
+  private render(value: (parts: Part[]) => string): string {
+    const hostname = value(this.hostname);
+    let head = `CONNECT ${hostname} HTTP/1.1\r\nhost: ${hostname}\r\n`;
+    for (const h of this.headers) head += `${h.key}: ${value(h.value)}\r\n`;
+    return head + '\r\n';
+  }
 }
 
 export class ConnectHandshake {

@@ -16,7 +16,7 @@ import type * as net from 'node:net';
 import { ConnectionLogStream } from '../../../access-log/connection-log';
 import { DRAIN_QUIET_MS } from '../../../common/drain';
 import type { TimeoutTarget } from '../../../common/timer-wheel';
-import { stopReading } from '../../../native';
+import { resumeReading, stopReading } from '../../../native';
 import { joinHostPort } from '../../../router/header-format';
 import type { LbContext } from '../../../upstream/lb/api';
 import { JsRelay } from './js-relay';
@@ -131,8 +131,13 @@ export class TcpProxySession
       this.finish();
       return;
     }
-    const tunnelHead = this.env.tunnelRequestHead;
-    if (tunnelHead !== null) this.handshake = new ConnectHandshake(upstream, tunnelHead, timeoutMs, this);
+    const tunnelHead = this.env.tunnelRequestHead?.forConnection(
+      this.downstream,
+      this.startedMs,
+      this.env.now(),
+    );
+    if (tunnelHead !== undefined)
+      this.handshake = new ConnectHandshake(upstream, tunnelHead, timeoutMs, this);
     else this.onTunnelEstablished(upstream, EMPTY);
   }
 
@@ -255,7 +260,10 @@ export class TcpProxySession
         stopReading(upstream);
         return new SpliceRelay(downstream, upstream, env.bufferLimit, this);
       } catch {
-        // e.g. EMFILE for the pipes: this connection relays in JS instead.
+        // e.g. EMFILE (half the fd limit in use, or the pipes): this connection relays in JS
+        // instead, and libuv must read both sockets again.
+        resumeReading(downstream);
+        resumeReading(upstream);
       }
     }
     return new JsRelay(downstream, upstream, env.bufferLimit, env.stats, this);

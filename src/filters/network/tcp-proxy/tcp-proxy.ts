@@ -16,7 +16,7 @@ import type { NativeEngine } from '../../../engine/native-engine';
 import { log } from '../../../common/log';
 import type { TimerWheel } from '../../../common/timer-wheel';
 import { spliceRelayAvailable } from '../../../native';
-import { connectRequestHead } from './connect-handshake';
+import { ConnectRequestHead } from './connect-handshake';
 import { downstreamInfoOf } from '../../../transport/api';
 import type { HostTable } from '../../../upstream/host-table';
 import { xxHash32 } from '../../../upstream/lb/hash';
@@ -46,8 +46,8 @@ export interface TcpProxyEnv {
   readonly bufferLimit: number;
   /** Whether sessions use the splice relay. */
   readonly splice: boolean;
-  /** tunneling_config's CONNECT request head (written once), or null: the upstream is plain TCP. */
-  readonly tunnelRequestHead: string | null;
+  /** tunneling_config's CONNECT request head, or null: the upstream is plain TCP. */
+  readonly tunnelRequestHead: ConnectRequestHead | null;
   /** `access_log[]` of this filter; sessions keep no log state when it is empty. */
   readonly accessLoggers: readonly AccessLogger[];
   /** Set by drain(): sessions close once quiet, and at `drainDeadlineMs` at the latest. */
@@ -66,7 +66,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, Engin
   readonly idleTimeoutMs: number;
   readonly bufferLimit: number;
   readonly splice: boolean;
-  readonly tunnelRequestHead: string | null;
+  readonly tunnelRequestHead: ConnectRequestHead | null;
   readonly accessLoggers: AccessLogger[];
   readonly targets: UpstreamTarget[];
   private readonly totalWeight: number;
@@ -96,7 +96,7 @@ export class TcpProxyFilter implements TerminalNetworkFilter, TcpProxyEnv, Engin
     // A tunnel's first upstream bytes (after the proxy's answer) pass through JS: no splice.
     this.splice =
       config.tunneling === null && onlyConnectionFiltersBefore(ctx, services) && spliceRelayAvailable();
-    this.tunnelRequestHead = config.tunneling === null ? null : connectRequestHead(config.tunneling);
+    this.tunnelRequestHead = config.tunneling === null ? null : new ConnectRequestHead(config.tunneling);
     this.targets = config.clusters.map((c) => ({
       name: c.name,
       cluster: services.clusterManager.get(c.name),

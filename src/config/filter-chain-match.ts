@@ -41,14 +41,17 @@ export function parseFilterChainMatch(r: ObjectReader | null): FilterChainMatch 
 
 /** `CidrRange[]`: `address_prefix` (an IP) and `prefix_len` (default: the whole address). */
 export function parseCidrRanges(r: ObjectReader, field: string): CidrRange[] {
-  return r.objectArray(field).map((range) => {
-    const address = range.requiredString('address_prefix');
-    const v4 = isIPv4(address);
-    if (address !== '' && !v4 && !isIPv6(address))
-      range.error('address_prefix', `'${address}' is not an IP address`);
-    const bits = v4 ? 32 : 128;
-    return { address, prefixLen: range.wrappedUint('prefix_len', bits, { max: bits }) };
-  });
+  return r.objectArray(field).map(parseCidrRange);
+}
+
+/** One `CidrRange`. */
+export function parseCidrRange(range: ObjectReader): CidrRange {
+  const address = range.requiredString('address_prefix');
+  const v4 = isIPv4(address);
+  if (address !== '' && !v4 && !isIPv6(address))
+    range.error('address_prefix', `'${address}' is not an IP address`);
+  const bits = v4 ? 32 : 128;
+  return { address, prefixLen: range.wrappedUint('prefix_len', bits, { max: bits }) };
 }
 
 function parseServerNames(r: ObjectReader): string[] {

@@ -10,6 +10,7 @@ import { corsFactory } from '../filters/http/cors/factory';
 import { compressorFactory } from '../filters/http/compressor/factory';
 import { faultFactory } from '../filters/http/fault/factory';
 import { csrfFactory } from '../filters/http/csrf/factory';
+import { rbacFactory } from '../filters/http/rbac/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -45,6 +46,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   compressorFactory,
   faultFactory,
   csrfFactory,
+  rbacFactory,
   grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,

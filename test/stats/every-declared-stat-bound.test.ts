@@ -82,6 +82,11 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.csrf.v3.CsrfPolicy
               filter_enabled: { default_value: { numerator: 0 } }
+          - name: envoy.filters.http.rbac
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+              rules: { action: LOG, policies: { all: { permissions: [{ any: true }], principals: [{ any: true }] } } }
+              shadow_rules: { action: LOG, policies: { all: { permissions: [{ any: true }], principals: [{ any: true }] } } }
           - name: envoy.filters.http.fault
             typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault }
           - name: envoy.filters.http.compressor

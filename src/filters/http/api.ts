@@ -5,6 +5,7 @@
  * `callbacks.continueDecoding()`. Filters run in config order when decoding and in reverse when
  * encoding; the router is last and terminal.
  */
+import type { DownstreamConnectionInfo } from '../../transport/api';
 import type { RequestEncoder, RequestHead, ResponseEncoder, ResponseHead } from '../../http/codec';
 import type { HeaderMap } from '../../http/header-map';
 import type { ObjectReader } from '../../config/config-reader';
@@ -78,6 +79,10 @@ export interface StreamFilterCallbacks extends HeaderFormatContext {
   readonly streamId: number;
   /** The request's authority (Host, or the absolute-form target's authority). */
   readonly authority: string;
+  /** The connection's peer (no x-forwarded-for, no PROXY protocol): Envoy's direct remote address. */
+  readonly directRemoteAddress: string;
+  /** SNI and TLS facts of the downstream connection (null: plaintext, or not known). */
+  readonly downstreamInfo: DownstreamConnectionInfo | null;
   /** The route chosen for this request by the connection manager, or null (no route). */
   route(): MatchedRoute | null;
   /**

@@ -243,6 +243,12 @@ export class HarnessStream implements StreamFilterCallbacks {
   private head: RequestHead | null = null;
   private matched: MatchedRoute | null = null;
   authority = '';
+  /** Plaintext, no tls_inspector. */
+  readonly downstreamInfo = null;
+
+  get directRemoteAddress(): string {
+    return this.remoteAddress;
+  }
 
   constructor(
     readonly filter: StreamFilter,

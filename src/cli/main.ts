@@ -3,6 +3,7 @@
  * --drain-time-s), the short no-YAML form (--listen/--upstream/--lb, --print-config), and the
  * `reload`, `bench` and `bench-suite` subcommands.
  */
+import { DynamicResources, type DynamicResourcesHost } from '../worker/dynamic-resources';
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
 import { stringify as toYaml } from 'yaml';
@@ -162,6 +163,13 @@ async function run(argv: string[]): Promise<number | null> {
   }
   for (const w of loaded.warnings) log.warn(`${w.location}: ${w.path}: ${w.message}`);
   if (v.mode === 'validate') {
+    // The xDS files too: what they hold is what the workers would build next.
+    const xds = new DynamicResources(registry, check, VALIDATE_ONLY).prepare(loaded.bootstrap);
+    const problems = 'errors' in xds ? [xds.errors] : xds.rejections;
+    if (problems.length > 0) {
+      process.stderr.write(problems.join('\n') + '\n');
+      return 1;
+    }
     process.stdout.write(`configuration '${path ?? '<config-yaml>'}' OK\n`);
     return 0;
   }
@@ -186,6 +194,16 @@ async function run(argv: string[]): Promise<number | null> {
   await primary.start();
   return null;
 }
+
+/** `--mode validate` reads the xDS files once and applies nothing. */
+const VALIDATE_ONLY: DynamicResourcesHost = {
+  logsUpdates: false,
+  enqueue: () => {},
+  statics: () => {
+    throw new Error('validate mode applies no update');
+  },
+  apply: () => Promise.resolve('validate mode applies no update'),
+};
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];
 

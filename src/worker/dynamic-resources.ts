@@ -48,6 +48,8 @@ import { log } from '../common/log';
 
 /** What the primary lends the subscriptions. */
 export interface DynamicResourcesHost {
+  /** Whether accepted and rejected files are logged (default true; not by `--mode validate`). */
+  readonly logsUpdates?: boolean;
   /** Runs `task` after every reload and update queued before it (config changes apply one at a time). */
   enqueue(task: () => Promise<void>): void;
   /** The bootstrap's static resources now serving. */
@@ -103,6 +105,8 @@ class Subscription<T extends { name: string }> {
   constructor(
     readonly statPrefix: string,
     readonly source: FileConfigSource,
+    /** Log what each read did (serving); `--mode validate` reports rejections itself and applies nothing. */
+    private readonly logsUpdates: boolean,
     /** RDS: the parser for its connection manager, given the clusters now known. */
     readonly parserFor: ((clusters: readonly ClusterConfig[]) => ResourceParser<T>) | null = null,
   ) {}
@@ -151,14 +155,20 @@ class Subscription<T extends { name: string }> {
   }
   private rejectedText = false;
 
+  /** The errors of the text last rejected (located in the file), null when the last one was accepted. */
+  lastRejection: string | null = null;
+
   reject(errors: string): void {
     this.rejectedText = true;
+    this.lastRejection = errors;
     this.count('rejected');
-    log.error(`xDS update from ${this.source.path} rejected; the last good config stays:\n${errors}`);
+    if (this.logsUpdates)
+      log.error(`xDS update from ${this.source.path} rejected; the last good config stays:\n${errors}`);
   }
 
   accept(update: DiscoveryUpdate<T>): void {
     this.rejectedText = false;
+    this.lastRejection = null;
     this.accepted = {
       versionInfo: update.versionInfo,
       lastUpdated: new Date().toISOString(),
@@ -166,9 +176,10 @@ class Subscription<T extends { name: string }> {
       configs: update.resources,
     };
     this.count('success');
-    log.info(
-      `xDS: ${update.resources.length} resource(s) of ${this.source.path} applied (version '${update.versionInfo}')`,
-    );
+    if (this.logsUpdates)
+      log.info(
+        `xDS: ${update.resources.length} resource(s) of ${this.source.path} applied (version '${update.versionInfo}')`,
+      );
   }
 
   bindStats(stats: StatsStore): void {
@@ -272,11 +283,15 @@ export class DynamicResources implements DynamicResourcesView {
     listeners: [],
   };
 
+  private readonly logsUpdates: boolean;
+
   constructor(
     private readonly registry: Registry,
     private readonly check: ConfigCheck | undefined,
     private readonly host: DynamicResourcesHost,
-  ) {}
+  ) {
+    this.logsUpdates = host.logsUpdates ?? true;
+  }
 
   /**
    * Startup and reloads: the config to apply for the static resources `statics`, and `commit` to
@@ -285,17 +300,19 @@ export class DynamicResources implements DynamicResourcesView {
    * empty, as Envoy's initial fetch does; otherwise the last accepted resources stay. A static
    * resource that takes the name of an accepted one is an error (returned as text).
    */
-  prepare(statics: Bootstrap): { config: Bootstrap; commit(stats: StatsStore): void } | { errors: string } {
+  prepare(
+    statics: Bootstrap,
+  ): { config: Bootstrap; commit(stats: StatsStore): void; rejections: string[] } | { errors: string } {
     const wanted = statics.dynamicResources;
     const fresh = (kind: 'cds' | 'lds'): boolean =>
       !sameConfig(this.subs[kind]?.source ?? null, wanted?.[kind] ?? null);
     const cds = fresh('cds')
-      ? newSubscription<ClusterConfig>('cluster_manager.cds.', wanted?.cds)
+      ? this.newSubscription<ClusterConfig>('cluster_manager.cds.', wanted?.cds)
       : this.subs.cds;
     if (cds !== null && cds !== this.subs.cds) this.initialRead(cds, this.clusterParser(statics));
     const dynamicClusters = cds?.accepted?.configs ?? [];
     const lds = fresh('lds')
-      ? newSubscription<ListenerConfig>('listener_manager.lds.', wanted?.lds)
+      ? this.newSubscription<ListenerConfig>('listener_manager.lds.', wanted?.lds)
       : this.subs.lds;
     if (lds !== null && lds !== this.subs.lds)
       this.initialRead(lds, this.listenerParser(statics, dynamicClusters));
@@ -323,6 +340,10 @@ export class DynamicResources implements DynamicResourcesView {
         this.stats = stats;
         this.adopt(next);
       },
+      // What the files read now said wrong (`--mode validate` reports them; serving starts without them).
+      rejections: subscriptionsOf(next).flatMap((sub) =>
+        sub.lastRejection === null ? [] : [sub.lastRejection],
+      ),
     };
   }
 
@@ -361,6 +382,13 @@ export class DynamicResources implements DynamicResourcesView {
     for (const sub of subscriptionsOf(this.subs)) sub.close();
   }
 
+  private newSubscription<T extends { name: string }>(
+    statPrefix: string,
+    source: FileConfigSource | null | undefined,
+  ): Subscription<T> | null {
+    return source ? new Subscription<T>(statPrefix, source, this.logsUpdates) : null;
+  }
+
   private initialRead<T extends { name: string }>(sub: Subscription<T>, parser: ResourceParser<T>): void {
     const text = sub.read();
     if (text === null) {
@@ -385,7 +413,7 @@ export class DynamicResources implements DynamicResourcesView {
         subs.set(c.name, current);
         continue;
       }
-      const sub = new Subscription<LoadAssignment>(`cluster.${c.name}.`, c.eds.source);
+      const sub = new Subscription<LoadAssignment>(`cluster.${c.name}.`, c.eds.source, this.logsUpdates);
       this.initialRead(sub, endpointResources(this.registry));
       subs.set(c.name, sub);
     }
@@ -413,6 +441,7 @@ export class DynamicResources implements DynamicResourcesView {
       const sub = new Subscription<RouteConfiguration>(
         `http.${hcm.statPrefix}.rds.${hcm.rds!.routeConfigName}.`,
         hcm.rds!.source,
+        this.logsUpdates,
         (known) => routeResources(this.registry, hcm.httpFilters, known),
       );
       this.initialRead(sub, sub.parserFor!(clusters));
@@ -595,13 +624,6 @@ export class DynamicResources implements DynamicResourcesView {
 }
 
 const EMPTY: AcceptedResources = { versionInfo: '', lastUpdated: '', resources: [] };
-
-function newSubscription<T extends { name: string }>(
-  statPrefix: string,
-  source: FileConfigSource | null | undefined,
-): Subscription<T> | null {
-  return source ? new Subscription<T>(statPrefix, source) : null;
-}
 
 function subscriptionsOf(subs: Subscriptions): Subscription<{ name: string }>[] {
   const all: Subscription<{ name: string }>[] = [...subs.eds.values(), ...subs.rds.values()];

@@ -3,6 +3,9 @@
  * start, and what a worker would fail on is a located error in both modes, before any worker runs.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { loadBootstrap } from '../../src/config/load';
@@ -143,4 +146,29 @@ test('every YAML file of examples/ and test/ starts (listeners on free ports) an
       assert.doesNotMatch(legate.output(), /worker failed to start|error:/, name);
     });
   }
+});
+
+test('validate reads the xDS files too: an error in one is located in it, and the exit code says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'legate-validate-xds-'));
+  const cds = join(dir, 'cds.yaml');
+  const cluster = (field: string): string => `version_info: "1"
+resources:
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: c1
+  ${field}: 1s
+  load_assignment: { cluster_name: c1, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 1 } } } }] }] }
+`;
+  const bootstrap = `admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
+dynamic_resources:
+  cds_config: { path_config_source: { path: ${cds} } }
+`;
+  writeFileSync(cds, cluster('conect_timeout'));
+  const bad = await validate(bootstrap);
+  assert.equal(bad.code, 1);
+  assert.deepEqual(bad.errors, [
+    `${cds}:5:3: error: resources[0].conect_timeout: unknown field 'conect_timeout'; did you mean 'connect_timeout'?`,
+  ]);
+  writeFileSync(cds, cluster('connect_timeout'));
+  const good = await validate(bootstrap);
+  assert.equal(good.code, 0, good.errors.join('\n'));
 });

@@ -16,6 +16,7 @@ import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
 import { httpConnectionManagerFactory } from '../filters/network/http-connection-manager/factory';
 import { networkLocalRateLimitFactory } from '../filters/network/local-ratelimit/factory';
+import { networkRbacFactory } from '../filters/network/rbac/factory';
 import { tcpProxyFactory } from '../filters/network/tcp-proxy/factory';
 import { tlsInspectorFactory } from '../filters/listener/tls-inspector/factory';
 import { proxyProtocolFactory } from '../filters/listener/proxy-protocol/factory';
@@ -38,6 +39,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   httpConnectionManagerFactory,
   tcpProxyFactory,
   networkLocalRateLimitFactory,
+  networkRbacFactory,
   routerFactory,
   localRateLimitFactory,
   healthCheckFactory,

@@ -32,6 +32,12 @@ static_resources:
     address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
     filter_chains:
     - filters:
+      - name: envoy.filters.network.rbac
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC
+          stat_prefix: guard
+          rules: { action: LOG, policies: { all: { permissions: [{ any: true }], principals: [{ any: true }] } } }
+          shadow_rules: { action: LOG, policies: { all: { permissions: [{ any: true }], principals: [{ any: true }] } } }
       - name: envoy.filters.network.local_ratelimit
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit

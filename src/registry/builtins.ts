@@ -11,6 +11,7 @@ import { compressorFactory } from '../filters/http/compressor/factory';
 import { faultFactory } from '../filters/http/fault/factory';
 import { csrfFactory } from '../filters/http/csrf/factory';
 import { rbacFactory } from '../filters/http/rbac/factory';
+import { bufferFactory } from '../filters/http/buffer/factory';
 import { healthCheckFactory } from '../filters/http/health-check/factory';
 import { localRateLimitFactory } from '../filters/http/local-ratelimit/factory';
 import { routerFactory } from '../filters/http/router/factory';
@@ -49,6 +50,7 @@ const BUILTIN_FACTORIES: readonly ExtensionFactory[] = [
   faultFactory,
   csrfFactory,
   rbacFactory,
+  bufferFactory,
   grpcStatsFactory,
   roundRobinFactory,
   leastRequestFactory,

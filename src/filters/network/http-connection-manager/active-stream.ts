@@ -336,7 +336,9 @@ export class ActiveStream implements RequestDecoder, StreamFilterCallbacks, Time
     this.buffered = null;
     // A request that ended with its headers goes on ending there (no body was buffered for it).
     const headersEnd = buffered === null && (end || this.headersEndedStream);
-    if (!this.runDecodeHeaders(from, this.requestHead, headersEnd)) return;
+    // The body held meanwhile goes on even when a later filter stops the headers (the router always
+    // does): a filter that stopped header iteration still receives the body, as in Envoy.
+    this.runDecodeHeaders(from, this.requestHead, headersEnd);
     if (buffered !== null) {
       for (let i = 0; i < buffered.length; i++)
         this.runDecodeData(from, buffered[i]!, end && i === buffered.length - 1);

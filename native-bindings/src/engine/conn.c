@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "digits.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -139,7 +140,7 @@ static void read_ready(lg_conn *c) {
       lg_conn_schedule_read(c);
       return;
     }
-    ssize_t n = read(c->fd, e->rbuf, e->rbuf_size);
+    ssize_t n = c->ssl != NULL ? lg_tls_read(c, e->rbuf, e->rbuf_size) : read(c->fd, e->rbuf, e->rbuf_size);
     if (n > 0) {
       c->bytes_in += (uint64_t)n;
       c->last_io_ms = uv_now(e->loop);
@@ -147,9 +148,10 @@ static void read_ready(lg_conn *c) {
       /*
        * A read shorter than the buffer emptied the socket: stop here rather than pay a read that
        * returns EAGAIN (as nginx does). Bytes arriving later raise a new edge; a FIN that came
-       * with these bytes was reported as RDHUP, and then we read on to the 0.
+       * with these bytes was reported as RDHUP, and then we read on to the 0. (SSL_read returns a
+       * record at most, which says nothing of the socket: TLS reads on to EAGAIN.)
        */
-      if ((size_t)n < e->rbuf_size && !c->hangup_seen) c->readable = false;
+      if ((size_t)n < e->rbuf_size && !c->hangup_seen && c->ssl == NULL) c->readable = false;
       if (c->ending) continue;
       if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
       else lg_upstream_feed(c, e->rbuf, (size_t)n);
@@ -191,6 +193,12 @@ void lg_conn_resume(lg_conn *c) {
 
 void lg_conn_on_event(lg_conn *c, uint32_t events) {
   if (c->closed) return;
+  if (c->tls_handshaking) {
+    if (!lg_tls_handshake(c)) return;
+    /* Secured: bytes read with the handshake's last flight may hold the first request. */
+    c->writable = true;
+    events |= EPOLLIN;
+  }
   if (c->connecting) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
       int err = 0;
@@ -242,7 +250,7 @@ void lg_conn_flush(lg_conn *c) {
   if (c->closed) return;
   if (c->writable && c->out.bytes > 0) {
     uint64_t before = c->bytes_out;
-    int r = lg_wq_flush(&c->out, c->fd, &c->bytes_out);
+    int r = c->ssl != NULL ? lg_tls_flush(c) : lg_wq_flush(&c->out, c->fd, &c->bytes_out);
     if (r < 0) {
       lg_conn_close(c, LG_RESET_REMOTE);
       return;
@@ -256,6 +264,7 @@ void lg_conn_flush(lg_conn *c) {
   }
   if (c->ending && !c->fin_sent) {
     c->fin_sent = true;
+    if (c->ssl != NULL) lg_tls_close_notify(c);
     shutdown(c->fd, SHUT_WR);
     lg_loop_close_later(c->engine, c, DELAYED_CLOSE_MS);
   }
@@ -306,6 +315,7 @@ void lg_conn_close(lg_conn *c, lg_reset_reason reason) {
   lg_conn_unpipe_source(c);
   lg_conn_unpipe_sink(c);
   epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  lg_tls_release(c);
   if (!c->handed_off) close(c->fd);
   c->fd = -1;
   lg_wq_clear(&c->out);

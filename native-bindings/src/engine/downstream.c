@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -91,14 +92,25 @@ static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd) {
   c->writable = true;
   c->last_status = 0;
   lg_h1_init(&c->parser, LG_H1_REQUEST, &l->limits, &CALLBACKS, c);
+  if (l->tls != NULL && !lg_tls_accept(c)) {
+    /* Out of memory: the connection fails as a handshake would (JS hears TLS_FAILED). */
+    c->tls_handshaking = true;
+    c->tls_failure = LG_TLS_FAILED_HANDSHAKE;
+    lg_conn_close(c, LG_RESET_NONE);
+  }
   return c;
 }
 
-/* Tells JS about a new connection (from a dispatch: its addresses travel in the exchange). */
+/*
+ * Tells JS about a new connection (from a dispatch: its addresses travel in the exchange). A TLS
+ * connection is told once its handshake succeeded (tls.c), with its TLS facts (b = 1).
+ */
 void lg_downstream_announce(lg_conn *c, const struct sockaddr_storage *remote) {
+  if (c->closed || c->tls_handshaking) return;
   lg_listener *l = c->listener;
   lg_exchange_put_addresses(c->engine, c->fd, remote, l->local_fixed ? &l->local : NULL);
-  lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, 0);
+  if (c->ssl != NULL) lg_tls_put_info(c);
+  lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, c->ssl != NULL);
 }
 
 /* From JS (engineAdopt, exact_balance): the conn is announced by the next dispatch. */

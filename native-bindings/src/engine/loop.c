@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "l4.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -76,7 +77,7 @@ static void on_idle(uv_idle_t *handle) {
   if (e->destroy_requested) lg_engine_destroy(e);
 }
 
-/* Closes connections whose delayed close (after our FIN) expired. */
+/* The engine's tick: closes connections whose delayed close (after our FIN) expired. */
 static void on_close_timer(uv_timer_t *handle) {
   lg_engine *e = handle->data;
   uint64_t now = uv_now(e->loop);
@@ -91,7 +92,9 @@ static void on_close_timer(uv_timer_t *handle) {
       any = true;
     }
   }
-  if (e->closing_head == NULL) uv_timer_stop(&e->close_timer);
+  /* Handshakes past their deadline close too (lg_conn_close schedules the rest of the work). */
+  bool handshaking = lg_tls_expire_handshakes(e, now);
+  if (e->closing_head == NULL && !handshaking) uv_timer_stop(&e->close_timer);
   if (any) lg_loop_schedule(e);
 }
 
@@ -104,6 +107,10 @@ void lg_loop_close_later(lg_engine *e, lg_conn *c, uint64_t ms) {
   if (e->closing_tail != NULL) e->closing_tail->next_closing = c;
   else e->closing_head = c;
   e->closing_tail = c;
+  lg_loop_tick(e);
+}
+
+void lg_loop_tick(lg_engine *e) {
   if (!uv_is_active((uv_handle_t *)&e->close_timer)) uv_timer_start(&e->close_timer, on_close_timer, 100, 100);
 }
 

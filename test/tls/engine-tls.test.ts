@@ -336,3 +336,14 @@ test('thousands of TLS connections that succeed, fail or are cut off leave no fd
     assert.equal(await stat(lp, 'listener.127.0.0.1_0.downstream_cx_total'), 2400);
   });
 });
+
+test('ssl.curves.* count the group each handshake used, in Envoy spelling (on the engine; Node TLS cannot tell)', async () => {
+  await withLegate(yamlWith(), async (port, lp) => {
+    for (const ecdhCurve of ['X25519', 'P-256', 'P-256'])
+      assert.match((await tlsClient(port, { ecdhCurve, request: GET() })).response, /^HTTP\/1\.1 200 /);
+    const counted = EXPECTED_PATH === 'native';
+    assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.curves.X25519'), counted ? 1 : 0);
+    assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.curves.P-256'), counted ? 2 : 0);
+    assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.handshake'), 3);
+  });
+});

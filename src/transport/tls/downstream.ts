@@ -179,6 +179,7 @@ export class DownstreamTlsTransport implements DownstreamTransport, EngineTermin
 
   engineSecured(facts: EngineTlsFacts): TlsConnectionInfo {
     this.stats.negotiated(facts.version, facts.cipher, facts.resumed);
+    this.stats.curve(facts.curve);
     return {
       version: facts.version,
       cipher: facts.cipher,

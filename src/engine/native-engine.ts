@@ -155,8 +155,12 @@ export class NativeEngine {
     return null;
   }
 
-  /** Why the engine cannot terminate TLS here (its TLS listeners stay on Node's TLS), or null when it can. */
-  static tlsUnavailableReason(): string | null {
+  /**
+   * Why the engine cannot terminate TLS here (its TLS listeners stay on Node's TLS), or null when
+   * it can. `LEGATE_ENGINE_TLS=js` keeps TLS on Node's TLS while the engine serves plaintext.
+   */
+  static tlsUnavailableReason(env: NodeJS.ProcessEnv = process.env): string | null {
+    if (env.LEGATE_ENGINE_TLS === 'js') return 'disabled by LEGATE_ENGINE_TLS=js';
     const status = loadNative()?.tlsStatus?.();
     if (status === undefined) return 'the addon has no TLS (stale build?)';
     return status.available ? null : `OpenSSL in this node binary: ${status.reason}`;

@@ -135,6 +135,22 @@ test(`TLS listeners the engine terminates run on the ${EXPECTED_PATH} path; the 
   }
 });
 
+test("LEGATE_ENGINE_TLS=js: TLS listeners stay on Node's TLS, saying so, and serve as before", async () => {
+  const lp = await startLegate(yamlWith(), { concurrency: 1, env: { LEGATE_ENGINE_TLS: 'js' } });
+  try {
+    assert.equal(await dataPath(lp), 'js');
+    if (NativeEngine.unavailableReason() === null)
+      assert.match(
+        lp.output(),
+        /TLS on Node's TLS sockets \(not on the native engine: disabled by LEGATE_ENGINE_TLS=js\)/,
+      );
+    const r = await tlsClient(lp.ports.get('proxy')!, { request: GET('/x') });
+    assert.match(r.response, /^HTTP\/1\.1 200 /);
+  } finally {
+    await lp.stop();
+  }
+});
+
 /** An HTTPS request to the listener: status, body, and the client's TLS socket's view. */
 function httpsRequest(
   port: number,

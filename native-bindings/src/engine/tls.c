@@ -363,11 +363,13 @@ void lg_tls_put_info(lg_conn *c) {
 
 /* ------------------------------------------------------------------ reading and writing */
 
-ssize_t lg_tls_read(lg_conn *c, void *buf, size_t len) {
-  ssl.ERR_clear_error();
-  size_t n = 0;
-  int r = ssl.SSL_read_ex(c->ssl, buf, len, &n);
-  if (r == 1) return (ssize_t)n;
+/*
+ * A failed SSL_read / SSL_write as read(2) / write(2) would have said it: -1 with errno EAGAIN
+ * (wait for the next edge), the socket's own errno (`lost` when the peer just went away), or
+ * EPROTO for a TLS error; 0 for the peer's end (close_notify, or, with
+ * SSL_OP_IGNORE_UNEXPECTED_EOF, a FIN without one).
+ */
+static ssize_t io_failed(lg_conn *c, int r, int lost) {
   int saved = errno;
   switch (ssl.SSL_get_error(c->ssl, r)) {
     case LG_SSL_ERROR_WANT_READ:
@@ -375,16 +377,24 @@ ssize_t lg_tls_read(lg_conn *c, void *buf, size_t len) {
       errno = EAGAIN;
       return -1;
     case LG_SSL_ERROR_ZERO_RETURN:
-      return 0; /* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a FIN without one */
+      return 0;
     case LG_SSL_ERROR_SYSCALL:
       ssl.ERR_clear_error();
-      errno = saved != 0 ? saved : ECONNRESET;
+      errno = saved != 0 ? saved : lost;
       return -1;
     default:
       ssl.ERR_clear_error();
       errno = EPROTO;
       return -1;
   }
+}
+
+ssize_t lg_tls_read(lg_conn *c, void *buf, size_t len) {
+  ssl.ERR_clear_error();
+  size_t n = 0;
+  int r = ssl.SSL_read_ex(c->ssl, buf, len, &n);
+  if (r == 1) return (ssize_t)n;
+  return io_failed(c, r, ECONNRESET);
 }
 
 /*
@@ -411,21 +421,9 @@ static ssize_t write_record(void *owner, const struct iovec *iov, int count) {
   size_t written = 0;
   int r = ssl.SSL_write_ex(c->ssl, bytes, len, &written);
   if (r == 1) return (ssize_t)written;
-  int saved = errno;
-  switch (ssl.SSL_get_error(c->ssl, r)) {
-    case LG_SSL_ERROR_WANT_WRITE:
-    case LG_SSL_ERROR_WANT_READ:
-      errno = EAGAIN;
-      return -1;
-    case LG_SSL_ERROR_SYSCALL:
-      ssl.ERR_clear_error();
-      errno = saved != 0 ? saved : EPIPE;
-      return -1;
-    default:
-      ssl.ERR_clear_error();
-      errno = EPROTO;
-      return -1;
-  }
+  /* The peer's close_notify: nothing more can be written (a 0 here would be taken as "try again"). */
+  if (io_failed(c, r, EPIPE) == 0) errno = EPIPE;
+  return -1;
 }
 
 int lg_tls_flush(lg_conn *c) { return lg_wq_flush_to(&c->out, write_record, c, &c->bytes_out); }

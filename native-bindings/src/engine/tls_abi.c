@@ -4,8 +4,9 @@
  */
 #include "tls_abi.h"
 
-#include <stdbool.h>
 #include <string.h>
+
+#include "symbols.h"
 
 /*
  * The constants of tls_abi.h against the OpenSSL headers Node ships (node-gyp puts them on the
@@ -49,29 +50,9 @@ LG_CHECK(LG_TLS1_3_VERSION, TLS1_3_VERSION);
 #endif
 #endif
 
-#if defined(_WIN32)
-
-const char *lg_ssl_resolve(lg_ssl_api *api) {
-  memset(api, 0, sizeof *api);
-  return "SSL_new (no dlsym on Windows)";
-}
-
-#else
-#include <dlfcn.h>
-
-static bool resolve_one(void *slot, const char *name) {
-  void *symbol = dlsym(RTLD_DEFAULT, name);
-  if (symbol == NULL) return false;
-  memcpy(slot, &symbol, sizeof symbol);
-  return true;
-}
-
 const char *lg_ssl_resolve(lg_ssl_api *api) {
 #define ENTRY(fn) {&api->fn, #fn}
-  struct {
-    void *slot;
-    const char *name;
-  } table[] = {
+  const lg_symbol table[] = {
       ENTRY(OpenSSL_version_num),
       ENTRY(TLS_server_method),
       ENTRY(SSL_CTX_new),
@@ -116,12 +97,7 @@ const char *lg_ssl_resolve(lg_ssl_api *api) {
   };
 #undef ENTRY
   memset(api, 0, sizeof *api);
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-    if (!resolve_one(table[i].slot, table[i].name)) {
-      memset(api, 0, sizeof *api);
-      return table[i].name;
-    }
-  }
-  return NULL;
+  const char *missing = lg_resolve_symbols(table, sizeof table / sizeof table[0]);
+  if (missing != NULL) memset(api, 0, sizeof *api);
+  return missing;
 }
-#endif

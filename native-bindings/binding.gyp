@@ -25,6 +25,7 @@
         "src/engine/symbols.c",
         "src/engine/tls.c",
         "src/engine/tls_abi.c",
+        "src/engine/tls_bridge.c",
         "src/engine/tls_napi.c",
         "src/engine/upstream.c",
         "src/engine/wqueue.c"

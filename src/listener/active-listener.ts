@@ -263,15 +263,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     if (chain.transport === null) return null;
     const tls = chain.transport.engine;
     if (tls === undefined) return 'a transport socket the engine does not terminate';
-    const hcm = chain.terminal as HttpConnectionManager;
-    const reason =
-      NativeEngine.tlsUnavailableReason() ??
-      tls.engineIneligibility ??
-      (hcm.mayUpgrade
-        ? 'upgrades (upgrade_configs): a TLS connection cannot be handed to the JS codec'
-        : hcm.detectsHttp2 && tls.alpnProtocols.includes('h2')
-          ? "alpn_protocols h2 with codec_type AUTO (HTTP/2 is served on Node's TLS)"
-          : null);
+    const reason = NativeEngine.tlsUnavailableReason() ?? tls.engineIneligibility;
     if (reason !== null) return reason;
     try {
       this.engineTlsContext = engine.tlsContext(tls.engineSettings());
@@ -292,8 +284,10 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
    * TLS the engine terminates (`engineTlsIneligibility`); a choice among chains, listener filters
    * and network filters before the HCM need a Node socket per connection, and so does the listener
    * access log (connections that never sent a request), so those listeners stay on Node's sockets.
-   * When the HCM may enable upgrades, the engine hands each plaintext connection whose request asks
-   * for one to Legate's JS codec, which tunnels (`continueOnSocket`).
+   * When the HCM may enable upgrades, the engine hands each connection whose request asks for one to
+   * Legate's JS codec, which tunnels (`continueOnSocket`); with codec_type AUTO, a TLS connection
+   * that negotiated ALPN h2 goes to node:http2 the same way (the engine keeps its TLS session and
+   * relays the plaintext over a socketpair).
    */
   private engineServes(engine: NativeEngine | null): engine is NativeEngine {
     const chain = this.onlyChain;

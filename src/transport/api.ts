@@ -84,8 +84,6 @@ export const downstreamInfoOf = new WeakMap<object, DownstreamConnectionInfo>();
 export interface EngineTerminableTransport {
   /** Why the engine cannot terminate this transport (it then runs on Node's TLS), or null. */
   readonly engineIneligibility: string | null;
-  /** The ALPN protocols offered (the listener's codec may need Node's HTTP/2 for `h2`). */
-  readonly alpnProtocols: readonly string[];
   /** What new handshakes use now (after reloads). */
   engineSettings(): EngineTlsSettings;
   /**

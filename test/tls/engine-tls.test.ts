@@ -2,18 +2,21 @@
  * TLS terminated by the native engine (native-bindings/src/engine/tls.c): which TLS listeners it
  * serves (and why the others stay on Node's TLS), bodies through SSL_read / SSL_write both ways
  * (piped from the origin, uploaded, to a slow reader), pipelined requests, codec_type AUTO without
- * ALPN h2, and no file descriptor or memory left behind by thousands of handshakes that succeed,
- * fail or are cut off. Each test holds on every pass: on the JS passes (LEGATE_ENGINE=js,
+ * ALPN h2 and with it (HTTP/2 served by JS over the engine's TLS, tls_bridge.c), an upgrade
+ * tunnelled the same way, and no file descriptor or memory left behind by thousands of handshakes
+ * that succeed, fail or are cut off. Each test holds on every pass: on the JS passes (LEGATE_ENGINE=js,
  * LEGATE_NATIVE=0) the same listeners run on Node's TLS.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { NativeEngine } from '../../src/engine/native-engine';
+import { startUpgradeOrigin } from '../support/upgrade-origin';
 import {
   admin,
   startLegate,
@@ -110,14 +113,15 @@ test(`TLS listeners the engine terminates run on the ${EXPECTED_PATH} path; the 
       { cert: pem('client.crt'), key: pem('client.key') },
     ],
     [
-      'codec_type AUTO with alpn h2',
+      'codec_type AUTO with alpn h2 (an HTTP/1.1 client)',
       yamlWith({ tls: tlsSocketYaml({ common: 'alpn_protocols: [h2, http/1.1]' }) }),
-      'alpn_protocols h2 with codec_type AUTO',
+      null,
     ],
+    ['upgrade_configs', yamlWith({ hcmExtra: 'upgrade_configs: [{ upgrade_type: websocket }]' }), null],
     [
-      'upgrade_configs',
-      yamlWith({ hcmExtra: 'upgrade_configs: [{ upgrade_type: websocket }]' }),
-      'upgrades (upgrade_configs)',
+      'several certificates of one key type',
+      yamlWith({ tls: tlsSocketYaml({ certs: ['server-rsa', 'server-b'] }) }),
+      'several certificates of one key type (chosen by SNI)',
     ],
   ];
   for (const [name, yaml, reason, client] of cases) {
@@ -362,4 +366,115 @@ test('ssl.curves.* count the group each handshake used, in Envoy spelling (on th
     assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.curves.P-256'), counted ? 2 : 0);
     assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.handshake'), 3);
   });
+});
+
+/** Opens an HTTP/2 session over TLS (ALPN h2), runs `body`, closes it. */
+async function withH2<T>(port: number, body: (session: http2.ClientHttp2Session) => Promise<T>): Promise<T> {
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ca: pem('ca.crt'), servername: 'a.example' });
+  session.on('error', () => {});
+  try {
+    return await body(session);
+  } finally {
+    await new Promise<void>((resolve) => session.close(resolve));
+  }
+}
+
+function h2Request(
+  session: http2.ClientHttp2Session,
+  path: string,
+  upload?: Buffer,
+): Promise<{ status: number; body: Buffer; headers: http2.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ':method': upload === undefined ? 'GET' : 'POST' });
+    let headers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => (headers = h));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () =>
+      resolve({ status: Number(headers[':status']), body: Buffer.concat(chunks), headers }),
+    );
+    stream.on('error', reject);
+    stream.end(upload);
+  });
+}
+
+test('codec_type AUTO with alpn h2: HTTP/2 clients are served by node:http2 over the engine’s TLS, HTTP/1.1 clients in C, no fd left', async (t) => {
+  await withLegate(
+    yamlWith({ tls: tlsSocketYaml({ common: 'alpn_protocols: [h2, http/1.1]' }) }),
+    async (port, lp) => {
+      assert.equal(await dataPath(lp), EXPECTED_PATH);
+      const pid = lp.proc.pid!;
+      const upload = randomBytes(2 * 1024 * 1024);
+      await withH2(port, async (session) => {
+        // Concurrent streams, a download piped through the bridge, an upload.
+        const small = await Promise.all(['/a', '/b', '/c'].map((p) => h2Request(session, p)));
+        assert.deepEqual(
+          small.map((r) => r.body.toString()),
+          ['origin GET /a\n', 'origin GET /b\n', 'origin GET /c\n'],
+        );
+        const big = await h2Request(session, '/big');
+        assert.equal(sha256(big.body), sha256(download));
+        const up = await h2Request(session, '/up', upload);
+        assert.equal(up.headers['x-upload-sha256'], sha256(upload));
+      });
+      const h1 = await tlsClient(port, { ALPNProtocols: ['http/1.1'], request: GET('/h1') });
+      assert.equal(h1.alpn, 'http/1.1');
+      assert.match(h1.response, /origin GET \/h1/);
+      // Sessions opened and closed one after another leave nothing open behind them (the baseline
+      // holds the origin pool's connections, made above).
+      const fds = openFds(pid);
+      for (let i = 0; i < 40; i++) await withH2(port, (session) => h2Request(session, `/s${i}`));
+      let after = openFds(pid);
+      for (let i = 0; i < 50 && after > fds; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        after = openFds(pid);
+      }
+      t.diagnostic(`fds ${fds} -> ${after}`);
+      assert.ok(after <= fds, `fds ${fds} -> ${after}`);
+      assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.handshake'), 42);
+    },
+  );
+});
+
+test('an upgrade over TLS: the engine keeps the session, JS tunnels over the bridge; both ends close cleanly', async () => {
+  const upgradeOrigin = await startUpgradeOrigin();
+  const yaml = listenerYaml({
+    chains: [
+      chainYaml({
+        cluster: 'u',
+        tls: tlsSocketYaml({}),
+        hcmExtra: 'upgrade_configs: [{ upgrade_type: echo }]',
+      }),
+    ],
+    clusters: [staticCluster('u', upgradeOrigin.port)],
+  });
+  try {
+    await withLegate(yaml, async (port, lp) => {
+      assert.equal(await dataPath(lp), EXPECTED_PATH);
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: pem('ca.crt'), servername: 'a.example' });
+      socket.allowHalfOpen = true;
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const ended = new Promise<void>((resolve) => socket.once('end', resolve));
+      const until = async (pattern: RegExp, what: string): Promise<void> => {
+        for (let i = 0; i < 250 && !pattern.test(text); i++) await new Promise((r) => setTimeout(r, 20));
+        assert.match(text, pattern, what);
+      };
+      await new Promise<void>((resolve) => socket.once('secureConnect', resolve));
+      socket.write('GET /plain HTTP/1.1\r\nhost: x\r\n\r\n');
+      await until(/plain/, 'a plain request first');
+      socket.write('GET /echo HTTP/1.1\r\nhost: x\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nearly');
+      await until(/101 Switching Protocols[^]*\r\n\r\nearly$/, 'the 101 and the early bytes echoed');
+      const bulk = randomBytes(256 * 1024).toString('hex'); // 512 KiB each way through the bridge
+      socket.write(bulk);
+      await until(new RegExp(`${bulk.slice(-64)}$`), 'bulk tunnel bytes echoed');
+      assert.ok(text.endsWith(`early${bulk}`), 'every tunnel byte, in order');
+      socket.end();
+      await ended;
+      assert.match(text, /bye$/, 'the client FIN reached the origin, its answer and FIN came back');
+      assert.equal(await stat(lp, 'listener.127.0.0.1_0.ssl.handshake'), 1);
+    });
+  } finally {
+    await upgradeOrigin.close();
+  }
 });

@@ -110,7 +110,7 @@ bool lg_bridge_flush_events(lg_engine *e) {
 }
 
 void lg_bridge_conn_closed(lg_engine *e, lg_conn *c) {
-  if (c->connect_failed || c->handed_off) return; /* JS heard CONNECT_FAILED / HANDED_OFF instead */
+  if (c->connect_failed || c->handed_off || c->bridged) return; /* JS heard CONNECT_FAILED / HANDED_OFF instead */
   if (c->tls_handshaking) {
     /* JS never heard of this connection: it counts the failed handshake. */
     call_js(e, LG_EV_TLS_FAILED, c->id, c->listener->id, c->tls_failure ? c->tls_failure : LG_TLS_FAILED_HANDSHAKE);
@@ -289,6 +289,7 @@ void lg_engine_destroy(lg_engine *e) {
     if (c == NULL) continue;
     if (!c->closed) {
       c->closed = true;
+      lg_tls_bridge_close(c);
       lg_tls_release(c);
       close(c->fd);
     }
@@ -426,8 +427,11 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   l->limits.max_body_bytes = (uint64_t)max_body;
   lg_tls_context *tls = lg_tls_context_arg(env, argv[9]);
   if (tls != NULL) {
+    /* No preface to sniff on TLS: ALPN says HTTP/2 (as on Node's TLS); upgrades go over a bridge. */
     lg_tls_listener_use(l, tls);
     l->handshake_timeout_ms = (uint32_t)int_arg(env, argv[10]);
+    l->alpn_h2_handoff = bool_arg(env, argv[7]);
+    l->hand_off_upgrades = bool_arg(env, argv[8]);
   } else {
     l->detect_http2 = bool_arg(env, argv[7]);
     l->hand_off_upgrades = bool_arg(env, argv[8]);

@@ -55,6 +55,7 @@ lg_conn *lg_conn_new(lg_engine *e, int fd, lg_conn_kind kind) {
   c->kind = kind;
   c->id = (int32_t)e->free_ids[--e->free_count];
   c->reusable = true;
+  c->bridge_fd = -1;
   c->last_io_ms = uv_now(e->loop);
   e->conns[c->id] = c;
   if (lg_loop_add(e, fd, c) != 0) {
@@ -121,6 +122,7 @@ void lg_conn_write_body_end(lg_conn *c, const char *trailers, size_t trailers_le
 static bool may_read(lg_conn *c) {
   if (c->closed) return false;
   if (c->ending) return true; /* read and discard until the peer's FIN */
+  if (c->bridge_fd >= 0) return lg_tls_bridge_may_read(c);
   if (c->read_disable > 0 || c->paused_by_pipe) return false;
   if (c->kind == LG_CONN_DOWNSTREAM) return !c->waiting;
   return !c->connecting;
@@ -153,14 +155,16 @@ static void read_ready(lg_conn *c) {
        */
       if ((size_t)n < e->rbuf_size && !c->hangup_seen && c->ssl == NULL) c->readable = false;
       if (c->ending) continue;
-      if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
+      if (c->bridge_fd >= 0) lg_tls_bridge_feed(c, e->rbuf, (size_t)n);
+      else if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
       else lg_upstream_feed(c, e->rbuf, (size_t)n);
       continue;
     }
     if (n == 0) {
       c->readable = false;
       c->peer_eof = true;
-      if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_on_eof(c);
+      if (c->bridge_fd >= 0) lg_tls_bridge_peer_eof(c);
+      else if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_on_eof(c);
       else lg_upstream_on_eof(c);
       return;
     }
@@ -223,6 +227,7 @@ void lg_conn_on_event(lg_conn *c, uint32_t events) {
 
 /* Output drained to nothing: sources paused by this sink may go on, JS may write again. */
 static void on_drained(lg_conn *c) {
+  if (c->bridge_fd >= 0) lg_tls_bridge_read(c);
   lg_conn *source = c->pipe_source;
   if (source != NULL && source->paused_by_pipe) {
     source->paused_by_pipe = false;
@@ -239,7 +244,8 @@ static void on_backlog(lg_conn *c) {
   if (c->out.bytes <= c->engine->high_water) return;
   lg_conn *source = c->pipe_source;
   if (source != NULL) source->paused_by_pipe = true;
-  if (!c->above_watermark && c->pipe_source == NULL) {
+  /* A bridged connection's writer is its bridge (it stops reading JS), not JS's codec. */
+  if (!c->above_watermark && c->pipe_source == NULL && !c->bridged) {
     c->above_watermark = true;
     lg_emit(c->engine, c->kind == LG_CONN_DOWNSTREAM ? LG_EV_DOWNSTREAM_WATERMARK : LG_EV_UPSTREAM_WATERMARK,
             c->id, 1, 0);
@@ -266,6 +272,11 @@ void lg_conn_flush(lg_conn *c) {
     c->fin_sent = true;
     if (c->ssl != NULL) lg_tls_close_notify(c);
     shutdown(c->fd, SHUT_WR);
+    /* The peer ended first (a bridged connection's client, tls_bridge.c): nothing is left to wait for. */
+    if (c->peer_eof && c->bridge_fin_sent) {
+      lg_conn_close(c, LG_RESET_NONE);
+      return;
+    }
     lg_loop_close_later(c->engine, c, DELAYED_CLOSE_MS);
   }
   on_drained(c);
@@ -315,6 +326,7 @@ void lg_conn_close(lg_conn *c, lg_reset_reason reason) {
   lg_conn_unpipe_source(c);
   lg_conn_unpipe_sink(c);
   epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  lg_tls_bridge_close(c);
   lg_tls_release(c);
   if (!c->handed_off) close(c->fd);
   c->fd = -1;

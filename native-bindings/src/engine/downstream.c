@@ -156,15 +156,24 @@ static void reject(lg_conn *c, uint16_t status) {
   lg_downstream_end(c);
 }
 
-/* The connection's fd goes to JS with the bytes kept in `pending` (in the exchange): `event` says why. */
-static void hand_off(lg_conn *c, lg_event event) {
-  size_t n = lg_exchange_put_data(c->engine, c->pending, c->pending_len);
+/*
+ * The connection goes to JS with the bytes kept in `pending` (in the exchange): `event` says why.
+ * A plaintext connection's fd goes as it is; a TLS connection's session stays here, and JS gets
+ * the end of a socketpair carrying its plaintext (tls_bridge.c).
+ */
+void lg_downstream_hand_off(lg_conn *c, lg_event event) {
+  size_t n = c->pending_len == 0 ? 0 : lg_exchange_put_data(c->engine, c->pending, c->pending_len);
   if (n != c->pending_len) {
     lg_conn_close(c, LG_RESET_LOCAL);
     return;
   }
   int fd = c->fd;
-  lg_conn_hand_off(c);
+  if (c->ssl != NULL) fd = lg_tls_bridge_start(c);
+  else lg_conn_hand_off(c);
+  if (fd < 0) {
+    lg_conn_close(c, LG_RESET_LOCAL);
+    return;
+  }
   lg_emit(c->engine, event, c->id, fd, (double)n);
 }
 
@@ -179,7 +188,7 @@ static void parse(lg_conn *c, uint8_t *data, size_t len) {
     if ((r == LG_H1_PAUSED || r == LG_H1_PAUSED_UPGRADE) && c->upgrade_handoff) {
       /* The upgrade request is whole: it and whatever followed it go to JS. */
       if (lg_conn_keep_pending(c, data, len) != 0) lg_conn_close(c, LG_RESET_LOCAL);
-      else hand_off(c, LG_EV_UPGRADE_HANDED_OFF);
+      else lg_downstream_hand_off(c, LG_EV_UPGRADE_HANDED_OFF);
       return;
     }
     if (r == LG_H1_PAUSED_UPGRADE && !c->stream_active && c->last_status != 101) {
@@ -233,7 +242,7 @@ static bool detect_protocol(lg_conn *c, uint8_t *data, size_t len) {
     return true;
   }
   if (c->pending_len < HTTP2_PREFACE_LEN) return true;
-  hand_off(c, LG_EV_HANDED_OFF);
+  lg_downstream_hand_off(c, LG_EV_HANDED_OFF);
   return true;
 }
 

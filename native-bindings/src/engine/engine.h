@@ -135,6 +135,8 @@ typedef struct lg_listener {
   /* A TLS listener (tls.c): its context, and its connections still handshaking, in deadline order. */
   lg_tls_context *tls;
   uint32_t handshake_timeout_ms; /* transport_socket_connect_timeout (0: none) */
+  /* codec_type AUTO on TLS: a connection that negotiated ALPN h2 goes to JS (HANDED_OFF, bridged). */
+  bool alpn_h2_handoff;
   lg_conn *handshakes_head, *handshakes_tail;
 } lg_listener;
 
@@ -233,6 +235,12 @@ struct lg_conn {
   uint8_t tls_failure;  /* lg_tls_failure, when the handshake ended the connection */
   lg_conn *hs_prev, *hs_next;
   uint64_t hs_deadline;
+  /* A TLS connection JS continues (tls_bridge.c): the engine's end of the socketpair (-1: none),
+   * what the client sent that JS has not read yet, and each side's state. */
+  int bridge_fd;
+  lg_wqueue to_bridge;
+  bool bridged; /* JS heard HANDED_OFF: no CLOSED event follows */
+  bool bridge_readable, bridge_writable, bridge_eof, bridge_fin_sent;
   lg_conn *next_dirty, *next_resume, *next_closed, *next_closing, *next_announce;
 };
 
@@ -378,6 +386,7 @@ void lg_downstream_continue(lg_conn *c);
 void lg_downstream_response_complete(lg_conn *c);
 void lg_downstream_go_away(lg_conn *c);
 void lg_downstream_end(lg_conn *c);
+void lg_downstream_hand_off(lg_conn *c, lg_event event);
 
 /* ---- upstream.c */
 /* `ip` (an IPv4 or IPv6 literal) and `port` as a socket address; false when `ip` is neither. */

@@ -29,7 +29,8 @@ static void accept_on(lg_engine *e, lg_listener *l) {
 
 /*
  * Tags in epoll data that are not connections: listeners are tagged by index + 1, tcp_proxy
- * sessions (l4.c) by their address with the low bit set.
+ * sessions (l4.c) by their address with the low bit set, a TLS connection's bridge to JS
+ * (tls_bridge.c) by the connection's address with LG_BRIDGE_TAG set.
  */
 static void on_epoll(lg_engine *e) {
   struct epoll_event events[EVENT_BATCH];
@@ -47,6 +48,10 @@ static void on_epoll(lg_engine *e) {
     }
     if (lg_l4_is_session_tag(tag)) {
       lg_l4_on_event(tag, events[i].events);
+      continue;
+    }
+    if ((uintptr_t)tag & LG_BRIDGE_TAG) {
+      lg_tls_bridge_on_event((lg_conn *)((uintptr_t)tag & ~(uintptr_t)LG_BRIDGE_TAG), events[i].events);
       continue;
     }
     lg_conn_on_event((lg_conn *)tag, events[i].events);

@@ -308,6 +308,13 @@ static void fail_handshake(lg_conn *c, lg_tls_failure failure) {
   lg_conn_close(c, LG_RESET_NONE);
 }
 
+static bool negotiated_h2(lg_ssl *s) {
+  const unsigned char *alpn = NULL;
+  unsigned int len = 0;
+  ssl.SSL_get0_alpn_selected(s, &alpn, &len);
+  return len == 2 && alpn[0] == 'h' && alpn[1] == '2';
+}
+
 bool lg_tls_handshake(lg_conn *c) {
   ssl.ERR_clear_error();
   int r = ssl.SSL_do_handshake(c->ssl);
@@ -316,6 +323,8 @@ bool lg_tls_handshake(lg_conn *c) {
     unlink_handshake(c);
     c->last_io_ms = uv_now(c->engine->loop);
     lg_downstream_announce(c, NULL);
+    if (!c->closed && c->listener->alpn_h2_handoff && negotiated_h2(c->ssl))
+      lg_downstream_hand_off(c, LG_EV_HANDED_OFF); /* node:http2 serves it, over a bridge */
     return !c->closed;
   }
   switch (ssl.SSL_get_error(c->ssl, r)) {

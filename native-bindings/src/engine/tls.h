@@ -62,6 +62,24 @@ void lg_tls_close_notify(lg_conn *c);
 /* Frees the connection's TLS state (every close path). */
 void lg_tls_release(lg_conn *c);
 
+/* ---- tls_bridge.c: a TLS connection JS continues over a socketpair */
+
+/* Tags the bridge fd's epoll events (the connection's address with this bit set). */
+#define LG_BRIDGE_TAG 2
+/* Starts relaying the connection's plaintext to a socketpair: JS's end, or -1 (nothing changed). */
+int lg_tls_bridge_start(lg_conn *c);
+/* Decrypted bytes from the client, for JS. */
+void lg_tls_bridge_feed(lg_conn *c, const uint8_t *data, size_t len);
+/* The client ended (its FIN reaches JS after the bytes before it). */
+void lg_tls_bridge_peer_eof(lg_conn *c);
+/* Whether the client may be read (what JS has not taken is below the high-water mark). */
+bool lg_tls_bridge_may_read(const lg_conn *c);
+/* Reads what JS wrote into the connection's output (also when that output drained). */
+void lg_tls_bridge_read(lg_conn *c);
+void lg_tls_bridge_on_event(lg_conn *c, uint32_t events);
+/* Closes the bridge fd (every close path of a bridged connection). */
+void lg_tls_bridge_close(lg_conn *c);
+
 napi_status lg_tls_define(napi_env env, napi_value exports);
 
 #endif

@@ -130,10 +130,6 @@ export class DownstreamTlsTransport implements DownstreamTransport, EngineTermin
     return this;
   }
 
-  get alpnProtocols(): readonly string[] {
-    return this.common.alpnProtocols;
-  }
-
   /** What the engine's TLS does not do (yet) that this context asks for, or null. */
   private engineCannotServe(): string | null {
     if (this.requirePeer) return 'require_client_certificate (mTLS)';

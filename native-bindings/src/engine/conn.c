@@ -151,9 +151,10 @@ static void read_ready(lg_conn *c) {
        * A read shorter than the buffer emptied the socket: stop here rather than pay a read that
        * returns EAGAIN (as nginx does). Bytes arriving later raise a new edge; a FIN that came
        * with these bytes was reported as RDHUP, and then we read on to the 0. (SSL_read returns a
-       * record at most, which says nothing of the socket: TLS reads on to EAGAIN.)
+       * record at most, which says nothing of the socket: TLS asks what the read(2) under it did.)
        */
-      if ((size_t)n < e->rbuf_size && !c->hangup_seen && c->ssl == NULL) c->readable = false;
+      if (!c->hangup_seen && (c->ssl != NULL ? lg_tls_socket_drained(c) : (size_t)n < e->rbuf_size))
+        c->readable = false;
       if (c->ending) continue;
       if (c->bridge_fd >= 0) lg_tls_bridge_feed(c, e->rbuf, (size_t)n);
       else if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);

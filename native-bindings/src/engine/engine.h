@@ -232,6 +232,7 @@ struct lg_conn {
   struct lg_ssl *ssl;
   lg_tls_context *tls_context;
   bool tls_handshaking; /* not announced to JS yet */
+  bool tls_socket_drained; /* the last read(2) OpenSSL made returned less than it asked for */
   uint8_t tls_failure;  /* lg_tls_failure, when the handshake ended the connection */
   lg_conn *hs_prev, *hs_next;
   uint64_t hs_deadline;

@@ -273,6 +273,25 @@ static void unlink_handshake(lg_conn *c) {
   c->hs_prev = c->hs_next = NULL;
 }
 
+/*
+ * The socket BIO's callback after each read(2) OpenSSL makes: one that returned less than it asked
+ * for (OpenSSL reads ahead, asking for its whole buffer) emptied the socket. tls_socket_drained
+ * lets a read end on that, as plaintext reads do, instead of paying a read(2) that returns EAGAIN.
+ */
+static long on_socket_io(lg_bio *bio, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                         size_t *processed) {
+  (void)argp;
+  (void)argi;
+  (void)argl;
+  if (oper == (LG_BIO_CB_READ | LG_BIO_CB_RETURN)) {
+    lg_conn *c = (lg_conn *)ssl.BIO_get_callback_arg(bio);
+    c->tls_socket_drained = ret <= 0 || processed == NULL || *processed < len;
+  }
+  return ret;
+}
+
+bool lg_tls_socket_drained(const lg_conn *c) { return c->tls_socket_drained && !ssl.SSL_has_pending(c->ssl); }
+
 bool lg_tls_accept(lg_conn *c) {
   lg_listener *l = c->listener;
   lg_tls_context *t = l->tls;
@@ -284,6 +303,9 @@ bool lg_tls_accept(lg_conn *c) {
     return false;
   }
   ssl.SSL_set_accept_state(s);
+  lg_bio *socket_bio = ssl.SSL_get_rbio(s);
+  ssl.BIO_set_callback_ex(socket_bio, on_socket_io);
+  ssl.BIO_set_callback_arg(socket_bio, (char *)c);
   c->ssl = s;
   c->tls_context = t;
   t->refs++;

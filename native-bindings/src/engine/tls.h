@@ -55,6 +55,8 @@ bool lg_tls_expire_handshakes(lg_engine *e, uint64_t now);
 void lg_tls_put_info(lg_conn *c);
 /* read(2)'s contract over SSL_read: bytes, 0 at the peer's end, -1 with errno (EAGAIN: wait). */
 ssize_t lg_tls_read(lg_conn *c, void *buf, size_t len);
+/* The last read(2) under SSL_read emptied the socket and SSL holds nothing unread: reading may stop. */
+bool lg_tls_socket_drained(const lg_conn *c);
 /* lg_wq_flush's contract, through SSL_write. */
 int lg_tls_flush(lg_conn *c);
 /* Sends close_notify (before our FIN). */

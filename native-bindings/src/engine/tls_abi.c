@@ -46,6 +46,8 @@ LG_CHECK(LG_SSL_TLSEXT_ERR_OK, SSL_TLSEXT_ERR_OK);
 LG_CHECK(LG_SSL_TLSEXT_ERR_ALERT_FATAL, SSL_TLSEXT_ERR_ALERT_FATAL);
 LG_CHECK(LG_OPENSSL_NPN_NEGOTIATED, OPENSSL_NPN_NEGOTIATED);
 LG_CHECK(LG_TLS1_VERSION, TLS1_VERSION);
+LG_CHECK(LG_BIO_CB_READ, BIO_CB_READ);
+LG_CHECK(LG_BIO_CB_RETURN, BIO_CB_RETURN);
 LG_CHECK(LG_TLS1_3_VERSION, TLS1_3_VERSION);
 #endif
 #endif
@@ -84,6 +86,10 @@ const char *lg_ssl_resolve(lg_ssl_api *api) {
       ENTRY(SSL_get0_alpn_selected),
       ENTRY(SSL_session_reused),
       ENTRY(SSL_group_to_name),
+      ENTRY(SSL_get_rbio),
+      ENTRY(BIO_set_callback_ex),
+      ENTRY(BIO_set_callback_arg),
+      ENTRY(BIO_get_callback_arg),
       ENTRY(BIO_new_mem_buf),
       ENTRY(BIO_free),
       ENTRY(PEM_read_bio_X509),

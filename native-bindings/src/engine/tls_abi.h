@@ -69,6 +69,11 @@ typedef struct lg_evp_pkey lg_evp_pkey;
 #define LG_TLS1_VERSION 0x0301
 #define LG_TLS1_3_VERSION 0x0304
 
+#define LG_BIO_CB_READ 0x02
+#define LG_BIO_CB_RETURN 0x80
+
+typedef long (*lg_bio_callback_ex)(lg_bio *b, int oper, const char *argp, size_t len, int argi, long argl,
+                                   int ret, size_t *processed);
 typedef int (*lg_alpn_select_cb)(lg_ssl *ssl, const unsigned char **out, unsigned char *outlen,
                                  const unsigned char *in, unsigned int inlen, void *arg);
 
@@ -106,6 +111,10 @@ typedef struct lg_ssl_api {
   void (*SSL_get0_alpn_selected)(const lg_ssl *ssl, const unsigned char **data, unsigned int *len);
   int (*SSL_session_reused)(const lg_ssl *ssl);
   const char *(*SSL_group_to_name)(lg_ssl *ssl, int id);
+  lg_bio *(*SSL_get_rbio)(const lg_ssl *ssl);
+  void (*BIO_set_callback_ex)(lg_bio *bio, lg_bio_callback_ex callback);
+  void (*BIO_set_callback_arg)(lg_bio *bio, char *arg);
+  char *(*BIO_get_callback_arg)(const lg_bio *bio);
   lg_bio *(*BIO_new_mem_buf)(const void *buf, int len);
   int (*BIO_free)(lg_bio *bio);
   lg_x509 *(*PEM_read_bio_X509)(lg_bio *bio, lg_x509 **x, void *cb, void *u);

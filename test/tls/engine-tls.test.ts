@@ -9,7 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { readdirSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as net from 'node:net';
@@ -20,6 +23,7 @@ import { startUpgradeOrigin } from '../support/upgrade-origin';
 import {
   admin,
   startLegate,
+  startLegateArgs,
   startOrigin,
   stat,
   type LegateProcess,
@@ -477,4 +481,76 @@ test('an upgrade over TLS: the engine keeps the session, JS tunnels over the bri
   } finally {
     await upgradeOrigin.close();
   }
+});
+
+test('a reload that changes a TLS listener: new connections get the new certificate and routes, an open one keeps its own', async () => {
+  const config = (cert: string, body: string): string =>
+    listenerYaml({
+      chains: [
+        chainYaml({
+          cluster: 'origin',
+          tls: tlsSocketYaml({ certs: [cert] }),
+          routes: `- match: { prefix: / }\n  direct_response: { status: 200, body: { inline_string: "${body}" } }`,
+        }),
+      ],
+      clusters: [staticCluster('origin', origin.port)],
+    });
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'legate-tls-reload-')), 'envoy.yaml');
+  fs.writeFileSync(file, config('server-rsa', 'one'));
+  const lp = await startLegateArgs(['-c', file, '--concurrency', '2']);
+  try {
+    const port = lp.ports.get('proxy')!;
+    const before = await tlsClient(port, { request: GET() });
+    assert.equal(before.serverKeyType, 'RSA');
+    assert.match(before.response, /\r\n\r\none$/);
+    // A keep-alive connection opened before the reload.
+    const open = tls.connect({ host: '127.0.0.1', port, ca: pem('ca.crt'), servername: 'a.example' });
+    let openText = '';
+    open.on('data', (d: Buffer) => (openText += d.toString('latin1')));
+    open.on('error', () => {});
+    await new Promise<void>((resolve) => open.once('secureConnect', resolve));
+    open.write('GET /1 HTTP/1.1\r\nhost: a\r\n\r\n');
+    for (let i = 0; i < 100 && !openText.endsWith('one'); i++) await new Promise((r) => setTimeout(r, 20));
+    fs.writeFileSync(file, config('server-ec', 'two'));
+    assert.equal((await admin(lp, '/reload', 'POST')).status, 200);
+    const after = await tlsClient(port, { request: GET() });
+    assert.equal(after.serverKeyType, 'EC');
+    assert.match(after.response, /\r\n\r\ntwo$/);
+    assert.equal(await dataPath(lp), EXPECTED_PATH);
+    // The old listener drains: its open connection still answers (with its old routes).
+    open.write('GET /2 HTTP/1.1\r\nhost: a\r\n\r\n');
+    for (let i = 0; i < 100 && (openText.match(/one/g) ?? []).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal((openText.match(/\r\n\r\none/g) ?? []).length, 2, openText);
+    open.destroy();
+  } finally {
+    await lp.stop();
+  }
+});
+
+test('x-forwarded-proto: https and the TLS access-log operators, TLS 1.2 and 1.3, with and without SNI', async () => {
+  const accessLog = `access_log:
+- name: envoy.access_loggers.stdout
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
+    log_format:
+      text_format_source:
+        inline_string: "tls=%DOWNSTREAM_TLS_VERSION% cipher=%DOWNSTREAM_TLS_CIPHER% sni=%REQUESTED_SERVER_NAME% proto=%REQ(X-FORWARDED-PROTO)%\\n"`;
+  await withLegate(yamlWith({ hcmExtra: accessLog }), async (port, lp) => {
+    assert.equal(await dataPath(lp), EXPECTED_PATH);
+    const shapes: [Parameters<typeof tlsClient>[1], string][] = [
+      [{}, 'tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 sni=a.example proto=https'],
+      [
+        { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', servername: '' },
+        'tls=TLSv1.2 cipher=ECDHE-RSA-AES128-GCM-SHA256 sni=- proto=https',
+      ],
+    ];
+    for (const [options, line] of shapes) {
+      const r = await tlsClient(port, { ...options, request: GET('/log') });
+      assert.match(r.response, /^HTTP\/1\.1 200 /);
+      for (let i = 0; i < 100 && !lp.output().includes(line); i++)
+        await new Promise((res) => setTimeout(res, 20));
+      assert.ok(lp.output().includes(line), `${line} in ${lp.output()}`);
+    }
+  });
 });

@@ -22,6 +22,11 @@
         "src/engine/l4_napi.c",
         "src/engine/loop.c",
         "src/engine/response_head.c",
+        "src/engine/symbols.c",
+        "src/engine/tls.c",
+        "src/engine/tls_abi.c",
+        "src/engine/tls_bridge.c",
+        "src/engine/tls_napi.c",
         "src/engine/upstream.c",
         "src/engine/wqueue.c"
       ],

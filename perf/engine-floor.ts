@@ -98,6 +98,8 @@ function serveFloor(port: number, originPort: number): void {
     limits.replies,
     false,
     false,
+    null,
+    0,
   );
   process.stdout.write('ready\n');
 }

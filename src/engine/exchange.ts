@@ -28,12 +28,28 @@ const X = {
   REMOTE_PORT: 13,
   LOCAL_LEN: 14,
   LOCAL_PORT: 15,
+  TLS_LEN: 16,
+  TLS_RESUMED: 17,
 } as const;
 const XF_CONTENT_LENGTH = 16;
 const XF_PIPED_BYTES = 17;
 const FLAG_KEEP_ALIVE = 1;
 const FLAG_UPGRADE = 2;
 const FLAG_CHUNKED = 4;
+
+/** What the engine reports of a TLS connection's handshake (ACCEPTED on a TLS listener). */
+export interface EngineTlsFacts {
+  /** 'TLSv1.2', 'TLSv1.3'. */
+  version: string;
+  cipher: string;
+  /** The key exchange group ('' when none was used, e.g. a resumption without one). */
+  curve: string;
+  /** SNI ('' without). */
+  serverName: string;
+  /** ALPN protocol agreed ('' without). */
+  alpn: string;
+  resumed: boolean;
+}
 
 export interface Addresses {
   remoteAddress: string;
@@ -145,6 +161,19 @@ export class Exchange implements LiveHeadFields {
       localAddress: this.lastLocal,
       localPort: x[X.LOCAL_PORT]!,
     };
+  }
+
+  /** The TLS facts after the addresses (exchange.c lg_exchange_put_tls), during ACCEPTED of a TLS connection. */
+  tlsFacts(): EngineTlsFacts {
+    this.refresh();
+    const x = this.control32;
+    const start = x[X.REMOTE_LEN]! + x[X.LOCAL_LEN]!;
+    const [version = '', cipher = '', curve = '', serverName = '', alpn = ''] = latin1Slice(
+      this.data,
+      start,
+      start + x[X.TLS_LEN]!,
+    ).split('\n');
+    return { version, cipher, curve, serverName, alpn, resumed: x[X.TLS_RESUMED] === 1 };
   }
 
   /**

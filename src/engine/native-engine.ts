@@ -16,6 +16,7 @@
  * body to be piped, and only its end is reported (see `pipeBodyFrom` in codec.ts).
  */
 import { loadNative, type NativeBindings } from '../native';
+import type { EngineTlsContext, EngineTlsSettings } from '../native/bindings';
 import { Exchange } from './exchange';
 import { llhttpMethodNames } from '../http/llhttp';
 import type { ProxiedResponsePlan } from '../http/codec';
@@ -47,13 +48,14 @@ export const enum EngineEvent {
   L4_BATCH = 19,
   HANDED_OFF = 20,
   UPGRADE_HANDED_OFF = 21,
+  TLS_FAILED = 22,
 }
 
 /** engine.h lg_server_header. */
 const SERVER_MODES = { OVERWRITE: 0, APPEND_IF_ABSENT: 1, PASS_THROUGH: 2 } as const;
 
 /** engine.h LG_ENGINE_INTERFACE: the argument lists and events this file and its peers use. */
-const ENGINE_INTERFACE = 8;
+const ENGINE_INTERFACE = 9;
 
 const ENGINE_FUNCTIONS = [
   'engineCreate',
@@ -84,12 +86,24 @@ const ENGINE_FUNCTIONS = [
   'engineL4Drain',
   'engineL4Records',
   'engineL4Sessions',
+  'engineTlsContext',
+  'engineListenerTls',
 ] as const;
 export type EngineBindings = Required<Pick<NativeBindings, (typeof ENGINE_FUNCTIONS)[number]>>;
 
 /** Receives the events of the connections accepted on one engine listener. */
 export interface EngineListenerHandler {
+  /** A connection (on a TLS listener: secured, its facts in `engine.exchange.tlsFacts()`). */
   onAccepted(engine: NativeEngine, conn: number): void;
+  /** A TLS listener's connection `conn` closed before its handshake succeeded (JS never heard of it). */
+  onTlsFailed?(conn: number, timedOut: boolean): void;
+}
+
+/** A listener's TLS as the engine terminates it: its context and handshake timeout. */
+export interface EngineListenerTls {
+  context: EngineTlsContext;
+  /** transport_socket_connect_timeout (0: none). */
+  handshakeTimeoutMs: number;
 }
 
 /** One worker's engine; `create()` returns null when this addon or this node cannot run one. */
@@ -141,6 +155,27 @@ export class NativeEngine {
     return null;
   }
 
+  /**
+   * Why the engine cannot terminate TLS here (its TLS listeners stay on Node's TLS), or null when
+   * it can. `LEGATE_ENGINE_TLS=js` keeps TLS on Node's TLS while the engine serves plaintext.
+   */
+  static tlsUnavailableReason(env: NodeJS.ProcessEnv = process.env): string | null {
+    if (env.LEGATE_ENGINE_TLS === 'js') return 'disabled by LEGATE_ENGINE_TLS=js';
+    const status = loadNative()?.tlsStatus?.();
+    if (status === undefined) return 'the addon has no TLS (stale build?)';
+    return status.available ? null : `OpenSSL in this node binary: ${status.reason}`;
+  }
+
+  /** A TLS context for `listen` (throws with OpenSSL's reason). */
+  tlsContext(settings: EngineTlsSettings): EngineTlsContext {
+    return this.bindings.engineTlsContext(settings);
+  }
+
+  /** New handshakes of TLS listener `listener` use `context` (connections already secured keep theirs). */
+  useTlsContext(listener: number, context: EngineTlsContext): void {
+    this.bindings.engineListenerTls(listener, context);
+  }
+
   /** This thread's engine, or null with the reason logged by the caller (`unavailableReason`). */
   static create(): NativeEngine | null {
     if (NativeEngine.unavailableReason() !== null) return null;
@@ -152,7 +187,8 @@ export class NativeEngine {
    * `detectHttp2` (codec_type AUTO): a connection that opens with the HTTP/2 preface is handed back
    * (`EngineServerConnection.onHandedOff`), as a Node socket, to be served by the HTTP/2 codec;
    * `handOffUpgrades`: likewise a connection whose request asks for an upgrade (Upgrade, CONNECT),
-   * to be served by Legate's JS codec, which tunnels.
+   * to be served by Legate's JS codec, which tunnels. `tls`: the engine terminates TLS on every
+   * connection (which then hands nothing off; the caller chose such a listener accordingly).
    */
   listen(
     fd: number,
@@ -167,6 +203,7 @@ export class NativeEngine {
     detectHttp2: boolean,
     handOffUpgrades: boolean,
     handler: EngineListenerHandler,
+    tls: EngineListenerTls | null = null,
   ): number {
     const id = this.bindings.engineListen(
       fd,
@@ -178,6 +215,8 @@ export class NativeEngine {
       limits.replies,
       detectHttp2,
       handOffUpgrades,
+      tls?.context ?? null,
+      tls?.handshakeTimeoutMs ?? 0,
     );
     this.listeners[id] = handler;
     return id;
@@ -277,6 +316,9 @@ export class NativeEngine {
         server?.onHandedOff(a, read, type === EngineEvent.HANDED_OFF ? 'http2-preface' : 'upgrade');
         return;
       }
+      case EngineEvent.TLS_FAILED:
+        this.listeners[a]?.onTlsFailed?.(conn, b === 2);
+        return;
       case EngineEvent.L4_BATCH:
         this.l4Batches.deliver(conn, a, b);
         return;

@@ -30,7 +30,9 @@ import type { WorkerServices } from '../worker/services';
 import type { Counter, Gauge } from '../stats/store';
 import { listenerStatPrefix } from '../stats/names';
 import { startUwsListener, type UwsListener } from '../http/uws/uws-listener';
-import type { NativeEngine, EngineListenerHandler } from '../engine/native-engine';
+import { NativeEngine, type EngineListenerHandler, type EngineListenerTls } from '../engine/native-engine';
+import type { EngineTlsContext } from '../native/bindings';
+import { log } from '../common/log';
 import { EngineServerConnection } from '../engine/engine-server-connection';
 import { engineCodecLimits } from '../engine/codec-limits';
 import { HttpConnectionManager } from '../filters/network/http-connection-manager/connection-manager';
@@ -38,6 +40,7 @@ import {
   downstreamInfoOf,
   type DownstreamTransport,
   type DownstreamTransportSocketFactory,
+  type EngineTerminableTransport,
   type TlsConnectionInfo,
 } from '../transport/api';
 import {
@@ -178,6 +181,10 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
   /** The chain's tcp_proxy when the engine runs its sessions (accept, connect, splice in C). */
   private readonly engineTcpProxy: TcpProxyFilter | null;
   private engineListener = -1;
+  /** The chain's TLS when the engine terminates it (null: plaintext, or not on the engine). */
+  private readonly engineTls: EngineTerminableTransport | null = null;
+  /** The engine's context for it (replaced when its certificates are read again). */
+  private engineTlsContext: EngineTlsContext | null = null;
   /** `filter_chains` then `default_filter_chain`. */
   private readonly chains: ActiveFilterChain[];
   /** Null when one chain serves every connection (no criteria to check). */
@@ -243,8 +250,17 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     const engineTcpProxy = only?.terminal instanceof TcpProxyFilter ? only.terminal : null;
     const l4Off = engineTcpProxy === null ? null : this.engineL4Ineligibility(services.nativeEngine, only!);
     this.engineTcpProxy = engineTcpProxy !== null && l4Off === null ? engineTcpProxy : null;
+    const engineHttp = this.engineServes(services.nativeEngine);
+    const tlsOff = engineHttp ? this.engineTlsIneligibility(services.nativeEngine!, only!) : null;
     this.engine =
-      this.engineTcpProxy !== null || this.engineServes(services.nativeEngine) ? services.nativeEngine : null;
+      this.engineTcpProxy !== null || (engineHttp && tlsOff === null) ? services.nativeEngine : null;
+    if (engineHttp && only!.transport !== null) {
+      if (tlsOff === null) this.engineTls = only!.transport.engine!;
+      if (services.workerIndex === 0)
+        log.info(
+          `listener '${config.name}': ${tlsOff === null ? 'TLS terminated by the native engine' : `TLS on Node's TLS sockets (not on the native engine: ${tlsOff})`}`,
+        );
+    }
     for (const chain of this.chains) {
       if (!(chain.terminal instanceof TcpProxyFilter)) continue;
       const off = chain === only ? l4Off : 'several filter chains or listener filters';
@@ -266,25 +282,45 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     return (chain.terminal as TcpProxyFilter).engineIneligibility();
   }
 
+  /**
+   * Why the engine cannot terminate the TLS of the listener's one chain, or null when it can (or
+   * the chain is plaintext); the engine's context is built here, at config time.
+   */
+  private engineTlsIneligibility(engine: NativeEngine, chain: ActiveFilterChain): string | null {
+    if (chain.transport === null) return null;
+    const tls = chain.transport.engine;
+    if (tls === undefined) return 'a transport socket the engine does not terminate';
+    const reason = NativeEngine.tlsUnavailableReason() ?? tls.engineIneligibility;
+    if (reason !== null) return reason;
+    try {
+      this.engineTlsContext = engine.tlsContext(tls.engineSettings());
+    } catch (err) {
+      return `OpenSSL refused the context: ${(err as Error).message}`;
+    }
+    return null;
+  }
+
   /** The chain serving every connection when there is no choice to make (engine and uWS need one). */
   private get onlyChain(): ActiveFilterChain | null {
     return this.selector === null && this.listenerFilters.length === 0 ? this.chains[0]! : null;
   }
 
   /**
-   * The native engine serves a listener whose one plaintext chain is an HTTP connection manager
-   * alone on Legate's codec, not restricted to HTTP/2 (`codec_type: HTTP2` runs on node:http2); TLS, a choice among chains, listener filters and network filters
-   * before the HCM need a Node socket per connection, and so does the listener access log
-   * (connections that never sent a request), so those listeners stay on Node's sockets. When the HCM
-   * may enable upgrades, the engine hands each connection whose request asks for one to Legate's JS
-   * codec, which tunnels (`continueOnSocket`).
+   * The native engine serves a listener whose one chain is an HTTP connection manager alone on
+   * Legate's codec, not restricted to HTTP/2 (`codec_type: HTTP2` runs on node:http2), plaintext or
+   * TLS the engine terminates (`engineTlsIneligibility`); a choice among chains, listener filters
+   * and network filters before the HCM need a Node socket per connection, and so does the listener
+   * access log (connections that never sent a request), so those listeners stay on Node's sockets.
+   * When the HCM may enable upgrades, the engine hands each connection whose request asks for one to
+   * Legate's JS codec, which tunnels (`continueOnSocket`); with codec_type AUTO, a TLS connection
+   * that negotiated ALPN h2 goes to node:http2 the same way (the engine keeps its TLS session and
+   * relays the plaintext over a socketpair).
    */
   private engineServes(engine: NativeEngine | null): engine is NativeEngine {
     const chain = this.onlyChain;
     return (
       engine !== null &&
       chain !== null &&
-      chain.transport === null &&
       chain.filters.length === 1 &&
       this.config.http1Codec === 'legate' &&
       this.accessLoggers.length === 0 &&
@@ -363,6 +399,9 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
     const oldHcm = old.engineListener !== -1 && old.engineTcpProxy === null ? old.engineHcm() : null;
     const newHcm = this.engine !== null && this.engineTcpProxy === null ? this.engineHcm() : null;
     if (
+      // A TLS listener's context belongs to its config: the new one listens with its own.
+      old.engineTls === null &&
+      this.engineTls === null &&
       oldHcm !== null &&
       newHcm !== null &&
       sameConfig(engineCodecLimits(oldHcm.codecSettings), engineCodecLimits(newHcm.codecSettings)) &&
@@ -419,6 +458,7 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
         hcm.detectsHttp2,
         hcm.mayUpgrade,
         this,
+        this.engineListenerTls(),
       );
       this.boundPort = plan.port;
       return this.boundPort;
@@ -500,9 +540,52 @@ export class ActiveListener implements EngineListenerHandler, EngineSessionHooks
   /** Connections adopted by id: HTTP until the engine announces them (ACCEPTED), tcp_proxy until they end. */
   private readonly adoptedClosers = new Map<number, () => void>();
 
+  private engineListenerTls(): EngineListenerTls | null {
+    if (this.engineTlsContext === null) return null;
+    return {
+      context: this.engineTlsContext,
+      handshakeTimeoutMs: this.onlyChain!.config.transportSocketConnectTimeoutMs,
+    };
+  }
+
+  /**
+   * A handshake ended on the engine: certificates that changed on disk are read again (at most
+   * every 500 ms, as the JS path does before a handshake) and serve the next handshakes.
+   */
+  private reloadEngineTls(engine: NativeEngine): void {
+    const tls = this.engineTls!;
+    if (!tls.reloadIfChanged(this.now())) return;
+    try {
+      this.engineTlsContext = engine.tlsContext(tls.engineSettings());
+      engine.useTlsContext(this.engineListener, this.engineTlsContext);
+    } catch (err) {
+      log.warn(
+        `listener '${this.config.name}': reloaded certificates refused by the native engine, keeping the current ones: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** A TLS connection failed its handshake on the engine (EngineListenerHandler), as the JS path counts it. */
+  onTlsFailed(id: number, timedOut: boolean): void {
+    this.cxTotal.inc();
+    if (timedOut) this.handshakeTimeouts.inc();
+    this.engineTls!.engineHandshakeFailed();
+    const adopted = this.adoptedClosers.get(id);
+    if (adopted !== undefined) {
+      this.adoptedClosers.delete(id);
+      adopted();
+    }
+    this.reloadEngineTls(this.engine!);
+  }
+
   /** The native engine accepted connection `id` (EngineListenerHandler). */
   onAccepted(engine: NativeEngine, id: number): void {
     const conn = new EngineServerConnection(engine, id);
+    if (this.engineTls !== null) {
+      const info = this.engineTls.engineSecured(engine.exchange.tlsFacts());
+      downstreamInfoOf.set(conn, { requestedServerName: info.serverName, tls: info, addresses: null });
+      this.reloadEngineTls(engine);
+    }
     this.cxTotal.inc();
     this.cxActive.inc();
     this.workerCxActive.inc();

@@ -49,7 +49,15 @@ export interface NativeBindings {
     replies: string[],
     detectHttp2: boolean,
     handOffUpgrades: boolean,
+    tls: EngineTlsContext | null,
+    handshakeTimeoutMs: number,
   ): number;
+  /** Whether the engine can terminate TLS with the OpenSSL of this node binary (native-bindings/src/engine/tls.c). */
+  tlsStatus?(): { available: boolean; reason: string };
+  /** A TLS context for engineListen / engineListenerTls; throws with OpenSSL's reason. */
+  engineTlsContext?(settings: EngineTlsSettings): EngineTlsContext;
+  /** New handshakes of TLS listener `listener` use `context` (its certificates were read again). */
+  engineListenerTls?(listener: number, context: EngineTlsContext): void;
   serverWriteProxiedHead?(
     id: number,
     upstream: number,
@@ -111,6 +119,31 @@ export interface NativeBindings {
   h1ParseForTest?(type: 'request' | 'response', chunks: Buffer[], options?: object): unknown[][];
   llhttpRawForTest?(type: 'request' | 'response', chunks: Buffer[]): unknown[][];
   h1BenchForTest?(type: 'request' | 'response', data: Buffer, iterations: number): number;
+}
+
+/** A TLS context of the engine (an SSL_CTX), freed when collected. */
+export type EngineTlsContext = { readonly __brand: 'EngineTlsContext' };
+
+/** What the engine builds a TLS context from (a DownstreamTlsContext as src/transport/tls/config.ts parsed it). */
+export interface EngineTlsSettings {
+  /** At most one per key type (OpenSSL serves the first the client can use). */
+  certificates: { chain: string; key: string; password: string }[];
+  /** Protocol versions as OpenSSL numbers them (0x0303: TLS 1.2). */
+  minVersion: number;
+  maxVersion: number;
+  /** TLS ≤ 1.2 suites, OpenSSL's list syntax. */
+  cipherList: string;
+  /** TLS 1.3 suites. */
+  ciphersuites: string;
+  /** ecdh_curves as an OpenSSL groups list. */
+  groups: string;
+  /** ALPN protocols in wire format (each length-prefixed), preference order; empty: no ALPN. */
+  alpn: Buffer;
+  /** 80 bytes (OpenSSL's ticket key: name, HMAC secret, AES key), or null: no session tickets. */
+  ticketKey: Buffer | null;
+  sessionTimeoutS: number;
+  /** The server's order of cipher suites wins (Envoy's default; prefer_client_ciphers turns it off). */
+  serverCipherOrder: boolean;
 }
 
 /** An opaque native relay; invalid once passed to `spliceRelayStop`. */

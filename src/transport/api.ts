@@ -9,6 +9,8 @@ import type * as net from 'node:net';
 import type { ExtensionFactory } from '../registry/registry';
 import type { SocketConnector } from '../upstream/transport';
 import type { StatsLayout, StatsStore } from '../stats/store';
+import type { EngineTlsSettings } from '../native/bindings';
+import type { EngineTlsFacts } from '../engine/exchange';
 
 /** Per-listener context a transport factory gets on its worker. */
 export interface DownstreamTransportContext {
@@ -74,7 +76,30 @@ export interface DownstreamConnectionInfo {
  */
 export const downstreamInfoOf = new WeakMap<object, DownstreamConnectionInfo>();
 
+/**
+ * A transport the native engine can terminate itself (TLS in C: native-bindings/src/engine/tls.c),
+ * when the listener it belongs to runs on the engine: the engine builds its own context from
+ * `engineSettings()`, and reports each handshake here to be counted as `start` counts its own.
+ */
+export interface EngineTerminableTransport {
+  /** Why the engine cannot terminate this transport (it then runs on Node's TLS), or null. */
+  readonly engineIneligibility: string | null;
+  /** What new handshakes use now (after reloads). */
+  engineSettings(): EngineTlsSettings;
+  /**
+   * Reads changed certificate files again (at most every 500 ms, as `start` does): true when
+   * `engineSettings()` changed and the engine should use them for new handshakes.
+   */
+  reloadIfChanged(nowMs: number): boolean;
+  /** A handshake the engine completed: counted under `ssl.*`; the connection's TLS facts. */
+  engineSecured(facts: EngineTlsFacts): TlsConnectionInfo;
+  /** A handshake that failed or timed out in the engine: counted under `ssl.*`. */
+  engineHandshakeFailed(): void;
+}
+
 export interface DownstreamTransport {
+  /** Set when the native engine can terminate this transport itself. */
+  readonly engine?: EngineTerminableTransport;
   /**
    * Runs the transport's handshake on an accepted socket: `done` gets the socket the filters use
    * (with its TLS facts), or null when the handshake failed (the socket is then closed, and

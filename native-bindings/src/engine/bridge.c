@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "l4.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -109,7 +110,12 @@ bool lg_bridge_flush_events(lg_engine *e) {
 }
 
 void lg_bridge_conn_closed(lg_engine *e, lg_conn *c) {
-  if (c->connect_failed || c->handed_off) return; /* JS heard CONNECT_FAILED / HANDED_OFF instead */
+  if (c->connect_failed || c->handed_off || c->bridged) return; /* JS heard CONNECT_FAILED / HANDED_OFF instead */
+  if (c->tls_handshaking) {
+    /* JS never heard of this connection: it counts the failed handshake. */
+    call_js(e, LG_EV_TLS_FAILED, c->id, c->listener->id, c->tls_failure ? c->tls_failure : LG_TLS_FAILED_HANDSHAKE);
+    return;
+  }
   call_js(e, c->kind == LG_CONN_DOWNSTREAM ? LG_EV_DOWNSTREAM_CLOSED : LG_EV_UPSTREAM_CLOSED, c->id,
           c->close_reason, 0);
 }
@@ -260,6 +266,7 @@ void lg_engine_free(lg_engine *e) {
     lg_listener *l = e->listeners[i];
     if (l == NULL) continue;
     for (int k = 0; k < LG_REPLY_SLOTS; k++) free(l->reply[k]);
+    lg_tls_context_unref(l->tls);
     free(l);
   }
   free(e->listeners);
@@ -282,6 +289,8 @@ void lg_engine_destroy(lg_engine *e) {
     if (c == NULL) continue;
     if (!c->closed) {
       c->closed = true;
+      lg_tls_bridge_close(c);
+      lg_tls_release(c);
       close(c->fd);
     }
     lg_wq_clear(&c->out);
@@ -394,13 +403,15 @@ static napi_value EngineDestroy(napi_env env, napi_callback_info info) {
 
 /*
  * engineListen(fd, maxHeadBytes, maxHeaders, underscores, acceptHttp10, maxBodyBytes, replies,
- * detectHttp2, handOffUpgrades): listener id. `replies` are the codec's local replies by LG_REPLY_*
- * slot (serialised by JS); `detectHttp2`: codec_type AUTO (connections opening with the HTTP/2
- * preface go to JS); `handOffUpgrades`: connections whose request asks for an upgrade go to JS.
+ * detectHttp2, handOffUpgrades, tls, handshakeTimeoutMs): listener id. `replies` are the codec's
+ * local replies by LG_REPLY_* slot (serialised by JS); `detectHttp2`: codec_type AUTO (connections
+ * opening with the HTTP/2 preface go to JS); `handOffUpgrades`: connections whose request asks for
+ * an upgrade go to JS; `tls`: an engineTlsContext, or null for plaintext (a TLS listener hands
+ * nothing off: its fds carry ciphertext), its handshakes bounded by `handshakeTimeoutMs` (0: none).
  */
 static napi_value EngineListen(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
-  if (!get_args(env, info, 9, argv)) return NULL;
+  napi_value argv[11];
+  if (!get_args(env, info, 11, argv)) return NULL;
   lg_engine *e = running_engine(env);
   if (e == NULL) return NULL;
   lg_listener *l = calloc(1, sizeof *l);
@@ -414,8 +425,17 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   double max_body = 0;
   napi_get_value_double(env, argv[5], &max_body);
   l->limits.max_body_bytes = (uint64_t)max_body;
-  l->detect_http2 = bool_arg(env, argv[7]);
-  l->hand_off_upgrades = bool_arg(env, argv[8]);
+  lg_tls_context *tls = lg_tls_context_arg(env, argv[9]);
+  if (tls != NULL) {
+    /* No preface to sniff on TLS: ALPN says HTTP/2 (as on Node's TLS); upgrades go over a bridge. */
+    lg_tls_listener_use(l, tls);
+    l->handshake_timeout_ms = (uint32_t)int_arg(env, argv[10]);
+    l->alpn_h2_handoff = bool_arg(env, argv[7]);
+    l->hand_off_upgrades = bool_arg(env, argv[8]);
+  } else {
+    l->detect_http2 = bool_arg(env, argv[7]);
+    l->hand_off_upgrades = bool_arg(env, argv[8]);
+  }
   for (uint32_t k = 0; k < LG_REPLY_SLOTS; k++) {
     napi_value s;
     if (napi_get_element(env, argv[6], k, &s) != napi_ok) break;
@@ -429,6 +449,7 @@ static napi_value EngineListen(napi_env env, napi_callback_info info) {
   }
   if (!lg_engine_add_listener(e, l)) {
     for (int k = 0; k < LG_REPLY_SLOTS; k++) free(l->reply[k]);
+    lg_tls_context_unref(l->tls);
     free(l);
     legate_throw_errno(env, "malloc", NULL, ENOMEM);
     return NULL;
@@ -778,5 +799,6 @@ napi_status legate_define_engine(napi_env env, napi_value exports) {
       METHOD("connIdleMs", ConnIdleMs),
   };
   status = napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
-  return status == napi_ok ? lg_l4_define(env, exports) : status;
+  if (status == napi_ok) status = lg_l4_define(env, exports);
+  return status == napi_ok ? lg_tls_define(env, exports) : status;
 }

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "digits.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ lg_conn *lg_conn_new(lg_engine *e, int fd, lg_conn_kind kind) {
   c->kind = kind;
   c->id = (int32_t)e->free_ids[--e->free_count];
   c->reusable = true;
+  c->bridge_fd = -1;
   c->last_io_ms = uv_now(e->loop);
   e->conns[c->id] = c;
   if (lg_loop_add(e, fd, c) != 0) {
@@ -120,6 +122,7 @@ void lg_conn_write_body_end(lg_conn *c, const char *trailers, size_t trailers_le
 static bool may_read(lg_conn *c) {
   if (c->closed) return false;
   if (c->ending) return true; /* read and discard until the peer's FIN */
+  if (c->bridge_fd >= 0) return lg_tls_bridge_may_read(c);
   if (c->read_disable > 0 || c->paused_by_pipe) return false;
   if (c->kind == LG_CONN_DOWNSTREAM) return !c->waiting;
   return !c->connecting;
@@ -139,7 +142,7 @@ static void read_ready(lg_conn *c) {
       lg_conn_schedule_read(c);
       return;
     }
-    ssize_t n = read(c->fd, e->rbuf, e->rbuf_size);
+    ssize_t n = c->ssl != NULL ? lg_tls_read(c, e->rbuf, e->rbuf_size) : read(c->fd, e->rbuf, e->rbuf_size);
     if (n > 0) {
       c->bytes_in += (uint64_t)n;
       c->last_io_ms = uv_now(e->loop);
@@ -147,18 +150,22 @@ static void read_ready(lg_conn *c) {
       /*
        * A read shorter than the buffer emptied the socket: stop here rather than pay a read that
        * returns EAGAIN (as nginx does). Bytes arriving later raise a new edge; a FIN that came
-       * with these bytes was reported as RDHUP, and then we read on to the 0.
+       * with these bytes was reported as RDHUP, and then we read on to the 0. (SSL_read returns a
+       * record at most, which says nothing of the socket: TLS asks what the read(2) under it did.)
        */
-      if ((size_t)n < e->rbuf_size && !c->hangup_seen) c->readable = false;
+      if (!c->hangup_seen && (c->ssl != NULL ? lg_tls_socket_drained(c) : (size_t)n < e->rbuf_size))
+        c->readable = false;
       if (c->ending) continue;
-      if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
+      if (c->bridge_fd >= 0) lg_tls_bridge_feed(c, e->rbuf, (size_t)n);
+      else if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_feed(c, e->rbuf, (size_t)n);
       else lg_upstream_feed(c, e->rbuf, (size_t)n);
       continue;
     }
     if (n == 0) {
       c->readable = false;
       c->peer_eof = true;
-      if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_on_eof(c);
+      if (c->bridge_fd >= 0) lg_tls_bridge_peer_eof(c);
+      else if (c->kind == LG_CONN_DOWNSTREAM) lg_downstream_on_eof(c);
       else lg_upstream_on_eof(c);
       return;
     }
@@ -191,6 +198,12 @@ void lg_conn_resume(lg_conn *c) {
 
 void lg_conn_on_event(lg_conn *c, uint32_t events) {
   if (c->closed) return;
+  if (c->tls_handshaking) {
+    if (!lg_tls_handshake(c)) return;
+    /* Secured: bytes read with the handshake's last flight may hold the first request. */
+    c->writable = true;
+    events |= EPOLLIN;
+  }
   if (c->connecting) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
       int err = 0;
@@ -215,6 +228,7 @@ void lg_conn_on_event(lg_conn *c, uint32_t events) {
 
 /* Output drained to nothing: sources paused by this sink may go on, JS may write again. */
 static void on_drained(lg_conn *c) {
+  if (c->bridge_fd >= 0) lg_tls_bridge_read(c);
   lg_conn *source = c->pipe_source;
   if (source != NULL && source->paused_by_pipe) {
     source->paused_by_pipe = false;
@@ -231,7 +245,8 @@ static void on_backlog(lg_conn *c) {
   if (c->out.bytes <= c->engine->high_water) return;
   lg_conn *source = c->pipe_source;
   if (source != NULL) source->paused_by_pipe = true;
-  if (!c->above_watermark && c->pipe_source == NULL) {
+  /* A bridged connection's writer is its bridge (it stops reading JS), not JS's codec. */
+  if (!c->above_watermark && c->pipe_source == NULL && !c->bridged) {
     c->above_watermark = true;
     lg_emit(c->engine, c->kind == LG_CONN_DOWNSTREAM ? LG_EV_DOWNSTREAM_WATERMARK : LG_EV_UPSTREAM_WATERMARK,
             c->id, 1, 0);
@@ -242,7 +257,7 @@ void lg_conn_flush(lg_conn *c) {
   if (c->closed) return;
   if (c->writable && c->out.bytes > 0) {
     uint64_t before = c->bytes_out;
-    int r = lg_wq_flush(&c->out, c->fd, &c->bytes_out);
+    int r = c->ssl != NULL ? lg_tls_flush(c) : lg_wq_flush(&c->out, c->fd, &c->bytes_out);
     if (r < 0) {
       lg_conn_close(c, LG_RESET_REMOTE);
       return;
@@ -256,7 +271,13 @@ void lg_conn_flush(lg_conn *c) {
   }
   if (c->ending && !c->fin_sent) {
     c->fin_sent = true;
+    if (c->ssl != NULL) lg_tls_close_notify(c);
     shutdown(c->fd, SHUT_WR);
+    /* The peer ended first (a bridged connection's client, tls_bridge.c): nothing is left to wait for. */
+    if (c->peer_eof && c->bridge_fin_sent) {
+      lg_conn_close(c, LG_RESET_NONE);
+      return;
+    }
     lg_loop_close_later(c->engine, c, DELAYED_CLOSE_MS);
   }
   on_drained(c);
@@ -306,6 +327,8 @@ void lg_conn_close(lg_conn *c, lg_reset_reason reason) {
   lg_conn_unpipe_source(c);
   lg_conn_unpipe_sink(c);
   epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  lg_tls_bridge_close(c);
+  lg_tls_release(c);
   if (!c->handed_off) close(c->fd);
   c->fd = -1;
   lg_wq_clear(&c->out);

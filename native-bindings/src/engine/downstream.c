@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -91,14 +92,25 @@ static lg_conn *adopt(lg_engine *e, lg_listener *l, int fd) {
   c->writable = true;
   c->last_status = 0;
   lg_h1_init(&c->parser, LG_H1_REQUEST, &l->limits, &CALLBACKS, c);
+  if (l->tls != NULL && !lg_tls_accept(c)) {
+    /* Out of memory: the connection fails as a handshake would (JS hears TLS_FAILED). */
+    c->tls_handshaking = true;
+    c->tls_failure = LG_TLS_FAILED_HANDSHAKE;
+    lg_conn_close(c, LG_RESET_NONE);
+  }
   return c;
 }
 
-/* Tells JS about a new connection (from a dispatch: its addresses travel in the exchange). */
+/*
+ * Tells JS about a new connection (from a dispatch: its addresses travel in the exchange). A TLS
+ * connection is told once its handshake succeeded (tls.c), with its TLS facts (b = 1).
+ */
 void lg_downstream_announce(lg_conn *c, const struct sockaddr_storage *remote) {
+  if (c->closed || c->tls_handshaking) return;
   lg_listener *l = c->listener;
   lg_exchange_put_addresses(c->engine, c->fd, remote, l->local_fixed ? &l->local : NULL);
-  lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, 0);
+  if (c->ssl != NULL) lg_tls_put_info(c);
+  lg_emit(c->engine, LG_EV_ACCEPTED, c->id, c->listener->id, c->ssl != NULL);
 }
 
 /* From JS (engineAdopt, exact_balance): the conn is announced by the next dispatch. */
@@ -144,15 +156,24 @@ static void reject(lg_conn *c, uint16_t status) {
   lg_downstream_end(c);
 }
 
-/* The connection's fd goes to JS with the bytes kept in `pending` (in the exchange): `event` says why. */
-static void hand_off(lg_conn *c, lg_event event) {
-  size_t n = lg_exchange_put_data(c->engine, c->pending, c->pending_len);
+/*
+ * The connection goes to JS with the bytes kept in `pending` (in the exchange): `event` says why.
+ * A plaintext connection's fd goes as it is; a TLS connection's session stays here, and JS gets
+ * the end of a socketpair carrying its plaintext (tls_bridge.c).
+ */
+void lg_downstream_hand_off(lg_conn *c, lg_event event) {
+  size_t n = c->pending_len == 0 ? 0 : lg_exchange_put_data(c->engine, c->pending, c->pending_len);
   if (n != c->pending_len) {
     lg_conn_close(c, LG_RESET_LOCAL);
     return;
   }
   int fd = c->fd;
-  lg_conn_hand_off(c);
+  if (c->ssl != NULL) fd = lg_tls_bridge_start(c);
+  else lg_conn_hand_off(c);
+  if (fd < 0) {
+    lg_conn_close(c, LG_RESET_LOCAL);
+    return;
+  }
   lg_emit(c->engine, event, c->id, fd, (double)n);
 }
 
@@ -167,7 +188,7 @@ static void parse(lg_conn *c, uint8_t *data, size_t len) {
     if ((r == LG_H1_PAUSED || r == LG_H1_PAUSED_UPGRADE) && c->upgrade_handoff) {
       /* The upgrade request is whole: it and whatever followed it go to JS. */
       if (lg_conn_keep_pending(c, data, len) != 0) lg_conn_close(c, LG_RESET_LOCAL);
-      else hand_off(c, LG_EV_UPGRADE_HANDED_OFF);
+      else lg_downstream_hand_off(c, LG_EV_UPGRADE_HANDED_OFF);
       return;
     }
     if (r == LG_H1_PAUSED_UPGRADE && !c->stream_active && c->last_status != 101) {
@@ -221,7 +242,7 @@ static bool detect_protocol(lg_conn *c, uint8_t *data, size_t len) {
     return true;
   }
   if (c->pending_len < HTTP2_PREFACE_LEN) return true;
-  hand_off(c, LG_EV_HANDED_OFF);
+  lg_downstream_hand_off(c, LG_EV_HANDED_OFF);
   return true;
 }
 

@@ -35,11 +35,13 @@
  * The version of the functions below as JS calls them (src/engine/native-engine.ts checks it):
  * bump it whenever an argument list or an event changes, so JS never drives a stale build.
  */
-#define LG_ENGINE_INTERFACE 8
+#define LG_ENGINE_INTERFACE 9
 
 typedef struct lg_engine lg_engine;
 typedef struct lg_conn lg_conn;
 typedef struct lg_response_plan lg_response_plan;
+typedef struct lg_tls_context lg_tls_context;
+struct lg_ssl;
 
 /* server_header_transformation (response_head.c). */
 typedef enum { LG_SERVER_OVERWRITE = 0, LG_SERVER_APPEND_IF_ABSENT = 1, LG_SERVER_PASS_THROUGH = 2 } lg_server_header;
@@ -90,6 +92,8 @@ typedef enum {
   LG_EV_HANDED_OFF = 20, /* the conn opened with the HTTP/2 preface: a = its fd, now JS's; b = bytes read (exchange) */
   LG_EV_UPGRADE_HANDED_OFF = 21, /* a request asks for an upgrade (hand_off_upgrades): a, b as HANDED_OFF,
                                     the request's bytes (its head as parsed) first */
+  LG_EV_TLS_FAILED = 22, /* a connection of a TLS listener closed before its handshake succeeded (JS
+                            never heard ACCEPTED): a = listener id, b = lg_tls_failure */
 } lg_event;
 
 /* codec.ts StreamResetReason, as numbers. */
@@ -128,6 +132,12 @@ typedef struct lg_listener {
    * wildcard): no getsockname per connection then. */
   bool local_fixed;
   struct sockaddr_storage local;
+  /* A TLS listener (tls.c): its context, and its connections still handshaking, in deadline order. */
+  lg_tls_context *tls;
+  uint32_t handshake_timeout_ms; /* transport_socket_connect_timeout (0: none) */
+  /* codec_type AUTO on TLS: a connection that negotiated ALPN h2 goes to JS (HANDED_OFF, bridged). */
+  bool alpn_h2_handoff;
+  lg_conn *handshakes_head, *handshakes_tail;
 } lg_listener;
 
 /* Exchange control block (exchange.c, src/engine/exchange.ts): Int32 and Float64 field indexes. */
@@ -149,6 +159,8 @@ enum {
   LG_X_REMOTE_PORT = 13,
   LG_X_LOCAL_LEN = 14,
   LG_X_LOCAL_PORT = 15,
+  LG_X_TLS_LEN = 16,     /* ACCEPTED of a TLS connection: its facts, after the addresses (tls.c) */
+  LG_X_TLS_RESUMED = 17,
 };
 enum { LG_XF_CONTENT_LENGTH = 16, LG_XF_PIPED_BYTES = 17 };
 
@@ -216,6 +228,20 @@ struct lg_conn {
   lg_conn *pipe_source;    /* the conn whose body this conn is the sink of */
   uint64_t bytes_in, bytes_out;
   uint64_t last_io_ms; /* uv_now() when bytes last moved either way (for stream_idle_timeout) */
+  /* TLS (tls.c): the session, the context it came from, the handshake's deadline list. */
+  struct lg_ssl *ssl;
+  lg_tls_context *tls_context;
+  bool tls_handshaking; /* not announced to JS yet */
+  bool tls_socket_drained; /* the last read(2) OpenSSL made returned less than it asked for */
+  uint8_t tls_failure;  /* lg_tls_failure, when the handshake ended the connection */
+  lg_conn *hs_prev, *hs_next;
+  uint64_t hs_deadline;
+  /* A TLS connection JS continues (tls_bridge.c): the engine's end of the socketpair (-1: none),
+   * what the client sent that JS has not read yet, and each side's state. */
+  int bridge_fd;
+  lg_wqueue to_bridge;
+  bool bridged; /* JS heard HANDED_OFF: no CLOSED event follows */
+  bool bridge_readable, bridge_writable, bridge_eof, bridge_fin_sent;
   lg_conn *next_dirty, *next_resume, *next_closed, *next_closing, *next_announce;
 };
 
@@ -301,6 +327,8 @@ void lg_loop_schedule(lg_engine *e);
 /* Runs the deferred work now (end of a dispatch). */
 void lg_loop_flush(lg_engine *e);
 void lg_loop_close_later(lg_engine *e, lg_conn *c, uint64_t ms);
+/* Runs the engine's 100 ms tick (delayed closes, handshake deadlines) until nothing waits on it. */
+void lg_loop_tick(lg_engine *e);
 
 /* ---- bridge.c */
 void lg_bridge_enter(lg_engine *e);
@@ -359,6 +387,7 @@ void lg_downstream_continue(lg_conn *c);
 void lg_downstream_response_complete(lg_conn *c);
 void lg_downstream_go_away(lg_conn *c);
 void lg_downstream_end(lg_conn *c);
+void lg_downstream_hand_off(lg_conn *c, lg_event event);
 
 /* ---- upstream.c */
 /* `ip` (an IPv4 or IPv6 literal) and `port` as a socket address; false when `ip` is neither. */
@@ -390,5 +419,7 @@ void lg_exchange_put_piped(lg_engine *e, uint64_t bytes);
 const char *lg_exchange_compose_head(lg_engine *e, const char *head, size_t len, size_t *out_len);
 void lg_exchange_put_addresses(lg_engine *e, int fd, const struct sockaddr_storage *remote,
                                const struct sockaddr_storage *local);
+/* After lg_exchange_put_addresses: a TLS connection's facts (`info`, lines) and whether it resumed. */
+void lg_exchange_put_tls(lg_engine *e, const char *info, size_t len, bool resumed);
 
 #endif

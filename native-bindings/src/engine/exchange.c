@@ -217,3 +217,12 @@ void lg_exchange_put_addresses(lg_engine *e, int fd, const struct sockaddr_stora
   x[LG_X_LOCAL_LEN] = (int32_t)llen;
   x[LG_X_LOCAL_PORT] = lport;
 }
+
+void lg_exchange_put_tls(lg_engine *e, const char *info, size_t len, bool resumed) {
+  int32_t *x = control32(e);
+  size_t off = (size_t)x[LG_X_REMOTE_LEN] + (size_t)x[LG_X_LOCAL_LEN];
+  if (!reserve(e, off + len)) len = 0;
+  memcpy(e->data + off, info, len);
+  x[LG_X_TLS_LEN] = (int32_t)len;
+  x[LG_X_TLS_RESUMED] = resumed;
+}

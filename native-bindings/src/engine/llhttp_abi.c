@@ -4,32 +4,12 @@
  */
 #include "llhttp_abi.h"
 
-#include <stdbool.h>
 #include <string.h>
 
-#if defined(_WIN32)
+#include "symbols.h"
 
 const char *lg_llhttp_resolve(lg_llhttp_api *api) {
-  memset(api, 0, sizeof *api);
-  return "llhttp_init (no dlsym on Windows)";
-}
-
-#else
-#include <dlfcn.h>
-
-/* Stores dlsym's object pointer into a function pointer without a cast POSIX allows but ISO C does not. */
-static bool resolve_one(void *slot, const char *name) {
-  void *symbol = dlsym(RTLD_DEFAULT, name);
-  if (symbol == NULL) return false;
-  memcpy(slot, &symbol, sizeof symbol);
-  return true;
-}
-
-const char *lg_llhttp_resolve(lg_llhttp_api *api) {
-  struct {
-    void *slot;
-    const char *name;
-  } table[] = {
+  const lg_symbol table[] = {
       {&api->init, "llhttp_init"},
       {&api->settings_init, "llhttp_settings_init"},
       {&api->execute, "llhttp_execute"},
@@ -49,12 +29,7 @@ const char *lg_llhttp_resolve(lg_llhttp_api *api) {
       {&api->method_name, "llhttp_method_name"},
   };
   memset(api, 0, sizeof *api);
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-    if (!resolve_one(table[i].slot, table[i].name)) {
-      memset(api, 0, sizeof *api);
-      return table[i].name;
-    }
-  }
-  return NULL;
+  const char *missing = lg_resolve_symbols(table, sizeof table / sizeof table[0]);
+  if (missing != NULL) memset(api, 0, sizeof *api);
+  return missing;
 }
-#endif

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "l4.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,7 +29,8 @@ static void accept_on(lg_engine *e, lg_listener *l) {
 
 /*
  * Tags in epoll data that are not connections: listeners are tagged by index + 1, tcp_proxy
- * sessions (l4.c) by their address with the low bit set.
+ * sessions (l4.c) by their address with the low bit set, a TLS connection's bridge to JS
+ * (tls_bridge.c) by the connection's address with LG_BRIDGE_TAG set.
  */
 static void on_epoll(lg_engine *e) {
   struct epoll_event events[EVENT_BATCH];
@@ -46,6 +48,10 @@ static void on_epoll(lg_engine *e) {
     }
     if (lg_l4_is_session_tag(tag)) {
       lg_l4_on_event(tag, events[i].events);
+      continue;
+    }
+    if ((uintptr_t)tag & LG_BRIDGE_TAG) {
+      lg_tls_bridge_on_event((lg_conn *)((uintptr_t)tag & ~(uintptr_t)LG_BRIDGE_TAG), events[i].events);
       continue;
     }
     lg_conn_on_event((lg_conn *)tag, events[i].events);
@@ -76,7 +82,7 @@ static void on_idle(uv_idle_t *handle) {
   if (e->destroy_requested) lg_engine_destroy(e);
 }
 
-/* Closes connections whose delayed close (after our FIN) expired. */
+/* The engine's tick: closes connections whose delayed close (after our FIN) expired. */
 static void on_close_timer(uv_timer_t *handle) {
   lg_engine *e = handle->data;
   uint64_t now = uv_now(e->loop);
@@ -91,7 +97,9 @@ static void on_close_timer(uv_timer_t *handle) {
       any = true;
     }
   }
-  if (e->closing_head == NULL) uv_timer_stop(&e->close_timer);
+  /* Handshakes past their deadline close too (lg_conn_close schedules the rest of the work). */
+  bool handshaking = lg_tls_expire_handshakes(e, now);
+  if (e->closing_head == NULL && !handshaking) uv_timer_stop(&e->close_timer);
   if (any) lg_loop_schedule(e);
 }
 
@@ -104,6 +112,10 @@ void lg_loop_close_later(lg_engine *e, lg_conn *c, uint64_t ms) {
   if (e->closing_tail != NULL) e->closing_tail->next_closing = c;
   else e->closing_head = c;
   e->closing_tail = c;
+  lg_loop_tick(e);
+}
+
+void lg_loop_tick(lg_engine *e) {
   if (!uv_is_active((uv_handle_t *)&e->close_timer)) uv_timer_start(&e->close_timer, on_close_timer, 100, 100);
 }
 

@@ -72,7 +72,16 @@ int lg_wq_append(lg_wqueue *q, const char *data, size_t len) {
   return 0;
 }
 
+static ssize_t write_fd(void *owner, const struct iovec *iov, int count) {
+  int fd = (int)(intptr_t)owner;
+  return count == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, count);
+}
+
 int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written) {
+  return lg_wq_flush_to(q, write_fd, (void *)(intptr_t)fd, written);
+}
+
+int lg_wq_flush_to(lg_wqueue *q, lg_wq_writer write_to, void *owner, uint64_t *written) {
   while (q->head != NULL) {
     struct iovec iov[MAX_IOV];
     int n = 0;
@@ -81,7 +90,7 @@ int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written) {
       iov[n].iov_len = c->len - c->off;
       n++;
     }
-    ssize_t w = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
+    ssize_t w = write_to(owner, iov, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;

@@ -26,6 +26,13 @@ int lg_wq_append(lg_wqueue *q, const char *data, size_t len);
  */
 int lg_wq_flush(lg_wqueue *q, int fd, uint64_t *written);
 
+/* writev(2)'s contract: bytes taken from the front of `iov`, or -1 with errno (EAGAIN: full). */
+struct iovec;
+typedef ssize_t (*lg_wq_writer)(void *owner, const struct iovec *iov, int count);
+
+/* lg_wq_flush through `write` (a TLS connection's SSL_write). */
+int lg_wq_flush_to(lg_wqueue *q, lg_wq_writer write, void *owner, uint64_t *written);
+
 void lg_wq_clear(lg_wqueue *q);
 
 /* Frees the calling thread's spare chunks (its engine is going away). */

@@ -11,9 +11,16 @@
  * missing fails inside the handshake (OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
  */
 import type * as net from 'node:net';
-import { constants } from 'node:crypto';
+import { constants, hkdfSync } from 'node:crypto';
 import * as tls from 'node:tls';
-import type { DownstreamTransport, DownstreamTransportContext, TlsConnectionInfo } from '../api';
+import type {
+  DownstreamTransport,
+  DownstreamTransportContext,
+  EngineTerminableTransport,
+  TlsConnectionInfo,
+} from '../api';
+import type { EngineTlsSettings } from '../../native/bindings';
+import type { EngineTlsFacts } from '../../engine/exchange';
 import { readDetached } from '../../config/detached-reader';
 import {
   parseServerCommonTlsContext,
@@ -33,6 +40,7 @@ import { clientCertificateOf } from './client-certificate';
 import { CertificatePins } from './pins';
 import { SanMatchers } from './san';
 import { SslStats } from './stats';
+import { log } from '../../common/log';
 
 const NODE_VERSIONS: Record<TlsVersion, tls.SecureVersion> = {
   TLSv1_0: 'TLSv1',
@@ -56,7 +64,15 @@ export function secureContextOptions(common: CommonTlsConfig): tls.SecureContext
   };
 }
 
-export class DownstreamTlsTransport implements DownstreamTransport {
+/** Protocol versions as OpenSSL numbers them (the engine's context takes these). */
+const OPENSSL_VERSIONS: Record<TlsVersion, number> = {
+  TLSv1_0: 0x0301,
+  TLSv1_1: 0x0302,
+  TLSv1_2: 0x0303,
+  TLSv1_3: 0x0304,
+};
+
+export class DownstreamTlsTransport implements DownstreamTransport, EngineTerminableTransport {
   private readonly options: tls.TLSSocketOptions;
   private sanMatchers!: SanMatchers;
   private pins!: CertificatePins;
@@ -70,6 +86,11 @@ export class DownstreamTlsTransport implements DownstreamTransport {
   private selector: CertificateSelector | null = null;
   /** Null when every certificate and CA is inline (nothing on disk can change). */
   private readonly reloader: CertificateReloader<CommonTlsConfig> | null;
+  /** What new handshakes are served with now (replaced by a reload). */
+  private common!: CommonTlsConfig;
+  readonly engineIneligibility: string | null;
+  /** The listener's TLS, for the log. */
+  private readonly what: string;
 
   constructor(
     private readonly config: DownstreamTlsConfig,
@@ -84,13 +105,15 @@ export class DownstreamTlsTransport implements DownstreamTransport {
       rejectUnauthorized: this.requirePeer,
     };
     this.use(common);
+    this.engineIneligibility = this.engineCannotServe();
     this.stats = new SslStats(ctx.stats, ctx.listenerStatPrefix, common);
+    this.what = `${ctx.listenerStatPrefix.slice(0, -1)} TLS`;
     this.reloader =
       common.watchedPaths.length === 0
         ? null
         : new CertificateReloader(
             common.watchedPaths,
-            `${ctx.listenerStatPrefix.slice(0, -1)} TLS`,
+            this.what,
             () => {
               const read = readDetached(
                 'common_tls_context',
@@ -103,8 +126,73 @@ export class DownstreamTlsTransport implements DownstreamTransport {
           );
   }
 
+  get engine(): EngineTerminableTransport {
+    return this;
+  }
+
+  /** What the engine's TLS does not do (yet) that this context asks for, or null. */
+  private engineCannotServe(): string | null {
+    if (this.requirePeer) return 'require_client_certificate (mTLS)';
+    if (this.requestPeer) return 'client certificates (validation_context)';
+    if (this.selector !== null) return 'several certificates of one key type (chosen by SNI)';
+    return null;
+  }
+
+  engineSettings(): EngineTlsSettings {
+    const { common, config } = this;
+    const alpn = Buffer.concat(
+      common.alpnProtocols.map((p) => Buffer.concat([Buffer.from([Buffer.byteLength(p)]), Buffer.from(p)])),
+    );
+    return {
+      certificates: firstOfEachType(common.certificates).map((c) => ({
+        chain: c.certificateChain,
+        key: c.privateKey,
+        password: c.password,
+      })),
+      minVersion: OPENSSL_VERSIONS[common.minVersion],
+      maxVersion: OPENSSL_VERSIONS[common.maxVersion],
+      cipherList: common.cipherSuites.join(':'),
+      ciphersuites: TLS13_CIPHERS.join(':'),
+      groups: common.ecdhCurves.join(':'),
+      alpn,
+      ticketKey: config.ticketKeys === '' ? null : engineTicketKey(config.ticketKeys),
+      sessionTimeoutS: config.sessionTimeoutS,
+      serverCipherOrder: !config.preferClientCiphers,
+    };
+  }
+
+  reloadIfChanged(nowMs: number): boolean {
+    const before = this.common;
+    this.reloader?.check(nowMs);
+    if (this.common === before) return false;
+    const off = this.engineCannotServe();
+    if (off === null) return true;
+    log.error(
+      `${this.what}: the reloaded context needs ${off}, which the native engine serving this listener does not do: new handshakes keep the previous certificates until the listener is reloaded`,
+    );
+    return false;
+  }
+
+  engineSecured(facts: EngineTlsFacts): TlsConnectionInfo {
+    this.stats.negotiated(facts.version, facts.cipher, facts.resumed);
+    this.stats.curve(facts.curve);
+    return {
+      version: facts.version,
+      cipher: facts.cipher,
+      serverName: facts.serverName,
+      alpn: facts.alpn,
+      peerSubject: '',
+      clientCertificate: null,
+    };
+  }
+
+  engineHandshakeFailed(): void {
+    this.stats.connectionError.inc();
+  }
+
   /** Serves new handshakes with `common`'s certificates and CAs. */
   private use(common: CommonTlsConfig): void {
+    this.common = common;
     this.verifyChain = common.validation !== null && common.validation.trustedCa !== '';
     this.sanMatchers = new SanMatchers(common.validation?.matchSans ?? []);
     this.pins = new CertificatePins(common.validation);
@@ -246,6 +334,14 @@ export class DownstreamTlsTransport implements DownstreamTransport {
 function ticketOptions(config: DownstreamTlsConfig): tls.SecureContextOptions {
   if (config.ticketKeys === '') return { secureOptions: constants.SSL_OP_NO_TICKET };
   return { ticketKeys: Buffer.from(config.ticketKeys, 'hex'), sessionTimeout: config.sessionTimeoutS };
+}
+
+/**
+ * The engine's session ticket key (OpenSSL's 80 bytes: name, HMAC secret, AES key) derived from
+ * the 48 bytes every worker shares, so that a client resumes on whichever worker it reaches.
+ */
+function engineTicketKey(hex: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(hex, 'hex'), '', 'legate engine session ticket key', 80));
 }
 
 function ignoreError(): void {}

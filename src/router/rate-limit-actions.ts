@@ -9,11 +9,14 @@
  */
 import type { HeaderMatcher, RateLimitActionConfig, RateLimitConfig } from '../config/bootstrap';
 import type { HeaderFormatContext } from './header-format';
-import { CompiledHeaderMatcher } from './request-matchers';
+import { CompiledHeaderMatcher, requestHeaderValue, type PseudoHeaderSource } from './request-matchers';
 import type { MatchedRoute } from './route-table';
 
 /** What the actions read from the stream: its headers and downstream peer IP (a filter's callbacks). */
-export type RateLimitRequest = Pick<HeaderFormatContext, 'requestHeaders' | 'remoteAddress'>;
+export type RateLimitRequest = Pick<HeaderFormatContext, 'requestHeaders' | 'remoteAddress'> & {
+  /** The request's pseudo-headers (`:path`, `:method`), for request_headers and header_value_match. */
+  readonly request?: PseudoHeaderSource | null;
+};
 
 export interface DescriptorEntry {
   readonly key: string;
@@ -57,7 +60,7 @@ class RequestHeaders implements Action {
     private readonly skipIfAbsent: boolean,
   ) {}
   populate(req: RateLimitRequest): ActionResult {
-    const value = req.requestHeaders.get(this.headerName);
+    const value = requestHeaderValue(req.requestHeaders, this.headerName, req.request);
     if (value === undefined) return this.skipIfAbsent ? SKIP : null;
     return entry(this.key, value);
   }
@@ -103,7 +106,7 @@ class HeaderValueMatch implements Action {
   populate(req: RateLimitRequest): ActionResult {
     let all = true;
     for (const m of this.matchers) {
-      if (!m.matches(req.requestHeaders)) {
+      if (!m.matches(req.requestHeaders, req.request ?? undefined)) {
         all = false;
         break;
       }

@@ -49,6 +49,15 @@ export class CompiledHeaderMatcher {
   }
 }
 
+/** A request header's (first) value, pseudo-headers included (see pseudoValue). */
+export function requestHeaderValue(
+  headers: HeaderMap,
+  name: string,
+  request: PseudoHeaderSource | null | undefined,
+): string | undefined {
+  return name.startsWith(':') ? pseudoValue(name, headers, request ?? undefined) : headers.get(name);
+}
+
 /** A pseudo-header's value, as Envoy's HTTP/1 codec derives them (`:authority` is Host). */
 function pseudoValue(
   name: string,

@@ -139,6 +139,44 @@ test('virtual host rate_limits apply to routes without their own (OVERRIDE), gen
   );
 });
 
+test('request_headers and header_value_match read pseudo-headers (:path, :method), as Envoy configs use them', async () => {
+  const yaml = yamlWith(
+    catchAllVirtualHost({
+      action: `rate_limits:
+- actions:
+  - request_headers: { header_name: ":path", descriptor_key: path }
+- actions:
+  - header_value_match:
+      descriptor_value: writes
+      headers: [{ name: ":method", string_match: { exact: POST } }]`,
+    }),
+    filter(
+      100,
+      `descriptors:
+- entries: [{ key: path, value: /hot }]
+  token_bucket: { max_tokens: 1, ${HOUR} }
+- entries: [{ key: header_match, value: writes }]
+  token_bucket: { max_tokens: 1, ${HOUR} }`,
+    ),
+  );
+  const { port } = await proxies.startYaml(yaml);
+  assert.deepEqual(await statuses(2, () => get(port, '/hot')), [200, 429], 'the /hot path bucket of 1');
+  assert.deepEqual(await statuses(2, () => get(port, '/cold')), [200, 200]);
+  const post = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/w', method: 'POST', agent: false },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
+      req.on('error', reject);
+      req.end('x');
+    });
+  assert.deepEqual(await statuses(2, post), [200, 429], 'the POST bucket of 1');
+});
+
 test('remote_address descriptor limits one client address', async () => {
   const yaml = yamlWith(
     `

@@ -75,10 +75,20 @@ class Limiter {
    * The request's descriptors, into `out` (emptied first). Only with configured descriptors (as
    * Envoy) and on a forwarding route (redirects and direct responses have no route entry in Envoy).
    */
-  populateDescriptors(route: MatchedRoute | null, req: RateLimitRequest, out: string[]): void {
+  populateDescriptors(
+    route: MatchedRoute | null,
+    stream: Omit<RateLimitRequest, 'request'>,
+    head: RequestHead,
+    out: string[],
+  ): void {
     out.length = 0;
     const config = this.config;
     if (config.descriptors.length === 0 || route === null || route.action.kind !== 'route') return;
+    const req: RateLimitRequest = {
+      requestHeaders: stream.requestHeaders,
+      remoteAddress: stream.remoteAddress,
+      request: head,
+    };
     route.rateLimits?.populateLocal(config.stage, route, req, out);
     const vh = route.virtualHostRateLimits;
     if (vh !== null && includesVirtualHost(config, route)) vh.populateLocal(config.stage, route, req, out);
@@ -149,7 +159,7 @@ class LocalRateLimitFilter extends PassThroughFilter {
     super();
   }
 
-  override decodeHeaders(_head: RequestHead, _endStream: boolean): FilterHeadersStatus {
+  override decodeHeaders(head: RequestHead, _endStream: boolean): FilterHeadersStatus {
     const s = this.shared;
     const cb = this.callbacks;
     const route = cb.route();
@@ -157,7 +167,7 @@ class LocalRateLimitFilter extends PassThroughFilter {
     const config = l.config;
     if (!s.sample(config.filterEnabled)) return FilterHeadersStatus.Continue;
     l.enabled.inc();
-    l.populateDescriptors(route, cb, s.descriptors);
+    l.populateDescriptors(route, cb, head, s.descriptors);
     if (l.consume(s.descriptors, cb.downstreamConnection, Date.now())) {
       l.ok.inc();
       return FilterHeadersStatus.Continue;

@@ -42,10 +42,31 @@ export interface RouterDirectives {
   timeoutAltResponse: boolean;
 }
 
-/** Whether the request carries any x-envoy-* field (most do not: nothing else need be read then). */
-export function hasEnvoyHeader(headers: HeaderMap): boolean {
+/**
+ * Every header `readDirectives` reads. The connection manager adds x-envoy-* fields of its own
+ * (x-envoy-external-address on every edge request, x-envoy-internal), so "any x-envoy-* field"
+ * would send most requests down the slow path.
+ */
+const DIRECTIVE_HEADERS: ReadonlySet<string> = new Set([
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-hedge-on-per-try-timeout',
+]);
+
+/** Whether the request carries a header the router reads (most do not: nothing else need be read then). */
+export function hasDirective(headers: HeaderMap): boolean {
   const names = headers.names;
-  for (let i = 0; i < names.length; i++) if (names[i]!.startsWith('x-envoy-')) return true;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name.startsWith('x-envoy-') && DIRECTIVE_HEADERS.has(name)) return true;
+  }
   return false;
 }
 

@@ -32,7 +32,7 @@ import type { ClusterStats } from '../../../stats/cluster-stats';
 import type { MatchedRoute } from '../../../router/route-table';
 import { MaxStreamDurationTimer, UpstreamRequest } from './upstream-request';
 import { RetryDecision, RetryState, type RetryTrigger } from './retry-state';
-import { hasEnvoyHeader, readDirectives } from './request-directives';
+import { hasDirective, readDirectives } from './request-directives';
 import { HOP_BY_HOP_FIELDS } from '../../../http/hop-by-hop';
 import { grpcStatusOf, grpcTimeoutMs, isGrpcRequest } from '../../../http/grpc';
 import { SPLICE_AFTER_BYTES } from '../../../http/tunnel-splice';
@@ -161,7 +161,7 @@ export class RouterFilter extends PassThroughFilter implements TimeoutTarget {
 
     matched.rewriteRequest(head, cb, clusterName, !this.shared.config.suppressEnvoyHeaders);
     const routeTimeoutMs = this.routeTimeoutMs(action, head);
-    const directives = hasEnvoyHeader(head.headers)
+    const directives = hasDirective(head.headers)
       ? readDirectives(head.headers, action, routeTimeoutMs, this.shared.config.respectExpectedRqTimeout)
       : null;
     const timeoutMs = directives?.timeoutMs ?? routeTimeoutMs;
